@@ -1,0 +1,59 @@
+// Errors are typed values an operator can act on: what failed, on which object, and
+// what to do. Every error Sluice raises on purpose is a SluiceError; anything else
+// reaching the CLI is a bug.
+
+export abstract class SluiceError extends Error {
+  abstract readonly code: string;
+  /** What the operator can do about it. */
+  readonly hint: string | undefined;
+
+  protected constructor(message: string, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+
+  /** One or more lines for a terminal: the message, then the hint. */
+  describe(): string {
+    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+  }
+}
+
+/** The process lacks CAP_NET_ADMIN (or root) for something that needs it. */
+export class PermissionError extends SluiceError {
+  readonly code = 'EPERM';
+  constructor(action: string) {
+    super(`${action} needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)`, 'run it as root, e.g. `sudo npx sluice ...`');
+  }
+}
+
+/** A kernel feature (qdisc kind, classifier, device type) is not built into this kernel. */
+export class FeatureMissingError extends SluiceError {
+  readonly code = 'ENOFEATURE';
+  constructor(readonly feature: string, fallback: string) {
+    super(`this kernel lacks ${feature}`, fallback);
+  }
+}
+
+/**
+ * The kernel refused a request. Carries the errno, the object and namespace it was
+ * about, and the kernel's own extended-ack message when there was one.
+ */
+export class KernelError extends SluiceError {
+  readonly code: string;
+  constructor(
+    readonly errno: number,
+    readonly errnoName: string,
+    readonly request: string,
+    readonly object: string,
+    readonly netns: string,
+    readonly kernelMessage?: string,
+    hint?: string,
+  ) {
+    super(
+      `${request} ${object} in netns ${netns} failed: ${errnoName}${kernelMessage ? ` (kernel: ${kernelMessage})` : ''}`,
+      hint,
+    );
+    this.code = errnoName;
+  }
+}

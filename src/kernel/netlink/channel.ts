@@ -1,0 +1,22 @@
+// A netlink socket bound inside one network namespace. The native addon opens it on a
+// thread that enters the namespace and comes straight back, so Node itself never
+// changes namespace; after that the socket works from any thread.
+
+import type { NetnsLocator } from '../../tc/model';
+
+export interface NetlinkChannel {
+  readonly netns: NetnsLocator;
+  /**
+   * Sends framed netlink messages (each carrying NLM_F_REQUEST and NLM_F_ACK, or a dump
+   * flag) and resolves with every message the kernel answered, in arrival order, once
+   * each of `seqs` has its final answer: an NLMSG_ERROR (ack or error) or NLMSG_DONE.
+   * Large batches are split into datagrams that fit the socket buffers.
+   */
+  exchange(messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
+  close(): void;
+}
+
+export interface NetlinkChannelFactory {
+  /** NETLINK_ROUTE socket in `netns`; rejects with a typed error if the namespace is missing. */
+  open(netns: NetnsLocator): Promise<NetlinkChannel>;
+}

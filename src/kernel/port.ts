@@ -1,0 +1,32 @@
+// The kernel port: the only way the rest of Sluice reads or changes kernel state.
+// One real implementation (netlink, src/kernel/netlink/) and, for unit tests of the
+// pure core only, an in-memory fake.
+
+import type { Plan, Operation } from '../plan/model';
+import type { KernelError } from '../errors';
+import type { NetnsLocator, ObservedState } from '../tc/model';
+
+export interface ObserveScope {
+  /** Namespaces to dump (links, addresses, routes, qdiscs, classes, filters). */
+  readonly netns: readonly NetnsLocator[];
+  /** Read TCA_STATS2 / HTB xstats too (costs a little more). */
+  readonly withStats: boolean;
+}
+
+export interface ExecutionReport {
+  /** Operations the kernel accepted, in order. */
+  readonly applied: readonly Operation[];
+  /** The first operation the kernel refused, and why; nothing after it was attempted. */
+  readonly failed?: { readonly operation: Operation; readonly error: KernelError };
+  /** Operations not attempted because an earlier one failed. */
+  readonly skipped: readonly Operation[];
+}
+
+export interface KernelPort {
+  /** Dumps everything Sluice owns in the given namespaces (objects it does not own are left out). */
+  observe(scope: ObserveScope): Promise<ObservedState>;
+  /** Executes the plan in order, batching requests; stops at the first refusal. */
+  execute(plan: Plan): Promise<ExecutionReport>;
+  /** Releases sockets. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,291 @@
+// The kernel objects Sluice manages, as plain data with no I/O. The compiler produces
+// them (desired state), the kernel port reads them back (observed state) in the same
+// shapes, and the planner diffs the two. One codec per `spec.kind` lives in src/tc/codec/.
+
+import type { BitsPerSec, Bytes } from '../units/units';
+import type { TcHandle } from './handle';
+
+/**
+ * Where an object lives. A bare name is a namespace under /run/netns (as `ip netns`
+ * names them); an absolute path is any netns file (`/proc/<pid>/ns/net`, a bind mount);
+ * HOST_NETNS is the namespace Sluice itself runs in (only with an explicit flag).
+ */
+export type NetnsLocator = string;
+export const HOST_NETNS: NetnsLocator = '.';
+
+/** Every name Sluice creates (namespaces, links, cgroups) starts with this. */
+export const OWNED_PREFIX = 'sl-';
+
+export type Direction = 'download' | 'upload';
+export const DIRECTIONS: readonly Direction[] = ['download', 'upload'];
+
+// ---------------------------------------------------------------- namespaces and links
+
+export interface NamespaceObject {
+  readonly type: 'namespace';
+  /** A named namespace Sluice creates and deletes (under /run/netns). */
+  readonly name: string;
+}
+
+export interface LinkCommon {
+  readonly type: 'link';
+  readonly netns: NetnsLocator;
+  readonly name: string;
+  readonly mtu?: number;
+  readonly up: boolean;
+  /** Name of the bridge this link is enslaved to, in the same namespace. */
+  readonly master?: string;
+}
+
+export type LinkSpec =
+  | { readonly kind: 'bridge' }
+  | { readonly kind: 'ifb' }
+  /** A veth whose peer is created directly inside `peerNetns` (not created then moved). */
+  | { readonly kind: 'veth'; readonly peerName: string; readonly peerNetns: NetnsLocator }
+  /** A device Sluice does not create but shapes (e.g. a Docker bridge); never deleted. */
+  | { readonly kind: 'external' };
+
+export type LinkObject = LinkCommon & { readonly spec: LinkSpec };
+
+export interface AddressObject {
+  readonly type: 'address';
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+  /** "198.18.0.2/24" */
+  readonly cidr: string;
+}
+
+export interface RouteObject {
+  readonly type: 'route';
+  readonly netns: NetnsLocator;
+  /** "default" or a CIDR. */
+  readonly dst: string;
+  readonly via?: string;
+  readonly dev?: string;
+}
+
+export interface SysctlObject {
+  readonly type: 'sysctl';
+  readonly netns: NetnsLocator;
+  /** Dotted key, e.g. "net.ipv4.ip_forward". */
+  readonly key: string;
+  readonly value: string;
+}
+
+// ---------------------------------------------------------------- tc
+
+export type QdiscSpec =
+  | {
+      readonly kind: 'htb';
+      /** Minor of the class that unclassified traffic goes to. */
+      readonly defaultMinor: number;
+      readonly r2q: number;
+      readonly directQlen?: number;
+    }
+  | { readonly kind: 'ingress' }
+  | { readonly kind: 'clsact' }
+  | { readonly kind: 'pfifo'; readonly limitPackets: number }
+  | { readonly kind: 'bfifo'; readonly limitBytes: Bytes }
+  | { readonly kind: 'tbf'; readonly rate: BitsPerSec; readonly burst: Bytes; readonly limitBytes: Bytes }
+  | { readonly kind: 'fq_codel' }
+  | { readonly kind: 'sfq'; readonly perturbSec: number };
+
+export type QdiscKind = QdiscSpec['kind'];
+
+export interface QdiscObject {
+  readonly type: 'qdisc';
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+  readonly handle: TcHandle;
+  readonly parent: TcHandle;
+  readonly spec: QdiscSpec;
+}
+
+export interface HtbClassSpec {
+  readonly kind: 'htb';
+  readonly rate: BitsPerSec;
+  readonly ceil: BitsPerSec;
+  /** Bytes that may be sent at line speed before `rate` applies. */
+  readonly burst: Bytes;
+  readonly cburst: Bytes;
+  /** 0 = highest … 7. */
+  readonly prio: number;
+  /** Bytes served per DRR round when borrowing; ∝ guarantee, kept inside the kernel's bounds. */
+  readonly quantum: Bytes;
+}
+
+export type ClassSpec = HtbClassSpec;
+
+export interface ClassObject {
+  readonly type: 'class';
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+  readonly classid: TcHandle;
+  readonly parent: TcHandle;
+  readonly spec: ClassSpec;
+}
+
+/** One 32-bit match of a u32 selector: (packet[off..off+4] & mask) == value, network order. */
+export interface U32Key {
+  readonly value: number;
+  readonly mask: number;
+  readonly off: number;
+  readonly offmask?: number;
+}
+
+export type ActionSpec =
+  /** Redirect the packet to another device's egress (how ingress reaches the IFB). */
+  | { readonly kind: 'mirred'; readonly action: 'egress-redirect' | 'egress-mirror'; readonly targetDev: string }
+  | { readonly kind: 'gact'; readonly action: 'ok' | 'drop' | 'pipe' };
+
+export type FilterSpec =
+  | {
+      readonly kind: 'u32';
+      /** Hash-table creation: `divisor` buckets, no selector. */
+      readonly divisor?: number;
+      /** Jump into hash table `link` (a u32 handle "htid:0:0"), hashing on `hashKey`. */
+      readonly link?: number;
+      readonly hashKey?: { readonly mask: number; readonly off: number };
+      readonly keys: readonly U32Key[];
+      readonly classid?: TcHandle;
+      readonly actions?: readonly ActionSpec[];
+    }
+  | {
+      readonly kind: 'bpf';
+      /** Which Sluice-built program: reads the sending socket's net_cls classid. */
+      readonly program: 'netcls-classid';
+      readonly directAction: boolean;
+      readonly classid?: TcHandle;
+    };
+
+export interface FilterObject {
+  readonly type: 'filter';
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+  /** The qdisc (or class) the filter is attached to. */
+  readonly parent: TcHandle;
+  /** tc "pref"; lower runs first. */
+  readonly prio: number;
+  /** ETH_P_* in host order (ETH_P_IP = 0x0800, ETH_P_ALL = 0x0003). */
+  readonly protocol: number;
+  /** Kind-specific handle (for u32: htid:hash:node packed as tc does). */
+  readonly handle: number;
+  readonly spec: FilterSpec;
+}
+
+export const ETH_P_IP = 0x0800;
+export const ETH_P_ALL = 0x0003;
+
+/** A cgroup (v1 net_cls) whose sockets are tagged with an HTB class id. */
+export interface CgroupClassidObject {
+  readonly type: 'cgroup-classid';
+  /** Path relative to the net_cls hierarchy root, e.g. "sl-backup". */
+  readonly cgroup: string;
+  readonly classid: TcHandle;
+}
+
+export type KernelObject =
+  | NamespaceObject
+  | LinkObject
+  | AddressObject
+  | RouteObject
+  | SysctlObject
+  | QdiscObject
+  | ClassObject
+  | FilterObject
+  | CgroupClassidObject;
+
+export type KernelObjectType = KernelObject['type'];
+
+/** Desired or observed state: the same shape on both sides of the diff. */
+export interface KernelState {
+  readonly namespaces: readonly NamespaceObject[];
+  readonly links: readonly LinkObject[];
+  readonly addresses: readonly AddressObject[];
+  readonly routes: readonly RouteObject[];
+  readonly sysctls: readonly SysctlObject[];
+  readonly qdiscs: readonly QdiscObject[];
+  readonly classes: readonly ClassObject[];
+  readonly filters: readonly FilterObject[];
+  readonly cgroups: readonly CgroupClassidObject[];
+}
+
+export const emptyKernelState = (): KernelState => ({
+  namespaces: [],
+  links: [],
+  addresses: [],
+  routes: [],
+  sysctls: [],
+  qdiscs: [],
+  classes: [],
+  filters: [],
+  cgroups: [],
+});
+
+// ---------------------------------------------------------------- statistics
+
+/** TCA_STATS2: basic + queue counters of a qdisc or class. */
+export interface TcCounters {
+  readonly bytes: number;
+  readonly packets: number;
+  readonly drops: number;
+  readonly overlimits: number;
+  readonly requeues: number;
+  readonly backlogBytes: number;
+  readonly qlen: number;
+}
+
+/** struct tc_htb_xstats. */
+export interface HtbXstats {
+  readonly lends: number;
+  readonly borrows: number;
+  readonly giants: number;
+  readonly tokens: number;
+  readonly ctokens: number;
+}
+
+export interface ClassStats {
+  readonly key: string;
+  readonly counters: TcCounters;
+  readonly htb?: HtbXstats;
+}
+
+/** What the kernel port returns from a dump: the objects plus counters keyed by objectKey. */
+export interface ObservedState extends KernelState {
+  readonly stats: ReadonlyMap<string, TcCounters & { readonly htb?: HtbXstats }>;
+}
+
+// ---------------------------------------------------------------- identity
+
+/**
+ * The identity of an object: two objects with the same key are "the same thing" and
+ * the planner compares their fields; different keys are create/delete.
+ */
+export function objectKey(o: KernelObject): string {
+  switch (o.type) {
+    case 'namespace':
+      return `netns/${o.name}`;
+    case 'link':
+      return `${o.netns}/link/${o.name}`;
+    case 'address':
+      return `${o.netns}/addr/${o.dev}/${o.cidr}`;
+    case 'route':
+      return `${o.netns}/route/${o.dst}`;
+    case 'sysctl':
+      return `${o.netns}/sysctl/${o.key}`;
+    case 'qdisc':
+      return `${o.netns}/${o.dev}/qdisc/${o.parent >>> 0}`;
+    case 'class':
+      return `${o.netns}/${o.dev}/class/${o.classid >>> 0}`;
+    case 'filter':
+      return `${o.netns}/${o.dev}/filter/${o.parent >>> 0}/${o.prio}/${o.protocol}/${o.handle >>> 0}`;
+    case 'cgroup-classid':
+      return `cgroup/${o.cgroup}`;
+    default:
+      return assertNever(o);
+  }
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unreachable: unexpected value ${JSON.stringify(x)}`);
+}
