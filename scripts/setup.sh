@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (as root) for Sluice: the Debian packages the demo and
+# the tests use, then the npm dependencies and the build (TypeScript + the native addon).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+# command:package pairs; a command already on PATH means its package is there.
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 promtool:prometheus tmux:tmux make:make g++:g++ python3:python3; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: npm ci (builds the TypeScript and the native addon)"
+npm ci --no-fund --no-audit
