@@ -1,0 +1,3 @@
+export * from './rate';
+export * from './overhead';
+export * from './verdict';

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeHeader,
+  encodeHeader,
+  formatEvent,
+  parseArgs,
+  parseCommand,
+  parseEndpoint,
+  parseEvent,
+  UsageError,
+} from '../../src/loadgen/protocol';
+import { loadgenCommandLine, netnsPath, resolveLoadgenEntry } from '../../src/loadgen/driver';
+
+describe('loadgen protocol', () => {
+  it('parses endpoints, IPv6 in brackets', () => {
+    expect(parseEndpoint('198.18.40.2:5201')).toEqual({ host: '198.18.40.2', port: 5201 });
+    expect(parseEndpoint('[fd00::2]:80')).toEqual({ host: 'fd00::2', port: 80 });
+    expect(() => parseEndpoint('198.18.40.2')).toThrow(UsageError);
+    expect(() => parseEndpoint('198.18.40.2:70000')).toThrow(/1\.\.65535/);
+  });
+
+  it('parses serve and send arguments with defaults', () => {
+    expect(parseArgs(['serve', '--listen', '0.0.0.0:5201'])).toEqual({
+      mode: 'serve',
+      listen: { host: '0.0.0.0', port: 5201 },
+      intervalMs: 100,
+      readStdin: true,
+    });
+    expect(parseArgs(['send', '--to', '198.18.40.2:5201', '--id', 'web-1', '--duration', '2.5', '--bind', '198.18.40.1', '--paused'])).toMatchObject({
+      mode: 'send',
+      id: 'web-1',
+      bind: '198.18.40.1',
+      durationS: 2.5,
+      paused: true,
+      writeBytes: 1 << 20,
+    });
+  });
+
+  it('rejects bad arguments with the usage', () => {
+    expect(() => parseArgs(['send', '--to', '1.2.3.4:1'])).toThrow(/--id is required/);
+    expect(() => parseArgs(['send', '--to', '1.2.3.4:1', '--id', 'a b'])).toThrow(/must be 1-64/);
+    expect(() => parseArgs(['serve', '--listen', '1.2.3.4:1', '--bogus'])).toThrow(/unknown argument/);
+    expect(() => parseArgs(['serve', '--listen', '1.2.3.4:1', '--interval', '-1'])).toThrow(/positive/);
+    expect(() => parseArgs(['fly'])).toThrow(/usage:/);
+  });
+
+  it('parses commands and reports unknown ones', () => {
+    expect(parseCommand('{"cmd":"start"}')).toEqual({ cmd: 'start' });
+    expect(parseCommand('  ')).toBeUndefined();
+    expect(() => parseCommand('{"cmd":"jump"}')).toThrow(/unknown command/);
+  });
+
+  it('round-trips events and ignores foreign lines', () => {
+    const sample = { type: 'sample', t: 12.5, id: 'a', bytes: 99 } as const;
+    expect(parseEvent(formatEvent(sample))).toEqual(sample);
+    expect(parseEvent('hello')).toBeUndefined();
+    expect(parseEvent('{"type":"sample","t":1}')).toBeUndefined();
+  });
+
+  it('splits the header from the payload, whatever the chunking', () => {
+    const header = encodeHeader('web-1');
+    const stream = Buffer.concat([header, Buffer.alloc(10)]);
+    expect(decodeHeader(stream.subarray(0, 5))).toBeUndefined();
+    expect(decodeHeader(stream)).toEqual({ id: 'web-1', payloadBytes: 10 });
+    expect(() => decodeHeader(Buffer.from('GET / HTTP/1.1\r\n'))).toThrow(/not a loadgen header/);
+    expect(() => decodeHeader(Buffer.alloc(300, 0x41))).toThrow(/first 256 bytes/);
+  });
+
+  it('builds an nsenter argument array that works from the TS sources', () => {
+    const argv = loadgenCommandLine('sl-lg-a', ['serve', '--listen', '0.0.0.0:1']);
+    expect(argv.slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/sl-lg-a', process.execPath]);
+    expect(resolveLoadgenEntry()).toEqual(['--import', expect.stringMatching(/^file:.*tsx/), expect.stringMatching(/src\/loadgen\/main\.ts$/)]);
+    expect(netnsPath('/proc/1/ns/net')).toBe('/proc/1/ns/net');
+    expect(() => netnsPath('../etc')).toThrow(/characters/);
+  });
+});
