@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { compilePolicy } from '../../compile';
+import { formatPlan, planToJson } from '../../plan/format';
+import { diff } from '../../plan/diff';
+import { emptyKernelState, type KernelState } from '../../tc/model';
+import { EXIT, isRoot, outputOption, printJson, reportError, type OutputFormat } from '../output';
+import { loadOrReport } from './shared';
+import { observeCurrent } from '../../app/runtime';
+
+interface PlanOptions {
+  readonly output: OutputFormat;
+  readonly against: 'auto' | 'empty' | 'kernel';
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('Show the ordered operations `apply` would perform (create/change/delete of namespaces, links, addresses, qdiscs, classes, filters, classids). Changes nothing.')
+    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .addOption(outputOption())
+    .option('--against <state>', 'compare with: kernel (the current state; root), empty (a fresh machine), auto (kernel when root)', 'auto')
+    .addHelpText('after', '\nExit status: 0 plan shown, 1 invalid policy, 3 kernel error.\n\nExamples:\n  sluice plan policies/\n  sluice plan policies/demo.yaml --against empty -o json')
+    .action(async (paths: string[], opts: PlanOptions) => {
+      const policy = await loadOrReport(paths, opts.output);
+      if (!policy) return;
+      try {
+        const useKernel = opts.against === 'kernel' || (opts.against === 'auto' && isRoot());
+        const observed: KernelState = useKernel ? await observeCurrent(policy) : emptyKernelState();
+        const compiled = compilePolicy(policy, { observed });
+        const plan = diff(compiled.state, observed);
+        if (opts.output === 'json') printJson({ against: useKernel ? 'kernel' : 'empty', mode: policy.host.mode, notes: compiled.notes, ...planToJson(plan) });
+        else {
+          process.stdout.write(`Host ${policy.host.name} (${policy.host.mode} mode) against ${useKernel ? 'the current kernel state' : 'an empty state'}:\n`);
+          for (const note of compiled.notes) process.stdout.write(`note: ${note}\n`);
+          process.stdout.write(`${formatPlan(plan)}\n`);
+        }
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        process.exitCode = reportError(e, opts.output);
+      }
+    });
+}

@@ -1,0 +1,226 @@
+// Policy → desired kernel state. Pure: the same policy, features and observed state
+// always give the same objects, so a converged kernel diffs to an empty plan.
+
+import { allocate } from '../allocate/oracle';
+import type { ContainerPolicy, DirectionPolicy, Policy } from '../policy/model';
+import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NetnsLocator } from '../tc/model';
+import { minorOf } from '../tc/handle';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
+import { BASELINE_FEATURES, type KernelFeatures } from './features';
+import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
+import { ipToInt } from '../policy/subnet';
+import { assignAddresses, assignDeviceNames, assignMinors } from './naming';
+import { containerPlumbing, hostPlumbing, type Plumbing } from './topology';
+import { cgroupClassifier, classHandle, deviceTree, ingressRedirect, leafQdiscSpec, sharedTree, type TcObjects, type TreeMember } from './trees';
+
+export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
+export type { KernelFeatures } from './features';
+
+export interface CompileOptions {
+  /** What the kernel holds now: keeps assigned addresses and class ids stable. */
+  readonly observed?: KernelState;
+  readonly features?: KernelFeatures;
+}
+
+const MANAGED_CONTAINER_DEV = 'eth0';
+/** In a namespace Sluice did not create, eth0 may already exist. */
+const ATTACHED_CONTAINER_DEV = 'sl-eth0';
+
+interface Placement {
+  readonly policy: ContainerPolicy;
+  readonly netns?: NetnsLocator;
+  readonly managed: boolean;
+  readonly hostDev?: string;
+  readonly containerDev?: string;
+  readonly address?: string;
+  readonly minor: number;
+  readonly guarantees: Readonly<Record<Direction, BitsPerSec>>;
+}
+
+export function compilePolicy(policy: Policy, options: CompileOptions = {}): CompiledPolicy {
+  const features = options.features ?? BASELINE_FEATURES;
+  const notes: string[] = [];
+  const placements = place(policy, options.observed, notes);
+  const state = mergeState(hostPlumbing(policy.host), ...placements.map((p) => wiring(policy, p)));
+  const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host.netns, placements, features);
+  const cgroups = placements
+    .filter((p) => p.policy.match.kind === 'cgroup')
+    .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: classHandle(p.minor) }));
+  if (cgroups.length > 0) notes.push('cgroup-matched containers are classified on upload by their net_cls classid (BPF); their download is not shaped');
+  return {
+    state: { ...state, qdiscs: tc.qdiscs, classes: tc.classes, filters: tc.filters, cgroups },
+    containers: placements.map((p) => describe(policy, p)),
+    notes,
+  };
+}
+
+function place(policy: Policy, observed: KernelState | undefined, notes: string[]): Placement[] {
+  const host = policy.host;
+  const containers = policy.containers;
+  const withDevice = containers.filter(hasOwnNamespace);
+  const devNames = assignDeviceNames(withDevice.map((c) => c.name), new Set([host.bridge, host.ifb, 'lo']));
+  const fixed = new Set([host.gateway, ...containers.flatMap((c) => (c.address ? [c.address] : []))]);
+  const needing = withDevice.filter((c) => !c.address).map((c) => c.name);
+  const addresses = assignAddresses(host.subnet, needing, fixed, observedAddresses(policy, observed));
+  for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
+  const minors = assignMinors(containers.map((c) => c.name), observedMinors(policy, observed, devNames));
+  const guarantees = effectiveGuarantees(policy, notes);
+  return containers.map((c): Placement => {
+    const own = hasOwnNamespace(c);
+    const address = c.address ?? addresses.get(c.name);
+    return {
+      policy: c,
+      managed: c.match.kind === 'managed',
+      minor: minors.get(c.name)!,
+      guarantees: guarantees.get(c.name)!,
+      ...(own ? { netns: containerNetns(c), hostDev: devNames.get(c.name)!, containerDev: c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV } : {}),
+      ...(address ? { address } : {}),
+    };
+  });
+}
+
+const hasOwnNamespace = (c: ContainerPolicy): boolean => c.match.kind === 'managed' || c.match.kind === 'netns-path' || c.match.kind === 'pid';
+
+function containerNetns(c: ContainerPolicy): NetnsLocator {
+  switch (c.match.kind) {
+    case 'managed':
+      return c.match.netns;
+    case 'netns-path':
+      return c.match.path;
+    case 'pid':
+      return `/proc/${c.match.pid}/ns/net`;
+    default:
+      throw new Error(`container ${c.name} has no namespace of its own`);
+  }
+}
+
+/** Addresses containers already carry inside their namespaces (for IPAM stability). */
+function observedAddresses(policy: Policy, observed: KernelState | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!observed) return out;
+  for (const c of policy.containers.filter(hasOwnNamespace)) {
+    const ns = containerNetns(c);
+    const addr = observed.addresses.find((a) => a.netns === ns);
+    if (addr) out.set(c.name, addr.cidr.split('/')[0]!);
+  }
+  return out;
+}
+
+/** Class minors containers already have: from their address filter or their own device. */
+function observedMinors(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!observed) return out;
+  for (const c of policy.containers) {
+    const dev = devNames.get(c.name);
+    const onDevice = dev ? observed.classes.find((k) => k.netns === policy.host.netns && k.dev === dev) : undefined;
+    const byFilter = c.address
+      ? observed.filters.find((f) => f.dev === policy.host.bridge && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === ipToInt(c.address!)))
+      : undefined;
+    const classid = onDevice?.classid ?? (byFilter?.spec.kind === 'u32' ? byFilter.spec.classid : undefined);
+    if (classid !== undefined) out.set(c.name, minorOf(classid));
+  }
+  return out;
+}
+
+/**
+ * With overcommit: scale-by-priority, guarantees that do not fit are met highest
+ * priority first and the priority where the link runs out is scaled proportionally;
+ * that is the oracle with every container demanding exactly its guarantee.
+ */
+function effectiveGuarantees(policy: Policy, notes: string[]): Map<string, Record<Direction, BitsPerSec>> {
+  const out = new Map(policy.containers.map((c) => [c.name, { download: c.bandwidth.download.guarantee, upload: c.bandwidth.upload.guarantee }]));
+  for (const dir of DIRECTIONS) {
+    const capacity = policy.host.capacity[dir];
+    const total = policy.containers.reduce((s, c) => s + c.bandwidth[dir].guarantee, 0);
+    if (total <= capacity) continue;
+    const scaled = allocate(capacity, policy.containers.map((c) => ({ id: c.name, guarantee: c.bandwidth[dir].guarantee, ceiling: c.bandwidth[dir].guarantee, priority: c.bandwidth[dir].priority, demand: c.bandwidth[dir].guarantee })));
+    for (const [name, g] of scaled) out.get(name)![dir] = bitsPerSec(Math.floor(g));
+    notes.push(`${dir} guarantees add up to ${total} bit/s, above the link's ${capacity}: scaled by priority`);
+  }
+  return out;
+}
+
+function wiring(policy: Policy, p: Placement): Plumbing {
+  if (!p.netns || !p.hostDev || !p.containerDev || !p.address) return { namespaces: [], links: [], addresses: [], routes: [], sysctls: [] };
+  return containerPlumbing({ host: policy.host, containerNetns: p.netns, managed: p.managed, hostDev: p.hostDev, containerDev: p.containerDev, address: p.address });
+}
+
+function mergeState(...parts: Plumbing[]): KernelState {
+  const s = emptyKernelState();
+  return {
+    ...s,
+    namespaces: parts.flatMap((p) => p.namespaces),
+    links: parts.flatMap((p) => p.links),
+    addresses: parts.flatMap((p) => p.addresses),
+    routes: parts.flatMap((p) => p.routes),
+    sysctls: parts.flatMap((p) => p.sysctls),
+  };
+}
+
+function ratesOf(p: Placement, dir: Direction): { rate: BitsPerSec; ceil: BitsPerSec; prio: number; burst?: DirectionPolicy['burst'] } {
+  const b = p.policy.bandwidth[dir];
+  return { rate: p.guarantees[dir], ceil: b.ceiling, prio: b.priority, ...(b.burst !== undefined ? { burst: b.burst } : {}) };
+}
+
+function sharedTrees(policy: Policy, placements: readonly Placement[], features: KernelFeatures): TcObjects {
+  const host = policy.host;
+  const leafSpec = leafQdiscSpec(features.leafQdiscs);
+  const bridge = { netns: host.netns, dev: host.bridge };
+  const ifb = { netns: host.netns, dev: host.ifb };
+  const members = (dir: Direction): TreeMember[] =>
+    placements
+      .filter((p) => dir === 'upload' || p.policy.match.kind !== 'cgroup')
+      .map((p) => ({ minor: p.minor, rates: ratesOf(p, dir), ...(p.address && p.policy.match.kind !== 'cgroup' ? { address: p.address } : {}) }));
+  const down = sharedTree(bridge, 'download', host.capacity.download, host.subnet, members('download'), leafSpec);
+  const up = sharedTree(ifb, 'upload', host.capacity.upload, host.subnet, members('upload'), leafSpec);
+  const redirect = ingressRedirect(bridge, host.ifb);
+  const cgroupFilters = placements.some((p) => p.policy.match.kind === 'cgroup') && features.clsBpf ? [cgroupClassifier(ifb)] : [];
+  return {
+    qdiscs: [...down.qdiscs, ...redirect.qdiscs, ...up.qdiscs],
+    classes: [...down.classes, ...up.classes],
+    filters: [...down.filters, ...redirect.filters, ...cgroupFilters, ...up.filters],
+  };
+}
+
+function perDeviceTrees(hostNetns: NetnsLocator, placements: readonly Placement[], features: KernelFeatures): TcObjects {
+  const leafSpec = leafQdiscSpec(features.leafQdiscs);
+  const trees = placements.flatMap((p) => {
+    if (!p.netns || !p.hostDev || !p.containerDev) return [];
+    return [
+      deviceTree({ netns: hostNetns, dev: p.hostDev }, p.minor, ratesOf(p, 'download'), leafSpec),
+      deviceTree({ netns: p.netns, dev: p.containerDev }, p.minor, ratesOf(p, 'upload'), leafSpec),
+    ];
+  });
+  return { qdiscs: trees.flatMap((t) => t.qdiscs), classes: trees.flatMap((t) => t.classes), filters: trees.flatMap((t) => t.filters) };
+}
+
+function describe(policy: Policy, p: Placement): CompiledContainer {
+  const classes: Partial<Record<Direction, CompiledClassRef>> = {};
+  for (const dir of DIRECTIONS) {
+    const where = classLocation(policy, p, dir);
+    if (!where) continue;
+    const b = p.policy.bandwidth[dir];
+    classes[dir] = { ...where, classid: classHandle(p.minor), guarantee: p.guarantees[dir], ceiling: b.ceiling, priority: b.priority };
+  }
+  return {
+    name: p.policy.name,
+    matchKind: p.policy.match.kind,
+    classes,
+    source: p.policy.source,
+    ...(p.netns ? { netns: p.netns } : {}),
+    ...(p.address ? { address: p.address } : {}),
+    ...(p.hostDev ? { hostDev: p.hostDev } : {}),
+    ...(p.containerDev ? { containerDev: p.containerDev } : {}),
+    ...(p.policy.match.kind === 'cgroup' ? { cgroup: p.policy.match.path } : {}),
+  };
+}
+
+function classLocation(policy: Policy, p: Placement, dir: Direction): { netns: NetnsLocator; dev: string } | undefined {
+  const host = policy.host;
+  if (host.mode === 'per-device') {
+    if (!p.netns || !p.hostDev || !p.containerDev) return undefined;
+    return dir === 'download' ? { netns: host.netns, dev: p.hostDev } : { netns: p.netns, dev: p.containerDev };
+  }
+  if (dir === 'download' && p.policy.match.kind === 'cgroup') return undefined;
+  return { netns: host.netns, dev: dir === 'download' ? host.bridge : host.ifb };
+}

@@ -1,0 +1,39 @@
+// What compiling a policy yields besides kernel objects: where each container ended
+// up, so the reconciler, metrics and `inspect` can find its classes and devices.
+
+import type { SourceRef } from '../policy/model';
+import type { TcHandle } from '../tc/handle';
+import type { Direction, KernelState, NetnsLocator } from '../tc/model';
+import type { BitsPerSec } from '../units/units';
+
+export interface CompiledClassRef {
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+  readonly classid: TcHandle;
+  /** Guarantee after overcommit scaling (equal to the policy's unless it scaled). */
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
+}
+
+export interface CompiledContainer {
+  readonly name: string;
+  readonly matchKind: string;
+  /** The container's own namespace (managed or attached). */
+  readonly netns?: NetnsLocator;
+  readonly address?: string;
+  /** Host-side veth in the host namespace. */
+  readonly hostDev?: string;
+  /** Container-side device inside its namespace. */
+  readonly containerDev?: string;
+  readonly classes: Readonly<Partial<Record<Direction, CompiledClassRef>>>;
+  readonly cgroup?: string;
+  readonly source: SourceRef;
+}
+
+export interface CompiledPolicy {
+  readonly state: KernelState;
+  readonly containers: readonly CompiledContainer[];
+  /** Things the operator should know that do not stop the compile. */
+  readonly notes: readonly string[];
+}

@@ -1,0 +1,97 @@
+// Stable names and numbers: device names, class minors and addresses must not move
+// when the policy changes elsewhere, or every apply would rebuild unrelated containers.
+
+import { createHash } from 'node:crypto';
+import { intToIp, ipToInt, isHostAddress, maskOf, parseSubnet } from '../policy/subnet';
+
+const IFNAMSIZ = 15;
+
+/** Class minors Sluice hands to containers; 1 is the root class, 2 the default class. */
+export const ROOT_MINOR = 0x1;
+export const DEFAULT_MINOR = 0x2;
+const FIRST_CONTAINER_MINOR = 0x10;
+const LAST_CONTAINER_MINOR = 0xfff0;
+
+export function stableHash(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+/**
+ * Host-side device for a container: "sl-<name>" when it fits and is free, otherwise
+ * "sl-" + a hash (the kernel limits names to 15 bytes).
+ */
+export function assignDeviceNames(names: readonly string[], reserved: ReadonlySet<string>): Map<string, string> {
+  const taken = new Set(reserved);
+  const out = new Map<string, string>();
+  for (const name of [...names].sort()) {
+    let dev = `sl-${name}`;
+    if (dev.length > IFNAMSIZ || taken.has(dev)) dev = `sl-${stableHash(name).toString(16).padStart(8, '0')}`;
+    for (let i = 1; taken.has(dev); i++) dev = `sl-${(stableHash(name) + i).toString(16).slice(-8)}`;
+    taken.add(dev);
+    out.set(name, dev);
+  }
+  return out;
+}
+
+/**
+ * Class minor per container: the one it already has in the kernel if any, else a hash
+ * of its name probed linearly; assigned in name order so results are deterministic.
+ */
+export function assignMinors(names: readonly string[], existing: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  const taken = new Set<number>();
+  for (const name of [...names].sort()) {
+    const had = existing.get(name);
+    if (had !== undefined && !taken.has(had)) {
+      out.set(name, had);
+      taken.add(had);
+    }
+  }
+  const span = LAST_CONTAINER_MINOR - FIRST_CONTAINER_MINOR + 1;
+  for (const name of [...names].sort()) {
+    if (out.has(name)) continue;
+    let minor = FIRST_CONTAINER_MINOR + (stableHash(name) % span);
+    while (taken.has(minor)) minor = minor === LAST_CONTAINER_MINOR ? FIRST_CONTAINER_MINOR : minor + 1;
+    out.set(name, minor);
+    taken.add(minor);
+  }
+  return out;
+}
+
+/**
+ * Addresses for containers that need one and did not name one: the address they
+ * already have, else a hash of the name into the subnet, skipping taken ones.
+ */
+export function assignAddresses(
+  subnetCidr: string,
+  needing: readonly string[],
+  fixed: ReadonlySet<string>,
+  existing: ReadonlyMap<string, string>,
+): Map<string, string> {
+  const subnet = parseSubnet(subnetCidr);
+  const size = (~maskOf(subnet.prefix) >>> 0) + 1;
+  const taken = new Set(fixed);
+  const out = new Map<string, string>();
+  for (const name of [...needing].sort()) {
+    const had = existing.get(name);
+    if (had && !taken.has(had) && isHostAddress(subnet, had)) {
+      out.set(name, had);
+      taken.add(had);
+    }
+  }
+  for (const name of [...needing].sort()) {
+    if (out.has(name)) continue;
+    let offset = stableHash(name) % size;
+    for (let tries = 0; tries < size; tries++, offset = (offset + 1) % size) {
+      const ip = intToIp(subnet.network + offset);
+      if (isHostAddress(subnet, ip) && !taken.has(ip)) {
+        out.set(name, ip);
+        taken.add(ip);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export const lastOctet = (ip: string): number => ipToInt(ip) & 0xff;

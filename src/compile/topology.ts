@@ -1,0 +1,86 @@
+// Namespaces, devices, addresses and routes: the plumbing that carries traffic before
+// any shaping. Pure.
+
+import type { HostPolicy } from '../policy/model';
+import { parseSubnet } from '../policy/subnet';
+import {
+  HOST_NETNS,
+  OWNED_PREFIX,
+  type AddressObject,
+  type LinkObject,
+  type NamespaceObject,
+  type NetnsLocator,
+  type RouteObject,
+  type SysctlObject,
+} from '../tc/model';
+
+export interface Plumbing {
+  namespaces: NamespaceObject[];
+  links: LinkObject[];
+  addresses: AddressObject[];
+  routes: RouteObject[];
+  sysctls: SysctlObject[];
+}
+
+export const emptyPlumbing = (): Plumbing => ({ namespaces: [], links: [], addresses: [], routes: [], sysctls: [] });
+
+/** A namespace Sluice creates: a bare `sl-` name (paths and the host are never created). */
+export const isOwnedNamespaceName = (ns: NetnsLocator): boolean => ns !== HOST_NETNS && !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
+
+export function hostPlumbing(host: HostPolicy): Plumbing {
+  const p = emptyPlumbing();
+  const ns = host.netns;
+  if (isOwnedNamespaceName(ns)) {
+    p.namespaces.push({ type: 'namespace', name: ns });
+    p.links.push(loopback(ns));
+    // Forwarding lets traffic from outside the bridge (a routed peer) reach containers;
+    // only in a sandbox namespace, never flipped on the real host behind its back.
+    p.sysctls.push({ type: 'sysctl', netns: ns, key: 'net.ipv4.ip_forward', value: '1' });
+  }
+  p.links.push({ type: 'link', netns: ns, name: host.bridge, up: true, spec: { kind: 'bridge' } });
+  p.links.push({ type: 'link', netns: ns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
+  p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: `${host.gateway}/${parseSubnet(host.subnet).prefix}` });
+  return p;
+}
+
+export function loopback(ns: NetnsLocator): LinkObject {
+  return { type: 'link', netns: ns, name: 'lo', up: true, spec: { kind: 'external' } };
+}
+
+export interface ContainerWiring {
+  readonly host: HostPolicy;
+  readonly containerNetns: NetnsLocator;
+  readonly managed: boolean;
+  readonly hostDev: string;
+  readonly containerDev: string;
+  readonly address: string;
+}
+
+/** A veth from the bridge into the container's namespace, its address and route. */
+export function containerPlumbing(w: ContainerWiring): Plumbing {
+  const p = emptyPlumbing();
+  const prefix = parseSubnet(w.host.subnet).prefix;
+  if (w.managed) {
+    p.namespaces.push({ type: 'namespace', name: w.containerNetns });
+    p.links.push(loopback(w.containerNetns));
+  }
+  p.links.push({
+    type: 'link',
+    netns: w.host.netns,
+    name: w.hostDev,
+    up: true,
+    master: w.host.bridge,
+    spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.containerNetns },
+  });
+  p.links.push({
+    type: 'link',
+    netns: w.containerNetns,
+    name: w.containerDev,
+    up: true,
+    spec: { kind: 'veth', peerName: w.hostDev, peerNetns: w.host.netns },
+  });
+  p.addresses.push({ type: 'address', netns: w.containerNetns, dev: w.containerDev, cidr: `${w.address}/${prefix}` });
+  // An attached namespace keeps its own default route; only a managed one gets ours.
+  if (w.managed) p.routes.push({ type: 'route', netns: w.containerNetns, dst: 'default', via: w.host.gateway, dev: w.containerDev });
+  return p;
+}

@@ -1,0 +1,174 @@
+// HTB trees: one per direction on the shared path (bridge egress for download, the IFB
+// for upload), or one small tree per container device in per-device mode. One function
+// per tree shape, parameterised by direction, so the two directions cannot drift apart.
+
+import { makeHandle, TC_H_INGRESS, TC_H_ROOT, type TcHandle } from '../tc/handle';
+import {
+  ETH_P_ALL,
+  ETH_P_IP,
+  type ClassObject,
+  type Direction,
+  type FilterObject,
+  type NetnsLocator,
+  type QdiscKind,
+  type QdiscObject,
+  type QdiscSpec,
+} from '../tc/model';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
+import { htbClass, htbQdisc, MIN_RATE, type ClassRates } from './htb';
+import { DEFAULT_MINOR, lastOctet, ROOT_MINOR } from './naming';
+import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
+
+export const ROOT_MAJOR = 1;
+export const INGRESS_MAJOR = 0xffff;
+/** u32: the hash table of container addresses, and the filter priorities. */
+const ADDRESS_TABLE = 0x2;
+const U32_ROOT_TABLE = 0x800;
+export const CGROUP_FILTER_PRIO = 5;
+export const ADDRESS_FILTER_PRIO = 10;
+const REDIRECT_FILTER_PRIO = 1;
+/** IPv4 header offsets of the source and destination address. */
+const SRC_OFFSET = 12;
+const DST_OFFSET = 16;
+
+export interface TcObjects {
+  qdiscs: QdiscObject[];
+  classes: ClassObject[];
+  filters: FilterObject[];
+}
+
+export const emptyTc = (): TcObjects => ({ qdiscs: [], classes: [], filters: [] });
+
+export interface TreeMember {
+  readonly minor: number;
+  readonly rates: ClassRates;
+  /** Address to classify by (absent: classified some other way, e.g. cgroup). */
+  readonly address?: string;
+}
+
+export interface Device {
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+}
+
+export const u32Handle = (table: number, bucket: number, node: number): number => ((table << 20) | (bucket << 12) | node) >>> 0;
+
+export function leafQdiscSpec(kinds: readonly QdiscKind[]): QdiscSpec {
+  // Bridge and IFB devices have a tiny txqueuelen, so the default leaf would drop under
+  // contention; an explicit leaf with a real queue keeps TCP out of loss.
+  if (kinds.includes('fq_codel')) return { kind: 'fq_codel' };
+  if (kinds.includes('sfq')) return { kind: 'sfq', perturbSec: 10 };
+  return { kind: 'pfifo', limitPackets: 1000 };
+}
+
+function leaf(d: Device, minor: number, spec: QdiscSpec): QdiscObject {
+  return { type: 'qdisc', ...d, handle: makeHandle(minor, 0), parent: makeHandle(ROOT_MAJOR, minor), spec };
+}
+
+function htbClassObject(d: Device, minor: number, parentMinor: number, rates: ClassRates, smallest: BitsPerSec): ClassObject {
+  return {
+    type: 'class',
+    ...d,
+    classid: makeHandle(ROOT_MAJOR, minor),
+    parent: parentMinor === 0 ? makeHandle(ROOT_MAJOR, 0) : makeHandle(ROOT_MAJOR, parentMinor),
+    spec: htbClass(rates, smallest),
+  };
+}
+
+const smallestGuarantee = (members: readonly TreeMember[]): BitsPerSec =>
+  bitsPerSec(Math.min(...members.map((m) => m.rates.rate), Number.MAX_SAFE_INTEGER));
+
+/**
+ * The shared tree of one direction: root class at link capacity, a default class for
+ * traffic no container claims, one class + leaf per container, and a u32 hash table
+ * on the last octet of the container address (source for upload, destination for
+ * download) so classification is one lookup, not a walk through every filter.
+ */
+export function sharedTree(d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: readonly TreeMember[], leafSpec: QdiscSpec): TcObjects {
+  const t = emptyTc();
+  const smallest = smallestGuarantee(members);
+  t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: capacity, ceil: capacity, prio: 0 }, smallest));
+  const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
+  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, { rate: defaultRate, ceil: capacity, prio: 7 }, smallest));
+  t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
+  for (const m of members) {
+    t.classes.push(htbClassObject(d, m.minor, ROOT_MINOR, m.rates, smallest));
+    t.qdiscs.push(leaf(d, m.minor, leafSpec));
+  }
+  t.filters.push(...addressFilters(d, direction === 'download' ? DST_OFFSET : SRC_OFFSET, subnet, members));
+  return t;
+}
+
+function addressFilters(d: Device, offset: number, subnetCidr: string, members: readonly TreeMember[]): FilterObject[] {
+  const addressed = members.filter((m): m is TreeMember & { address: string } => m.address !== undefined);
+  if (addressed.length === 0) return [];
+  const parent = makeHandle(ROOT_MAJOR, 0);
+  const base = { type: 'filter' as const, ...d, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP };
+  const subnet = parseSubnet(subnetCidr);
+  const filters: FilterObject[] = [
+    { ...base, handle: u32Handle(ADDRESS_TABLE, 0, 0), spec: { kind: 'u32', divisor: 256, keys: [] } },
+    {
+      ...base,
+      handle: u32Handle(U32_ROOT_TABLE, 0, 0x800),
+      spec: {
+        kind: 'u32',
+        keys: [{ value: subnet.network, mask: maskOf(subnet.prefix), off: offset }],
+        link: u32Handle(ADDRESS_TABLE, 0, 0),
+        hashKey: { mask: 0xff, off: offset },
+      },
+    },
+  ];
+  const nodesInBucket = new Map<number, number>();
+  for (const m of [...addressed].sort((a, b) => ipToInt(a.address) - ipToInt(b.address))) {
+    const bucket = lastOctet(m.address);
+    const node = (nodesInBucket.get(bucket) ?? 0) + 1;
+    nodesInBucket.set(bucket, node);
+    filters.push({
+      ...base,
+      handle: u32Handle(ADDRESS_TABLE, bucket, node),
+      spec: { kind: 'u32', keys: [{ value: ipToInt(m.address), mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, m.minor) },
+    });
+  }
+  return filters;
+}
+
+/** Everything arriving at the bridge from containers goes through the IFB's tree. */
+export function ingressRedirect(bridge: Device, ifb: string): TcObjects {
+  const t = emptyTc();
+  t.qdiscs.push({ type: 'qdisc', ...bridge, handle: makeHandle(INGRESS_MAJOR, 0), parent: TC_H_INGRESS, spec: { kind: 'ingress' } });
+  t.filters.push({
+    type: 'filter',
+    ...bridge,
+    parent: makeHandle(INGRESS_MAJOR, 0),
+    prio: REDIRECT_FILTER_PRIO,
+    protocol: ETH_P_ALL,
+    handle: u32Handle(U32_ROOT_TABLE, 0, 0x800),
+    spec: { kind: 'u32', keys: [{ value: 0, mask: 0, off: 0 }], actions: [{ kind: 'mirred', action: 'egress-redirect', targetDev: ifb }] },
+  });
+  return t;
+}
+
+/** Sockets in a net_cls cgroup carry a classid; this BPF filter hands it to HTB. */
+export function cgroupClassifier(d: Device): FilterObject {
+  return {
+    type: 'filter',
+    ...d,
+    parent: makeHandle(ROOT_MAJOR, 0),
+    prio: CGROUP_FILTER_PRIO,
+    protocol: ETH_P_ALL,
+    handle: 1,
+    spec: { kind: 'bpf', program: 'netcls-classid', directAction: false },
+  };
+}
+
+/** Per-device mode: one class on the container's own device, everything defaults to it. */
+export function deviceTree(d: Device, minor: number, rates: ClassRates, leafSpec: QdiscSpec): TcObjects {
+  const t = emptyTc();
+  t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
+  t.classes.push(htbClassObject(d, minor, 0, rates, rates.rate));
+  t.qdiscs.push(leaf(d, minor, leafSpec));
+  return t;
+}
+
+export const classHandle = (minor: number): TcHandle => makeHandle(ROOT_MAJOR, minor);

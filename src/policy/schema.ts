@@ -1,0 +1,135 @@
+// The shape of policy documents, in zod: the one definition that validates files and
+// generates policies/schema.json for editors (scripts/write-schema.ts). Meaning that
+// spans documents (duplicates, admission, subnets) is checked in validate.ts.
+
+import { z } from 'zod';
+import { parseDuration, parseRate, parseSize, ACCEPTED_RATE_UNITS, ACCEPTED_SIZE_UNITS } from './rates';
+
+export const API_VERSION = 'sluice.dev/v1';
+
+/** A string checked by one of the unit parsers, with the parser's message on failure. */
+function unitString(parse: (text: string) => unknown, description: string, examples: string[]): z.ZodString {
+  return z
+    .string()
+    .check(
+      z.superRefine((text, ctx) => {
+        try {
+          parse(text);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
+    )
+    .meta({ description, examples });
+}
+
+const rate = (description: string): z.ZodString =>
+  unitString(parseRate, `${description} (units: ${ACCEPTED_RATE_UNITS})`, ['100mbit', '500kbit', '12.5mbyte/s']);
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const name = z.string().regex(NAME, 'use lowercase letters, digits and "-" (at most 32), starting and ending with a letter or digit');
+const ifname = z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'a Linux interface name: 1-15 letters, digits, "_", "-" or "."');
+const ipv4 = z.ipv4({ message: 'an IPv4 address such as 198.18.0.10' });
+const cidr = z.cidrv4({ message: 'an IPv4 subnet such as 198.18.0.0/24' });
+
+const metadata = z.strictObject({
+  name: name.meta({ description: 'Unique name of this object across all policy files.' }),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+const direction = z.strictObject({
+  guarantee: rate('Rate this container always gets when it wants it'),
+  ceiling: rate('Most this container may use, borrowing; defaults to the link capacity').optional(),
+  priority: z.int().min(0, 'priority is 0 (highest) … 7').max(7, 'priority is 0 (highest) … 7').default(4)
+    .meta({ description: 'Who borrows idle capacity first: 0 (highest) … 7 (lowest).' }),
+  burst: unitString(parseSize, `Bytes sent at line rate before the rate applies (units: ${ACCEPTED_SIZE_UNITS})`, ['64kib']).optional(),
+});
+
+const match = z
+  .union([
+    z.strictObject({ managed: z.string().regex(/^sl-[a-z0-9-]{1,28}$/, 'a managed namespace name starts with "sl-"') })
+      .meta({ description: 'A network namespace Sluice creates and owns (under /run/netns).' }),
+    z.strictObject({ netns: z.string().min(1) }).meta({ description: 'An existing namespace: a name under /run/netns or an absolute path.' }),
+    z.strictObject({ pid: z.int().positive() }).meta({ description: "The network namespace of a running process (/proc/<pid>/ns/net)." }),
+    z.strictObject({ ip: ipv4 }).meta({ description: 'Traffic to and from this address on the bridge.' }),
+    z.strictObject({ cgroup: z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'a cgroup path under the net_cls root, e.g. sl-agent') })
+      .meta({ description: 'Host-network processes in this net_cls cgroup.' }),
+    z.strictObject({
+      docker: z.strictObject({
+        name: z.string().optional(),
+        service: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+      }),
+    }).meta({ description: 'A Docker container by name, compose service or labels.' }),
+  ])
+  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker.' });
+
+const hostSpec = z.strictObject({
+  mode: z.enum(['shared', 'per-device']).default('shared')
+    .meta({ description: 'shared: one HTB tree per direction on the bridge; per-device: each container shaped on its own device, idle capacity lent by the reconciler.' }),
+  netns: z.string().min(1).default('sl-host')
+    .meta({ description: 'Namespace holding the bridge and IFB. Default: the sandbox sl-host. "host" means the real host namespace (needs --host-netns on apply).' }),
+  bridge: ifname.default('sl-br0'),
+  ifb: ifname.default('sl-ifb0'),
+  subnet: cidr,
+  gateway: ipv4.optional().meta({ description: "The bridge's address; defaults to the subnet's first address." }),
+  capacity: z.strictObject({
+    download: rate('Link capacity towards the containers'),
+    upload: rate('Link capacity from the containers'),
+  }),
+  overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
+    .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
+});
+
+const containerSpec = z.strictObject({
+  match,
+  address: ipv4.optional().meta({ description: 'Address on the bridge; assigned from the subnet when absent (managed and attached namespaces).' }),
+  download: direction,
+  upload: direction,
+});
+
+const patchDirection = z.strictObject({
+  guarantee: rate('Guarantee during the window').optional(),
+  ceiling: rate('Ceiling during the window').optional(),
+  priority: z.int().min(0).max(7).optional(),
+});
+
+const scheduleSpec = z.strictObject({
+  cron: z.string().meta({ description: 'When the window opens: five-field cron (minute hour day month weekday).', examples: ['0 1 * * *'] }),
+  duration: unitString(parseDuration, 'How long the window stays open', ['2h', '30m']),
+  patches: z.array(z.strictObject({
+    container: name,
+    download: patchDirection.optional(),
+    upload: patchDirection.optional(),
+  })).min(1, 'a schedule needs at least one patch'),
+});
+
+const envelope = <K extends string, S extends z.ZodType>(kind: K, spec: S) =>
+  z.strictObject({
+    apiVersion: z.literal(API_VERSION, { message: `apiVersion must be "${API_VERSION}"` }),
+    kind: z.literal(kind),
+    metadata,
+    spec,
+  });
+
+export const hostDocument = envelope('Host', hostSpec);
+export const containerDocument = envelope('Container', containerSpec);
+export const scheduleDocument = envelope('Schedule', scheduleSpec);
+
+export const policyDocument = z.discriminatedUnion('kind', [hostDocument, containerDocument, scheduleDocument]);
+
+export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;
+
+export type HostDocument = z.output<typeof hostDocument>;
+export type ContainerDocument = z.output<typeof containerDocument>;
+export type ScheduleDocument = z.output<typeof scheduleDocument>;
+export type PolicyDocument = z.output<typeof policyDocument>;
+
+/** The JSON Schema an editor uses for policy files (one document). */
+export function policyJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(policyDocument, { io: 'input', unrepresentable: 'any' }),
+    title: 'Sluice policy document',
+    $id: 'https://sluice.dev/schema/v1/policy.json',
+  };
+}

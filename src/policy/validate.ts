@@ -1,0 +1,239 @@
+// Meaning across documents: one host, unique names and addresses, rates that fit the
+// link, schedules that name real containers. Every finding is reported, not the first.
+
+import nodeCron from 'node-cron';
+import { HOST_NETNS, DIRECTIONS, type Direction } from '../tc/model';
+import { bitsPerSec, seconds, type BitsPerSec } from '../units/units';
+import type { LocatedDocument, Position } from './documents';
+import type { PolicyIssue } from './issues';
+import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef } from './model';
+import { applyPatches } from '../schedule/patch';
+import { formatRate, parseDuration, parseRate, parseSize } from './rates';
+import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
+import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
+
+type HostDoc = LocatedDocument & { readonly value: HostDocument };
+type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
+type ScheduleDoc = LocatedDocument & { readonly value: ScheduleDocument };
+
+export type ValidationResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
+
+/** Collects issues against documents; `at` names the document and field. */
+class IssueSink {
+  readonly issues: PolicyIssue[] = [];
+
+  add(doc: LocatedDocument, path: readonly PropertyKey[], message: string, hint?: string): void {
+    const pos: Position = doc.locate(path);
+    this.issues.push({ file: doc.file, line: pos.line, column: pos.column, path: path.join('.'), message, ...(hint ? { hint } : {}) });
+  }
+}
+
+const where = (doc: LocatedDocument, path: readonly PropertyKey[] = ['metadata', 'name']): string => {
+  const p = doc.locate(path);
+  return `${doc.file}:${p.line}:${p.column}`;
+};
+
+const sourceOf = (doc: LocatedDocument): SourceRef => {
+  const p = doc.locate(['metadata', 'name']);
+  return { file: doc.file, line: p.line, column: p.column };
+};
+
+export function validateDocuments(documents: readonly LocatedDocument[], fileNames: readonly string[]): ValidationResult {
+  const sink = new IssueSink();
+  const hosts = documents.filter((d): d is HostDoc => d.value.kind === 'Host');
+  const containerDocs = documents.filter((d): d is ContainerDoc => d.value.kind === 'Container');
+  const scheduleDocs = documents.filter((d): d is ScheduleDoc => d.value.kind === 'Schedule');
+
+  const hostDoc = hosts[0];
+  for (const extra of hosts.slice(1)) {
+    sink.add(extra, ['kind'], `a second Host document ("${extra.value.metadata.name}"); the first is at ${where(hostDoc!)}`, 'one host per policy: remove or merge one of them');
+  }
+  if (!hostDoc) {
+    sink.issues.push({ file: fileNames[0] ?? '(no files)', line: 1, column: 1, path: '', message: 'no Host document: the link capacity and subnet are unknown', hint: 'add a document with kind: Host (see policies/demo.yaml)' });
+    return { ok: false, issues: sink.issues };
+  }
+  const host = validateHost(hostDoc, sink);
+  reportDuplicateNames(containerDocs, 'container', sink);
+  reportDuplicateNames(scheduleDocs, 'schedule', sink);
+  const containers = containerDocs.map((d) => validateContainer(d, host, sink));
+  reportDuplicateTargets(containerDocs, containers, host, sink);
+  for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
+  const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
+  if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
+  if (sink.issues.length > 0) return { ok: false, issues: sink.issues };
+  return { ok: true, policy: { host, containers, schedules } };
+}
+
+function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
+  const spec = doc.value.spec;
+  const subnet = parseSubnet(spec.subnet);
+  const gateway = spec.gateway ?? firstHost(subnet);
+  if (!isHostAddress(subnet, gateway)) sink.add(doc, ['spec', 'gateway'], `gateway ${gateway} is not a host address of ${spec.subnet}`, 'pick an address inside the subnet, or leave gateway out');
+  if (subnet.prefix > 30) sink.add(doc, ['spec', 'subnet'], `subnet ${spec.subnet} has no room for containers`, 'use a /30 or larger subnet');
+  const capacity = {} as Record<Direction, BitsPerSec>;
+  for (const dir of DIRECTIONS) {
+    capacity[dir] = parseRate(spec.capacity[dir]);
+    if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
+  }
+  if (spec.mode === 'per-device' && spec.netns === 'host') {
+    sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
+  }
+  return {
+    name: doc.value.metadata.name,
+    mode: spec.mode,
+    netns: spec.netns === 'host' ? HOST_NETNS : spec.netns,
+    bridge: spec.bridge,
+    ifb: spec.ifb,
+    subnet: spec.subnet,
+    gateway,
+    capacity,
+    overcommit: spec.overcommit,
+    source: sourceOf(doc),
+  };
+}
+
+function reportDuplicateNames(docs: readonly LocatedDocument[], what: string, sink: IssueSink): void {
+  const seen = new Map<string, LocatedDocument>();
+  for (const doc of docs) {
+    const first = seen.get(doc.value.metadata.name);
+    if (first) sink.add(doc, ['metadata', 'name'], `${what} "${doc.value.metadata.name}" is defined twice; the other is at ${where(first)}`, 'names are unique across all policy files');
+    else seen.set(doc.value.metadata.name, doc);
+  }
+}
+
+function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink): ContainerPolicy {
+  const spec = doc.value.spec;
+  const match = toMatch(spec.match);
+  const subnet = parseSubnet(host.subnet);
+  const address = spec.address ?? (match.kind === 'ip' ? match.address : undefined);
+  if (spec.address && match.kind === 'ip' && spec.address !== match.address) {
+    sink.add(doc, ['spec', 'address'], `address ${spec.address} differs from match.ip ${match.address}`, 'leave address out when matching by ip');
+  }
+  if (address) checkAddress(doc, address, spec.address ? ['spec', 'address'] : ['spec', 'match', 'ip'], subnet, host, sink);
+  if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'docker')) {
+    sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${match.kind} match has none`, 'use managed, netns or pid, or mode: shared');
+  }
+  if (match.kind === 'managed' && match.netns === host.netns) {
+    sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
+  }
+  const bandwidth = {} as Record<Direction, DirectionPolicy>;
+  for (const dir of DIRECTIONS) bandwidth[dir] = validateDirection(doc, dir, host, sink);
+  return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), bandwidth, source: sourceOf(doc) };
+}
+
+function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
+  if ('managed' in m) return { kind: 'managed', netns: m.managed };
+  if ('netns' in m) return { kind: 'netns-path', path: m.netns };
+  if ('pid' in m) return { kind: 'pid', pid: m.pid };
+  if ('ip' in m) return { kind: 'ip', address: m.ip };
+  if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
+  return { kind: 'docker', ...m.docker };
+}
+
+function checkAddress(doc: ContainerDoc, address: string, path: readonly string[], subnet: Subnet, host: HostPolicy, sink: IssueSink): void {
+  if (!isHostAddress(subnet, address)) sink.add(doc, path, `address ${address} is outside the host subnet ${host.subnet} (or is its network/broadcast address)`, `pick a host address in ${host.subnet}`);
+  else if (address === host.gateway) sink.add(doc, path, `address ${address} is the bridge's own (gateway) address`, 'pick another address, or leave it out to have one assigned');
+}
+
+function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, sink: IssueSink): DirectionPolicy {
+  const spec = doc.value.spec[dir];
+  const link = host.capacity[dir];
+  const guarantee = parseRate(spec.guarantee);
+  const ceiling = spec.ceiling === undefined ? link : parseRate(spec.ceiling);
+  const path = ['spec', dir];
+  if (spec.ceiling !== undefined && ceiling <= 0) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling must be above zero`);
+  if (ceiling > link) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above the link's ${formatRate(link)}`, `lower it to at most ${formatRate(link)} or leave it out (defaults to the link)`);
+  if (guarantee > ceiling) sink.add(doc, [...path, 'guarantee'], `${dir} guarantee ${formatRate(guarantee)} is above its ceiling ${formatRate(ceiling)}`, 'a guarantee cannot exceed the ceiling');
+  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst ? { burst: parseSize(spec.burst) } : {}) };
+}
+
+/** Two containers on the same namespace, address or cgroup would fight over one class. */
+function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: readonly ContainerPolicy[], host: HostPolicy, sink: IssueSink): void {
+  const seen = new Map<string, number>();
+  containers.forEach((c, i) => {
+    for (const [key, path, label] of targetsOf(c)) {
+      const first = seen.get(key);
+      if (first !== undefined && first !== i) {
+        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address and cgroup belongs to one container');
+      } else seen.set(key, i);
+    }
+  });
+  void host;
+}
+
+function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {
+  const out: [string, readonly string[], string][] = [];
+  if (c.address) out.push([`ip:${c.address}`, c.match.kind === 'ip' ? ['spec', 'match', 'ip'] : ['spec', 'address'], `address ${c.address}`]);
+  const m = c.match;
+  if (m.kind === 'managed') out.push([`netns:/run/netns/${m.netns}`, ['spec', 'match', 'managed'], `namespace ${m.netns}`]);
+  if (m.kind === 'netns-path') out.push([`netns:${m.path.startsWith('/') ? m.path : `/run/netns/${m.path}`}`, ['spec', 'match', 'netns'], `namespace ${m.path}`]);
+  if (m.kind === 'pid') out.push([`pid:${m.pid}`, ['spec', 'match', 'pid'], `pid ${m.pid}`]);
+  if (m.kind === 'cgroup') out.push([`cgroup:${m.path}`, ['spec', 'match', 'cgroup'], `cgroup ${m.path}`]);
+  if (m.kind === 'docker' && m.name) out.push([`docker:${m.name}`, ['spec', 'match', 'docker', 'name'], `docker container ${m.name}`]);
+  return out;
+}
+
+function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, doc: LocatedDocument, path: readonly PropertyKey[], during?: string): void {
+  if (host.overcommit === 'scale-by-priority') return;
+  const total = containers.reduce((s, c) => s + c.bandwidth[dir].guarantee, 0);
+  const link = host.capacity[dir];
+  if (total <= link) return;
+  const list = containers.map((c) => `${c.name} ${formatRate(c.bandwidth[dir].guarantee)}`).join(', ');
+  sink.add(
+    doc,
+    path,
+    `admission: ${dir} guarantees add up to ${formatRate(bitsPerSec(total))}${during ? ` ${during}` : ''}, ${formatRate(bitsPerSec(total - link))} more than the link's ${formatRate(link)} (${list})`,
+    'lower some guarantees, raise the capacity if the link is faster, or set overcommit: scale-by-priority',
+  );
+}
+
+/** While a window is open its patched guarantees must still fit the link. */
+function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], schedule: SchedulePolicy, sink: IssueSink): void {
+  const patched = applyPatches(containers, schedule.patches);
+  for (const dir of DIRECTIONS) checkAdmission(host, patched, dir, sink, doc, ['spec', 'patches'], `while window "${schedule.name}" is open`);
+}
+
+function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], sink: IssueSink): SchedulePolicy {
+  const spec = doc.value.spec;
+  if (!nodeCron.validate(spec.cron)) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
+  const byName = new Map(containers.map((c) => [c.name, c]));
+  spec.patches.forEach((patch, i) => {
+    const target = byName.get(patch.container);
+    if (!target) {
+      sink.add(doc, ['spec', 'patches', i, 'container'], `schedule patches unknown container "${patch.container}"`, `known containers: ${[...byName.keys()].join(', ') || '(none)'}`);
+      return;
+    }
+    for (const dir of DIRECTIONS) checkPatchedDirection(doc, i, dir, target, host, patch[dir], sink);
+  });
+  const duration = parseDuration(spec.duration);
+  if (duration <= 0) sink.add(doc, ['spec', 'duration'], 'a window needs a duration above zero');
+  return {
+    name: doc.value.metadata.name,
+    cron: spec.cron,
+    duration: seconds(duration),
+    patches: spec.patches.map((p) => ({
+      container: p.container,
+      bandwidth: Object.fromEntries(DIRECTIONS.filter((d) => p[d]).map((d) => [d, patchOf(p[d]!)])),
+    })),
+    source: sourceOf(doc),
+  };
+}
+
+type PatchDirectionText = { guarantee?: string | undefined; ceiling?: string | undefined; priority?: number | undefined };
+
+function patchOf(p: PatchDirectionText): Partial<DirectionPolicy> {
+  return {
+    ...(p.guarantee !== undefined ? { guarantee: parseRate(p.guarantee) } : {}),
+    ...(p.ceiling !== undefined ? { ceiling: parseRate(p.ceiling) } : {}),
+    ...(p.priority !== undefined ? { priority: p.priority } : {}),
+  };
+}
+
+function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionText | undefined, sink: IssueSink): void {
+  if (!patch) return;
+  const merged = { ...target.bandwidth[dir], ...patchOf(patch) };
+  const path = ['spec', 'patches', index, dir];
+  if (merged.ceiling > host.capacity[dir]) sink.add(doc, [...path, 'ceiling'], `during the window ${target.name}'s ${dir} ceiling ${formatRate(merged.ceiling)} is above the link's ${formatRate(host.capacity[dir])}`);
+  if (merged.guarantee > merged.ceiling) sink.add(doc, [...path, 'guarantee'], `during the window ${target.name}'s ${dir} guarantee ${formatRate(merged.guarantee)} is above its ceiling ${formatRate(merged.ceiling)}`);
+}
+
