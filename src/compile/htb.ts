@@ -6,8 +6,10 @@ import type { HtbClassSpec, QdiscSpec } from '../tc/model';
 /** Ethernet MTU frame plus headroom: HTB must be able to send one full frame per burst. */
 const MIN_BURST_BYTES = 3200;
 /** HTB's quantum bounds (it warns and clamps outside 1000..200000 bytes). */
-const MIN_QUANTUM_BYTES = 1600;
+const MIN_QUANTUM_BYTES = 1000;
 const MAX_QUANTUM_BYTES = 200_000;
+/** Quantum of a class guaranteed the whole link; proportional down to 1/64 of it. */
+const LINK_QUANTUM_BYTES = 64_000;
 /** HTB rates of 0 are invalid; the floor for a zero guarantee. */
 export const MIN_RATE = 8_000 as BitsPerSec;
 
@@ -21,10 +23,11 @@ export function burstBytesFor(rate: BitsPerSec): Bytes {
 
 /**
  * Excess bandwidth within one priority is shared by DRR in proportion to quantum, so
- * quantum ∝ guarantee (smallest guarantee of the tree ↦ MIN_QUANTUM_BYTES).
+ * quantum ∝ guarantee. Scaled against the link, not against the other classes, so that
+ * changing one container's rate changes one class.
  */
-export function quantumBytesFor(guarantee: BitsPerSec, smallestGuarantee: BitsPerSec): Bytes {
-  const scaled = (MIN_QUANTUM_BYTES * Math.max(guarantee, MIN_RATE)) / Math.max(smallestGuarantee, MIN_RATE);
+export function quantumBytesFor(guarantee: BitsPerSec, link: BitsPerSec): Bytes {
+  const scaled = (LINK_QUANTUM_BYTES * Math.max(guarantee, MIN_RATE)) / Math.max(link, MIN_RATE);
   return bytes(Math.min(MAX_QUANTUM_BYTES, Math.max(MIN_QUANTUM_BYTES, Math.round(scaled))));
 }
 
@@ -35,7 +38,7 @@ export interface ClassRates {
   readonly burst?: Bytes;
 }
 
-export function htbClass(r: ClassRates, smallestGuarantee: BitsPerSec): HtbClassSpec {
+export function htbClass(r: ClassRates, link: BitsPerSec): HtbClassSpec {
   const rate = Math.max(r.rate, MIN_RATE) as BitsPerSec;
   const ceil = Math.max(r.ceil, rate) as BitsPerSec;
   return {
@@ -45,7 +48,7 @@ export function htbClass(r: ClassRates, smallestGuarantee: BitsPerSec): HtbClass
     burst: r.burst ?? burstBytesFor(rate),
     cburst: r.burst ?? burstBytesFor(ceil),
     prio: r.prio,
-    quantum: quantumBytesFor(rate, smallestGuarantee),
+    quantum: quantumBytesFor(rate, link),
   };
 }
 

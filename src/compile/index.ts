@@ -2,7 +2,7 @@
 // always give the same objects, so a converged kernel diffs to an empty plan.
 
 import { allocate } from '../allocate/oracle';
-import type { ContainerPolicy, DirectionPolicy, Policy } from '../policy/model';
+import type { ContainerPolicy, DirectionPolicy, HostPolicy, Policy } from '../policy/model';
 import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NetnsLocator } from '../tc/model';
 import { minorOf } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
@@ -42,7 +42,7 @@ export function compilePolicy(policy: Policy, options: CompileOptions = {}): Com
   const notes: string[] = [];
   const placements = place(policy, options.observed, notes);
   const state = mergeState(hostPlumbing(policy.host), ...placements.map((p) => wiring(policy, p)));
-  const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host.netns, placements, features);
+  const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
     .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: classHandle(p.minor) }));
@@ -182,13 +182,13 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   };
 }
 
-function perDeviceTrees(hostNetns: NetnsLocator, placements: readonly Placement[], features: KernelFeatures): TcObjects {
+function perDeviceTrees(host: HostPolicy, placements: readonly Placement[], features: KernelFeatures): TcObjects {
   const leafSpec = leafQdiscSpec(features.leafQdiscs);
   const trees = placements.flatMap((p) => {
     if (!p.netns || !p.hostDev || !p.containerDev) return [];
     return [
-      deviceTree({ netns: hostNetns, dev: p.hostDev }, p.minor, ratesOf(p, 'download'), leafSpec),
-      deviceTree({ netns: p.netns, dev: p.containerDev }, p.minor, ratesOf(p, 'upload'), leafSpec),
+      deviceTree({ netns: host.netns, dev: p.hostDev }, p.minor, ratesOf(p, 'download'), host.capacity.download, leafSpec),
+      deviceTree({ netns: p.netns, dev: p.containerDev }, p.minor, ratesOf(p, 'upload'), host.capacity.upload, leafSpec),
     ];
   });
   return { qdiscs: trees.flatMap((t) => t.qdiscs), classes: trees.flatMap((t) => t.classes), filters: trees.flatMap((t) => t.filters) };

@@ -65,18 +65,15 @@ function leaf(d: Device, minor: number, spec: QdiscSpec): QdiscObject {
   return { type: 'qdisc', ...d, handle: makeHandle(minor, 0), parent: makeHandle(ROOT_MAJOR, minor), spec };
 }
 
-function htbClassObject(d: Device, minor: number, parentMinor: number, rates: ClassRates, smallest: BitsPerSec): ClassObject {
+function htbClassObject(d: Device, minor: number, parentMinor: number, rates: ClassRates, link: BitsPerSec): ClassObject {
   return {
     type: 'class',
     ...d,
     classid: makeHandle(ROOT_MAJOR, minor),
     parent: parentMinor === 0 ? makeHandle(ROOT_MAJOR, 0) : makeHandle(ROOT_MAJOR, parentMinor),
-    spec: htbClass(rates, smallest),
+    spec: htbClass(rates, link),
   };
 }
-
-const smallestGuarantee = (members: readonly TreeMember[]): BitsPerSec =>
-  bitsPerSec(Math.min(...members.map((m) => m.rates.rate), Number.MAX_SAFE_INTEGER));
 
 /**
  * The shared tree of one direction: root class at link capacity, a default class for
@@ -86,14 +83,13 @@ const smallestGuarantee = (members: readonly TreeMember[]): BitsPerSec =>
  */
 export function sharedTree(d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: readonly TreeMember[], leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
-  const smallest = smallestGuarantee(members);
   t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: capacity, ceil: capacity, prio: 0 }, smallest));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: capacity, ceil: capacity, prio: 0 }, capacity));
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
-  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, { rate: defaultRate, ceil: capacity, prio: 7 }, smallest));
+  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, { rate: defaultRate, ceil: capacity, prio: 7 }, capacity));
   t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
   for (const m of members) {
-    t.classes.push(htbClassObject(d, m.minor, ROOT_MINOR, m.rates, smallest));
+    t.classes.push(htbClassObject(d, m.minor, ROOT_MINOR, m.rates, capacity));
     t.qdiscs.push(leaf(d, m.minor, leafSpec));
   }
   t.filters.push(...addressFilters(d, direction === 'download' ? DST_OFFSET : SRC_OFFSET, subnet, members));
@@ -163,10 +159,10 @@ export function cgroupClassifier(d: Device): FilterObject {
 }
 
 /** Per-device mode: one class on the container's own device, everything defaults to it. */
-export function deviceTree(d: Device, minor: number, rates: ClassRates, leafSpec: QdiscSpec): TcObjects {
+export function deviceTree(d: Device, minor: number, rates: ClassRates, link: BitsPerSec, leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
   t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
-  t.classes.push(htbClassObject(d, minor, 0, rates, rates.rate));
+  t.classes.push(htbClassObject(d, minor, 0, rates, link));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;
 }

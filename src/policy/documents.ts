@@ -52,18 +52,32 @@ function parseFile(file: PolicyFileText): ParsedFiles {
       }
       continue;
     }
-    const raw: unknown = doc.toJS();
-    if (raw === null || raw === undefined) continue;
-    const kindIssue = checkKind(raw);
+    const raw = toPlain(doc);
+    if ('error' in raw) {
+      const pos = locate([]);
+      issues.push({ file: file.path, ...pos, path: '', message: `YAML: ${raw.error}` });
+      continue;
+    }
+    if (raw.value === null || raw.value === undefined) continue;
+    const kindIssue = checkKind(raw.value);
     if (kindIssue) {
       issues.push({ file: file.path, ...locate(['kind']), path: 'kind', ...kindIssue });
       continue;
     }
-    const result = policyDocument.safeParse(raw);
+    const result = policyDocument.safeParse(raw.value);
     if (result.success) documents.push({ file: file.path, value: result.data, locate });
     else issues.push(...result.error.issues.map((i) => schemaIssue(file.path, i, locate)));
   }
   return { documents, issues };
+}
+
+/** Aliases can still fail here (unresolved, or too many: the "billion laughs" guard). */
+function toPlain(doc: Document): { value: unknown } | { error: string } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+  } catch (e) {
+    return { error: firstLine((e as Error).message) };
+  }
 }
 
 function firstLine(text: string): string {

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy } from '../../src/compile';
+import { diff } from '../../src/plan/diff';
+import { formatPlan } from '../../src/plan/format';
+import { emptyKernelState, type KernelState } from '../../src/tc/model';
+import { demoPolicy } from '../compile/compile.test';
+
+const desired = compilePolicy(demoPolicy()).state;
+
+/** What the kernel holds after applying `s`: the same objects (lo exists in every namespace). */
+const converged = (s: KernelState): KernelState => s;
+
+describe('diff', () => {
+  it('a converged state gives an empty plan', () => {
+    expect(diff(desired, converged(desired))).toEqual([]);
+    expect(formatPlan([])).toMatch(/No changes/);
+  });
+
+  it('from nothing: parents before children, each veth pair created once and its peer brought up', () => {
+    const plan = diff(desired, emptyKernelState());
+    const kinds = plan.map((o) => o.object.type);
+    expect(kinds.indexOf('namespace')).toBe(0);
+    expect(kinds.lastIndexOf('namespace')).toBeLessThan(kinds.indexOf('link'));
+    expect(kinds.lastIndexOf('qdisc')).toBeLessThan(kinds.indexOf('filter'));
+    const vethCreates = plan.filter((o) => o.op === 'create' && o.object.type === 'link' && o.object.spec.kind === 'veth');
+    expect(vethCreates).toHaveLength(4);
+    const ups = plan.filter((o) => o.op === 'change' && o.object.type === 'link');
+    expect(ups.map((o) => (o.object.type === 'link' ? `${o.object.netns}/${o.object.name}` : ''))).toEqual(
+      expect.arrayContaining(['sl-web/eth0', 'sl-web/lo', 'sl-host/lo']),
+    );
+    const table = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.divisor === 256);
+    const link = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.link !== undefined);
+    const entry = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.classid !== undefined);
+    expect(table).toBeLessThan(entry);
+    expect(entry).toBeLessThan(link);
+  });
+
+  it('changing one container rate changes exactly its class in that direction', () => {
+    const changed = compilePolicy(demoPolicy((t) => t.replace('download: { guarantee: 10mbit, priority: 2 }', 'download: { guarantee: 15mbit, priority: 2 }'))).state;
+    const plan = diff(changed, desired);
+    expect(plan).toHaveLength(1);
+    expect(plan[0]).toMatchObject({ op: 'change', object: { type: 'class', dev: 'sl-br0' }, fields: ['rate', 'quantum'] });
+  });
+
+  it('removing a container deletes its namespace only (the kernel takes the veth along) plus its tc objects', () => {
+    const without = compilePolicy(demoPolicy((t) => t.split('---').filter((d) => !d.includes('name: backup')).join('---'))).state;
+    const plan = diff(without, desired);
+    const deletes = plan.filter((o) => o.op === 'delete').map((o) => o.object.type);
+    expect(deletes).toContain('namespace');
+    expect(deletes).not.toContain('link');
+    expect(deletes).not.toContain('address');
+    expect(plan.filter((o) => o.op === 'delete' && o.object.type === 'class')).toHaveLength(2);
+    // A class delete takes its leaf qdisc with it.
+    expect(plan.filter((o) => o.op === 'delete' && o.object.type === 'qdisc')).toHaveLength(0);
+    // Deletes of children come before their parents.
+    const filterDelete = plan.findIndex((o) => o.op === 'delete' && o.object.type === 'filter');
+    const classDelete = plan.findIndex((o) => o.op === 'delete' && o.object.type === 'class');
+    expect(filterDelete).toBeLessThan(classDelete);
+  });
+
+  it('destroy: deleting everything deletes namespaces and leaves the rest to the kernel', () => {
+    const plan = diff(emptyKernelState(), desired);
+    expect(new Set(plan.map((o) => o.object.type))).toEqual(new Set(['namespace']));
+    expect(plan.every((o) => o.op === 'delete')).toBe(true);
+  });
+
+  it('a replaced root qdisc recreates what hung under it', () => {
+    const observed: KernelState = {
+      ...desired,
+      qdiscs: desired.qdiscs.map((q) => (q.dev === 'sl-br0' && q.spec.kind === 'htb' ? { ...q, spec: { ...q.spec, kind: 'htb' as const, defaultMinor: 2, r2q: 10 } } : q)),
+    };
+    expect(diff(desired, observed)).toEqual([]);
+    const wrongKind: KernelState = { ...desired, qdiscs: desired.qdiscs.map((q) => (q.dev === 'sl-br0' && q.spec.kind === 'htb' ? { ...q, spec: { kind: 'pfifo' as const, limitPackets: 10 } } : q)) };
+    const plan = diff(desired, wrongKind);
+    expect(plan[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0' } });
+    expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(6);
+  });
+});
