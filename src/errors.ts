@@ -57,3 +57,14 @@ export class KernelError extends SluiceError {
     this.code = errnoName;
   }
 }
+
+/** A network namespace file (/run/netns/<name>, /proc/<pid>/ns/net) does not exist. */
+export class NamespaceNotFoundError extends SluiceError {
+  readonly code = 'ENONETNS';
+  constructor(readonly netns: string, readonly path: string) {
+    super(
+      `network namespace ${netns} not found (${path})`,
+      'create it first, or check the name with `ip netns list` (for a container, check its pid is still running)',
+    );
+  }
+}

@@ -1,9 +1,29 @@
-// Placeholder: the real addon (netns, netlink-in-netns, BPF classifier) replaces this.
+// Sluice's native addon: what Node cannot do by itself. Creating and deleting named
+// network namespaces, opening sockets and touching sysctls inside one without moving a
+// Node thread, batched netlink exchanges off the JS thread, and loading the cls_bpf
+// program behind the net_cls match. Every failure is an Error with code/errno/syscall/path.
 #include <napi.h>
 
-static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("version", Napi::Number::New(env, 1));
+#include "bpf.h"
+#include "netlink.h"
+#include "netns.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("createNetns", Napi::Function::New(env, sluice::CreateNetns, "createNetns"));
+  exports.Set("deleteNetns", Napi::Function::New(env, sluice::DeleteNetns, "deleteNetns"));
+  exports.Set("openNetnsFd", Napi::Function::New(env, sluice::OpenNetnsFd, "openNetnsFd"));
+  exports.Set("closeFd", Napi::Function::New(env, sluice::CloseFd, "closeFd"));
+  exports.Set("writeSysctl", Napi::Function::New(env, sluice::WriteSysctl, "writeSysctl"));
+  exports.Set("readSysctl", Napi::Function::New(env, sluice::ReadSysctl, "readSysctl"));
+  exports.Set("openNetlink", Napi::Function::New(env, sluice::OpenNetlink, "openNetlink"));
+  exports.Set("exchange", Napi::Function::New(env, sluice::Exchange, "exchange"));
+  exports.Set("loadNetclsClassidProgram",
+              Napi::Function::New(env, sluice::LoadNetclsClassidProgram, "loadNetclsClassidProgram"));
   return exports;
 }
+
+}  // namespace
 
 NODE_API_MODULE(sluice_native, Init)

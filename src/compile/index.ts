@@ -4,7 +4,7 @@
 import { allocate } from '../allocate/oracle';
 import type { ContainerPolicy, DirectionPolicy, HostPolicy, Policy } from '../policy/model';
 import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NetnsLocator } from '../tc/model';
-import { minorOf } from '../tc/handle';
+import { minorOf, type TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
@@ -98,10 +98,10 @@ function containerNetns(c: ContainerPolicy): NetnsLocator {
 function observedAddresses(policy: Policy, observed: KernelState | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!observed) return out;
+  const byNetns = new Map(observed.addresses.map((a) => [a.netns, a.cidr.split('/')[0]!]));
   for (const c of policy.containers.filter(hasOwnNamespace)) {
-    const ns = containerNetns(c);
-    const addr = observed.addresses.find((a) => a.netns === ns);
-    if (addr) out.set(c.name, addr.cidr.split('/')[0]!);
+    const addr = byNetns.get(containerNetns(c));
+    if (addr) out.set(c.name, addr);
   }
   return out;
 }
@@ -110,13 +110,15 @@ function observedAddresses(policy: Policy, observed: KernelState | undefined): M
 function observedMinors(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
   const out = new Map<string, number>();
   if (!observed) return out;
+  const classOnDevice = new Map(observed.classes.filter((k) => k.netns === policy.host.netns).map((k) => [k.dev, k.classid]));
+  const classOfAddress = new Map<number, TcHandle>();
+  for (const f of observed.filters) {
+    if (f.dev !== policy.host.bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
+    for (const k of f.spec.keys) if (k.mask === 0xffffffff) classOfAddress.set(k.value, f.spec.classid);
+  }
   for (const c of policy.containers) {
     const dev = devNames.get(c.name);
-    const onDevice = dev ? observed.classes.find((k) => k.netns === policy.host.netns && k.dev === dev) : undefined;
-    const byFilter = c.address
-      ? observed.filters.find((f) => f.dev === policy.host.bridge && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === ipToInt(c.address!)))
-      : undefined;
-    const classid = onDevice?.classid ?? (byFilter?.spec.kind === 'u32' ? byFilter.spec.classid : undefined);
+    const classid = (policy.host.mode === 'per-device' && dev ? classOnDevice.get(dev) : undefined) ?? (c.address ? classOfAddress.get(ipToInt(c.address)) : undefined);
     if (classid !== undefined) out.set(c.name, minorOf(classid));
   }
   return out;
@@ -200,18 +202,19 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
     const where = classLocation(policy, p, dir);
     if (!where) continue;
     const b = p.policy.bandwidth[dir];
-    classes[dir] = { ...where, classid: classHandle(p.minor), guarantee: p.guarantees[dir], ceiling: b.ceiling, priority: b.priority };
+    classes[dir] = { netns: where.netns, dev: where.dev, classid: classHandle(p.minor), guarantee: p.guarantees[dir], ceiling: b.ceiling, priority: b.priority };
   }
+  const match = p.policy.match;
   return {
     name: p.policy.name,
-    matchKind: p.policy.match.kind,
+    matchKind: match.kind,
     classes,
     source: p.policy.source,
-    ...(p.netns ? { netns: p.netns } : {}),
-    ...(p.address ? { address: p.address } : {}),
-    ...(p.hostDev ? { hostDev: p.hostDev } : {}),
-    ...(p.containerDev ? { containerDev: p.containerDev } : {}),
-    ...(p.policy.match.kind === 'cgroup' ? { cgroup: p.policy.match.path } : {}),
+    netns: p.netns,
+    address: p.address,
+    hostDev: p.hostDev,
+    containerDev: p.containerDev,
+    cgroup: match.kind === 'cgroup' ? match.path : undefined,
   };
 }
 

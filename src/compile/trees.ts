@@ -16,7 +16,7 @@ import {
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { htbClass, htbQdisc, MIN_RATE, type ClassRates } from './htb';
-import { DEFAULT_MINOR, lastOctet, ROOT_MINOR } from './naming';
+import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
 import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
 
 export const ROOT_MAJOR = 1;
@@ -116,14 +116,15 @@ function addressFilters(d: Device, offset: number, subnetCidr: string, members: 
     },
   ];
   const nodesInBucket = new Map<number, number>();
-  for (const m of [...addressed].sort((a, b) => ipToInt(a.address) - ipToInt(b.address))) {
-    const bucket = lastOctet(m.address);
+  const byAddress = addressed.map((m) => ({ m, ip: ipToInt(m.address) })).sort((a, b) => a.ip - b.ip);
+  for (const { m, ip } of byAddress) {
+    const bucket = ip & 0xff;
     const node = (nodesInBucket.get(bucket) ?? 0) + 1;
     nodesInBucket.set(bucket, node);
     filters.push({
       ...base,
       handle: u32Handle(ADDRESS_TABLE, bucket, node),
-      spec: { kind: 'u32', keys: [{ value: ipToInt(m.address), mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, m.minor) },
+      spec: { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, m.minor) },
     });
   }
   return filters;

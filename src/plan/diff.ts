@@ -20,15 +20,30 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     if (verdict.kind === 'replace') replaced.add(key);
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
-  const removed = [...have.entries()].filter(([key, o]) => (!want.has(key) && deletable(o)) || replaced.has(key)).map(([, o]) => o);
-  const gone = cascade(removed, [...have.values()]);
-  const explicitDeletes = removed.filter((o) => !impliedBy(o, removed));
-  const deletes = dedupeVethPairs(explicitDeletes).sort((a, b) => createRank(b) - createRank(a)).map((o): Operation => ({ op: 'delete', object: o }));
-  const creates = dedupeVethPairs([...want.values()].filter((d) => creatable(d) && (!have.has(objectKey(d)) || gone.has(objectKey(d)))))
-    .map((o): Operation => ({ op: 'create', object: o }));
+  const removed: KernelObject[] = [];
+  for (const [key, o] of have) if ((!want.has(key) && deletable(o)) || replaced.has(key)) removed.push(o);
+  const nothingRemoved = removed.length === 0;
+  const gone = nothingRemoved ? new Set<string>() : cascade(removed, [...have.values()]);
+  const implied = nothingRemoved ? new Set<KernelObject>() : impliedRemovals(removed, [...have.values()]);
+  const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o)).map((o): Operation => ({ op: 'delete', object: o }));
+  const toCreate: KernelObject[] = [];
+  for (const [key, d] of want) if (creatable(d) && (!have.has(key) || gone.has(key))) toCreate.push(d);
+  const creates = dedupeVethPairs(toCreate).map((o): Operation => ({ op: 'create', object: o }));
   const liveChanges = [...changes.filter((c) => !gone.has(objectKey(c.object))), ...loopbacksOfNewNamespaces(want, have, gone)];
-  const forward = [...creates, ...liveChanges].sort((a, b) => createRank(a.object) - createRank(b.object));
+  const forward = sortByRank([...creates, ...liveChanges], (op) => createRank(op.object));
   return [...deletes, ...withPeerUp(forward, want)];
+}
+
+/** Stable sort on a rank computed once per element. */
+function sortByRank<T>(items: readonly T[], rank: (item: T) => number): T[] {
+  const buckets = new Map<number, T[]>();
+  for (const item of items) {
+    const r = rank(item);
+    const bucket = buckets.get(r);
+    if (bucket) bucket.push(item);
+    else buckets.set(r, [item]);
+  }
+  return [...buckets.keys()].sort((a, b) => a - b).flatMap((r) => buckets.get(r)!);
 }
 
 export function flatten(s: KernelState): KernelObject[] {
@@ -36,7 +51,9 @@ export function flatten(s: KernelState): KernelObject[] {
 }
 
 function indexByKey(objects: readonly KernelObject[]): Map<string, KernelObject> {
-  return new Map(objects.map((o) => [objectKey(o), o]));
+  const index = new Map<string, KernelObject>();
+  for (const o of objects) index.set(objectKey(o), o);
+  return index;
 }
 
 /** Devices Sluice shapes but did not create, and sysctls, are never deleted. */
@@ -84,10 +101,27 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
   }
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Structural equality of plain data (what the model is made of); no allocation. */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameData(x, b[i]));
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let count = 0;
+  for (const k in ra) {
+    if (ra[k] === undefined) continue;
+    count++;
+    if (!sameData(ra[k], rb[k])) return false;
+  }
+  for (const k in rb) if (rb[k] !== undefined) count--;
+  return count === 0;
+}
+
+const sameJson = sameData;
 
 function changedFields<T extends object>(a: T, b: T): string[] {
-  return Object.keys(a).filter((k) => !sameJson(a[k as keyof T], b[k as keyof T]));
+  return Object.keys(a).filter((k) => !sameData(a[k as keyof T], b[k as keyof T]));
 }
 
 /**
@@ -109,55 +143,91 @@ function changedClassFields(a: KernelObject & { type: 'class' } extends { spec: 
 
 /** Everything the kernel removes along with `removed` (including `removed`). */
 function cascade(removed: readonly KernelObject[], all: readonly KernelObject[]): Set<string> {
+  const qdiscs = qdiscIndex(all);
+  const children = new Map<string, string[]>();
+  for (const o of all) {
+    const key = objectKey(o);
+    for (const parent of parentKeys(o, qdiscs)) {
+      const list = children.get(parent);
+      if (list) list.push(key);
+      else children.set(parent, [key]);
+    }
+  }
   const gone = new Set(removed.map(objectKey));
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const o of all) {
-      const key = objectKey(o);
-      if (gone.has(key)) continue;
-      if (dependsOnAny(o, all.filter((p) => gone.has(objectKey(p))))) {
-        gone.add(key);
-        grew = true;
+  const queue = [...gone];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.pop()!) ?? []) {
+      if (!gone.has(child)) {
+        gone.add(child);
+        queue.push(child);
       }
     }
   }
   return gone;
 }
 
-function impliedBy(o: KernelObject, removed: readonly KernelObject[]): boolean {
-  return dependsOnAny(o, removed.filter((r) => r !== o));
+/**
+ * Removed objects whose removal another removal already causes get no delete of their
+ * own. A veth end is not implied by its peer here: dedupeVethPairs keeps one of the two.
+ */
+function impliedRemovals(removed: readonly KernelObject[], all: readonly KernelObject[]): Set<KernelObject> {
+  const qdiscs = qdiscIndex(all);
+  const removedKeys = new Set(removed.map(objectKey));
+  // Deleting a namespace also destroys veths whose other end lives in it.
+  const parentsOf = (o: KernelObject): string[] =>
+    o.type === 'link' ? [`netns/${o.netns}`, ...(o.spec.kind === 'veth' ? [`netns/${o.spec.peerNetns}`] : [])] : parentKeys(o, qdiscs);
+  return new Set(removed.filter((o) => parentsOf(o).some((k) => removedKeys.has(k))));
 }
 
-function dependsOnAny(o: KernelObject, parents: readonly KernelObject[]): boolean {
-  return parents.some((p) => dependsOn(o, p));
+type QdiscIndex = ReadonlyMap<string, string>;
+
+/** (netns, dev, handle major) → key of the qdisc with that handle. */
+function qdiscIndex(all: readonly KernelObject[]): QdiscIndex {
+  const index = new Map<string, string>();
+  for (const o of all) if (o.type === 'qdisc') index.set(`${o.netns}/${o.dev}/${majorOf(o.handle)}`, objectKey(o));
+  return index;
 }
 
-/** True when the kernel deletes `o` as a consequence of deleting `p`. */
-export function dependsOn(o: KernelObject, p: KernelObject): boolean {
-  if (o === p) return false;
-  if (p.type === 'namespace') return o.type !== 'namespace' && o.type !== 'cgroup-classid' && o.netns === p.name;
-  if (o.type === 'namespace' || o.type === 'cgroup-classid' || o.type === 'sysctl') return false;
-  if (p.type === 'link') {
-    if (o.type === 'link') return isPeerOf(o, p);
-    if (o.netns !== p.netns) return false;
-    if (o.type === 'route') return o.dev === p.name;
-    return o.dev === p.name;
+/** Keys of the objects whose deletion makes the kernel delete `o` too. */
+function parentKeys(o: KernelObject, qdiscs: QdiscIndex): string[] {
+  if (o.type === 'namespace' || o.type === 'cgroup-classid') return [];
+  const keys = [`netns/${o.netns}`];
+  if (o.type === 'sysctl') return keys;
+  if (o.type === 'link') {
+    if (o.spec.kind === 'veth') keys.push(`${o.spec.peerNetns}/link/${o.spec.peerName}`);
+    return keys;
   }
-  if (o.type === 'link' || o.type === 'address' || o.type === 'route') return false;
-  if ((p.type !== 'qdisc' && p.type !== 'class') || o.netns !== p.netns || o.dev !== p.dev) return false;
-  if (p.type === 'qdisc') {
-    const major = majorOf(p.handle);
-    if (o.type === 'class') return majorOf(o.classid) === major;
-    if (o.type === 'filter') return majorOf(o.parent) === major;
-    if (o.type === 'qdisc') return majorOf(o.parent) === major && minorOf(o.parent) !== 0 && o.parent !== p.parent;
+  if (o.type === 'route') return o.dev ? [...keys, `${o.netns}/link/${o.dev}`] : keys;
+  keys.push(`${o.netns}/link/${o.dev}`);
+  const qdiscOf = (major: number): string | undefined => qdiscs.get(`${o.netns}/${o.dev}/${major}`);
+  if (o.type === 'class') keys.push(...defined(qdiscOf(majorOf(o.classid))));
+  if (o.type === 'filter') keys.push(...defined(qdiscOf(majorOf(o.parent))));
+  if (o.type === 'qdisc' && minorOf(o.parent) !== 0) {
+    keys.push(`${o.netns}/${o.dev}/class/${o.parent >>> 0}`);
+    if (majorOf(o.parent) !== majorOf(o.handle)) keys.push(...defined(qdiscOf(majorOf(o.parent))));
   }
-  if (p.type === 'class' && o.type === 'qdisc') return o.parent === p.classid;
-  return false;
+  return keys;
 }
+
+const defined = (k: string | undefined): string[] => (k === undefined ? [] : [k]);
 
 function isPeerOf(a: LinkObject, b: LinkObject): boolean {
   return a.spec.kind === 'veth' && b.spec.kind === 'veth' && a.spec.peerName === b.name && a.spec.peerNetns === b.netns;
+}
+
+/** A veth pair is one kernel object: create or delete it once, from its first end. */
+function dedupeVethPairs(objects: readonly KernelObject[]): KernelObject[] {
+  const kept: KernelObject[] = [];
+  const keptVeths = new Map<string, LinkObject>();
+  for (const o of objects) {
+    if (o.type === 'link' && o.spec.kind === 'veth') {
+      const peer = keptVeths.get(`${o.spec.peerNetns}/link/${o.spec.peerName}`);
+      if (peer && isPeerOf(o, peer)) continue;
+      keptVeths.set(objectKey(o), o);
+    }
+    kept.push(o);
+  }
+  return kept;
 }
 
 /** A new namespace comes with its loopback down; bring it up as desired. */
@@ -166,16 +236,6 @@ function loopbacksOfNewNamespaces(want: ReadonlyMap<string, KernelObject>, have:
   return [...want.values()]
     .filter((o): o is LinkObject => o.type === 'link' && o.spec.kind === 'external' && o.name === 'lo' && o.up && fresh(o.netns))
     .map((o): Operation => ({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] }));
-}
-
-/** A veth pair is one kernel object: create or delete it once, from its first end. */
-function dedupeVethPairs(objects: readonly KernelObject[]): KernelObject[] {
-  const kept: KernelObject[] = [];
-  for (const o of objects) {
-    if (o.type === 'link' && kept.some((k) => k.type === 'link' && isPeerOf(o, k))) continue;
-    kept.push(o);
-  }
-  return kept;
 }
 
 /**

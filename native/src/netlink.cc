@@ -1,0 +1,275 @@
+// NETLINK_ROUTE sockets opened inside a namespace, and batched request/answer exchanges
+// run off the JS thread.
+#include "netlink.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace sluice {
+namespace {
+
+const int kSocketBufferBytes = 8 * 1024 * 1024;
+// rtnetlink handles a whole datagram inside sendmsg() and queues every answer before
+// we can read one, so a datagram's answers must fit the receive buffer: keep datagrams
+// small next to it.
+const size_t kMaxDatagramBytes = 64 * 1024;
+const size_t kRecvBufferBytes = 256 * 1024;
+// A request the kernel never answers (a misframed batch) must not pin a worker forever.
+const int kAnswerTimeoutMs = 30 * 1000;
+
+void SetBufferSize(int fd, int forceOption, int option) {
+  int bytes = kSocketBufferBytes;
+  // The FORCE variants ignore rmem_max/wmem_max but need CAP_NET_ADMIN; the plain ones
+  // are capped by the sysctl, which is still better than the default.
+  if (setsockopt(fd, SOL_SOCKET, forceOption, &bytes, sizeof bytes) != 0) {
+    setsockopt(fd, SOL_SOCKET, option, &bytes, sizeof bytes);
+  }
+}
+
+SysFailure OpenRouteSocketHere(int* out) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return SysFailure::fromErrno("socket");
+  SetBufferSize(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+  SetBufferSize(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+  int one = 1;
+  // Extended acks carry the kernel's own error text; capped acks keep each ack at
+  // 36 bytes instead of echoing the whole request back.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    SysFailure failure = SysFailure::fromErrno("bind");
+    close(fd);
+    return failure;
+  }
+  *out = fd;
+  return SysFailure{};
+}
+
+// What ends the kernel's answer to one request.
+enum class Awaiting { kAck, kDumpEnd, kSingleReply };
+
+struct PendingRequest {
+  Awaiting awaiting;
+};
+
+// NLM_F_DUMP|NLM_F_ACK on a GET request: the dump ends with NLMSG_DONE and the kernel
+// sends no ack after it, so the dump flag decides first. (NLM_F_DUMP shares its bits
+// with NLM_F_REPLACE|NLM_F_EXCL, so only GET types are dumps.)
+Awaiting AwaitingFor(const nlmsghdr* header) {
+  const bool isGet = header->nlmsg_type >= RTM_BASE && (header->nlmsg_type & 3) == 2;
+  if (isGet && (header->nlmsg_flags & NLM_F_DUMP) != 0) return Awaiting::kDumpEnd;
+  if (header->nlmsg_flags & NLM_F_ACK) return Awaiting::kAck;
+  return Awaiting::kSingleReply;
+}
+
+bool IsFinalAnswer(const nlmsghdr* answer, Awaiting awaiting) {
+  if (answer->nlmsg_type == NLMSG_ERROR) return true;
+  switch (awaiting) {
+    case Awaiting::kAck:
+      return false;
+    case Awaiting::kDumpEnd:
+      return answer->nlmsg_type == NLMSG_DONE;
+    case Awaiting::kSingleReply:
+      return (answer->nlmsg_flags & NLM_F_MULTI) == 0 || answer->nlmsg_type == NLMSG_DONE;
+  }
+  return false;
+}
+
+class ExchangeWorker : public Napi::AsyncWorker {
+ public:
+  ExchangeWorker(Napi::Env env, int fd, std::vector<std::vector<uint8_t>> messages,
+                 std::unordered_set<uint32_t> awaitedSeqs)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd),
+        messages_(std::move(messages)),
+        awaitedSeqs_(std::move(awaitedSeqs)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    std::vector<uint8_t> receiveBuffer(kRecvBufferBytes);
+    size_t next = 0;
+    while (next < messages_.size() && !failure_.failed()) {
+      std::vector<uint8_t> datagram;
+      std::unordered_map<uint32_t, PendingRequest> pending;
+      next = PackDatagram(next, &datagram, &pending);
+      failure_ = SendDatagram(datagram);
+      if (!failure_.failed()) failure_ = ReceiveAnswers(&pending, &receiveBuffer);
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.failed()) {
+      deferred_.Reject(MakeSysError(env, failure_).Value());
+      return;
+    }
+    Napi::Array result = Napi::Array::New(env, answers_.size());
+    for (size_t i = 0; i < answers_.size(); ++i) {
+      const std::vector<uint8_t>& answer = answers_[i];
+      result.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, answer.data(), answer.size()));
+    }
+    deferred_.Resolve(result);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  // Packs whole messages starting at `first` into one datagram; returns the next index.
+  size_t PackDatagram(size_t first, std::vector<uint8_t>* datagram,
+                      std::unordered_map<uint32_t, PendingRequest>* pending) const {
+    size_t index = first;
+    while (index < messages_.size()) {
+      const std::vector<uint8_t>& message = messages_[index];
+      size_t aligned = NLMSG_ALIGN(message.size());
+      if (!datagram->empty() && datagram->size() + aligned > kMaxDatagramBytes) break;
+      const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(message.data());
+      if (awaitedSeqs_.count(header->nlmsg_seq) != 0) {
+        (*pending)[header->nlmsg_seq] = PendingRequest{AwaitingFor(header)};
+      }
+      datagram->insert(datagram->end(), message.begin(), message.end());
+      datagram->resize(datagram->size() + (aligned - message.size()), 0);
+      ++index;
+    }
+    return index;
+  }
+
+  SysFailure SendDatagram(const std::vector<uint8_t>& datagram) const {
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    for (;;) {
+      ssize_t sent = sendto(fd_, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+                            sizeof kernel);
+      if (sent >= 0) return SysFailure{};
+      if (errno != EINTR) return SysFailure::fromErrno("sendto");
+    }
+  }
+
+  SysFailure ReceiveAnswers(std::unordered_map<uint32_t, PendingRequest>* pending, std::vector<uint8_t>* buffer) {
+    while (!pending->empty()) {
+      ssize_t length = 0;
+      SysFailure failure = ReceiveDatagram(buffer, &length);
+      if (failure.failed()) return failure;
+      CollectAnswers(buffer->data(), static_cast<size_t>(length), pending);
+    }
+    return SysFailure{};
+  }
+
+  SysFailure ReceiveDatagram(std::vector<uint8_t>* buffer, ssize_t* length) const {
+    for (;;) {
+      pollfd readable{fd_, POLLIN, 0};
+      int ready = poll(&readable, 1, kAnswerTimeoutMs);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) return SysFailure::fromErrno("poll");
+      if (ready == 0) {
+        SysFailure timeout;
+        timeout.err = ETIMEDOUT;
+        timeout.syscall = "recv";
+        timeout.detail = "the kernel did not answer every request of the batch";
+        return timeout;
+      }
+      // MSG_TRUNC makes recv report the datagram's real size, so a too-small buffer is
+      // detected instead of silently losing the tail of a dump.
+      ssize_t got = recv(fd_, buffer->data(), buffer->size(), MSG_TRUNC);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return SysFailure::fromErrno("recv");
+      if (static_cast<size_t>(got) > buffer->size()) {
+        SysFailure truncated;
+        truncated.err = EMSGSIZE;
+        truncated.syscall = "recv";
+        truncated.detail = "a netlink answer did not fit the receive buffer";
+        return truncated;
+      }
+      *length = got;
+      return SysFailure{};
+    }
+  }
+
+  void CollectAnswers(const uint8_t* data, size_t length, std::unordered_map<uint32_t, PendingRequest>* pending) {
+    int remaining = static_cast<int>(length);
+    for (const nlmsghdr* answer = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(answer, remaining);
+         answer = NLMSG_NEXT(answer, remaining)) {
+      // Answers to requests of an earlier, aborted exchange may still be queued: drop them.
+      if (awaitedSeqs_.count(answer->nlmsg_seq) == 0) continue;
+      const uint8_t* start = reinterpret_cast<const uint8_t*>(answer);
+      answers_.emplace_back(start, start + answer->nlmsg_len);
+      auto entry = pending->find(answer->nlmsg_seq);
+      if (entry != pending->end() && IsFinalAnswer(answer, entry->second.awaiting)) pending->erase(entry);
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  int fd_;
+  std::vector<std::vector<uint8_t>> messages_;
+  std::unordered_set<uint32_t> awaitedSeqs_;
+  std::vector<std::vector<uint8_t>> answers_;
+  SysFailure failure_;
+};
+
+}  // namespace
+
+Napi::Value OpenNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowTypeError(env, "openNetlink(path): path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.empty() || path[0] != '/') return ThrowTypeError(env, "openNetlink(path): path must be absolute");
+  int fd = -1;
+  SysFailure failure = RunOnFreshThread([&]() {
+    SysFailure entered = EnterNetns(path);
+    return entered.failed() ? entered : OpenRouteSocketHere(&fd);
+  });
+  if (failure.failed()) return ThrowSysError(env, failure);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Exchange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) {
+    return ThrowTypeError(env, "exchange(fd, messages: Buffer[], seqs: number[])");
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array messageArray = info[1].As<Napi::Array>();
+  Napi::Array seqArray = info[2].As<Napi::Array>();
+  std::vector<std::vector<uint8_t>> messages;
+  messages.reserve(messageArray.Length());
+  for (uint32_t i = 0; i < messageArray.Length(); ++i) {
+    Napi::Value value = messageArray.Get(i);
+    if (!value.IsBuffer()) return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) + "] is not a Buffer");
+    Napi::Buffer<uint8_t> buffer = value.As<Napi::Buffer<uint8_t>>();
+    const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(buffer.Data());
+    if (buffer.Length() < NLMSG_HDRLEN || header->nlmsg_len != buffer.Length()) {
+      return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) +
+                                     "] is not one framed nlmsg (nlmsg_len must equal the buffer length)");
+    }
+    if (NLMSG_ALIGN(buffer.Length()) > kMaxDatagramBytes) {
+      return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) + "] exceeds 64 KiB");
+    }
+    messages.emplace_back(buffer.Data(), buffer.Data() + buffer.Length());
+  }
+  std::unordered_set<uint32_t> seqs;
+  for (uint32_t i = 0; i < seqArray.Length(); ++i) {
+    Napi::Value value = seqArray.Get(i);
+    if (!value.IsNumber()) return ThrowTypeError(env, "exchange: seqs[" + std::to_string(i) + "] is not a number");
+    seqs.insert(value.As<Napi::Number>().Uint32Value());
+  }
+  ExchangeWorker* worker = new ExchangeWorker(env, fd, std::move(messages), std::move(seqs));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace sluice

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <napi.h>
+
+#include "common.h"
+
+namespace sluice {
+
+Napi::Value OpenNetlink(const Napi::CallbackInfo& info);
+Napi::Value Exchange(const Napi::CallbackInfo& info);
+
+}  // namespace sluice

@@ -1,0 +1,259 @@
+// Typed wrapper of the native addon (native/src). Node cannot create namespaces, open a
+// socket inside another namespace or load BPF; the addon does, on throwaway threads so
+// no Node thread ever changes namespace. Addon failures (Errors with code/errno/syscall/
+// path) become the typed errors of src/errors.ts here, and nowhere else.
+
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  FeatureMissingError,
+  KernelError,
+  NamespaceNotFoundError,
+  PermissionError,
+  SluiceError,
+} from '../errors';
+import { HOST_NETNS, type NetnsLocator } from '../tc/model';
+
+/** Where `ip netns` keeps its namespace files. */
+export const NETNS_RUN_DIR = '/run/netns';
+const HOST_NETNS_PATH = '/proc/self/ns/net';
+
+/** The loaded cls_bpf program behind the net_cls classid match. */
+export interface BpfProgram {
+  readonly fd: number;
+  readonly name: string;
+}
+
+/** The addon's exports, exactly as native/src/addon.cc registers them. */
+interface NativeAddon {
+  createNetns(name: string): string;
+  deleteNetns(name: string): void;
+  openNetnsFd(path: string): number;
+  closeFd(fd: number): void;
+  writeSysctl(netnsPath: string, key: string, value: string): void;
+  readSysctl(netnsPath: string, key: string): string;
+  openNetlink(netnsPath: string): number;
+  exchange(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
+  loadNetclsClassidProgram(): BpfProgram;
+}
+
+/** The shape of an Error the addon throws for a failed system call. */
+interface AddonSysError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  readonly detail?: string;
+}
+
+/** What was being attempted, for the typed error: "create namespace sl-x in netns ...". */
+interface FailureContext {
+  readonly request: string;
+  readonly object: string;
+  readonly netns: NetnsLocator;
+  /** The netns file, so ENOENT on it is reported as a missing namespace. */
+  readonly netnsFile?: string;
+}
+
+// src/kernel/native.ts and dist/kernel/native.js are both two levels below the root.
+const ADDON_PATH = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'sluice_native.node');
+
+let loadedAddon: NativeAddon | undefined;
+
+function addon(): NativeAddon {
+  if (loadedAddon === undefined) {
+    try {
+      loadedAddon = require(ADDON_PATH) as NativeAddon;
+    } catch (error) {
+      throw new FeatureMissingError(
+        `the native addon (${ADDON_PATH}: ${(error as Error).message})`,
+        'build it with `npm ci` or `npx node-gyp rebuild --directory native` (needs a C++ compiler and Node headers)',
+      );
+    }
+  }
+  return loadedAddon;
+}
+
+// ---------------------------------------------------------------- locators
+
+/** The netns file a locator names: bare name → /run/netns/<name>, path as is, HOST_NETNS → own. */
+export function netnsPath(locator: NetnsLocator): string {
+  if (locator === HOST_NETNS) return HOST_NETNS_PATH;
+  if (path.isAbsolute(locator)) return locator;
+  assertNetnsName(locator);
+  return `${NETNS_RUN_DIR}/${locator}`;
+}
+
+/** The network namespace of a running process, e.g. a container's init. */
+export function pidNetns(pid: number): NetnsLocator {
+  if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`pidNetns: ${pid} is not a process id`);
+  return `/proc/${pid}/ns/net`;
+}
+
+function assertNetnsName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) {
+    throw new RangeError(
+      `"${name}" is not a namespace name: use a bare name (as in \`ip netns list\`) or an absolute path`,
+    );
+  }
+}
+
+function describeNetns(locator: NetnsLocator): string {
+  return locator === HOST_NETNS ? 'host' : locator;
+}
+
+// ---------------------------------------------------------------- errors
+
+function isAddonSysError(error: unknown): error is AddonSysError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<AddonSysError>).code === 'string' &&
+    typeof (error as Partial<AddonSysError>).errno === 'number' &&
+    typeof (error as Partial<AddonSysError>).syscall === 'string'
+  );
+}
+
+/** Turns whatever the addon threw into the typed error an operator reads. */
+export function toSluiceError(error: unknown, context: FailureContext): Error {
+  if (error instanceof SluiceError || !isAddonSysError(error)) return error as Error;
+  if (error.code === 'EPERM' || error.code === 'EACCES') {
+    return new PermissionError(`${context.request} ${context.object}`);
+  }
+  if (error.code === 'ENOENT' && context.netnsFile !== undefined && error.path === context.netnsFile) {
+    return new NamespaceNotFoundError(describeNetns(context.netns), context.netnsFile);
+  }
+  const where = error.path !== undefined ? ` '${error.path}'` : '';
+  return new KernelError(
+    error.errno,
+    error.code,
+    context.request,
+    context.object,
+    describeNetns(context.netns),
+    `${error.syscall}${where}${error.detail !== undefined ? `: ${error.detail}` : ''}`,
+    hintFor(error, context),
+  );
+}
+
+function hintFor(error: AddonSysError, context: FailureContext): string | undefined {
+  switch (error.code) {
+    case 'EEXIST':
+      return `${context.object} already exists: delete it first (\`ip netns delete\` for a namespace) or pick another name`;
+    case 'EINVAL':
+      return error.syscall === 'setns'
+        ? `${error.path ?? 'the path'} is not a network namespace file (expected /run/netns/<name> or /proc/<pid>/ns/net)`
+        : undefined;
+    case 'ENOBUFS':
+      return 'the netlink receive buffer overflowed and answers were lost: reopen the channel and retry with smaller batches';
+    case 'ETIMEDOUT':
+      return 'the kernel did not answer every request: a request in the batch is probably misframed';
+    default:
+      return undefined;
+  }
+}
+
+function withContext<T>(context: FailureContext, action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    throw toSluiceError(error, context);
+  }
+}
+
+// ---------------------------------------------------------------- namespaces
+
+/** Creates /run/netns/<name> exactly as `ip netns add` does; EEXIST if it is there. */
+export function createNetns(name: string): void {
+  assertNetnsName(name);
+  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name));
+}
+
+/** Deletes a named namespace; one that is already gone counts as deleted. */
+export function deleteNetns(name: string): void {
+  assertNetnsName(name);
+  withContext({ request: 'delete', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().deleteNetns(name));
+}
+
+/** Names under /run/netns, as `ip netns list` shows them. */
+export function listNetns(): string[] {
+  try {
+    return readdirSync(NETNS_RUN_DIR).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw toSluiceError(error, { request: 'list', object: `namespaces in ${NETNS_RUN_DIR}`, netns: HOST_NETNS });
+  }
+}
+
+export function netnsExists(locator: NetnsLocator): boolean {
+  try {
+    statSync(netnsPath(locator));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An fd of the namespace file, for IFLA_NET_NS_FD; close it with closeFd. */
+export function openNetnsFd(locator: NetnsLocator): number {
+  const file = netnsPath(locator);
+  return withContext({ request: 'open', object: `namespace file ${file}`, netns: locator, netnsFile: file }, () =>
+    addon().openNetnsFd(file),
+  );
+}
+
+export function closeFd(fd: number): void {
+  withContext({ request: 'close', object: `fd ${fd}`, netns: HOST_NETNS }, () => addon().closeFd(fd));
+}
+
+// ---------------------------------------------------------------- sysctls
+
+/** Writes a sysctl (dotted key, e.g. net.ipv4.ip_forward) as seen inside `locator`. */
+export function writeSysctl(locator: NetnsLocator, key: string, value: string): void {
+  const file = netnsPath(locator);
+  withContext({ request: 'write', object: `sysctl ${key}=${value}`, netns: locator, netnsFile: file }, () =>
+    addon().writeSysctl(file, key, value),
+  );
+}
+
+/** Reads a sysctl as seen inside `locator`, without the trailing newline. */
+export function readSysctl(locator: NetnsLocator, key: string): string {
+  const file = netnsPath(locator);
+  return withContext({ request: 'read', object: `sysctl ${key}`, netns: locator, netnsFile: file }, () =>
+    addon().readSysctl(file, key),
+  );
+}
+
+// ---------------------------------------------------------------- netlink and BPF
+
+/** A bound NETLINK_ROUTE socket inside `locator`; used by nativeChannel.ts. */
+export function openNetlinkSocket(locator: NetnsLocator): number {
+  const file = netnsPath(locator);
+  return withContext(
+    { request: 'open', object: 'netlink socket', netns: locator, netnsFile: file },
+    () => addon().openNetlink(file),
+  );
+}
+
+/**
+ * Sends framed nlmsgs and resolves with every answer in arrival order once each seq in
+ * `seqs` has its final answer. Runs on the libuv pool; callers serialise per socket.
+ */
+export async function exchangeNetlink(
+  fd: number,
+  netns: NetnsLocator,
+  messages: readonly Buffer[],
+  seqs: readonly number[],
+): Promise<Buffer[]> {
+  const context: FailureContext = { request: 'exchange', object: `${messages.length} netlink messages`, netns };
+  try {
+    return await withContext(context, () => addon().exchange(fd, messages, seqs));
+  } catch (error) {
+    throw toSluiceError(error, context);
+  }
+}
+
+/** Loads the cls_bpf program that returns the socket's net_cls classid. */
+export function loadNetclsClassidProgram(): BpfProgram {
+  return withContext({ request: 'load', object: 'BPF program sl_netcls', netns: HOST_NETNS }, () =>
+    addon().loadNetclsClassidProgram(),
+  );
+}
