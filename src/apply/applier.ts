@@ -1,0 +1,116 @@
+// Converging the kernel to a policy: observe what Sluice owns, compile, diff, execute.
+// The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
+
+import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
+import { compilePolicy, type CompiledPolicy, type KernelFeatures } from '../compile';
+import type { ExecutionReport, KernelPort } from '../kernel/port';
+import { diff } from '../plan/diff';
+import type { Plan } from '../plan/model';
+import type { Policy } from '../policy/model';
+import { emptyKernelState, HOST_NETNS, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+
+/** The namespace-level facts the applier needs from the machine (native.ts in production). */
+export interface NamespaceProbe {
+  exists(locator: NetnsLocator): boolean;
+  readSysctl(locator: NetnsLocator, key: string): string | undefined;
+}
+
+export interface PlannedChange {
+  readonly compiled: CompiledPolicy;
+  readonly observed: ObservedState;
+  readonly plan: Plan;
+}
+
+export interface ApplyOutcome extends PlannedChange {
+  readonly report: ExecutionReport;
+}
+
+export interface ConvergeOutcome {
+  readonly observed: ObservedState;
+  readonly plan: Plan;
+  readonly report: ExecutionReport;
+}
+
+export class Applier {
+  constructor(
+    private readonly kernel: KernelPort,
+    private readonly store: OwnershipStore,
+    private readonly probe: NamespaceProbe,
+    private readonly features: KernelFeatures,
+  ) {}
+
+  /** What apply would do; changes nothing. */
+  async plan(policy: Policy, withStats = false): Promise<PlannedChange> {
+    const record = await this.store.read(policy.host.name);
+    const draft = compilePolicy(policy, { features: this.features });
+    const scope = scopeOf(policy.host.netns, draft.state, record);
+    const observed = await this.observe(scope, draft.state, withStats);
+    const compiled = compilePolicy(policy, { observed, features: this.features });
+    return { compiled, observed, plan: diff(compiled.state, observed) };
+  }
+
+  async apply(policy: Policy, withStats = false): Promise<ApplyOutcome> {
+    const planned = await this.plan(policy, withStats);
+    const record = await this.store.read(policy.host.name);
+    if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };
+    // Recorded before executing: if the kernel refuses halfway, the next apply or
+    // destroy still knows every namespace this run may have created.
+    await this.store.write(mergeRecords(recordFor(policy.host.name, policy.host.netns, planned.compiled.state), record));
+    const report = await this.kernel.execute(planned.plan);
+    if (!report.failed) await this.store.write(recordFor(policy.host.name, policy.host.netns, planned.compiled.state));
+    return { ...planned, report };
+  }
+
+  /** Removes everything recorded for `host` (and what the policy names, if given). */
+  async destroy(host: string, policy?: Policy): Promise<ConvergeOutcome> {
+    const record = await this.store.read(host);
+    const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
+    const named = policy ? compilePolicy(policy, { features: this.features }).state : emptyKernelState();
+    const scope = scopeOf(hostNetns, named, record);
+    const observed = await this.observe(scope, named, false);
+    const plan = diff(emptyKernelState(), observed);
+    const report = await this.kernel.execute(plan);
+    if (!report.failed) await this.store.remove(host);
+    return { observed, plan, report };
+  }
+
+  /** Converges arbitrary desired objects within `scope` (the demo's peer, tests). */
+  async converge(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
+    const observed = await this.observe(scope, desired, false);
+    const plan = diff(desired, observed);
+    return { observed, plan, report: await this.kernel.execute(plan) };
+  }
+
+  /** Owned objects in the namespaces of `scope` that exist, plus the sysctls `desired` names. */
+  async observe(scope: readonly NetnsLocator[], desired: KernelState, withStats: boolean): Promise<ObservedState> {
+    const existing = [...new Set(scope)].filter((ns) => this.probe.exists(ns));
+    const raw = await this.kernel.observe({ netns: existing, withStats });
+    const inScope = new Set(scope);
+    const sysctls = desired.sysctls.flatMap((s) => {
+      if (!existing.includes(s.netns)) return [];
+      const value = this.probe.readSysctl(s.netns, s.key);
+      return value === undefined ? [] : [{ ...s, value }];
+    });
+    return { ...raw, namespaces: raw.namespaces.filter((n) => inScope.has(n.name)), sysctls };
+  }
+}
+
+/** Namespaces an apply looks at: the host's, every container's, and what it created before. */
+function scopeOf(hostNetns: NetnsLocator, state: KernelState, record: OwnershipRecord | undefined): NetnsLocator[] {
+  const fromState = [...state.namespaces.map((n) => n.name), ...state.links.map((l) => l.netns)];
+  return [...new Set([hostNetns, ...fromState, ...(record?.scope ?? []), ...(record?.namespaces ?? [])])];
+}
+
+function recordFor(host: string, hostNetns: NetnsLocator, state: KernelState): OwnershipRecord {
+  return {
+    host,
+    hostNetns,
+    namespaces: state.namespaces.map((n) => n.name),
+    scope: [...new Set([hostNetns, ...state.links.map((l) => l.netns)])],
+  };
+}
+
+function mergeRecords(a: OwnershipRecord, b: OwnershipRecord | undefined): OwnershipRecord {
+  if (!b) return a;
+  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])] };
+}

@@ -1,0 +1,155 @@
+// `sluice serve`: the reconciler on a timer, policy reloads (file changes, SIGHUP),
+// schedule windows opened and closed on time (node-cron), the control socket.
+// Stopping leaves enforcement in place; `destroy` is a separate, explicit act.
+
+import { watch, type FSWatcher } from 'node:fs';
+import type { Server } from 'node:net';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock, Logger } from '../app/tokens';
+import { formatPolicyIssue, loadPolicyFromPaths } from '../policy/load';
+import type { Policy } from '../policy/model';
+import type { Reconciler, TickResult } from '../reconcile/reconciler';
+import { activeWindows, nextWindowStart } from '../schedule/windows';
+import { serveControl, type ControlRequest } from './control';
+
+export interface DaemonOptions {
+  readonly paths: readonly string[];
+  readonly tickMs: number;
+  readonly controlSocket?: string;
+  readonly tz?: string;
+}
+
+export interface DaemonHooks {
+  /** Called after every tick (metrics). */
+  onTick?(result: TickResult): void;
+  onReloadFailure?(): void;
+}
+
+export class Daemon {
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private watchers: FSWatcher[] = [];
+  private cronTasks: ScheduledTask[] = [];
+  private windowTimers: NodeJS.Timeout[] = [];
+  private control: Server | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private readonly onHup = (): void => void this.reload('SIGHUP');
+
+  constructor(
+    private readonly reconciler: Reconciler,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: DaemonOptions,
+    private readonly hooks: DaemonHooks = {},
+  ) {}
+
+  /** Loads the policy (a bad one at start is fatal: there is no last good one yet). */
+  async start(initial: Policy): Promise<void> {
+    this.reconciler.setPolicy(initial);
+    this.armSchedules(initial);
+    this.watchPolicies();
+    process.on('SIGHUP', this.onHup);
+    if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
+    this.logger.log('info', 'started', { tickMs: this.options.tickMs, paths: this.options.paths, controlSocket: this.options.controlSocket });
+    await this.runTick();
+    this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.runTick().finally(() => this.scheduleNext());
+    }, this.options.tickMs);
+  }
+
+  async runTick(): Promise<TickResult> {
+    const result = await this.reconciler.tick();
+    this.hooks.onTick?.(result);
+    return result;
+  }
+
+  async reload(reason: string): Promise<boolean> {
+    const loaded = await loadPolicyFromPaths(this.options.paths);
+    if (!loaded.ok) {
+      this.hooks.onReloadFailure?.();
+      this.logger.log('error', 'policy reload failed; keeping the last good policy', { reason, issues: loaded.issues.map(formatPolicyIssue) });
+      return false;
+    }
+    this.reconciler.setPolicy(loaded.policy);
+    this.armSchedules(loaded.policy);
+    this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length });
+    await this.runTick();
+    return true;
+  }
+
+  /** node-cron opens each window on time; a timer closes it; a tick applies either. */
+  private armSchedules(policy: Policy): void {
+    for (const t of this.cronTasks) void t.stop();
+    for (const t of this.windowTimers) clearTimeout(t);
+    this.cronTasks = [];
+    this.windowTimers = [];
+    const tzOption = this.options.tz ? { timezone: this.options.tz } : {};
+    for (const schedule of policy.schedules) {
+      this.cronTasks.push(
+        cron.schedule(schedule.cron, () => {
+          this.logger.log('info', 'window opens', { schedule: schedule.name });
+          void this.runTick();
+          this.windowTimers.push(setTimeout(() => void this.closeWindow(schedule.name), schedule.duration * 1000));
+        }, tzOption),
+      );
+    }
+    // A window already open at start (or reload) closes on time too.
+    for (const w of activeWindows(policy.schedules, this.clock.now(), this.options.tz ? { tz: this.options.tz } : {})) {
+      this.windowTimers.push(setTimeout(() => void this.closeWindow(w.schedule.name), Math.max(0, w.closesAt - this.clock.now())));
+    }
+    for (const s of policy.schedules) this.logger.log('debug', 'window armed', { schedule: s.name, next: new Date(nextWindowStart(s, this.clock.now(), this.options.tz ? { tz: this.options.tz } : {})).toISOString() });
+  }
+
+  private async closeWindow(name: string): Promise<void> {
+    this.logger.log('info', 'window closes', { schedule: name });
+    await this.runTick();
+  }
+
+  private watchPolicies(): void {
+    for (const path of this.options.paths) {
+      try {
+        this.watchers.push(watch(path, () => this.debouncedReload()));
+      } catch (e) {
+        this.logger.log('warn', 'cannot watch policy path; reload with SIGHUP', { path, error: (e as Error).message });
+      }
+    }
+  }
+
+  private debouncedReload(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => void this.reload('file changed'), 200);
+  }
+
+  private async handle(request: ControlRequest): Promise<unknown> {
+    const state = this.reconciler.current;
+    switch (request.cmd) {
+      case 'status':
+        return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name };
+      case 'inspect':
+        return { container: state.compiled?.containers.find((c) => c.name === request.container), snapshot: state.snapshot?.rows.filter((r) => r.container === request.container) };
+      case 'reload':
+        return { reloaded: await this.reload('control socket') };
+      case 'tick':
+        return this.runTick();
+      default:
+        throw new Error(`unknown request ${JSON.stringify(request)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    for (const w of this.watchers) w.close();
+    for (const t of this.cronTasks) void t.stop();
+    for (const t of this.windowTimers) clearTimeout(t);
+    process.off('SIGHUP', this.onHup);
+    if (this.control) await new Promise<void>((resolve) => this.control!.close(() => resolve()));
+    this.logger.log('info', 'stopped; enforcement stays in place (sluice destroy removes it)');
+  }
+}

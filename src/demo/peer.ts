@@ -1,0 +1,30 @@
+// The demo's "remote peer": a namespace routed (not bridged) to the sandbox host, so
+// traffic to and from containers crosses the host's shaping trees as traffic from the
+// outside world does. Pure: kernel objects only.
+
+import type { HostPolicy } from '../policy/model';
+import { emptyKernelState, type KernelState } from '../tc/model';
+
+export const PEER_NETNS = 'sl-peer';
+const PEER_HOST_DEV = 'sl-peer';
+const PEER_DEV = 'eth0';
+/** A /30 outside the container subnet, inside 198.18.0.0/15. */
+export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
+
+export function peerState(host: HostPolicy): KernelState {
+  const s = emptyKernelState();
+  return {
+    ...s,
+    namespaces: [{ type: 'namespace', name: PEER_NETNS }],
+    links: [
+      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
+      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
+      { type: 'link', netns: PEER_NETNS, name: 'lo', up: true, spec: { kind: 'external' } },
+    ],
+    addresses: [
+      { type: 'address', netns: host.netns, dev: PEER_HOST_DEV, cidr: `${PEER_LINK.host}/${PEER_LINK.prefix}` },
+      { type: 'address', netns: PEER_NETNS, dev: PEER_DEV, cidr: `${PEER_LINK.peer}/${PEER_LINK.prefix}` },
+    ],
+    routes: [{ type: 'route', netns: PEER_NETNS, dst: host.subnet, via: PEER_LINK.host, dev: PEER_DEV }],
+  };
+}

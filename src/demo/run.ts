@@ -1,0 +1,157 @@
+// `sluice demo`: build the sandbox, apply policies/demo.yaml, drive traffic through the
+// phases of scenario.ts in both directions, show live rates, judge each phase against
+// the oracle, and remove everything, also on Ctrl-C or an error.
+
+import type { Applier } from '../apply/applier';
+import type { CompiledPolicy } from '../compile';
+import type { KernelPort } from '../kernel/port';
+import { monotonicMs } from '../loadgen/protocol';
+import { judgeAgainstOracle } from '../measure/oracleVerdict';
+import type { Verdict } from '../measure/verdict';
+import type { Policy } from '../policy/model';
+import { objectKey, type ClassObject, type Direction, type NetnsLocator } from '../tc/model';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
+import { PEER_LINK, PEER_NETNS, peerState } from './peer';
+import type { Phase } from './scenario';
+import { renderLiveTable, type LiveRow } from './table';
+import { TrafficRig } from './traffic';
+import { allocate } from '../allocate/oracle';
+import { ExecutionFailedError } from './errors';
+
+export interface DemoOptions {
+  readonly phases: readonly Phase[];
+  readonly directions: readonly Direction[];
+  readonly phaseSeconds: number;
+  readonly warmupSeconds: number;
+  /** Where progress and tables go. */
+  readonly out: (text: string) => void;
+  /** Redraw the live table in place (a terminal) or print it once per phase. */
+  readonly live: boolean;
+}
+
+export interface PhaseResult {
+  readonly direction: Direction;
+  readonly phase: Phase;
+  readonly verdict: Verdict;
+}
+
+export interface DemoDeps {
+  readonly kernel: KernelPort;
+  readonly applier: Applier;
+}
+
+/** Everything the demo made, removed in reverse; safe to call twice. */
+export async function teardownDemo(deps: DemoDeps, policy: Policy): Promise<void> {
+  await deps.applier.destroy(policy.host.name, policy);
+  await deps.applier.converge({ namespaces: [], links: [], addresses: [], routes: [], sysctls: [], qdiscs: [], classes: [], filters: [], cgroups: [] }, [PEER_NETNS]).then((r) => {
+    if (r.report.failed) throw new ExecutionFailedError('removing the demo peer', r.report);
+  });
+}
+
+export async function buildSandbox(deps: DemoDeps, policy: Policy, out: (t: string) => void): Promise<CompiledPolicy> {
+  const applied = await deps.applier.apply(policy);
+  if (applied.report.failed) throw new ExecutionFailedError('applying the demo policy', applied.report);
+  out(`applied ${applied.report.applied.length} operations (namespaces, veths, bridge, IFB, HTB trees, filters)`);
+  const peer = await deps.applier.converge(peerState(policy.host), [policy.host.netns, PEER_NETNS]);
+  if (peer.report.failed) throw new ExecutionFailedError('creating the demo peer', peer.report);
+  out(`created the remote peer ${PEER_NETNS} (${PEER_LINK.peer}), routed through ${policy.host.netns}`);
+  return applied.compiled;
+}
+
+export async function runPhases(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, options: DemoOptions): Promise<PhaseResult[]> {
+  const containers = compiled.containers.filter((c) => c.netns && c.address);
+  const rig = await TrafficRig.start({
+    peerNetns: PEER_NETNS,
+    peerAddress: PEER_LINK.peer,
+    containers: containers.map((c) => ({ name: c.name, netns: c.netns!, address: c.address! })),
+    directions: options.directions,
+  });
+  const results: PhaseResult[] = [];
+  try {
+    for (const direction of options.directions) {
+      for (const phase of options.phases) results.push(await runPhase(deps, policy, compiled, rig, direction, phase, options));
+      rig.setActive(direction, []);
+    }
+  } finally {
+    await rig.stop();
+  }
+  return results;
+}
+
+async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, rig: TrafficRig, direction: Direction, phase: Phase, options: DemoOptions): Promise<PhaseResult> {
+  const capacity = policy.host.capacity[direction];
+  const inputs = oracleInputs(compiled, direction, phase.active, capacity);
+  const ideal = allocate(capacity, inputs);
+  options.out(`\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`);
+  const from = rig.setActive(direction, phase.active);
+  const meter = new ClassMeter(deps.kernel, compiled, direction);
+  await meter.sample();
+  let lastTable = '';
+  let shownLines = 0;
+  for (let s = 0; s < options.phaseSeconds; s++) {
+    await sleep(1000);
+    const rates = await meter.sample();
+    const rows: LiveRow[] = compiled.containers.flatMap((c) => {
+      const cls = c.classes[direction];
+      if (!cls) return [];
+      return [{ name: c.name, guarantee: cls.guarantee, ceiling: cls.ceiling, priority: cls.priority, rate: rates.rate.get(c.name) ?? bitsPerSec(0), ideal: ideal.get(c.name) ?? bitsPerSec(0), drops: rates.drops.get(c.name) ?? 0, active: phase.active.includes(c.name) }];
+    });
+    lastTable = renderLiveTable(`${direction} t=${s + 1}s`, rows, capacity);
+    if (options.live) {
+      // Move up over the previous table and clear, so the table updates in place.
+      options.out(`${shownLines > 0 ? `\x1b[${shownLines}F\x1b[J` : ''}${lastTable}`);
+      shownLines = lastTable.split('\n').length;
+    }
+  }
+  if (!options.live) options.out(lastTable);
+  const to = monotonicMs();
+  const measured = rig.goodput(direction, from, to, options.warmupSeconds * 1000);
+  const drops = (await meter.sample()).totalDrops;
+  const verdict = judgeAgainstOracle({
+    capacity,
+    containers: inputs,
+    measuredGoodput: new Map([...measured].filter(([name]) => inputs.some((i) => i.id === name))),
+    drops,
+  });
+  return { direction, phase, verdict };
+}
+
+/** Busy containers demand more than the link; idle ones nothing. */
+export function oracleInputs(compiled: CompiledPolicy, direction: Direction, active: readonly string[], capacity: BitsPerSec) {
+  return compiled.containers.flatMap((c) => {
+    const cls = c.classes[direction];
+    if (!cls) return [];
+    return [{ id: c.name, guarantee: cls.guarantee, ceiling: cls.ceiling, priority: cls.priority, demand: active.includes(c.name) ? bitsPerSec(capacity * 2) : bitsPerSec(0) }];
+  });
+}
+
+/** Per-container rates and drops from the HTB class counters (what the kernel itself counted). */
+class ClassMeter {
+  private last = new Map<string, { bytes: number; t: number }>();
+  constructor(private readonly kernel: KernelPort, private readonly compiled: CompiledPolicy, private readonly direction: Direction) {}
+
+  async sample(): Promise<{ rate: Map<string, BitsPerSec>; drops: Map<string, number>; totalDrops: Map<string, number> }> {
+    const netns = [...new Set(this.compiled.containers.flatMap((c) => (c.classes[this.direction] ? [c.classes[this.direction]!.netns] : [])))] as NetnsLocator[];
+    const observed = await this.kernel.observe({ netns, withStats: true });
+    const t = monotonicMs();
+    const rate = new Map<string, BitsPerSec>();
+    const drops = new Map<string, number>();
+    for (const c of this.compiled.containers) {
+      const ref = c.classes[this.direction];
+      if (!ref) continue;
+      const cls = observed.classes.find((k) => k.netns === ref.netns && k.dev === ref.dev && k.classid === ref.classid);
+      const stats = cls ? observed.stats.get(objectKey(cls as ClassObject)) : undefined;
+      const leaf = observed.qdiscs.find((q) => q.netns === ref.netns && q.dev === ref.dev && q.parent === ref.classid);
+      const leafStats = leaf ? observed.stats.get(objectKey(leaf)) : undefined;
+      drops.set(c.name, (stats?.drops ?? 0) + (leafStats?.drops ?? 0));
+      const bytes = stats?.bytes ?? 0;
+      const prev = this.last.get(c.name);
+      if (prev && t > prev.t) rate.set(c.name, bitsPerSec(((bytes - prev.bytes) * 8 * 1000) / (t - prev.t)));
+      this.last.set(c.name, { bytes, t });
+    }
+    return { rate, drops, totalDrops: drops };
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+

@@ -1,0 +1,27 @@
+// The demo's script: which containers send in each phase, and which rule of DESIGN.md
+// the phase shows. Pure data; the same phases drive the integration tests.
+
+import type { Direction } from '../tc/model';
+
+export interface Phase {
+  readonly name: string;
+  /** The rule the phase demonstrates, in an operator's words. */
+  readonly shows: string;
+  /** Containers sending at full speed during the phase; the rest are idle. */
+  readonly active: readonly string[];
+}
+
+/**
+ * For policies/demo.yaml (web p0 g30, api p1 g20, batch p2 g20 ceil 90, backup p2 g10):
+ * one container alone, two equal priorities, a higher priority joining, and the idle
+ * container's share going away and coming back.
+ */
+export const DEMO_PHASES: readonly Phase[] = [
+  { name: 'lend', shows: 'a lone container borrows the whole link', active: ['web'] },
+  { name: 'share', shows: 'equal priorities split the excess in proportion to guarantees (2:1)', active: ['batch', 'backup'] },
+  { name: 'priority', shows: 'a higher priority takes the excess first; the others keep their guarantees', active: ['web', 'batch', 'backup'] },
+  { name: 'idle', shows: "an idle container's share goes to the busy ones", active: ['batch', 'backup'] },
+  { name: 'return', shows: 'and comes back when it sends again', active: ['web', 'batch', 'backup'] },
+];
+
+export const DEMO_DIRECTIONS: readonly Direction[] = ['download', 'upload'];

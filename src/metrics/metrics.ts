@@ -1,0 +1,99 @@
+// The daemon's own metrics (prom-client) and the per-container families (cached text),
+// served together on /metrics; /healthz says whether the last reconcile succeeded.
+
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TickResult } from '../reconcile/reconciler';
+import type { TrafficSnapshot } from '../traffic/snapshot';
+import { ContainerMetricsCache } from './containerText';
+
+export interface SluiceMetrics {
+  readonly registry: Registry;
+  observeTick(result: TickResult): void;
+  reloadFailed(): void;
+  /** The full exposition text. */
+  render(): Promise<string>;
+  healthy(): { ok: boolean; lastSuccess: number | undefined; lastError?: string };
+}
+
+export interface MetricsSource {
+  snapshot(): TrafficSnapshot | undefined;
+}
+
+export function createMetrics(source: MetricsSource, version: string, registry: Registry = new Registry()): SluiceMetrics {
+  const duration = new Histogram({ name: 'sluice_reconcile_duration_seconds', help: 'Time one reconcile tick took (observe, diff, execute).', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+  const drift = new Counter({ name: 'sluice_drift_repairs_total', help: 'Kernel objects changed behind Sluice\'s back and restored.', registers: [registry] });
+  const kernelErrors = new Counter({ name: 'sluice_kernel_errors_total', help: 'Reconcile ticks that failed, by error code.', labelNames: ['kind'], registers: [registry] });
+  const reloads = new Counter({ name: 'sluice_policy_reload_failures_total', help: 'Policy reloads rejected by validation (the last good policy stayed).', registers: [registry] });
+  const lastSuccess = new Gauge({ name: 'sluice_last_successful_reconcile_timestamp_seconds', help: 'When the kernel was last converged.', registers: [registry] });
+  new Gauge({ name: 'sluice_build_info', help: 'Sluice version.', labelNames: ['version'], registers: [registry] }).set({ version }, 1);
+  const capacity = new Gauge({ name: 'sluice_link_capacity_bytes_per_second', help: 'Link capacity per direction.', labelNames: ['direction'], registers: [registry] });
+  const utilisation = new Gauge({ name: 'sluice_link_utilisation_ratio', help: 'Σ container rates / link capacity.', labelNames: ['direction'], registers: [registry] });
+  const cache = new ContainerMetricsCache();
+  let lastOk: number | undefined;
+  let lastError: string | undefined;
+
+  return {
+    registry,
+    observeTick(result) {
+      duration.observe(result.durationMs / 1000);
+      if (result.driftRepairs > 0) drift.inc(result.driftRepairs);
+      if (result.error) {
+        kernelErrors.inc({ kind: result.error.code });
+        lastError = result.error.message;
+      } else {
+        lastOk = result.at;
+        lastError = undefined;
+        lastSuccess.set(result.at / 1000);
+      }
+      const snap = source.snapshot();
+      if (snap) {
+        for (const direction of ['download', 'upload'] as const) {
+          const cap = snap.capacity[direction];
+          capacity.set({ direction }, cap / 8);
+          const total = snap.rows.filter((r) => r.direction === direction).reduce((s, r) => s + r.rate, 0);
+          utilisation.set({ direction }, cap > 0 ? total / cap : 0);
+        }
+      }
+    },
+    reloadFailed() {
+      reloads.inc();
+    },
+    async render() {
+      return (await registry.metrics()) + cache.get(source.snapshot());
+    },
+    healthy() {
+      return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };
+    },
+  };
+}
+
+/** Loopback by default: metrics reveal who talks how much. */
+export async function startMetricsServer(address: string, metrics: SluiceMetrics): Promise<Server> {
+  const [host, portText] = splitAddress(address);
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      void metrics.render().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      });
+    } else if (req.url === '/healthz') {
+      const h = metrics.healthy();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(h));
+    } else {
+      res.writeHead(404).end('see /metrics and /healthz\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, () => resolve());
+  });
+  return server;
+}
+
+function splitAddress(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  if (i <= 0) throw new RangeError(`metrics address "${address}" must be host:port, e.g. 127.0.0.1:9617`);
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), address.slice(i + 1)];
+}

@@ -1,0 +1,105 @@
+// The level-triggered loop: every tick, the policy in force now (base policy plus open
+// windows) is compiled and the kernel converged to it. A non-empty plan for an
+// unchanged policy is drift: something changed the kernel behind Sluice's back.
+
+import type { Applier } from '../apply/applier';
+import type { Clock, Logger } from '../app/tokens';
+import type { CompiledPolicy } from '../compile';
+import { SluiceError } from '../errors';
+import { describeOperation } from '../plan/format';
+import type { Policy } from '../policy/model';
+import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from '../schedule/windows';
+import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
+
+export interface TickResult {
+  readonly at: number;
+  readonly durationMs: number;
+  /** Operations executed this tick. */
+  readonly operations: number;
+  /** Operations that repaired drift (the policy had not changed). */
+  readonly driftRepairs: number;
+  readonly windows: readonly OpenWindow[];
+  readonly error?: { readonly kind: 'terminal' | 'transient'; readonly message: string; readonly code: string };
+}
+
+export interface ReconcilerOptions extends WindowOptions {
+  /** Read counters every tick (for status and metrics). */
+  readonly withStats?: boolean;
+}
+
+export class Reconciler {
+  private policy: Policy | undefined;
+  private policyVersion = 0;
+  private convergedVersion = -1;
+  private compiledNow: CompiledPolicy | undefined;
+  private lastSnapshot: TrafficSnapshot | undefined;
+  private lastTick: TickResult | undefined;
+  private readonly rates = new RateEstimator();
+  private running: Promise<TickResult> | undefined;
+
+  constructor(
+    private readonly applier: Applier,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: ReconcilerOptions = {},
+  ) {}
+
+  /** A new, already validated policy; the next tick converges to it. */
+  setPolicy(policy: Policy): void {
+    this.policy = policy;
+    this.policyVersion++;
+  }
+
+  get current(): { policy?: Policy; compiled?: CompiledPolicy; snapshot?: TrafficSnapshot; lastTick?: TickResult } {
+    return { policy: this.policy, compiled: this.compiledNow, snapshot: this.lastSnapshot, lastTick: this.lastTick };
+  }
+
+  /** One observe → diff → execute pass; concurrent callers share the running tick. */
+  tick(): Promise<TickResult> {
+    this.running ??= this.runTick().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async runTick(): Promise<TickResult> {
+    const started = this.clock.monotonic();
+    const at = this.clock.now();
+    const base = this.policy;
+    if (!base) return this.finish({ at, durationMs: 0, operations: 0, driftRepairs: 0, windows: [] });
+    const windows = activeWindows(base.schedules, at, this.options);
+    const effective = applyWindows(base, windows);
+    const version = this.policyVersion;
+    try {
+      const outcome = await this.applier.apply(effective, this.options.withStats ?? true);
+      this.compiledNow = outcome.compiled;
+      this.lastSnapshot = snapshot(outcome.compiled, outcome.observed, effective.host, this.rates, this.clock.monotonic());
+      const drift = this.convergedVersion === version && this.windowsUnchanged(windows) ? outcome.report.applied.length : 0;
+      for (const op of drift > 0 ? outcome.report.applied : []) this.logger.log('warn', 'drift repaired', { operation: describeOperation(op) });
+      if (outcome.report.failed) {
+        const e = outcome.report.failed.error;
+        this.logger.log('error', 'kernel refused', { operation: describeOperation(outcome.report.failed.operation), error: e.message });
+        return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: outcome.report.applied.length, driftRepairs: drift, windows, error: { kind: 'transient', message: e.message, code: e.code } });
+      }
+      if (outcome.plan.length > 0 && drift === 0) this.logger.log('info', 'converged', { operations: outcome.plan.length, windows: windows.map((w) => w.schedule.name) });
+      this.convergedVersion = version;
+      this.lastWindows = windows.map((w) => w.schedule.name).join(',');
+      return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: outcome.report.applied.length, driftRepairs: drift, windows });
+    } catch (e) {
+      const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE') ? 'terminal' : 'transient';
+      this.logger.log('error', 'tick failed', { kind, error: (e as Error).message });
+      return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: 0, driftRepairs: 0, windows, error: { kind, message: (e as Error).message, code: e instanceof SluiceError ? e.code : 'EINTERNAL' } });
+    }
+  }
+
+  private lastWindows = '';
+
+  private windowsUnchanged(windows: readonly OpenWindow[]): boolean {
+    return windows.map((w) => w.schedule.name).join(',') === this.lastWindows;
+  }
+
+  private finish(result: TickResult): TickResult {
+    this.lastTick = result;
+    return result;
+  }
+}

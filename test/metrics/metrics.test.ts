@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics/metrics';
+import type { TrafficSnapshot } from '../../src/traffic/snapshot';
+import { bitsPerSec } from '../../src/units/units';
+
+const snap = (bytes: number): TrafficSnapshot => ({
+  at: 1,
+  host: 'demo',
+  capacity: { download: bitsPerSec(100e6), upload: bitsPerSec(100e6) },
+  rows: [
+    { container: 'web', direction: 'download', guarantee: bitsPerSec(30e6), ceiling: bitsPerSec(100e6), priority: 0, bytes, packets: 10, drops: 0, overlimits: 3, backlogBytes: 0, lends: 1, borrows: 2, rate: bitsPerSec(50e6) },
+  ],
+});
+
+describe('metrics', () => {
+  it('exposes per-container families with container and direction labels, from the kernel counters', async () => {
+    let current = snap(1000);
+    const m = createMetrics({ snapshot: () => current }, '0.1.0');
+    m.observeTick({ at: 2000, durationMs: 12, operations: 0, driftRepairs: 1, windows: [] });
+    const text = await m.render();
+    expect(text).toContain('sluice_container_bytes_total{container="web",direction="download"} 1000');
+    expect(text).toContain('sluice_container_borrowed_bytes_per_second{container="web",direction="download"} 2500000');
+    expect(text).toContain('# TYPE sluice_container_bytes_total counter');
+    expect(text).toContain('sluice_drift_repairs_total 1');
+    expect(text).toContain('sluice_link_utilisation_ratio{direction="download"} 0.5');
+    expect(text).toContain('sluice_build_info{version="0.1.0"} 1');
+    current = snap(5000);
+    expect(await m.render()).toContain('sluice_container_bytes_total{container="web",direction="download"} 5000');
+  });
+
+  it('healthz follows the last tick', () => {
+    const m = createMetrics({ snapshot: () => undefined }, 'x');
+    expect(m.healthy().ok).toBe(false);
+    m.observeTick({ at: 1, durationMs: 1, operations: 0, driftRepairs: 0, windows: [] });
+    expect(m.healthy().ok).toBe(true);
+    m.observeTick({ at: 2, durationMs: 1, operations: 0, driftRepairs: 0, windows: [], error: { kind: 'transient', message: 'boom', code: 'EINVAL' } });
+    expect(m.healthy()).toMatchObject({ ok: false, lastError: 'boom' });
+  });
+});
