@@ -17,7 +17,7 @@ export const TC_H_UNSPEC = 0 as TcHandle;
 export function makeHandle(major: number, minor: number): TcHandle {
   if (!Number.isInteger(major) || major < 0 || major > 0xffff) throw new RangeError(`tc handle major ${major} is outside 0..0xffff`);
   if (!Number.isInteger(minor) || minor < 0 || minor > 0xffff) throw new RangeError(`tc handle minor ${minor} is outside 0..0xffff`);
-  return (((major << 16) >>> 0) | minor) as TcHandle;
+  return (((major << 16) | minor) >>> 0) as TcHandle;
 }
 
 export const majorOf = (h: TcHandle): number => (h >>> 16) & 0xffff;

@@ -1,8 +1,13 @@
 // The order here is the order `sluice --help` lists the commands in.
 import type { Command } from 'commander';
+import { registerApply } from './apply';
+import { registerDemo } from './demo';
+import { registerDestroy } from './destroy';
 import { registerPlan } from './plan';
+import { registerServe } from './serve';
+import { registerStatus } from './status';
 import { registerValidate } from './validate';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerValidate, registerPlan];
+export const COMMANDS: readonly RegisterCommand[] = [registerDemo, registerValidate, registerPlan, registerApply, registerDestroy, registerServe, registerStatus];

@@ -1,0 +1,86 @@
+import type { Command } from 'commander';
+import { openRuntime } from '../../app/runtime';
+import { buildSandbox, runPhases, teardownDemo, type PhaseResult } from '../../demo/run';
+import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
+import { formatVerdict } from '../../measure/verdict';
+import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
+import { loadOrReport } from './shared';
+import type { Direction } from '../../tc/model';
+
+interface DemoCliOptions {
+  readonly output: OutputFormat;
+  readonly phaseSeconds: string;
+  readonly warmupSeconds: string;
+  readonly direction: 'both' | Direction;
+  readonly keep: boolean;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('Show the four rules with real traffic in about a minute: builds a sandbox (host, 4 containers, a remote peer) in sl- namespaces, applies policies/demo.yaml, drives traffic in phases, prints live per-container rates and a verdict per phase against the ideal allocation, then removes everything.')
+    .argument('[policy]', 'the demo policy', 'policies/demo.yaml')
+    .addOption(outputOption())
+    .option('--phase-seconds <n>', 'length of each phase', '5')
+    .option('--warmup-seconds <n>', 'skipped at the start of each phase before measuring', '1.5')
+    .option('--direction <dir>', 'download, upload or both', 'both')
+    .option('--keep', 'leave the sandbox in place at the end (remove it with `sluice destroy`)', false)
+    .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root.\nCtrl-C at any point removes everything the demo made.')
+    .action(async (policyPath: string, opts: DemoCliOptions) => {
+      const policy = await loadOrReport([policyPath], opts.output);
+      if (!policy) return;
+      const out = opts.output === 'json' ? () => undefined : (t: string) => process.stdout.write(`${t}\n`);
+      let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
+      let cleaning: Promise<void> | undefined;
+      const cleanup = async (): Promise<void> => {
+        if (!runtime || opts.keep) return;
+        cleaning ??= teardownDemo(runtime, policy);
+        await cleaning;
+      };
+      const onSignal = (signal: NodeJS.Signals): void => {
+        out(`\n${signal}: removing the sandbox…`);
+        void cleanup().finally(() => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        runtime = await openRuntime('sluice demo');
+        out(`Sluice demo: ${policy.host.name}, ${policy.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way (leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
+        await teardownDemo(runtime, policy);
+        const compiled = await buildSandbox(runtime, policy, out);
+        const results = await runPhases(runtime, policy, compiled, {
+          phases: DEMO_PHASES,
+          directions: opts.direction === 'both' ? DEMO_DIRECTIONS : [opts.direction],
+          phaseSeconds: Number(opts.phaseSeconds),
+          warmupSeconds: Number(opts.warmupSeconds),
+          out,
+          live: process.stdout.isTTY === true && opts.output !== 'json',
+        });
+        report(results, opts.output, out);
+        process.exitCode = results.every((r) => r.verdict.pass) ? EXIT.ok : EXIT.invalid;
+      } catch (e) {
+        process.exitCode = reportError(e, opts.output);
+      } finally {
+        await cleanup().catch((e: unknown) => {
+          process.exitCode = reportError(e, opts.output);
+        });
+        if (runtime) await runtime.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
+
+function report(results: readonly PhaseResult[], format: OutputFormat, out: (t: string) => void): void {
+  if (format === 'json') {
+    printJson({ pass: results.every((r) => r.verdict.pass), phases: results.map((r) => ({ direction: r.direction, phase: r.phase.name, shows: r.phase.shows, ...r.verdict })) });
+    return;
+  }
+  out('\n══ Verdict per phase (each container within 5% of link capacity of the oracle; utilisation ≥ 95%)');
+  for (const r of results) {
+    out(`\n${r.verdict.pass ? 'PASS' : 'FAIL'} ${r.direction} · ${r.phase.name}: ${r.phase.shows}`);
+    out(formatVerdict(r.verdict).split('\n').map((l) => `  ${l}`).join('\n'));
+  }
+  const passed = results.filter((r) => r.verdict.pass).length;
+  out(`\n${passed}/${results.length} phases within tolerance.`);
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { FileOwnershipStore } from '../../app/ownership';
+import { openRuntime } from '../../app/runtime';
+import { ExecutionFailedError } from '../../demo/errors';
+import { summarize } from '../../plan/format';
+import { loadPolicyFromPaths } from '../../policy/load';
+import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
+
+interface DestroyOptions {
+  readonly output: OutputFormat;
+}
+
+export function registerDestroy(program: Command): void {
+  program
+    .command('destroy')
+    .description('Remove everything Sluice created (namespaces, links, qdiscs, classes, filters) and nothing else. Enforcement stops.')
+    .argument('[paths...]', 'policy files: also remove what they name even if Sluice has no record of it', [])
+    .addOption(outputOption())
+    .addHelpText('after', '\nNeeds root. Without paths, removes what every previous apply recorded (/run/sluice).\n\nExamples:\n  sudo npx sluice destroy\n  sudo npx sluice destroy policies/demo.yaml')
+    .action(async (paths: string[], opts: DestroyOptions) => {
+      try {
+        const loaded = paths.length > 0 ? await loadPolicyFromPaths(paths) : undefined;
+        const policy = loaded?.ok ? loaded.policy : undefined;
+        const hosts = new Set((await new FileOwnershipStore().list()).map((r) => r.host));
+        if (policy) hosts.add(policy.host.name);
+        const runtime = await openRuntime('sluice destroy');
+        const removed: Record<string, number> = {};
+        try {
+          for (const host of hosts) {
+            const outcome = await runtime.applier.destroy(host, policy?.host.name === host ? policy : undefined);
+            if (outcome.report.failed) throw new ExecutionFailedError(`destroying ${host}`, outcome.report);
+            removed[host] = summarize(outcome.plan).delete;
+          }
+        } finally {
+          await runtime.close();
+        }
+        if (opts.output === 'json') printJson({ ok: true, removed });
+        else if (hosts.size === 0) process.stdout.write('Nothing to destroy: no record of anything Sluice created.\n');
+        else for (const [host, n] of Object.entries(removed)) process.stdout.write(`Destroyed host ${host}: ${n} delete operation(s) (the kernel removes what lives inside a deleted namespace).\n`);
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        process.exitCode = reportError(e, opts.output);
+      }
+    });
+}

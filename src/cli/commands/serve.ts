@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { JsonLogger } from '../../app/logger';
+import { openRuntime } from '../../app/runtime';
+import { systemClock } from '../../app/tokens';
+import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
+import { Daemon } from '../../daemon/serve';
+import { Reconciler } from '../../reconcile/reconciler';
+import { EXIT, reportError } from '../output';
+import { assertNamespaceAllowed } from './apply';
+import { loadOrReport } from './shared';
+
+interface ServeOptions {
+  readonly tick: string;
+  readonly controlSocket: string;
+  readonly hostNetns: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Keep the kernel converged: every tick observe → diff → execute (drift is repaired and logged), reload policies on change and SIGHUP (a bad file is reported and the last good policy stays), open and close time windows on schedule. Logs are JSON lines on stderr.')
+    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
+    .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
+    .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
+    .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
+    .action(async (paths: string[], opts: ServeOptions) => {
+      const policy = await loadOrReport(paths, 'text');
+      if (!policy) return;
+      const logger = new JsonLogger();
+      try {
+        assertNamespaceAllowed(policy, opts.hostNetns);
+        const runtime = await openRuntime('sluice serve', logger);
+        const reconciler = new Reconciler(runtime.applier, systemClock, logger);
+        const daemon = new Daemon(reconciler, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket });
+        await daemon.start(policy);
+        await new Promise<void>((resolve) => {
+          const stop = (signal: NodeJS.Signals): void => {
+            logger.log('info', 'signal', { signal });
+            void daemon.stop().then(() => runtime.close()).then(resolve);
+          };
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        process.exitCode = reportError(e);
+      }
+    });
+}

@@ -1,0 +1,263 @@
+// rtnetlink messages: the fixed headers (nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, tcmsg)
+// and their attributes, built and parsed without I/O.
+
+import { attr, attrMap, nestedPlain, readString, readU32, stringAttr, u32Attr } from './attrs';
+import { AF_INET, AF_UNSPEC, IFA, IFF_UP, IFLA, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
+
+export const NLMSG_HDRLEN = 16;
+
+export interface NlHeader {
+  readonly len: number;
+  readonly type: number;
+  readonly flags: number;
+  readonly seq: number;
+}
+
+export function frame(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  const hdr = Buffer.alloc(NLMSG_HDRLEN);
+  hdr.writeUInt32LE(NLMSG_HDRLEN + body.length, 0);
+  hdr.writeUInt16LE(type, 4);
+  hdr.writeUInt16LE(flags | NLM_F.REQUEST, 6);
+  hdr.writeUInt32LE(seq, 8);
+  return Buffer.concat([hdr, body]);
+}
+
+export function header(msg: Buffer): NlHeader {
+  return { len: msg.readUInt32LE(0), type: msg.readUInt16LE(4), flags: msg.readUInt16LE(6), seq: msg.readUInt32LE(8) };
+}
+
+export interface NlError {
+  /** Positive errno; 0 is an acknowledgement. */
+  readonly errno: number;
+  readonly message?: string;
+}
+
+/** An NLMSG_ERROR reply: the errno and the kernel's extended-ack text. */
+export function parseError(msg: Buffer): NlError {
+  const errno = -msg.readInt32LE(NLMSG_HDRLEN);
+  const h = header(msg);
+  if (!(h.flags & NLM_F.ACK_TLVS)) return { errno };
+  // With NETLINK_CAP_ACK the original request is not echoed: only its header follows.
+  const tlvStart = NLMSG_HDRLEN + 4 + NLMSG_HDRLEN;
+  const text = readString(attrMap(msg, tlvStart, h.len).get(NLMSGERR_ATTR_MSG));
+  return { errno, ...(text ? { message: text } : {}) };
+}
+
+export const isError = (msg: Buffer): boolean => header(msg).type === NLMSG.ERROR;
+export const isDone = (msg: Buffer): boolean => header(msg).type === NLMSG.DONE;
+
+// ---------------------------------------------------------------- links
+
+export function ifinfomsg(index: number, flags = 0, change = 0): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt8(AF_UNSPEC, 0);
+  b.writeInt32LE(index, 4);
+  b.writeUInt32LE(flags, 8);
+  b.writeUInt32LE(change, 12);
+  return b;
+}
+
+export interface LinkCreate {
+  readonly name: string;
+  readonly kind: 'bridge' | 'ifb' | 'veth';
+  readonly up: boolean;
+  readonly mtu?: number;
+  readonly masterIndex?: number;
+  /** veth only: the peer's name and the fd of the namespace it is created in. */
+  readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean };
+}
+
+export function linkCreateBody(l: LinkCreate): Buffer {
+  const attrs: Buffer[] = [stringAttr(IFLA.IFNAME, l.name)];
+  if (l.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, l.mtu));
+  if (l.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, l.masterIndex));
+  const info: Buffer[] = [stringAttr(IFLA_INFO.KIND, l.kind)];
+  if (l.kind === 'veth' && l.peer) {
+    const peer = Buffer.concat([ifinfomsg(0, l.peer.up ? IFF_UP : 0, l.peer.up ? IFF_UP : 0), stringAttr(IFLA.IFNAME, l.peer.name), u32Attr(IFLA.NET_NS_FD, l.peer.netnsFd)]);
+    info.push(nestedPlain(IFLA_INFO.DATA, [attr(VETH_INFO_PEER, peer)]));
+  }
+  attrs.push(nestedPlain(IFLA.LINKINFO, info));
+  return Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), ...attrs]);
+}
+
+export interface LinkChange {
+  readonly index: number;
+  readonly up?: boolean;
+  readonly mtu?: number;
+  readonly masterIndex?: number;
+}
+
+export function linkChangeBody(c: LinkChange): Buffer {
+  const attrs: Buffer[] = [];
+  if (c.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, c.mtu));
+  if (c.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, c.masterIndex));
+  return Buffer.concat([ifinfomsg(c.index, c.up ? IFF_UP : 0, c.up === undefined ? 0 : IFF_UP), ...attrs]);
+}
+
+export const linkDumpBody = (): Buffer => ifinfomsg(0);
+
+export interface LinkInfo {
+  readonly index: number;
+  readonly name: string;
+  readonly up: boolean;
+  readonly mtu: number;
+  readonly kind?: string;
+  readonly masterIndex?: number;
+  /** veth: the peer's ifindex (in the peer's namespace) and that namespace's id here. */
+  readonly peerIndex?: number;
+  readonly peerNetnsId?: number;
+}
+
+export function parseLink(msg: Buffer): LinkInfo | undefined {
+  const index = msg.readInt32LE(NLMSG_HDRLEN + 4);
+  const flags = msg.readUInt32LE(NLMSG_HDRLEN + 8);
+  const a = attrMap(msg, NLMSG_HDRLEN + 16, header(msg).len);
+  const name = readString(a.get(IFLA.IFNAME));
+  if (!name) return undefined;
+  const info = a.get(IFLA.LINKINFO);
+  const kind = info ? readString(attrMap(info).get(IFLA_INFO.KIND)) : undefined;
+  const master = readU32(a.get(IFLA.MASTER));
+  const link = readU32(a.get(IFLA.LINK));
+  const nsid = a.get(IFLA.LINK_NETNSID)?.readInt32LE(0);
+  return {
+    index,
+    name,
+    up: (flags & IFF_UP) !== 0,
+    mtu: readU32(a.get(IFLA.MTU)) ?? 0,
+    ...(kind ? { kind } : {}),
+    ...(master ? { masterIndex: master } : {}),
+    ...(link !== undefined && link !== index ? { peerIndex: link } : {}),
+    ...(nsid !== undefined ? { peerNetnsId: nsid } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- addresses
+
+function ifaddrmsg(prefix: number, index: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(prefix, 1);
+  b.writeUInt8(RT_SCOPE.UNIVERSE, 3);
+  b.writeUInt32LE(index, 4);
+  return b;
+}
+
+const ipv4 = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
+
+export function addressBody(cidr: string, index: number): Buffer {
+  const [ip, prefix] = cidr.split('/');
+  return Buffer.concat([ifaddrmsg(Number(prefix), index), attr(IFA.LOCAL, ipv4(ip!)), attr(IFA.ADDRESS, ipv4(ip!))]);
+}
+
+export function parseAddress(msg: Buffer): { index: number; cidr: string } | undefined {
+  if (msg.readUInt8(NLMSG_HDRLEN) !== AF_INET) return undefined;
+  const prefix = msg.readUInt8(NLMSG_HDRLEN + 1);
+  const index = msg.readUInt32LE(NLMSG_HDRLEN + 4);
+  const a = attrMap(msg, NLMSG_HDRLEN + 8, header(msg).len);
+  const ip = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
+  return ip ? { index, cidr: `${[...ip].join('.')}/${prefix}` } : undefined;
+}
+
+export const addressDumpBody = (): Buffer => ifaddrmsg(0, 0);
+
+// ---------------------------------------------------------------- routes
+
+function rtmsg(dstLen: number, protocol: number, scope: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(dstLen, 1);
+  b.writeUInt8(RT_TABLE_MAIN, 4);
+  b.writeUInt8(protocol, 5);
+  b.writeUInt8(scope, 6);
+  b.writeUInt8(RTN_UNICAST, 7);
+  return b;
+}
+
+export function routeBody(dst: string, via: string | undefined, oif: number | undefined): Buffer {
+  const [net, len] = dst === 'default' ? ['0.0.0.0', '0'] : dst.split('/');
+  const attrs: Buffer[] = [];
+  if (dst !== 'default') attrs.push(attr(RTA.DST, ipv4(net!)));
+  if (via) attrs.push(attr(RTA.GATEWAY, ipv4(via)));
+  if (oif !== undefined) attrs.push(u32Attr(RTA.OIF, oif));
+  return Buffer.concat([rtmsg(Number(len), RTPROT.BOOT, via ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK), ...attrs]);
+}
+
+export interface RouteInfo {
+  readonly dst: string;
+  readonly via?: string;
+  readonly oif?: number;
+}
+
+/** Routes an operator (or Sluice) added; the kernel's own connected routes are left out. */
+export function parseRoute(msg: Buffer): RouteInfo | undefined {
+  const b = NLMSG_HDRLEN;
+  if (msg.readUInt8(b) !== AF_INET || msg.readUInt8(b + 4) !== RT_TABLE_MAIN) return undefined;
+  const protocol = msg.readUInt8(b + 5);
+  if (protocol !== RTPROT.BOOT && protocol !== RTPROT.STATIC) return undefined;
+  const dstLen = msg.readUInt8(b + 1);
+  const a = attrMap(msg, b + 12, header(msg).len);
+  const dst = a.get(RTA.DST);
+  const gw = a.get(RTA.GATEWAY);
+  const oif = readU32(a.get(RTA.OIF));
+  return {
+    dst: dstLen === 0 ? 'default' : `${[...(dst ?? Buffer.alloc(4))].join('.')}/${dstLen}`,
+    ...(gw ? { via: [...gw].join('.') } : {}),
+    ...(oif !== undefined ? { oif } : {}),
+  };
+}
+
+export const routeDumpBody = (): Buffer => rtmsg(0, 0, 0);
+
+// ---------------------------------------------------------------- tc
+
+export interface TcHeader {
+  readonly ifindex: number;
+  readonly handle: number;
+  readonly parent: number;
+  readonly info: number;
+}
+
+export function tcmsg(h: TcHeader): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeInt32LE(h.ifindex, 4);
+  b.writeUInt32LE(h.handle >>> 0, 8);
+  b.writeUInt32LE(h.parent >>> 0, 12);
+  b.writeUInt32LE(h.info >>> 0, 16);
+  return b;
+}
+
+export function tcBody(h: TcHeader, kind: string | undefined, options?: Buffer): Buffer {
+  return Buffer.concat([tcmsg(h), ...(kind ? [stringAttr(TCA.KIND, kind)] : []), ...(options ? [options] : [])]);
+}
+
+export interface TcMessage extends TcHeader {
+  readonly kind: string;
+  readonly options?: Buffer;
+  readonly stats2?: Buffer;
+  readonly xstats?: Buffer;
+}
+
+export function parseTc(msg: Buffer): TcMessage | undefined {
+  const b = NLMSG_HDRLEN;
+  const a = attrMap(msg, b + 20, header(msg).len);
+  const kind = readString(a.get(TCA.KIND));
+  if (!kind) return undefined;
+  const options = a.get(TCA.OPTIONS);
+  const stats2 = a.get(TCA.STATS2);
+  const xstats = a.get(TCA.XSTATS);
+  return {
+    ifindex: msg.readInt32LE(b + 4),
+    handle: msg.readUInt32LE(b + 8),
+    parent: msg.readUInt32LE(b + 12),
+    info: msg.readUInt32LE(b + 16),
+    kind,
+    ...(options ? { options } : {}),
+    ...(stats2 ? { stats2 } : {}),
+    ...(xstats ? { xstats } : {}),
+  };
+}
+
+/** tcm_info of a filter: (prio << 16) | htons(protocol). */
+export const filterInfo = (prio: number, protocol: number): number => ((prio << 16) | (((protocol & 0xff) << 8) | ((protocol >> 8) & 0xff))) >>> 0;
+export const infoPrio = (info: number): number => info >>> 16;
+export const infoProtocol = (info: number): number => ((info & 0xff) << 8) | ((info >> 8) & 0xff);

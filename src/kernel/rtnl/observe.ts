@@ -1,0 +1,146 @@
+// Reading what Sluice owns in one namespace back into the model's shapes, so that
+// diff(desired, observed) is empty right after applying `desired`.
+//
+// Ownership: a namespace named `sl-…` is wholly Sluice's; anywhere else (the host) only
+// links named `sl-…` and what hangs off them count. Veth peers are named by pairing the
+// ends found in the namespaces observed together (IFLA_LINK on each end points at the
+// other); an end whose partner is outside the observed namespaces keeps peer "?".
+
+import { asHandle, majorOf, makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../tc/handle';
+import {
+  OWNED_PREFIX,
+  objectKey,
+  type AddressObject,
+  type ClassObject,
+  type FilterObject,
+  type HtbXstats,
+  type LinkObject,
+  type LinkSpec,
+  type NetnsLocator,
+  type QdiscObject,
+  type RouteObject,
+  type TcCounters,
+} from '../../tc/model';
+import { RTM } from './constants';
+import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
+import type { NetnsSession } from './session';
+import { decodeCounters, decodeFilterOptions, decodeHtbClass, decodeHtbXstats, decodeQdiscOptions, statsApp } from './tcCodec';
+
+export interface NamespaceDump {
+  readonly netns: NetnsLocator;
+  readonly links: LinkInfo[];
+  readonly ownedLinks: LinkInfo[];
+  readonly addresses: AddressObject[];
+  readonly routes: RouteObject[];
+  readonly qdiscs: QdiscObject[];
+  readonly classes: ClassObject[];
+  readonly filters: FilterObject[];
+  readonly stats: Map<string, TcCounters & { htb?: HtbXstats }>;
+}
+
+export const namespaceIsOwned = (ns: NetnsLocator): boolean => !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
+
+/** The sl- devices in a host namespace; in an owned namespace every device but loopback is ours, lo included as external. */
+function ownedLinks(ns: NetnsLocator, links: readonly LinkInfo[]): LinkInfo[] {
+  return namespaceIsOwned(ns) ? [...links] : links.filter((l) => l.name.startsWith(OWNED_PREFIX));
+}
+
+export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean): Promise<NamespaceDump> {
+  session.invalidateLinks();
+  const links = await session.linkList();
+  const owned = ownedLinks(ns, links);
+  const ownedIndex = new Map(owned.map((l) => [l.index, l.name]));
+  const nameOf = new Map(links.map((l) => [l.index, l.name]));
+  const ctx = { devOf: (i: number) => nameOf.get(i) };
+  const stats = new Map<string, TcCounters & { htb?: HtbXstats }>();
+
+  const addresses = (await session.dump(RTM.GETADDR, addressDumpBody()))
+    .map(parseAddress)
+    .flatMap((a) => (a && ownedIndex.has(a.index) && ownedIndex.get(a.index) !== 'lo' ? [{ type: 'address' as const, netns: ns, dev: ownedIndex.get(a.index)!, cidr: a.cidr }] : []));
+
+  const routes = (await session.dump(RTM.GETROUTE, routeDumpBody()))
+    .map(parseRoute)
+    .flatMap((r): RouteObject[] => {
+      if (!r) return [];
+      const dev = r.oif !== undefined ? ownedIndex.get(r.oif) : undefined;
+      if (!namespaceIsOwned(ns) && !dev) return [];
+      return [{ type: 'route', netns: ns, dst: r.dst, ...(r.via ? { via: r.via } : {}), ...(dev ? { dev } : {}) }];
+    });
+
+  const qdiscs: QdiscObject[] = [];
+  for (const m of (await session.dump(RTM.GETQDISC, tcmsg({ ifindex: 0, handle: 0, parent: 0, info: 0 }))).map(parseTc)) {
+    const dev = m ? ownedIndex.get(m.ifindex) : undefined;
+    // Handle 0 is the kernel's default qdisc, not one anybody created.
+    if (!m || !dev || m.handle === 0) continue;
+    const spec = decodeQdiscOptions(m.kind, m.options);
+    if (!spec) continue;
+    const q: QdiscObject = { type: 'qdisc', netns: ns, dev, handle: asHandle(m.handle), parent: asHandle(m.parent), spec };
+    qdiscs.push(q);
+    if (withStats) stats.set(objectKey(q), decodeCounters(m.stats2));
+  }
+
+  const classes: ClassObject[] = [];
+  const filters: FilterObject[] = [];
+  for (const link of owned) {
+    const onDev = qdiscs.filter((q) => q.dev === link.name);
+    if (onDev.some((q) => q.spec.kind === 'htb')) {
+      for (const m of (await session.dump(RTM.GETTCLASS, tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }))).map(parseTc)) {
+        if (!m || m.kind !== 'htb') continue;
+        const spec = decodeHtbClass(m.options);
+        if (!spec) continue;
+        // The kernel reports a class directly under its qdisc with parent "root"; the
+        // model (and tc's own syntax) says parent <major>: .
+        const parent = m.parent === TC_H_ROOT ? makeHandle(majorOf(asHandle(m.handle)), 0) : asHandle(m.parent);
+        const c: ClassObject = { type: 'class', netns: ns, dev: link.name, classid: asHandle(m.handle), parent, spec };
+        classes.push(c);
+        if (withStats) {
+          const htb = decodeHtbXstats(statsApp(m.stats2) ?? m.xstats);
+          stats.set(objectKey(c), { ...decodeCounters(m.stats2), ...(htb ? { htb } : {}) });
+        }
+      }
+    }
+    for (const root of onDev.filter((q) => q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS)) {
+      const replies = await session.dump(RTM.GETTFILTER, tcmsg({ ifindex: link.index, handle: 0, parent: root.handle, info: 0 }));
+      for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, link.name, root.handle, m, ctx));
+    }
+  }
+  return { netns: ns, links, ownedLinks: owned, addresses, routes, qdiscs, classes, filters, stats };
+}
+
+function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }): FilterObject[] {
+  // The per-priority header entry (handle 0) and u32's implicit root table (800:) are
+  // not objects anybody created.
+  if (m.handle === 0 || (m.kind === 'u32' && m.handle === 0x80000000)) return [];
+  const spec = decodeFilterOptions(m.kind, m.options, ctx);
+  if (!spec) return [];
+  return [{ type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle: m.handle, spec }];
+}
+
+/** Link objects for every dumped namespace, with veth ends paired across namespaces. */
+export function linkObjects(dumps: readonly NamespaceDump[]): LinkObject[] {
+  const out: LinkObject[] = [];
+  for (const d of dumps) {
+    const nameOf = new Map(d.links.map((l) => [l.index, l.name]));
+    for (const l of d.ownedLinks) {
+      out.push({
+        type: 'link',
+        netns: d.netns,
+        name: l.name,
+        up: l.up,
+        mtu: l.mtu,
+        ...(l.masterIndex !== undefined && nameOf.get(l.masterIndex) ? { master: nameOf.get(l.masterIndex)! } : {}),
+        spec: specOf(l, d, dumps),
+      });
+    }
+  }
+  return out;
+}
+
+function specOf(l: LinkInfo, own: NamespaceDump, dumps: readonly NamespaceDump[]): LinkSpec {
+  if (l.kind === 'bridge') return { kind: 'bridge' };
+  if (l.kind === 'ifb') return { kind: 'ifb' };
+  if (l.kind !== 'veth') return { kind: 'external' };
+  const partner = dumps.flatMap((d) => d.links.filter((p) => p.kind === 'veth' && p.index === l.peerIndex && p.peerIndex === l.index && (d !== own || p !== l)).map((p) => ({ d, p })));
+  const match = partner.length === 1 ? partner[0] : partner.find((x) => x.d !== own);
+  return match ? { kind: 'veth', peerName: match.p.name, peerNetns: match.d.netns } : { kind: 'veth', peerName: '?', peerNetns: '?' };
+}

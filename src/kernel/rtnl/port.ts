@@ -1,0 +1,126 @@
+// The kernel port over rtnetlink: one socket per namespace (opened inside it by the
+// addon), dumps decoded into the model, plans executed in batches.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FeatureMissingError, NamespaceNotFoundError } from '../../errors';
+import { emptyKernelState, type LinkObject, type NetnsLocator, type ObservedState } from '../../tc/model';
+import * as native from '../native';
+import type { NetlinkChannelFactory } from '../netlink/channel';
+import { nativeChannelFactory } from '../netlink/nativeChannel';
+import type { ExecutionReport, KernelPort, ObserveScope } from '../port';
+import type { Plan } from '../../plan/model';
+import { Executor, type HostOps } from './execute';
+import { dumpNamespace, linkObjects, type NamespaceDump } from './observe';
+import { NetnsSession } from './session';
+import type { TcHandle } from '../../tc/handle';
+
+export interface RtnlKernelOptions {
+  readonly factory?: NetlinkChannelFactory;
+}
+
+export class RtnlKernel implements KernelPort {
+  private readonly sessions = new Map<NetnsLocator, Promise<NetnsSession>>();
+  private bpf: native.BpfProgram | undefined;
+
+  constructor(private readonly factory: NetlinkChannelFactory = nativeChannelFactory) {}
+
+  session(ns: NetnsLocator): Promise<NetnsSession> {
+    let s = this.sessions.get(ns);
+    if (!s) {
+      s = this.factory.open(ns).then((channel) => new NetnsSession(channel));
+      s.catch(() => this.sessions.delete(ns));
+      this.sessions.set(ns, s);
+    }
+    return s;
+  }
+
+  /** Drops the socket of a namespace about to be deleted (it would keep it alive). */
+  forget(ns: NetnsLocator): void {
+    const s = this.sessions.get(ns);
+    this.sessions.delete(ns);
+    void s?.then((x) => x.close()).catch(() => undefined);
+  }
+
+  async observe(scope: ObserveScope): Promise<ObservedState> {
+    const dumps: NamespaceDump[] = [];
+    for (const ns of scope.netns) {
+      try {
+        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats));
+      } catch (e) {
+        // A namespace deleted since the scope was computed has nothing to observe.
+        if (e instanceof NamespaceNotFoundError) {
+          this.forget(ns);
+          continue;
+        }
+        throw e;
+      }
+    }
+    const links: LinkObject[] = linkObjects(dumps);
+    const stats = new Map(dumps.flatMap((d) => [...d.stats]));
+    return {
+      ...emptyKernelState(),
+      namespaces: native.listNetns().filter((n) => n.startsWith('sl-')).map((name) => ({ type: 'namespace' as const, name })),
+      links,
+      addresses: dumps.flatMap((d) => d.addresses),
+      routes: dumps.flatMap((d) => d.routes),
+      qdiscs: dumps.flatMap((d) => d.qdiscs),
+      classes: dumps.flatMap((d) => d.classes),
+      filters: dumps.flatMap((d) => d.filters),
+      stats,
+    };
+  }
+
+  execute(plan: Plan): Promise<ExecutionReport> {
+    return new Executor(this.hostOps()).run(plan);
+  }
+
+  private hostOps(): HostOps {
+    return {
+      session: (ns) => this.session(ns),
+      forget: (ns) => this.forget(ns),
+      createNetns: (name) => native.createNetns(name),
+      deleteNetns: (name) => native.deleteNetns(name),
+      writeSysctl: (ns, key, value) => native.writeSysctl(ns, key, value),
+      openNetnsFd: (ns) => native.openNetnsFd(ns),
+      closeFd: (fd) => native.closeFd(fd),
+      bpfProgram: () => (this.bpf ??= native.loadNetclsClassidProgram()),
+      writeCgroupClassid: (cgroup, classid) => writeCgroupClassid(cgroup, classid as TcHandle),
+    };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await s.then((x) => x.close()).catch(() => undefined);
+    if (this.bpf) native.closeFd(this.bpf.fd);
+    this.bpf = undefined;
+  }
+}
+
+export async function openRtnlKernel(options: RtnlKernelOptions = {}): Promise<KernelPort> {
+  return new RtnlKernel(options.factory);
+}
+
+/** Where the v1 net_cls hierarchy is mounted, if anywhere. */
+export function netClsRoot(): string | undefined {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n');
+  const line = mounts.find((l) => {
+    const [, , fstype, opts] = l.split(' ');
+    return fstype === 'cgroup' && (opts ?? '').split(',').includes('net_cls');
+  });
+  return line?.split(' ')[1];
+}
+
+function writeCgroupClassid(cgroup: string, classid: TcHandle): void {
+  const root = netClsRoot();
+  if (!root) {
+    throw new FeatureMissingError(
+      'a mounted cgroup v1 net_cls hierarchy',
+      'mount it: mkdir -p /sys/fs/cgroup/net_cls && mount -t cgroup -o net_cls net_cls /sys/fs/cgroup/net_cls (see docs/cgroup-v2.md for v2-only hosts)',
+    );
+  }
+  const dir = join(root, cgroup);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'net_cls.classid'), String(classid >>> 0));
+}

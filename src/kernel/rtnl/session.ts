@@ -1,0 +1,60 @@
+// One namespace's netlink socket plus what requests need: sequence numbers, the
+// device-name ↔ ifindex map (refreshed when links change), replies matched to requests.
+
+import type { NetlinkChannel } from '../netlink/channel';
+import { NLM_F } from './constants';
+import { frame, header, isError, linkDumpBody, parseError, parseLink, type LinkInfo, type NlError } from './messages';
+import { RTM } from './constants';
+
+let nextSeq = 1;
+export const allocSeq = (): number => {
+  nextSeq = nextSeq >= 0x7fffffff ? 1 : nextSeq + 1;
+  return nextSeq;
+};
+
+export class NetnsSession {
+  private links: LinkInfo[] | undefined;
+
+  constructor(readonly channel: NetlinkChannel) {}
+
+  /** Replies of one dump request (NLMSG_DONE and errors excluded; an error rejects). */
+  async dump(type: number, body: Buffer): Promise<Buffer[]> {
+    const seq = allocSeq();
+    const replies = await this.channel.exchange([frame(type, NLM_F.DUMP, seq, body)], [seq]);
+    const err = replies.find((r) => isError(r) && header(r).seq === seq);
+    if (err) {
+      const e = parseError(err);
+      if (e.errno !== 0) throw Object.assign(new Error(`dump ${type} failed: errno ${e.errno}${e.message ? ` (${e.message})` : ''}`), { errno: e.errno });
+    }
+    // A dump of RTM_GETX answers with RTM_NEWX messages (GET = NEW + 2).
+    return replies.filter((r) => header(r).seq === seq && header(r).type === type - 2);
+  }
+
+  async linkList(): Promise<LinkInfo[]> {
+    if (!this.links) {
+      const replies = await this.dump(RTM.GETLINK, linkDumpBody());
+      this.links = replies.map(parseLink).filter((l): l is LinkInfo => l !== undefined);
+    }
+    return this.links;
+  }
+
+  invalidateLinks(): void {
+    this.links = undefined;
+  }
+
+  async ifindex(name: string): Promise<number | undefined> {
+    return (await this.linkList()).find((l) => l.name === name)?.index;
+  }
+
+  /** Sends requests that each carry NLM_F_ACK; returns the errno (and ext-ack text) per seq. */
+  async batch(messages: readonly Buffer[], seqs: readonly number[]): Promise<Map<number, NlError>> {
+    const replies = await this.channel.exchange(messages, seqs);
+    const out = new Map<number, NlError>();
+    for (const r of replies) if (isError(r)) out.set(header(r).seq, parseError(r));
+    return out;
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
