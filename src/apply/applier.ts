@@ -74,9 +74,19 @@ export class Applier {
     return { observed, plan, report };
   }
 
-  /** Converges arbitrary desired objects within `scope` (the demo's peer, tests). */
+  /** Converges arbitrary desired objects within `scope`: what is in scope and not desired is removed. */
   async converge(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
     const observed = await this.observe(scope, desired, false);
+    const plan = diff(desired, observed);
+    return { observed, plan, report: await this.kernel.execute(plan) };
+  }
+
+  /**
+   * Makes `desired` exist without touching anything else in its namespaces (the demo's
+   * peer link lives in the policy's host namespace, beside objects the policy owns).
+   */
+  async ensure(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
+    const observed = footprint(await this.observe(scope, desired, false), desired);
     const plan = diff(desired, observed);
     return { observed, plan, report: await this.kernel.execute(plan) };
   }
@@ -113,4 +123,23 @@ function recordFor(host: string, hostNetns: NetnsLocator, state: KernelState): O
 function mergeRecords(a: OwnershipRecord, b: OwnershipRecord | undefined): OwnershipRecord {
   if (!b) return a;
   return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])] };
+}
+
+/** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */
+function footprint(observed: ObservedState, desired: KernelState): ObservedState {
+  const namespaces = new Set(desired.namespaces.map((n) => n.name));
+  const links = new Set(desired.links.map((l) => `${l.netns}/${l.name}`));
+  const inside = (o: { netns: NetnsLocator; dev?: string }): boolean => namespaces.has(o.netns) || (o.dev !== undefined && links.has(`${o.netns}/${o.dev}`));
+  return {
+    ...observed,
+    namespaces: observed.namespaces.filter((n) => namespaces.has(n.name)),
+    links: observed.links.filter((l) => namespaces.has(l.netns) || links.has(`${l.netns}/${l.name}`)),
+    addresses: observed.addresses.filter(inside),
+    routes: observed.routes.filter(inside),
+    sysctls: observed.sysctls.filter((s) => namespaces.has(s.netns)),
+    qdiscs: observed.qdiscs.filter(inside),
+    classes: observed.classes.filter(inside),
+    filters: observed.filters.filter(inside),
+    cgroups: [],
+  };
 }

@@ -8,8 +8,8 @@ const MIN_BURST_BYTES = 3200;
 /** HTB's quantum bounds (it warns and clamps outside 1000..200000 bytes). */
 const MIN_QUANTUM_BYTES = 1000;
 const MAX_QUANTUM_BYTES = 200_000;
-/** Quantum of a class guaranteed the whole link; proportional down to 1/64 of it. */
-const LINK_QUANTUM_BYTES = 64_000;
+/** Quantum of a class guaranteed the whole link; proportional down to 1/200 of it. */
+const LINK_QUANTUM_BYTES = 200_000;
 /** HTB rates of 0 are invalid; the floor for a zero guarantee. */
 export const MIN_RATE = 8_000 as BitsPerSec;
 

@@ -47,6 +47,12 @@ export function loopback(ns: NetnsLocator): LinkObject {
   return { type: 'link', netns: ns, name: 'lo', up: true, spec: { kind: 'external' } };
 }
 
+/**
+ * GSO cap on the veths Sluice creates: HTB serves a whole packet per DRR turn, so
+ * packets must stay below the smallest quantum for shares to follow guarantees.
+ */
+export const VETH_GSO_MAX_SIZE = 16_384;
+
 export interface ContainerWiring {
   readonly host: HostPolicy;
   readonly containerNetns: NetnsLocator;
@@ -69,6 +75,7 @@ export function containerPlumbing(w: ContainerWiring): Plumbing {
     netns: w.host.netns,
     name: w.hostDev,
     up: true,
+    gsoMaxSize: VETH_GSO_MAX_SIZE,
     master: w.host.bridge,
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.containerNetns },
   });
@@ -77,6 +84,7 @@ export function containerPlumbing(w: ContainerWiring): Plumbing {
     netns: w.containerNetns,
     name: w.containerDev,
     up: true,
+    gsoMaxSize: VETH_GSO_MAX_SIZE,
     spec: { kind: 'veth', peerName: w.hostDev, peerNetns: w.host.netns },
   });
   p.addresses.push({ type: 'address', netns: w.containerNetns, dev: w.containerDev, cidr: `${w.address}/${prefix}` });

@@ -2,6 +2,7 @@
 // traffic to and from containers crosses the host's shaping trees as traffic from the
 // outside world does. Pure: kernel objects only.
 
+import { VETH_GSO_MAX_SIZE } from '../compile/topology';
 import type { HostPolicy } from '../policy/model';
 import { emptyKernelState, type KernelState } from '../tc/model';
 
@@ -17,8 +18,8 @@ export function peerState(host: HostPolicy): KernelState {
     ...s,
     namespaces: [{ type: 'namespace', name: PEER_NETNS }],
     links: [
-      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
-      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
+      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
+      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
       { type: 'link', netns: PEER_NETNS, name: 'lo', up: true, spec: { kind: 'external' } },
     ],
     addresses: [

@@ -45,7 +45,7 @@ export class TrafficRig {
   }
 
   private key(name: string, dir: Direction): string {
-    return `${dir}/${name}`;
+    return `${dir}.${name}`;
   }
 
   /** Download: the peer sends to a receiver in each container; upload: each container sends to the peer. */

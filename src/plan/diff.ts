@@ -70,6 +70,7 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
       const fields = [
         ...(d.up !== ol.up ? ['up'] : []),
         ...(d.mtu !== undefined && d.mtu !== ol.mtu ? ['mtu'] : []),
+        ...(d.gsoMaxSize !== undefined && d.gsoMaxSize !== ol.gsoMaxSize ? ['gsoMaxSize'] : []),
         ...(d.master !== ol.master && d.spec.kind !== 'external' ? ['master'] : []),
       ];
       return fields.length ? { kind: 'change', fields } : { kind: 'same' };

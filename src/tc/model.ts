@@ -32,6 +32,12 @@ export interface LinkCommon {
   readonly netns: NetnsLocator;
   readonly name: string;
   readonly mtu?: number;
+  /**
+   * Largest GSO packet the device builds. HTB's DRR serves at least one packet per turn,
+   * so packets larger than a class's quantum break proportional sharing; Sluice caps the
+   * veths it creates.
+   */
+  readonly gsoMaxSize?: number;
   readonly up: boolean;
   /** Name of the bridge this link is enslaved to, in the same namespace. */
   readonly master?: string;

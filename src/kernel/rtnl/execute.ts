@@ -224,7 +224,7 @@ export class Executor {
     if (op.op === 'change') {
       const before = op.before as LinkObject;
       const masterIndex = o.master !== undefined ? await this.index(session, o.master) : before.master !== undefined ? 0 : undefined;
-      return frame(RTM.NEWLINK, NLM_F.ACK, seq, linkChangeBody({ index: await this.index(session, o.name), up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}) }));
+      return frame(RTM.NEWLINK, NLM_F.ACK, seq, linkChangeBody({ index: await this.index(session, o.name), up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) }));
     }
     if (o.spec.kind === 'external') return undefined;
     const masterIndex = o.master !== undefined ? await this.index(session, o.master) : undefined;
@@ -232,9 +232,9 @@ export class Executor {
     if (o.spec.kind === 'veth') {
       const fd = this.host.openNetnsFd(o.spec.peerNetns);
       this.fdsToClose.push(fd);
-      peer = { name: o.spec.peerName, netnsFd: fd, up: false };
+      peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
-    return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(peer ? { peer } : {}) }));
+    return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
   }
 
   private async encodeContext(session: NetnsSession): Promise<TcEncodeContext> {

@@ -63,17 +63,24 @@ export interface LinkCreate {
   readonly up: boolean;
   readonly mtu?: number;
   readonly masterIndex?: number;
+  readonly gsoMaxSize?: number;
   /** veth only: the peer's name and the fd of the namespace it is created in. */
-  readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean };
+  readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean; readonly gsoMaxSize?: number };
 }
 
 export function linkCreateBody(l: LinkCreate): Buffer {
   const attrs: Buffer[] = [stringAttr(IFLA.IFNAME, l.name)];
   if (l.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, l.mtu));
   if (l.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, l.masterIndex));
+  if (l.gsoMaxSize !== undefined) attrs.push(u32Attr(IFLA.GSO_MAX_SIZE, l.gsoMaxSize));
   const info: Buffer[] = [stringAttr(IFLA_INFO.KIND, l.kind)];
   if (l.kind === 'veth' && l.peer) {
-    const peer = Buffer.concat([ifinfomsg(0, l.peer.up ? IFF_UP : 0, l.peer.up ? IFF_UP : 0), stringAttr(IFLA.IFNAME, l.peer.name), u32Attr(IFLA.NET_NS_FD, l.peer.netnsFd)]);
+    const peer = Buffer.concat([
+      ifinfomsg(0, l.peer.up ? IFF_UP : 0, l.peer.up ? IFF_UP : 0),
+      stringAttr(IFLA.IFNAME, l.peer.name),
+      u32Attr(IFLA.NET_NS_FD, l.peer.netnsFd),
+      ...(l.peer.gsoMaxSize !== undefined ? [u32Attr(IFLA.GSO_MAX_SIZE, l.peer.gsoMaxSize)] : []),
+    ]);
     info.push(nestedPlain(IFLA_INFO.DATA, [attr(VETH_INFO_PEER, peer)]));
   }
   attrs.push(nestedPlain(IFLA.LINKINFO, info));
@@ -85,12 +92,14 @@ export interface LinkChange {
   readonly up?: boolean;
   readonly mtu?: number;
   readonly masterIndex?: number;
+  readonly gsoMaxSize?: number;
 }
 
 export function linkChangeBody(c: LinkChange): Buffer {
   const attrs: Buffer[] = [];
   if (c.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, c.mtu));
   if (c.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, c.masterIndex));
+  if (c.gsoMaxSize !== undefined) attrs.push(u32Attr(IFLA.GSO_MAX_SIZE, c.gsoMaxSize));
   return Buffer.concat([ifinfomsg(c.index, c.up ? IFF_UP : 0, c.up === undefined ? 0 : IFF_UP), ...attrs]);
 }
 
@@ -101,6 +110,7 @@ export interface LinkInfo {
   readonly name: string;
   readonly up: boolean;
   readonly mtu: number;
+  readonly gsoMaxSize?: number;
   readonly kind?: string;
   readonly masterIndex?: number;
   /** veth: the peer's ifindex (in the peer's namespace) and that namespace's id here. */
@@ -124,6 +134,7 @@ export function parseLink(msg: Buffer): LinkInfo | undefined {
     name,
     up: (flags & IFF_UP) !== 0,
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
+    ...(a.has(IFLA.GSO_MAX_SIZE) ? { gsoMaxSize: readU32(a.get(IFLA.GSO_MAX_SIZE))! } : {}),
     ...(kind ? { kind } : {}),
     ...(master ? { masterIndex: master } : {}),
     ...(link !== undefined && link !== index ? { peerIndex: link } : {}),

@@ -128,6 +128,7 @@ export function linkObjects(dumps: readonly NamespaceDump[]): LinkObject[] {
         name: l.name,
         up: l.up,
         mtu: l.mtu,
+        ...(l.gsoMaxSize !== undefined ? { gsoMaxSize: l.gsoMaxSize } : {}),
         ...(l.masterIndex !== undefined && nameOf.get(l.masterIndex) ? { master: nameOf.get(l.masterIndex)! } : {}),
         spec: specOf(l, d, dumps),
       });

@@ -1,6 +1,6 @@
 // The codec surface the kernel port uses: model objects ⇄ TcWireMessage, and counters.
 
-import { asHandle } from '../handle';
+import { asHandle, majorOf, makeHandle, TC_H_ROOT } from '../handle';
 import type { ClassObject, FilterObject, HtbXstats, QdiscObject, TcCounters } from '../model';
 import { attrMap, readU64 } from './attrs';
 import { TCA_STATS } from './constants';
@@ -50,7 +50,9 @@ export function decodeClass(msg: TcWireMessage, ctx: DecodeContext): ClassObject
   if (dev === undefined || msg.kind !== 'htb') return undefined;
   const spec = CLASS_CODECS.htb.decode(msg.options);
   if (!spec) return undefined;
-  return { type: 'class', netns: ctx.netns, dev, classid: asHandle(msg.handle), parent: asHandle(msg.parent), spec };
+  // HTB dumps a top-level class with parent TC_H_ROOT; the model (and tc) name its qdisc, major:0.
+  const parent = msg.parent >>> 0 === TC_H_ROOT ? makeHandle(majorOf(asHandle(msg.handle)), 0) : asHandle(msg.parent);
+  return { type: 'class', netns: ctx.netns, dev, classid: asHandle(msg.handle), parent, spec };
 }
 
 export function encodeFilter(f: FilterObject, ctx: EncodeContext): TcWireMessage {

@@ -1,0 +1,51 @@
+// cgroup v1 net_cls: a cgroup's sockets carry `net_cls.classid`, which Sluice's BPF
+// classifier turns into an HTB class. Plain files, so no netlink here.
+
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KernelError } from '../errors';
+import type { TcHandle } from '../tc/handle';
+import { asHandle } from '../tc/handle';
+import { OWNED_PREFIX, type CgroupClassidObject } from '../tc/model';
+
+const ENOENT = 2;
+
+/** Where the net_cls hierarchy is mounted, from /proc/mounts; undefined when it is not. */
+export function netclsRoot(mounts = readFileSync('/proc/mounts', 'utf8')): string | undefined {
+  for (const line of mounts.split('\n')) {
+    const [, dir, fstype, opts] = line.split(' ');
+    if (fstype === 'cgroup' && dir && opts?.split(',').some((o) => o === 'net_cls')) return dir;
+  }
+  return undefined;
+}
+
+function requireRoot(action: string, object: string): string {
+  const root = netclsRoot();
+  if (root !== undefined) return root;
+  throw new KernelError(
+    ENOENT, 'ENOENT', action, object, '-', 'no cgroup v1 net_cls hierarchy is mounted',
+    'mount it: `mkdir -p /sys/fs/cgroup/net_cls && mount -t cgroup -o net_cls net_cls /sys/fs/cgroup/net_cls`, or use per-address matching',
+  );
+}
+
+export function writeCgroupClassid(o: CgroupClassidObject, action: 'create' | 'change'): void {
+  const dir = join(requireRoot(action, `cgroup ${o.cgroup}`), o.cgroup);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'net_cls.classid'), `${o.classid >>> 0}\n`);
+}
+
+/** rmdir: the kernel refuses (EBUSY) while processes are still in the cgroup, which is the safe answer. */
+export function removeCgroup(o: CgroupClassidObject): void {
+  rmdirSync(join(requireRoot('delete', `cgroup ${o.cgroup}`), o.cgroup));
+}
+
+/** Sluice's cgroups (top-level `sl-*` directories) and their classids; none when net_cls is not mounted. */
+export function observeCgroups(): CgroupClassidObject[] {
+  const root = netclsRoot();
+  if (root === undefined) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name.startsWith(OWNED_PREFIX))
+    .map((d) => ({ type: 'cgroup-classid' as const, cgroup: d.name, classid: readClassid(join(root, d.name)) }));
+}
+
+const readClassid = (dir: string): TcHandle => asHandle(Number(readFileSync(join(dir, 'net_cls.classid'), 'utf8').trim()));
