@@ -6,9 +6,15 @@ import { formatHandle } from '../tc/handle';
 import { assertNever, objectKey, type FilterObject, type KernelObject, type QdiscSpec } from '../tc/model';
 import type { Operation, Plan } from './model';
 
-const where = (netns: string, dev?: string): string => `${dev ? `on ${dev} ` : ''}in ${netns === '.' ? 'host netns' : netns}`;
+const placeOf = (netns: string, dev?: string): string => `${dev ? `on ${dev} ` : ''}in ${netns === '.' ? 'host netns' : netns}`;
 
-export function describeObject(o: KernelObject): string {
+/** One line naming the object the way tc/ip would; `withPlace` adds "on <dev> in <netns>". */
+export function describeObject(o: KernelObject, withPlace = true): string {
+  const where = (netns: string, dev?: string): string => (withPlace ? placeOf(netns, dev) : dev ? `on ${dev}` : '');
+  return describeWithPlace(o, where).trimEnd();
+}
+
+function describeWithPlace(o: KernelObject, where: (netns: string, dev?: string) => string): string {
   switch (o.type) {
     case 'namespace':
       return `namespace ${o.name}`;

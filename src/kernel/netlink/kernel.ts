@@ -91,6 +91,8 @@ class NetlinkKernel implements KernelPort {
   // ------------------------------------------------------------------ execute
 
   async execute(plan: Plan): Promise<ExecutionReport> {
+    // Indexes change when something else recreates a device: trust none from an earlier call.
+    this.linkIndex.clear();
     const applied: Operation[] = [];
     let batch: { netns: NetnsLocator; requests: PendingRequest[]; fds: number[] } | undefined;
     const flush = async (): Promise<void> => {
@@ -180,11 +182,12 @@ class NetlinkKernel implements KernelPort {
     if (first) throw first;
   }
 
+  /** A created name is unknown until looked up; a deleted one (and a veth's peer) is gone. */
   private afterQueued(op: Operation): void {
     const o = op.object;
     if (o.type !== 'link' || op.op === 'change') return;
-    this.linkIndex.delete(o.netns);
-    if (o.spec.kind === 'veth') this.linkIndex.delete(o.spec.peerNetns);
+    this.linkIndex.get(o.netns)?.delete(o.name);
+    if (o.spec.kind === 'veth') this.linkIndex.get(o.spec.peerNetns)?.delete(o.spec.peerName);
   }
 
   private runOutOfBand(op: Operation): void {
@@ -286,11 +289,17 @@ class NetlinkKernel implements KernelPort {
 
   private async resolve(netns: NetnsLocator, dev: string, flush: () => Promise<void>, op: Operation): Promise<number> {
     let known = this.linkIndex.get(netns);
-    if (!known || !known.has(dev)) {
-      // The link may come from an earlier request of this batch: send those first.
+    if (!known) {
       await flush();
       known = new Map((await this.dumpLinks(netns)).map((l) => [l.name, l.index]));
       this.linkIndex.set(netns, known);
+    }
+    if (!known.has(dev)) {
+      // The link may come from an earlier request of this batch: send those first, then
+      // ask for that one name (a full dump per new link would be quadratic).
+      await flush();
+      const found = await this.linkByName(netns, dev);
+      if (found !== undefined) known.set(dev, found);
     }
     const index = known.get(dev);
     if (index === undefined) {
@@ -319,6 +328,12 @@ class NetlinkKernel implements KernelPort {
     const stats = new Map<string, TcCounters & { readonly htb?: HtbXstats }>();
     const veths: { netns: NetnsLocator; info: LinkInfo; peerIndex?: number; hasNetnsId: boolean; obj: { spec: LinkObject['spec'] } }[] = [];
     for (const netns of scope.netns) {
+      // A namespace not there (yet) has nothing in it; the planner will create it.
+      if (!native.netnsExists(netns)) {
+        this.channels.get(netns)?.close();
+        this.channels.delete(netns);
+        continue;
+      }
       const raw = await this.dump(netns, RTM.GETLINK);
       const links = raw.map((b) => ({ info: parseLink(b), extra: vethPeer(b) }));
       this.linkIndex.set(netns, new Map(links.map((l) => [l.info.name, l.info.index])));
@@ -397,6 +412,16 @@ class NetlinkKernel implements KernelPort {
         state.filters.push(f);
       }
     }
+  }
+
+  private async linkByName(netns: NetnsLocator, name: string): Promise<number | undefined> {
+    const channel = await this.channel(netns);
+    const seq = this.nextSeq();
+    for (const raw of await channel.exchange([frame(RTM.GETLINK, CHANGE, seq, linkBody({ name }))], [seq])) {
+      const reply = parseReply(raw);
+      if (reply.seq === seq && reply.type === RTM.NEWLINK) return parseLink(reply.body).index;
+    }
+    return undefined;
   }
 
   private async dumpLinks(netns: NetnsLocator): Promise<LinkInfo[]> {

@@ -128,7 +128,7 @@ export class Executor {
       this.applied.push(op);
     } catch (e) {
       if (e instanceof KernelError) this.failed = { operation: op, error: e };
-      else if (e instanceof SluiceError) this.failed = { operation: op, error: new KernelError(0, e.code, op.op, describeObject(o), o.type === 'namespace' ? o.name : o.type === 'sysctl' ? o.netns : '-', e.message, e.hint) };
+      else if (e instanceof SluiceError) this.failed = { operation: op, error: new KernelError(0, e.code, op.op, describeObject(o, false), o.type === 'namespace' ? o.name : o.type === 'sysctl' ? o.netns : '-', e.message, e.hint) };
       else throw e;
     }
   }
@@ -163,7 +163,7 @@ export class Executor {
   private fail(op: Operation, errno: number, a: NlError): void {
     const name = errnoName(errno);
     const ns = 'netns' in op.object ? op.object.netns : '-';
-    this.failed = { operation: op, error: new KernelError(errno, name, op.op, describeObject(op.object), ns, a.message, HINTS[name]) };
+    this.failed = { operation: op, error: new KernelError(errno, name, op.op, describeObject(op.object, false), ns, a.message, HINTS[name]) };
   }
 
   private async index(session: NetnsSession, dev: string): Promise<number> {

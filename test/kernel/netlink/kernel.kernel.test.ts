@@ -123,7 +123,7 @@ describe.runIf(isRoot)('netlink kernel port', () => {
     removal.push({ op: 'delete', object: want.links[2]! }, { op: 'delete', object: want.links[0]! }, { op: 'delete', object: want.links[1]! });
     const removed = await port.execute(removal);
     expect(removed.failed?.error.describe()).toBeUndefined();
-    const empty = await port.observe({ netns: [A, B], withStats: false });
+    const empty = await port.observe({ netns: [A, B, 'sl-kp-missing'], withStats: false });
     expect(empty.links.filter((l) => l.name.startsWith('sl-'))).toEqual([]);
     expect([...empty.qdiscs, ...empty.classes, ...empty.filters, ...empty.routes, ...empty.addresses]).toEqual([]);
     await port.execute(want.namespaces.map((object) => ({ op: 'delete', object })));
