@@ -44,7 +44,7 @@ export class Applier {
     const record = await this.store.read(policy.host.name);
     const draft = compilePolicy(policy, { features: this.features });
     const scope = scopeOf(policy.host.netns, draft.state, record);
-    const observed = await this.observe(scope, draft.state, withStats);
+    const observed = await this.observe(scope, draft.state, withStats, record?.namespaces);
     const compiled = compilePolicy(policy, { observed, features: this.features });
     return { compiled, observed, plan: diff(compiled.state, observed) };
   }
@@ -67,7 +67,7 @@ export class Applier {
     const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
     const named = policy ? compilePolicy(policy, { features: this.features }).state : emptyKernelState();
     const scope = scopeOf(hostNetns, named, record);
-    const observed = await this.observe(scope, named, false);
+    const observed = await this.observe(scope, named, false, record?.namespaces);
     const plan = diff(emptyKernelState(), observed);
     const report = await this.kernel.execute(plan);
     if (!report.failed) await this.store.remove(host);
@@ -92,9 +92,10 @@ export class Applier {
   }
 
   /** Owned objects in the namespaces of `scope` that exist, plus the sysctls `desired` names. */
-  async observe(scope: readonly NetnsLocator[], desired: KernelState, withStats: boolean): Promise<ObservedState> {
+  async observe(scope: readonly NetnsLocator[], desired: KernelState, withStats: boolean, created: readonly string[] = []): Promise<ObservedState> {
     const existing = [...new Set(scope)].filter((ns) => this.probe.exists(ns));
-    const raw = await this.kernel.observe({ netns: existing, withStats });
+    const wholly = [...new Set([...desired.namespaces.map((n) => n.name), ...created])];
+    const raw = await this.kernel.observe({ netns: existing, withStats, wholly });
     const inScope = new Set(scope);
     const sysctls = desired.sysctls.flatMap((s) => {
       if (!existing.includes(s.netns)) return [];

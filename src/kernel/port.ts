@@ -11,6 +11,11 @@ export interface ObserveScope {
   readonly netns: readonly NetnsLocator[];
   /** Read TCA_STATS2 / HTB xstats too (costs a little more). */
   readonly withStats: boolean;
+  /**
+   * Namespaces Sluice created and so owns entirely. In the others only devices named
+   * `sl-…` (and what hangs off them) are Sluice's. Default: namespaces named `sl-…`.
+   */
+  readonly wholly?: readonly NetnsLocator[];
 }
 
 export interface ExecutionReport {

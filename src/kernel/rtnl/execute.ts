@@ -6,7 +6,7 @@ import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../plan/model';
 import { describeObject } from '../../plan/format';
-import { assertNever, type LinkObject, type NetnsLocator } from '../../tc/model';
+import { assertNever, type CgroupClassidObject, type LinkObject, type NetnsLocator } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
 import { addressBody, filterInfo, frame, linkChangeBody, linkCreateBody, routeBody, tcBody, type NlError } from './messages';
@@ -23,7 +23,7 @@ export interface HostOps {
   openNetnsFd(ns: NetnsLocator): number;
   closeFd(fd: number): void;
   bpfProgram(program: 'netcls-classid'): { fd: number; name: string };
-  writeCgroupClassid(cgroup: string, classid: number): void;
+  writeCgroupClassid(o: CgroupClassidObject, action: 'create' | 'change' | 'delete'): void;
 }
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
@@ -123,7 +123,7 @@ export class Executor {
       } else if (o.type === 'sysctl') {
         if (op.op !== 'delete') this.host.writeSysctl(o.netns, o.key, o.value);
       } else if (o.type === 'cgroup-classid') {
-        if (op.op !== 'delete') this.host.writeCgroupClassid(o.cgroup, o.classid);
+        this.host.writeCgroupClassid(o, op.op);
       }
       this.applied.push(op);
     } catch (e) {

@@ -40,15 +40,15 @@ export interface NamespaceDump {
 
 export const namespaceIsOwned = (ns: NetnsLocator): boolean => !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
 
-/** The sl- devices in a host namespace; in an owned namespace every device but loopback is ours, lo included as external. */
-function ownedLinks(ns: NetnsLocator, links: readonly LinkInfo[]): LinkInfo[] {
-  return namespaceIsOwned(ns) ? [...links] : links.filter((l) => l.name.startsWith(OWNED_PREFIX));
+/** Every device of a namespace Sluice owns (lo reported as external); elsewhere only its sl- devices. */
+function ownedLinks(wholly: boolean, links: readonly LinkInfo[]): LinkInfo[] {
+  return wholly ? [...links] : links.filter((l) => l.name.startsWith(OWNED_PREFIX));
 }
 
-export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean): Promise<NamespaceDump> {
+export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean, wholly = namespaceIsOwned(ns)): Promise<NamespaceDump> {
   session.invalidateLinks();
   const links = await session.linkList();
-  const owned = ownedLinks(ns, links);
+  const owned = ownedLinks(wholly, links);
   const ownedIndex = new Map(owned.map((l) => [l.index, l.name]));
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
   const ctx = { devOf: (i: number) => nameOf.get(i) };
@@ -63,7 +63,7 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     .flatMap((r): RouteObject[] => {
       if (!r) return [];
       const dev = r.oif !== undefined ? ownedIndex.get(r.oif) : undefined;
-      if (!namespaceIsOwned(ns) && !dev) return [];
+      if (!wholly && !dev) return [];
       return [{ type: 'route', netns: ns, dst: r.dst, ...(r.via ? { via: r.via } : {}), ...(dev ? { dev } : {}) }];
     });
 

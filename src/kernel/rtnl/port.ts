@@ -1,9 +1,8 @@
 // The kernel port over rtnetlink: one socket per namespace (opened inside it by the
 // addon), dumps decoded into the model, plans executed in batches.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { FeatureMissingError, NamespaceNotFoundError } from '../../errors';
+import { NamespaceNotFoundError } from '../../errors';
+import { observeCgroups, removeCgroup, writeCgroupClassid } from '../cgroup';
 import { emptyKernelState, type LinkObject, type NetnsLocator, type ObservedState } from '../../tc/model';
 import * as native from '../native';
 import type { NetlinkChannelFactory } from '../netlink/channel';
@@ -11,9 +10,8 @@ import { nativeChannelFactory } from '../netlink/nativeChannel';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../port';
 import type { Plan } from '../../plan/model';
 import { Executor, type HostOps } from './execute';
-import { dumpNamespace, linkObjects, type NamespaceDump } from './observe';
+import { dumpNamespace, linkObjects, namespaceIsOwned, type NamespaceDump } from './observe';
 import { NetnsSession } from './session';
-import type { TcHandle } from '../../tc/handle';
 
 export interface RtnlKernelOptions {
   readonly factory?: NetlinkChannelFactory;
@@ -46,7 +44,8 @@ export class RtnlKernel implements KernelPort {
     const dumps: NamespaceDump[] = [];
     for (const ns of scope.netns) {
       try {
-        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats));
+        const wholly = scope.wholly ? scope.wholly.includes(ns) : namespaceIsOwned(ns);
+        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats, wholly));
       } catch (e) {
         // A namespace deleted since the scope was computed has nothing to observe.
         if (e instanceof NamespaceNotFoundError) {
@@ -67,6 +66,7 @@ export class RtnlKernel implements KernelPort {
       qdiscs: dumps.flatMap((d) => d.qdiscs),
       classes: dumps.flatMap((d) => d.classes),
       filters: dumps.flatMap((d) => d.filters),
+      cgroups: observeCgroups(),
       stats,
     };
   }
@@ -85,7 +85,7 @@ export class RtnlKernel implements KernelPort {
       openNetnsFd: (ns) => native.openNetnsFd(ns),
       closeFd: (fd) => native.closeFd(fd),
       bpfProgram: () => (this.bpf ??= native.loadNetclsClassidProgram()),
-      writeCgroupClassid: (cgroup, classid) => writeCgroupClassid(cgroup, classid as TcHandle),
+      writeCgroupClassid: (o, action) => (action === 'delete' ? removeCgroup(o) : writeCgroupClassid(o, action)),
     };
   }
 
@@ -100,27 +100,4 @@ export class RtnlKernel implements KernelPort {
 
 export async function openRtnlKernel(options: RtnlKernelOptions = {}): Promise<KernelPort> {
   return new RtnlKernel(options.factory);
-}
-
-/** Where the v1 net_cls hierarchy is mounted, if anywhere. */
-export function netClsRoot(): string | undefined {
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n');
-  const line = mounts.find((l) => {
-    const [, , fstype, opts] = l.split(' ');
-    return fstype === 'cgroup' && (opts ?? '').split(',').includes('net_cls');
-  });
-  return line?.split(' ')[1];
-}
-
-function writeCgroupClassid(cgroup: string, classid: TcHandle): void {
-  const root = netClsRoot();
-  if (!root) {
-    throw new FeatureMissingError(
-      'a mounted cgroup v1 net_cls hierarchy',
-      'mount it: mkdir -p /sys/fs/cgroup/net_cls && mount -t cgroup -o net_cls net_cls /sys/fs/cgroup/net_cls (see docs/cgroup-v2.md for v2-only hosts)',
-    );
-  }
-  const dir = join(root, cgroup);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'net_cls.classid'), String(classid >>> 0));
 }

@@ -1,0 +1,106 @@
+// apply / destroy and the reconciler on the real kernel, in sl-at… namespaces.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Applier } from '../../src/apply/applier';
+import { MemoryOwnershipStore } from '../../src/app/ownership';
+import { nativeProbe } from '../../src/app/runtime';
+import { silentLogger } from '../../src/app/logger';
+import { systemClock } from '../../src/app/tokens';
+import { detectFeatures } from '../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { formatHandle } from '../../src/tc/handle';
+import { Reconciler } from '../../src/reconcile/reconciler';
+import { isRoot, netnsList, removeNamespaces } from '../support/kernel';
+import { demoPolicyFor } from '../support/policy';
+
+const run = promisify(execFile);
+const PREFIX = 'at-';
+const policy = demoPolicyFor(PREFIX);
+const host = policy.host.netns;
+
+describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
+  let kernel: RtnlKernel;
+  let applier: Applier;
+  const store = new MemoryOwnershipStore();
+
+  beforeAll(async () => {
+    await removeNamespaces(`sl-${PREFIX}`);
+    kernel = new RtnlKernel();
+    applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
+  });
+
+  afterAll(async () => {
+    await applier.destroy(policy.host.name, policy).catch(() => undefined);
+    await kernel.close();
+    await removeNamespaces(`sl-${PREFIX}`);
+  });
+
+  it('converges, then a second apply changes nothing', async () => {
+    const first = await applier.apply(policy);
+    expect(first.report.failed).toBeUndefined();
+    expect(first.report.applied.length).toBeGreaterThan(50);
+    const second = await applier.apply(policy);
+    expect(second.plan).toEqual([]);
+  });
+
+  it('changing one container rate changes exactly one class', async () => {
+    const faster = demoPolicyFor(PREFIX, (t) => t.replace('download: { guarantee: 10mbit, priority: 2 }', 'download: { guarantee: 15mbit, priority: 2 }'));
+    const outcome = await applier.apply(faster);
+    expect(outcome.plan).toHaveLength(1);
+    expect(outcome.plan[0]).toMatchObject({ op: 'change', object: { type: 'class', dev: 'sl-br0' } });
+    expect((await applier.apply(policy)).plan).toHaveLength(1);
+  });
+
+  it('the reconciler repairs drift within one tick and logs it; a restarted one adopts with zero changes', async () => {
+    const reconciler = new Reconciler(applier, systemClock, silentLogger);
+    reconciler.setPolicy(policy);
+    expect((await reconciler.tick()).operations).toBe(0);
+    const web = (await applier.plan(policy)).compiled.containers.find((c) => c.name === 'web')!;
+    const classid = formatHandle(web.classes.download!.classid);
+    // Behind Sluice's back: a class rate changed and a leaf queue deleted.
+    await run('tc', ['-n', host, 'class', 'change', 'dev', 'sl-br0', 'parent', '1:1', 'classid', classid, 'htb', 'rate', '1mbit', 'ceil', '2mbit']);
+    await run('tc', ['-n', host, 'qdisc', 'del', 'dev', 'sl-ifb0', 'parent', classid]);
+    const repaired = await reconciler.tick();
+    expect(repaired.driftRepairs).toBe(2);
+    expect((await applier.plan(policy)).plan).toEqual([]);
+    const adopted = new Reconciler(new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), systemClock, silentLogger);
+    adopted.setPolicy(policy);
+    expect((await adopted.tick()).operations).toBe(0);
+  });
+
+  it('in a namespace it did not create, it touches only its own sl- devices', async () => {
+    const foreignHost = `sl-${PREFIX}ext`;
+    await run('ip', ['netns', 'add', foreignHost]);
+    await run('ip', ['-n', foreignHost, 'link', 'add', 'br-theirs', 'type', 'bridge']);
+    await run('tc', ['-n', foreignHost, 'qdisc', 'add', 'dev', 'br-theirs', 'root', 'handle', '1:', 'htb']);
+    const attached = demoPolicyFor('ax-', (t) => t.replace('netns: sl-host', `netns: /run/netns/${foreignHost}`));
+    const separate = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    try {
+      expect((await separate.apply(attached)).report.failed).toBeUndefined();
+      expect((await separate.apply(attached)).plan).toEqual([]);
+      expect((await separate.destroy(attached.host.name, attached)).report.failed).toBeUndefined();
+      const links = await run('ip', ['-n', foreignHost, '-br', 'link']);
+      expect(links.stdout).toMatch(/br-theirs/);
+      expect(links.stdout).not.toMatch(/sl-br0/);
+      expect((await run('tc', ['-n', foreignHost, 'qdisc', 'show', 'dev', 'br-theirs'])).stdout).toMatch(/htb 1:/);
+      expect(await netnsList()).toContain(foreignHost);
+    } finally {
+      await run('ip', ['netns', 'del', foreignHost]).catch(() => undefined);
+      await removeNamespaces('sl-ax-');
+    }
+  });
+
+  it('destroy removes every namespace it made and nothing else', async () => {
+    await run('ip', ['netns', 'add', 'sl-at-bystander']);
+    try {
+      const outcome = await applier.destroy(policy.host.name, policy);
+      expect(outcome.report.failed).toBeUndefined();
+      const left = await netnsList();
+      expect(left.filter((n) => n.startsWith(`sl-${PREFIX}`))).toEqual(['sl-at-bystander']);
+      expect(await store.read(policy.host.name)).toBeUndefined();
+    } finally {
+      await run('ip', ['netns', 'del', 'sl-at-bystander']);
+    }
+  });
+});

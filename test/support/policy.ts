@@ -1,0 +1,14 @@
+// The demo policy, renamed into a test's own namespaces (sl-<prefix>…), so a test never
+// touches an operator's demo sandbox.
+import { readFileSync } from 'node:fs';
+import { parsePolicyTexts } from '../../src/policy/load';
+import type { Policy } from '../../src/policy/model';
+
+export function demoPolicyFor(prefix: string, edit: (text: string) => string = (t) => t): Policy {
+  const text = edit(readFileSync('policies/demo.yaml', 'utf8'))
+    .replace(/name: demo\b/, `name: ${prefix}demo`)
+    .replace(/\bsl-(host|web|api|batch|backup)\b/g, `sl-${prefix}$1`);
+  const r = parsePolicyTexts([{ path: `${prefix}demo.yaml`, text }]);
+  if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
+  return r.policy;
+}
