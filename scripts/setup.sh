@@ -8,13 +8,18 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 missing=()
 # command:package pairs; a command already on PATH means its package is there.
-for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 promtool:prometheus tmux:tmux make:make g++:g++ python3:python3; do
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 make:make g++:g++ python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# node-gyp builds the addon against the machine's own Node headers (no download).
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then
+  export npm_config_nodedir=/usr
 fi
 
 echo "setup: npm ci (builds the TypeScript and the native addon)"
