@@ -49,8 +49,13 @@ export class Applier {
     return { compiled, observed, plan: diff(compiled.state, observed) };
   }
 
-  async apply(policy: Policy, withStats = false): Promise<ApplyOutcome> {
-    const planned = await this.plan(policy, withStats);
+  /**
+   * Converges to the policy. `adjust` may rewrite the compiled state before the diff
+   * (the per-device loop sets ceilings from measured demand).
+   */
+  async apply(policy: Policy, withStats = false, adjust?: (planned: PlannedChange) => KernelState): Promise<ApplyOutcome> {
+    const base = await this.plan(policy, withStats);
+    const planned = adjust ? withState(base, adjust(base)) : base;
     const record = await this.store.read(policy.host.name);
     if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };
     // Recorded before executing: if the kernel refuses halfway, the next apply or
@@ -143,4 +148,8 @@ function footprint(observed: ObservedState, desired: KernelState): ObservedState
     filters: observed.filters.filter(inside),
     cgroups: [],
   };
+}
+
+function withState(planned: PlannedChange, state: KernelState): PlannedChange {
+  return { ...planned, compiled: { ...planned.compiled, state }, plan: diff(state, planned.observed) };
 }

@@ -9,7 +9,12 @@ import { SluiceError } from '../errors';
 import { describeOperation } from '../plan/format';
 import type { Policy } from '../policy/model';
 import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from '../schedule/windows';
-import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
+import { containerCounters, RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
+import type { PlannedChange } from '../apply/applier';
+import { burstBytesFor } from '../compile/htb';
+import { DIRECTIONS, objectKey, type KernelState } from '../tc/model';
+import { bitsPerSec } from '../units/units';
+import { nextCeilings, type DeviceClassState } from './borrowing';
 
 export interface TickResult {
   readonly at: number;
@@ -71,11 +76,14 @@ export class Reconciler {
     const effective = applyWindows(base, windows);
     const version = this.policyVersion;
     try {
-      const outcome = await this.applier.apply(effective, this.options.withStats ?? true);
+      const perDevice = effective.host.mode === 'per-device';
+      const outcome = await this.applier.apply(effective, (this.options.withStats ?? true) || perDevice, perDevice ? (p) => this.lendByControlLoop(effective, p) : undefined);
       this.compiledNow = outcome.compiled;
       this.lastSnapshot = snapshot(outcome.compiled, outcome.observed, effective.host, this.rates, this.clock.monotonic());
-      const drift = this.convergedVersion === version && this.windowsUnchanged(windows) ? outcome.report.applied.length : 0;
-      for (const op of drift > 0 ? outcome.report.applied : []) this.logger.log('warn', 'drift repaired', { operation: describeOperation(op) });
+      // Ceilings the per-device loop moved on purpose are not drift.
+      const repairs = outcome.report.applied.filter((op) => !(op.object.type === 'class' && this.loopCeilings.has(objectKey(op.object)) && op.op === 'change' && op.fields.every((f) => f === 'ceil' || f === 'cburst')));
+      const drift = this.convergedVersion === version && this.windowsUnchanged(windows) ? repairs.length : 0;
+      for (const op of drift > 0 ? repairs : []) this.logger.log('warn', 'drift repaired', { operation: describeOperation(op) });
       if (outcome.report.failed) {
         const e = outcome.report.failed.error;
         this.logger.log('error', 'kernel refused', { operation: describeOperation(outcome.report.failed.operation), error: e.message });
@@ -93,6 +101,37 @@ export class Reconciler {
   }
 
   private lastWindows = '';
+  /** A short half-life: the per-device loop must react within a few ticks. */
+  private readonly demandRates = new RateEstimator(250);
+  /** Ceilings the loop set, so a tick that changes them is not mistaken for drift. */
+  private loopCeilings = new Map<string, number>();
+
+  /**
+   * Per-device mode: each container's ceiling is its share of the link from the oracle,
+   * given demand estimated from its class counters (src/reconcile/borrowing.ts).
+   */
+  private lendByControlLoop(policy: Policy, planned: PlannedChange): KernelState {
+    const at = this.clock.monotonic();
+    const counted = containerCounters(planned.compiled, planned.observed);
+    const observedCeil = new Map(planned.observed.classes.map((c) => [objectKey(c), c.spec.ceil]));
+    const ceilings = new Map<string, number>();
+    for (const direction of DIRECTIONS) {
+      const states: DeviceClassState[] = planned.compiled.containers.flatMap((c) => {
+        const ref = c.classes[direction];
+        const got = counted.get(`${direction}/${c.name}`);
+        if (!ref || !got) return [];
+        const key = `${ref.netns}/${ref.dev}/class/${ref.classid >>> 0}`;
+        return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
+      });
+      for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);
+    }
+    this.loopCeilings = ceilings;
+    const classes = planned.compiled.state.classes.map((c) => {
+      const ceil = ceilings.get(objectKey(c));
+      return ceil === undefined ? c : { ...c, spec: { ...c.spec, ceil: bitsPerSec(ceil), cburst: burstBytesFor(bitsPerSec(ceil)) } };
+    });
+    return { ...planned.compiled.state, classes };
+  }
 
   private windowsUnchanged(windows: readonly OpenWindow[]): boolean {
     return windows.map((w) => w.schedule.name).join(',') === this.lastWindows;
