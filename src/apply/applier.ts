@@ -7,7 +7,7 @@ import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
 import type { Policy } from '../policy/model';
-import { emptyKernelState, HOST_NETNS, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { emptyKernelState, HOST_NETNS, mergeStates, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {
@@ -39,22 +39,24 @@ export class Applier {
     private readonly features: KernelFeatures,
   ) {}
 
-  /** What apply would do; changes nothing. */
-  async plan(policy: Policy, withStats = false): Promise<PlannedChange> {
+  /** What apply would do; changes nothing. `extra`: objects kept beside the policy's. */
+  async plan(policy: Policy, withStats = false, extra?: KernelState): Promise<PlannedChange> {
     const record = await this.store.read(policy.host.name);
-    const draft = compilePolicy(policy, { features: this.features });
-    const scope = scopeOf(policy.host.netns, draft.state, record);
-    const observed = await this.observe(scope, draft.state, withStats, record?.namespaces);
+    const withExtra = (s: KernelState): KernelState => (extra ? mergeStates(s, extra) : s);
+    const draft = withExtra(compilePolicy(policy, { features: this.features }).state);
+    const scope = scopeOf(policy.host.netns, draft, record);
+    const observed = await this.observe(scope, draft, withStats, record?.namespaces);
     const compiled = compilePolicy(policy, { observed, features: this.features });
-    return { compiled, observed, plan: diff(compiled.state, observed) };
+    const state = withExtra(compiled.state);
+    return { compiled: { ...compiled, state }, observed, plan: diff(state, observed) };
   }
 
   /**
    * Converges to the policy. `adjust` may rewrite the compiled state before the diff
    * (the per-device loop sets ceilings from measured demand).
    */
-  async apply(policy: Policy, withStats = false, adjust?: (planned: PlannedChange) => KernelState): Promise<ApplyOutcome> {
-    const base = await this.plan(policy, withStats);
+  async apply(policy: Policy, withStats = false, adjust?: (planned: PlannedChange) => KernelState, extra?: KernelState): Promise<ApplyOutcome> {
+    const base = await this.plan(policy, withStats, extra);
     const planned = adjust ? withState(base, adjust(base)) : base;
     const record = await this.store.read(policy.host.name);
     if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };

@@ -9,7 +9,7 @@ import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt } from '../policy/subnet';
-import { assignAddresses, assignDeviceNames, assignMinors } from './naming';
+import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
 import { containerPlumbing, hostPlumbing, type Plumbing } from './topology';
 import { cgroupClassifier, classHandle, deviceTree, ingressRedirect, leafQdiscSpec, sharedTree, type TcObjects, type TreeMember } from './trees';
 
@@ -110,7 +110,8 @@ function observedAddresses(policy: Policy, observed: KernelState | undefined): M
 function observedMinors(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
   const out = new Map<string, number>();
   if (!observed) return out;
-  const classOnDevice = new Map(observed.classes.filter((k) => k.netns === policy.host.netns).map((k) => [k.dev, k.classid]));
+  // The container's own class on its device, not the device's root or default class.
+  const classOnDevice = new Map(observed.classes.filter((k) => k.netns === policy.host.netns && isContainerMinor(minorOf(k.classid))).map((k) => [k.dev, k.classid]));
   const classOfAddress = new Map<number, TcHandle>();
   for (const f of observed.filters) {
     if (f.dev !== policy.host.bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;

@@ -12,6 +12,8 @@ export const DEFAULT_MINOR = 0x2;
 const FIRST_CONTAINER_MINOR = 0x10;
 const LAST_CONTAINER_MINOR = 0xfff0;
 
+export const isContainerMinor = (minor: number): boolean => minor >= FIRST_CONTAINER_MINOR && minor <= LAST_CONTAINER_MINOR;
+
 export function stableHash(text: string): number {
   return createHash('sha256').update(text).digest().readUInt32BE(0);
 }
@@ -42,7 +44,7 @@ export function assignMinors(names: readonly string[], existing: ReadonlyMap<str
   const taken = new Set<number>();
   for (const name of [...names].sort()) {
     const had = existing.get(name);
-    if (had !== undefined && !taken.has(had)) {
+    if (had !== undefined && isContainerMinor(had) && !taken.has(had)) {
       out.set(name, had);
       taken.add(had);
     }

@@ -159,11 +159,16 @@ export function cgroupClassifier(d: Device): FilterObject {
   };
 }
 
-/** Per-device mode: one class on the container's own device, everything defaults to it. */
+/**
+ * Per-device mode: one class on the container's own device, everything defaults to it.
+ * It hangs under a root class at link speed because HTB lets a class exceed its rate
+ * only by borrowing from a parent: a top-level class is held to its rate whatever its ceil.
+ */
 export function deviceTree(d: Device, minor: number, rates: ClassRates, link: BitsPerSec, leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
   t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
-  t.classes.push(htbClassObject(d, minor, 0, rates, link));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: link, ceil: link, prio: 0 }, link));
+  t.classes.push(htbClassObject(d, minor, ROOT_MINOR, rates, link));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;
 }

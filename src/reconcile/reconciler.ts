@@ -30,6 +30,8 @@ export interface TickResult {
 export interface ReconcilerOptions extends WindowOptions {
   /** Read counters every tick (for status and metrics). */
   readonly withStats?: boolean;
+  /** Objects kept alongside the policy's (the demo's peer link in the sandbox). */
+  readonly extra?: KernelState;
 }
 
 export class Reconciler {
@@ -77,7 +79,8 @@ export class Reconciler {
     const version = this.policyVersion;
     try {
       const perDevice = effective.host.mode === 'per-device';
-      const outcome = await this.applier.apply(effective, (this.options.withStats ?? true) || perDevice, perDevice ? (p) => this.lendByControlLoop(effective, p) : undefined);
+      const adjust = perDevice ? (p: PlannedChange): KernelState => this.lendByControlLoop(effective, p) : undefined;
+      const outcome = await this.applier.apply(effective, (this.options.withStats ?? true) || perDevice, adjust, this.options.extra);
       this.compiledNow = outcome.compiled;
       this.lastSnapshot = snapshot(outcome.compiled, outcome.observed, effective.host, this.rates, this.clock.monotonic());
       // Ceilings the per-device loop moved on purpose are not drift.
@@ -124,6 +127,7 @@ export class Reconciler {
         return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
       });
       for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);
+      this.logger.log('debug', 'per-device ceilings', { direction, classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
     }
     this.loopCeilings = ceilings;
     const classes = planned.compiled.state.classes.map((c) => {

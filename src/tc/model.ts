@@ -228,6 +228,25 @@ export const emptyKernelState = (): KernelState => ({
   cgroups: [],
 });
 
+/** Both states' objects (the second's win on identical keys). */
+export function mergeStates(a: KernelState, b: KernelState): KernelState {
+  const merge = <T extends KernelObject>(x: readonly T[], y: readonly T[]): T[] => {
+    const keys = new Set(y.map(objectKey));
+    return [...x.filter((o) => !keys.has(objectKey(o))), ...y];
+  };
+  return {
+    namespaces: merge(a.namespaces, b.namespaces),
+    links: merge(a.links, b.links),
+    addresses: merge(a.addresses, b.addresses),
+    routes: merge(a.routes, b.routes),
+    sysctls: merge(a.sysctls, b.sysctls),
+    qdiscs: merge(a.qdiscs, b.qdiscs),
+    classes: merge(a.classes, b.classes),
+    filters: merge(a.filters, b.filters),
+    cgroups: merge(a.cgroups, b.cgroups),
+  };
+}
+
 // ---------------------------------------------------------------- statistics
 
 /** TCA_STATS2: basic + queue counters of a qdisc or class. */
