@@ -31,7 +31,27 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   const creates = dedupeVethPairs(toCreate).map((o): Operation => ({ op: 'create', object: o }));
   const liveChanges = [...changes.filter((c) => !gone.has(objectKey(c.object))), ...loopbacksOfNewNamespaces(want, have, gone)];
   const forward = sortByRank([...creates, ...liveChanges], (op) => createRank(op.object));
-  return [...deletes, ...withPeerUp(forward, want)];
+  return [...deletes, ...groupByNamespace(withPeerUp(forward, want))];
+}
+
+/**
+ * After namespaces and devices exist, each namespace's operations run together, in rank
+ * order: the executor sends one batch per namespace instead of one per operation when
+ * thousands of containers each need an address, a route and their links up.
+ */
+function groupByNamespace(ops: readonly Operation[]): Operation[] {
+  const first = (op: Operation): boolean => op.object.type === 'namespace' || (op.object.type === 'link' && op.op === 'create');
+  const groups = new Map<string, Operation[]>();
+  for (const op of ops) {
+    if (first(op)) continue;
+    const key = 'netns' in op.object ? op.object.netns : '';
+    const group = groups.get(key);
+    if (group) group.push(op);
+    else groups.set(key, [op]);
+  }
+  const noNamespace = groups.get('') ?? [];
+  groups.delete('');
+  return [...ops.filter(first), ...[...groups.values()].flat(), ...noNamespace];
 }
 
 /** Stable sort on a rank computed once per element. */

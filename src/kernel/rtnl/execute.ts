@@ -90,7 +90,6 @@ export class Executor {
       if (!(e instanceof MissingDeviceError)) throw e;
       // The device may have been created earlier in this batch: send it, look again.
       await this.flush();
-      session.invalidateLinks();
       try {
         message = await this.build(op, session, seq);
       } catch (again) {
@@ -108,7 +107,7 @@ export class Executor {
       return;
     }
     this.pending.push({ op, seq, message });
-    if (o.type === 'link') session.invalidateLinks();
+    if (o.type === 'link' && op.op === 'delete') session.forgetLink(o.name);
   }
 
   private runHostOp(op: Operation): void {
@@ -153,7 +152,6 @@ export class Executor {
         this.fail(p.op, a.errno, a);
       }
     }
-    if (batch.some((p) => p.op.object.type === 'link')) session.invalidateLinks();
   }
 
   private closeFds(): void {
@@ -202,7 +200,7 @@ export class Executor {
       case 'filter': {
         const h = { ifindex: await this.index(session, o.dev), handle: o.handle, parent: o.parent, info: filterInfo(o.prio, o.protocol) };
         if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody(h, o.spec.kind));
-        const { kind, options } = encodeFilterOptions(o.spec, o.handle, await this.encodeContext(session));
+        const { kind, options } = encodeFilterOptions(o.spec, o.handle, await this.encodeContext(session, o.spec.kind === 'u32' ? (o.spec.actions ?? []).flatMap((a) => (a.kind === 'mirred' ? [a.targetDev] : [])) : []));
         return frame(RTM.NEWTFILTER, op.op === 'create' ? create : NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE, seq, tcBody(h, kind, options));
       }
       case 'namespace':
@@ -237,13 +235,15 @@ export class Executor {
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
   }
 
-  private async encodeContext(session: NetnsSession): Promise<TcEncodeContext> {
-    const links = await session.linkList();
+  /** Indexes of the devices a filter's actions name, resolved before encoding. */
+  private async encodeContext(session: NetnsSession, devices: readonly string[]): Promise<TcEncodeContext> {
+    const indexes = new Map<string, number>();
+    for (const dev of devices) indexes.set(dev, await this.index(session, dev));
     return {
       ifindexOf: (dev) => {
-        const l = links.find((x) => x.name === dev);
-        if (!l) throw new MissingDeviceError(dev);
-        return l.index;
+        const i = indexes.get(dev);
+        if (i === undefined) throw new MissingDeviceError(dev);
+        return i;
       },
       bpfProgram: (p) => this.host.bpfProgram(p),
     };

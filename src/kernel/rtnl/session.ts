@@ -1,10 +1,10 @@
 // One namespace's netlink socket plus what requests need: sequence numbers, the
-// device-name ↔ ifindex map (refreshed when links change), replies matched to requests.
+// device-name ↔ ifindex cache (filled by dumps and by single lookups), replies matched to requests.
 
 import type { NetlinkChannel } from '../netlink/channel';
-import { NLM_F } from './constants';
+import { stringAttr } from './attrs';
+import { IFLA, NLM_F, RTM } from './constants';
 import { frame, header, isError, linkDumpBody, parseError, parseLink, type LinkInfo, type NlError } from './messages';
-import { RTM } from './constants';
 
 let nextSeq = 1;
 export const allocSeq = (): number => {
@@ -14,6 +14,8 @@ export const allocSeq = (): number => {
 
 export class NetnsSession {
   private links: LinkInfo[] | undefined;
+  /** Devices looked up one by one since the last full dump (no dump per lookup). */
+  private readonly byName = new Map<string, LinkInfo>();
 
   constructor(readonly channel: NetlinkChannel) {}
 
@@ -40,10 +42,25 @@ export class NetnsSession {
 
   invalidateLinks(): void {
     this.links = undefined;
+    this.byName.clear();
   }
 
+  /** A device deleted: its index must not be reused from the cache. */
+  forgetLink(name: string): void {
+    this.byName.delete(name);
+    this.links = this.links?.filter((l) => l.name !== name);
+  }
+
+  /** The device's index: from the cache, else one RTM_GETLINK by name (not a dump). */
   async ifindex(name: string): Promise<number | undefined> {
-    return (await this.linkList()).find((l) => l.name === name)?.index;
+    const known = this.byName.get(name) ?? this.links?.find((l) => l.name === name);
+    if (known) return known.index;
+    const seq = allocSeq();
+    const replies = await this.channel.exchange([frame(RTM.GETLINK, 0, seq, Buffer.concat([linkDumpBody(), stringAttr(IFLA.IFNAME, name)]))], [seq]);
+    const reply = replies.find((r) => header(r).seq === seq && header(r).type === RTM.NEWLINK);
+    const link = reply ? parseLink(reply) : undefined;
+    if (link) this.byName.set(name, link);
+    return link?.index;
   }
 
   /** Sends requests that each carry NLM_F_ACK; returns the errno (and ext-ack text) per seq. */
