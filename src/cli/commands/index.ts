@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerApply } from './apply';
 import { registerDemo } from './demo';
 import { registerDestroy } from './destroy';
+import { registerInspect } from './inspect';
 import { registerPlan } from './plan';
 import { registerServe } from './serve';
 import { registerStatus } from './status';
@@ -10,4 +11,4 @@ import { registerValidate } from './validate';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerDemo, registerValidate, registerPlan, registerApply, registerDestroy, registerServe, registerStatus];
+export const COMMANDS: readonly RegisterCommand[] = [registerDemo, registerValidate, registerPlan, registerApply, registerDestroy, registerServe, registerStatus, registerInspect];

@@ -5,6 +5,17 @@ import { diff } from '../../plan/diff';
 import { emptyKernelState, type KernelState } from '../../tc/model';
 import { EXIT, isRoot, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { loadOrReport } from './shared';
+import { formatWindows, windowsView } from '../format/windows';
+import type { CompiledPolicy } from '../../compile';
+import { formatHandle } from '../../tc/handle';
+
+/** Class id per container (the same in both trees), and the cgroup it tags if any. */
+function classids(compiled: CompiledPolicy): { name: string; classid: string; cgroup?: string }[] {
+  return compiled.containers.map((c) => {
+    const ref = c.classes.download ?? c.classes.upload;
+    return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}) };
+  });
+}
 import { observeCurrent } from '../../app/runtime';
 
 interface PlanOptions {
@@ -28,9 +39,12 @@ export function registerPlan(program: Command): void {
         const observed: KernelState = useKernel ? await observeCurrent(policy) : emptyKernelState();
         const compiled = compilePolicy(policy, { observed });
         const plan = diff(compiled.state, observed);
-        if (opts.output === 'json') printJson({ against: useKernel ? 'kernel' : 'empty', mode: policy.host.mode, notes: compiled.notes, ...planToJson(plan) });
+        const windows = windowsView(policy, Date.now());
+        if (opts.output === 'json') printJson({ against: useKernel ? 'kernel' : 'empty', mode: policy.host.mode, windows, classids: classids(compiled), notes: compiled.notes, ...planToJson(plan) });
         else {
           process.stdout.write(`Host ${policy.host.name} (${policy.host.mode} mode) against ${useKernel ? 'the current kernel state' : 'an empty state'}:\n`);
+          process.stdout.write(`${formatWindows(windows)}\n`);
+          for (const c of classids(compiled)) process.stdout.write(`container ${c.name}: class ${c.classid}${c.cgroup ? ` (net_cls.classid of cgroup ${c.cgroup})` : ''}\n`);
           for (const note of compiled.notes) process.stdout.write(`note: ${note}\n`);
           process.stdout.write(`${formatPlan(plan)}\n`);
         }

@@ -8,9 +8,14 @@ import { Reconciler } from '../../reconcile/reconciler';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
 import { loadOrReport } from './shared';
+import { createMetrics, startMetricsServer } from '../../metrics/metrics';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION = (require('../../../package.json') as { version: string }).version;
 
 interface ServeOptions {
   readonly tick: string;
+  readonly metricsAddress: string;
   readonly controlSocket: string;
   readonly hostNetns: boolean;
 }
@@ -23,6 +28,7 @@ export function registerServe(program: Command): void {
     .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
     .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
     .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
+    .option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable', '127.0.0.1:9617')
     .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
     .action(async (paths: string[], opts: ServeOptions) => {
       const policy = await loadOrReport(paths, 'text');
@@ -32,11 +38,18 @@ export function registerServe(program: Command): void {
         assertNamespaceAllowed(policy, opts.hostNetns);
         const runtime = await openRuntime('sluice serve', logger);
         const reconciler = new Reconciler(runtime.applier, systemClock, logger);
-        const daemon = new Daemon(reconciler, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket });
+        const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, VERSION);
+        const daemon = new Daemon(reconciler, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket }, {
+          onTick: (r) => metrics.observeTick(r),
+          onReloadFailure: () => metrics.reloadFailed(),
+        });
+        const http = opts.metricsAddress === 'off' ? undefined : await startMetricsServer(opts.metricsAddress, metrics);
+        if (http) logger.log('info', 'metrics', { address: opts.metricsAddress, paths: ['/metrics', '/healthz'] });
         await daemon.start(policy);
         await new Promise<void>((resolve) => {
           const stop = (signal: NodeJS.Signals): void => {
             logger.log('info', 'signal', { signal });
+            http?.close();
             void daemon.stop().then(() => runtime.close()).then(resolve);
           };
           process.once('SIGTERM', stop);

@@ -5,6 +5,8 @@ import { renderStatus } from '../format/status';
 import { RateEstimator, snapshot, type TrafficSnapshot } from '../../traffic/snapshot';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { loadOrReport } from './shared';
+import { loadPolicyFromPaths } from '../../policy/load';
+import { formatWindows, windowsView } from '../format/windows';
 
 interface StatusOptions {
   readonly output: OutputFormat;
@@ -48,8 +50,10 @@ export function registerStatus(program: Command): void {
       try {
         const snap = await readSnapshot(paths, opts.controlSocket);
         if (!snap) return;
-        if (opts.output === 'json') printJson(snap);
-        else process.stdout.write(`${renderStatus(snap)}\n`);
+        const loaded = await loadPolicyFromPaths(paths);
+        const windows = loaded.ok ? windowsView(loaded.policy, Date.now()) : undefined;
+        if (opts.output === 'json') printJson({ ...snap, windows });
+        else process.stdout.write(`${renderStatus(snap)}\n${windows ? `\n${formatWindows(windows)}\n` : ''}`);
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e, opts.output);
