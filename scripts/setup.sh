@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 missing=()
 # command:package pairs; a command already on PATH means its package is there.
-for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 make:make g++:g++ python3:python3; do
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
