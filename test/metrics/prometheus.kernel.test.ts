@@ -1,11 +1,10 @@
 // metrics: a real Prometheus server (Debian's package) scrapes a running daemon on
 // loopback; a PromQL rate() through its HTTP API agrees with the traffic the test drove,
 // and promtool accepts the exposition.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/app/ownership';
@@ -25,13 +24,12 @@ import { isRoot, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 import type { Server } from 'node:http';
 
-const run = promisify(execFile);
 const METRICS = '127.0.0.1:19617';
 const PROM = '127.0.0.1:19090';
 const policy = demoPolicyFor('mx-');
 const havePrometheus = (): boolean => {
   try {
-    require('node:child_process').execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
+    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
