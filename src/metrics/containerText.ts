@@ -4,6 +4,7 @@
 // that must not stall the reconciler. The values are the kernel's own cumulative
 // counters, so they stay monotonic across daemon restarts (the classes survive them).
 
+import { gzipSync } from 'node:zlib';
 import type { TrafficSnapshot, ContainerTraffic } from '../traffic/snapshot';
 
 interface Family {
@@ -42,16 +43,25 @@ export function renderContainerMetrics(snapshot: TrafficSnapshot | undefined): s
   return parts.join('');
 }
 
-/** Renders once per snapshot object; scrapes in between get the cached text. */
+/** Renders once per snapshot object; scrapes in between get the cached text (and its gzip). */
 export class ContainerMetricsCache {
   private source: TrafficSnapshot | undefined;
   private text = '';
+  private gzipped: Buffer | undefined;
 
   get(snapshot: TrafficSnapshot | undefined): string {
     if (snapshot !== this.source) {
       this.source = snapshot;
       this.text = renderContainerMetrics(snapshot);
+      this.gzipped = undefined;
     }
     return this.text;
+  }
+
+  /** A gzip member of the text; gzip members concatenate, so it can follow another. */
+  gzip(snapshot: TrafficSnapshot | undefined): Buffer {
+    const text = this.get(snapshot);
+    this.gzipped ??= gzipSync(text, { level: 1 });
+    return this.gzipped;
   }
 }

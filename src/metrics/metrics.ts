@@ -2,6 +2,7 @@
 // served together on /metrics; /healthz says whether the last reconcile succeeded.
 
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TickResult } from '../reconcile/reconciler';
 import type { TrafficSnapshot } from '../traffic/snapshot';
@@ -13,6 +14,8 @@ export interface SluiceMetrics {
   reloadFailed(): void;
   /** The full exposition text. */
   render(): Promise<string>;
+  /** The same, gzip-compressed (what Prometheus asks for); the per-container part is compressed once per tick. */
+  renderGzip(): Promise<Buffer>;
   healthy(): { ok: boolean; lastSuccess: number | undefined; lastError?: string };
 }
 
@@ -62,6 +65,9 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
     async render() {
       return (await registry.metrics()) + cache.get(source.snapshot());
     },
+    async renderGzip() {
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), cache.gzip(source.snapshot())]);
+    },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };
     },
@@ -73,9 +79,10 @@ export async function startMetricsServer(address: string, metrics: SluiceMetrics
   const [host, portText] = splitAddress(address);
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
-      void metrics.render().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(text);
+      const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+      void (gzip ? metrics.renderGzip() : metrics.render()).then((body) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+        res.end(body);
       });
     } else if (req.url === '/healthz') {
       const h = metrics.healthy();
