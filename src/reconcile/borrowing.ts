@@ -33,7 +33,7 @@ export interface BorrowingTuning {
   readonly hysteresisOfLink: number;
 }
 
-export const DEFAULT_TUNING: BorrowingTuning = { pressingRatio: 0.9, probeOfLink: 0.25, headroom: 1.1, hysteresisOfLink: 0.02 };
+export const DEFAULT_TUNING: BorrowingTuning = { pressingRatio: 0.9, probeOfLink: 0.5, headroom: 1.1, hysteresisOfLink: 0.02 };
 
 export function estimateDemand(c: DeviceClassState, link: BitsPerSec, tuning: BorrowingTuning): BitsPerSec {
   const pressing = c.rate >= c.currentCeiling * tuning.pressingRatio;

@@ -105,7 +105,7 @@ export class Reconciler {
 
   private lastWindows = '';
   /** A short half-life: the per-device loop must react within a few ticks. */
-  private readonly demandRates = new RateEstimator(250);
+  private readonly demandRates = new RateEstimator(50);
   /** Ceilings the loop set, so a tick that changes them is not mistaken for drift. */
   private loopCeilings = new Map<string, number>();
 
