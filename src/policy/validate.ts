@@ -56,7 +56,7 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   reportDuplicateNames(containerDocs, 'container', sink);
   reportDuplicateNames(scheduleDocs, 'schedule', sink);
   const containers = containerDocs.map((d) => validateContainer(d, host, sink));
-  reportDuplicateTargets(containerDocs, containers, host, sink);
+  reportDuplicateTargets(containerDocs, containers, sink);
   for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
@@ -148,7 +148,7 @@ function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, 
 }
 
 /** Two containers on the same namespace, address or cgroup would fight over one class. */
-function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: readonly ContainerPolicy[], host: HostPolicy, sink: IssueSink): void {
+function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: readonly ContainerPolicy[], sink: IssueSink): void {
   const seen = new Map<string, number>();
   containers.forEach((c, i) => {
     for (const [key, path, label] of targetsOf(c)) {
@@ -158,7 +158,6 @@ function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: reado
       } else seen.set(key, i);
     }
   });
-  void host;
 }
 
 function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {

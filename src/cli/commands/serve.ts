@@ -10,7 +10,6 @@ import { assertNamespaceAllowed } from './apply';
 import { loadOrReport } from './shared';
 import { createMetrics, startMetricsServer } from '../../metrics/metrics';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION = (require('../../../package.json') as { version: string }).version;
 
 interface ServeOptions {
