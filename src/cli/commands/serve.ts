@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { JsonLogger } from '../../app/logger';
 import { openRuntime } from '../../app/runtime';
 import { systemClock } from '../../app/tokens';
@@ -15,6 +15,7 @@ const VERSION = (require('../../../package.json') as { version: string }).versio
 interface ServeOptions {
   readonly tick: string;
   readonly metricsAddress: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly controlSocket: string;
   readonly hostNetns: boolean;
 }
@@ -27,12 +28,13 @@ export function registerServe(program: Command): void {
     .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
     .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
     .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
+    .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable', '127.0.0.1:9617')
     .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
     .action(async (paths: string[], opts: ServeOptions) => {
       const policy = await loadOrReport(paths, 'text');
       if (!policy) return;
-      const logger = new JsonLogger();
+      const logger = new JsonLogger(opts.logLevel);
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
         const runtime = await openRuntime('sluice serve', logger);
