@@ -120,6 +120,12 @@ export class Daemon {
     }
   }
 
+  /** Stops following file changes (SIGHUP and the control socket still reload). */
+  stopWatching(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+
   private debouncedReload(): void {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => void this.reload('file changed'), 200);
