@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include "bpf.h"
+#include "cgroup.h"
 #include "netlink.h"
 #include "netns.h"
 
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exchange", Napi::Function::New(env, sluice::Exchange, "exchange"));
   exports.Set("loadNetclsClassidProgram",
               Napi::Function::New(env, sluice::LoadNetclsClassidProgram, "loadNetclsClassidProgram"));
+  exports.Set("mountCgroupV1", Napi::Function::New(env, sluice::MountCgroupV1, "mountCgroupV1"));
   return exports;
 }
 

@@ -46,7 +46,7 @@ export function compilePolicy(policy: Policy, options: CompileOptions = {}): Com
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
     .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: classHandle(p.minor) }));
-  if (cgroups.length > 0) notes.push('cgroup-matched containers are classified on upload by their net_cls classid (BPF); their download is not shaped');
+  if (cgroups.length > 0) notes.push('cgroup-matched workloads: packets their sockets send through the bridge or the IFB are classified by net_cls classid (BPF), ahead of the address filters');
   return {
     state: { ...state, qdiscs: tc.qdiscs, classes: tc.classes, filters: tc.filters, cgroups },
     containers: placements.map((p) => describe(policy, p)),
@@ -171,13 +171,13 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   const bridge = { netns: host.netns, dev: host.bridge };
   const ifb = { netns: host.netns, dev: host.ifb };
   const members = (dir: Direction): TreeMember[] =>
-    placements
-      .filter((p) => dir === 'upload' || p.policy.match.kind !== 'cgroup')
-      .map((p) => ({ minor: p.minor, rates: ratesOf(p, dir), ...(p.address && p.policy.match.kind !== 'cgroup' ? { address: p.address } : {}) }));
+    placements.map((p) => ({ minor: p.minor, rates: ratesOf(p, dir), ...(p.address && p.policy.match.kind !== 'cgroup' ? { address: p.address } : {}) }));
   const down = sharedTree(bridge, 'download', host.capacity.download, host.subnet, members('download'), leafSpec);
   const up = sharedTree(ifb, 'upload', host.capacity.upload, host.subnet, members('upload'), leafSpec);
   const redirect = ingressRedirect(bridge, host.ifb);
-  const cgroupFilters = placements.some((p) => p.policy.match.kind === 'cgroup') && features.clsBpf ? [cgroupClassifier(ifb)] : [];
+  // Host-network workloads send into the bridge (towards containers) or through the IFB;
+  // the classifier runs first on both, and lets everything without a classid through.
+  const cgroupFilters = placements.some((p) => p.policy.match.kind === 'cgroup') && features.clsBpf ? [cgroupClassifier(bridge), cgroupClassifier(ifb)] : [];
   return {
     qdiscs: [...down.qdiscs, ...redirect.qdiscs, ...up.qdiscs],
     classes: [...down.classes, ...up.classes],
@@ -225,6 +225,5 @@ function classLocation(policy: Policy, p: Placement, dir: Direction): { netns: N
     if (!p.netns || !p.hostDev || !p.containerDev) return undefined;
     return dir === 'download' ? { netns: host.netns, dev: p.hostDev } : { netns: p.netns, dev: p.containerDev };
   }
-  if (dir === 'download' && p.policy.match.kind === 'cgroup') return undefined;
   return { netns: host.netns, dev: dir === 'download' ? host.bridge : host.ifb };
 }

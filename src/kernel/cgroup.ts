@@ -19,6 +19,17 @@ export function netclsRoot(mounts = readFileSync('/proc/mounts', 'utf8')): strin
   return undefined;
 }
 
+/** Where Sluice mounts net_cls when nothing has (the conventional place). */
+export const NETCLS_MOUNT = '/sys/fs/cgroup/net_cls';
+
+/** The net_cls root, mounting it first if no hierarchy is mounted (issue #5). */
+export function ensureNetclsRoot(mount: (target: string) => void): string {
+  const root = netclsRoot();
+  if (root !== undefined) return root;
+  mount(NETCLS_MOUNT);
+  return netclsRoot() ?? NETCLS_MOUNT;
+}
+
 function requireRoot(action: string, object: string): string {
   const root = netclsRoot();
   if (root !== undefined) return root;

@@ -35,6 +35,7 @@ interface NativeAddon {
   openNetlink(netnsPath: string): number;
   exchange(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
   loadNetclsClassidProgram(): BpfProgram;
+  mountCgroupV1(controller: string, target: string): void;
 }
 
 /** The shape of an Error the addon throws for a failed system call. */
@@ -256,4 +257,9 @@ export function loadNetclsClassidProgram(): BpfProgram {
   return withContext({ request: 'load', object: 'BPF program sl_netcls', netns: HOST_NETNS }, () =>
     addon().loadNetclsClassidProgram(),
   );
+}
+
+/** Mounts the cgroup v1 net_cls hierarchy at `target` (created if missing). */
+export function mountNetCls(target: string): void {
+  withContext({ request: 'mount', object: `cgroup v1 net_cls at ${target}`, netns: HOST_NETNS }, () => addon().mountCgroupV1('net_cls', target));
 }

@@ -2,7 +2,7 @@
 // addon), dumps decoded into the model, plans executed in batches.
 
 import { NamespaceNotFoundError } from '../../errors';
-import { observeCgroups, removeCgroup, writeCgroupClassid } from '../cgroup';
+import { ensureNetclsRoot, observeCgroups, removeCgroup, writeCgroupClassid } from '../cgroup';
 import { emptyKernelState, type LinkObject, type NetnsLocator, type ObservedState } from '../../tc/model';
 import * as native from '../native';
 import type { NetlinkChannelFactory } from '../netlink/channel';
@@ -85,7 +85,11 @@ export class RtnlKernel implements KernelPort {
       openNetnsFd: (ns) => native.openNetnsFd(ns),
       closeFd: (fd) => native.closeFd(fd),
       bpfProgram: () => (this.bpf ??= native.loadNetclsClassidProgram()),
-      writeCgroupClassid: (o, action) => (action === 'delete' ? removeCgroup(o) : writeCgroupClassid(o, action)),
+      writeCgroupClassid: (o, action) => {
+        if (action === 'delete') return removeCgroup(o);
+        ensureNetclsRoot((target) => native.mountNetCls(target));
+        return writeCgroupClassid(o, action);
+      },
     };
   }
 
