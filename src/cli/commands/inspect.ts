@@ -8,6 +8,7 @@ import type { SourceRef } from '../../policy/model';
 import { emptyKernelState, objectKey, type KernelObject, type ObservedState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { loadOrReport } from './shared';
+import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
   readonly output: OutputFormat;
@@ -80,9 +81,15 @@ export function registerInspect(program: Command): void {
         const objects = fromKernel ? objectsOf(container, observed) : [];
         const policyLines = sourceLines(container.source);
         if (opts.output === 'json') {
-          printJson({ container, source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })) });
+          printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })) });
         } else {
-          const out: string[] = [`container ${container.name} (match: ${container.matchKind})`, `policy: ${container.source.file}:${container.source.line}`, ...policyLines, ''];
+          const out: string[] = [
+            `container ${container.name} (match: ${container.matchKind}) on host ${policy.host.name}, ${policy.host.mode} mode`,
+            formatWindows(windowsView(policy, Date.now())),
+            `policy: ${container.source.file}:${container.source.line}`,
+            ...policyLines,
+            '',
+          ];
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
           for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${ref.classid >>> 16}:${(ref.classid & 0xffff).toString(16)} on ${ref.dev} in ${ref.netns}`);
           out.push('', fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)');
