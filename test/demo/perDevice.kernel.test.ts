@@ -60,6 +60,11 @@ describe.skipIf(!isRoot)('per-device mode: the control loop lends idle capacity'
       const results = await runPhases(deps, policy, compiled, { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 6, warmupSeconds: 3, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} per-device ${direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(DEMO_PHASES.map((p) => `${p.name}:true`));
+      // No oscillation: with demand steady at the end of the last phase, the loop stops
+      // changing ceilings (the ticks of the last ~2 s made no changes).
+      const tail = ticks.slice(-5, -1);
+      console.log(`per-device ${direction}: operations in the last ticks of the steady phase: ${JSON.stringify(tail)}`);
+      expect(tail.every((n) => n === 0)).toBe(true);
     }, 120_000);
   }
 });
