@@ -28,6 +28,8 @@ export interface HostOps {
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
+/** The libuv pool has 4 threads; more batches in flight would only queue. */
+const MAX_PARALLEL_BATCHES = 4;
 const GONE = new Set([osConstants.errno.ENOENT, osConstants.errno.ENODEV, osConstants.errno.ESRCH, osConstants.errno.EADDRNOTAVAIL]);
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -54,6 +56,8 @@ export class Executor {
   private batchNs: NetnsLocator | undefined;
   private pending: Pending[] = [];
   private fdsToClose: number[] = [];
+  /** Batches sent and not yet answered, one per namespace at most, in parallel. */
+  private readonly inFlight = new Map<NetnsLocator, Promise<void>>();
   private readonly applied: Operation[] = [];
   private failed: { operation: Operation; error: KernelError } | undefined;
 
@@ -79,7 +83,9 @@ export class Executor {
       this.runHostOp(op);
       return;
     }
-    if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.flush();
+    if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.dispatch();
+    // Within one namespace, order holds: wait for its previous batch.
+    await this.inFlight.get(o.netns);
     this.batchNs = o.netns;
     const session = await this.host.session(o.netns);
     let message: Buffer | undefined;
@@ -132,17 +138,40 @@ export class Executor {
     }
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Sends the pending batch without waiting for it, so batches of different namespaces
+   * (thousands of containers each needing links up, an address and a route) overlap.
+   */
+  private async dispatch(): Promise<void> {
     const batch = this.pending;
     const ns = this.batchNs;
+    const fds = this.fdsToClose;
     this.pending = [];
-    if (batch.length === 0 || ns === undefined) return this.closeFds();
+    this.fdsToClose = [];
+    if (batch.length === 0 || ns === undefined) {
+      for (const fd of fds) this.host.closeFd(fd);
+      return;
+    }
+    const sending = this.send(ns, batch, fds).finally(() => {
+      if (this.inFlight.get(ns) === sending) this.inFlight.delete(ns);
+    });
+    this.inFlight.set(ns, sending);
+    if (this.inFlight.size >= MAX_PARALLEL_BATCHES) await Promise.race(this.inFlight.values());
+  }
+
+  /** Sends what is pending and waits for every batch in flight. */
+  private async flush(): Promise<void> {
+    await this.dispatch();
+    await Promise.all(this.inFlight.values());
+  }
+
+  private async send(ns: NetnsLocator, batch: readonly Pending[], fds: readonly number[]): Promise<void> {
     const session = await this.host.session(ns);
     let answers: Map<number, NlError>;
     try {
       answers = await session.batch(batch.map((p) => p.message), batch.map((p) => p.seq));
     } finally {
-      this.closeFds();
+      for (const fd of fds) this.host.closeFd(fd);
     }
     for (const p of batch) {
       const a = answers.get(p.seq);
@@ -152,10 +181,6 @@ export class Executor {
         this.fail(p.op, a.errno, a);
       }
     }
-  }
-
-  private closeFds(): void {
-    for (const fd of this.fdsToClose.splice(0)) this.host.closeFd(fd);
   }
 
   private fail(op: Operation, errno: number, a: NlError): void {
