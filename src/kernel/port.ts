@@ -21,16 +21,20 @@ export interface ObserveScope {
 export interface ExecutionReport {
   /** Operations the kernel accepted, in order. */
   readonly applied: readonly Operation[];
-  /** The first operation the kernel refused, and why; nothing after it was attempted. */
+  /** The first operation the kernel refused, and why. */
   readonly failed?: { readonly operation: Operation; readonly error: KernelError };
-  /** Operations not attempted because an earlier one failed. */
+  /** Operations not applied: not attempted after the failure, or refused in the same batch. */
   readonly skipped: readonly Operation[];
 }
 
 export interface KernelPort {
   /** Dumps everything Sluice owns in the given namespaces (objects it does not own are left out). */
   observe(scope: ObserveScope): Promise<ObservedState>;
-  /** Executes the plan in order, batching requests; stops at the first refusal. */
+  /**
+   * Executes the plan in order, batching requests; stops sending at the first refusal.
+   * Requests already sent (the rest of that batch, other namespaces' batches in flight)
+   * complete, and the report lists exactly which were applied.
+   */
   execute(plan: Plan): Promise<ExecutionReport>;
   /** Releases sockets. */
   close(): Promise<void>;

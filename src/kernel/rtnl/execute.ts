@@ -1,6 +1,7 @@
 // Operations → rtnetlink requests. Consecutive operations in one namespace go out as one
-// batch; every reply is tied back to its operation by sequence number. Namespace and
-// sysctl operations go through the addon. Deleting what is already gone is success.
+// batch, and batches of different namespaces overlap (order within a namespace holds);
+// every reply is tied back to its operation by sequence number. Namespace, sysctl and
+// cgroup operations go through the addon. Deleting what is already gone is success.
 
 import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
