@@ -37,12 +37,16 @@ export function registerDemo(program: Command): void {
         cleaning ??= teardownDemo(runtime, policy);
         await cleaning;
       };
+      // `on`, not `once`: while this listener is registered, the load generator's own signal
+      // handler only kills its children and leaves the exit to us, after the cleanup.
       const onSignal = (signal: NodeJS.Signals): void => {
         out(`\n${signal}: removing the sandbox…`);
-        void cleanup().finally(() => process.exit(130));
+        void cleanup()
+          .catch((e: unknown) => reportError(e, opts.output))
+          .finally(() => process.exit(130));
       };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         runtime = await openRuntime('sluice demo');
         out(`Sluice demo: ${policy.host.name}, ${policy.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way (leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
