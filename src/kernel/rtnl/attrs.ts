@@ -47,6 +47,18 @@ export function parseAttrs(buf: Buffer, offset = 0, end = buf.length): Attr[] {
   return out;
 }
 
+/** One attribute's payload, found by scanning (no Map per message: dumps have tens of thousands). */
+export function attrOf(buf: Buffer, type: number, offset = 0, end = buf.length): Buffer | undefined {
+  let at = offset;
+  while (at + 4 <= end) {
+    const len = buf.readUInt16LE(at);
+    if (len < 4 || at + len > end) return undefined;
+    if ((buf.readUInt16LE(at + 2) & NLA_TYPE_MASK) === type) return buf.subarray(at + 4, at + len);
+    at += align4(len);
+  }
+  return undefined;
+}
+
 export function attrMap(buf: Buffer, offset = 0, end = buf.length): Map<number, Buffer> {
   return new Map(parseAttrs(buf, offset, end).map((a) => [a.type, a.payload]));
 }

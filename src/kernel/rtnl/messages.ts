@@ -1,7 +1,7 @@
 // rtnetlink messages: the fixed headers (nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, tcmsg)
 // and their attributes, built and parsed without I/O.
 
-import { attr, attrMap, nestedPlain, readString, readU32, stringAttr, u32Attr } from './attrs';
+import { attr, attrMap, attrOf, nestedPlain, readString, readU32, stringAttr, u32Attr } from './attrs';
 import { AF_INET, AF_UNSPEC, IFA, IFF_UP, IFLA, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 
 export const NLMSG_HDRLEN = 16;
@@ -250,12 +250,12 @@ export interface TcMessage extends TcHeader {
 
 export function parseTc(msg: Buffer): TcMessage | undefined {
   const b = NLMSG_HDRLEN;
-  const a = attrMap(msg, b + 20, header(msg).len);
-  const kind = readString(a.get(TCA.KIND));
+  const end = msg.readUInt32LE(0);
+  const kind = readString(attrOf(msg, TCA.KIND, b + 20, end));
   if (!kind) return undefined;
-  const options = a.get(TCA.OPTIONS);
-  const stats2 = a.get(TCA.STATS2);
-  const xstats = a.get(TCA.XSTATS);
+  const options = attrOf(msg, TCA.OPTIONS, b + 20, end);
+  const stats2 = attrOf(msg, TCA.STATS2, b + 20, end);
+  const xstats = attrOf(msg, TCA.XSTATS, b + 20, end);
   return {
     ifindex: msg.readInt32LE(b + 4),
     handle: msg.readUInt32LE(b + 8),

@@ -94,8 +94,7 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
         const c: ClassObject = { type: 'class', netns: ns, dev: link.name, classid: asHandle(m.handle), parent, spec };
         classes.push(c);
         if (withStats) {
-          const htb = decodeHtbXstats(statsApp(m.stats2) ?? m.xstats);
-          stats.set(objectKey(c), { ...decodeCounters(m.stats2), ...(htb ? { htb } : {}) });
+          stats.set(objectKey(c), decodeCounters(m.stats2, decodeHtbXstats(statsApp(m.stats2) ?? m.xstats)));
         }
       }
     }

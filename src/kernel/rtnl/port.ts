@@ -56,7 +56,7 @@ export class RtnlKernel implements KernelPort {
       }
     }
     const links: LinkObject[] = linkObjects(dumps);
-    const stats = new Map(dumps.flatMap((d) => [...d.stats]));
+    const stats = dumps.length === 1 ? dumps[0]!.stats : new Map(dumps.flatMap((d) => [...d.stats]));
     return {
       ...emptyKernelState(),
       namespaces: native.listNetns().filter((n) => n.startsWith('sl-')).map((name) => ({ type: 'namespace' as const, name })),

@@ -13,7 +13,7 @@ import {
   type U32Key,
 } from '../../tc/model';
 import { bitsPerSec, bytes } from '../../units/units';
-import { attr, attrMap, nestedPlain, parseAttrs, readString, readU32, readU64, stringAttr, u32Attr, u64Attr } from './attrs';
+import { attr, attrMap, attrOf, nestedPlain, parseAttrs, readString, readU32, readU64, stringAttr, u32Attr, u64Attr } from './attrs';
 import {
   NS_PER_TICK,
   TC_ACT,
@@ -140,11 +140,10 @@ export function encodeHtbClass(spec: HtbClassSpec): Buffer {
 
 export function decodeHtbClass(options: Buffer | undefined): HtbClassSpec | undefined {
   if (!options) return undefined;
-  const a = attrMap(options);
-  const opt = a.get(TCA_HTB.PARMS);
+  const opt = attrOf(options, TCA_HTB.PARMS);
   if (!opt || opt.length < 44) return undefined;
-  const rate = readU64(a.get(TCA_HTB.RATE64)) ?? opt.readUInt32LE(8);
-  const ceil = readU64(a.get(TCA_HTB.CEIL64)) ?? opt.readUInt32LE(20);
+  const rate = readU64(attrOf(options, TCA_HTB.RATE64)) ?? opt.readUInt32LE(8);
+  const ceil = readU64(attrOf(options, TCA_HTB.CEIL64)) ?? opt.readUInt32LE(20);
   return {
     kind: 'htb',
     rate: bitsPerSec(rate * 8),
@@ -290,12 +289,12 @@ export function decodeFilterOptions(kind: string, options: Buffer | undefined, c
 
 // ---------------------------------------------------------------- statistics
 
-export function decodeCounters(stats2: Buffer | undefined): TcCounters {
-  const a = stats2 ? attrMap(stats2) : new Map<number, Buffer>();
-  const basic = a.get(TCA_STATS.BASIC);
-  const queue = a.get(TCA_STATS.QUEUE);
-  const pkt64 = readU64(a.get(TCA_STATS.PKT64));
+export function decodeCounters(stats2: Buffer | undefined, htb?: HtbXstats): TcCounters & { htb?: HtbXstats } {
+  const basic = stats2 ? attrOf(stats2, TCA_STATS.BASIC) : undefined;
+  const queue = stats2 ? attrOf(stats2, TCA_STATS.QUEUE) : undefined;
+  const pkt64 = stats2 ? readU64(attrOf(stats2, TCA_STATS.PKT64)) : undefined;
   return {
+    ...(htb ? { htb } : {}),
     bytes: basic ? Number(basic.readBigUInt64LE(0)) : 0,
     packets: pkt64 ?? (basic && basic.length >= 12 ? basic.readUInt32LE(8) : 0),
     qlen: queue ? queue.readUInt32LE(0) : 0,
@@ -312,4 +311,4 @@ export function decodeHtbXstats(app: Buffer | undefined): HtbXstats | undefined 
   return { lends: app.readUInt32LE(0), borrows: app.readUInt32LE(4), giants: app.readUInt32LE(8), tokens: app.readInt32LE(12), ctokens: app.readInt32LE(16) };
 }
 
-export const statsApp = (stats2: Buffer | undefined): Buffer | undefined => (stats2 ? attrMap(stats2).get(TCA_STATS.APP) : undefined);
+export const statsApp = (stats2: Buffer | undefined): Buffer | undefined => (stats2 ? attrOf(stats2, TCA_STATS.APP) : undefined);
