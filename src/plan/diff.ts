@@ -9,6 +9,7 @@ import type { Operation, Plan } from './model';
 import { createRank } from './order';
 
 export function diff(desired: KernelState, observed: KernelState): Plan {
+  if (isEmptyState(observed)) return fromNothing(desired);
   const want = indexByKey(flatten(desired));
   const have = indexByKey(flatten(observed));
   const replaced = new Set<string>();
@@ -52,6 +53,24 @@ function groupByNamespace(ops: readonly Operation[]): Operation[] {
   const noNamespace = groups.get('') ?? [];
   groups.delete('');
   return [...ops.filter(first), ...[...groups.values()].flat(), ...noNamespace];
+}
+
+const isEmptyState = (s: KernelState): boolean => flattenLength(s) === 0;
+
+const flattenLength = (s: KernelState): number =>
+  s.namespaces.length + s.links.length + s.addresses.length + s.routes.length + s.sysctls.length + s.qdiscs.length + s.classes.length + s.filters.length + s.cgroups.length;
+
+/**
+ * A fresh machine: everything is created, so no index of 100,000 keys is needed to find
+ * what differs (the same result as the general path, which a unit test checks).
+ */
+function fromNothing(desired: KernelState): Plan {
+  const links = new Map(desired.links.map((l) => [objectKey(l), l as KernelObject]));
+  const creates = dedupeVethPairs(flatten(desired).filter(creatable)).map((o): Operation => ({ op: 'create', object: o }));
+  const loopbacks = desired.links
+    .filter((o) => o.spec.kind === 'external' && o.name === 'lo' && o.up)
+    .map((o): Operation => ({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] }));
+  return groupByNamespace(withPeerUp(sortByRank([...creates, ...loopbacks], (op) => createRank(op.object)), links));
 }
 
 /** Stable sort on a rank computed once per element. */

@@ -76,3 +76,10 @@ describe('diff', () => {
     expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(6);
   });
 });
+
+describe('diff from an empty state', () => {
+  it('takes the fast path and gives the same plan as the general one', () => {
+    const general = diff(desired, { ...emptyKernelState(), sysctls: [{ type: 'sysctl', netns: 'nowhere', key: 'x', value: '1' }] });
+    expect(diff(desired, emptyKernelState())).toEqual(general);
+  });
+});
