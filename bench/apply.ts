@@ -11,31 +11,13 @@ import { systemClock } from '../src/app/tokens';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { listNetns, deleteNetns } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
-import type { ContainerPolicy, Policy } from '../src/policy/model';
+import type { Policy } from '../src/policy/model';
+import { syntheticPolicyDirect } from './fixtures';
 import { Reconciler } from '../src/reconcile/reconciler';
 import type { Operation } from '../src/plan/model';
-import { bitsPerSec } from '../src/units/units';
 
-const source = { file: 'bench', line: 1, column: 1 };
-
-function policy(n: number, match: 'managed' | 'ip'): Policy {
-  const capacity = bitsPerSec(100e9);
-  const containers: ContainerPolicy[] = Array.from({ length: n }, (_, i) => {
-    const address = `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`;
-    return {
-      name: `c${i}`,
-      match: match === 'managed' ? { kind: 'managed', netns: `sl-ab-c${i}` } : { kind: 'ip', address },
-      address,
-      bandwidth: { download: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 }, upload: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 } },
-      source,
-    };
-  });
-  return {
-    host: { name: `bench-${match}-${n}`, mode: 'shared', netns: 'sl-ab-host', bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1', capacity: { download: capacity, upload: capacity }, overcommit: 'reject', source },
-    containers,
-    schedules: [],
-  };
-}
+const policy = (n: number, match: 'managed' | 'ip'): Policy =>
+  syntheticPolicyDirect(n, { match, name: `bench-${match}-${n}`, hostNetns: 'sl-ab-host', namespacePrefix: 'sl-ab-c' });
 
 function cleanup(): void {
   for (const ns of listNetns()) if (ns.startsWith('sl-ab-')) deleteNetns(ns);

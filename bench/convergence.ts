@@ -21,7 +21,7 @@ import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
 import { Reconciler } from '../src/reconcile/reconciler';
-import { objectKey } from '../src/tc/model';
+import { containerCounters } from '../src/traffic/snapshot';
 import { readFileSync } from 'node:fs';
 
 const TICK_MS = 500;
@@ -42,14 +42,8 @@ interface Sample {
 
 async function sampleBytes(kernel: RtnlKernel, compiled: CompiledPolicy): Promise<Map<string, number>> {
   const netns = [...new Set(compiled.containers.map((c) => c.classes.download!.netns))];
-  const observed = await kernel.observe({ netns, withStats: true });
-  const out = new Map<string, number>();
-  for (const c of compiled.containers) {
-    const ref = c.classes.download!;
-    const cls = observed.classes.find((k) => k.netns === ref.netns && k.dev === ref.dev && k.classid === ref.classid);
-    out.set(c.name, cls ? observed.stats.get(objectKey(cls))?.bytes ?? 0 : 0);
-  }
-  return out;
+  const counted = containerCounters(compiled, await kernel.observe({ netns, withStats: true }));
+  return new Map([...counted.values()].filter((c) => c.direction === 'download').map((c) => [c.container, c.counters.bytes]));
 }
 
 /** Milliseconds from `from` until the windowed rates stay within 5% of the link of `ideal`. */

@@ -36,22 +36,37 @@ export function syntheticPolicy(containers: number, options: { mode?: 'shared' |
   return r.policy;
 }
 
-/** The same policy built directly (no YAML), so compile benchmarks measure compile alone. */
-export function syntheticPolicyDirect(containers: number, mode: 'shared' | 'per-device' = 'shared'): Policy {
-  const capacity = bitsPerSec(100e9);
+export interface DirectOptions {
+  readonly mode?: 'shared' | 'per-device';
+  /** managed: each container in its own namespace; ip: classified by address only. */
+  readonly match?: 'managed' | 'ip';
+  readonly name?: string;
+  readonly hostNetns?: string;
+  /** Managed containers' namespaces are `<prefix><i>`. */
+  readonly namespacePrefix?: string;
+  readonly capacity?: number;
+}
+
+/** The synthetic policy built directly (no YAML), so benchmarks measure what they name alone. */
+export function syntheticPolicyDirect(containers: number, options: DirectOptions = {}): Policy {
+  const capacity = bitsPerSec(options.capacity ?? 100e9);
   const source = { file: 'bench', line: 1, column: 1 };
+  const host = { name: options.name ?? 'bench', mode: options.mode ?? 'shared', netns: options.hostNetns ?? 'sl-bench', bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1' };
   return {
-    host: { name: 'bench', mode, netns: 'sl-bench', bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1', capacity: { download: capacity, upload: capacity }, overcommit: 'reject', source },
-    containers: Array.from({ length: containers }, (_, i) => ({
-      name: `c${i}`,
-      match: { kind: 'managed' as const, netns: `sl-c${i}` },
-      address: `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`,
-      bandwidth: {
-        download: { guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(1e9), priority: i % 8 },
-        upload: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 },
-      },
-      source,
-    })),
+    host: { ...host, capacity: { download: capacity, upload: capacity }, overcommit: 'reject', source },
+    containers: Array.from({ length: containers }, (_, i) => {
+      const address = `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`;
+      return {
+        name: `c${i}`,
+        match: options.match === 'ip' ? { kind: 'ip' as const, address } : { kind: 'managed' as const, netns: `${options.namespacePrefix ?? 'sl-c'}${i}` },
+        address,
+        bandwidth: {
+          download: { guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(Math.min(1e9, capacity)), priority: i % 8 },
+          upload: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 },
+        },
+        source,
+      };
+    }),
     schedules: [],
   };
 }

@@ -12,32 +12,15 @@ import { createNetns, deleteNetns, listNetns } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { RTM } from '../src/kernel/rtnl/constants';
 import { tcmsg } from '../src/kernel/rtnl/messages';
-import type { Policy } from '../src/policy/model';
 import { diff } from '../src/plan/diff';
 import { emptyKernelState, type FilterObject, type KernelState } from '../src/tc/model';
-import { bitsPerSec } from '../src/units/units';
+import { syntheticPolicyDirect } from './fixtures';
 import { tcCommand } from './tcBatch';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(1000, 4000);
 /** One process per object takes minutes at 4,000; measured at this size and below only. */
 const PER_OBJECT_MAX = 1000;
-
-function ipPolicy(n: number, ns: string): Policy {
-  const source = { file: 'bench', line: 1, column: 1 };
-  const capacity = bitsPerSec(10e9);
-  return {
-    host: { name: 'bench', mode: 'shared', netns: ns, bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1', capacity: { download: capacity, upload: capacity }, overcommit: 'reject', source },
-    containers: Array.from({ length: n }, (_, i) => ({
-      name: `c${i}`,
-      match: { kind: 'ip' as const, address: `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}` },
-      address: `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`,
-      bandwidth: { download: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 }, upload: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 } },
-      source,
-    })),
-    schedules: [],
-  };
-}
 
 /** The common hand-written setup: one u32 filter per container at the root, matched in order. */
 function flatFilters(s: KernelState): FilterObject[] {
@@ -71,7 +54,7 @@ async function timeMsAsync(f: () => Promise<unknown>): Promise<number> {
 async function benchSize(n: number, kernel: RtnlKernel): Promise<void> {
   const names = { nl: `sl-kb-nl${n}`, tc: `sl-kb-tc${n}`, flat: `sl-kb-fl${n}`, each: `sl-kb-ea${n}` };
   for (const ns of Object.values(names)) prepare(ns);
-  const compiled = compilePolicy(ipPolicy(n, names.nl));
+  const compiled = compilePolicy(syntheticPolicyDirect(n, { match: 'ip', hostNetns: names.nl, capacity: 10e9 }));
   const state = { ...emptyKernelState(), qdiscs: compiled.state.qdiscs, classes: compiled.state.classes, filters: compiled.state.filters };
   // The planner's order (parents first) serves both Sluice and the tc batch files.
   const plan = diff(state, emptyKernelState());

@@ -2,7 +2,7 @@
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
 import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
-import { compilePolicy, type CompiledPolicy, type KernelFeatures } from '../compile';
+import { compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
@@ -14,6 +14,9 @@ export interface NamespaceProbe {
   exists(locator: NetnsLocator): boolean;
   readSysctl(locator: NetnsLocator, key: string): string | undefined;
 }
+
+/** What observing needs to know of the desired state: the namespaces it creates, the sysctls it sets. */
+export type ObserveHints = Pick<KernelState, 'namespaces' | 'sysctls'>;
 
 export interface PlannedChange {
   readonly compiled: CompiledPolicy;
@@ -41,13 +44,19 @@ export class Applier {
 
   /** What apply would do; changes nothing. `extra`: objects kept beside the policy's. */
   async plan(policy: Policy, withStats = false, extra?: KernelState): Promise<PlannedChange> {
-    const record = await this.store.read(policy.host.name);
-    const withExtra = (s: KernelState): KernelState => (extra ? mergeStates(s, extra) : s);
-    const draft = withExtra(compilePolicy(policy, { features: this.features }).state);
-    const scope = scopeOf(policy.host.netns, draft, record);
-    const observed = await this.observe(scope, draft, withStats, record?.namespaces);
+    return this.planWith(policy, withStats, extra, await this.store.read(policy.host.name));
+  }
+
+  private async planWith(policy: Policy, withStats: boolean, extra: KernelState | undefined, record: OwnershipRecord | undefined): Promise<PlannedChange> {
+    const covered = policyFootprint(policy);
+    const hints: ObserveHints = {
+      namespaces: [...covered.namespaces, ...(extra?.namespaces ?? [])],
+      sysctls: [...covered.sysctls, ...(extra?.sysctls ?? [])],
+    };
+    const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
+    const observed = await this.observe(scope, hints, withStats, record?.namespaces);
     const compiled = compilePolicy(policy, { observed, features: this.features });
-    const state = withExtra(compiled.state);
+    const state = extra ? mergeStates(compiled.state, extra) : compiled.state;
     return { compiled: { ...compiled, state }, observed, plan: diff(state, observed) };
   }
 
@@ -56,9 +65,9 @@ export class Applier {
    * (the per-device loop sets ceilings from measured demand).
    */
   async apply(policy: Policy, withStats = false, adjust?: (planned: PlannedChange) => KernelState, extra?: KernelState): Promise<ApplyOutcome> {
-    const base = await this.plan(policy, withStats, extra);
-    const planned = adjust ? withState(base, adjust(base)) : base;
     const record = await this.store.read(policy.host.name);
+    const base = await this.planWith(policy, withStats, extra, record);
+    const planned = adjust ? withState(base, adjust(base)) : base;
     if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };
     // Recorded before executing: if the kernel refuses halfway, the next apply or
     // destroy still knows every namespace this run may have created.
@@ -72,9 +81,9 @@ export class Applier {
   async destroy(host: string, policy?: Policy): Promise<ConvergeOutcome> {
     const record = await this.store.read(host);
     const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
-    const named = policy ? compilePolicy(policy, { features: this.features }).state : emptyKernelState();
-    const scope = scopeOf(hostNetns, named, record);
-    const observed = await this.observe(scope, named, false, record?.namespaces);
+    const covered = policy ? policyFootprint(policy) : { netns: [], namespaces: [], sysctls: [] };
+    const scope = scopeOf(hostNetns, covered.netns, record);
+    const observed = await this.observe(scope, covered, false, record?.namespaces);
     const plan = diff(emptyKernelState(), observed);
     const report = await this.kernel.execute(plan);
     if (!report.failed) await this.store.remove(host);
@@ -99,7 +108,7 @@ export class Applier {
   }
 
   /** Owned objects in the namespaces of `scope` that exist, plus the sysctls `desired` names. */
-  async observe(scope: readonly NetnsLocator[], desired: KernelState, withStats: boolean, created: readonly string[] = []): Promise<ObservedState> {
+  async observe(scope: readonly NetnsLocator[], desired: ObserveHints, withStats: boolean, created: readonly string[] = []): Promise<ObservedState> {
     const existing = [...new Set(scope)].filter((ns) => this.probe.exists(ns));
     const wholly = [...new Set([...desired.namespaces.map((n) => n.name), ...created])];
     const raw = await this.kernel.observe({ netns: existing, withStats, wholly });
@@ -114,10 +123,12 @@ export class Applier {
 }
 
 /** Namespaces an apply looks at: the host's, every container's, and what it created before. */
-function scopeOf(hostNetns: NetnsLocator, state: KernelState, record: OwnershipRecord | undefined): NetnsLocator[] {
-  const fromState = [...state.namespaces.map((n) => n.name), ...state.links.map((l) => l.netns)];
-  return [...new Set([hostNetns, ...fromState, ...(record?.scope ?? []), ...(record?.namespaces ?? [])])];
+function scopeOf(hostNetns: NetnsLocator, covered: readonly NetnsLocator[], record: OwnershipRecord | undefined): NetnsLocator[] {
+  return [...new Set([hostNetns, ...covered, ...(record?.scope ?? []), ...(record?.namespaces ?? [])])];
 }
+
+/** The namespaces a state puts objects in. */
+const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map((n) => n.name), ...state.links.map((l) => l.netns)];
 
 function recordFor(host: string, hostNetns: NetnsLocator, state: KernelState): OwnershipRecord {
   return {

@@ -38,4 +38,3 @@ export function reportError(e: unknown, format: OutputFormat = 'text'): number {
   return code;
 }
 
-export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;

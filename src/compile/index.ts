@@ -3,7 +3,7 @@
 
 import { allocate } from '../allocate/oracle';
 import type { ContainerPolicy, DirectionPolicy, HostPolicy, Policy } from '../policy/model';
-import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NetnsLocator } from '../tc/model';
+import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
 import { minorOf, type TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
@@ -77,6 +77,22 @@ function place(policy: Policy, observed: KernelState | undefined, notes: string[
       ...(address ? { address } : {}),
     };
   });
+}
+
+/** What a policy covers, without compiling its trees: enough to know what to observe. */
+export interface PolicyFootprint {
+  /** Every namespace it puts objects in (host, managed and attached containers). */
+  readonly netns: readonly NetnsLocator[];
+  /** The namespaces it creates. */
+  readonly namespaces: readonly NamespaceObject[];
+  readonly sysctls: readonly SysctlObject[];
+}
+
+export function policyFootprint(policy: Policy): PolicyFootprint {
+  const host = hostPlumbing(policy.host);
+  const own = policy.containers.filter(hasOwnNamespace);
+  const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
+  return { netns: [policy.host.netns, ...own.map(containerNetns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls };
 }
 
 const hasOwnNamespace = (c: ContainerPolicy): boolean => c.match.kind === 'managed' || c.match.kind === 'netns-path' || c.match.kind === 'pid';

@@ -9,14 +9,15 @@ import { monotonicMs } from '../loadgen/protocol';
 import { judgeAgainstOracle } from '../measure/oracleVerdict';
 import type { Verdict } from '../measure/verdict';
 import type { Policy } from '../policy/model';
-import { objectKey, type ClassObject, type Direction, type NetnsLocator } from '../tc/model';
+import type { Direction, NetnsLocator } from '../tc/model';
+import { containerCounters, RateEstimator } from '../traffic/snapshot';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { PEER_LINK, PEER_NETNS, peerState } from './peer';
 import type { Phase } from './scenario';
 import { renderLiveTable, type LiveRow } from './table';
 import { TrafficRig } from './traffic';
-import { allocate } from '../allocate/oracle';
-import { ExecutionFailedError } from './errors';
+import { allocate, type AllocationInput } from '../allocate/oracle';
+import { ExecutionFailedError } from '../apply/errors';
 
 export interface DemoOptions {
   readonly phases: readonly Phase[];
@@ -106,7 +107,7 @@ async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy
   if (!options.live) options.out(lastTable);
   const to = monotonicMs();
   const measured = rig.goodput(direction, from, to, options.warmupSeconds * 1000);
-  const drops = (await meter.sample()).totalDrops;
+  const drops = (await meter.sample()).drops;
   const verdict = judgeAgainstOracle({
     capacity,
     containers: inputs,
@@ -117,7 +118,7 @@ async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy
 }
 
 /** Busy containers demand more than the link; idle ones nothing. */
-export function oracleInputs(compiled: CompiledPolicy, direction: Direction, active: readonly string[], capacity: BitsPerSec) {
+export function oracleInputs(compiled: CompiledPolicy, direction: Direction, active: readonly string[], capacity: BitsPerSec): AllocationInput[] {
   return compiled.containers.flatMap((c) => {
     const cls = c.classes[direction];
     if (!cls) return [];
@@ -127,29 +128,25 @@ export function oracleInputs(compiled: CompiledPolicy, direction: Direction, act
 
 /** Per-container rates and drops from the HTB class counters (what the kernel itself counted). */
 class ClassMeter {
-  private last = new Map<string, { bytes: number; t: number }>();
-  constructor(private readonly kernel: KernelPort, private readonly compiled: CompiledPolicy, private readonly direction: Direction) {}
+  /** Rates over the last interval, unsmoothed: the table shows what happened that second. */
+  private readonly rates = new RateEstimator(1);
+  private readonly netns: NetnsLocator[];
 
-  async sample(): Promise<{ rate: Map<string, BitsPerSec>; drops: Map<string, number>; totalDrops: Map<string, number> }> {
-    const netns = [...new Set(this.compiled.containers.flatMap((c) => (c.classes[this.direction] ? [c.classes[this.direction]!.netns] : [])))] as NetnsLocator[];
-    const observed = await this.kernel.observe({ netns, withStats: true });
+  constructor(private readonly kernel: KernelPort, private readonly compiled: CompiledPolicy, private readonly direction: Direction) {
+    this.netns = [...new Set(compiled.containers.flatMap((c) => (c.classes[direction] ? [c.classes[direction]!.netns] : [])))];
+  }
+
+  async sample(): Promise<{ rate: Map<string, BitsPerSec>; drops: Map<string, number> }> {
+    const observed = await this.kernel.observe({ netns: this.netns, withStats: true });
     const t = monotonicMs();
     const rate = new Map<string, BitsPerSec>();
     const drops = new Map<string, number>();
-    for (const c of this.compiled.containers) {
-      const ref = c.classes[this.direction];
-      if (!ref) continue;
-      const cls = observed.classes.find((k) => k.netns === ref.netns && k.dev === ref.dev && k.classid === ref.classid);
-      const stats = cls ? observed.stats.get(objectKey(cls as ClassObject)) : undefined;
-      const leaf = observed.qdiscs.find((q) => q.netns === ref.netns && q.dev === ref.dev && q.parent === ref.classid);
-      const leafStats = leaf ? observed.stats.get(objectKey(leaf)) : undefined;
-      drops.set(c.name, (stats?.drops ?? 0) + (leafStats?.drops ?? 0));
-      const bytes = stats?.bytes ?? 0;
-      const prev = this.last.get(c.name);
-      if (prev && t > prev.t) rate.set(c.name, bitsPerSec(((bytes - prev.bytes) * 8 * 1000) / (t - prev.t)));
-      this.last.set(c.name, { bytes, t });
+    for (const counted of containerCounters(this.compiled, observed).values()) {
+      if (counted.direction !== this.direction) continue;
+      drops.set(counted.container, counted.counters.drops);
+      rate.set(counted.container, this.rates.update(counted.container, counted.counters.bytes, t));
     }
-    return { rate, drops, totalDrops: drops };
+    return { rate, drops };
   }
 }
 

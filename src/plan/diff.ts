@@ -4,7 +4,7 @@
 // are recreated if still desired; a converged state yields an empty plan.
 
 import { majorOf, minorOf } from '../tc/handle';
-import { assertNever, objectKey, type KernelObject, type KernelState, type LinkObject } from '../tc/model';
+import { assertNever, classKey, objectKey, type KernelObject, type KernelState, type LinkObject } from '../tc/model';
 import type { Operation, Plan } from './model';
 import { createRank } from './order';
 
@@ -115,10 +115,10 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
       return fields.length ? { kind: 'change', fields } : { kind: 'same' };
     }
     case 'route':
-      return sameJson(d, o) ? { kind: 'same' } : { kind: 'replace' };
+      return sameData(d, o) ? { kind: 'same' } : { kind: 'replace' };
     case 'sysctl':
     case 'cgroup-classid':
-      return sameJson(d, o) ? { kind: 'same' } : { kind: 'change', fields: ['value'] };
+      return sameData(d, o) ? { kind: 'same' } : { kind: 'change', fields: ['value'] };
     case 'qdisc': {
       const oq = o as typeof d;
       if (d.spec.kind !== oq.spec.kind || d.handle !== oq.handle) return { kind: 'replace' };
@@ -132,7 +132,7 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
       return fields.length ? { kind: 'change', fields } : { kind: 'same' };
     }
     case 'filter':
-      return sameJson(d, o) ? { kind: 'same' } : { kind: 'replace' };
+      return sameData(d, o) ? { kind: 'same' } : { kind: 'replace' };
     case 'namespace':
     case 'address':
       return { kind: 'same' };
@@ -158,7 +158,6 @@ export function sameData(a: unknown, b: unknown): boolean {
   return count === 0;
 }
 
-const sameJson = sameData;
 
 function changedFields<T extends object>(a: T, b: T): string[] {
   return Object.keys(a).filter((k) => !sameData(a[k as keyof T], b[k as keyof T]));
@@ -243,7 +242,7 @@ function parentKeys(o: KernelObject, qdiscs: QdiscIndex): string[] {
   if (o.type === 'class') keys.push(...defined(qdiscOf(majorOf(o.classid))));
   if (o.type === 'filter') keys.push(...defined(qdiscOf(majorOf(o.parent))));
   if (o.type === 'qdisc' && minorOf(o.parent) !== 0) {
-    keys.push(`${o.netns}/${o.dev}/class/${o.parent >>> 0}`);
+    keys.push(classKey(o.netns, o.dev, o.parent));
     if (majorOf(o.parent) !== majorOf(o.handle)) keys.push(...defined(qdiscOf(majorOf(o.parent))));
   }
   return keys;

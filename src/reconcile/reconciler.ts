@@ -12,7 +12,7 @@ import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from
 import { containerCounters, RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
 import type { PlannedChange } from '../apply/applier';
 import { burstBytesFor } from '../compile/htb';
-import { DIRECTIONS, objectKey, type KernelState } from '../tc/model';
+import { classKey, DIRECTIONS, objectKey, type KernelState } from '../tc/model';
 import { bitsPerSec } from '../units/units';
 import { nextCeilings, type DeviceClassState } from './borrowing';
 
@@ -123,7 +123,7 @@ export class Reconciler {
         const ref = c.classes[direction];
         const got = counted.get(`${direction}/${c.name}`);
         if (!ref || !got) return [];
-        const key = `${ref.netns}/${ref.dev}/class/${ref.classid >>> 0}`;
+        const key = classKey(ref.netns, ref.dev, ref.classid);
         return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
       });
       for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);

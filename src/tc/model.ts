@@ -301,7 +301,7 @@ export function objectKey(o: KernelObject): string {
     case 'qdisc':
       return `${o.netns}/${o.dev}/qdisc/${o.parent >>> 0}`;
     case 'class':
-      return `${o.netns}/${o.dev}/class/${o.classid >>> 0}`;
+      return classKey(o.netns, o.dev, o.classid);
     case 'filter':
       return `${o.netns}/${o.dev}/filter/${o.parent >>> 0}/${o.prio}/${o.protocol}/${o.handle >>> 0}`;
     case 'cgroup-classid':
@@ -310,6 +310,9 @@ export function objectKey(o: KernelObject): string {
       return assertNever(o);
   }
 }
+
+/** The key of the class `classid` on `dev` in `netns`, without building the object. */
+export const classKey = (netns: NetnsLocator, dev: string, classid: TcHandle): string => `${netns}/${dev}/class/${classid >>> 0}`;
 
 export function assertNever(x: never): never {
   throw new Error(`unreachable: unexpected value ${JSON.stringify(x)}`);

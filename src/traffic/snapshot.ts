@@ -2,7 +2,7 @@
 // from successive counters. Pure: samples in, rates out.
 
 import type { CompiledPolicy } from '../compile';
-import { objectKey, type Direction, type ObservedState, type QdiscObject, type TcCounters, type HtbXstats } from '../tc/model';
+import { classKey, objectKey, type Direction, type ObservedState, type QdiscObject, type TcCounters, type HtbXstats } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface ContainerTraffic {
@@ -45,7 +45,7 @@ export function containerCounters(compiled: CompiledPolicy, observed: ObservedSt
     for (const direction of ['download', 'upload'] as const) {
       const ref = c.classes[direction];
       if (!ref) continue;
-      const key = `${ref.netns}/${ref.dev}/class/${ref.classid >>> 0}`;
+      const key = classKey(ref.netns, ref.dev, ref.classid);
       const stats = observed.stats.get(key);
       const leaf = leafByParent.get(`${ref.netns}/${ref.dev}/${ref.classid >>> 0}`);
       const leafDrops = leaf ? observed.stats.get(objectKey(leaf))?.drops ?? 0 : 0;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openRuntime } from '../../app/runtime';
-import { ExecutionFailedError } from '../../demo/errors';
+import { ExecutionFailedError } from '../../apply/errors';
 import { SluiceError } from '../../errors';
 import { describeOperation, formatPlan, planToJson, summarize } from '../../plan/format';
 import type { Policy } from '../../policy/model';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FileOwnershipStore } from '../../app/ownership';
 import { openRuntime } from '../../app/runtime';
-import { ExecutionFailedError } from '../../demo/errors';
+import { ExecutionFailedError } from '../../apply/errors';
 import { summarize } from '../../plan/format';
 import { loadPolicyFromPaths } from '../../policy/load';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';

@@ -102,7 +102,8 @@ export function registerInspect(program: Command): void {
         }
         process.exitCode = EXIT.ok;
       } catch (e) {
-        process.exitCode = e instanceof UnknownContainerError ? (reportError(e, opts.output), EXIT.invalid) : reportError(e, opts.output);
+        const code = reportError(e, opts.output);
+        process.exitCode = e instanceof UnknownContainerError ? EXIT.invalid : code;
       }
     });
 }

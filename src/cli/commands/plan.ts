@@ -3,7 +3,7 @@ import { compilePolicy } from '../../compile';
 import { formatPlan, planToJson } from '../../plan/format';
 import { diff } from '../../plan/diff';
 import { emptyKernelState, type KernelState } from '../../tc/model';
-import { EXIT, isRoot, outputOption, printJson, reportError, type OutputFormat } from '../output';
+import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 import type { CompiledPolicy } from '../../compile';
@@ -16,7 +16,7 @@ function classids(compiled: CompiledPolicy): { name: string; classid: string; cg
     return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}) };
   });
 }
-import { observeCurrent } from '../../app/runtime';
+import { isRoot, observeCurrent } from '../../app/runtime';
 
 interface PlanOptions {
   readonly output: OutputFormat;

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { openRuntime, type Runtime } from '../../app/runtime';
-import { DEFAULT_CONTROL_SOCKET, requestControl } from '../../daemon/control';
-import type { Policy } from '../../policy/model';
-import { RateEstimator, snapshot, type TrafficSnapshot } from '../../traffic/snapshot';
+import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
+import { SnapshotSource } from '../snapshotSource';
 import { renderTop } from '../format/top';
 import { EXIT, reportError } from '../output';
 import { loadOrReport } from './shared';
@@ -10,29 +8,6 @@ import { loadOrReport } from './shared';
 interface TopOptions {
   readonly controlSocket: string;
   readonly interval: string;
-}
-
-/** Snapshots from the daemon when it answers, else read straight from the kernel. */
-class SnapshotSource {
-  private runtime: Runtime | undefined;
-  private readonly rates = new RateEstimator(500);
-  constructor(private readonly policy: Policy, private readonly socket: string) {}
-
-  async next(): Promise<{ snap: TrafficSnapshot; via: string }> {
-    try {
-      const answer = await requestControl<{ snapshot?: TrafficSnapshot }>(this.socket, { cmd: 'status' }, 1000);
-      if (answer.snapshot) return { snap: answer.snapshot, via: `daemon (${this.socket})` };
-    } catch {
-      // No daemon running: read the kernel ourselves.
-    }
-    this.runtime ??= await openRuntime('sluice top');
-    const planned = await this.runtime.applier.plan(this.policy, true);
-    return { snap: snapshot(planned.compiled, planned.observed, this.policy.host, this.rates, performance.now()), via: 'kernel (no daemon)' };
-  }
-
-  async close(): Promise<void> {
-    await this.runtime?.close();
-  }
 }
 
 export function registerTop(program: Command): void {
@@ -46,7 +21,7 @@ export function registerTop(program: Command): void {
     .action(async (paths: string[], opts: TopOptions) => {
       const policy = await loadOrReport(paths, 'text');
       if (!policy) return;
-      const source = new SnapshotSource(policy, opts.controlSocket);
+      const source = new SnapshotSource(policy, opts.controlSocket, 'sluice top', 500);
       let stop = false;
       const quit = (): void => {
         stop = true;

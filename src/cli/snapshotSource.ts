@@ -1,0 +1,44 @@
+// Where `status` and `top` get per-container traffic: the daemon's snapshot when `serve`
+// answers on its socket, else the kernel read directly (rates from successive reads).
+
+import { openRuntime, type Runtime } from '../app/runtime';
+import { requestControl } from '../daemon/control';
+import type { Policy } from '../policy/model';
+import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
+
+export interface SourcedSnapshot {
+  readonly snap: TrafficSnapshot;
+  /** "daemon (<socket>)" or "kernel (no daemon)". */
+  readonly via: string;
+  readonly fromDaemon: boolean;
+}
+
+export class SnapshotSource {
+  private runtime: Runtime | undefined;
+  private readonly rates: RateEstimator;
+
+  constructor(
+    private readonly policy: Policy,
+    private readonly socket: string,
+    private readonly action: string,
+    rateHalfLifeMs: number,
+  ) {
+    this.rates = new RateEstimator(rateHalfLifeMs);
+  }
+
+  async next(): Promise<SourcedSnapshot> {
+    try {
+      const answer = await requestControl<{ snapshot?: TrafficSnapshot }>(this.socket, { cmd: 'status' }, 1000);
+      if (answer.snapshot) return { snap: answer.snapshot, via: `daemon (${this.socket})`, fromDaemon: true };
+    } catch {
+      // No daemon running: read the kernel ourselves.
+    }
+    this.runtime ??= await openRuntime(this.action);
+    const planned = await this.runtime.applier.plan(this.policy, true);
+    return { snap: snapshot(planned.compiled, planned.observed, this.policy.host, this.rates, performance.now()), via: 'kernel (no daemon)', fromDaemon: false };
+  }
+
+  async close(): Promise<void> {
+    await this.runtime?.close();
+  }
+}
