@@ -68,3 +68,14 @@ export class NamespaceNotFoundError extends SluiceError {
     );
   }
 }
+
+/** The Docker Engine API did not answer where Sluice looked. */
+export class DockerUnreachableError extends SluiceError {
+  readonly code = 'EDOCKER';
+  constructor(readonly endpoint: string, cause: string) {
+    super(
+      `cannot reach the Docker daemon at ${endpoint} (${cause})`,
+      'start dockerd, or point Sluice at its socket: --docker-endpoint unix:///path/docker.sock, spec.docker.endpoint in the Host, or $DOCKER_HOST',
+    );
+  }
+}

@@ -4,7 +4,7 @@
 
 import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NetnsLocator } from '../tc/model';
+import type { ExternalDevice, NetnsLocator } from '../tc/model';
 
 export interface OwnershipRecord {
   /** The policy's host name. */
@@ -14,6 +14,8 @@ export interface OwnershipRecord {
   readonly namespaces: readonly string[];
   /** Every namespace it manages objects in (created or attached). */
   readonly scope: readonly NetnsLocator[];
+  /** Devices it shapes but does not own (a Docker bridge): destroy removes their qdiscs only. */
+  readonly external?: readonly ExternalDevice[];
 }
 
 export interface OwnershipStore {

@@ -7,7 +7,7 @@ import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
 import type { Policy } from '../policy/model';
-import { emptyKernelState, HOST_NETNS, mergeStates, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { emptyKernelState, HOST_NETNS, mergeStates, type ExternalDevice, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {
@@ -15,8 +15,11 @@ export interface NamespaceProbe {
   readSysctl(locator: NetnsLocator, key: string): string | undefined;
 }
 
-/** What observing needs to know of the desired state: the namespaces it creates, the sysctls it sets. */
-export type ObserveHints = Pick<KernelState, 'namespaces' | 'sysctls'>;
+/**
+ * What observing needs to know of the desired state: the namespaces it creates, the
+ * sysctls it sets, and the devices it shapes without owning them.
+ */
+export type ObserveHints = Pick<KernelState, 'namespaces' | 'sysctls'> & { readonly external?: readonly ExternalDevice[] };
 
 export interface PlannedChange {
   readonly compiled: CompiledPolicy;
@@ -52,6 +55,7 @@ export class Applier {
     const hints: ObserveHints = {
       namespaces: [...covered.namespaces, ...(extra?.namespaces ?? [])],
       sysctls: [...covered.sysctls, ...(extra?.sysctls ?? [])],
+      external: [...covered.external, ...(record?.external ?? [])],
     };
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     const observed = await this.observe(scope, hints, withStats, record?.namespaces);
@@ -71,9 +75,10 @@ export class Applier {
     if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };
     // Recorded before executing: if the kernel refuses halfway, the next apply or
     // destroy still knows every namespace this run may have created.
-    await this.store.write(mergeRecords(recordFor(policy.host.name, policy.host.netns, planned.compiled.state), record));
+    const fresh = recordFor(policy, planned.compiled.state);
+    await this.store.write(mergeRecords(fresh, record));
     const report = await this.kernel.execute(planned.plan);
-    if (!report.failed) await this.store.write(recordFor(policy.host.name, policy.host.netns, planned.compiled.state));
+    if (!report.failed) await this.store.write(fresh);
     return { ...planned, report };
   }
 
@@ -81,9 +86,9 @@ export class Applier {
   async destroy(host: string, policy?: Policy): Promise<ConvergeOutcome> {
     const record = await this.store.read(host);
     const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
-    const covered = policy ? policyFootprint(policy) : { netns: [], namespaces: [], sysctls: [] };
+    const covered = policy ? policyFootprint(policy) : { netns: [], namespaces: [], sysctls: [], external: [] };
     const scope = scopeOf(hostNetns, covered.netns, record);
-    const observed = await this.observe(scope, covered, false, record?.namespaces);
+    const observed = await this.observe(scope, { ...covered, external: [...covered.external, ...(record?.external ?? [])] }, false, record?.namespaces);
     const plan = diff(emptyKernelState(), observed);
     const report = await this.kernel.execute(plan);
     if (!report.failed) await this.store.remove(host);
@@ -111,15 +116,34 @@ export class Applier {
   async observe(scope: readonly NetnsLocator[], desired: ObserveHints, withStats: boolean, created: readonly string[] = []): Promise<ObservedState> {
     const existing = [...new Set(scope)].filter((ns) => this.probe.exists(ns));
     const wholly = [...new Set([...desired.namespaces.map((n) => n.name), ...created])];
-    const raw = await this.kernel.observe({ netns: existing, withStats, wholly });
-    const inScope = new Set(scope);
+    const raw = await this.kernel.observe({ netns: existing, withStats, wholly, ...(desired.external?.length ? { external: desired.external } : {}) });
+    // A namespace is Sluice's to delete only if it creates it (or did): never the one a
+    // Docker daemon runs in, even with an sl- name.
+    const owned = new Set(wholly);
     const sysctls = desired.sysctls.flatMap((s) => {
       if (!existing.includes(s.netns)) return [];
       const value = this.probe.readSysctl(s.netns, s.key);
       return value === undefined ? [] : [{ ...s, value }];
     });
-    return { ...raw, namespaces: raw.namespaces.filter((n) => inScope.has(n.name)), sysctls };
+    return externalize({ ...raw, namespaces: raw.namespaces.filter((n) => owned.has(n.name)), sysctls }, desired.external ?? []);
   }
+}
+
+/**
+ * A device Sluice shapes but does not own reads as `external` (never deleted or
+ * replaced), and its addresses and routes are not Sluice's to remove; its qdiscs,
+ * classes and filters are.
+ */
+function externalize(observed: ObservedState, external: readonly ExternalDevice[]): ObservedState {
+  if (external.length === 0) return observed;
+  const keys = new Set(external.map((d) => `${d.netns}\0${d.dev}`));
+  const isExternal = (netns: NetnsLocator, dev: string | undefined): boolean => dev !== undefined && keys.has(`${netns}\0${dev}`);
+  return {
+    ...observed,
+    links: observed.links.map((l) => (isExternal(l.netns, l.name) ? { type: 'link', netns: l.netns, name: l.name, up: l.up, ...(l.gsoMaxSize !== undefined ? { gsoMaxSize: l.gsoMaxSize } : {}), spec: { kind: 'external' } } : l)),
+    addresses: observed.addresses.filter((a) => !isExternal(a.netns, a.dev)),
+    routes: observed.routes.filter((r) => !isExternal(r.netns, r.dev)),
+  };
 }
 
 /** Namespaces an apply looks at: the host's, every container's, and what it created before. */
@@ -130,18 +154,26 @@ function scopeOf(hostNetns: NetnsLocator, covered: readonly NetnsLocator[], reco
 /** The namespaces a state puts objects in. */
 const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map((n) => n.name), ...state.links.map((l) => l.netns)];
 
-function recordFor(host: string, hostNetns: NetnsLocator, state: KernelState): OwnershipRecord {
+/**
+ * A Docker container's namespace (/proc/<pid>/ns/net) is not remembered: once it stops,
+ * its pid may name another process's namespace, which Sluice must never look into.
+ */
+function recordFor(policy: Policy, state: KernelState): OwnershipRecord {
+  const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : [])));
+  const external = policyFootprint(policy).external.filter((d) => !transient.has(d.netns));
   return {
-    host,
-    hostNetns,
+    host: policy.host.name,
+    hostNetns: policy.host.netns,
     namespaces: state.namespaces.map((n) => n.name),
-    scope: [...new Set([hostNetns, ...state.links.map((l) => l.netns)])],
+    scope: [...new Set([policy.host.netns, ...state.links.map((l) => l.netns)])].filter((ns) => !transient.has(ns)),
+    ...(external.length > 0 ? { external } : {}),
   };
 }
 
 function mergeRecords(a: OwnershipRecord, b: OwnershipRecord | undefined): OwnershipRecord {
   if (!b) return a;
-  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])] };
+  const external = [...new Map([...(a.external ?? []), ...(b.external ?? [])].map((d) => [`${d.netns}\0${d.dev}`, d])).values()];
+  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])], ...(external.length > 0 ? { external } : {}) };
 }
 
 /** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */

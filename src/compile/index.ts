@@ -3,14 +3,14 @@
 
 import { allocate } from '../allocate/oracle';
 import type { ContainerPolicy, DirectionPolicy, HostPolicy, Policy } from '../policy/model';
-import { DIRECTIONS, emptyKernelState, type Direction, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
+import { DIRECTIONS, emptyKernelState, type Direction, type ExternalDevice, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
 import { minorOf, type TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
-import { containerPlumbing, hostPlumbing, type Plumbing } from './topology';
+import { containerPlumbing, dockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
 import { cgroupClassifier, classHandle, deviceTree, ingressRedirect, leafQdiscSpec, sharedTree, type TcObjects, type TreeMember } from './trees';
 
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
@@ -86,13 +86,17 @@ export interface PolicyFootprint {
   /** The namespaces it creates. */
   readonly namespaces: readonly NamespaceObject[];
   readonly sysctls: readonly SysctlObject[];
+  /** Devices it shapes but does not own (a Docker bridge): never deleted, their addresses left alone. */
+  readonly external: readonly ExternalDevice[];
 }
 
 export function policyFootprint(policy: Policy): PolicyFootprint {
   const host = hostPlumbing(policy.host);
   const own = policy.containers.filter(hasOwnNamespace);
   const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
-  return { netns: [policy.host.netns, ...own.map(containerNetns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls };
+  const dockerDevices = policy.containers.flatMap((c) => (c.docker?.device ? [{ netns: c.docker.netns, dev: c.docker.device }] : []));
+  const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...dockerDevices];
+  return { netns: [policy.host.netns, ...own.map(containerNetns), ...dockerDevices.map((d) => d.netns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls, external };
 }
 
 const hasOwnNamespace = (c: ContainerPolicy): boolean => c.match.kind === 'managed' || c.match.kind === 'netns-path' || c.match.kind === 'pid';
@@ -160,6 +164,8 @@ function effectiveGuarantees(policy: Policy, notes: string[]): Map<string, Recor
 }
 
 function wiring(policy: Policy, p: Placement): Plumbing {
+  const docker = p.policy.docker;
+  if (docker?.device) return dockerDevicePlumbing(docker.netns, docker.device);
   if (!p.netns || !p.hostDev || !p.containerDev || !p.address) return { namespaces: [], links: [], addresses: [], routes: [], sysctls: [] };
   return containerPlumbing({ host: policy.host, containerNetns: p.netns, managed: p.managed, hostDev: p.hostDev, containerDev: p.containerDev, address: p.address });
 }
@@ -232,6 +238,7 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
     hostDev: p.hostDev,
     containerDev: p.containerDev,
     cgroup: match.kind === 'cgroup' ? match.path : undefined,
+    ...(p.policy.docker ? { docker: p.policy.docker } : {}),
   };
 }
 

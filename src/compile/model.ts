@@ -1,7 +1,7 @@
 // What compiling a policy yields besides kernel objects: where each container ended
 // up, so the reconciler, metrics and `inspect` can find its classes and devices.
 
-import type { SourceRef } from '../policy/model';
+import type { DockerBinding, SourceRef } from '../policy/model';
 import type { TcHandle } from '../tc/handle';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
@@ -28,6 +28,8 @@ export interface CompiledContainer {
   readonly containerDev?: string;
   readonly classes: Readonly<Partial<Record<Direction, CompiledClassRef>>>;
   readonly cgroup?: string;
+  /** The Docker container it shapes, for a docker match. */
+  readonly docker?: DockerBinding;
   readonly source: SourceRef;
 }
 

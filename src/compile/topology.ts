@@ -28,6 +28,7 @@ export const emptyPlumbing = (): Plumbing => ({ namespaces: [], links: [], addre
 export const isOwnedNamespaceName = (ns: NetnsLocator): boolean => ns !== HOST_NETNS && !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
 
 export function hostPlumbing(host: HostPolicy): Plumbing {
+  if (host.docker) return dockerHostPlumbing(host);
   const p = emptyPlumbing();
   const ns = host.netns;
   if (isOwnedNamespaceName(ns)) {
@@ -40,6 +41,19 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
   p.links.push({ type: 'link', netns: ns, name: host.bridge, up: true, spec: { kind: 'bridge' } });
   p.links.push({ type: 'link', netns: ns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: `${host.gateway}/${parseSubnet(host.subnet).prefix}` });
+  return p;
+}
+
+/**
+ * A Docker host: the namespace and the bridge (with its address) are the Docker
+ * daemon's. Sluice adds only its IFB, and shapes the bridge without owning it.
+ */
+function dockerHostPlumbing(host: HostPolicy): Plumbing {
+  const p = emptyPlumbing();
+  // The bridge takes the smallest GSO size of its ports whenever one joins; capping it
+  // again after that is drift the next tick repairs.
+  p.links.push({ type: 'link', netns: host.netns, name: host.bridge, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
+  p.links.push({ type: 'link', netns: host.netns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   return p;
 }
 
@@ -60,6 +74,13 @@ export interface ContainerWiring {
   readonly hostDev: string;
   readonly containerDev: string;
   readonly address: string;
+}
+
+/** A Docker container's own device: only its GSO size is Sluice's business. */
+export function dockerDevicePlumbing(netns: NetnsLocator, device: string): Plumbing {
+  const p = emptyPlumbing();
+  p.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
+  return p;
 }
 
 /** A veth from the bridge into the container's namespace, its address and route. */

@@ -6,13 +6,17 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger } from '../app/tokens';
-import { formatPolicyIssue, loadPolicyFromPaths } from '../policy/load';
+import { DockerFollower } from '../docker/follow';
+import type { PolicySource } from '../docker/policySource';
+import { SluiceError } from '../errors';
+import { formatPolicyIssue } from '../policy/load';
 import type { Policy } from '../policy/model';
 import type { Reconciler, TickResult } from '../reconcile/reconciler';
 import { activeWindows, nextWindowStart } from '../schedule/windows';
 import { serveControl, type ControlRequest } from './control';
 
 export interface DaemonOptions {
+  /** Watched for changes; the source reads them (and Docker, for a Docker host). */
   readonly paths: readonly string[];
   readonly tickMs: number;
   readonly controlSocket?: string;
@@ -33,10 +37,12 @@ export class Daemon {
   private windowTimers: NodeJS.Timeout[] = [];
   private control: Server | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private follower: { endpoint: string; follower: DockerFollower } | undefined;
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
     private readonly reconciler: Reconciler,
+    private readonly source: PolicySource,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: DaemonOptions,
@@ -47,6 +53,7 @@ export class Daemon {
   async start(initial: Policy): Promise<void> {
     this.reconciler.setPolicy(initial);
     this.armSchedules(initial);
+    this.followDocker(initial);
     this.watchPolicies();
     process.on('SIGHUP', this.onHup);
     if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
@@ -69,7 +76,15 @@ export class Daemon {
   }
 
   async reload(reason: string): Promise<boolean> {
-    const loaded = await loadPolicyFromPaths(this.options.paths);
+    let loaded;
+    try {
+      loaded = await this.source.load();
+    } catch (e) {
+      if (!(e instanceof SluiceError)) throw e;
+      this.hooks.onReloadFailure?.();
+      this.logger.log('warn', 'policy reload failed; keeping the last good policy', { reason, error: e.message, hint: e.hint });
+      return false;
+    }
     if (!loaded.ok) {
       this.hooks.onReloadFailure?.();
       this.logger.log('error', 'policy reload failed; keeping the last good policy', { reason, issues: loaded.issues.map(formatPolicyIssue) });
@@ -77,9 +92,22 @@ export class Daemon {
     }
     this.reconciler.setPolicy(loaded.policy);
     this.armSchedules(loaded.policy);
-    this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length });
+    this.followDocker(loaded.policy);
+    this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
     await this.runTick();
     return true;
+  }
+
+  /** A Docker host's containers come and go: every change re-reads them (one tick later they are shaped). */
+  private followDocker(policy: Policy): void {
+    const engine = this.source.engineFor(policy);
+    if (this.follower && this.follower.endpoint === engine?.endpoint) return;
+    this.follower?.follower.stop();
+    this.follower = undefined;
+    if (!engine || this.stopped) return;
+    const follower = new DockerFollower(engine, this.logger, (reason) => void this.reload(reason));
+    this.follower = { endpoint: engine.endpoint, follower };
+    follower.start();
   }
 
   /** node-cron opens each window on time; a timer closes it; a tick applies either. */
@@ -149,6 +177,7 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.follower?.follower.stop();
     if (this.timer) clearTimeout(this.timer);
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     for (const w of this.watchers) w.close();

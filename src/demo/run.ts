@@ -15,7 +15,7 @@ import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { PEER_LINK, PEER_NETNS, peerState } from './peer';
 import type { Phase } from './scenario';
 import { renderLiveTable, type LiveRow } from './table';
-import { TrafficRig } from './traffic';
+import { TrafficRig, type TrafficEndpoint } from './traffic';
 import { allocate, type AllocationInput } from '../allocate/oracle';
 import { ExecutionFailedError } from '../apply/errors';
 
@@ -59,14 +59,21 @@ export async function buildSandbox(deps: DemoDeps, policy: Policy, out: (t: stri
   return applied.compiled;
 }
 
-export async function runPhases(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, options: DemoOptions): Promise<PhaseResult[]> {
+/** Where the demo's traffic flows: a peer outside the bridge, and each container. */
+export interface TrafficSite {
+  readonly peerNetns: NetnsLocator;
+  readonly peerAddress: string;
+  readonly containers: readonly TrafficEndpoint[];
+}
+
+/** The sandbox's site: the routed peer namespace, and the containers' own namespaces. */
+export function sandboxSite(compiled: CompiledPolicy): TrafficSite {
   const containers = compiled.containers.filter((c) => c.netns && c.address);
-  const rig = await TrafficRig.start({
-    peerNetns: PEER_NETNS,
-    peerAddress: PEER_LINK.peer,
-    containers: containers.map((c) => ({ name: c.name, netns: c.netns!, address: c.address! })),
-    directions: options.directions,
-  });
+  return { peerNetns: PEER_NETNS, peerAddress: PEER_LINK.peer, containers: containers.map((c) => ({ name: c.name, netns: c.netns!, address: c.address! })) };
+}
+
+export async function runPhases(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, site: TrafficSite, options: DemoOptions): Promise<PhaseResult[]> {
+  const rig = await TrafficRig.start({ ...site, directions: options.directions });
   const results: PhaseResult[] = [];
   try {
     for (const direction of options.directions) {

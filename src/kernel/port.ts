@@ -4,7 +4,7 @@
 
 import type { Plan, Operation } from '../plan/model';
 import type { KernelError } from '../errors';
-import type { NetnsLocator, ObservedState } from '../tc/model';
+import type { ExternalDevice, NetnsLocator, ObservedState } from '../tc/model';
 
 export interface ObserveScope {
   /** Namespaces to dump (links, addresses, routes, qdiscs, classes, filters). */
@@ -16,6 +16,8 @@ export interface ObserveScope {
    * `sl-…` (and what hangs off them) are Sluice's. Default: namespaces named `sl-…`.
    */
   readonly wholly?: readonly NetnsLocator[];
+  /** Devices Sluice shapes without owning them (a Docker bridge), whatever their name. */
+  readonly external?: readonly ExternalDevice[];
 }
 
 export interface ExecutionReport {

@@ -3,7 +3,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseFiles, type PolicyFileText } from './documents';
+import { parseFiles, type LocatedDocument, type PolicyFileText } from './documents';
 import type { PolicyIssue } from './issues';
 import type { Policy } from './model';
 import { validateDocuments } from './validate';
@@ -19,10 +19,17 @@ const POLICY_FILE = /\.(ya?ml|json)$/;
 /** The schema describes documents; it is not itself a policy. */
 const NOT_POLICY = new Set(['schema.json']);
 
-export function parsePolicyTexts(files: readonly PolicyFileText[]): PolicyLoadResult {
+/** Documents from another source than files (Docker labels), merged before validation. */
+export interface ExtraDocuments {
+  readonly documents: readonly LocatedDocument[];
+  readonly issues: readonly PolicyIssue[];
+}
+
+export function parsePolicyTexts(files: readonly PolicyFileText[], extra?: ExtraDocuments): PolicyLoadResult {
   const names = files.map((f) => f.path);
   try {
-    const parsed = parseFiles(files);
+    const fromFiles = parseFiles(files);
+    const parsed = { documents: [...fromFiles.documents, ...(extra?.documents ?? [])], issues: [...fromFiles.issues, ...(extra?.issues ?? [])] };
     const hasHost = parsed.documents.some((d) => d.value.kind === 'Host');
     // Meaning is still checked on the documents that parsed, so one run shows every
     // problem; without a valid Host there is nothing to check them against.
@@ -37,6 +44,13 @@ export function parsePolicyTexts(files: readonly PolicyFileText[]): PolicyLoadRe
 }
 
 export async function loadPolicyFromPaths(paths: readonly string[]): Promise<PolicyLoadResult> {
+  const read = await readPolicyFiles(paths);
+  if (read.issues.length > 0) return { ok: false, issues: read.issues, files: read.files.map((f) => f.path) };
+  return parsePolicyTexts(read.files);
+}
+
+/** The texts of the policy files under `paths`, or why they cannot be read. */
+export async function readPolicyFiles(paths: readonly string[]): Promise<{ files: PolicyFileText[]; issues: PolicyIssue[] }> {
   const files: PolicyFileText[] = [];
   const issues: PolicyIssue[] = [];
   for (const path of paths) {
@@ -50,8 +64,7 @@ export async function loadPolicyFromPaths(paths: readonly string[]): Promise<Pol
   if (files.length === 0 && issues.length === 0) {
     issues.push({ file: paths.join(', '), line: 0, column: 0, path: '', message: 'no policy files found (*.yaml, *.yml, *.json)' });
   }
-  if (issues.length > 0) return { ok: false, issues, files: files.map((f) => f.path) };
-  return parsePolicyTexts(files);
+  return { files, issues };
 }
 
 async function expand(path: string): Promise<string[]> {

@@ -29,7 +29,29 @@ export interface HostPolicy {
   readonly gateway: string;
   readonly capacity: Readonly<Record<Direction, BitsPerSec>>;
   readonly overcommit: OvercommitPolicy;
+  /** Set when the containers are Docker's: the bridge is then Docker's, shaped but never created. */
+  readonly docker?: DockerHostPolicy;
   readonly source: SourceRef;
+}
+
+export interface DockerHostPolicy {
+  /** unix:///… socket of the Engine API; absent: the CLI flag, $DOCKER_HOST, or the default socket. */
+  readonly endpoint?: string;
+  /** Read io.sluice.* container labels as a policy source. */
+  readonly labels: boolean;
+}
+
+/** The Docker container a `docker` match resolved to, while it runs. */
+export interface DockerBinding {
+  readonly id: string;
+  readonly name: string;
+  /** Its network namespace, /proc/<pid>/ns/net. */
+  readonly netns: string;
+  /**
+   * Its device on the bridge's network, when known (Docker names a lone network's
+   * device eth0): Sluice caps its GSO size as on its own veths.
+   */
+  readonly device?: string;
 }
 
 export interface DirectionPolicy {
@@ -62,6 +84,8 @@ export interface ContainerPolicy {
   readonly address?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
   readonly source: SourceRef;
+  /** Set by resolution (src/docker/resolve.ts) for a running Docker container. */
+  readonly docker?: DockerBinding;
 }
 
 /** A change to apply while a schedule's window is open; absent fields keep their value. */

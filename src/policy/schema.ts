@@ -79,6 +79,13 @@ const hostSpec = z.strictObject({
   }),
   overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
     .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
+  docker: z.strictObject({
+    endpoint: z.string().regex(/^unix:\/\/\/.+/, 'a unix socket URL such as unix:///run/docker.sock').optional()
+      .meta({ description: 'Where the Docker Engine API listens. Default: --docker-endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock.' }),
+    labels: z.boolean().default(true)
+      .meta({ description: 'Read io.sluice.* labels of running containers as Container documents, merged with the files.' }),
+  }).optional()
+    .meta({ description: "Shape Docker containers: the bridge is Docker's network bridge (shaped, never created or deleted) in the namespace `netns`, where the daemon runs." }),
 });
 
 const containerSpec = z.strictObject({

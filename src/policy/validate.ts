@@ -30,7 +30,7 @@ class IssueSink {
 
 const where = (doc: LocatedDocument, path: readonly PropertyKey[] = ['metadata', 'name']): string => {
   const p = doc.locate(path);
-  return `${doc.file}:${p.line}:${p.column}`;
+  return p.line > 0 ? `${doc.file}:${p.line}:${p.column}` : doc.file;
 };
 
 const sourceOf = (doc: LocatedDocument): SourceRef => {
@@ -75,6 +75,9 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     capacity[dir] = parseRate(spec.capacity[dir]);
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
   }
+  if (spec.mode === 'per-device' && spec.docker) {
+    sink.add(doc, ['spec', 'docker'], 'per-device mode is not supported for Docker containers yet', 'use mode: shared (the default)');
+  }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
   }
@@ -88,6 +91,7 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     gateway,
     capacity,
     overcommit: spec.overcommit,
+    ...(spec.docker ? { docker: { labels: spec.docker.labels, ...(spec.docker.endpoint ? { endpoint: spec.docker.endpoint } : {}) } } : {}),
     source: sourceOf(doc),
   };
 }
@@ -112,6 +116,15 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   if (address) checkAddress(doc, address, spec.address ? ['spec', 'address'] : ['spec', 'match', 'ip'], subnet, host, sink);
   if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'docker')) {
     sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${match.kind} match has none`, 'use managed, netns or pid, or mode: shared');
+  }
+  if (match.kind === 'docker' && !host.docker) {
+    sink.add(doc, ['spec', 'match', 'docker'], 'a Docker container is shaped on the Docker network bridge, but the Host has no docker section', 'add `docker: {}` to the Host spec and set its bridge to the Docker network bridge (e.g. sl-dbr0)');
+  }
+  if (match.kind === 'docker' && !match.name && !match.service && !match.labels) {
+    sink.add(doc, ['spec', 'match', 'docker'], 'match.docker selects nothing', 'give a name, a compose service or labels');
+  }
+  if (host.docker && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
+    sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge`, 'match Docker containers (docker:), addresses (ip:) or cgroups here, and namespaces in a separate policy');
   }
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');

@@ -53,6 +53,12 @@ export type LinkSpec =
 
 export type LinkObject = LinkCommon & { readonly spec: LinkSpec };
 
+/** A device Sluice shapes but does not own (a Docker bridge), by where it is. */
+export interface ExternalDevice {
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+}
+
 export interface AddressObject {
   readonly type: 'address';
   readonly netns: NetnsLocator;

@@ -9,6 +9,7 @@ import { MemoryOwnershipStore } from '../../src/app/ownership';
 import { nativeProbe } from '../../src/app/runtime';
 import { silentLogger } from '../../src/app/logger';
 import { systemClock } from '../../src/app/tokens';
+import { PolicySource } from '../../src/docker/policySource';
 import { Daemon } from '../../src/daemon/serve';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -48,7 +49,7 @@ describe.skipIf(!isRoot)('serve: reloads', () => {
     kernel = new RtnlKernel();
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, systemClock, silentLogger);
-    daemon = new Daemon(reconciler, systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });
+    daemon = new Daemon(reconciler, new PolicySource([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });
     const loaded = await loadPolicyFromPaths([dir]);
     if (!loaded.ok) throw new Error('policy');
     await daemon.start(loaded.policy);

@@ -8,7 +8,7 @@ import { nativeProbe } from '../../src/app/runtime';
 import { silentLogger } from '../../src/app/logger';
 import { systemClock } from '../../src/app/tokens';
 import type { CompiledPolicy } from '../../src/compile';
-import { buildSandbox, runPhases, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
 import { peerState } from '../../src/demo/peer';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)('per-device mode: the control loop lends idle capacity'
 
   for (const direction of ['download', 'upload'] as Direction[]) {
     it(`per-device ${direction}: every phase within 5% of the link of the oracle once settled`, async () => {
-      const results = await runPhases(deps, policy, compiled, { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 6, warmupSeconds: 3, out: () => undefined, live: false });
+      const results = await runPhases(deps, policy, compiled, sandboxSite(compiled), { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 6, warmupSeconds: 3, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} per-device ${direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(DEMO_PHASES.map((p) => `${p.name}:true`));
       // No oscillation: with demand steady at the end of the last phase, the loop stops

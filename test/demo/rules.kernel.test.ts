@@ -6,7 +6,7 @@ import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/app/ownership';
 import { nativeProbe } from '../../src/app/runtime';
 import type { CompiledPolicy } from '../../src/compile';
-import { buildSandbox, runPhases, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -37,7 +37,7 @@ describe.skipIf(!isRoot)('the four rules, shared mode, real traffic', () => {
 
   for (const direction of ['download', 'upload'] as Direction[]) {
     it(`${direction}: lend, share by guarantee, priority, idle share returns`, async () => {
-      const results = await runPhases(deps, policy, compiled, { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+      const results = await runPhases(deps, policy, compiled, sandboxSite(compiled), { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} ${direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(DEMO_PHASES.map((p) => `${p.name}:true`));
     }, 120_000);

@@ -11,6 +11,7 @@ import { MemoryOwnershipStore } from '../../src/app/ownership';
 import { nativeProbe } from '../../src/app/runtime';
 import { silentLogger } from '../../src/app/logger';
 import { systemClock } from '../../src/app/tokens';
+import { PolicySource } from '../../src/docker/policySource';
 import { Daemon } from '../../src/daemon/serve';
 import { buildSandbox, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { PEER_LINK, PEER_NETNS, peerState } from '../../src/demo/peer';
@@ -63,7 +64,7 @@ describe.skipIf(!isRoot || !havePrometheus())('metrics scraped by a real Prometh
     const reconciler = new Reconciler(applier, systemClock, silentLogger, { extra: peerState(policy.host) });
     const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, 'test');
     http = await startMetricsServer(METRICS, metrics);
-    daemon = new Daemon(reconciler, systemClock, silentLogger, { paths: [], tickMs: 500 }, { onTick: (r) => metrics.observeTick(r) });
+    daemon = new Daemon(reconciler, new PolicySource([]), systemClock, silentLogger, { paths: [], tickMs: 500 }, { onTick: (r) => metrics.observeTick(r) });
     await daemon.start(policy);
     writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: ['${METRICS}']\n`);
     prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=${PROM}`], { stdio: 'ignore' });

@@ -6,9 +6,10 @@ import { describeOperation, formatPlan, planToJson, summarize } from '../../plan
 import type { Policy } from '../../policy/model';
 import { HOST_NETNS } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadOrReport } from './shared';
 
 interface ApplyOptions {
+  readonly dockerEndpoint?: string;
   readonly output: OutputFormat;
   readonly hostNetns: boolean;
 }
@@ -30,11 +31,12 @@ export function registerApply(program: Command): void {
     .command('apply')
     .description('Converge the kernel to the policy: sandbox host, managed namespaces, veths, addresses, HTB trees, filters. Validates first; changes nothing on an invalid policy. Running it again changes nothing.')
     .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--host-netns', 'allow a policy whose host is the real host namespace (netns: host)', false)
     .addHelpText('after', '\nNeeds root. Exit status: 0 converged, 1 invalid policy, 3 the kernel refused an operation (the report says what was and was not applied; run apply again to continue), 4 not root.\n\nExamples:\n  sudo npx sluice apply policies/demo.yaml\n  sudo npx sluice apply policies/ -o json')
     .action(async (paths: string[], opts: ApplyOptions) => {
-      const policy = await loadOrReport(paths, opts.output);
+      const policy = await loadOrReport(paths, opts.output, opts);
       if (!policy) return;
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);

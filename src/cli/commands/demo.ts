@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { openRuntime } from '../../app/runtime';
-import { buildSandbox, runPhases, teardownDemo, type PhaseResult } from '../../demo/run';
+import { openRuntime, type Runtime } from '../../app/runtime';
+import type { CompiledPolicy } from '../../compile';
+import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
+import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
+import type { Policy } from '../../policy/model';
 import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
 import { formatVerdict } from '../../measure/verdict';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
@@ -13,28 +16,36 @@ interface DemoCliOptions {
   readonly warmupSeconds: string;
   readonly direction: 'both' | Direction;
   readonly keep: boolean;
+  readonly docker: boolean;
+}
+
+/** One demo bed: the sandbox, or the Docker test bed. */
+interface Bed {
+  readonly describe: string;
+  build(out: (t: string) => void): Promise<{ policy: Policy; compiled: CompiledPolicy; site: TrafficSite }>;
+  tearDown(): Promise<void>;
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('Show the four rules with real traffic in about a minute: builds a sandbox (host, 4 containers, a remote peer) in sl- namespaces, applies policies/demo.yaml, drives traffic in phases, prints live per-container rates and a verdict per phase against the ideal allocation, then removes everything.')
-    .argument('[policy]', 'the demo policy', 'policies/demo.yaml')
+    .argument('[policy]', 'the demo policy (default: policies/demo.yaml; with --docker, policies/docker/)')
     .addOption(outputOption())
     .option('--phase-seconds <n>', 'length of each phase', '5')
     .option('--warmup-seconds <n>', 'skipped at the start of each phase before measuring', '1.5')
     .option('--direction <dir>', 'download, upload or both', 'both')
     .option('--keep', 'leave the sandbox in place at the end (remove it with `sluice destroy`)', false)
+    .option('--docker', 'the same with real Docker containers: starts a test dockerd in namespace sl-docker (unless one answers at unix:///run/sl-docker.sock), builds the image sl-iperf3:local if missing (debootstrap, once), brings up docker-compose.test.yml, shapes it from its labels, and stops and removes all of it at the end', false)
     .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root.\nCtrl-C at any point removes everything the demo made.')
-    .action(async (policyPath: string, opts: DemoCliOptions) => {
-      const policy = await loadOrReport([policyPath], opts.output);
-      if (!policy) return;
+    .action(async (policyArg: string | undefined, opts: DemoCliOptions) => {
       const out = opts.output === 'json' ? () => undefined : (t: string) => process.stdout.write(`${t}\n`);
       let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
+      let bed: Bed | undefined;
       let cleaning: Promise<void> | undefined;
       const cleanup = async (): Promise<void> => {
-        if (!runtime || opts.keep) return;
-        cleaning ??= teardownDemo(runtime, policy);
+        if (!bed || opts.keep) return;
+        cleaning ??= bed.tearDown();
         await cleaning;
       };
       // `on`, not `once`: while this listener is registered, the load generator's own signal
@@ -49,10 +60,12 @@ export function registerDemo(program: Command): void {
       process.on('SIGTERM', onSignal);
       try {
         runtime = await openRuntime('sluice demo');
-        out(`Sluice demo: ${policy.host.name}, ${policy.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way (leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
-        await teardownDemo(runtime, policy);
-        const compiled = await buildSandbox(runtime, policy, out);
-        const results = await runPhases(runtime, policy, compiled, {
+        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, policyArg ?? 'policies/demo.yaml', opts.output);
+        if (!bed) return;
+        out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
+        const { policy, compiled, site } = await bed.build(out);
+        out(`${policy.host.name}: ${compiled.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way`);
+        const results = await runPhases(runtime, policy, compiled, site, {
           phases: DEMO_PHASES,
           directions: opts.direction === 'both' ? DEMO_DIRECTIONS : [opts.direction],
           phaseSeconds: Number(opts.phaseSeconds),
@@ -73,6 +86,25 @@ export function registerDemo(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFormat): Promise<Bed | undefined> {
+  const policy = await loadOrReport([policyPath], format);
+  if (!policy) return undefined;
+  return {
+    describe: `sandbox namespaces, ${policyPath}`,
+    build: async (out) => {
+      await teardownDemo(runtime, policy);
+      const compiled = await buildSandbox(runtime, policy, out);
+      return { policy, compiled, site: sandboxSite(compiled) };
+    },
+    tearDown: () => teardownDemo(runtime, policy),
+  };
+}
+
+function dockerBed(runtime: Runtime, policyPath: string | undefined, out: (t: string) => void): Bed {
+  const demo = new DockerDemo(runtime, out, [policyPath ?? DOCKER_POLICY]);
+  return { describe: 'Docker containers from docker-compose.test.yml', build: () => demo.bringUp(), tearDown: () => demo.tearDown() };
 }
 
 function report(results: readonly PhaseResult[], format: OutputFormat, out: (t: string) => void): void {

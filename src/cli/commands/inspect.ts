@@ -7,10 +7,11 @@ import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
 import { emptyKernelState, objectKey, type KernelObject, type ObservedState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
+  readonly dockerEndpoint?: string;
   readonly output: OutputFormat;
 }
 
@@ -56,11 +57,12 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('The kernel objects behind one container (namespace, devices, addresses, class ids, leaf queues, filters, cgroup) with their counters, and the policy lines they came from.')
     .argument('<container>', 'container name from the policy')
+    .addOption(dockerEndpointOption())
     .argument('[paths...]', 'policy files or directories', ['policies/'])
     .addOption(outputOption())
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
     .action(async (name: string, paths: string[], opts: InspectOptions) => {
-      const policy = await loadOrReport(paths, opts.output);
+      const policy = await loadOrReport(paths, opts.output, opts);
       if (!policy) return;
       try {
         const fromKernel = isRoot();

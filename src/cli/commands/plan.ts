@@ -4,7 +4,7 @@ import { formatPlan, planToJson } from '../../plan/format';
 import { diff } from '../../plan/diff';
 import { emptyKernelState, type KernelState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 import type { CompiledPolicy } from '../../compile';
 import { formatHandle } from '../../tc/handle';
@@ -19,6 +19,7 @@ function classids(compiled: CompiledPolicy): { name: string; classid: string; cg
 import { isRoot, observeCurrent } from '../../app/runtime';
 
 interface PlanOptions {
+  readonly dockerEndpoint?: string;
   readonly output: OutputFormat;
   readonly against: 'auto' | 'empty' | 'kernel';
 }
@@ -28,11 +29,12 @@ export function registerPlan(program: Command): void {
     .command('plan')
     .description('Show the ordered operations `apply` would perform (create/change/delete of namespaces, links, addresses, qdiscs, classes, filters, classids). Changes nothing.')
     .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--against <state>', 'compare with: kernel (the current state; root), empty (a fresh machine), auto (kernel when root)', 'auto')
     .addHelpText('after', '\nExit status: 0 plan shown, 1 invalid policy, 3 kernel error.\n\nExamples:\n  sluice plan policies/\n  sluice plan policies/demo.yaml --against empty -o json')
     .action(async (paths: string[], opts: PlanOptions) => {
-      const policy = await loadOrReport(paths, opts.output);
+      const policy = await loadOrReport(paths, opts.output, opts);
       if (!policy) return;
       try {
         const useKernel = opts.against === 'kernel' || (opts.against === 'auto' && isRoot());

@@ -7,7 +7,7 @@ import { Daemon } from '../../daemon/serve';
 import { Reconciler } from '../../reconcile/reconciler';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadSourceOrReport, policySource } from './shared';
 import { createMetrics, startMetricsServer } from '../../metrics/metrics';
 
 const VERSION = (require('../../../package.json') as { version: string }).version;
@@ -18,6 +18,7 @@ interface ServeOptions {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly controlSocket: string;
   readonly hostNetns: boolean;
+  readonly dockerEndpoint?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -28,19 +29,22 @@ export function registerServe(program: Command): void {
     .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
     .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
     .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
+    .addOption(dockerEndpointOption())
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable', '127.0.0.1:9617')
-    .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
+    .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\nFor a Docker host (a Host with a docker section) it follows the daemon\'s events: a container that starts is shaped within a tick, one that stops loses its classes; if Docker goes away the last good state stays until it returns.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
     .action(async (paths: string[], opts: ServeOptions) => {
-      const policy = await loadOrReport(paths, 'text');
-      if (!policy) return;
+      const source = policySource(paths, opts);
+      const loaded = await loadSourceOrReport(source, 'text');
+      if (!loaded) return;
+      const policy = loaded.policy;
       const logger = new JsonLogger(opts.logLevel);
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
         const runtime = await openRuntime('sluice serve', logger);
         const reconciler = new Reconciler(runtime.applier, systemClock, logger);
         const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, VERSION);
-        const daemon = new Daemon(reconciler, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket }, {
+        const daemon = new Daemon(reconciler, source, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket }, {
           onTick: (r) => metrics.observeTick(r),
           onReloadFailure: () => metrics.reloadFailed(),
         });

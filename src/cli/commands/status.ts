@@ -5,10 +5,11 @@ import type { Policy } from '../../policy/model';
 import type { TrafficSnapshot } from '../../traffic/snapshot';
 import { SnapshotSource } from '../snapshotSource';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface StatusOptions {
+  readonly dockerEndpoint?: string;
   readonly output: OutputFormat;
   readonly controlSocket: string;
 }
@@ -31,11 +32,12 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description('One row per container and direction: guarantee, ceiling, priority, current rate, % of guarantee, borrowed, drops; totals per direction against the link. From the daemon when `serve` runs, else straight from the kernel (over one second).')
     .argument('[paths...]', 'policy files (for the containers and time windows)', ['policies/'])
+    .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nNeeds root. Exit status: 0 shown, 1 invalid policy, 3 kernel error, 4 not root.')
     .action(async (paths: string[], opts: StatusOptions) => {
-      const policy = await loadOrReport(paths, opts.output);
+      const policy = await loadOrReport(paths, opts.output, opts);
       if (!policy) return;
       try {
         const snap = await readSnapshot(policy, opts.controlSocket);

@@ -3,9 +3,10 @@ import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import { SnapshotSource } from '../snapshotSource';
 import { renderTop } from '../format/top';
 import { EXIT, reportError } from '../output';
-import { loadOrReport } from './shared';
+import { dockerEndpointOption, loadOrReport } from './shared';
 
 interface TopOptions {
+  readonly dockerEndpoint?: string;
   readonly controlSocket: string;
   readonly interval: string;
 }
@@ -15,11 +16,12 @@ export function registerTop(program: Command): void {
     .command('top')
     .description('Live per-container rates, refreshed in the terminal: sorted by rate, a bar per row (rate against ceiling, | marks the guarantee). Uses the daemon when `serve` runs, the kernel otherwise. Press q to quit.')
     .argument('[paths...]', 'policy files (to know the containers)', ['policies/'])
+    .addOption(dockerEndpointOption())
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)
     .option('--interval <ms>', 'refresh interval', '1000')
     .addHelpText('after', '\nNeeds root (or the daemon socket). Keys: q or Ctrl-C quits.')
     .action(async (paths: string[], opts: TopOptions) => {
-      const policy = await loadOrReport(paths, 'text');
+      const policy = await loadOrReport(paths, 'text', opts);
       if (!policy) return;
       const source = new SnapshotSource(policy, opts.controlSocket, 'sluice top', 500);
       let stop = false;

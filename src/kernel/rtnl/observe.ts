@@ -40,15 +40,18 @@ export interface NamespaceDump {
 
 export const namespaceIsOwned = (ns: NetnsLocator): boolean => !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
 
-/** Every device of a namespace Sluice owns (lo reported as external); elsewhere only its sl- devices. */
-function ownedLinks(wholly: boolean, links: readonly LinkInfo[]): LinkInfo[] {
-  return wholly ? [...links] : links.filter((l) => l.name.startsWith(OWNED_PREFIX));
+/**
+ * Every device of a namespace Sluice owns (lo reported as external); elsewhere its sl-
+ * devices and the devices it shapes without owning them (`external`, e.g. a Docker bridge).
+ */
+function ownedLinks(wholly: boolean, links: readonly LinkInfo[], external: ReadonlySet<string>): LinkInfo[] {
+  return wholly ? [...links] : links.filter((l) => l.name.startsWith(OWNED_PREFIX) || external.has(l.name));
 }
 
-export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean, wholly = namespaceIsOwned(ns)): Promise<NamespaceDump> {
+export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean, wholly = namespaceIsOwned(ns), external: ReadonlySet<string> = new Set()): Promise<NamespaceDump> {
   session.invalidateLinks();
   const links = await session.linkList();
-  const owned = ownedLinks(wholly, links);
+  const owned = ownedLinks(wholly, links, external);
   const ownedIndex = new Map(owned.map((l) => [l.index, l.name]));
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
   const ctx = { devOf: (i: number) => nameOf.get(i) };

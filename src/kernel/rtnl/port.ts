@@ -45,7 +45,8 @@ export class RtnlKernel implements KernelPort {
     for (const ns of scope.netns) {
       try {
         const wholly = scope.wholly ? scope.wholly.includes(ns) : namespaceIsOwned(ns);
-        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats, wholly));
+        const external = new Set((scope.external ?? []).filter((d) => d.netns === ns).map((d) => d.dev));
+        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats, wholly, external));
       } catch (e) {
         // A namespace deleted since the scope was computed has nothing to observe.
         if (e instanceof NamespaceNotFoundError) {
