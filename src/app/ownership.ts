@@ -14,6 +14,8 @@ export interface OwnershipRecord {
   readonly namespaces: readonly string[];
   /** Every namespace it manages objects in (created or attached). */
   readonly scope: readonly NetnsLocator[];
+  /** Devices it created in namespaces it did not create (only these are its to delete there). */
+  readonly links?: readonly ExternalDevice[];
   /** Devices it shapes but does not own (a Docker bridge): destroy removes their qdiscs only. */
   readonly external?: readonly ExternalDevice[];
 }

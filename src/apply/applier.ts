@@ -58,9 +58,10 @@ export class Applier {
       external: [...covered.external, ...(record?.external ?? [])],
     };
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
-    const observed = await this.observe(scope, hints, withStats, record?.namespaces);
-    const compiled = compilePolicy(policy, { observed, features: this.features });
+    const everything = await this.observe(scope, hints, withStats, record?.namespaces);
+    const compiled = compilePolicy(policy, { observed: everything, features: this.features });
     const state = extra ? mergeStates(compiled.state, extra) : compiled.state;
+    const observed = claimLinks(everything, [...hints.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...linkKeys(state), ...(record?.links ?? [])]);
     return { compiled: { ...compiled, state }, observed, plan: diff(state, observed) };
   }
 
@@ -88,7 +89,9 @@ export class Applier {
     const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
     const covered = policy ? policyFootprint(policy) : { netns: [], namespaces: [], sysctls: [], external: [] };
     const scope = scopeOf(hostNetns, covered.netns, record);
-    const observed = await this.observe(scope, { ...covered, external: [...covered.external, ...(record?.external ?? [])] }, false, record?.namespaces);
+    const everything = await this.observe(scope, { ...covered, external: [...covered.external, ...(record?.external ?? [])] }, false, record?.namespaces);
+    const named = policy ? linkKeys(compilePolicy(policy, { features: this.features }).state) : [];
+    const observed = claimLinks(everything, [...covered.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...named, ...(record?.links ?? []), ...(record?.external ?? [])]);
     const plan = diff(emptyKernelState(), observed);
     const report = await this.kernel.execute(plan);
     if (!report.failed) await this.store.remove(host);
@@ -129,6 +132,31 @@ export class Applier {
   }
 }
 
+const deviceKey = (netns: NetnsLocator, dev: string): string => `${netns}\0${dev}`;
+
+/** The links a state puts in place, as devices. */
+const linkKeys = (state: KernelState): ExternalDevice[] => state.links.map((l) => ({ netns: l.netns, dev: l.name }));
+
+/**
+ * In a namespace Sluice did not create, a device is its own only if the policy puts it
+ * there or an earlier apply recorded making it: a Docker daemon's namespace holds sl-
+ * bridges of Docker's that an sl- prefix alone would claim.
+ */
+function claimLinks(observed: ObservedState, wholly: readonly NetnsLocator[], mine: readonly ExternalDevice[]): ObservedState {
+  const whole = new Set(wholly);
+  const keys = new Set(mine.map((d) => deviceKey(d.netns, d.dev)));
+  const ours = (netns: NetnsLocator, dev: string | undefined): boolean => whole.has(netns) || dev === undefined || keys.has(deviceKey(netns, dev));
+  return {
+    ...observed,
+    links: observed.links.filter((l) => ours(l.netns, l.name)),
+    addresses: observed.addresses.filter((a) => ours(a.netns, a.dev)),
+    routes: observed.routes.filter((r) => ours(r.netns, r.dev)),
+    qdiscs: observed.qdiscs.filter((q) => ours(q.netns, q.dev)),
+    classes: observed.classes.filter((c) => ours(c.netns, c.dev)),
+    filters: observed.filters.filter((f) => ours(f.netns, f.dev)),
+  };
+}
+
 /**
  * A device Sluice shapes but does not own reads as `external` (never deleted or
  * replaced), and its addresses and routes are not Sluice's to remove; its qdiscs,
@@ -136,8 +164,8 @@ export class Applier {
  */
 function externalize(observed: ObservedState, external: readonly ExternalDevice[]): ObservedState {
   if (external.length === 0) return observed;
-  const keys = new Set(external.map((d) => `${d.netns}\0${d.dev}`));
-  const isExternal = (netns: NetnsLocator, dev: string | undefined): boolean => dev !== undefined && keys.has(`${netns}\0${dev}`);
+  const keys = new Set(external.map((d) => deviceKey(d.netns, d.dev)));
+  const isExternal = (netns: NetnsLocator, dev: string | undefined): boolean => dev !== undefined && keys.has(deviceKey(netns, dev));
   return {
     ...observed,
     links: observed.links.map((l) => (isExternal(l.netns, l.name) ? { type: 'link', netns: l.netns, name: l.name, up: l.up, ...(l.gsoMaxSize !== undefined ? { gsoMaxSize: l.gsoMaxSize } : {}), spec: { kind: 'external' } } : l)),
@@ -161,19 +189,24 @@ const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map
 function recordFor(policy: Policy, state: KernelState): OwnershipRecord {
   const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : [])));
   const external = policyFootprint(policy).external.filter((d) => !transient.has(d.netns));
+  const namespaces = state.namespaces.map((n) => n.name);
+  // Devices it makes in namespaces it does not own whole: only these are its to remove there.
+  const links = state.links.filter((l) => l.spec.kind !== 'external' && !namespaces.includes(l.netns)).map((l) => ({ netns: l.netns, dev: l.name }));
   return {
     host: policy.host.name,
     hostNetns: policy.host.netns,
-    namespaces: state.namespaces.map((n) => n.name),
+    namespaces,
     scope: [...new Set([policy.host.netns, ...state.links.map((l) => l.netns)])].filter((ns) => !transient.has(ns)),
+    links,
     ...(external.length > 0 ? { external } : {}),
   };
 }
 
 function mergeRecords(a: OwnershipRecord, b: OwnershipRecord | undefined): OwnershipRecord {
   if (!b) return a;
-  const external = [...new Map([...(a.external ?? []), ...(b.external ?? [])].map((d) => [`${d.netns}\0${d.dev}`, d])).values()];
-  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])], ...(external.length > 0 ? { external } : {}) };
+  const union = (x: readonly ExternalDevice[] = [], y: readonly ExternalDevice[] = []): ExternalDevice[] => [...new Map([...x, ...y].map((d) => [deviceKey(d.netns, d.dev), d])).values()];
+  const external = union(a.external, b.external);
+  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])], links: union(a.links, b.links), ...(external.length > 0 ? { external } : {}) };
 }
 
 /** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */

@@ -34,7 +34,8 @@ export type Progress = (line: string) => void;
 export class TestDaemon {
   private constructor(
     readonly endpoint: string,
-    private readonly startedHere: boolean,
+    /** Only a daemon this run started is stopped by it. */
+    readonly startedHere: boolean,
     private readonly createdNetns: boolean,
   ) {}
 
@@ -46,28 +47,44 @@ export class TestDaemon {
     const createdNetns = !netnsExists(TESTBED.netns);
     if (createdNetns) createNetns(TESTBED.netns);
     progress(`starting dockerd in network namespace ${TESTBED.netns} (API at ${TESTBED.endpoint}, log ${TESTBED.log})`);
+    const daemon = new TestDaemon(TESTBED.endpoint, true, createdNetns);
+    await daemon.launch();
+    return daemon;
+  }
+
+  /** Starts dockerd again after stop({ keepNetns: true }) (a daemon that went away and came back). */
+  async restart(): Promise<void> {
+    if (!this.startedHere) throw new Error('the test daemon was not started by this run');
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
     await mkdir(TESTBED.execRoot, { recursive: true });
     await mkdir(TESTBED.dataRoot, { recursive: true });
     const log = openSync(TESTBED.log, 'a');
     // nsenter --net, not `ip netns exec`: the latter remounts /sys and dockerd then
     // cannot find the devices cgroup. No iptables, masquerading or docker0: the test
-    // networks are reached from this namespace directly.
-    const child = spawn('nsenter', [`--net=/run/netns/${TESTBED.netns}`, 'dockerd', '-H', TESTBED.endpoint, '--pidfile', pidfile, '--exec-root', `${TESTBED.execRoot}/exec`, '--data-root', TESTBED.dataRoot, '--iptables=false', '--ip-masq=false', '--bridge=none'], { detached: true, stdio: ['ignore', log, log] });
+    // networks are reached from this namespace directly. live-restore: containers
+    // outlive a daemon restart, as in production, so "the daemon went away" can be tested.
+    const child = spawn('nsenter', [`--net=/run/netns/${TESTBED.netns}`, 'dockerd', '-H', TESTBED.endpoint, '--pidfile', pidfile, '--exec-root', `${TESTBED.execRoot}/exec`, '--data-root', TESTBED.dataRoot, '--iptables=false', '--ip-masq=false', '--bridge=none', '--live-restore'], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
-    const daemon = new TestDaemon(TESTBED.endpoint, true, createdNetns);
     for (let i = 0; i < 150; i++) {
-      if (await answers(TESTBED.endpoint)) return daemon;
+      if (await answers(TESTBED.endpoint)) return;
       if (child.exitCode !== null) break;
       await sleep(200);
     }
-    await daemon.stop();
+    await this.stop();
     throw new Error(`dockerd did not come up in 30 s; see ${TESTBED.log}`);
   }
 
-  /** Stops dockerd (and its containerd) if this run started it, and removes its namespace. */
-  async stop(): Promise<void> {
+  /**
+   * Stops dockerd (and its containerd) if this run started it, and removes its namespace.
+   * Its containers go first (with live-restore they would outlive it), unless `keepContainers`.
+   */
+  async stop(options: { keepNetns?: boolean; keepContainers?: boolean } = {}): Promise<void> {
     if (!this.startedHere) return;
+    if (!options.keepContainers) await removeAllContainers(this.endpoint).catch(() => undefined);
     const pid = readPid();
     if (pid) {
       try {
@@ -78,8 +95,13 @@ export class TestDaemon {
       for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
-    if (this.createdNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
+    if (this.createdNetns && !options.keepNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
   }
+}
+
+async function removeAllContainers(endpoint: string): Promise<void> {
+  const docker = new Docker({ socketPath: socketPath(endpoint) });
+  for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true });
 }
 
 /** Builds the test image (debootstrap, minbase + iperf3) unless the daemon has it. */
