@@ -165,7 +165,10 @@ export class Daemon {
       case 'status':
         return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name };
       case 'inspect':
-        return { container: state.compiled?.containers.find((c) => c.name === request.container), snapshot: state.snapshot?.rows.filter((r) => r.container === request.container) };
+        return {
+          container: state.compiled?.containers.find((c) => c.name === request.container || c.docker?.name === request.container),
+          snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.docker === request.container),
+        };
       case 'reload':
         return { reloaded: await this.reload('control socket') };
       case 'tick':

@@ -40,7 +40,21 @@ export function renderContainerMetrics(snapshot: TrafficSnapshot | undefined): s
     for (let i = 0; i < snapshot.rows.length; i++) lines[i] = `${f.name}${labels[i]} ${f.value(snapshot.rows[i]!)}\n`;
     parts.push(lines.join(''));
   }
+  parts.push(infoFamily(snapshot.rows));
   return parts.join('');
+}
+
+/** What each container is, as labels to join on: its Docker name ("" for other matches). */
+function infoFamily(rows: readonly ContainerTraffic[]): string {
+  const name = 'sluice_container_info';
+  const seen = new Set<string>();
+  const lines = [`# HELP ${name} The container a policy entry shapes (value 1): docker_container is Docker's name for it.\n# TYPE ${name} gauge\n`];
+  for (const r of rows) {
+    if (seen.has(r.container)) continue;
+    seen.add(r.container);
+    lines.push(`${name}{container="${escapeLabel(r.container)}",docker_container="${escapeLabel(r.docker ?? '')}"} 1\n`);
+  }
+  return lines.join('');
 }
 
 /** Renders once per snapshot object; scrapes in between get the cached text (and its gzip). */

@@ -7,6 +7,8 @@ import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface ContainerTraffic {
   readonly container: string;
+  /** The Docker container it shapes, by Docker's name. */
+  readonly docker?: string;
   readonly direction: Direction;
   readonly guarantee: BitsPerSec;
   readonly ceiling: BitsPerSec;
@@ -75,6 +77,9 @@ export class RateEstimator {
   }
 }
 
+/** "web" or, for a Docker container, "web (sl-test_web_1)". */
+export const displayName = (r: Pick<ContainerTraffic, 'container' | 'docker'>): string => (r.docker && r.docker !== r.container ? `${r.container} (${r.docker})` : r.container);
+
 export function snapshot(compiled: CompiledPolicy, observed: ObservedState, host: { name: string; capacity: Readonly<Record<Direction, BitsPerSec>> }, rates: RateEstimator, at: number): TrafficSnapshot {
   const rows: ContainerTraffic[] = [];
   const counted = containerCounters(compiled, observed);
@@ -85,6 +90,7 @@ export function snapshot(compiled: CompiledPolicy, observed: ObservedState, host
       if (!ref || !got) continue;
       rows.push({
         container: c.name,
+        ...(c.docker ? { docker: c.docker.name } : {}),
         direction,
         guarantee: ref.guarantee,
         ceiling: ref.ceiling,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { TrafficSnapshot } from '../../src/traffic/snapshot';
 import { bitsPerSec } from '../../src/units/units';
+import { renderStatus } from '../../src/cli/format/status';
+import { renderTop } from '../../src/cli/format/top';
 
 const snap = (bytes: number): TrafficSnapshot => ({
   at: 1,
@@ -26,6 +28,16 @@ describe('metrics', () => {
     expect(text).toContain('sluice_build_info{version="0.1.0"} 1');
     current = snap(5000);
     expect(await m.render()).toContain('sluice_container_bytes_total{container="web",direction="download"} 5000');
+  });
+
+  it('names the Docker container a policy entry shapes, in an info family and in status/top', async () => {
+    const base = snap(1).rows[0]!;
+    const current: TrafficSnapshot = { ...snap(1), rows: [{ ...base, container: 'web', docker: 'sl-test_web_1' }, { ...base, container: 'db', direction: 'upload' }] };
+    const text = await createMetrics({ snapshot: () => current }, 'x').render();
+    expect(text).toContain('sluice_container_info{container="web",docker_container="sl-test_web_1"} 1');
+    expect(text).toContain('sluice_container_info{container="db",docker_container=""} 1');
+    expect(renderStatus(current)).toContain('web (sl-test_web_1)');
+    expect(renderTop(current, 'test', 120)).toMatch(/^web \(sl-test_web_1\)\s+download/m);
   });
 
   it('healthz follows the last tick', () => {

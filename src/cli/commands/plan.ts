@@ -10,10 +10,10 @@ import type { CompiledPolicy } from '../../compile';
 import { formatHandle } from '../../tc/handle';
 
 /** Class id per container (the same in both trees), and the cgroup it tags if any. */
-function classids(compiled: CompiledPolicy): { name: string; classid: string; cgroup?: string }[] {
+function classids(compiled: CompiledPolicy): { name: string; classid: string; cgroup?: string; docker?: string; address?: string }[] {
   return compiled.containers.map((c) => {
     const ref = c.classes.download ?? c.classes.upload;
-    return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}) };
+    return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}), ...(c.docker ? { docker: c.docker.name, address: c.address } : {}) };
   });
 }
 import { isRoot, observeCurrent } from '../../app/runtime';
@@ -46,7 +46,7 @@ export function registerPlan(program: Command): void {
         else {
           process.stdout.write(`Host ${policy.host.name} (${policy.host.mode} mode) against ${useKernel ? 'the current kernel state' : 'an empty state'}:\n`);
           process.stdout.write(`${formatWindows(windows)}\n`);
-          for (const c of classids(compiled)) process.stdout.write(`container ${c.name}: class ${c.classid}${c.cgroup ? ` (net_cls.classid of cgroup ${c.cgroup})` : ''}\n`);
+          for (const c of classids(compiled)) process.stdout.write(`container ${c.name}: class ${c.classid}${c.cgroup ? ` (net_cls.classid of cgroup ${c.cgroup})` : ''}${c.docker ? ` (Docker container ${c.docker}, ${c.address})` : ''}\n`);
           for (const note of compiled.notes) process.stdout.write(`note: ${note}\n`);
           process.stdout.write(`${formatPlan(plan)}\n`);
         }

@@ -1,7 +1,7 @@
 // The status table: what an operator reads to know who is using the link.
 import Table from 'cli-table3';
 import { formatRate } from '../../policy/rates';
-import type { TrafficSnapshot } from '../../traffic/snapshot';
+import { displayName, type TrafficSnapshot } from '../../traffic/snapshot';
 import { DIRECTIONS } from '../../tc/model';
 import { bitsPerSec } from '../../units/units';
 
@@ -13,7 +13,7 @@ export function renderStatus(snap: TrafficSnapshot): string {
     const rows = snap.rows.filter((r) => r.direction === direction).sort((a, b) => b.rate - a.rate);
     const table = new Table({ head: ['container', 'prio', 'guarantee', 'ceiling', 'rate', '% of guar.', 'borrowed', 'drops'], style: { head: [], border: [] } });
     for (const r of rows) {
-      table.push([r.container, String(r.priority), rate(r.guarantee), rate(r.ceiling), rate(r.rate), r.guarantee > 0 ? `${((r.rate / r.guarantee) * 100).toFixed(0)}%` : '-', rate(Math.max(0, r.rate - r.guarantee)), String(r.drops)]);
+      table.push([displayName(r), String(r.priority), rate(r.guarantee), rate(r.ceiling), rate(r.rate), r.guarantee > 0 ? `${((r.rate / r.guarantee) * 100).toFixed(0)}%` : '-', rate(Math.max(0, r.rate - r.guarantee)), String(r.drops)]);
     }
     const total = rows.reduce((s, r) => s + r.rate, 0);
     const cap = snap.capacity[direction];

@@ -1,6 +1,6 @@
 // The `top` screen: rows sorted by rate, a bar of rate against ceiling with the guarantee marked.
 import { formatRate } from '../../policy/rates';
-import type { TrafficSnapshot } from '../../traffic/snapshot';
+import { displayName, type TrafficSnapshot } from '../../traffic/snapshot';
 import { bitsPerSec } from '../../units/units';
 
 const rate = (n: number): string => formatRate(bitsPerSec(Math.round(n))).padStart(9);
@@ -13,11 +13,12 @@ function bar(value: number, guarantee: number, ceiling: number, width: number): 
 }
 
 export function renderTop(snap: TrafficSnapshot, via: string, columns: number): string {
-  const width = Math.max(10, Math.min(40, columns - 70));
+  const nameWidth = Math.max(14, ...snap.rows.map((r) => displayName(r).length));
+  const width = Math.max(10, Math.min(40, columns - 56 - nameWidth));
   const lines = [`sluice top · host ${snap.host} · from ${via} · ${new Date().toISOString()}`, ''];
-  lines.push(`${'container'.padEnd(14)} ${'dir'.padEnd(8)} prio ${'rate'.padStart(9)} ${'guarantee'.padStart(9)} ${'ceiling'.padStart(9)} drops  rate vs ceiling`);
+  lines.push(`${'container'.padEnd(nameWidth)} ${'dir'.padEnd(8)} prio ${'rate'.padStart(9)} ${'guarantee'.padStart(9)} ${'ceiling'.padStart(9)} drops  rate vs ceiling`);
   for (const r of [...snap.rows].sort((a, b) => b.rate - a.rate)) {
-    lines.push(`${r.container.padEnd(14)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`);
+    lines.push(`${displayName(r).padEnd(nameWidth)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`);
   }
   for (const direction of ['download', 'upload'] as const) {
     const total = snap.rows.filter((r) => r.direction === direction).reduce((s, r) => s + r.rate, 0);
