@@ -95,6 +95,8 @@ export class TestDaemon {
       for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
+    // dockerd bind-mounts its data root onto itself (to make it private) and leaves it.
+    if (isMountPoint(TESTBED.dataRoot)) await run('umount', ['--lazy', TESTBED.dataRoot]).catch(() => undefined);
     if (this.createdNetns && !options.keepNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
   }
 }
@@ -177,6 +179,10 @@ function readPid(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === path);
 }
 
 function alive(pid: number): boolean {

@@ -152,3 +152,25 @@ describe('policy loader: robustness', () => {
     );
   });
 });
+
+describe('policy loader: Docker hosts', () => {
+  const dockerMatch = (name: string, match: string): string => container(name, `  match: { docker: ${match} }\n  download: { guarantee: 1mbit }\n  upload: { guarantee: 1mbit }\n`);
+
+  it('loads policies/docker/ (a Host whose containers come from labels)', async () => {
+    const r = await loadPolicyFromPaths(['policies/docker/']);
+    expect(r.ok && r.policy.host.docker).toEqual({ endpoint: 'unix:///run/sl-docker.sock', labels: true });
+  });
+
+  it('needs a docker section on the Host to match Docker containers, and a selector', () => {
+    const messages = issuesOf(HOST + dockerMatch('a', '{ name: app }') + dockerMatch('b', '{}')).map((i) => i.message);
+    expect(messages).toContain('a Docker container is shaped on the Docker network bridge, but the Host has no docker section');
+    expect(messages).toContain('match.docker selects nothing');
+  });
+
+  it("refuses namespaces Sluice would wire to a Docker host's bridge, and per-device mode", () => {
+    const dockerHost = HOST.replace('  subnet:', '  docker: {}\n  mode: per-device\n  subnet:');
+    const messages = issuesOf(dockerHost + simple('web', 'sl-web')).map((i) => i.message);
+    expect(messages).toContain("a managed match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge");
+    expect(messages).toContain('per-device mode is not supported for Docker containers yet');
+  });
+});
