@@ -3,6 +3,7 @@
 
 import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
 import { compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
+import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
@@ -100,7 +101,8 @@ export class Applier {
 
   /** Converges arbitrary desired objects within `scope`: what is in scope and not desired is removed. */
   async converge(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
-    const observed = await this.observe(scope, desired, false);
+    // The scope's own sl- namespaces are wholly the caller's: removed unless desired.
+    const observed = await this.observe(scope, desired, false, scope.filter(isOwnedNamespaceName));
     const plan = diff(desired, observed);
     return { observed, plan, report: await this.kernel.execute(plan) };
   }
