@@ -1,6 +1,14 @@
 import type { Command } from 'commander';
+import type { PolicySourceResult } from '../../docker/policySource';
 import { formatPolicyIssue, loadPolicyFromPaths } from '../../policy/load';
-import { EXIT, outputOption, printJson, type OutputFormat } from '../output';
+import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
+import { dockerEndpointOption, policySource } from './shared';
+
+interface ValidateOptions {
+  readonly output: OutputFormat;
+  readonly docker: boolean;
+  readonly dockerEndpoint?: string;
+}
 
 export function registerValidate(program: Command): void {
   program
@@ -8,18 +16,30 @@ export function registerValidate(program: Command): void {
     .description('Check policy files: every error in every file, with file:line:column, the field and how to fix it. No root needed.')
     .argument('[paths...]', 'policy files or directories (*.yaml, *.yml, *.json)', ['policies/'])
     .addOption(outputOption())
-    .addHelpText('after', '\nExit status: 0 valid, 1 invalid.\n\nExamples:\n  sluice validate policies/\n  sluice validate policies/demo.yaml -o json')
-    .action(async (paths: string[], opts: { output: OutputFormat }) => {
-      const result = await loadPolicyFromPaths(paths);
+    .option('--docker', "for a Docker host: also check the io.sluice.* labels of running containers with the files, and resolve the Docker matches (reads the Docker daemon)", false)
+    .addOption(dockerEndpointOption())
+    .addHelpText('after', '\nExit status: 0 valid, 1 invalid, 3 (--docker) the Docker daemon did not answer.\n\nExamples:\n  sluice validate policies/\n  sluice validate policies/demo.yaml -o json\n  sluice validate policies/docker/ --docker')
+    .action(async (paths: string[], opts: ValidateOptions) => {
+      let result: PolicySourceResult;
+      try {
+        result = opts.docker ? await policySource(paths, opts).load() : withoutDocker(await loadPolicyFromPaths(paths));
+      } catch (e) {
+        process.exitCode = reportError(e, opts.output);
+        return;
+      }
       if (opts.output === 'json') {
-        printJson(result.ok ? { ok: true, files: result.files, containers: result.policy.containers.length, schedules: result.policy.schedules.length } : { ok: false, files: result.files, issues: result.issues });
+        printJson(result.ok ? { ok: true, files: result.files, containers: result.policy.containers.length, schedules: result.policy.schedules.length, waiting: result.waiting } : { ok: false, files: result.files, issues: result.issues });
       } else if (result.ok) {
         const p = result.policy;
         process.stdout.write(`OK: ${result.files.length} file(s), host ${p.host.name}, ${p.containers.length} container(s), ${p.schedules.length} schedule(s)\n`);
+        for (const w of result.waiting) process.stdout.write(`note: ${w.container} is not shaped now: ${w.reason}\n`);
+        if (p.host.docker?.labels && !opts.docker) process.stdout.write('note: Docker labels (io.sluice.*) are read by plan, apply and serve; add --docker to check them now\n');
       } else {
         for (const issue of result.issues) process.stderr.write(`${formatPolicyIssue(issue)}\n`);
-        process.stderr.write(`\n${result.issues.length} error(s) in ${new Set(result.issues.map((i) => i.file)).size} file(s)\n`);
+        process.stderr.write(`\n${result.issues.length} error(s) in ${new Set(result.issues.map((i) => i.file)).size} source(s)\n`);
       }
       process.exitCode = result.ok ? EXIT.ok : EXIT.invalid;
     });
 }
+
+const withoutDocker = (r: Awaited<ReturnType<typeof loadPolicyFromPaths>>): PolicySourceResult => (r.ok ? { ...r, waiting: [] } : r);
