@@ -12,6 +12,11 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.kernel.test.ts', 'node_modules/**'],
           environment: 'node',
+          // Pure tests share nothing mutable: one module graph for every file instead of
+          // one per file (start-up, not the tests, dominates this suite's time: 13.2 s
+          // against 15.4 s side by side on a loaded machine).
+          pool: 'threads',
+          isolate: false,
         },
       },
       {

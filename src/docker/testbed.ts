@@ -7,9 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import Docker from 'dockerode';
 import { createNetns, deleteNetns, netnsExists } from '../kernel/native';
-import { DockerodeEngine } from './engine';
+import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {
   netns: 'sl-docker',
@@ -25,7 +24,6 @@ export const TESTBED = {
   project: 'sl-test',
 } as const;
 
-const socketPath = (endpoint: string): string => endpoint.slice('unix://'.length);
 const pidfile = `${TESTBED.execRoot}/dockerd.pid`;
 
 export type Progress = (line: string) => void;
@@ -102,13 +100,13 @@ export class TestDaemon {
 }
 
 async function removeAllContainers(endpoint: string): Promise<void> {
-  const docker = new Docker({ socketPath: socketPath(endpoint) });
+  const docker = dockerClient(endpoint);
   for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true });
 }
 
 /** Builds the test image (debootstrap, minbase + iperf3) unless the daemon has it. */
 export async function ensureImage(endpoint: string, progress: Progress): Promise<void> {
-  const docker = new Docker({ socketPath: socketPath(endpoint) });
+  const docker = dockerClient(endpoint);
   try {
     await docker.getImage(TESTBED.image).inspect();
     return;
