@@ -118,11 +118,11 @@ class ExchangeWorker : public Napi::AsyncWorker {
       deferred_.Reject(MakeSysError(env, failure_).Value());
       return;
     }
-    Napi::Array result = Napi::Array::New(env, answers_.size());
-    for (size_t i = 0; i < answers_.size(); ++i) {
-      const std::vector<uint8_t>& answer = answers_[i];
-      result.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, answer.data(), answer.size()));
-    }
+    // One Buffer holding every answer back to back (each padded to NLMSG_ALIGN), not one
+    // per answer: a dump of 10,000 classes would otherwise allocate 10,000 external
+    // buffers. The caller splits it (src/kernel/netlink/nativeChannel.ts).
+    Napi::Array result = Napi::Array::New(env, answers_.empty() ? 0 : 1);
+    if (!answers_.empty()) result.Set(0u, Napi::Buffer<uint8_t>::Copy(env, answers_.data(), answers_.size()));
     deferred_.Resolve(result);
   }
 
@@ -206,7 +206,8 @@ class ExchangeWorker : public Napi::AsyncWorker {
       // Answers to requests of an earlier, aborted exchange may still be queued: drop them.
       if (awaitedSeqs_.count(answer->nlmsg_seq) == 0) continue;
       const uint8_t* start = reinterpret_cast<const uint8_t*>(answer);
-      answers_.emplace_back(start, start + answer->nlmsg_len);
+      answers_.insert(answers_.end(), start, start + answer->nlmsg_len);
+      answers_.resize(answers_.size() + (NLMSG_ALIGN(answer->nlmsg_len) - answer->nlmsg_len), 0);
       auto entry = pending->find(answer->nlmsg_seq);
       if (entry != pending->end() && IsFinalAnswer(answer, entry->second.awaiting)) pending->erase(entry);
     }
@@ -216,7 +217,8 @@ class ExchangeWorker : public Napi::AsyncWorker {
   int fd_;
   std::vector<std::vector<uint8_t>> messages_;
   std::unordered_set<uint32_t> awaitedSeqs_;
-  std::vector<std::vector<uint8_t>> answers_;
+  // Every awaited answer, back to back, each padded to NLMSG_ALIGN.
+  std::vector<uint8_t> answers_;
   SysFailure failure_;
 };
 

@@ -2,7 +2,7 @@
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
 import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
-import { compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
+import { CompileMemo, compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
@@ -39,6 +39,8 @@ export interface ConvergeOutcome {
 }
 
 export class Applier {
+  private readonly compiler = new CompileMemo();
+
   constructor(
     private readonly kernel: KernelPort,
     private readonly store: OwnershipStore,
@@ -60,7 +62,7 @@ export class Applier {
     };
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     const everything = await this.observe(scope, hints, withStats, record?.namespaces);
-    const compiled = compilePolicy(policy, { observed: everything, features: this.features });
+    const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
     const state = extra ? mergeStates(compiled.state, extra) : compiled.state;
     const observed = claimLinks(everything, [...hints.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...linkKeys(state), ...(record?.links ?? [])]);
     return { compiled: { ...compiled, state }, observed, plan: diff(state, observed) };

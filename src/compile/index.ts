@@ -37,10 +37,51 @@ interface Placement {
   readonly guarantees: Readonly<Record<Direction, BitsPerSec>>;
 }
 
+/** What a compile reads from the observed state: the addresses and class minors already assigned. */
+interface ObservedInputs {
+  readonly devNames: ReadonlyMap<string, string>;
+  readonly addresses: ReadonlyMap<string, string>;
+  readonly minors: ReadonlyMap<string, number>;
+}
+
 export function compilePolicy(policy: Policy, options: CompileOptions = {}): CompiledPolicy {
   const features = options.features ?? BASELINE_FEATURES;
+  return compileWith(policy, features, observedInputs(policy, options.observed));
+}
+
+function observedInputs(policy: Policy, observed: KernelState | undefined): ObservedInputs {
+  const devNames = assignDeviceNames(policy.containers.filter(hasOwnNamespace).map((c) => c.name), new Set([policy.host.bridge, policy.host.ifb, 'lo']));
+  return { devNames, addresses: observedAddresses(policy, observed), minors: observedMinors(policy, observed, devNames) };
+}
+
+/**
+ * compilePolicy that remembers its last result and returns it (the same, read-only
+ * object) while the policy objects, the features and what the compile reads from the
+ * kernel are unchanged: the reconciler compiles the unchanged policy every tick, and the
+ * observed state only matters to it when the kernel drifted. One per applier.
+ */
+export class CompileMemo {
+  private last: { readonly policy: Policy; readonly features: KernelFeatures; readonly inputs: ObservedInputs; readonly result: CompiledPolicy } | undefined;
+
+  compile(policy: Policy, options: CompileOptions = {}): CompiledPolicy {
+    const features = options.features ?? BASELINE_FEATURES;
+    const inputs = observedInputs(policy, options.observed);
+    const last = this.last;
+    if (last && last.features === features && last.policy.host === policy.host && last.policy.containers === policy.containers && sameInputs(last.inputs, inputs)) return last.result;
+    const result = compileWith(policy, features, inputs);
+    this.last = { policy, features, inputs, result };
+    return result;
+  }
+}
+
+function sameInputs(a: ObservedInputs, b: ObservedInputs): boolean {
+  const sameMap = <V>(x: ReadonlyMap<string, V>, y: ReadonlyMap<string, V>): boolean => x.size === y.size && [...x].every(([k, v]) => y.get(k) === v);
+  return sameMap(a.devNames, b.devNames) && sameMap(a.addresses, b.addresses) && sameMap(a.minors, b.minors);
+}
+
+function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedInputs): CompiledPolicy {
   const notes: string[] = [];
-  const placements = place(policy, options.observed, notes);
+  const placements = place(policy, inputs, notes);
   const state = mergeState(hostPlumbing(policy.host), ...placements.map((p) => wiring(policy, p)));
   const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
@@ -54,16 +95,16 @@ export function compilePolicy(policy: Policy, options: CompileOptions = {}): Com
   };
 }
 
-function place(policy: Policy, observed: KernelState | undefined, notes: string[]): Placement[] {
+function place(policy: Policy, observed: ObservedInputs, notes: string[]): Placement[] {
   const host = policy.host;
   const containers = policy.containers;
   const withDevice = containers.filter(hasOwnNamespace);
-  const devNames = assignDeviceNames(withDevice.map((c) => c.name), new Set([host.bridge, host.ifb, 'lo']));
+  const devNames = observed.devNames;
   const fixed = new Set([host.gateway, ...containers.flatMap((c) => (c.address ? [c.address] : []))]);
   const needing = withDevice.filter((c) => !c.address).map((c) => c.name);
-  const addresses = assignAddresses(host.subnet, needing, fixed, observedAddresses(policy, observed));
+  const addresses = assignAddresses(host.subnet, needing, fixed, observed.addresses);
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
-  const minors = assignMinors(containers.map((c) => c.name), observedMinors(policy, observed, devNames));
+  const minors = assignMinors(containers.map((c) => c.name), observed.minors);
   const guarantees = effectiveGuarantees(policy, notes);
   return containers.map((c): Placement => {
     const own = hasOwnNamespace(c);

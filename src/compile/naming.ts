@@ -1,7 +1,7 @@
 // Stable names and numbers: device names, class minors and addresses must not move
 // when the policy changes elsewhere, or every apply would rebuild unrelated containers.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { intToIp, ipToInt, isHostAddress, maskOf, parseSubnet } from '../policy/subnet';
 
 const IFNAMSIZ = 15;
@@ -14,8 +14,13 @@ const LAST_CONTAINER_MINOR = 0xfff0;
 
 export const isContainerMinor = (minor: number): boolean => minor >= FIRST_CONTAINER_MINOR && minor <= LAST_CONTAINER_MINOR;
 
+/**
+ * The first 32 bits of sha256(text). The one-shot crypto.hash (Node ≥ 20.12) gives the
+ * same digest without a Hash object per call: a compile hashes every container's name.
+ */
 export function stableHash(text: string): number {
-  return createHash('sha256').update(text).digest().readUInt32BE(0);
+  const digest = typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'buffer') : crypto.createHash('sha256').update(text).digest();
+  return digest.readUInt32BE(0);
 }
 
 /**
@@ -42,7 +47,8 @@ export function assignDeviceNames(names: readonly string[], reserved: ReadonlySe
 export function assignMinors(names: readonly string[], existing: ReadonlyMap<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   const taken = new Set<number>();
-  for (const name of [...names].sort()) {
+  const sorted = [...names].sort();
+  for (const name of sorted) {
     const had = existing.get(name);
     if (had !== undefined && isContainerMinor(had) && !taken.has(had)) {
       out.set(name, had);
@@ -50,7 +56,7 @@ export function assignMinors(names: readonly string[], existing: ReadonlyMap<str
     }
   }
   const span = LAST_CONTAINER_MINOR - FIRST_CONTAINER_MINOR + 1;
-  for (const name of [...names].sort()) {
+  for (const name of sorted) {
     if (out.has(name)) continue;
     let minor = FIRST_CONTAINER_MINOR + (stableHash(name) % span);
     while (taken.has(minor)) minor = minor === LAST_CONTAINER_MINOR ? FIRST_CONTAINER_MINOR : minor + 1;

@@ -61,14 +61,19 @@ export function leafQdiscSpec(kinds: readonly QdiscKind[]): QdiscSpec {
   return { kind: 'pfifo', limitPackets: 1000 };
 }
 
+// Objects are spelled out field by field rather than spread from `d`: on Node 20 an
+// object literal built by spreading another is several times slower, and a compile of
+// 10,000 containers builds 60,000 of these.
+
 function leaf(d: Device, minor: number, spec: QdiscSpec): QdiscObject {
-  return { type: 'qdisc', ...d, handle: makeHandle(minor, 0), parent: makeHandle(ROOT_MAJOR, minor), spec };
+  return { type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(minor, 0), parent: makeHandle(ROOT_MAJOR, minor), spec };
 }
 
 function htbClassObject(d: Device, minor: number, parentMinor: number, rates: ClassRates, link: BitsPerSec): ClassObject {
   return {
     type: 'class',
-    ...d,
+    netns: d.netns,
+    dev: d.dev,
     classid: makeHandle(ROOT_MAJOR, minor),
     parent: parentMinor === 0 ? makeHandle(ROOT_MAJOR, 0) : makeHandle(ROOT_MAJOR, parentMinor),
     spec: htbClass(rates, link),
@@ -83,7 +88,7 @@ function htbClassObject(d: Device, minor: number, parentMinor: number, rates: Cl
  */
 export function sharedTree(d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: readonly TreeMember[], leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
-  t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
+  t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
   t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: capacity, ceil: capacity, prio: 0 }, capacity));
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
   t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, { rate: defaultRate, ceil: capacity, prio: 7 }, capacity));
@@ -100,32 +105,23 @@ function addressFilters(d: Device, offset: number, subnetCidr: string, members: 
   const addressed = members.filter((m): m is TreeMember & { address: string } => m.address !== undefined);
   if (addressed.length === 0) return [];
   const parent = makeHandle(ROOT_MAJOR, 0);
-  const base = { type: 'filter' as const, ...d, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP };
+  const filter = (handle: number, spec: FilterObject['spec']): FilterObject => ({ type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP, handle, spec });
   const subnet = parseSubnet(subnetCidr);
   const filters: FilterObject[] = [
-    { ...base, handle: u32Handle(ADDRESS_TABLE, 0, 0), spec: { kind: 'u32', divisor: 256, keys: [] } },
-    {
-      ...base,
-      handle: u32Handle(U32_ROOT_TABLE, 0, 0x800),
-      spec: {
-        kind: 'u32',
-        keys: [{ value: subnet.network, mask: maskOf(subnet.prefix), off: offset }],
-        link: u32Handle(ADDRESS_TABLE, 0, 0),
-        hashKey: { mask: 0xff, off: offset },
-      },
-    },
+    filter(u32Handle(ADDRESS_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }),
+    filter(u32Handle(U32_ROOT_TABLE, 0, 0x800), {
+      kind: 'u32',
+      keys: [{ value: subnet.network, mask: maskOf(subnet.prefix), off: offset }],
+      link: u32Handle(ADDRESS_TABLE, 0, 0),
+      hashKey: { mask: 0xff, off: offset },
+    }),
   ];
-  const nodesInBucket = new Map<number, number>();
+  const nodesInBucket = new Uint32Array(256);
   const byAddress = addressed.map((m) => ({ m, ip: ipToInt(m.address) })).sort((a, b) => a.ip - b.ip);
   for (const { m, ip } of byAddress) {
     const bucket = ip & 0xff;
-    const node = (nodesInBucket.get(bucket) ?? 0) + 1;
-    nodesInBucket.set(bucket, node);
-    filters.push({
-      ...base,
-      handle: u32Handle(ADDRESS_TABLE, bucket, node),
-      spec: { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, m.minor) },
-    });
+    const node = ++nodesInBucket[bucket]!;
+    filters.push(filter(u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, m.minor) }));
   }
   return filters;
 }
@@ -133,10 +129,11 @@ function addressFilters(d: Device, offset: number, subnetCidr: string, members: 
 /** Everything arriving at the bridge from containers goes through the IFB's tree. */
 export function ingressRedirect(bridge: Device, ifb: string): TcObjects {
   const t = emptyTc();
-  t.qdiscs.push({ type: 'qdisc', ...bridge, handle: makeHandle(INGRESS_MAJOR, 0), parent: TC_H_INGRESS, spec: { kind: 'ingress' } });
+  t.qdiscs.push({ type: 'qdisc', netns: bridge.netns, dev: bridge.dev, handle: makeHandle(INGRESS_MAJOR, 0), parent: TC_H_INGRESS, spec: { kind: 'ingress' } });
   t.filters.push({
     type: 'filter',
-    ...bridge,
+    netns: bridge.netns,
+    dev: bridge.dev,
     parent: makeHandle(INGRESS_MAJOR, 0),
     prio: REDIRECT_FILTER_PRIO,
     protocol: ETH_P_ALL,
@@ -150,7 +147,8 @@ export function ingressRedirect(bridge: Device, ifb: string): TcObjects {
 export function cgroupClassifier(d: Device): FilterObject {
   return {
     type: 'filter',
-    ...d,
+    netns: d.netns,
+    dev: d.dev,
     parent: makeHandle(ROOT_MAJOR, 0),
     prio: CGROUP_FILTER_PRIO,
     protocol: ETH_P_ALL,
@@ -166,7 +164,7 @@ export function cgroupClassifier(d: Device): FilterObject {
  */
 export function deviceTree(d: Device, minor: number, rates: ClassRates, link: BitsPerSec, leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
-  t.qdiscs.push({ type: 'qdisc', ...d, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
+  t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
   t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: link, ceil: link, prio: 0 }, link));
   t.classes.push(htbClassObject(d, minor, ROOT_MINOR, rates, link));
   t.qdiscs.push(leaf(d, minor, leafSpec));

@@ -235,8 +235,10 @@ export function openNetlinkSocket(locator: NetnsLocator): number {
 }
 
 /**
- * Sends framed nlmsgs and resolves with every answer in arrival order once each seq in
- * `seqs` has its final answer. Runs on the libuv pool; callers serialise per socket.
+ * Sends framed nlmsgs and resolves, once each seq in `seqs` has its final answer, with
+ * every answer in arrival order, packed back to back into as few buffers as it can (not
+ * one external buffer per message); nativeChannel's splitAnswers cuts them into messages. Runs on the
+ * libuv pool; callers serialise per socket.
  */
 export async function exchangeNetlink(
   fd: number,

@@ -4,14 +4,15 @@
 // are recreated if still desired; a converged state yields an empty plan.
 
 import { majorOf, minorOf } from '../tc/handle';
-import { assertNever, classKey, objectKey, type KernelObject, type KernelState, type LinkObject } from '../tc/model';
+import { assertNever, classKey, objectKey, type ClassSpec, type FilterObject, type KernelObject, type KernelState, type LinkObject } from '../tc/model';
 import type { Operation, Plan } from './model';
 import { createRank } from './order';
 
 export function diff(desired: KernelState, observed: KernelState): Plan {
   if (isEmptyState(observed)) return fromNothing(desired);
-  const want = indexByKey(flatten(desired));
-  const have = indexByKey(flatten(observed));
+  if (isConverged(desired, observed)) return [];
+  const want = indexByKey(desired);
+  const have = indexByKey(observed);
   const replaced = new Set<string>();
   const changes: Operation[] = [];
   for (const [key, d] of want) {
@@ -29,30 +30,67 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o)).map((o): Operation => ({ op: 'delete', object: o }));
   const toCreate: KernelObject[] = [];
   for (const [key, d] of want) if (creatable(d) && (!have.has(key) || gone.has(key))) toCreate.push(d);
-  const creates = dedupeVethPairs(toCreate).map((o): Operation => ({ op: 'create', object: o }));
-  const liveChanges = [...changes.filter((c) => !gone.has(objectKey(c.object))), ...loopbacksOfNewNamespaces(want, have, gone)];
-  const forward = sortByRank([...creates, ...liveChanges], (op) => createRank(op.object));
-  return [...deletes, ...groupByNamespace(withPeerUp(forward, want))];
+  const forward = new RankedOperations();
+  for (const o of dedupeVethPairs(toCreate)) forward.add({ op: 'create', object: o });
+  for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
+  for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
+  return [...deletes, ...forward.ordered((netns, name) => want.get(`${netns}/link/${name}`))];
 }
 
 /**
- * After namespaces and devices exist, each namespace's operations run together, in rank
- * order: the executor sends one batch per namespace instead of one per operation when
- * thousands of containers each need an address, a route and their links up.
+ * The forward part of a plan (creates and changes) in execution order, built in one pass:
+ * stable by create rank; each new veth followed by the change that brings its peer up;
+ * then, after the namespaces and link creations, each namespace's operations together
+ * (namespaces in order of first appearance), so the executor sends one batch per
+ * namespace instead of one per operation when thousands of containers each need an
+ * address, a route and their links up; operations in no namespace last.
  */
-function groupByNamespace(ops: readonly Operation[]): Operation[] {
-  const first = (op: Operation): boolean => op.object.type === 'namespace' || (op.object.type === 'link' && op.op === 'create');
-  const groups = new Map<string, Operation[]>();
-  for (const op of ops) {
-    if (first(op)) continue;
-    const key = 'netns' in op.object ? op.object.netns : '';
-    const group = groups.get(key);
-    if (group) group.push(op);
-    else groups.set(key, [op]);
+class RankedOperations {
+  /** Operations by create rank (small integers, see order.ts). */
+  private readonly byRank: Operation[][] = [];
+
+  add(op: Operation): void {
+    const rank = createRank(op.object);
+    (this.byRank[rank] ??= []).push(op);
   }
-  const noNamespace = groups.get('') ?? [];
-  groups.delete('');
-  return [...ops.filter(first), ...[...groups.values()].flat(), ...noNamespace];
+
+  ordered(linkIn: LinkLookup): Operation[] {
+    const first: Operation[] = [];
+    const groups = new Map<string, Operation[]>();
+    const noNamespace: Operation[] = [];
+    const place = (op: Operation): void => {
+      const o = op.object;
+      if (o.type === 'namespace' || (o.type === 'link' && op.op === 'create')) first.push(op);
+      else if (!('netns' in o)) noNamespace.push(op);
+      else {
+        const group = groups.get(o.netns);
+        if (group) group.push(op);
+        else groups.set(o.netns, [op]);
+      }
+    };
+    for (const ops of this.byRank) {
+      if (!ops) continue;
+      for (const op of ops) {
+        place(op);
+        const peerUp = op.op === 'create' ? peerUpChange(op.object, linkIn) : undefined;
+        if (peerUp) place(peerUp);
+      }
+    }
+    const out = first;
+    for (const group of groups.values()) for (const op of group) out.push(op);
+    for (const op of noNamespace) out.push(op);
+    return out;
+  }
+}
+
+/**
+ * Creating one end of a veth creates the other, down; bring the peer up (and set its
+ * other fields) with a change right after.
+ */
+function peerUpChange(o: KernelObject, linkIn: LinkLookup): Operation | undefined {
+  if (o.type !== 'link' || o.spec.kind !== 'veth') return undefined;
+  const peer = linkIn(o.spec.peerNetns, o.spec.peerName);
+  return peer?.type === 'link' && peer.up ? { op: 'change', object: peer, before: { ...peer, up: false }, fields: ['up'] } : undefined;
 }
 
 const isEmptyState = (s: KernelState): boolean => flattenLength(s) === 0;
@@ -65,13 +103,41 @@ const flattenLength = (s: KernelState): number =>
  * what differs (the same result as the general path, which a unit test checks).
  */
 function fromNothing(desired: KernelState): Plan {
-  const links = new Map(desired.links.map((l) => [objectKey(l), l as KernelObject]));
-  const creates = dedupeVethPairs(flatten(desired).filter(creatable)).map((o): Operation => ({ op: 'create', object: o }));
-  const loopbacks = desired.links
-    .filter((o) => o.spec.kind === 'external' && o.name === 'lo' && o.up)
-    .map((o): Operation => ({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] }));
-  return groupByNamespace(withPeerUp(sortByRank([...creates, ...loopbacks], (op) => createRank(op.object)), links));
+  // Links by namespace, then name: the same identity as objectKey, without building a
+  // key string per link (a fresh machine of 10,000 containers has 30,000 links).
+  const links = new LinkIndex();
+  for (const l of desired.links) links.set(l);
+  const forward = new RankedOperations();
+  const keptVeths = new LinkIndex();
+  for (const list of stateLists(desired)) {
+    for (const o of list) if (creatable(o) && !isSecondVethEnd(o, keptVeths)) forward.add({ op: 'create', object: o });
+  }
+  for (const o of desired.links) {
+    if (o.spec.kind === 'external' && o.name === 'lo' && o.up) forward.add({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] });
+  }
+  return forward.ordered((netns, name) => links.get(netns, name));
 }
+
+/** The desired link named `name` in `netns`, if any. */
+type LinkLookup = (netns: string, name: string) => KernelObject | undefined;
+
+/** Links by namespace and name (the last of a repeated one wins, as in a Map by objectKey). */
+class LinkIndex {
+  private readonly byNetns = new Map<string, Map<string, LinkObject>>();
+
+  set(l: LinkObject): void {
+    const names = this.byNetns.get(l.netns);
+    if (names) names.set(l.name, l);
+    else this.byNetns.set(l.netns, new Map([[l.name, l]]));
+  }
+
+  get(netns: string, name: string): LinkObject | undefined {
+    return this.byNetns.get(netns)?.get(name);
+  }
+}
+
+/** The state's lists in flatten() order, without copying them into one array. */
+const stateLists = (s: KernelState): readonly (readonly KernelObject[])[] => [s.namespaces, s.links, s.addresses, s.routes, s.sysctls, s.qdiscs, s.classes, s.filters, s.cgroups];
 
 /** Stable sort on a rank computed once per element. */
 function sortByRank<T>(items: readonly T[], rank: (item: T) => number): T[] {
@@ -89,9 +155,9 @@ export function flatten(s: KernelState): KernelObject[] {
   return [...s.namespaces, ...s.links, ...s.addresses, ...s.routes, ...s.sysctls, ...s.qdiscs, ...s.classes, ...s.filters, ...s.cgroups];
 }
 
-function indexByKey(objects: readonly KernelObject[]): Map<string, KernelObject> {
+function indexByKey(s: KernelState): Map<string, KernelObject> {
   const index = new Map<string, KernelObject>();
-  for (const o of objects) index.set(objectKey(o), o);
+  for (const list of stateLists(s)) for (const o of list) index.set(objectKey(o), o);
   return index;
 }
 
@@ -100,42 +166,47 @@ const deletable = (o: KernelObject): boolean => !(o.type === 'link' && o.spec.ki
 const creatable = (o: KernelObject): boolean => !(o.type === 'link' && o.spec.kind === 'external');
 
 type Verdict = { kind: 'same' } | { kind: 'change'; fields: string[] } | { kind: 'replace' };
+/** Shared verdicts: a no-op diff compares 100,000 pairs and should allocate nothing for them. */
+const SAME: Verdict = { kind: 'same' };
+const REPLACE: Verdict = { kind: 'replace' };
+const changedOrSame = (fields: string[]): Verdict => (fields.length ? { kind: 'change', fields } : SAME);
 
 function compare(d: KernelObject, o: KernelObject): Verdict {
   switch (d.type) {
     case 'link': {
       const ol = o as LinkObject;
-      if (d.spec.kind !== ol.spec.kind && d.spec.kind !== 'external') return { kind: 'replace' };
+      if (d.spec.kind !== ol.spec.kind && d.spec.kind !== 'external') return REPLACE;
       const fields = [
         ...(d.up !== ol.up ? ['up'] : []),
         ...(d.mtu !== undefined && d.mtu !== ol.mtu ? ['mtu'] : []),
         ...(d.gsoMaxSize !== undefined && d.gsoMaxSize !== ol.gsoMaxSize ? ['gsoMaxSize'] : []),
         ...(d.master !== ol.master && d.spec.kind !== 'external' ? ['master'] : []),
       ];
-      return fields.length ? { kind: 'change', fields } : { kind: 'same' };
+      return changedOrSame(fields);
     }
     case 'route':
-      return sameData(d, o) ? { kind: 'same' } : { kind: 'replace' };
+      return sameData(d, o) ? SAME : REPLACE;
     case 'sysctl':
     case 'cgroup-classid':
-      return sameData(d, o) ? { kind: 'same' } : { kind: 'change', fields: ['value'] };
+      return sameData(d, o) ? SAME : { kind: 'change', fields: ['value'] };
     case 'qdisc': {
       const oq = o as typeof d;
-      if (d.spec.kind !== oq.spec.kind || d.handle !== oq.handle) return { kind: 'replace' };
+      if (d.spec.kind !== oq.spec.kind || d.handle !== oq.handle) return REPLACE;
       const fields = changedFields(d.spec, oq.spec);
-      return fields.length ? { kind: 'change', fields } : { kind: 'same' };
+      return changedOrSame(fields);
     }
     case 'class': {
       const oc = o as typeof d;
-      if (d.parent !== oc.parent) return { kind: 'replace' };
+      if (d.parent !== oc.parent) return REPLACE;
+      if (sameClassSpec(d.spec, oc.spec)) return SAME;
       const fields = changedClassFields(d.spec, oc.spec);
-      return fields.length ? { kind: 'change', fields } : { kind: 'same' };
+      return changedOrSame(fields);
     }
     case 'filter':
-      return sameData(d, o) ? { kind: 'same' } : { kind: 'replace' };
+      return sameData(d, o) ? SAME : REPLACE;
     case 'namespace':
     case 'address':
-      return { kind: 'same' };
+      return SAME;
     default:
       return assertNever(d);
   }
@@ -145,7 +216,11 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
 export function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameData(x, b[i]));
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   let count = 0;
@@ -163,13 +238,14 @@ function changedFields<T extends object>(a: T, b: T): string[] {
   return Object.keys(a).filter((k) => !sameData(a[k as keyof T], b[k as keyof T]));
 }
 
+const near = (x: number, y: number, tolerance: number): boolean => Math.abs(x - y) <= tolerance;
+
 /**
  * The kernel keeps rates in bytes/s and bursts in timer ticks, so values read back are
  * rounded; differences within that rounding are not changes (or every tick would
  * rewrite every class).
  */
 function changedClassFields(a: KernelObject & { type: 'class' } extends { spec: infer S } ? S : never, b: typeof a): string[] {
-  const near = (x: number, y: number, tolerance: number): boolean => Math.abs(x - y) <= tolerance;
   const fields: string[] = [];
   if (!near(a.rate, b.rate, 8)) fields.push('rate');
   if (!near(a.ceil, b.ceil, 8)) fields.push('ceil');
@@ -178,6 +254,18 @@ function changedClassFields(a: KernelObject & { type: 'class' } extends { spec: 
   if (a.prio !== b.prio) fields.push('prio');
   if (a.quantum !== b.quantum) fields.push('quantum');
   return fields;
+}
+
+/** changedClassFields(a, b) is empty, without building it (a converged tick asks for every class). */
+function sameClassSpec(a: ClassSpec, b: ClassSpec): boolean {
+  return (
+    near(a.rate, b.rate, 8) &&
+    near(a.ceil, b.ceil, 8) &&
+    near(a.burst, b.burst, Math.max(64, a.burst * 0.02)) &&
+    near(a.cburst, b.cburst, Math.max(64, a.cburst * 0.02)) &&
+    a.prio === b.prio &&
+    a.quantum === b.quantum
+  );
 }
 
 /** Everything the kernel removes along with `removed` (including `removed`). */
@@ -256,39 +344,145 @@ function isPeerOf(a: LinkObject, b: LinkObject): boolean {
 
 /** A veth pair is one kernel object: create or delete it once, from its first end. */
 function dedupeVethPairs(objects: readonly KernelObject[]): KernelObject[] {
-  const kept: KernelObject[] = [];
-  const keptVeths = new Map<string, LinkObject>();
-  for (const o of objects) {
-    if (o.type === 'link' && o.spec.kind === 'veth') {
-      const peer = keptVeths.get(`${o.spec.peerNetns}/link/${o.spec.peerName}`);
-      if (peer && isPeerOf(o, peer)) continue;
-      keptVeths.set(objectKey(o), o);
-    }
-    kept.push(o);
-  }
-  return kept;
+  const keptVeths = new LinkIndex();
+  return objects.filter((o) => !isSecondVethEnd(o, keptVeths));
+}
+
+/** Whether `o` is the other end of a veth already kept (if not and it is a veth, it is kept now). */
+function isSecondVethEnd(o: KernelObject, keptVeths: LinkIndex): boolean {
+  if (o.type !== 'link' || o.spec.kind !== 'veth') return false;
+  const peer = keptVeths.get(o.spec.peerNetns, o.spec.peerName);
+  if (peer && isPeerOf(o, peer)) return true;
+  keptVeths.set(o);
+  return false;
 }
 
 /** A new namespace comes with its loopback down; bring it up as desired. */
 function loopbacksOfNewNamespaces(want: ReadonlyMap<string, KernelObject>, have: ReadonlyMap<string, KernelObject>, gone: ReadonlySet<string>): Operation[] {
   const fresh = (ns: string): boolean => !have.has(`netns/${ns}`) || gone.has(`netns/${ns}`);
-  return [...want.values()]
-    .filter((o): o is LinkObject => o.type === 'link' && o.spec.kind === 'external' && o.name === 'lo' && o.up && fresh(o.netns))
-    .map((o): Operation => ({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] }));
+  const out: Operation[] = [];
+  for (const o of want.values()) {
+    if (o.type === 'link' && o.spec.kind === 'external' && o.name === 'lo' && o.up && fresh(o.netns)) out.push({ op: 'change', object: o, before: { ...o, up: false }, fields: ['up'] });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the converged fast path
+
+/**
+ * Whether diff(desired, observed) is empty, decided without the string-keyed indexes
+ * of both states the general path builds: a reconcile tick on a converged kernel (the
+ * usual case) compares tens of thousands of objects and should cost little. Answers
+ * false whenever it is not sure (a desired object missing, one that differs, an
+ * observed one left over); the general path then decides. Observed duplicates of one
+ * key count as the last of them, as in the general path's index.
+ */
+function isConverged(desired: KernelState, observed: KernelState): boolean {
+  const index = new ObservedIndex();
+  for (const list of stateLists(observed)) for (const o of list) index.add(o);
+  let matchedDeletable = 0;
+  for (const list of stateLists(desired)) {
+    for (const d of list) {
+      const entry = index.find(d);
+      if (!entry || compare(d, entry.object) !== SAME) return false;
+      if (!entry.matched) {
+        entry.matched = true;
+        if (deletable(entry.object)) matchedDeletable++;
+      }
+      // A desired loopback in a namespace not observed is brought up by the general path.
+      if (d.type === 'link' && d.spec.kind === 'external' && d.name === 'lo' && d.up && !index.hasNamespace(d.netns)) return false;
+    }
+  }
+  return matchedDeletable === index.deletableCount();
+}
+
+interface IndexEntry {
+  readonly object: KernelObject;
+  matched: boolean;
+}
+
+/** tc objects of one device, by their numeric identity within it. */
+interface DeviceIndex {
+  readonly qdiscs: Map<number, IndexEntry>;
+  readonly classes: Map<number, IndexEntry>;
+  /** By handle; the few filters sharing a handle are told apart by parent, prio and protocol. */
+  readonly filters: Map<number, IndexEntry[]>;
+}
+
+/** Observed objects found by the same identity as objectKey, without building the key strings of tc objects. */
+class ObservedIndex {
+  private readonly byKey = new Map<string, IndexEntry>();
+  private readonly devices = new Map<string, Map<string, DeviceIndex>>();
+
+  add(o: KernelObject): void {
+    const entry: IndexEntry = { object: o, matched: false };
+    if (o.type === 'qdisc') this.device(o.netns, o.dev, true)!.qdiscs.set(o.parent >>> 0, entry);
+    else if (o.type === 'class') this.device(o.netns, o.dev, true)!.classes.set(o.classid >>> 0, entry);
+    else if (o.type === 'filter') {
+      const filters = this.device(o.netns, o.dev, true)!.filters;
+      const same = filters.get(o.handle >>> 0);
+      if (!same) filters.set(o.handle >>> 0, [entry]);
+      else {
+        const at = filterAt(same, o);
+        if (at >= 0) same[at] = entry;
+        else same.push(entry);
+      }
+    } else this.byKey.set(objectKey(o), entry);
+  }
+
+  find(o: KernelObject): IndexEntry | undefined {
+    if (o.type === 'qdisc') return this.device(o.netns, o.dev, false)?.qdiscs.get(o.parent >>> 0);
+    if (o.type === 'class') return this.device(o.netns, o.dev, false)?.classes.get(o.classid >>> 0);
+    if (o.type === 'filter') {
+      const same = this.device(o.netns, o.dev, false)?.filters.get(o.handle >>> 0);
+      const at = same ? filterAt(same, o) : -1;
+      return at >= 0 ? same![at] : undefined;
+    }
+    return this.byKey.get(objectKey(o));
+  }
+
+  hasNamespace(netns: string): boolean {
+    return this.byKey.has(`netns/${netns}`);
+  }
+
+  deletableCount(): number {
+    let n = 0;
+    for (const e of this.byKey.values()) if (deletable(e.object)) n++;
+    // qdiscs, classes and filters are always deletable.
+    for (const devs of this.devices.values()) {
+      for (const d of devs.values()) {
+        n += d.qdiscs.size + d.classes.size;
+        for (const list of d.filters.values()) n += list.length;
+      }
+    }
+    return n;
+  }
+
+  private device(netns: string, dev: string, create: boolean): DeviceIndex | undefined {
+    let devs = this.devices.get(netns);
+    if (!devs) {
+      if (!create) return undefined;
+      devs = new Map();
+      this.devices.set(netns, devs);
+    }
+    let d = devs.get(dev);
+    if (!d && create) {
+      d = { qdiscs: new Map(), classes: new Map(), filters: new Map() };
+      devs.set(dev, d);
+    }
+    return d;
+  }
 }
 
 /**
- * Creating one end of a veth creates the other, down; bring the peer up (and set its
- * other fields) with a change right after.
+ * Where among filters sharing a handle the one with `f`'s identity (the rest of its
+ * objectKey: parent, prio, protocol) is; -1 if none. A loop, not findIndex with a
+ * closure: this runs once per observed and per desired filter.
  */
-function withPeerUp(ops: readonly Operation[], want: ReadonlyMap<string, KernelObject>): Operation[] {
-  const out: Operation[] = [];
-  for (const op of ops) {
-    out.push(op);
-    if (op.op !== 'create' || op.object.type !== 'link' || op.object.spec.kind !== 'veth') continue;
-    const spec = op.object.spec;
-    const peer = want.get(`${spec.peerNetns}/link/${spec.peerName}`);
-    if (peer?.type === 'link' && peer.up) out.push({ op: 'change', object: peer, before: { ...peer, up: false }, fields: ['up'] });
+function filterAt(entries: readonly IndexEntry[], f: FilterObject): number {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!.object as FilterObject;
+    if (e.parent >>> 0 === f.parent >>> 0 && e.prio === f.prio && e.protocol === f.protocol) return i;
   }
-  return out;
+  return -1;
 }

@@ -52,7 +52,10 @@ export function containerCounters(compiled: CompiledPolicy, observed: ObservedSt
       const leaf = leafByParent.get(`${ref.netns}/${ref.dev}/${ref.classid >>> 0}`);
       const leafDrops = leaf ? observed.stats.get(objectKey(leaf))?.drops ?? 0 : 0;
       const counters = stats ? { ...stats, drops: stats.drops + leafDrops } : ZERO;
-      out.set(`${direction}/${c.name}`, { counters, ...(stats?.htb ? { htb: stats.htb } : {}), direction, container: c.name });
+      // Two plain literals, not a conditional spread: Node 20 builds the latter several µs slower (bench/apply, 10k classes).
+      const id = `${direction}/${c.name}`;
+      if (stats?.htb) out.set(id, { counters, htb: stats.htb, direction, container: c.name });
+      else out.set(id, { counters, direction, container: c.name });
     }
   }
   return out;

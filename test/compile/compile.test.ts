@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy } from '../../src/compile';
+import { CompileMemo, compilePolicy } from '../../src/compile';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import { formatHandle } from '../../src/tc/handle';
@@ -61,6 +61,23 @@ describe('compile: shared mode (the demo host)', () => {
     const moved = { ...state, classes: state.classes.map((c) => c) };
     const again = compilePolicy(demoPolicy(), { observed: moved });
     expect(again.containers.map((c) => c.classes.download!.classid)).toEqual(compiled.containers.map((c) => c.classes.download!.classid));
+  });
+
+  it('reuses the last compile while the policy and what it reads from the kernel are unchanged', () => {
+    const memo = new CompileMemo();
+    const compilePolicy = memo.compile.bind(memo);
+    const policy = demoPolicy();
+    const first = compilePolicy(policy, { observed: state });
+    expect(compilePolicy({ ...policy }, { observed: { ...state } })).toBe(first);
+    expect(first).toEqual(compiled);
+    // A class id that moved in the kernel is kept: a new result.
+    const web = compiled.containers.find((c) => c.name === 'web')!;
+    const minor = 0x777;
+    const moved = { ...state, filters: state.filters.map((f) => (f.spec.kind === 'u32' && f.spec.classid === web.classes.download!.classid ? { ...f, spec: { ...f.spec, classid: (0x10000 + minor) as never } } : f)) };
+    const after = compilePolicy(policy, { observed: moved });
+    expect(after).not.toBe(first);
+    expect(after.containers.find((c) => c.name === 'web')!.classes.download!.classid).toBe(0x10000 + minor);
+    expect(compilePolicy(policy, { observed: state })).toEqual(first);
   });
 
   it('uses the best leaf qdisc the kernel has', () => {

@@ -83,3 +83,36 @@ describe('diff from an empty state', () => {
     expect(diff(desired, emptyKernelState())).toEqual(general);
   });
 });
+
+describe('diff of a converged kernel (the fast check before the general path)', () => {
+  it('answers with the general path whenever anything differs', () => {
+    const byDev = (dev: string) => desired.classes.filter((c) => c.dev === dev);
+    const extraClass = { ...byDev('sl-br0')[2]!, classid: 0x1fff0 as never };
+    const cases: KernelState[] = [
+      { ...desired, classes: [...desired.classes, extraClass] },
+      { ...desired, classes: desired.classes.slice(1) },
+      { ...desired, filters: desired.filters.map((f, i) => (i === 3 ? { ...f, prio: f.prio + 1 } : f)) },
+      { ...desired, links: desired.links.map((l) => (l.name === 'lo' && l.netns === 'sl-web' ? { ...l, up: false } : l)) },
+      { ...desired, namespaces: desired.namespaces.filter((n) => n.name !== 'sl-api') },
+    ];
+    for (const observed of cases) {
+      const plan = diff(desired, observed);
+      expect(plan.length).toBeGreaterThan(0);
+      // The same plan as when the check is bypassed (an observed state the check cannot match).
+      const noise = { type: 'sysctl' as const, netns: 'nowhere', key: 'x', value: '1' };
+      expect(diff({ ...desired, sysctls: [...desired.sysctls, noise] }, { ...observed, sysctls: [...observed.sysctls, { ...noise, value: '2' }] }).filter((op) => op.object.type !== 'sysctl')).toEqual(plan);
+    }
+  });
+
+  it('counts an observed duplicate once, as the general path does', () => {
+    const doubled = { ...desired, classes: [...desired.classes, desired.classes[4]!] };
+    expect(diff(desired, doubled)).toEqual([]);
+  });
+
+  it('keeps filters that share a handle apart by parent, prio and protocol', () => {
+    const f = desired.filters.find((x) => x.spec.kind === 'u32' && x.spec.classid !== undefined)!;
+    const twin = { ...f, prio: f.prio + 5 };
+    const plan = diff(desired, { ...desired, filters: [...desired.filters, twin] });
+    expect(plan).toEqual([{ op: 'delete', object: twin }]);
+  });
+});

@@ -7,6 +7,7 @@ import { closeFd, exchangeNetlink, openNetlinkSocket } from '../native';
 import type { NetlinkChannel, NetlinkChannelFactory } from './channel';
 
 const EBADF = 9;
+const NLMSG_HDRLEN = 16;
 
 class NativeNetlinkChannel implements NetlinkChannel {
   private closed = false;
@@ -20,7 +21,7 @@ class NativeNetlinkChannel implements NetlinkChannel {
 
   exchange(messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(this.closedError());
-    const result = this.tail.then(() => exchangeNetlink(this.fd, this.netns, messages, seqs));
+    const result = this.tail.then(async () => splitAnswers(await exchangeNetlink(this.fd, this.netns, messages, seqs)));
     this.tail = result.catch(() => undefined);
     return result;
   }
@@ -43,6 +44,24 @@ class NativeNetlinkChannel implements NetlinkChannel {
       'open a new channel with the factory; a closed channel cannot be reused',
     );
   }
+}
+
+/**
+ * The addon hands the answers back packed, whole messages back to back (each padded to
+ * 4 bytes), in as few Buffers as it can; one view per message here costs far less than
+ * one Buffer per message made in C++.
+ */
+export function splitAnswers(packed: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const chunk of packed) {
+    for (let at = 0; at + NLMSG_HDRLEN <= chunk.length; ) {
+      const len = chunk.readUInt32LE(at);
+      if (len < NLMSG_HDRLEN || at + len > chunk.length) break;
+      out.push(chunk.subarray(at, at + len));
+      at += (len + 3) & ~3;
+    }
+  }
+  return out;
 }
 
 export const nativeChannelFactory: NetlinkChannelFactory = {

@@ -2,7 +2,7 @@
 // written and read without I/O. Host byte order unless a field says network order.
 
 export const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff;
+export const NLA_TYPE_MASK = 0x3fff;
 const align4 = (n: number): number => (n + 3) & ~3;
 
 export type Attr = { readonly type: number; readonly payload: Buffer };
@@ -63,6 +63,20 @@ export function attrMap(buf: Buffer, offset = 0, end = buf.length): Map<number, 
   return new Map(parseAttrs(buf, offset, end).map((a) => [a.type, a.payload]));
 }
 
-export const readString = (b: Buffer | undefined): string | undefined => (b ? b.toString('utf8').replace(/\0.*$/s, '') : undefined);
+/** A NUL-terminated string attribute (the text before the first NUL). */
+export const readString = (b: Buffer | undefined): string | undefined => (b ? readCString(b, 0, b.length) : undefined);
+
+/** The NUL-terminated text in buf[start, end), read in place (no subarray). */
+export function readCString(buf: Buffer, start: number, end: number): string {
+  let nul = start;
+  while (nul < end && buf[nul] !== 0) nul++;
+  return buf.toString('utf8', start, nul);
+}
 export const readU32 = (b: Buffer | undefined): number | undefined => (b && b.length >= 4 ? b.readUInt32LE(0) : undefined);
-export const readU64 = (b: Buffer | undefined): number | undefined => (b && b.length >= 8 ? Number(b.readBigUInt64LE(0)) : undefined);
+export const readU64 = (b: Buffer | undefined): number | undefined => (b && b.length >= 8 ? u64At(b, 0) : undefined);
+
+/**
+ * A little-endian u64 as a number, without a BigInt per read (dumps carry tens of
+ * thousands of counters); the one rounding above 2^53 is the same as Number(bigint).
+ */
+export const u64At = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000;

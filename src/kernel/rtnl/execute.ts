@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../plan/model';
 import { describeObject } from '../../plan/format';
-import { assertNever, type CgroupClassidObject, type LinkObject, type NetnsLocator } from '../../tc/model';
+import { assertNever, type CgroupClassidObject, type ClassObject, type FilterObject, type LinkObject, type NetnsLocator, type QdiscObject } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
 import { addressBody, filterInfo, frame, linkChangeBody, linkCreateBody, routeBody, tcBody, type NlError } from './messages';
@@ -31,6 +31,11 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) =>
 const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
 /** The libuv pool has 4 threads; more batches in flight would only queue. */
 const MAX_PARALLEL_BATCHES = 4;
+/**
+ * A namespace's operations go out in batches of this many, so the kernel works through
+ * one batch while the next is encoded (thousands of tc objects on one device).
+ */
+const PIPELINE_BATCH = 512;
 const GONE = new Set([osConstants.errno.ENOENT, osConstants.errno.ENODEV, osConstants.errno.ESRCH, osConstants.errno.EADDRNOTAVAIL]);
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -61,8 +66,16 @@ export class Executor {
   private readonly inFlight = new Map<NetnsLocator, Promise<void>>();
   private readonly applied: Operation[] = [];
   private failed: { operation: Operation; error: KernelError } | undefined;
+  /** Sessions already open, so each operation does not wait on the host's promise. */
+  private readonly sessions = new Map<NetnsLocator, NetnsSession>();
 
   constructor(private readonly host: HostOps) {}
+
+  private async openSession(ns: NetnsLocator): Promise<NetnsSession> {
+    const session = await this.host.session(ns);
+    this.sessions.set(ns, session);
+    return session;
+  }
 
   async run(plan: readonly Operation[]): Promise<ExecutionReport> {
     let i = 0;
@@ -85,12 +98,20 @@ export class Executor {
       return;
     }
     if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.dispatch();
-    // Within one namespace, order holds: wait for its previous batch.
-    await this.inFlight.get(o.netns);
+    // Within one namespace order holds without waiting here: dispatch() sends a batch only
+    // after the namespace's previous one, and lookups share the socket's queue.
     this.batchNs = o.netns;
-    const session = await this.host.session(o.netns);
-    let message: Buffer | undefined;
+    const session = this.sessions.get(o.netns) ?? (await this.openSession(o.netns));
     const seq = allocSeq();
+    // Most of a large plan is tc objects on devices already known: encoded right here,
+    // without a round of promises per operation.
+    const now = this.buildTcNow(op, session, seq);
+    if (now !== NOT_NOW) {
+      this.pending.push({ op, seq, message: now });
+      if (this.pending.length >= PIPELINE_BATCH) await this.dispatchAndYield();
+      return;
+    }
+    let message: Buffer | undefined;
     try {
       message = await this.build(op, session, seq);
     } catch (e) {
@@ -115,6 +136,16 @@ export class Executor {
     }
     this.pending.push({ op, seq, message });
     if (o.type === 'link' && op.op === 'delete') session.forgetLink(o.name);
+    if (this.pending.length >= PIPELINE_BATCH) await this.dispatchAndYield();
+  }
+
+  /**
+   * Sends a full batch, then lets the event loop run once: a batch that finished in the
+   * meantime is only seen (and the next one sent after it) when callbacks run.
+   */
+  private async dispatchAndYield(): Promise<void> {
+    await this.dispatch();
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private runHostOp(op: Operation): void {
@@ -123,6 +154,7 @@ export class Executor {
       if (o.type === 'namespace') {
         if (op.op === 'create') this.host.createNetns(o.name);
         else if (op.op === 'delete') {
+          this.sessions.delete(o.name);
           this.host.forget(o.name);
           this.host.deleteNetns(o.name);
         }
@@ -153,7 +185,19 @@ export class Executor {
       for (const fd of fds) this.host.closeFd(fd);
       return;
     }
-    const sending = this.send(ns, batch, fds).finally(() => {
+    // After the namespace's previous batch (if still in flight), whatever its outcome was
+    // (as when the whole namespace went out as one batch); its error still surfaces.
+    const previous = this.inFlight.get(ns);
+    const after = previous
+      ? previous.then(
+          () => this.send(ns, batch, fds),
+          (e: unknown) => {
+            for (const fd of fds) this.host.closeFd(fd);
+            throw e;
+          },
+        )
+      : this.send(ns, batch, fds);
+    const sending: Promise<void> = after.finally(() => {
       if (this.inFlight.get(ns) === sending) this.inFlight.delete(ns);
     });
     this.inFlight.set(ns, sending);
@@ -200,7 +244,6 @@ export class Executor {
   private async build(op: Operation, session: NetnsSession, seq: number): Promise<Buffer | undefined> {
     const o = op.object;
     const create = NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL;
-    const change = NLM_F.ACK;
     switch (o.type) {
       case 'link':
         return this.buildLink(op, o, session, seq);
@@ -212,23 +255,11 @@ export class Executor {
         const body = routeBody(o.dst, o.via, o.dev ? await this.index(session, o.dev) : undefined);
         return frame(op.op === 'delete' ? RTM.DELROUTE : RTM.NEWROUTE, op.op === 'delete' ? NLM_F.ACK : create, seq, body);
       }
-      case 'qdisc': {
-        const h = { ifindex: await this.index(session, o.dev), handle: o.handle, parent: o.parent, info: 0 };
-        if (op.op === 'delete') return frame(RTM.DELQDISC, NLM_F.ACK, seq, tcBody(h, undefined));
-        const { kind, options } = encodeQdiscOptions(o.spec);
-        return frame(RTM.NEWQDISC, op.op === 'create' ? create : NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE, seq, tcBody(h, kind, options));
-      }
-      case 'class': {
-        const h = { ifindex: await this.index(session, o.dev), handle: o.classid, parent: o.parent, info: 0 };
-        if (op.op === 'delete') return frame(RTM.DELTCLASS, NLM_F.ACK, seq, tcBody(h, undefined));
-        return frame(RTM.NEWTCLASS, op.op === 'create' ? create : change, seq, tcBody(h, 'htb', encodeHtbClass(o.spec)));
-      }
-      case 'filter': {
-        const h = { ifindex: await this.index(session, o.dev), handle: o.handle, parent: o.parent, info: filterInfo(o.prio, o.protocol) };
-        if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody(h, o.spec.kind));
-        const { kind, options } = encodeFilterOptions(o.spec, o.handle, await this.encodeContext(session, o.spec.kind === 'u32' ? (o.spec.actions ?? []).flatMap((a) => (a.kind === 'mirred' ? [a.targetDev] : [])) : []));
-        return frame(RTM.NEWTFILTER, op.op === 'create' ? create : NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE, seq, tcBody(h, kind, options));
-      }
+      case 'qdisc':
+      case 'class':
+        return tcMessage(op, o, await this.index(session, o.dev), seq, NO_DEVICES);
+      case 'filter':
+        return tcMessage(op, o, await this.index(session, o.dev), seq, await this.encodeContext(session, devicesNamed(o)));
       case 'namespace':
       case 'sysctl':
       case 'cgroup-classid':
@@ -261,10 +292,33 @@ export class Executor {
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
   }
 
+  /**
+   * The request for a qdisc, class or filter operation when the devices it names are
+   * already known to the session; NOT_NOW otherwise (build() looks them up).
+   */
+  private buildTcNow(op: Operation, session: NetnsSession, seq: number): Buffer | typeof NOT_NOW {
+    const o = op.object;
+    if (o.type !== 'qdisc' && o.type !== 'class' && o.type !== 'filter') return NOT_NOW;
+    const ifindex = session.knownIfindex(o.dev);
+    if (ifindex === undefined) return NOT_NOW;
+    if (o.type !== 'filter') return tcMessage(op, o, ifindex, seq, NO_DEVICES);
+    const indexes = new Map<string, number>();
+    for (const dev of devicesNamed(o)) {
+      const i = session.knownIfindex(dev);
+      if (i === undefined) return NOT_NOW;
+      indexes.set(dev, i);
+    }
+    return tcMessage(op, o, ifindex, seq, this.contextWith(indexes));
+  }
+
   /** Indexes of the devices a filter's actions name, resolved before encoding. */
   private async encodeContext(session: NetnsSession, devices: readonly string[]): Promise<TcEncodeContext> {
     const indexes = new Map<string, number>();
     for (const dev of devices) indexes.set(dev, await this.index(session, dev));
+    return this.contextWith(indexes);
+  }
+
+  private contextWith(indexes: ReadonlyMap<string, number>): TcEncodeContext {
     return {
       ifindexOf: (dev) => {
         const i = indexes.get(dev);
@@ -276,3 +330,47 @@ export class Executor {
   }
 }
 
+/** build() found a device it needs unknown to the session: look it up (asynchronously). */
+const NOT_NOW = Symbol('not now');
+
+/** The encode context of objects that name no device besides their own. */
+const NO_DEVICES: TcEncodeContext = {
+  ifindexOf: (dev) => {
+    throw new MissingDeviceError(dev);
+  },
+  bpfProgram: () => {
+    throw new Error('only filters carry BPF programs');
+  },
+};
+
+/** Devices a filter names besides its own: the targets of its mirred actions. */
+function devicesNamed(f: FilterObject): string[] {
+  return f.spec.kind === 'u32' ? (f.spec.actions ?? []).flatMap((a) => (a.kind === 'mirred' ? [a.targetDev] : [])) : [];
+}
+
+/** The request for a qdisc, class or filter operation on the device with index `ifindex`. */
+function tcMessage(op: Operation, o: QdiscObject | ClassObject | FilterObject, ifindex: number, seq: number, ctx: TcEncodeContext): Buffer {
+  const create = NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL;
+  const replace = NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE;
+  switch (o.type) {
+    case 'qdisc': {
+      const h = { ifindex, handle: o.handle, parent: o.parent, info: 0 };
+      if (op.op === 'delete') return frame(RTM.DELQDISC, NLM_F.ACK, seq, tcBody(h, undefined));
+      const { kind, options } = encodeQdiscOptions(o.spec);
+      return frame(RTM.NEWQDISC, op.op === 'create' ? create : replace, seq, tcBody(h, kind, options));
+    }
+    case 'class': {
+      const h = { ifindex, handle: o.classid, parent: o.parent, info: 0 };
+      if (op.op === 'delete') return frame(RTM.DELTCLASS, NLM_F.ACK, seq, tcBody(h, undefined));
+      return frame(RTM.NEWTCLASS, op.op === 'create' ? create : NLM_F.ACK, seq, tcBody(h, 'htb', encodeHtbClass(o.spec)));
+    }
+    case 'filter': {
+      const h = { ifindex, handle: o.handle, parent: o.parent, info: filterInfo(o.prio, o.protocol) };
+      if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody(h, o.spec.kind));
+      const { kind, options } = encodeFilterOptions(o.spec, o.handle, ctx);
+      return frame(RTM.NEWTFILTER, op.op === 'create' ? create : replace, seq, tcBody(h, kind, options));
+    }
+    default:
+      return assertNever(o);
+  }
+}

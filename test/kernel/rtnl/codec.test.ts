@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { splitAnswers } from '../../../src/kernel/netlink/nativeChannel';
+import { attr, u64At } from '../../../src/kernel/rtnl/attrs';
+import { TCA, TCA_STATS } from '../../../src/kernel/rtnl/constants';
+import { frame, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
+import { decodeCounters } from '../../../src/kernel/rtnl/tcCodec';
+
+const u64 = (n: bigint): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(n);
+  return b;
+};
+
+describe('rtnetlink decoding', () => {
+  it('reads u64 counters above 2^32 as Number(bigint) does', () => {
+    for (const n of [0n, 1n, 0xffffffffn, 0x1_0000_0000n, 0x1234_5678_9abcn, 2n ** 53n + 1n, 2n ** 64n - 1n]) {
+      expect(u64At(u64(n), 0)).toBe(Number(n));
+    }
+  });
+
+  it('decodes TCA_STATS2 in one pass: basic, queue, 64-bit packets; absent parts are zero', () => {
+    const basic = Buffer.concat([u64(5n * 2n ** 32n + 7n), Buffer.from([3, 0, 0, 0, 0, 0, 0, 0])]);
+    const queue = Buffer.alloc(20);
+    [1, 2, 3, 4, 5].forEach((v, i) => queue.writeUInt32LE(v, 4 * i));
+    const stats2 = Buffer.concat([attr(TCA_STATS.BASIC, basic), attr(TCA_STATS.QUEUE, queue), attr(TCA_STATS.PKT64, u64(2n ** 40n))]);
+    const htb = { lends: 1, borrows: 2, giants: 0, tokens: 3, ctokens: 4 };
+    expect(decodeCounters(stats2, htb)).toEqual({ htb, bytes: 5 * 2 ** 32 + 7, packets: 2 ** 40, qlen: 1, backlogBytes: 2, drops: 3, requeues: 4, overlimits: 5 });
+    expect(Object.keys(decodeCounters(stats2, htb))[0]).toBe('htb');
+    expect(decodeCounters(attr(TCA_STATS.BASIC, basic))).toEqual({ bytes: 5 * 2 ** 32 + 7, packets: 3, qlen: 0, backlogBytes: 0, drops: 0, requeues: 0, overlimits: 0 });
+    expect(decodeCounters(undefined)).toEqual({ bytes: 0, packets: 0, qlen: 0, backlogBytes: 0, drops: 0, requeues: 0, overlimits: 0 });
+  });
+
+  it('parses a tc message: the first of a repeated attribute counts, absent ones stay absent', () => {
+    const options = attr(TCA.OPTIONS, Buffer.from([1, 2, 3, 4]));
+    const msg = frame(36, 0, 9, Buffer.concat([tcBody({ ifindex: 3, handle: 0x10000, parent: 0xffffffff, info: 0 }, 'htb', options), attr(TCA.OPTIONS, Buffer.from([9, 9, 9, 9]))]));
+    const m = parseTc(msg)!;
+    expect(m).toMatchObject({ ifindex: 3, handle: 0x10000, parent: 0xffffffff, kind: 'htb' });
+    expect([...m.options!]).toEqual([1, 2, 3, 4]);
+    expect('stats2' in m).toBe(false);
+  });
+
+  it('splits packed answers back into one Buffer per message, padding skipped', () => {
+    const a = frame(3, 0, 1, Buffer.alloc(4));
+    const b = frame(2, 0, 2, Buffer.from([1, 2, 3, 4, 5]));
+    const c = frame(3, 0, 3, Buffer.alloc(0));
+    const pad = (x: Buffer): Buffer => Buffer.concat([x, Buffer.alloc((4 - (x.length % 4)) % 4)]);
+    const parts = splitAnswers([Buffer.concat([pad(a), pad(b)]), c]);
+    expect(parts.map((p) => p.toString('hex'))).toEqual([a, b, c].map((p) => p.toString('hex')));
+    expect(splitAnswers([])).toEqual([]);
+  });
+});
