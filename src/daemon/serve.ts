@@ -7,7 +7,7 @@ import type { Server } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger } from '../app/tokens';
 import { DockerFollower } from '../docker/follow';
-import type { PolicySource } from '../docker/policySource';
+import type { PolicySource, PolicySourceResult } from '../docker/policySource';
 import { SluiceError } from '../errors';
 import { formatPolicyIssue } from '../policy/load';
 import type { Policy } from '../policy/model';
@@ -38,6 +38,7 @@ export class Daemon {
   private control: Server | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
   private follower: { endpoint: string; follower: DockerFollower } | undefined;
+  private reloads: Promise<boolean> = Promise.resolve(true);
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
@@ -75,8 +76,18 @@ export class Daemon {
     return result;
   }
 
-  async reload(reason: string): Promise<boolean> {
-    let loaded;
+  /**
+   * Reloads run one after another, each reading the files and Docker afresh: a burst of
+   * Docker events can never leave an older view in force after a newer one.
+   */
+  reload(reason: string): Promise<boolean> {
+    const next = this.reloads.then(() => this.reloadNow(reason));
+    this.reloads = next.catch(() => false);
+    return next;
+  }
+
+  private async reloadNow(reason: string): Promise<boolean> {
+    let loaded: PolicySourceResult;
     try {
       loaded = await this.source.load();
     } catch (e) {
