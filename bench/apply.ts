@@ -61,6 +61,9 @@ class TimedKernel implements KernelPort {
   execute(plan: Plan): Promise<ExecutionReport> {
     return this.inner.execute(plan);
   }
+  release(netns: readonly string[]): void {
+    this.inner.release(netns);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -40,6 +40,8 @@ export interface ConvergeOutcome {
 
 export class Applier {
   private readonly compiler = new CompileMemo();
+  /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
+  private transient = new Set<NetnsLocator>();
 
   constructor(
     private readonly kernel: KernelPort,
@@ -61,6 +63,7 @@ export class Applier {
       external: [...covered.external, ...(record?.external ?? [])],
     };
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
+    this.releaseGone(scope);
     const everything = await this.observe(scope, hints, withStats, record?.namespaces);
     const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
     const state = extra ? mergeStates(compiled.state, extra) : compiled.state;
@@ -117,6 +120,14 @@ export class Applier {
     const observed = footprint(await this.observe(scope, desired, false), desired);
     const plan = diff(desired, observed);
     return { observed, plan, report: await this.kernel.execute(plan) };
+  }
+
+  /** A container that stopped left its process namespace out of scope: drop its socket so the namespace can go. */
+  private releaseGone(scope: readonly NetnsLocator[]): void {
+    const now = new Set(scope.filter((ns) => ns.startsWith('/proc/')));
+    const gone = [...this.transient].filter((ns) => !now.has(ns));
+    if (gone.length > 0) this.kernel.release(gone);
+    this.transient = now;
   }
 
   /** Owned objects in the namespaces of `scope` that exist, plus the sysctls `desired` names. */

@@ -38,6 +38,11 @@ export interface KernelPort {
    * complete, and the report lists exactly which were applied.
    */
   execute(plan: Plan): Promise<ExecutionReport>;
+  /**
+   * Closes the sockets held in these namespaces: a socket keeps its namespace alive, so
+   * a stopped Docker container's would outlive it. Reopened on next use.
+   */
+  release(netns: readonly NetnsLocator[]): void;
   /** Releases sockets. */
   close(): Promise<void>;
 }

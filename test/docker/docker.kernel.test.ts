@@ -3,7 +3,7 @@
 // Engine API. The four rules, attach by name and label, serve following events over
 // 100 start/stop cycles without leaks, and the daemon going away and coming back.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
@@ -30,6 +30,14 @@ import { isRoot, netnsList, sh } from '../support/kernel';
 
 const NET: TestNetwork = { name: 'sl-dk-net', bridge: 'sl-dbr1', subnet: '198.18.66.0/24', gateway: '198.18.66.1' };
 const IFB = 'sl-ifb1';
+/** Sockets this process holds (netlink sessions included). */
+const openSockets = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+  } catch {
+    return false;
+  }
+}).length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
@@ -145,6 +153,7 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
     daemon.stopWatching();
     try {
       const before = await census();
+      const socketsBefore = openSockets();
       const classids = new Set<number>();
       const latencies: number[] = [];
       for (let i = 0; i < 100; i++) {
@@ -160,6 +169,8 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
       await daemon.runTick();
       expect(classids.size).toBe(1);
       expect(await census()).toEqual(before);
+      // A socket left open in a stopped container's namespace would keep that namespace alive.
+      expect(openSockets()).toBeLessThanOrEqual(socketsBefore + 2);
       latencies.sort((x, y) => x - y);
       console.log(`docker start → shaped (start call included), 100 cycles: median ${latencies[50]!.toFixed(0)} ms, p95 ${latencies[95]!.toFixed(0)} ms, max ${latencies[99]!.toFixed(0)} ms`);
     } finally {

@@ -40,6 +40,10 @@ export class RtnlKernel implements KernelPort {
     void s?.then((x) => x.close()).catch(() => undefined);
   }
 
+  release(netns: readonly NetnsLocator[]): void {
+    for (const ns of netns) this.forget(ns);
+  }
+
   async observe(scope: ObserveScope): Promise<ObservedState> {
     const dumps: NamespaceDump[] = [];
     for (const ns of scope.netns) {
