@@ -159,7 +159,10 @@ const linkKeys = (state: KernelState): ExternalDevice[] => state.links.map((l) =
  */
 function claimLinks(observed: ObservedState, wholly: readonly NetnsLocator[], mine: readonly ExternalDevice[]): ObservedState {
   const whole = new Set(wholly);
-  const keys = new Set(mine.map((d) => deviceKey(d.netns, d.dev)));
+  // Everything observed hangs off an observed link: with every link in a namespace Sluice
+  // owns whole (the sandbox), there is nothing to sort out, tick after tick.
+  if (observed.links.every((l) => whole.has(l.netns))) return observed;
+  const keys = new Set(mine.filter((d) => !whole.has(d.netns)).map((d) => deviceKey(d.netns, d.dev)));
   const ours = (netns: NetnsLocator, dev: string | undefined): boolean => whole.has(netns) || dev === undefined || keys.has(deviceKey(netns, dev));
   return {
     ...observed,

@@ -111,7 +111,7 @@ export class Daemon {
 
   /** A Docker host's containers come and go: every change re-reads them (one tick later they are shaped). */
   private followDocker(policy: Policy): void {
-    const engine = this.source.engineFor(policy);
+    const engine = this.source.engineFor(policy.host.docker);
     if (this.follower && this.follower.endpoint === engine?.endpoint) return;
     this.follower?.follower.stop();
     this.follower = undefined;

@@ -52,6 +52,8 @@ export function dockerClient(endpoint: string, timeoutMs?: number): Docker {
 
 export class DockerodeEngine implements DockerEngine {
   private client: Docker | undefined;
+  /** Pids of the containers running at the last view, by id. */
+  private pids = new Map<string, number>();
 
   constructor(readonly endpoint: string) {
     if (!endpoint.startsWith('unix://')) throw new DockerUnreachableError(endpoint, 'only unix:// sockets are supported');
@@ -66,8 +68,7 @@ export class DockerodeEngine implements DockerEngine {
     const [containers, networks] = await this.call(() => Promise.all([this.docker.listContainers({ all: false }), this.docker.listNetworks()]));
     const bridgeOf = new Map(networks.map((n) => [n.Id, bridgeName(n)]));
     const running = containers.filter((c) => c.State === 'running');
-    // The list does not carry pids; a container that stops in between is left out.
-    const pids = await Promise.all(running.map((c) => this.pidOf(c.Id).catch(() => 0)));
+    const pids = await this.pidsOf(running.map((c) => c.Id));
     return {
       endpoint: this.endpoint,
       containers: running.flatMap((c, i): DockerContainer[] => (pids[i] ? [{
@@ -83,6 +84,19 @@ export class DockerodeEngine implements DockerEngine {
     };
   }
 
+  /**
+   * The list does not carry pids: one inspect per container, but only for containers not
+   * seen running before (a pid does not change while its container runs, and follow()
+   * forgets it on any event of that container; every view follows an event, so this is
+   * the hot path of a busy daemon). A container that stops in between gets 0 and is left out.
+   */
+  private async pidsOf(ids: readonly string[]): Promise<number[]> {
+    const known = this.pids;
+    const pids = await Promise.all(ids.map((id) => known.get(id) ?? this.pidOf(id).catch(() => 0)));
+    this.pids = new Map(ids.flatMap((id, i) => (pids[i] ? [[id, pids[i]!] as const] : [])));
+    return pids;
+  }
+
   async pidOf(nameOrId: string): Promise<number> {
     const info = await this.call(() => this.docker.getContainer(nameOrId).inspect());
     if (!info.State.Running || !info.State.Pid) throw new Error(`Docker container ${nameOrId} is not running`);
@@ -90,6 +104,8 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async follow(onEvent: (event: DockerEvent) => void): Promise<EventSubscription> {
+    // Events missed before this subscription may have restarted containers.
+    this.pids.clear();
     const stream = (await this.call(() => this.docker.getEvents({ filters: { type: ['container', 'network'] } }))) as NodeJS.ReadableStream & { destroy?(): void };
     let buffered = '';
     const ended = new Promise<void>((resolve) => {
@@ -103,7 +119,10 @@ export class DockerodeEngine implements DockerEngine {
       buffered = lines.pop() ?? '';
       for (const line of lines) {
         const event = parseEvent(line);
-        if (event && RELEVANT[event.type]?.includes(event.action)) onEvent(event);
+        if (!event || !RELEVANT[event.type]?.includes(event.action)) continue;
+        // A restart keeps the id and changes the pid.
+        if (event.type === 'container') this.pids.delete(event.id);
+        onEvent(event);
       }
     });
     return { stop: () => stream.destroy?.(), ended };

@@ -2,8 +2,9 @@
 // running containers, validated together, with Docker matches resolved to addresses.
 // Commands and the daemon load policies only through here.
 
-import { parsePolicyTexts, readPolicyFiles, type PolicyIssue } from '../policy/load';
-import type { Policy } from '../policy/model';
+import { parseFiles, type LocatedDocument } from '../policy/documents';
+import { readPolicyFiles, validateParsed, type PolicyIssue } from '../policy/load';
+import type { DockerHostPolicy, Policy } from '../policy/model';
 import { dockerEndpoint, DockerodeEngine, type DockerEngine } from './engine';
 import { labelDocuments } from './labels';
 import type { DockerView } from './model';
@@ -41,21 +42,22 @@ export class PolicySource {
     const read = await readPolicyFiles(this.paths);
     const files = read.files.map((f) => f.path);
     if (read.issues.length > 0) return { ok: false, issues: read.issues, files };
-    const fromFiles = parsePolicyTexts(read.files);
-    if (!fromFiles.ok || !fromFiles.policy.host.docker) return fromFiles.ok ? { ...fromFiles, waiting: [] } : fromFiles;
-    const engine = this.engineFor(fromFiles.policy);
-    const view = await engine!.view();
-    const merged = fromFiles.policy.host.docker.labels ? parsePolicyTexts(read.files, labelDocuments(view.containers)) : fromFiles;
+    // Parsed once: the Host says whether Docker is read (and its labels merged) before validation.
+    const parsed = parseFiles(read.files);
+    const docker = dockerSpecOf(parsed.documents);
+    const view = docker ? await this.engineFor(docker)!.view() : undefined;
+    const merged = validateParsed(files, () => parsed, view && docker?.labels ? labelDocuments(view.containers) : undefined);
     if (!merged.ok) return merged;
+    if (!view) return { ...merged, waiting: [] };
     const resolved = resolveDocker(merged.policy, view);
     if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues, files };
     return { ok: true, policy: resolved.policy, waiting: resolved.waiting, files, docker: view };
   }
 
-  /** The engine a Docker host policy talks to (one per endpoint); undefined for other hosts. */
-  engineFor(policy: Policy): DockerEngine | undefined {
-    if (!policy.host.docker) return undefined;
-    const endpoint = dockerEndpoint(this.options.dockerEndpoint, policy.host.docker.endpoint);
+  /** The engine a Docker host talks to (one per endpoint); undefined for other hosts. */
+  engineFor(docker: Pick<DockerHostPolicy, 'endpoint'> | undefined): DockerEngine | undefined {
+    if (!docker) return undefined;
+    const endpoint = dockerEndpoint(this.options.dockerEndpoint, docker.endpoint);
     let engine = this.engines.get(endpoint);
     if (!engine) {
       engine = this.options.engineFor ? this.options.engineFor(endpoint) : new DockerodeEngine(endpoint);
@@ -63,4 +65,10 @@ export class PolicySource {
     }
     return engine;
   }
+}
+
+/** The first Host document's docker section, before validation (its labels merge into it). */
+function dockerSpecOf(documents: readonly LocatedDocument[]): { endpoint?: string; labels: boolean } | undefined {
+  for (const d of documents) if (d.value.kind === 'Host') return d.value.spec.docker;
+  return undefined;
 }

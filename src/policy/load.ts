@@ -3,7 +3,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseFiles, type LocatedDocument, type PolicyFileText } from './documents';
+import { parseFiles, type LocatedDocument, type ParsedFiles, type PolicyFileText } from './documents';
 import type { PolicyIssue } from './issues';
 import type { Policy } from './model';
 import { validateDocuments } from './validate';
@@ -26,9 +26,16 @@ export interface ExtraDocuments {
 }
 
 export function parsePolicyTexts(files: readonly PolicyFileText[], extra?: ExtraDocuments): PolicyLoadResult {
-  const names = files.map((f) => f.path);
+  return validateParsed(files.map((f) => f.path), () => parseFiles(files), extra);
+}
+
+/**
+ * Validates parsed files (parsed once, e.g. to learn whether the Host wants Docker labels)
+ * together with `extra` documents.
+ */
+export function validateParsed(names: readonly string[], parse: () => ParsedFiles, extra?: ExtraDocuments): PolicyLoadResult {
   try {
-    const fromFiles = parseFiles(files);
+    const fromFiles = parse();
     const parsed = { documents: [...fromFiles.documents, ...(extra?.documents ?? [])], issues: [...fromFiles.issues, ...(extra?.issues ?? [])] };
     const hasHost = parsed.documents.some((d) => d.value.kind === 'Host');
     // Meaning is still checked on the documents that parsed, so one run shows every
