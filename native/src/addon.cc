@@ -1,7 +1,7 @@
 // Sluice's native addon: what Node cannot do by itself. Creating and deleting named
 // network namespaces, opening sockets and touching sysctls inside one without moving a
-// Node thread, batched netlink exchanges off the JS thread, and loading the cls_bpf
-// program behind the net_cls match. Every failure is an Error with code/errno/syscall/path.
+// Node thread, batched netlink exchanges off the JS thread, listening for changes, and
+// loading the cls_bpf program behind the net_cls match. Every failure is an Error with code/errno/syscall/path.
 #include <napi.h>
 
 #include "bpf.h"
@@ -20,6 +20,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readSysctl", Napi::Function::New(env, sluice::ReadSysctl, "readSysctl"));
   exports.Set("openNetlink", Napi::Function::New(env, sluice::OpenNetlink, "openNetlink"));
   exports.Set("exchange", Napi::Function::New(env, sluice::Exchange, "exchange"));
+  exports.Set("openNetlinkWatch", Napi::Function::New(env, sluice::OpenNetlinkWatch, "openNetlinkWatch"));
+  exports.Set("drainNetlink", Napi::Function::New(env, sluice::DrainNetlink, "drainNetlink"));
   exports.Set("loadNetclsClassidProgram",
               Napi::Function::New(env, sluice::LoadNetclsClassidProgram, "loadNetclsClassidProgram"));
   exports.Set("mountCgroupV1", Napi::Function::New(env, sluice::MountCgroupV1, "mountCgroupV1"));

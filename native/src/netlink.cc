@@ -57,6 +57,31 @@ SysFailure OpenRouteSocketHere(int* out) {
   return SysFailure{};
 }
 
+// A socket that only listens to the namespace's rtnetlink multicast groups: the kernel
+// queues a message there for every change to a link, address, route or tc object, so an
+// empty queue means nothing changed since it was last drained.
+SysFailure OpenWatchSocketHere(const std::vector<uint32_t>& groups, int* out) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) return SysFailure::fromErrno("socket");
+  SetBufferSize(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  SysFailure failure;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) failure = SysFailure::fromErrno("bind");
+  for (size_t i = 0; i < groups.size() && !failure.failed(); ++i) {
+    uint32_t group = groups[i];
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0) {
+      failure = SysFailure::fromErrno("setsockopt(NETLINK_ADD_MEMBERSHIP)");
+    }
+  }
+  if (failure.failed()) {
+    close(fd);
+    return failure;
+  }
+  *out = fd;
+  return SysFailure{};
+}
+
 // What ends the kernel's answer to one request.
 enum class Awaiting { kAck, kDumpEnd, kSingleReply };
 
@@ -272,6 +297,58 @@ Napi::Value Exchange(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value OpenNetlinkWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
+    return ThrowTypeError(env, "openNetlinkWatch(path, groups: number[])");
+  }
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.empty() || path[0] != '/') return ThrowTypeError(env, "openNetlinkWatch(path): path must be absolute");
+  Napi::Array groupArray = info[1].As<Napi::Array>();
+  std::vector<uint32_t> groups;
+  for (uint32_t i = 0; i < groupArray.Length(); ++i) {
+    Napi::Value value = groupArray.Get(i);
+    if (!value.IsNumber()) return ThrowTypeError(env, "openNetlinkWatch: groups[" + std::to_string(i) + "] is not a number");
+    groups.push_back(value.As<Napi::Number>().Uint32Value());
+  }
+  int fd = -1;
+  SysFailure failure = RunOnFreshThread([&]() {
+    SysFailure entered = EnterNetns(path);
+    return entered.failed() ? entered : OpenWatchSocketHere(groups, &fd);
+  });
+  if (failure.failed()) return ThrowSysError(env, failure);
+  return Napi::Number::New(env, fd);
+}
+
+// Reads whatever is queued without blocking. ENOBUFS means the queue overflowed and
+// messages were lost: the caller cannot know what changed, only that something did.
+Napi::Value DrainNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowTypeError(env, "drainNetlink(fd)");
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  std::vector<uint8_t> buffer(kRecvBufferBytes);
+  uint32_t messages = 0;
+  bool overflowed = false;
+  for (;;) {
+    ssize_t got = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (got > 0) {
+      ++messages;
+      continue;
+    }
+    if (got == 0 || errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EINTR) continue;
+    if (errno == ENOBUFS) {
+      overflowed = true;
+      continue;
+    }
+    return ThrowSysError(env, SysFailure::fromErrno("recv"));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("messages", Napi::Number::New(env, messages));
+  result.Set("overflowed", Napi::Boolean::New(env, overflowed));
+  return result;
 }
 
 }  // namespace sluice

@@ -35,9 +35,14 @@ export interface Runtime {
 
 export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-export async function openRuntime(action: string, logger?: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Follow the kernel's change announcements (a long-running reconciler; see RtnlKernelOptions). */
+  readonly followChanges?: boolean;
+}
+
+export async function openRuntime(action: string, logger?: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   if (!isRoot()) throw new PermissionError(action);
-  const kernel = await openRtnlKernel();
+  const kernel = await openRtnlKernel({ followChanges: options.followChanges === true });
   try {
     const features = await detectFeatures();
     const container = buildContainer({ kernel, probe: nativeProbe, features, ...(logger ? { logger } : {}) });

@@ -40,6 +40,10 @@ export interface ConvergeOutcome {
 
 export class Applier {
   private readonly compiler = new CompileMemo();
+  /** The desired state and the observation last found equal to it (a plan of nothing). */
+  private converged: { readonly state: KernelState; readonly revision: string } | undefined;
+  private merged: { readonly compiled: KernelState; readonly extra: KernelState; readonly state: KernelState } | undefined;
+  private lastCompiled: { readonly policy: Policy; readonly revision: string; readonly result: CompiledPolicy } | undefined;
   /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
   private transient = new Set<NetnsLocator>();
 
@@ -65,10 +69,43 @@ export class Applier {
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     this.releaseGone(scope);
     const everything = await this.observe(scope, hints, withStats, record?.namespaces);
-    const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
-    const state = extra ? mergeStates(compiled.state, extra) : compiled.state;
+    const compiled = this.compile(policy, everything);
+    const state = extra ? this.merge(compiled.state, extra) : compiled.state;
     const observed = claimLinks(everything, [...hints.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...linkKeys(state), ...(record?.links ?? [])]);
-    return { compiled: { ...compiled, state }, observed, plan: diff(state, observed) };
+    // The compiled policy itself when nothing was merged in: it keeps its identity tick after tick.
+    return { compiled: state === compiled.state ? compiled : { ...compiled, state }, observed, plan: this.diff(state, observed) };
+  }
+
+  /**
+   * Compiling reads the observation only for what it must keep stable (addresses, class
+   * ids, device names): an unchanged revision cannot change those, so the same policy
+   * compiles to the same result without looking.
+   */
+  private compile(policy: Policy, observed: ObservedState): CompiledPolicy {
+    const last = this.lastCompiled;
+    const revision = observed.revision;
+    if (revision !== undefined && last?.revision === revision && last.policy.host === policy.host && last.policy.containers === policy.containers) return last.result;
+    const result = this.compiler.compile(policy, { observed, features: this.features });
+    this.lastCompiled = revision === undefined ? undefined : { policy, revision, result };
+    return result;
+  }
+
+  /**
+   * The reconciler's steady state is the same desired state against an unchanged kernel,
+   * tick after tick: once that pair diffed to nothing, it needs no diff again.
+   */
+  private diff(state: KernelState, observed: ObservedState): Plan {
+    const revision = observed.revision;
+    if (revision !== undefined && this.converged?.state === state && this.converged.revision === revision) return [];
+    const plan = diff(state, observed);
+    this.converged = plan.length === 0 && revision !== undefined ? { state, revision } : undefined;
+    return plan;
+  }
+
+  /** The same merge while neither side changes, so that the desired state keeps its identity. */
+  private merge(compiled: KernelState, extra: KernelState): KernelState {
+    if (this.merged?.compiled !== compiled || this.merged.extra !== extra) this.merged = { compiled, extra, state: mergeStates(compiled, extra) };
+    return this.merged.state;
   }
 
   /**
@@ -143,7 +180,11 @@ export class Applier {
       const value = this.probe.readSysctl(s.netns, s.key);
       return value === undefined ? [] : [{ ...s, value }];
     });
-    return externalize({ ...raw, namespaces: raw.namespaces.filter((n) => owned.has(n.name)), sysctls }, desired.external ?? []);
+    const external = desired.external ?? [];
+    // What this method adds to the kernel's reading is part of the revision too.
+    const revision = raw.revision === undefined ? undefined : [raw.revision, wholly.join(','), external.map((d) => deviceKey(d.netns, d.dev)).join(','), sysctls.map((s) => `${s.netns}/${s.key}=${s.value}`).join(',')].join('|');
+    const observed: ObservedState = { ...raw, namespaces: raw.namespaces.filter((n) => owned.has(n.name)), sysctls, ...(revision !== undefined ? { revision } : {}) };
+    return externalize(observed, external);
   }
 }
 

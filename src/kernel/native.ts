@@ -24,6 +24,12 @@ export interface BpfProgram {
   readonly name: string;
 }
 
+/** What draining a watch socket found: messages read, and whether the kernel dropped some. */
+export interface NetlinkDrain {
+  readonly messages: number;
+  readonly overflowed: boolean;
+}
+
 /** The addon's exports, exactly as native/src/addon.cc registers them. */
 interface NativeAddon {
   createNetns(name: string): string;
@@ -34,6 +40,8 @@ interface NativeAddon {
   readSysctl(netnsPath: string, key: string): string;
   openNetlink(netnsPath: string): number;
   exchange(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
+  openNetlinkWatch(netnsPath: string, groups: readonly number[]): number;
+  drainNetlink(fd: number): NetlinkDrain;
   loadNetclsClassidProgram(): BpfProgram;
   mountCgroupV1(controller: string, target: string): void;
 }
@@ -193,6 +201,19 @@ export function netnsExists(locator: NetnsLocator): boolean {
   }
 }
 
+/**
+ * Which namespace a locator names right now (device and inode of its nsfs file), or
+ * undefined if none: a name deleted and made again names another namespace.
+ */
+export function netnsIdentity(locator: NetnsLocator): string | undefined {
+  try {
+    const st = statSync(netnsPath(locator));
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An fd of the namespace file, for IFLA_NET_NS_FD; close it with closeFd. */
 export function openNetnsFd(locator: NetnsLocator): number {
   const file = netnsPath(locator);
@@ -232,6 +253,20 @@ export function openNetlinkSocket(locator: NetnsLocator): number {
     { request: 'open', object: 'netlink socket', netns: locator, netnsFile: file },
     () => addon().openNetlink(file),
   );
+}
+
+/**
+ * A nonblocking NETLINK_ROUTE socket inside `locator`, member of the rtnetlink multicast
+ * `groups` (RTNLGRP_*): the kernel queues a message there for each change.
+ */
+export function openNetlinkWatch(locator: NetnsLocator, groups: readonly number[]): number {
+  const file = netnsPath(locator);
+  return withContext({ request: 'open', object: 'netlink watch socket', netns: locator, netnsFile: file }, () => addon().openNetlinkWatch(file, groups));
+}
+
+/** Reads what a watch socket has queued, without blocking. */
+export function drainNetlink(fd: number, locator: NetnsLocator): NetlinkDrain {
+  return withContext({ request: 'read', object: 'netlink watch socket', netns: locator }, () => addon().drainNetlink(fd));
 }
 
 /**

@@ -9,7 +9,10 @@ import type { ExternalDevice, NetnsLocator, ObservedState } from '../tc/model';
 export interface ObserveScope {
   /** Namespaces to dump (links, addresses, routes, qdiscs, classes, filters). */
   readonly netns: readonly NetnsLocator[];
-  /** Read TCA_STATS2 / HTB xstats too (costs a little more). */
+  /**
+   * Read TCA_STATS2 / HTB xstats too (costs a little more). Class counters are always
+   * fresh; a port that reuses an unchanged namespace's objects may leave qdisc counters out.
+   */
   readonly withStats: boolean;
   /**
    * Namespaces Sluice created and so owns entirely. In the others only devices named

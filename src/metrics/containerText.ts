@@ -17,7 +17,7 @@ interface Family {
 const FAMILIES: readonly Family[] = [
   { name: 'sluice_container_bytes_total', type: 'counter', help: 'Bytes sent through the container class (L2, as HTB counts them).', value: (r) => r.bytes },
   { name: 'sluice_container_packets_total', type: 'counter', help: 'Packets sent through the container class.', value: (r) => r.packets },
-  { name: 'sluice_container_drops_total', type: 'counter', help: 'Packets dropped in the container class and its leaf queue.', value: (r) => r.drops },
+  { name: 'sluice_container_drops_total', type: 'counter', help: 'Packets dropped in the container class (its leaf queue included).', value: (r) => r.drops },
   { name: 'sluice_container_overlimits_total', type: 'counter', help: 'Times the container class was over its rate and had to wait or borrow.', value: (r) => r.overlimits },
   { name: 'sluice_container_borrows_total', type: 'counter', help: 'Times the class borrowed idle capacity from its parent (HTB).', value: (r) => r.borrows },
   { name: 'sluice_container_lends_total', type: 'counter', help: 'Times the class sent within its own guarantee (HTB "lends").', value: (r) => r.lends },

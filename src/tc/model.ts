@@ -284,6 +284,11 @@ export interface ClassStats {
 /** What the kernel port returns from a dump: the objects plus counters keyed by objectKey. */
 export interface ObservedState extends KernelState {
   readonly stats: ReadonlyMap<string, TcCounters & { readonly htb?: HtbXstats }>;
+  /**
+   * Equal for two observations only if every object (counters aside) is the same in both;
+   * absent when the observer cannot tell, and then nothing may be concluded from it.
+   */
+  readonly revision?: string;
 }
 
 // ---------------------------------------------------------------- identity

@@ -69,6 +69,27 @@ describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
     expect((await adopted.tick()).operations).toBe(0);
   });
 
+  it('following the kernel\'s announcements (as serve does), ticks in which nothing changed skip the full read, and drift is still repaired within one tick', async () => {
+    const following = new RtnlKernel({ followChanges: true });
+    try {
+      const watched = new Applier(following, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+      expect((await watched.apply(policy)).report.failed).toBeUndefined();
+      const reconciler = new Reconciler(watched, systemClock, silentLogger);
+      reconciler.setPolicy(policy);
+      // Until the kernel has announced the new devices' carrier, a tick may still read in full.
+      await expect.poll(async () => (await watched.plan(policy)).observed.revision === (await watched.plan(policy)).observed.revision, { timeout: 8000, interval: 500 }).toBe(true);
+      expect((await reconciler.tick()).operations).toBe(0);
+      const web = (await watched.plan(policy)).compiled.containers.find((c) => c.name === 'web')!;
+      const classid = formatHandle(web.classes.upload!.classid);
+      await run('tc', ['-n', host, 'class', 'change', 'dev', 'sl-ifb0', 'parent', '1:1', 'classid', classid, 'htb', 'rate', '1mbit', 'ceil', '2mbit']);
+      const repaired = await reconciler.tick();
+      expect(repaired.driftRepairs).toBe(1);
+      expect((await reconciler.tick()).operations).toBe(0);
+    } finally {
+      await following.close();
+    }
+  });
+
   it('in a namespace it did not create, it touches only its own sl- devices', async () => {
     const foreignHost = `sl-${PREFIX}ext`;
     await run('ip', ['netns', 'add', foreignHost]);

@@ -41,7 +41,7 @@ export function registerServe(program: Command): void {
       const logger = new JsonLogger(opts.logLevel);
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
-        const runtime = await openRuntime('sluice serve', logger);
+        const runtime = await openRuntime('sluice serve', logger, { followChanges: true });
         const reconciler = new Reconciler(runtime.applier, systemClock, logger);
         const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, VERSION);
         const daemon = new Daemon(reconciler, source, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket }, {

@@ -16,7 +16,19 @@ export interface NetlinkChannel {
   close(): void;
 }
 
+/** Whether anything Sluice observes in a namespace changed since the last time it asked. */
+export interface ChangeWatch {
+  /**
+   * True if the kernel announced a change to a link, an IPv4 address or route, or a tc
+   * object since the previous call (or since the watch opened), or lost announcements.
+   */
+  changed(): boolean;
+  close(): void;
+}
+
 export interface NetlinkChannelFactory {
   /** NETLINK_ROUTE socket in `netns`; rejects with a typed error if the namespace is missing. */
   open(netns: NetnsLocator): Promise<NetlinkChannel>;
+  /** Starts listening to `netns`'s change announcements; throws a typed error if it is missing. */
+  watch?(netns: NetnsLocator): ChangeWatch;
 }

@@ -3,8 +3,9 @@
 
 import { KernelError } from '../../errors';
 import type { NetnsLocator } from '../../tc/model';
-import { closeFd, exchangeNetlink, openNetlinkSocket } from '../native';
-import type { NetlinkChannel, NetlinkChannelFactory } from './channel';
+import { closeFd, drainNetlink, exchangeNetlink, openNetlinkSocket, openNetlinkWatch } from '../native';
+import { RTNLGRP } from '../rtnl/constants';
+import type { ChangeWatch, NetlinkChannel, NetlinkChannelFactory } from './channel';
 
 const EBADF = 9;
 const NLMSG_HDRLEN = 16;
@@ -64,7 +65,30 @@ export function splitAnswers(packed: readonly Buffer[]): Buffer[] {
   return out;
 }
 
+/** Everything observe reads: links, IPv4 addresses and routes (main table), tc objects. */
+const WATCHED_GROUPS = [RTNLGRP.LINK, RTNLGRP.TC, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV4_ROUTE];
+
+class NativeChangeWatch implements ChangeWatch {
+  private fd: number | undefined;
+
+  constructor(private readonly netns: NetnsLocator) {
+    this.fd = openNetlinkWatch(netns, WATCHED_GROUPS);
+  }
+
+  changed(): boolean {
+    if (this.fd === undefined) return true;
+    const drained = drainNetlink(this.fd, this.netns);
+    return drained.messages > 0 || drained.overflowed;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeFd(this.fd);
+    this.fd = undefined;
+  }
+}
+
 export const nativeChannelFactory: NetlinkChannelFactory = {
+  watch: (netns: NetnsLocator): ChangeWatch => new NativeChangeWatch(netns),
   open(netns: NetnsLocator): Promise<NetlinkChannel> {
     try {
       return Promise.resolve(new NativeNetlinkChannel(netns, openNetlinkSocket(netns)));

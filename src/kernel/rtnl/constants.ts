@@ -14,6 +14,9 @@ export const RTM = {
   NEWTFILTER: 44, DELTFILTER: 45, GETTFILTER: 46,
 } as const;
 
+/** rtnetlink multicast groups (enum rtnetlink_groups): where the kernel announces changes. */
+export const RTNLGRP = { LINK: 1, TC: 4, IPV4_IFADDR: 5, IPV4_ROUTE: 7 } as const;
+
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const IFF_UP = 0x1;

@@ -109,6 +109,39 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
   return { netns: ns, links, ownedLinks: owned, addresses, routes, qdiscs, classes, filters, stats };
 }
 
+/** Each shaped device's classes by class id, with their keys in ObservedState.stats. */
+export type ClassKeyIndex = ReadonlyMap<string, ReadonlyMap<number, string>>;
+
+export function classKeyIndex(dump: NamespaceDump): ClassKeyIndex {
+  const index = new Map<string, Map<number, string>>();
+  for (const c of dump.classes) {
+    let byId = index.get(c.dev);
+    if (!byId) index.set(c.dev, (byId = new Map()));
+    byId.set(c.classid >>> 0, objectKey(c));
+  }
+  return index;
+}
+
+/**
+ * `dump` with fresh class counters, for a namespace whose objects have not changed since
+ * it was taken (a watch says so): one class dump per shaped device instead of a full
+ * read. Qdisc counters are left out: HTB already counts a leaf queue's drops in its class.
+ * The keys come from `index`, made once: the same strings tick after tick.
+ */
+export async function refreshClassStats(dump: NamespaceDump, session: NetnsSession, index: ClassKeyIndex): Promise<NamespaceDump> {
+  const stats = new Map<string, TcCounters & { htb?: HtbXstats }>();
+  for (const link of dump.ownedLinks) {
+    const byId = index.get(link.name);
+    if (!byId) continue;
+    for (const reply of await session.dump(RTM.GETTCLASS, tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }))) {
+      const m = parseTc(reply);
+      const key = m && byId.get(m.handle);
+      if (m && key) stats.set(key, decodeCounters(m.stats2, decodeHtbXstats(statsApp(m.stats2) ?? m.xstats)));
+    }
+  }
+  return { ...dump, stats };
+}
+
 function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }): FilterObject[] {
   // The per-priority header entry (handle 0) and u32's implicit root table (800:) are
   // not objects anybody created.

@@ -5,23 +5,52 @@ import { NamespaceNotFoundError } from '../../errors';
 import { ensureNetclsRoot, observeCgroups, removeCgroup, writeCgroupClassid } from '../cgroup';
 import { emptyKernelState, type LinkObject, type NetnsLocator, type ObservedState } from '../../tc/model';
 import * as native from '../native';
-import type { NetlinkChannelFactory } from '../netlink/channel';
+import type { ChangeWatch, NetlinkChannelFactory } from '../netlink/channel';
 import { nativeChannelFactory } from '../netlink/nativeChannel';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../port';
 import type { Plan } from '../../plan/model';
 import { Executor, type HostOps } from './execute';
-import { dumpNamespace, linkObjects, namespaceIsOwned, type NamespaceDump } from './observe';
+import { classKeyIndex, dumpNamespace, linkObjects, namespaceIsOwned, refreshClassStats, type ClassKeyIndex, type NamespaceDump } from './observe';
 import { NetnsSession } from './session';
 
 export interface RtnlKernelOptions {
   readonly factory?: NetlinkChannelFactory;
+  /**
+   * Listen to each observed namespace's change announcements, so that observing one in
+   * which nothing changed reads only class counters. For a long-running reconciler; a
+   * one-shot command observes once and gains nothing.
+   */
+  readonly followChanges?: boolean;
+  /** A full read of a followed namespace at least every this many observes, whatever its watch says. */
+  readonly resyncEvery?: number;
 }
+
+/** A namespace observed under a watch, and its last full read while nothing has changed. */
+interface Followed {
+  /** The namespace the watch listens to (see native.netnsIdentity). */
+  readonly identity: string | undefined;
+  readonly watch: ChangeWatch;
+  last?: { readonly scopeKey: string; readonly dump: NamespaceDump; readonly generation: number; reuses: number; classKeys?: ClassKeyIndex };
+}
+
+interface NamespaceRead {
+  readonly dump: NamespaceDump;
+  /** Which full read the objects come from; undefined when not followed. */
+  readonly generation?: number;
+}
+
+const DEFAULT_RESYNC_EVERY = 60;
 
 export class RtnlKernel implements KernelPort {
   private readonly sessions = new Map<NetnsLocator, Promise<NetnsSession>>();
+  private readonly followed = new Map<NetnsLocator, Followed>();
+  private generation = 0;
   private bpf: native.BpfProgram | undefined;
+  private readonly factory: NetlinkChannelFactory;
 
-  constructor(private readonly factory: NetlinkChannelFactory = nativeChannelFactory) {}
+  constructor(private readonly options: RtnlKernelOptions = {}) {
+    this.factory = options.factory ?? nativeChannelFactory;
+  }
 
   session(ns: NetnsLocator): Promise<NetnsSession> {
     let s = this.sessions.get(ns);
@@ -38,6 +67,8 @@ export class RtnlKernel implements KernelPort {
     const s = this.sessions.get(ns);
     this.sessions.delete(ns);
     void s?.then((x) => x.close()).catch(() => undefined);
+    this.followed.get(ns)?.watch.close();
+    this.followed.delete(ns);
   }
 
   release(netns: readonly NetnsLocator[]): void {
@@ -46,11 +77,14 @@ export class RtnlKernel implements KernelPort {
 
   async observe(scope: ObserveScope): Promise<ObservedState> {
     const dumps: NamespaceDump[] = [];
+    const generations: string[] = [];
     for (const ns of scope.netns) {
       try {
         const wholly = scope.wholly ? scope.wholly.includes(ns) : namespaceIsOwned(ns);
         const external = new Set((scope.external ?? []).filter((d) => d.netns === ns).map((d) => d.dev));
-        dumps.push(await dumpNamespace(ns, await this.session(ns), scope.withStats, wholly, external));
+        const read = await this.read(ns, scope.withStats, wholly, external);
+        dumps.push(read.dump);
+        generations.push(`${ns}#${read.generation ?? '?'}`);
       } catch (e) {
         // A namespace deleted since the scope was computed has nothing to observe.
         if (e instanceof NamespaceNotFoundError) {
@@ -62,18 +96,58 @@ export class RtnlKernel implements KernelPort {
     }
     const links: LinkObject[] = linkObjects(dumps);
     const stats = dumps.length === 1 ? dumps[0]!.stats : new Map(dumps.flatMap((d) => [...d.stats]));
+    const namespaces = native.listNetns().filter((n) => n.startsWith('sl-')).map((name) => ({ type: 'namespace' as const, name }));
+    const cgroups = observeCgroups();
+    const followed = this.options.followChanges === true && this.factory.watch !== undefined;
     return {
       ...emptyKernelState(),
-      namespaces: native.listNetns().filter((n) => n.startsWith('sl-')).map((name) => ({ type: 'namespace' as const, name })),
+      namespaces,
       links,
       addresses: dumps.flatMap((d) => d.addresses),
       routes: dumps.flatMap((d) => d.routes),
       qdiscs: dumps.flatMap((d) => d.qdiscs),
       classes: dumps.flatMap((d) => d.classes),
       filters: dumps.flatMap((d) => d.filters),
-      cgroups: observeCgroups(),
+      cgroups,
       stats,
+      // Namespaces and cgroups are read afresh each time, so they are part of it as they are.
+      ...(followed ? { revision: [generations.join(','), namespaces.map((n) => n.name).join(','), JSON.stringify(cgroups)].join('|') } : {}),
     };
+  }
+
+  /**
+   * One namespace's objects: a full read, or, for a followed namespace whose watch heard
+   * nothing since the last full read with the same scope, that read with fresh counters.
+   */
+  private async read(ns: NetnsLocator, withStats: boolean, wholly: boolean, external: ReadonlySet<string>): Promise<NamespaceRead> {
+    const watch = this.options.followChanges === true ? this.factory.watch : undefined;
+    if (!watch) return { dump: await dumpNamespace(ns, await this.session(ns), withStats, wholly, external) };
+    // The watch is open before the full read, so a change made during it is heard next time.
+    const followed = this.follow(ns, watch);
+    const scopeKey = `${wholly}|${[...external].sort().join(',')}`;
+    const changed = followed.watch.changed();
+    const last = followed.last;
+    if (!changed && last && last.scopeKey === scopeKey && last.reuses < (this.options.resyncEvery ?? DEFAULT_RESYNC_EVERY)) {
+      last.reuses++;
+      const dump = withStats ? await refreshClassStats(last.dump, await this.session(ns), (last.classKeys ??= classKeyIndex(last.dump))) : { ...last.dump, stats: new Map() };
+      return { dump, generation: last.generation };
+    }
+    // Forgotten first: the watch is drained now, so a read that fails must not leave the old one standing.
+    followed.last = undefined;
+    const dump = await dumpNamespace(ns, await this.session(ns), withStats, wholly, external);
+    followed.last = { scopeKey, dump, generation: ++this.generation, reuses: 0 };
+    return { dump, generation: followed.last.generation };
+  }
+
+  /** The namespace's watch; a name that now names another namespace starts afresh (sockets too). */
+  private follow(ns: NetnsLocator, open: (ns: NetnsLocator) => ChangeWatch): Followed {
+    const identity = native.netnsIdentity(ns);
+    const known = this.followed.get(ns);
+    if (known && known.identity === identity) return known;
+    if (known) this.forget(ns);
+    const followed: Followed = { identity, watch: open(ns) };
+    this.followed.set(ns, followed);
+    return followed;
   }
 
   execute(plan: Plan): Promise<ExecutionReport> {
@@ -99,6 +173,8 @@ export class RtnlKernel implements KernelPort {
   }
 
   async close(): Promise<void> {
+    for (const f of this.followed.values()) f.watch.close();
+    this.followed.clear();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await s.then((x) => x.close()).catch(() => undefined);
@@ -108,5 +184,5 @@ export class RtnlKernel implements KernelPort {
 }
 
 export async function openRtnlKernel(options: RtnlKernelOptions = {}): Promise<KernelPort> {
-  return new RtnlKernel(options.factory);
+  return new RtnlKernel(options);
 }

@@ -9,7 +9,7 @@ import { nativeProbe } from '../../../src/app/runtime';
 import { KernelError } from '../../../src/errors';
 import { diff } from '../../../src/plan/diff';
 import { makeHandle } from '../../../src/tc/handle';
-import { emptyKernelState, objectKey, type ClassObject } from '../../../src/tc/model';
+import { emptyKernelState, objectKey, type ClassObject, type ObservedState } from '../../../src/tc/model';
 import { A, B, desiredState, u32 } from './fixture';
 import { RtnlKernel } from '../../../src/kernel/rtnl/port';
 import { detectFeatures } from '../../../src/kernel/rtnl/features';
@@ -94,5 +94,99 @@ describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
     expect(after!.bytes - before!.bytes).toBeGreaterThan(1_000_000);
     expect(after!.packets - before!.packets).toBeGreaterThan(100);
     expect(after!.htb).toBeDefined();
+  });
+});
+
+describe.skipIf(!isRoot)('kernel port following change announcements (as serve runs it)', () => {
+  let kernel: RtnlKernel;
+  let applier: Applier;
+
+  beforeAll(async () => {
+    await removeNamespaces('sl-kt-');
+    kernel = new RtnlKernel({ followChanges: true });
+    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  });
+
+  afterEach(async () => {
+    await applier.converge(emptyKernelState(), [A, B]).catch(() => undefined);
+    await removeNamespaces('sl-kt-');
+  });
+
+  afterAll(async () => {
+    await kernel.close();
+    expect((await netnsList()).filter((n) => n.startsWith('sl-kt-'))).toEqual([]);
+  });
+
+  const observe = (withStats = false) => applier.observe([A, B], desiredState(), withStats);
+
+  /**
+   * The kernel announces a new device's carrier and operational state a moment after it
+   * is made (linkwatch runs up to a second late, later on a busy machine): wait for quiet.
+   */
+  async function settled(): Promise<ObservedState> {
+    let last = await observe(true);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const next = await observe(true);
+      if (next.revision === last.revision) return next;
+      last = next;
+    }
+    throw new Error('the kernel kept announcing changes for 6 s');
+  }
+
+  it('an unchanged kernel keeps its revision while counters still move', async () => {
+    await applier.converge(desiredState(), [A, B]);
+    const first = await settled();
+    const second = await observe(true);
+    expect(first.revision).toBeDefined();
+    expect(second.revision).toBe(first.revision);
+    expect(diff(desiredState(), second)).toEqual([]);
+    const key = objectKey(desiredState().classes[2]!);
+    const server = await startLoadgenServer({ netns: B, listen: { host: '198.18.11.2', port: 5998 } });
+    try {
+      const sender = await startLoadgenSender({ netns: A, to: { host: '198.18.11.2', port: 5998 }, id: 'kf', durationS: 1 });
+      await sender.exited;
+    } finally {
+      await server.stop(500);
+    }
+    const after = await observe(true);
+    expect(after.revision).toBe(first.revision);
+    expect(after.stats.get(key)!.bytes - second.stats.get(key)!.bytes).toBeGreaterThan(1_000_000);
+  });
+
+  // Each change made behind Sluice's back, with tc and ip as an operator would.
+  const changes: readonly (readonly [string, readonly string[]])[] = [
+    ['a class rate', ['tc', '-n', A, 'class', 'change', 'dev', 'sl-br', 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '5mbit', 'ceil', '100mbit']],
+    ['a leaf qdisc', ['tc', '-n', A, 'qdisc', 'del', 'dev', 'sl-br', 'parent', '1:10']],
+    ['a filter', ['tc', '-n', A, 'filter', 'del', 'dev', 'sl-ifb', 'parent', '1:', 'prio', '5']],
+    ['a link state', ['ip', '-n', A, 'link', 'set', 'sl-v', 'down']],
+    ['an address', ['ip', '-n', B, 'addr', 'del', '198.18.11.2/24', 'dev', 'eth0']],
+    ['a route', ['ip', '-n', B, 'route', 'del', '198.18.12.0/24']],
+  ];
+
+  it.each(changes)('%s changed behind its back changes the revision, and the next observation shows it', async (_what, command) => {
+    await applier.converge(desiredState(), [A, B]);
+    const before = await observe();
+    await sh(command[0]!, command.slice(1));
+    const after = await observe();
+    expect(after.revision).not.toBe(before.revision);
+    const repair = diff(desiredState(), after);
+    expect(repair.length).toBeGreaterThan(0);
+    expect((await kernel.execute(repair)).failed).toBeUndefined();
+    // Sluice's own repair is announced too; then it is quiet again.
+    const repaired = await observe();
+    expect(diff(desiredState(), repaired)).toEqual([]);
+    expect((await observe()).revision).toBe(repaired.revision);
+  });
+
+  it('a namespace deleted and made again under the same name is read afresh', async () => {
+    await applier.converge(desiredState(), [A, B]);
+    const before = await observe();
+    expect(before.links.some((l) => l.netns === B && l.name === 'eth0')).toBe(true);
+    await sh('ip', ['netns', 'del', B]);
+    await sh('ip', ['netns', 'add', B]);
+    const after = await observe();
+    expect(after.revision).not.toBe(before.revision);
+    expect(after.links.some((l) => l.netns === B && l.name === 'eth0')).toBe(false);
   });
 });
