@@ -2,16 +2,17 @@
 // always give the same objects, so a converged kernel diffs to an empty plan.
 
 import { allocate } from '../allocate/oracle';
-import type { ContainerPolicy, DirectionPolicy, HostPolicy, Policy } from '../policy/model';
-import { DIRECTIONS, emptyKernelState, type Direction, type ExternalDevice, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
+import type { ContainerPolicy, HostPolicy, Policy } from '../policy/model';
+import { DIRECTIONS, type Direction, type ExternalDevice, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
 import { minorOf, type TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
-import { ipToInt } from '../policy/subnet';
+import { ipToInt, parseSubnet } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
-import { containerPlumbing, dockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
-import { cgroupClassifier, classHandle, deviceTree, ingressRedirect, leafQdiscSpec, sharedTree, type TcObjects, type TreeMember } from './trees';
+import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
+import { addressTable, cgroupClassifier, classHandle, deviceTree, ingressRedirect, leafQdiscSpec, sharedTree, type TcObjects, type TreeMember } from './trees';
+import type { ClassRates } from './htb';
 
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
 export type { KernelFeatures } from './features';
@@ -26,13 +27,14 @@ const MANAGED_CONTAINER_DEV = 'eth0';
 /** In a namespace Sluice did not create, eth0 may already exist. */
 const ATTACHED_CONTAINER_DEV = 'sl-eth0';
 
+/** Undefined fields do not apply to the container (no namespace of its own, no address). */
 interface Placement {
   readonly policy: ContainerPolicy;
-  readonly netns?: NetnsLocator;
+  readonly netns: NetnsLocator | undefined;
   readonly managed: boolean;
-  readonly hostDev?: string;
-  readonly containerDev?: string;
-  readonly address?: string;
+  readonly hostDev: string | undefined;
+  readonly containerDev: string | undefined;
+  readonly address: string | undefined;
   readonly minor: number;
   readonly guarantees: Readonly<Record<Direction, BitsPerSec>>;
 }
@@ -82,15 +84,30 @@ function sameInputs(a: ObservedInputs, b: ObservedInputs): boolean {
 function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedInputs): CompiledPolicy {
   const notes: string[] = [];
   const placements = place(policy, inputs, notes);
-  const state = mergeState(hostPlumbing(policy.host), ...placements.map((p) => wiring(policy, p)));
+  const plumbing = hostPlumbing(policy.host);
+  const prefix = parseSubnet(policy.host.subnet).prefix;
+  // forEach and map rather than for-of in code that runs once per compile: unoptimised,
+  // for-of allocates an iterator result per element.
+  placements.forEach((p) => addWiring(plumbing, policy, p, prefix));
   const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
     .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: classHandle(p.minor) }));
   if (cgroups.length > 0) notes.push('cgroup-matched workloads: packets their sockets send through the bridge or the IFB are classified by net_cls classid (BPF), ahead of the address filters');
+  const containers = placements.map((p) => describe(policy, p));
   return {
-    state: { ...state, qdiscs: tc.qdiscs, classes: tc.classes, filters: tc.filters, cgroups },
-    containers: placements.map((p) => describe(policy, p)),
+    state: {
+      namespaces: plumbing.namespaces,
+      links: plumbing.links,
+      addresses: plumbing.addresses,
+      routes: plumbing.routes,
+      sysctls: plumbing.sysctls,
+      qdiscs: tc.qdiscs,
+      classes: tc.classes,
+      filters: tc.filters,
+      cgroups,
+    },
+    containers,
     notes,
   };
 }
@@ -98,24 +115,30 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
 function place(policy: Policy, observed: ObservedInputs, notes: string[]): Placement[] {
   const host = policy.host;
   const containers = policy.containers;
-  const withDevice = containers.filter(hasOwnNamespace);
   const devNames = observed.devNames;
-  const fixed = new Set([host.gateway, ...containers.flatMap((c) => (c.address ? [c.address] : []))]);
-  const needing = withDevice.filter((c) => !c.address).map((c) => c.name);
+  const fixed = new Set<string>([host.gateway]);
+  const needing: string[] = [];
+  containers.forEach((c) => {
+    if (c.address) fixed.add(c.address);
+    else if (hasOwnNamespace(c)) needing.push(c.name);
+  });
   const addresses = assignAddresses(host.subnet, needing, fixed, observed.addresses);
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const minors = assignMinors(containers.map((c) => c.name), observed.minors);
   const guarantees = effectiveGuarantees(policy, notes);
+  // Plain literals with undefined for what does not apply: a conditional spread per
+  // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
   return containers.map((c): Placement => {
     const own = hasOwnNamespace(c);
-    const address = c.address ?? addresses.get(c.name);
     return {
       policy: c,
       managed: c.match.kind === 'managed',
       minor: minors.get(c.name)!,
       guarantees: guarantees.get(c.name)!,
-      ...(own ? { netns: containerNetns(c), hostDev: devNames.get(c.name)!, containerDev: c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV } : {}),
-      ...(address ? { address } : {}),
+      netns: own ? containerNetns(c) : undefined,
+      hostDev: own ? devNames.get(c.name)! : undefined,
+      containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
+      address: (c.address ?? addresses.get(c.name)) || undefined,
     };
   });
 }
@@ -204,40 +227,43 @@ function effectiveGuarantees(policy: Policy, notes: string[]): Map<string, Recor
   return out;
 }
 
-function wiring(policy: Policy, p: Placement): Plumbing {
+/** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
+function addWiring(into: Plumbing, policy: Policy, p: Placement, prefix: number): void {
   const docker = p.policy.docker;
-  if (docker?.device) return dockerDevicePlumbing(docker.netns, docker.device);
-  if (!p.netns || !p.hostDev || !p.containerDev || !p.address) return { namespaces: [], links: [], addresses: [], routes: [], sysctls: [] };
-  return containerPlumbing({ host: policy.host, containerNetns: p.netns, managed: p.managed, hostDev: p.hostDev, containerDev: p.containerDev, address: p.address });
+  if (docker?.device) return addDockerDevicePlumbing(into, docker.netns, docker.device);
+  if (!p.netns || !p.hostDev || !p.containerDev || !p.address) return;
+  addContainerPlumbing(into, { host: policy.host, containerNetns: p.netns, managed: p.managed, hostDev: p.hostDev, containerDev: p.containerDev, address: p.address }, prefix);
 }
 
-function mergeState(...parts: Plumbing[]): KernelState {
-  const s = emptyKernelState();
-  return {
-    ...s,
-    namespaces: parts.flatMap((p) => p.namespaces),
-    links: parts.flatMap((p) => p.links),
-    addresses: parts.flatMap((p) => p.addresses),
-    routes: parts.flatMap((p) => p.routes),
-    sysctls: parts.flatMap((p) => p.sysctls),
-  };
-}
-
-function ratesOf(p: Placement, dir: Direction): { rate: BitsPerSec; ceil: BitsPerSec; prio: number; burst?: DirectionPolicy['burst'] } {
+function ratesOf(p: Placement, dir: Direction): ClassRates {
   const b = p.policy.bandwidth[dir];
-  return { rate: p.guarantees[dir], ceil: b.ceiling, prio: b.priority, ...(b.burst !== undefined ? { burst: b.burst } : {}) };
+  return { rate: p.guarantees[dir], ceil: b.ceiling, prio: b.priority, burst: b.burst };
 }
+
+/** ratesOf and the minor in one object (a tree member), without spreading one into the other. */
+function memberOf(p: Placement, dir: Direction): TreeMember {
+  const b = p.policy.bandwidth[dir];
+  return { minor: p.minor, rate: p.guarantees[dir], ceil: b.ceiling, prio: b.priority, burst: b.burst };
+}
+
+/** A cgroup's packets come from the host, whatever address it was given: classified by classid. */
+const isClassifiedByAddress = (p: Placement): p is Placement & { readonly address: string } => p.address !== undefined && p.policy.match.kind !== 'cgroup';
 
 function sharedTrees(policy: Policy, placements: readonly Placement[], features: KernelFeatures): TcObjects {
   const host = policy.host;
   const leafSpec = leafQdiscSpec(features.leafQdiscs);
   const bridge = { netns: host.netns, dev: host.bridge };
   const ifb = { netns: host.netns, dev: host.ifb };
-  const members = (dir: Direction): TreeMember[] =>
-    placements.map((p) => ({ minor: p.minor, rates: ratesOf(p, dir), ...(p.address && p.policy.match.kind !== 'cgroup' ? { address: p.address } : {}) }));
-  const down = sharedTree(bridge, 'download', host.capacity.download, host.subnet, members('download'), leafSpec);
-  const up = sharedTree(ifb, 'upload', host.capacity.upload, host.subnet, members('upload'), leafSpec);
+  const members = (dir: Direction): TreeMember[] => placements.map((p) => memberOf(p, dir));
+  const addresses = addressTable(placements.filter(isClassifiedByAddress));
+  // Built before the trees though listed between them: its handles (ffff:, 800::800) are
+  // above 2^31, not small integers to V8. Built after the 20,000 address filters, whose
+  // handle and parent fields had held only small integers, it made V8 widen those fields
+  // and deprecate the filters' hidden class; each filter was then migrated on its first
+  // read (1–2 µs each, ~40 ms of the first diff at 10,000 containers).
   const redirect = ingressRedirect(bridge, host.ifb);
+  const down = sharedTree(bridge, 'download', host.capacity.download, host.subnet, members('download'), addresses, leafSpec);
+  const up = sharedTree(ifb, 'upload', host.capacity.upload, host.subnet, members('upload'), addresses, leafSpec);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   const cgroupFilters = placements.some((p) => p.policy.match.kind === 'cgroup') && features.clsBpf ? [cgroupClassifier(bridge), cgroupClassifier(ifb)] : [];
@@ -269,18 +295,11 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
     classes[dir] = { netns: where.netns, dev: where.dev, classid: classHandle(p.minor), guarantee: p.guarantees[dir], ceiling: b.ceiling, priority: b.priority };
   }
   const match = p.policy.match;
-  return {
-    name: p.policy.name,
-    matchKind: match.kind,
-    classes,
-    source: p.policy.source,
-    netns: p.netns,
-    address: p.address,
-    hostDev: p.hostDev,
-    containerDev: p.containerDev,
-    cgroup: match.kind === 'cgroup' ? match.path : undefined,
-    ...(p.policy.docker ? { docker: p.policy.docker } : {}),
-  };
+  const cgroup = match.kind === 'cgroup' ? match.path : undefined;
+  const docker = p.policy.docker;
+  // Two literals rather than a conditional spread of `docker` (see place).
+  if (docker) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, docker };
+  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
 }
 
 function classLocation(policy: Policy, p: Placement, dir: Direction): { netns: NetnsLocator; dev: string } | undefined {

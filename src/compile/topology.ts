@@ -76,23 +76,22 @@ export interface ContainerWiring {
   readonly address: string;
 }
 
-/** A Docker container's own device: only its GSO size is Sluice's business. */
-export function dockerDevicePlumbing(netns: NetnsLocator, device: string): Plumbing {
-  const p = emptyPlumbing();
-  p.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
-  return p;
+/** A Docker container's own device, added to `into`: only its GSO size is Sluice's business. */
+export function addDockerDevicePlumbing(into: Plumbing, netns: NetnsLocator, device: string): void {
+  into.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
 }
 
-/** A veth from the bridge into the container's namespace, its address and route. */
-export function containerPlumbing(w: ContainerWiring): Plumbing {
-  const p = emptyPlumbing();
-  // parseSubnet's prefix, without parsing the network address once per container.
-  const prefix = Number(w.host.subnet.split('/')[1]);
+/**
+ * A veth from the bridge into the container's namespace, its address and route, added
+ * to `into`: one Plumbing for all containers, not one per container merged afterwards.
+ * `prefix` is the host subnet's, parsed once per compile.
+ */
+export function addContainerPlumbing(into: Plumbing, w: ContainerWiring, prefix: number): void {
   if (w.managed) {
-    p.namespaces.push({ type: 'namespace', name: w.containerNetns });
-    p.links.push(loopback(w.containerNetns));
+    into.namespaces.push({ type: 'namespace', name: w.containerNetns });
+    into.links.push(loopback(w.containerNetns));
   }
-  p.links.push({
+  into.links.push({
     type: 'link',
     netns: w.host.netns,
     name: w.hostDev,
@@ -101,7 +100,7 @@ export function containerPlumbing(w: ContainerWiring): Plumbing {
     master: w.host.bridge,
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.containerNetns },
   });
-  p.links.push({
+  into.links.push({
     type: 'link',
     netns: w.containerNetns,
     name: w.containerDev,
@@ -109,8 +108,7 @@ export function containerPlumbing(w: ContainerWiring): Plumbing {
     gsoMaxSize: VETH_GSO_MAX_SIZE,
     spec: { kind: 'veth', peerName: w.hostDev, peerNetns: w.host.netns },
   });
-  p.addresses.push({ type: 'address', netns: w.containerNetns, dev: w.containerDev, cidr: `${w.address}/${prefix}` });
+  into.addresses.push({ type: 'address', netns: w.containerNetns, dev: w.containerDev, cidr: `${w.address}/${prefix}` });
   // An attached namespace keeps its own default route; only a managed one gets ours.
-  if (w.managed) p.routes.push({ type: 'route', netns: w.containerNetns, dst: 'default', via: w.host.gateway, dev: w.containerDev });
-  return p;
+  if (w.managed) into.routes.push({ type: 'route', netns: w.containerNetns, dst: 'default', via: w.host.gateway, dev: w.containerDev });
 }
