@@ -46,7 +46,8 @@ describe.skipIf(!isRoot)('serve: reloads', () => {
   beforeAll(async () => {
     await removeNamespaces('sl-rl-');
     writeFileSync(file, withBackup('10mbit'));
-    kernel = new RtnlKernel();
+    // As `serve` runs it: following the kernel's change announcements.
+    kernel = new RtnlKernel({ followChanges: true });
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, systemClock, silentLogger);
     daemon = new Daemon(reconciler, new PolicySource([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });

@@ -78,7 +78,8 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
     // A fresh machine builds the image here (debootstrap, about a minute).
     await ensureImage(testDaemon.endpoint, (line) => console.log(line));
     await createNetwork(NET);
-    kernel = new RtnlKernel();
+    // As `serve` runs it: following the kernel's change announcements.
+    kernel = new RtnlKernel({ followChanges: true });
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
   }, 600_000);
 

@@ -51,7 +51,8 @@ describe.skipIf(!isRoot)('schedule windows on the real kernel (clock injected)',
 
   beforeAll(async () => {
     await removeNamespaces(`sl-${PREFIX}`);
-    kernel = new RtnlKernel();
+    // As `serve` runs it: following the kernel's change announcements.
+    kernel = new RtnlKernel({ followChanges: true });
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, clock, silentLogger, { tz: 'UTC' });
     reconciler.setPolicy(policy);

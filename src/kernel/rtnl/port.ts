@@ -151,6 +151,14 @@ export class RtnlKernel implements KernelPort {
   }
 
   execute(plan: Plan): Promise<ExecutionReport> {
+    // Not every change is announced (a device's gso_max_size set alone is not: do_setlink
+    // only marks it modified), so a namespace Sluice changes is read in full next time.
+    for (const op of plan) {
+      const o = op.object;
+      const ns = o.type === 'namespace' ? o.name : 'netns' in o ? o.netns : undefined;
+      const followed = ns === undefined ? undefined : this.followed.get(ns);
+      if (followed) followed.last = undefined;
+    }
     return new Executor(this.hostOps()).run(plan);
   }
 

@@ -179,6 +179,27 @@ describe.skipIf(!isRoot)('kernel port following change announcements (as serve r
     expect((await observe()).revision).toBe(repaired.revision);
   });
 
+  it('a change the kernel does not announce (gso_max_size alone) is read after Sluice makes it, and found by the periodic full read when someone else does', async () => {
+    const resyncing = new RtnlKernel({ followChanges: true, resyncEvery: 3 });
+    const watched = new Applier(resyncing, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    try {
+      await watched.converge(desiredState(), [A, B]);
+      const gso = async (): Promise<number | undefined> => (await watched.observe([A, B], desiredState(), false)).links.find((l) => l.netns === B && l.name === 'eth0')?.gsoMaxSize;
+      expect(await gso()).toBe(16384);
+      await sh('ip', ['-n', B, 'link', 'set', 'eth0', 'gso_max_size', '65536']);
+      const seen: (number | undefined)[] = [];
+      for (let i = 0; i < 5; i++) seen.push(await gso());
+      expect(seen).toContain(65536);
+      const repair = diff(desiredState(), await watched.observe([A, B], desiredState(), false));
+      expect(repair.map((op) => op.op === 'change' && op.fields)).toEqual([['gsoMaxSize']]);
+      expect((await resyncing.execute(repair)).failed).toBeUndefined();
+      // Sluice's own change is not announced either: it reads what it changed.
+      expect(await gso()).toBe(16384);
+    } finally {
+      await resyncing.close();
+    }
+  });
+
   it('a namespace deleted and made again under the same name is read afresh', async () => {
     await applier.converge(desiredState(), [A, B]);
     const before = await observe();
