@@ -143,7 +143,7 @@ async function measure(mode: 'shared' | 'per-device'): Promise<void> {
       const stopped = before.filter((name) => !step.active.includes(name));
       const drained = stopped.length > 0 ? lastByteAt(samples, stopped) : undefined;
       const inQueue = stopped.reduce((sum, name) => sum + (queued.backlog.get(name) ?? 0), 0);
-      const drain = drained !== undefined ? `; the stopped sender's last byte passed the shaper ${(drained - from).toFixed(0)} ms after it stopped writing (${(inQueue / 1024).toFixed(0)} KiB of it in its leaf queue)` : '';
+      const drain = drained !== undefined ? `; the stopped sender's last byte passed the shaper ${(drained - from).toFixed(0)} ms after it stopped writing (${(inQueue / 1024).toFixed(0)} KiB of it in its leaf queue), so the shaper saw the change ${ms === undefined ? '-' : (ms - (drained - from)).toFixed(0)} ms before it converged` : '';
       const blips = settled.blips > 0 ? `; afterwards ${settled.blips} of ${settled.after} samples outside` : '';
       console.log(`  ${mode}: ${step.label}: within 5% of the link of the oracle (for ${HOLD_MS} ms) after ${ms === undefined ? 'never (in 5 s)' : `${ms.toFixed(0)} ms`}${ticks}${blips}${drain}`);
       before = step.active;
