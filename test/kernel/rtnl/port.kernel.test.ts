@@ -11,35 +11,53 @@ import { diff } from '../../../src/plan/diff';
 import { makeHandle } from '../../../src/tc/handle';
 import { emptyKernelState, objectKey, type ClassObject, type ObservedState } from '../../../src/tc/model';
 import { A, B, desiredState, u32 } from './fixture';
-import { RtnlKernel } from '../../../src/kernel/rtnl/port';
+import { RtnlKernel, type RtnlKernelOptions } from '../../../src/kernel/rtnl/port';
 import { detectFeatures } from '../../../src/kernel/rtnl/features';
 import { isRoot, netnsList, removeNamespaces, sh } from '../../support/kernel';
 import { startLoadgenSender, startLoadgenServer } from '../../../src/loadgen/driver';
 
-describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
-  let kernel: RtnlKernel;
-  let applier: Applier;
+interface PortUnderTest {
+  kernel: RtnlKernel;
+  applier: Applier;
+}
 
+/** A kernel port and an Applier on it for one describe, and the sl-kt- namespaces removed after each test. */
+function portUnderTest(options: RtnlKernelOptions): PortUnderTest {
+  const port = {} as PortUnderTest;
   beforeAll(async () => {
     await removeNamespaces('sl-kt-');
-    kernel = new RtnlKernel();
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    port.kernel = new RtnlKernel(options);
+    port.applier = new Applier(port.kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
   });
-
   afterEach(async () => {
-    await applier.converge(emptyKernelState(), [A, B]).catch(() => undefined);
+    await port.applier.converge(emptyKernelState(), [A, B]).catch(() => undefined);
     await removeNamespaces('sl-kt-');
   });
-
   afterAll(async () => {
-    await kernel.close();
+    await port.kernel.close();
     expect((await netnsList()).filter((n) => n.startsWith('sl-kt-'))).toEqual([]);
   });
+  return port;
+}
+
+/** One second of the project's load generator from A to B, through the bridge's HTB tree. */
+async function oneSecondOfTraffic(tcpPort: number, id: string): Promise<void> {
+  const server = await startLoadgenServer({ netns: B, listen: { host: '198.18.11.2', port: tcpPort } });
+  try {
+    const sender = await startLoadgenSender({ netns: A, to: { host: '198.18.11.2', port: tcpPort }, id, durationS: 1 });
+    await sender.exited;
+  } finally {
+    await server.stop(500);
+  }
+}
+
+describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
+  const port = portUnderTest({});
 
   it('create → dump equals what was asked → change one class → dump → delete → nothing left', async () => {
-    const created = await applier.converge(desiredState(), [A, B]);
+    const created = await port.applier.converge(desiredState(), [A, B]);
     expect(created.report.failed).toBeUndefined();
-    const observed = await applier.observe([A, B], desiredState(), false);
+    const observed = await port.applier.observe([A, B], desiredState(), false);
     expect(diff(desiredState(), observed)).toEqual([]);
     expect(observed.links.find((l) => l.name === 'sl-v')?.spec).toEqual({ kind: 'veth', peerName: 'eth0', peerNetns: B });
 
@@ -47,49 +65,43 @@ describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
     const plan = diff(changed, observed);
     expect(plan).toHaveLength(1);
     expect(plan[0]).toMatchObject({ op: 'change', object: { type: 'class' }, fields: ['rate'] });
-    expect((await kernel.execute(plan)).failed).toBeUndefined();
-    expect(diff(changed, await applier.observe([A, B], changed, false))).toEqual([]);
+    expect((await port.kernel.execute(plan)).failed).toBeUndefined();
+    expect(diff(changed, await port.applier.observe([A, B], changed, false))).toEqual([]);
     expect(await sh('tc', ['-n', A, 'class', 'show', 'dev', 'sl-br', 'classid', '1:10'])).toMatch(/rate 30Mbit/);
 
-    const removed = await applier.converge(emptyKernelState(), [A, B]);
+    const removed = await port.applier.converge(emptyKernelState(), [A, B]);
     expect(removed.report.failed).toBeUndefined();
     expect((await netnsList()).filter((n) => n.startsWith('sl-kt-'))).toEqual([]);
   });
 
   it('EEXIST, ENOENT and EINVAL come back naming the object, the namespace and the kernel message', async () => {
-    await applier.converge(desiredState(), [A, B]);
+    await port.applier.converge(desiredState(), [A, B]);
     const cls = desiredState().classes[2]!;
-    const again = await kernel.execute([{ op: 'create', object: cls }]);
+    const again = await port.kernel.execute([{ op: 'create', object: cls }]);
     expect(again.failed?.error).toBeInstanceOf(KernelError);
     expect(again.failed?.error).toMatchObject({ errnoName: 'EEXIST', netns: A });
     expect(again.failed?.error.message).toMatch(/^create class htb 1:10 .* on sl-br in netns sl-kt-a failed: EEXIST/);
     expect(again.failed?.error.hint).toMatch(/sluice plan/);
 
     const orphan: ClassObject = { ...cls, classid: makeHandle(5, 1), parent: makeHandle(5, 0) };
-    const missing = await kernel.execute([{ op: 'create', object: orphan }]);
+    const missing = await port.kernel.execute([{ op: 'create', object: orphan }]);
     expect(missing.failed?.error.errnoName).toBe('ENOENT');
 
     const badTable = { ...desiredState().filters[0]!, handle: u32(3, 0, 0), spec: { kind: 'u32' as const, divisor: 3, keys: [] } };
-    const invalid = await kernel.execute([{ op: 'create', object: badTable }]);
+    const invalid = await port.kernel.execute([{ op: 'create', object: badTable }]);
     expect(invalid.failed?.error.errnoName).toBe('EINVAL');
     expect(invalid.failed?.error.kernelMessage ?? '').not.toBe('');
 
     // Deleting what is already gone is success (a crashed apply can be re-run).
-    expect((await kernel.execute([{ op: 'delete', object: orphan }])).failed).toBeUndefined();
+    expect((await port.kernel.execute([{ op: 'delete', object: orphan }])).failed).toBeUndefined();
   });
 
   it('counters move when traffic crosses the bridge (class bytes and packets)', async () => {
-    await applier.converge(desiredState(), [A, B]);
+    await port.applier.converge(desiredState(), [A, B]);
     const key = objectKey(desiredState().classes[2]!);
-    const before = (await kernel.observe({ netns: [A], withStats: true })).stats.get(key);
-    const server = await startLoadgenServer({ netns: B, listen: { host: '198.18.11.2', port: 5999 } });
-    try {
-      const sender = await startLoadgenSender({ netns: A, to: { host: '198.18.11.2', port: 5999 }, id: 'kt', durationS: 1 });
-      await sender.exited;
-    } finally {
-      await server.stop(500);
-    }
-    const after = (await kernel.observe({ netns: [A], withStats: true })).stats.get(key);
+    const before = (await port.kernel.observe({ netns: [A], withStats: true })).stats.get(key);
+    await oneSecondOfTraffic(5999, 'kt');
+    const after = (await port.kernel.observe({ netns: [A], withStats: true })).stats.get(key);
     // 1 s at the class's ceiling (100 mbit/s) is ~12 MB; ask for a clear fraction of it.
     expect(after!.bytes - before!.bytes).toBeGreaterThan(1_000_000);
     expect(after!.packets - before!.packets).toBeGreaterThan(100);
@@ -98,26 +110,9 @@ describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
 });
 
 describe.skipIf(!isRoot)('kernel port following change announcements (as serve runs it)', () => {
-  let kernel: RtnlKernel;
-  let applier: Applier;
+  const port = portUnderTest({ followChanges: true });
 
-  beforeAll(async () => {
-    await removeNamespaces('sl-kt-');
-    kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
-  });
-
-  afterEach(async () => {
-    await applier.converge(emptyKernelState(), [A, B]).catch(() => undefined);
-    await removeNamespaces('sl-kt-');
-  });
-
-  afterAll(async () => {
-    await kernel.close();
-    expect((await netnsList()).filter((n) => n.startsWith('sl-kt-'))).toEqual([]);
-  });
-
-  const observe = (withStats = false) => applier.observe([A, B], desiredState(), withStats);
+  const observe = (withStats = false) => port.applier.observe([A, B], desiredState(), withStats);
 
   /**
    * The kernel announces a new device's carrier and operational state a moment after it
@@ -135,20 +130,14 @@ describe.skipIf(!isRoot)('kernel port following change announcements (as serve r
   }
 
   it('an unchanged kernel keeps its revision while counters still move', async () => {
-    await applier.converge(desiredState(), [A, B]);
+    await port.applier.converge(desiredState(), [A, B]);
     const first = await settled();
     const second = await observe(true);
     expect(first.revision).toBeDefined();
     expect(second.revision).toBe(first.revision);
     expect(diff(desiredState(), second)).toEqual([]);
     const key = objectKey(desiredState().classes[2]!);
-    const server = await startLoadgenServer({ netns: B, listen: { host: '198.18.11.2', port: 5998 } });
-    try {
-      const sender = await startLoadgenSender({ netns: A, to: { host: '198.18.11.2', port: 5998 }, id: 'kf', durationS: 1 });
-      await sender.exited;
-    } finally {
-      await server.stop(500);
-    }
+    await oneSecondOfTraffic(5998, 'kf');
     const after = await observe(true);
     expect(after.revision).toBe(first.revision);
     expect(after.stats.get(key)!.bytes - second.stats.get(key)!.bytes).toBeGreaterThan(1_000_000);
@@ -165,14 +154,14 @@ describe.skipIf(!isRoot)('kernel port following change announcements (as serve r
   ];
 
   it.each(changes)('%s changed behind its back changes the revision, and the next observation shows it', async (_what, command) => {
-    await applier.converge(desiredState(), [A, B]);
+    await port.applier.converge(desiredState(), [A, B]);
     const before = await observe();
     await sh(command[0]!, command.slice(1));
     const after = await observe();
     expect(after.revision).not.toBe(before.revision);
     const repair = diff(desiredState(), after);
     expect(repair.length).toBeGreaterThan(0);
-    expect((await kernel.execute(repair)).failed).toBeUndefined();
+    expect((await port.kernel.execute(repair)).failed).toBeUndefined();
     // Sluice's own repair is announced too; then it is quiet again.
     const repaired = await observe();
     expect(diff(desiredState(), repaired)).toEqual([]);
@@ -201,7 +190,7 @@ describe.skipIf(!isRoot)('kernel port following change announcements (as serve r
   });
 
   it('a namespace deleted and made again under the same name is read afresh', async () => {
-    await applier.converge(desiredState(), [A, B]);
+    await port.applier.converge(desiredState(), [A, B]);
     const before = await observe();
     expect(before.links.some((l) => l.netns === B && l.name === 'eth0')).toBe(true);
     await sh('ip', ['netns', 'del', B]);
