@@ -32,7 +32,9 @@ export function stableHash(text: string): number {
 export function assignDeviceNames(names: readonly string[], reserved: ReadonlySet<string>): Map<string, string> {
   const taken = new Set(reserved);
   const out = new Map<string, string>();
-  for (const name of [...names].sort()) {
+  const sorted = [...names].sort();
+  for (let i = 0; i < sorted.length; i++) {
+    const name = sorted[i]!;
     let dev = `sl-${name}`;
     if (dev.length > IFNAMSIZ || taken.has(dev)) dev = `sl-${stableHash(name).toString(16).padStart(8, '0')}`;
     for (let i = 1; taken.has(dev); i++) dev = `sl-${(stableHash(name) + i).toString(16).slice(-8)}`;
@@ -50,15 +52,21 @@ export function assignMinors(names: readonly string[], existing: ReadonlyMap<str
   const out = new Map<string, number>();
   const taken = new Set<number>();
   const sorted = [...names].sort();
-  for (const name of sorted) {
-    const had = existing.get(name);
-    if (had !== undefined && isContainerMinor(had) && !taken.has(had)) {
-      out.set(name, had);
-      taken.add(had);
+  // Indexed loops: this runs once per compile over every container, mostly before V8
+  // optimises it, where for-of allocates an iterator result per name.
+  if (existing.size > 0) {
+    for (let i = 0; i < sorted.length; i++) {
+      const name = sorted[i]!;
+      const had = existing.get(name);
+      if (had !== undefined && isContainerMinor(had) && !taken.has(had)) {
+        out.set(name, had);
+        taken.add(had);
+      }
     }
   }
   const span = LAST_CONTAINER_MINOR - FIRST_CONTAINER_MINOR + 1;
-  for (const name of sorted) {
+  for (let i = 0; i < sorted.length; i++) {
+    const name = sorted[i]!;
     if (out.has(name)) continue;
     let minor = FIRST_CONTAINER_MINOR + (stableHash(name) % span);
     while (taken.has(minor)) minor = minor === LAST_CONTAINER_MINOR ? FIRST_CONTAINER_MINOR : minor + 1;

@@ -8,6 +8,7 @@ import {
   OWNED_PREFIX,
   type AddressObject,
   type LinkObject,
+  type LinkSpec,
   type NamespaceObject,
   type NetnsLocator,
   type RouteObject,
@@ -52,13 +53,19 @@ function dockerHostPlumbing(host: HostPolicy): Plumbing {
   const p = emptyPlumbing();
   // The bridge takes the smallest GSO size of its ports whenever one joins; capping it
   // again after that is drift the next tick repairs.
-  p.links.push({ type: 'link', netns: host.netns, name: host.bridge, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
+  p.links.push({ type: 'link', netns: host.netns, name: host.bridge, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
   p.links.push({ type: 'link', netns: host.netns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   return p;
 }
 
+/**
+ * The spec of every device Sluice shapes but does not create: immutable, so one object
+ * serves all (10,000 loopbacks at 10,000 managed containers).
+ */
+const EXTERNAL: LinkSpec = { kind: 'external' };
+
 export function loopback(ns: NetnsLocator): LinkObject {
-  return { type: 'link', netns: ns, name: 'lo', up: true, spec: { kind: 'external' } };
+  return { type: 'link', netns: ns, name: 'lo', up: true, spec: EXTERNAL };
 }
 
 /**
@@ -78,7 +85,7 @@ export interface ContainerWiring {
 
 /** A Docker container's own device, added to `into`: only its GSO size is Sluice's business. */
 export function addDockerDevicePlumbing(into: Plumbing, netns: NetnsLocator, device: string): void {
-  into.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'external' } });
+  into.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
 }
 
 /**

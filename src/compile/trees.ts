@@ -9,13 +9,14 @@ import {
   type ClassObject,
   type Direction,
   type FilterObject,
+  type HtbClassSpec,
   type NetnsLocator,
   type QdiscKind,
   type QdiscObject,
   type QdiscSpec,
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
-import { htbClass, htbQdisc, MIN_RATE, type ClassRates } from './htb';
+import { htbClass, HtbClassSpecs, htbQdisc, MIN_RATE, type ClassRates } from './htb';
 import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
 import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
 
@@ -97,53 +98,56 @@ export function leafQdiscSpec(kinds: readonly QdiscKind[]): QdiscSpec {
 // 10,000 containers builds 60,000 of these.
 
 function leaf(d: Device, minor: number, spec: QdiscSpec): QdiscObject {
-  return { type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(minor, 0), parent: makeHandle(ROOT_MAJOR, minor), spec };
+  return leafUnder(d, makeHandle(ROOT_MAJOR, minor), minor, spec);
 }
 
-function htbClassObject(d: Device, minor: number, parentMinor: number, rates: ClassRates, link: BitsPerSec): ClassObject {
-  return {
-    type: 'class',
-    netns: d.netns,
-    dev: d.dev,
-    classid: makeHandle(ROOT_MAJOR, minor),
-    parent: parentMinor === 0 ? makeHandle(ROOT_MAJOR, 0) : makeHandle(ROOT_MAJOR, parentMinor),
-    spec: htbClass(rates, link),
-  };
+/** The leaf qdisc `minor`: under the class `classid` (of the same minor). */
+function leafUnder(d: Device, classid: TcHandle, minor: number, spec: QdiscSpec): QdiscObject {
+  return { type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(minor, 0), parent: classid, spec };
+}
+
+function htbClassObject(d: Device, minor: number, parentMinor: number, spec: HtbClassSpec): ClassObject {
+  return classObject(d, makeHandle(ROOT_MAJOR, minor), makeHandle(ROOT_MAJOR, parentMinor), spec);
+}
+
+function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbClassSpec): ClassObject {
+  return { type: 'class', netns: d.netns, dev: d.dev, classid, parent, spec };
 }
 
 /**
  * The shared tree of one direction: root class at link capacity, a default class for
  * traffic no container claims, one class + leaf per container, and a u32 hash table
  * on the last octet of the container address (source for upload, destination for
- * download) so classification is one lookup, not a walk through every filter.
+ * download) so classification is one lookup, not a walk through every filter. Added to
+ * `t`, the lists of both trees, rather than returned and copied into them.
  */
-export function sharedTree(d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: readonly TreeMember[], addresses: AddressTable, leafSpec: QdiscSpec): TcObjects {
-  const t = emptyTc();
+export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: readonly TreeMember[], addresses: AddressTable, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: capacity, ceil: capacity, prio: 0 }, capacity));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, capacity)));
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
-  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, { rate: defaultRate, ceil: capacity, prio: 7 }, capacity));
+  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, capacity)));
   t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
+  const specs = new HtbClassSpecs(capacity);
+  const rootClass = makeHandle(ROOT_MAJOR, ROOT_MINOR);
   // Indexed loops: this runs once per compile, mostly unoptimised, where for-of
   // allocates an iterator result per element.
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!;
-    t.classes.push(htbClassObject(d, m.minor, ROOT_MINOR, m, capacity));
-    t.qdiscs.push(leaf(d, m.minor, leafSpec));
+    const classid = makeHandle(ROOT_MAJOR, m.minor);
+    t.classes.push(classObject(d, classid, rootClass, specs.of(m)));
+    t.qdiscs.push(leafUnder(d, classid, m.minor, leafSpec));
   }
   addAddressFilters(t.filters, d, direction === 'download' ? DST_OFFSET : SRC_OFFSET, subnet, addresses);
-  return t;
 }
 
 function addAddressFilters(into: FilterObject[], d: Device, offset: number, subnetCidr: string, addresses: AddressTable): void {
   const { ips, minors } = addresses;
   if (ips.length === 0) return;
   const parent = makeHandle(ROOT_MAJOR, 0);
-  const filter = (handle: number, spec: FilterObject['spec']): FilterObject => ({ type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP, handle, spec });
   const subnet = parseSubnet(subnetCidr);
-  into.push(filter(u32Handle(ADDRESS_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
+  into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
   into.push(
-    filter(u32Handle(U32_ROOT_TABLE, 0, 0x800), {
+    addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x800), {
       kind: 'u32',
       keys: [{ value: subnet.network, mask: maskOf(subnet.prefix), off: offset }],
       link: u32Handle(ADDRESS_TABLE, 0, 0),
@@ -155,8 +159,17 @@ function addAddressFilters(into: FilterObject[], d: Device, offset: number, subn
     const ip = ips[k]!;
     const bucket = ip & 0xff;
     const node = ++nodesInBucket[bucket]!;
-    into.push(filter(u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, minors[k]!) }));
+    into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: makeHandle(ROOT_MAJOR, minors[k]!) }));
   }
+}
+
+/**
+ * A filter of the address table. A function of the module, not a closure per tree: V8
+ * optimises the loop above with the first tree's closure inlined and threw that code
+ * away at the second tree's.
+ */
+function addressFilter(d: Device, parent: TcHandle, handle: number, spec: FilterObject['spec']): FilterObject {
+  return { type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP, handle, spec };
 }
 
 /** Everything arriving at the bridge from containers goes through the IFB's tree. */
@@ -198,8 +211,8 @@ export function cgroupClassifier(d: Device): FilterObject {
 export function deviceTree(d: Device, minor: number, rates: ClassRates, link: BitsPerSec, leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, { rate: link, ceil: link, prio: 0 }, link));
-  t.classes.push(htbClassObject(d, minor, ROOT_MINOR, rates, link));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, link)));
+  t.classes.push(htbClassObject(d, minor, ROOT_MINOR, htbClass(rates, link)));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;
 }

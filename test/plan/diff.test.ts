@@ -78,9 +78,25 @@ describe('diff', () => {
 });
 
 describe('diff from an empty state', () => {
+  /** The general path's plan: an observed state that is not empty but shares nothing with `s`. */
+  const general = (s: KernelState) => diff(s, { ...emptyKernelState(), sysctls: [{ type: 'sysctl', netns: 'nowhere', key: 'x', value: '1' }] });
+
   it('takes the fast path and gives the same plan as the general one', () => {
-    const general = diff(desired, { ...emptyKernelState(), sysctls: [{ type: 'sysctl', netns: 'nowhere', key: 'x', value: '1' }] });
-    expect(diff(desired, emptyKernelState())).toEqual(general);
+    const plan = diff(desired, emptyKernelState());
+    expect(plan).toEqual(general(desired));
+    // The plan is allocated at its final length and filled by index: no slot left empty.
+    expect([...plan].includes(undefined as never)).toBe(false);
+  });
+
+  it('gives the same plan as the general one with links in another order or a veth end alone', () => {
+    const links = desired.links;
+    const veth = links.find((l) => l.spec.kind === 'veth')!;
+    const variants: KernelState[] = [
+      { ...desired, links: [...links].reverse() },
+      { ...desired, links: links.filter((l) => l !== veth) },
+      { ...desired, links: links.filter((l) => l.spec.kind !== 'veth' || l === veth) },
+    ];
+    for (const s of variants) expect(diff(s, emptyKernelState())).toEqual(general(s));
   });
 });
 
