@@ -1,0 +1,24 @@
+// The measuring child of bench/compile.ts, one size per process so peak RSS is that
+// size's alone. Plain JavaScript so that one script serves both modes: the sources
+// (run under tsx, which resolves the .ts modules) and dist/ (under plain node, as
+// bin/sluice.js runs). Arguments: the root to load (src or dist) and the policy as JSON.
+const [root, policyFile] = process.argv.slice(2);
+const { compilePolicy } = require(`${root}/compile`);
+const { diff } = require(`${root}/plan/diff`);
+const { emptyKernelState } = require(`${root}/tc/model`);
+
+global.gc();
+const baseRss = process.memoryUsage().rss / 2 ** 20;
+const policy = JSON.parse(require('node:fs').readFileSync(policyFile, 'utf8'));
+const t0 = performance.now();
+const compiled = compilePolicy(policy);
+const t1 = performance.now();
+const fresh = diff(compiled.state, emptyKernelState());
+const t2 = performance.now();
+const recompiled = compilePolicy(policy, { observed: compiled.state });
+const converged = diff(recompiled.state, compiled.state);
+const t3 = performance.now();
+const rssMb = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(
+  `${JSON.stringify({ objects: fresh.length, compileMs: t1 - t0, diffFromEmptyMs: t2 - t1, compileAndDiffTotalMs: t2 - t0, recompileWithObservedAndNoopDiffMs: t3 - t2, noopOps: converged.length, rssMb, baseRss })}\n`,
+);
