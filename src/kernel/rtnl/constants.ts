@@ -17,6 +17,9 @@ export const RTM = {
 /** rtnetlink multicast groups (enum rtnetlink_groups): where the kernel announces changes. */
 export const RTNLGRP = { LINK: 1, TC: 4, IPV4_IFADDR: 5, IPV4_ROUTE: 7 } as const;
 
+/** The loopback device's index, the same in every namespace (since Linux 3.7). */
+export const LOOPBACK_IFINDEX = 1;
+
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const IFF_UP = 0x1;

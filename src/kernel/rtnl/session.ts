@@ -3,12 +3,14 @@
 
 import type { NetlinkChannel } from '../netlink/channel';
 import { stringAttr } from './attrs';
-import { IFLA, NLM_F, NLMSG, RTM } from './constants';
+import { IFLA, LOOPBACK_IFINDEX, NLM_F, NLMSG, RTM } from './constants';
 import { frame, header, isError, linkDumpBody, parseError, parseLink, type LinkInfo, type NlError } from './messages';
 
 /** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq. */
 const NLMSG_TYPE_OFFSET = 4;
 const NLMSG_SEQ_OFFSET = 8;
+
+const LOOPBACK = 'lo';
 
 let nextSeq = 1;
 export const allocSeq = (): number => {
@@ -66,6 +68,8 @@ export class NetnsSession {
 
   /** The device's index if a dump or an earlier lookup already told it; no request. */
   knownIfindex(name: string): number | undefined {
+    // A new container's `lo up` needs no lookup round trip.
+    if (name === LOOPBACK) return LOOPBACK_IFINDEX;
     let known = this.byName.get(name);
     if (!known && this.links) {
       known = this.links.find((l) => l.name === name);
