@@ -44,7 +44,7 @@ const lastJsonLine = (out: string): Record<string, number> => JSON.parse(out.tri
     const f = (x: number) => x.toFixed(1);
     console.log(
       `${String(n).padStart(6)} containers: ${r.objects} objects; compile ${f(r.compileMs!)} ms + diff ${f(r.diffFromEmptyMs!)} ms = ${f(r.compileAndDiffTotalMs!)} ms; ` +
-        `recompile against observed + no-op diff ${f(r.recompileWithObservedAndNoopDiffMs!)} ms (${r.noopOps} ops); peak RSS ${f(r.rssMb!)} MB (${f(r.baseRss!)} MB before compile)` +
+        `recompile against observed + no-op diff ${f(r.recompileWithObservedAndNoopDiffMs!)} ms (${r.noopOps} ops); peak RSS ${f(r.rssMb!)} MB (${f(r.baseRss!)} MB with the policy loaded, before compile)` +
         (built ? '' : `; validating the YAML: ${f(validationMs(n))} ms`),
     );
   }
