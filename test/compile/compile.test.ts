@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompileMemo, compilePolicy } from '../../src/compile';
-import { parsePolicyTexts } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/model';
 import { formatHandle } from '../../src/tc/handle';
-import { readFileSync } from 'node:fs';
-
-export function demoPolicy(transform: (text: string) => string = (t) => t): Policy {
-  const r = parsePolicyTexts([{ path: 'policies/demo.yaml', text: transform(readFileSync('policies/demo.yaml', 'utf8')) }]);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.policy;
-}
+import { demoPolicy } from '../support/policy';
 
 describe('compile: shared mode (the demo host)', () => {
   const compiled = compilePolicy(demoPolicy());

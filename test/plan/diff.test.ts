@@ -3,7 +3,7 @@ import { compilePolicy } from '../../src/compile';
 import { diff } from '../../src/plan/diff';
 import { formatPlan } from '../../src/plan/format';
 import { emptyKernelState, type KernelState } from '../../src/tc/model';
-import { demoPolicy } from '../compile/compile.test';
+import { demoPolicy } from '../support/policy';
 
 const desired = compilePolicy(demoPolicy()).state;
 

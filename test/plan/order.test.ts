@@ -3,7 +3,7 @@ import { compilePolicy } from '../../src/compile';
 import { classRank, createRank, filterRank, linkRank, qdiscRank } from '../../src/plan/order';
 import { flatten } from '../../src/plan/diff';
 import type { KernelObject } from '../../src/tc/model';
-import { demoPolicy } from '../compile/compile.test';
+import { demoPolicy } from '../support/policy';
 
 describe('create ranks', () => {
   const objects = flatten(compilePolicy(demoPolicy()).state);

@@ -12,3 +12,10 @@ export function demoPolicyFor(prefix: string, edit: (text: string) => string = (
   if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
   return r.policy;
 }
+
+/** The demo policy as it is in policies/demo.yaml, optionally edited first. */
+export function demoPolicy(transform: (text: string) => string = (t) => t): Policy {
+  const r = parsePolicyTexts([{ path: 'policies/demo.yaml', text: transform(readFileSync('policies/demo.yaml', 'utf8')) }]);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.policy;
+}
