@@ -43,7 +43,6 @@ export class Applier {
   /** The desired state and the observation last found equal to it (a plan of nothing). */
   private converged: { readonly state: KernelState; readonly revision: string } | undefined;
   private merged: { readonly compiled: KernelState; readonly extra: KernelState; readonly state: KernelState } | undefined;
-  private lastCompiled: { readonly policy: Policy; readonly revision: string; readonly result: CompiledPolicy } | undefined;
   /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
   private transient = new Set<NetnsLocator>();
 
@@ -69,25 +68,11 @@ export class Applier {
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     this.releaseGone(scope);
     const everything = await this.observe(scope, hints, withStats, record?.namespaces);
-    const compiled = this.compile(policy, everything);
+    const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
     const state = extra ? this.merge(compiled.state, extra) : compiled.state;
     const observed = claimLinks(everything, [...hints.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...linkKeys(state), ...(record?.links ?? [])]);
     // The compiled policy itself when nothing was merged in: it keeps its identity tick after tick.
     return { compiled: state === compiled.state ? compiled : { ...compiled, state }, observed, plan: this.diff(state, observed) };
-  }
-
-  /**
-   * Compiling reads the observation only for what it must keep stable (addresses, class
-   * ids, device names): an unchanged revision cannot change those, so the same policy
-   * compiles to the same result without looking.
-   */
-  private compile(policy: Policy, observed: ObservedState): CompiledPolicy {
-    const last = this.lastCompiled;
-    const revision = observed.revision;
-    if (revision !== undefined && last?.revision === revision && last.policy.host === policy.host && last.policy.containers === policy.containers) return last.result;
-    const result = this.compiler.compile(policy, { observed, features: this.features });
-    this.lastCompiled = revision === undefined ? undefined : { policy, revision, result };
-    return result;
   }
 
   /**

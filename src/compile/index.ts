@@ -18,8 +18,11 @@ export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './mode
 export type { KernelFeatures } from './features';
 
 export interface CompileOptions {
-  /** What the kernel holds now: keeps assigned addresses and class ids stable. */
-  readonly observed?: KernelState;
+  /**
+   * What the kernel holds now: keeps assigned addresses and class ids stable. Its
+   * revision, if any (ObservedState), lets the memo skip comparing an unchanged one.
+   */
+  readonly observed?: KernelState & { readonly revision?: string };
   readonly features?: KernelFeatures;
 }
 
@@ -63,15 +66,22 @@ function observedInputs(policy: Policy, observed: KernelState | undefined): Obse
  * observed state only matters to it when the kernel drifted. One per applier.
  */
 export class CompileMemo {
-  private last: { readonly policy: Policy; readonly features: KernelFeatures; readonly inputs: ObservedInputs; readonly result: CompiledPolicy } | undefined;
+  private last: { readonly policy: Policy; readonly features: KernelFeatures; readonly inputs: ObservedInputs; readonly revision: string | undefined; readonly result: CompiledPolicy } | undefined;
 
   compile(policy: Policy, options: CompileOptions = {}): CompiledPolicy {
     const features = options.features ?? BASELINE_FEATURES;
-    const inputs = observedInputs(policy, options.observed);
+    const revision = options.observed?.revision;
     const last = this.last;
-    if (last && last.features === features && last.policy.host === policy.host && last.policy.containers === policy.containers && sameInputs(last.inputs, inputs)) return last.result;
+    const samePolicy = last !== undefined && last.features === features && last.policy.host === policy.host && last.policy.containers === policy.containers;
+    // An observation with the last one's revision holds the same objects: no need to look.
+    if (samePolicy && revision !== undefined && last.revision === revision) return last.result;
+    const inputs = observedInputs(policy, options.observed);
+    if (samePolicy && sameInputs(last.inputs, inputs)) {
+      this.last = { ...last, revision };
+      return last.result;
+    }
     const result = compileWith(policy, features, inputs);
-    this.last = { policy, features, inputs, result };
+    this.last = { policy, features, inputs, revision, result };
     return result;
   }
 }

@@ -192,14 +192,6 @@ export function listNetns(): string[] {
   }
 }
 
-export function netnsExists(locator: NetnsLocator): boolean {
-  try {
-    statSync(netnsPath(locator));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Which namespace a locator names right now (device and inode of its nsfs file), or
@@ -213,6 +205,8 @@ export function netnsIdentity(locator: NetnsLocator): string | undefined {
     return undefined;
   }
 }
+
+export const netnsExists = (locator: NetnsLocator): boolean => netnsIdentity(locator) !== undefined;
 
 /** An fd of the namespace file, for IFLA_NET_NS_FD; close it with closeFd. */
 export function openNetnsFd(locator: NetnsLocator): number {

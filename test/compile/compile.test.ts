@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompileMemo, compilePolicy } from '../../src/compile';
 import { formatHandle } from '../../src/tc/handle';
+import { emptyKernelState } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
 
 describe('compile: shared mode (the demo host)', () => {
@@ -70,6 +71,17 @@ describe('compile: shared mode (the demo host)', () => {
     expect(after).not.toBe(first);
     expect(after.containers.find((c) => c.name === 'web')!.classes.download!.classid).toBe(0x10000 + minor);
     expect(compilePolicy(policy, { observed: state })).toEqual(first);
+  });
+
+  it('trusts an observation with the last one\'s revision without comparing it, and compares one without', () => {
+    const memo = new CompileMemo();
+    const policy = demoPolicy();
+    const first = memo.compile(policy, { observed: { ...state, revision: 'r1' } });
+    // Same revision: the same objects by the observer's word, so not even looked at.
+    expect(memo.compile(policy, { observed: { ...emptyKernelState(), revision: 'r1' } })).toBe(first);
+    // Another revision, same objects: compared, and still the same result.
+    expect(memo.compile(policy, { observed: { ...state, revision: 'r2' } })).toBe(first);
+    expect(memo.compile(policy, { observed: { ...emptyKernelState(), revision: 'r3' } })).not.toBe(first);
   });
 
   it('uses the best leaf qdisc the kernel has', () => {

@@ -140,18 +140,25 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
     expect(await sh('ip', ['-n', TESTBED.netns, '-br', 'addr', 'show', 'dev', NET.bridge])).toMatch(/198\.18\.66\.1\/24/);
   }, 120_000);
 
-  it('serve shapes a container on start, unshapes it on stop, keeps its class id, and leaks nothing over 100 cycles', async () => {
+  /** A container's policy as io.sluice labels: 10 mbit guaranteed each way. */
+  const labelsFor = (name: string): Record<string, string> => ({ 'io.sluice.name': name, 'io.sluice.download.guarantee': '10mbit', 'io.sluice.upload.guarantee': '10mbit' });
+
+  /** `serve` on a Docker host that takes its containers from labels, following Docker's events (not the policy files). */
+  async function serving(tickMs: number): Promise<Daemon> {
     writeFileSync(join(dir, 'host.yaml'), hostYaml('dk-test', NET, IFB, true));
-    const labels = { 'io.sluice.name': 'churn', 'io.sluice.download.guarantee': '10mbit', 'io.sluice.upload.guarantee': '10mbit' };
-    const c = await createContainer('sl-dk-churn', NET, labels);
     const source = new PolicySource([dir]);
-    const reconciler = new Reconciler(applier, systemClock, silentLogger);
-    // Ticks far apart: shaping within the cycle comes from following events, not the timer.
-    const daemon = new Daemon(reconciler, source, systemClock, silentLogger, { paths: [dir], tickMs: 60_000 });
+    const daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [dir], tickMs });
     const loaded = await source.load();
     if (!loaded.ok) throw new Error('policy');
     await daemon.start(loaded.policy);
     daemon.stopWatching();
+    return daemon;
+  }
+
+  it('serve shapes a container on start, unshapes it on stop, keeps its class id, and leaks nothing over 100 cycles', async () => {
+    const c = await createContainer('sl-dk-churn', NET, labelsFor('churn'));
+    // Ticks far apart: shaping within the cycle comes from following events, not the timer.
+    const daemon = await serving(60_000);
     try {
       const before = await census();
       const socketsBefore = openSockets();
@@ -185,18 +192,10 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
       console.log('skipped: the test daemon was already running before this test; it is not ours to stop');
       return;
     }
-    writeFileSync(join(dir, 'host.yaml'), hostYaml('dk-test', NET, IFB, true));
-    const labels = { 'io.sluice.name': 'steady', 'io.sluice.download.guarantee': '10mbit', 'io.sluice.upload.guarantee': '10mbit' };
-    const steady = await createContainer('sl-dk-steady', NET, labels);
+    const steady = await createContainer('sl-dk-steady', NET, labelsFor('steady'));
     await steady.start();
     const address = await addressOf(steady);
-    const source = new PolicySource([dir]);
-    const reconciler = new Reconciler(applier, systemClock, silentLogger);
-    const daemon = new Daemon(reconciler, source, systemClock, silentLogger, { paths: [dir], tickMs: 200 });
-    const loaded = await source.load();
-    if (!loaded.ok) throw new Error('policy');
-    await daemon.start(loaded.policy);
-    daemon.stopWatching();
+    const daemon = await serving(200);
     try {
       const shapedAs = await classOf(address);
       expect(shapedAs).toBeDefined();
@@ -207,7 +206,7 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
       expect(await classOf(address)).toBe(shapedAs);
       await testDaemon.restart();
       // Back: the follower reconnects and re-reads; a container started now is shaped.
-      const after = await createContainer('sl-dk-after', NET, { ...labels, 'io.sluice.name': 'after' });
+      const after = await createContainer('sl-dk-after', NET, labelsFor('after'));
       await after.start();
       const afterAddress = await addressOf(after);
       await until('a container started after the daemon returned is shaped', async () => (await classOf(afterAddress)) !== undefined);
