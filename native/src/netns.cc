@@ -46,16 +46,6 @@ SysFailure CreateEmptyFile(const std::string& path) {
   return SysFailure{};
 }
 
-// Runs on a throwaway thread: only that thread gets the new namespace, and the bind
-// mount keeps the namespace alive after the thread exits.
-SysFailure UnshareAndBind(const std::string& path) {
-  if (unshare(CLONE_NEWNET) != 0) return SysFailure::fromErrno("unshare", path);
-  if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-    return SysFailure::fromErrno("mount", path);
-  }
-  return SysFailure{};
-}
-
 bool IsValidSysctlKey(const std::string& key) {
   if (key.empty() || key.find('/') != std::string::npos) return false;
   if (key.front() == '.' || key.back() == '.') return false;
@@ -102,6 +92,31 @@ SysFailure ReadWholeFile(const std::string& path, std::string* out) {
   return SysFailure{};
 }
 
+const char kDisableIpv6[] = "/proc/sys/net/ipv6/conf/all/disable_ipv6";
+
+// "all" also sets "default", so lo now and every device added later start without IPv6
+// (no addrconf, no DAD timers). A kernel built without IPv6 has no such file: already so.
+// One path walk only: /proc/sys lookups get slower with every namespace on the machine.
+SysFailure DisableIpv6InCurrentNetns() {
+  SysFailure written = WriteWholeFile(kDisableIpv6, "1");
+  return written.err == ENOENT ? SysFailure{} : written;
+}
+
+// Runs on a throwaway thread: only that thread gets the new namespace, and the bind
+// mount keeps the namespace alive after the thread exits. The thread is already inside,
+// so an IPv4-only namespace costs one write here rather than a thread of its own later.
+SysFailure UnshareAndBind(const std::string& path, bool ipv6) {
+  if (unshare(CLONE_NEWNET) != 0) return SysFailure::fromErrno("unshare", path);
+  if (!ipv6) {
+    SysFailure disabled = DisableIpv6InCurrentNetns();
+    if (disabled.failed()) return disabled;
+  }
+  if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    return SysFailure::fromErrno("mount", path);
+  }
+  return SysFailure{};
+}
+
 bool StringArg(const Napi::CallbackInfo& info, size_t index, std::string* out) {
   if (info.Length() <= index || !info[index].IsString()) return false;
   *out = info[index].As<Napi::String>().Utf8Value();
@@ -113,15 +128,16 @@ bool StringArg(const Napi::CallbackInfo& info, size_t index, std::string* out) {
 Napi::Value CreateNetns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!StringArg(info, 0, &name) || !IsValidNetnsName(name)) {
-    return ThrowTypeError(env, "createNetns(name): name must be a non-empty string without '/'");
+  if (!StringArg(info, 0, &name) || !IsValidNetnsName(name) || info.Length() < 2 || !info[1].IsBoolean()) {
+    return ThrowTypeError(env, "createNetns(name, ipv6): name must be a non-empty string without '/', ipv6 a boolean");
   }
+  const bool ipv6 = info[1].As<Napi::Boolean>().Value();
   const std::string path = std::string(kNetnsRunDir) + "/" + name;
   SysFailure failure = EnsureSharedRunDir();
   if (failure.failed()) return ThrowSysError(env, failure);
   failure = CreateEmptyFile(path);
   if (failure.failed()) return ThrowSysError(env, failure);
-  failure = RunOnFreshThread([&path]() { return UnshareAndBind(path); });
+  failure = RunOnFreshThread([&path, ipv6]() { return UnshareAndBind(path, ipv6); });
   if (failure.failed()) {
     umount2(path.c_str(), MNT_DETACH);
     unlink(path.c_str());

@@ -32,7 +32,7 @@ export interface NetlinkDrain {
 
 /** The addon's exports, exactly as native/src/addon.cc registers them. */
 interface NativeAddon {
-  createNetns(name: string): string;
+  createNetns(name: string, ipv6: boolean): string;
   deleteNetns(name: string): void;
   openNetnsFd(path: string): number;
   closeFd(fd: number): void;
@@ -170,10 +170,15 @@ function withContext<T>(context: FailureContext, action: () => T): T {
 
 // ---------------------------------------------------------------- namespaces
 
+export interface NetnsOptions {
+  /** false: IPv6 is disabled inside before anything else happens there. */
+  readonly ipv6: boolean;
+}
+
 /** Creates /run/netns/<name> exactly as `ip netns add` does; EEXIST if it is there. */
-export function createNetns(name: string): void {
+export function createNetns(name: string, options: NetnsOptions = { ipv6: true }): void {
   assertNetnsName(name);
-  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name));
+  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name, options.ipv6));
 }
 
 /** Deletes a named namespace; one that is already gone counts as deleted. */

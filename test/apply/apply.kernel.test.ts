@@ -44,6 +44,16 @@ describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
     expect(second.plan).toEqual([]);
   });
 
+  it('makes its namespaces IPv4-only and its bridge without multicast snooping (what a thousand containers cost to bring up)', async () => {
+    const container = policy.containers.find((c) => c.match.kind === 'managed')!;
+    const netns = container.match.kind === 'managed' ? container.match.netns : '';
+    const { stdout: v6 } = await run('ip', ['-n', netns, '-6', '-o', 'addr', 'show']);
+    expect(v6).toBe('');
+    const { stdout: bridge } = await run('ip', ['-n', host, '-d', '-j', 'link', 'show', policy.host.bridge]);
+    const [shown] = JSON.parse(bridge) as { linkinfo: { info_data: { mcast_snooping: number } } }[];
+    expect(shown!.linkinfo.info_data.mcast_snooping).toBe(0);
+  });
+
   it('changing one container rate changes exactly one class', async () => {
     const faster = demoPolicyFor(PREFIX, (t) => t.replace('download: { guarantee: 10mbit, priority: 2 }', 'download: { guarantee: 15mbit, priority: 2 }'));
     const outcome = await applier.apply(faster);

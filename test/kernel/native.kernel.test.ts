@@ -49,9 +49,9 @@ const created: string[] = [];
 const channels: NetlinkChannel[] = [];
 let nextSeq = 1;
 
-function makeNetns(suffix: string): string {
+function makeNetns(suffix: string, options?: { ipv6: boolean }): string {
   const name = `sl-na-${suffix}`;
-  createNetns(name);
+  createNetns(name, options);
   created.push(name);
   return name;
 }
@@ -275,6 +275,19 @@ describe.skipIf(!isRoot)('native addon against the kernel', () => {
     });
     expect(shown.trim()).toBe(wanted);
     expect(() => readSysctl(name, 'net.ipv4.no_such_key')).toThrow(KernelError);
+  });
+
+  it('creates an IPv4-only namespace on request: its loopback and every later device without IPv6, the host untouched', () => {
+    const hostBefore = readSysctl(HOST_NETNS, 'net.ipv6.conf.default.disable_ipv6');
+    const plain = makeNetns('v6');
+    const only4 = makeNetns('v4', { ipv6: false });
+    expect(readSysctl(plain, 'net.ipv6.conf.all.disable_ipv6')).toBe('0');
+    for (const key of ['all', 'default', 'lo']) expect(readSysctl(only4, `net.ipv6.conf.${key}.disable_ipv6`)).toBe('1');
+    execFileSync('ip', ['-n', only4, 'link', 'add', 'sl-v4a', 'type', 'veth', 'peer', 'name', 'sl-v4b']);
+    execFileSync('ip', ['-n', only4, 'link', 'set', 'sl-v4a', 'up']);
+    expect(readSysctl(only4, 'net.ipv6.conf.sl-v4a.disable_ipv6')).toBe('1');
+    expect(execFileSync('ip', ['-n', only4, '-6', '-o', 'addr', 'show'], { encoding: 'utf8' })).toBe('');
+    expect(readSysctl(HOST_NETNS, 'net.ipv6.conf.default.disable_ipv6')).toBe(hostBefore);
   });
 
   it('opens a namespace fd for IFLA_NET_NS_FD', () => {

@@ -20,6 +20,8 @@ export const nested = (type: number, children: readonly Buffer[]): Buffer => att
 /** Old-style nesting (no NLA_F_NESTED): what TCA_OPTIONS of most tc kinds expect. */
 export const nestedPlain = (type: number, children: readonly Buffer[]): Buffer => attr(type, Buffer.concat(children));
 
+export const u8Attr = (type: number, value: number): Buffer => attr(type, Buffer.from([value & 0xff]));
+
 export function u32Attr(type: number, value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(value >>> 0, 0);

@@ -1,8 +1,8 @@
 // rtnetlink messages: the fixed headers (nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, tcmsg)
 // and their attributes, built and parsed without I/O.
 
-import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr } from './attrs';
-import { AF_INET, AF_UNSPEC, IFA, IFF_UP, IFLA, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
+import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
+import { AF_INET, AF_UNSPEC, IFA, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 
 export const NLMSG_HDRLEN = 16;
 
@@ -83,6 +83,9 @@ export function linkCreateBody(l: LinkCreate): Buffer {
     ]);
     info.push(nestedPlain(IFLA_INFO.DATA, [attr(VETH_INFO_PEER, peer)]));
   }
+  // Snooping re-arms every port's multicast timers whenever any port changes state:
+  // quadratic in the ports when a thousand containers come up. Multicast floods instead.
+  if (l.kind === 'bridge') info.push(nestedPlain(IFLA_INFO.DATA, [u8Attr(IFLA_BR_MCAST_SNOOPING, 0)]));
   attrs.push(nestedPlain(IFLA.LINKINFO, info));
   return Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), ...attrs]);
 }

@@ -166,7 +166,9 @@ export class RtnlKernel implements KernelPort {
     return {
       session: (ns) => this.session(ns),
       forget: (ns) => this.forget(ns),
-      createNetns: (name) => native.createNetns(name),
+      // Sluice's containers are addressed and shaped over IPv4 only: IPv6 would pass
+      // unclassified, and its addrconf is most of the cost of bringing a device up.
+      createNetns: (name) => native.createNetns(name, { ipv6: false }),
       deleteNetns: (name) => native.deleteNetns(name),
       writeSysctl: (ns, key, value) => native.writeSysctl(ns, key, value),
       openNetnsFd: (ns) => native.openNetnsFd(ns),

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { splitAnswers } from '../../../src/kernel/netlink/nativeChannel';
-import { attr, u64At } from '../../../src/kernel/rtnl/attrs';
-import { TCA, TCA_STATS } from '../../../src/kernel/rtnl/constants';
-import { frame, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
+import { attr, attrMap, u64At } from '../../../src/kernel/rtnl/attrs';
+import { IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, TCA, TCA_STATS } from '../../../src/kernel/rtnl/constants';
+import { frame, linkCreateBody, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
 import { decodeCounters } from '../../../src/kernel/rtnl/tcCodec';
 
 const u64 = (n: bigint): Buffer => {
@@ -47,5 +47,19 @@ describe('rtnetlink decoding', () => {
     const parts = splitAnswers([Buffer.concat([pad(a), pad(b)]), c]);
     expect(parts.map((p) => p.toString('hex'))).toEqual([a, b, c].map((p) => p.toString('hex')));
     expect(splitAnswers([])).toEqual([]);
+  });
+});
+
+describe('rtnetlink encoding', () => {
+  const IFINFOMSG_LEN = 16;
+  const infoData = (body: Buffer): Buffer | undefined => {
+    const linkinfo = attrMap(body, IFINFOMSG_LEN).get(IFLA.LINKINFO)!;
+    return attrMap(linkinfo).get(IFLA_INFO.DATA);
+  };
+
+  it('creates a bridge without multicast snooping, and asks nothing of other kinds', () => {
+    const data = infoData(linkCreateBody({ name: 'sl-br0', kind: 'bridge', up: true }))!;
+    expect([...attrMap(data).get(IFLA_BR_MCAST_SNOOPING)!]).toEqual([0]);
+    expect(infoData(linkCreateBody({ name: 'sl-ifb0', kind: 'ifb', up: true }))).toBeUndefined();
   });
 });
