@@ -69,16 +69,25 @@ export class HtbClassSpecs {
   constructor(private readonly link: BitsPerSec) {}
 
   of(r: ClassRates): HtbClassSpec {
-    const hash = ((r.rate * 31 + r.ceil) * 31 + r.prio) * 31 + (r.burst ?? -1);
+    return this.ofRates(r.rate, r.ceil, r.prio, r.burst);
+  }
+
+  /**
+   * of({ rate, ceil, prio, burst }) without the object: a compile asks once per class,
+   * and only the first rates of each spec are kept (as its object).
+   */
+  ofRates(rate: BitsPerSec, ceil: BitsPerSec, prio: number, burst: Bytes | undefined): HtbClassSpec {
+    const hash = ((rate * 31 + ceil) * 31 + prio) * 31 + (burst ?? -1);
     let shared = this.byHash.get(hash);
     if (shared === undefined) {
       shared = [];
       this.byHash.set(hash, shared);
     }
-    for (let i = 0; i < shared.length; i++) if (sameRates(shared[i]!.rates, r)) return shared[i]!.spec;
-    const spec = htbClass(r, this.link);
+    for (let i = 0; i < shared.length; i++) if (sameRates(shared[i]!.rates, rate, ceil, prio, burst)) return shared[i]!.spec;
+    const rates: ClassRates = burst === undefined ? { rate, ceil, prio } : { rate, ceil, prio, burst };
+    const spec = htbClass(rates, this.link);
     // Rates that collide this often are not worth a longer search.
-    if (shared.length < MAX_SHARED_PER_HASH) shared.push({ rates: r, spec });
+    if (shared.length < MAX_SHARED_PER_HASH) shared.push({ rates, spec });
     return spec;
   }
 }
@@ -86,7 +95,8 @@ export class HtbClassSpecs {
 const MAX_SHARED_PER_HASH = 8;
 
 /** Object.is, not ===: a prio of -0 gives a spec with prio -0, which is not that of 0. */
-const sameRates = (a: ClassRates, b: ClassRates): boolean => Object.is(a.rate, b.rate) && Object.is(a.ceil, b.ceil) && Object.is(a.prio, b.prio) && Object.is(a.burst, b.burst);
+const sameRates = (a: ClassRates, rate: number, ceil: number, prio: number, burst: number | undefined): boolean =>
+  Object.is(a.rate, rate) && Object.is(a.ceil, ceil) && Object.is(a.prio, prio) && Object.is(a.burst, burst);
 
 /** Root HTB qdisc; r2q only matters for classes without an explicit quantum (none of ours). */
 export function htbQdisc(defaultMinor: number): QdiscSpec {

@@ -3,16 +3,27 @@
 
 import { allocate } from '../allocate/oracle';
 import type { ContainerPolicy, HostPolicy, Policy } from '../policy/model';
-import { DIRECTIONS, type Direction, type ExternalDevice, type KernelState, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../tc/model';
-import { minorOf, type TcHandle } from '../tc/handle';
+import {
+  DIRECTIONS,
+  type ClassObject,
+  type Direction,
+  type ExternalDevice,
+  type FilterObject,
+  type HtbClassSpec,
+  type KernelState,
+  type NamespaceObject,
+  type NetnsLocator,
+  type SysctlObject,
+} from '../tc/model';
+import { makeHandle, minorOf, type TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt, parseSubnet } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
 import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
-import { addressTable, addSharedTree, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeMember } from './trees';
-import type { ClassRates } from './htb';
+import { addressTable, addSharedTree, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
+import { HtbClassSpecs, type ClassRates } from './htb';
 
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
 export type { KernelFeatures } from './features';
@@ -39,8 +50,17 @@ interface Placement {
   readonly containerDev: string | undefined;
   readonly address: string | undefined;
   readonly minor: number;
-  readonly guarantees: Readonly<Record<Direction, BitsPerSec>>;
+  /** classHandle(minor), made once: the same in both trees, the filters and the description. */
+  readonly classid: TcHandle;
+  /** Guarantees after overcommit scaling, as fields: no object per container. */
+  readonly downloadGuarantee: BitsPerSec;
+  readonly uploadGuarantee: BitsPerSec;
 }
+
+/** A placement with its own namespace and devices, and an address: what gets a veth. */
+type WiredPlacement = Placement & { readonly netns: NetnsLocator; readonly hostDev: string; readonly containerDev: string; readonly address: string };
+
+const isWired = (p: Placement): p is WiredPlacement => !!p.netns && !!p.hostDev && !!p.containerDev && !!p.address;
 
 /** What a compile reads from the observed state: the addresses and class minors already assigned. */
 interface ObservedInputs {
@@ -95,14 +115,15 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
   const notes: string[] = [];
   const placements = place(policy, inputs, notes);
   const plumbing = hostPlumbing(policy.host);
-  const prefix = parseSubnet(policy.host.subnet).prefix;
+  // "/<prefix>" of every container address, made once: one concatenation per address.
+  const prefix = `/${parseSubnet(policy.host.subnet).prefix}`;
   // forEach and map rather than for-of in code that runs once per compile: unoptimised,
   // for-of allocates an iterator result per element.
-  placements.forEach((p) => addWiring(plumbing, policy, p, prefix));
+  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix));
   const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
-    .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: classHandle(p.minor) }));
+    .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: p.classid }));
   if (cgroups.length > 0) notes.push('cgroup-matched workloads: packets their sockets send through the bridge or the IFB are classified by net_cls classid (BPF), ahead of the address filters');
   const containers = placements.map((p) => describe(policy, p));
   return {
@@ -126,13 +147,12 @@ function place(policy: Policy, observed: ObservedInputs, notes: string[]): Place
   const host = policy.host;
   const containers = policy.containers;
   const devNames = observed.devNames;
-  const fixed = new Set<string>([host.gateway]);
   const needing: string[] = [];
   containers.forEach((c) => {
-    if (c.address) fixed.add(c.address);
-    else if (hasOwnNamespace(c)) needing.push(c.name);
+    if (!c.address && hasOwnNamespace(c)) needing.push(c.name);
   });
-  const addresses = assignAddresses(host.subnet, needing, fixed, observed.addresses);
+  // The addresses already taken matter only to containers that need one: usually none.
+  const addresses = needing.length === 0 ? new Map<string, string>() : assignAddresses(host.subnet, needing, fixedAddresses(host, containers), observed.addresses);
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const minors = assignMinors(containers.map((c) => c.name), observed.minors);
   const scaled = effectiveGuarantees(policy, notes);
@@ -140,18 +160,31 @@ function place(policy: Policy, observed: ObservedInputs, notes: string[]): Place
   // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
   return containers.map((c): Placement => {
     const own = hasOwnNamespace(c);
+    // Without overcommit (the usual case) no map by name: each container's own.
+    const guarantees = scaled?.get(c.name);
+    const minor = minors.get(c.name)!;
     return {
       policy: c,
       managed: c.match.kind === 'managed',
-      minor: minors.get(c.name)!,
-      // Without overcommit (the usual case) no map by name: each container's own.
-      guarantees: scaled ? scaled.get(c.name)! : ownGuarantees(c),
+      minor,
+      classid: classHandle(minor),
+      downloadGuarantee: guarantees ? guarantees.download : c.bandwidth.download.guarantee,
+      uploadGuarantee: guarantees ? guarantees.upload : c.bandwidth.upload.guarantee,
       netns: own ? containerNetns(c) : undefined,
       hostDev: own ? devNames.get(c.name)! : undefined,
       containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
       address: (c.address ?? addresses.get(c.name)) || undefined,
     };
   });
+}
+
+/** The gateway's and the containers' own addresses. */
+function fixedAddresses(host: HostPolicy, containers: readonly ContainerPolicy[]): Set<string> {
+  const fixed = new Set<string>([host.gateway]);
+  containers.forEach((c) => {
+    if (c.address) fixed.add(c.address);
+  });
+  return fixed;
 }
 
 /** What a policy covers, without compiling its trees: enough to know what to observe. */
@@ -193,29 +226,64 @@ function containerNetns(c: ContainerPolicy): NetnsLocator {
 function observedAddresses(policy: Policy, observed: KernelState | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!observed) return out;
-  const byNetns = new Map(observed.addresses.map((a) => [a.netns, a.cidr.split('/')[0]!]));
-  for (const c of policy.containers.filter(hasOwnNamespace)) {
+  // Indexed loops and no [netns, address] pair or split array per address: a re-apply
+  // reads 10,000 of them, mostly before V8 optimises this.
+  const byNetns = new Map<NetnsLocator, string>();
+  const addresses = observed.addresses;
+  for (let i = 0; i < addresses.length; i++) byNetns.set(addresses[i]!.netns, addressOf(addresses[i]!.cidr));
+  const containers = policy.containers;
+  for (let i = 0; i < containers.length; i++) {
+    const c = containers[i]!;
+    if (!hasOwnNamespace(c)) continue;
     const addr = byNetns.get(containerNetns(c));
     if (addr) out.set(c.name, addr);
   }
   return out;
 }
 
+/** "198.18.0.2/16" → "198.18.0.2" (cidr.split('/')[0], without the array). */
+function addressOf(cidr: string): string {
+  const slash = cidr.indexOf('/');
+  return slash < 0 ? cidr : cidr.slice(0, slash);
+}
+
 /** Class minors containers already have: from their address filter or their own device. */
 function observedMinors(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
   const out = new Map<string, number>();
   if (!observed) return out;
-  // The container's own class on its device, not the device's root or default class.
-  const classOnDevice = new Map(observed.classes.filter((k) => k.netns === policy.host.netns && isContainerMinor(minorOf(k.classid))).map((k) => [k.dev, k.classid]));
-  const classOfAddress = new Map<number, TcHandle>();
-  for (const f of observed.filters) {
-    if (f.dev !== policy.host.bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
-    for (const k of f.spec.keys) if (k.mask === 0xffffffff) classOfAddress.set(k.value, f.spec.classid);
-  }
-  for (const c of policy.containers) {
-    const dev = devNames.get(c.name);
-    const classid = (policy.host.mode === 'per-device' && dev ? classOnDevice.get(dev) : undefined) ?? (c.address ? classOfAddress.get(ipToInt(c.address)) : undefined);
+  // Only a per-device host has a class per container device.
+  const classOnDevice = policy.host.mode === 'per-device' ? containerClassesByDevice(policy.host.netns, observed.classes) : undefined;
+  const classOfAddress = classesByAddress(policy.host.bridge, observed.filters);
+  const containers = policy.containers;
+  // Indexed loops here and below: a re-apply reads 20,000 classes and filters, mostly
+  // before V8 optimises this, where for-of allocates an iterator result per element.
+  for (let i = 0; i < containers.length; i++) {
+    const c = containers[i]!;
+    const dev = classOnDevice ? devNames.get(c.name) : undefined;
+    const classid = (classOnDevice && dev ? classOnDevice.get(dev) : undefined) ?? (c.address ? classOfAddress.get(ipToInt(c.address)) : undefined);
     if (classid !== undefined) out.set(c.name, minorOf(classid));
+  }
+  return out;
+}
+
+/** The container's own class on each device in `netns`, not the device's root or default class (the last one listed wins). */
+function containerClassesByDevice(netns: NetnsLocator, classes: readonly ClassObject[]): Map<string, TcHandle> {
+  const out = new Map<string, TcHandle>();
+  for (let i = 0; i < classes.length; i++) {
+    const k = classes[i]!;
+    if (k.netns === netns && isContainerMinor(minorOf(k.classid))) out.set(k.dev, k.classid);
+  }
+  return out;
+}
+
+/** The class of each address the bridge's u32 filters match whole (the last one listed wins). */
+function classesByAddress(bridge: string, filters: readonly FilterObject[]): Map<number, TcHandle> {
+  const out = new Map<number, TcHandle>();
+  for (let i = 0; i < filters.length; i++) {
+    const f = filters[i]!;
+    if (f.dev !== bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
+    const keys = f.spec.keys;
+    for (let k = 0; k < keys.length; k++) if (keys[k]!.mask === 0xffffffff) out.set(keys[k]!.value, f.spec.classid);
   }
   return out;
 }
@@ -249,25 +317,42 @@ function totalGuarantee(containers: readonly ContainerPolicy[], dir: Direction):
 }
 
 /** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
-function addWiring(into: Plumbing, policy: Policy, p: Placement, prefix: number): void {
+function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string): void {
   const docker = p.policy.docker;
   if (docker?.device) return addDockerDevicePlumbing(into, docker.netns, docker.device);
-  if (!p.netns || !p.hostDev || !p.containerDev || !p.address) return;
-  addContainerPlumbing(into, { host: policy.host, containerNetns: p.netns, managed: p.managed, hostDev: p.hostDev, containerDev: p.containerDev, address: p.address }, prefix);
+  // The placement itself is the wiring: no object per container to say the same.
+  if (isWired(p)) addContainerPlumbing(into, host, p, prefix);
 }
+
+const guaranteeOf = (p: Placement, dir: Direction): BitsPerSec => (dir === 'download' ? p.downloadGuarantee : p.uploadGuarantee);
 
 function ratesOf(p: Placement, dir: Direction): ClassRates {
   const b = p.policy.bandwidth[dir];
-  return { rate: p.guarantees[dir], ceil: b.ceiling, prio: b.priority, burst: b.burst };
+  return { rate: guaranteeOf(p, dir), ceil: b.ceiling, prio: b.priority, burst: b.burst };
 }
 
-/** ratesOf and the minor in one object (a tree member), without spreading one into the other. */
-function memberOf(p: Placement, dir: Direction): TreeMember {
-  // Named reads, not p.policy.bandwidth[dir]: V8 optimised the keyed reads for
-  // 'download' and threw that code away when the upload tree asked for 'upload'.
-  const b = dir === 'download' ? p.policy.bandwidth.download : p.policy.bandwidth.upload;
-  const rate = dir === 'download' ? p.guarantees.download : p.guarantees.upload;
-  return { minor: p.minor, rate, ceil: b.ceiling, prio: b.priority, burst: b.burst };
+/**
+ * Each container's class spec in the `dir` tree, equal ones shared. Named reads, not
+ * p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and threw that
+ * code away when the upload tree asked for 'upload'.
+ */
+function treeSpecs(placements: readonly Placement[], dir: Direction, capacity: BitsPerSec): HtbClassSpec[] {
+  const specs = new HtbClassSpecs(capacity);
+  const out = new Array<HtbClassSpec>(placements.length);
+  if (dir === 'download') {
+    for (let i = 0; i < placements.length; i++) {
+      const p = placements[i]!;
+      const b = p.policy.bandwidth.download;
+      out[i] = specs.ofRates(p.downloadGuarantee, b.ceiling, b.priority, b.burst);
+    }
+  } else {
+    for (let i = 0; i < placements.length; i++) {
+      const p = placements[i]!;
+      const b = p.policy.bandwidth.upload;
+      out[i] = specs.ofRates(p.uploadGuarantee, b.ceiling, b.priority, b.burst);
+    }
+  }
+  return out;
 }
 
 /** A cgroup's packets come from the host, whatever address it was given: classified by classid. */
@@ -278,8 +363,19 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   const leafSpec = leafQdiscSpec(features.leafQdiscs);
   const bridge = { netns: host.netns, dev: host.bridge };
   const ifb = { netns: host.netns, dev: host.ifb };
-  const members = (dir: Direction): TreeMember[] => placements.map((p) => memberOf(p, dir));
-  const addresses = addressTable(placements.filter(isClassifiedByAddress));
+  const classids = new Array<TcHandle>(placements.length);
+  const leaves = new Array<TcHandle>(placements.length);
+  const byAddress: (Placement & { readonly address: string })[] = [];
+  let cgroups = false;
+  // One pass for what both trees need of every container.
+  for (let i = 0; i < placements.length; i++) {
+    const p = placements[i]!;
+    classids[i] = p.classid;
+    leaves[i] = makeHandle(p.minor, 0);
+    if (isClassifiedByAddress(p)) byAddress.push(p);
+    else if (p.policy.match.kind === 'cgroup') cgroups = true;
+  }
+  const addresses = addressTable(byAddress);
   // Built before the trees though listed between them: its handles (ffff:, 800::800) are
   // above 2^31, not small integers to V8. Built after the 20,000 address filters, whose
   // handle and parent fields had held only small integers, it made V8 widen those fields
@@ -289,13 +385,13 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, members('download'), addresses, leafSpec);
+  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'download', host.capacity.download) }, addresses, leafSpec);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
-  if (features.clsBpf && placements.some((p) => p.policy.match.kind === 'cgroup')) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, members('upload'), addresses, leafSpec);
+  if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
+  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'upload', host.capacity.upload) }, addresses, leafSpec);
   return tc;
 }
 
@@ -350,5 +446,5 @@ function classRef(policy: Policy, p: Placement, dir: Direction): CompiledClassRe
     dev = dir === 'download' ? host.bridge : host.ifb;
   }
   const b = p.policy.bandwidth[dir];
-  return { netns, dev, classid: classHandle(p.minor), guarantee: p.guarantees[dir], ceiling: b.ceiling, priority: b.priority };
+  return { netns, dev, classid: p.classid, guarantee: guaranteeOf(p, dir), ceiling: b.ceiling, priority: b.priority };
 }

@@ -30,6 +30,28 @@ export function stableHash(text: string): number {
  * "sl-" + a hash (the kernel limits names to 15 bytes).
  */
 export function assignDeviceNames(names: readonly string[], reserved: ReadonlySet<string>): Map<string, string> {
+  return ownDeviceNames(names, reserved) ?? deviceNamesInOrder(names, reserved);
+}
+
+/**
+ * "sl-<name>" for every name, when each fits, is not reserved and is one container's:
+ * then no name is hashed, nothing collides and the order does not matter, so this is
+ * what going through the names in order gives, without sorting them and keeping a set
+ * of the names taken (10,000 of each per compile). Undefined otherwise.
+ */
+function ownDeviceNames(names: readonly string[], reserved: ReadonlySet<string>): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const dev = `sl-${name}`;
+    if (dev.length > IFNAMSIZ || reserved.has(dev) || out.has(name)) return undefined;
+    out.set(name, dev);
+  }
+  return out;
+}
+
+/** assignDeviceNames going through the names in order, hashing those whose own name does not fit or is taken. */
+function deviceNamesInOrder(names: readonly string[], reserved: ReadonlySet<string>): Map<string, string> {
   const taken = new Set(reserved);
   const out = new Map<string, string>();
   const sorted = [...names].sort();

@@ -74,9 +74,10 @@ export function loopback(ns: NetnsLocator): LinkObject {
  */
 export const VETH_GSO_MAX_SIZE = 16_384;
 
+/** A container's veth, as its placement in the compile says (no object made to say it again). */
 export interface ContainerWiring {
-  readonly host: HostPolicy;
-  readonly containerNetns: NetnsLocator;
+  /** The container's namespace. */
+  readonly netns: NetnsLocator;
   readonly managed: boolean;
   readonly hostDev: string;
   readonly containerDev: string;
@@ -91,31 +92,31 @@ export function addDockerDevicePlumbing(into: Plumbing, netns: NetnsLocator, dev
 /**
  * A veth from the bridge into the container's namespace, its address and route, added
  * to `into`: one Plumbing for all containers, not one per container merged afterwards.
- * `prefix` is the host subnet's, parsed once per compile.
+ * `prefix` is the host subnet's, as "/24", made once per compile.
  */
-export function addContainerPlumbing(into: Plumbing, w: ContainerWiring, prefix: number): void {
+export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: ContainerWiring, prefix: string): void {
   if (w.managed) {
-    into.namespaces.push({ type: 'namespace', name: w.containerNetns });
-    into.links.push(loopback(w.containerNetns));
+    into.namespaces.push({ type: 'namespace', name: w.netns });
+    into.links.push(loopback(w.netns));
   }
   into.links.push({
     type: 'link',
-    netns: w.host.netns,
+    netns: host.netns,
     name: w.hostDev,
     up: true,
     gsoMaxSize: VETH_GSO_MAX_SIZE,
-    master: w.host.bridge,
-    spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.containerNetns },
+    master: host.bridge,
+    spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.netns },
   });
   into.links.push({
     type: 'link',
-    netns: w.containerNetns,
+    netns: w.netns,
     name: w.containerDev,
     up: true,
     gsoMaxSize: VETH_GSO_MAX_SIZE,
-    spec: { kind: 'veth', peerName: w.hostDev, peerNetns: w.host.netns },
+    spec: { kind: 'veth', peerName: w.hostDev, peerNetns: host.netns },
   });
-  into.addresses.push({ type: 'address', netns: w.containerNetns, dev: w.containerDev, cidr: `${w.address}/${prefix}` });
+  into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address + prefix });
   // An attached namespace keeps its own default route; only a managed one gets ours.
-  if (w.managed) into.routes.push({ type: 'route', netns: w.containerNetns, dst: 'default', via: w.host.gateway, dev: w.containerDev });
+  if (w.managed) into.routes.push({ type: 'route', netns: w.netns, dst: 'default', via: host.gateway, dev: w.containerDev });
 }

@@ -4,7 +4,22 @@
 // are recreated if still desired; a converged state yields an empty plan.
 
 import { majorOf, minorOf } from '../tc/handle';
-import { assertNever, classKey, objectKey, type ClassSpec, type FilterObject, type KernelObject, type KernelState, type LinkObject, type NetnsLocator } from '../tc/model';
+import {
+  assertNever,
+  classKey,
+  objectKey,
+  type AddressObject,
+  type CgroupClassidObject,
+  type ClassSpec,
+  type FilterObject,
+  type KernelObject,
+  type KernelState,
+  type LinkObject,
+  type NamespaceObject,
+  type NetnsLocator,
+  type RouteObject,
+  type SysctlObject,
+} from '../tc/model';
 import type { Operation, Plan } from './model';
 import { ADDRESS_RANK, CGROUP_RANK, classRank, createRank, filterRank, linkRank, NAMESPACE_RANK, qdiscRank, ROUTE_RANK, SYSCTL_RANK } from './order';
 
@@ -239,20 +254,27 @@ function fromNothing(desired: KernelState): Plan {
 /** The desired link named `name` in `netns`, if any. */
 type LinkLookup = (netns: string, name: string) => KernelObject | undefined;
 
-/** Links by namespace and name (the last of a repeated one wins, as in a Map by objectKey). */
+/**
+ * Links by name, then namespace (the last of a repeated one wins, as in a Map by
+ * objectKey). Name first: most names are one link's (a host-side veth), whose entry is
+ * the link itself, and only names many namespaces share (lo, eth0) get a map by
+ * namespace. Namespace first made a Map per container namespace: 20,000 maps for the
+ * two indexes of a fresh machine's plan (0.9 MB more allocated at 10,000 containers).
+ */
 class LinkIndex {
-  private readonly byNetns = new Map<string, Map<string, LinkObject>>();
+  private readonly byName = new Map<string, LinkObject | Map<string, LinkObject>>();
 
   set(l: LinkObject): void {
-    const names = this.byNetns.get(l.netns);
-    if (names) names.set(l.name, l);
-    // Not new Map([[name, l]]): the iterable constructor allocates and iterates an array
-    // per namespace, 10,000 of them on a fresh machine.
-    else this.byNetns.set(l.netns, new Map<string, LinkObject>().set(l.name, l));
+    const entry = this.byName.get(l.name);
+    if (entry === undefined || (!(entry instanceof Map) && entry.netns === l.netns)) this.byName.set(l.name, l);
+    else if (entry instanceof Map) entry.set(l.netns, l);
+    else this.byName.set(l.name, new Map<string, LinkObject>().set(entry.netns, entry).set(l.netns, l));
   }
 
   get(netns: string, name: string): LinkObject | undefined {
-    return this.byNetns.get(netns)?.get(name);
+    const entry = this.byName.get(name);
+    if (entry === undefined || entry instanceof Map) return entry?.get(netns);
+    return entry.netns === netns ? entry : undefined;
   }
 }
 
@@ -296,13 +318,7 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
     case 'link': {
       const ol = o as LinkObject;
       if (d.spec.kind !== ol.spec.kind && d.spec.kind !== 'external') return REPLACE;
-      const fields = [
-        ...(d.up !== ol.up ? ['up'] : []),
-        ...(d.mtu !== undefined && d.mtu !== ol.mtu ? ['mtu'] : []),
-        ...(d.gsoMaxSize !== undefined && d.gsoMaxSize !== ol.gsoMaxSize ? ['gsoMaxSize'] : []),
-        ...(d.master !== ol.master && d.spec.kind !== 'external' ? ['master'] : []),
-      ];
-      return changedOrSame(fields);
+      return changedOrSame(changedLinkFields(d, ol));
     }
     case 'route':
       return sameData(d, o) ? SAME : REPLACE;
@@ -312,8 +328,7 @@ function compare(d: KernelObject, o: KernelObject): Verdict {
     case 'qdisc': {
       const oq = o as typeof d;
       if (d.spec.kind !== oq.spec.kind || d.handle !== oq.handle) return REPLACE;
-      const fields = changedFields(d.spec, oq.spec);
-      return changedOrSame(fields);
+      return sameFields(d.spec, oq.spec) ? SAME : changedOrSame(changedFields(d.spec, oq.spec));
     }
     case 'class': {
       const oc = o as typeof d;
@@ -345,9 +360,13 @@ export function sameData(a: unknown, b: unknown): boolean {
   const rb = b as Record<string, unknown>;
   let count = 0;
   for (const k in ra) {
-    if (ra[k] === undefined) continue;
+    // Each field read once, and compared in place when equal (most are, and are
+    // numbers or strings): a no-op diff compares 30,000 routes and filters this way.
+    const x = ra[k];
+    if (x === undefined) continue;
     count++;
-    if (!sameData(ra[k], rb[k])) return false;
+    const y = rb[k];
+    if (x !== y && !sameData(x, y)) return false;
   }
   for (const k in rb) if (rb[k] !== undefined) count--;
   return count === 0;
@@ -357,6 +376,31 @@ export function sameData(a: unknown, b: unknown): boolean {
 function changedFields<T extends object>(a: T, b: T): string[] {
   return Object.keys(a).filter((k) => !sameData(a[k as keyof T], b[k as keyof T]));
 }
+
+/** changedFields(a, b) is empty, without building the key list and the result (a converged tick asks for every qdisc). */
+function sameFields<T extends object>(a: T, b: T): boolean {
+  if (a === b) return true;
+  for (const k in a) if (Object.prototype.hasOwnProperty.call(a, k) && !sameData(a[k], b[k])) return false;
+  return true;
+}
+
+/** A link's fields that differ, in a list built only when one does (a converged tick compares every link). */
+function changedLinkFields(d: LinkObject, o: LinkObject): string[] {
+  const up = d.up !== o.up;
+  const mtu = d.mtu !== undefined && d.mtu !== o.mtu;
+  const gso = d.gsoMaxSize !== undefined && d.gsoMaxSize !== o.gsoMaxSize;
+  const master = d.master !== o.master && d.spec.kind !== 'external';
+  if (!up && !mtu && !gso && !master) return NO_FIELDS;
+  const fields: string[] = [];
+  if (up) fields.push('up');
+  if (mtu) fields.push('mtu');
+  if (gso) fields.push('gsoMaxSize');
+  if (master) fields.push('master');
+  return fields;
+}
+
+/** What changedLinkFields returns for a link that is the same: never handed out (changedOrSame answers SAME). */
+const NO_FIELDS: string[] = [];
 
 const near = (x: number, y: number, tolerance: number): boolean => Math.abs(x - y) <= tolerance;
 
@@ -499,28 +543,44 @@ function loopbacksOfNewNamespaces(want: ReadonlyMap<string, KernelObject>, have:
  */
 function isConverged(desired: KernelState, observed: KernelState): boolean {
   const index = new ObservedIndex();
-  // Indexed loops, not for-of: see RankedOperations.ordered.
-  const observedLists = stateLists(observed);
-  for (let l = 0; l < observedLists.length; l++) {
-    const list = observedLists[l]!;
-    for (let i = 0; i < list.length; i++) index.add(list[i]!);
-  }
+  forEachMixed(stateLists(observed), (o) => {
+    index.add(o);
+    return true;
+  });
   let matchedDeletable = 0;
-  const desiredLists = stateLists(desired);
-  for (let l = 0; l < desiredLists.length; l++) {
-    const list = desiredLists[l]!;
-    for (let i = 0; i < list.length; i++) {
-      const d = list[i]!;
-      const at = index.find(d);
-      if (at === undefined) return false;
-      const o = index.objectAt(at);
-      if (compare(d, o) !== SAME) return false;
-      if (index.matchOnce(at) && deletable(o)) matchedDeletable++;
-      // A desired loopback in a namespace not observed is brought up by the general path.
-      if (d.type === 'link' && d.spec.kind === 'external' && d.name === 'lo' && d.up && !index.hasNamespace(d.netns)) return false;
-    }
+  const converged = forEachMixed(stateLists(desired), (d) => {
+    const at = index.find(d);
+    if (at === undefined) return false;
+    const o = index.objectAt(at);
+    if (compare(d, o) !== SAME) return false;
+    if (index.matchOnce(at) && deletable(o)) matchedDeletable++;
+    // A desired loopback in a namespace not observed is brought up by the general path.
+    return !(d.type === 'link' && d.spec.kind === 'external' && d.name === 'lo' && d.up && !index.hasNamespace(d.netns));
+  });
+  return converged && matchedDeletable === index.deletableCount();
+}
+
+/** How many objects of each list forEachMixed visits in turns before going list by list. */
+const MIXED_PREFIX = 64;
+
+/**
+ * Visits every object of `lists` until `visit` answers false; whether none did. Each
+ * list's objects in their order, but the first MIXED_PREFIX of every list come first,
+ * in turns: this code runs once per plan, and V8 optimised the loop for the object
+ * types met so far, threw that code away at the next list's type, and again at each
+ * new one (5–6 times over a state). Meeting every type early, it is optimised once,
+ * for all of them.
+ */
+function forEachMixed(lists: readonly (readonly KernelObject[])[], visit: (o: KernelObject) => boolean): boolean {
+  for (let i = 0; i < MIXED_PREFIX; i++) {
+    for (let l = 0; l < lists.length; l++) if (i < lists[l]!.length && !visit(lists[l]![i]!)) return false;
   }
-  return matchedDeletable === index.deletableCount();
+  // Indexed loops, not for-of: see RankedOperations.ordered.
+  for (let l = 0; l < lists.length; l++) {
+    const list = lists[l]!;
+    for (let i = MIXED_PREFIX; i < list.length; i++) if (!visit(list[i]!)) return false;
+  }
+  return true;
 }
 
 /** tc objects of one device, by their numeric identity within it: positions in ObservedIndex. */
@@ -534,35 +594,78 @@ interface DeviceIndex {
 }
 
 /**
- * Observed objects found by the same identity as objectKey, without building the key
- * strings of tc objects. The maps hold each object's position (a small integer, kept in
- * the map itself) and whether it matched is a byte per position: an entry object per
- * observed object, and an array per filter handle, were 140,000 objects at 10,000
- * containers, alive while a tick holds both compiled states and the plan (the peak of
+ * Observed objects found by the same identity as objectKey, without building key
+ * strings. The maps hold each object's position (a small integer, kept in the map
+ * itself) and whether it matched is a byte per position: an entry object per observed
+ * object, and an array per filter handle, were 140,000 objects at 10,000 containers,
+ * alive while a tick holds both compiled states and the plan (the peak of
  * bench/compile's RSS). Every add comes before the first matchOnce.
  */
 class ObservedIndex {
+  /** One object per identity (a later one with the same identity takes its place). */
   private readonly objects: KernelObject[] = [];
-  private readonly byKey = new Map<string, number>();
+  private readonly namespaces = new PartIndex<NamespaceObject>(this.objects, WHOLE_IDENTITY);
+  private readonly links = new PartIndex(this.objects, LINK_IDENTITY);
+  private readonly addresses = new PartIndex(this.objects, ADDRESS_IDENTITY);
+  private readonly routes = new PartIndex(this.objects, ROUTE_IDENTITY);
+  private readonly sysctls = new PartIndex(this.objects, SYSCTL_IDENTITY);
+  private readonly cgroups = new PartIndex<CgroupClassidObject>(this.objects, WHOLE_IDENTITY);
   private readonly devices = new Map<string, Map<string, DeviceIndex>>();
+  /** The device device() found last. */
+  private last: { readonly netns: string; readonly dev: string; readonly index: DeviceIndex } | undefined;
   private matched: Uint8Array | undefined;
 
   add(o: KernelObject): void {
-    if (o.type === 'qdisc') this.put(this.device(o.netns, o.dev, true)!.qdiscs, o.parent >>> 0, o);
-    else if (o.type === 'class') this.put(this.device(o.netns, o.dev, true)!.classes, o.classid >>> 0, o);
-    else if (o.type === 'filter') this.addFilter(this.device(o.netns, o.dev, true)!, o);
-    else this.put(this.byKey, objectKey(o), o);
+    switch (o.type) {
+      case 'qdisc':
+        return this.put(this.device(o.netns, o.dev, true)!.qdiscs, o.parent >>> 0, o);
+      case 'class':
+        return this.put(this.device(o.netns, o.dev, true)!.classes, o.classid >>> 0, o);
+      case 'filter':
+        return this.addFilter(this.device(o.netns, o.dev, true)!, o);
+      case 'namespace':
+        return this.namespaces.add(o, o.name);
+      case 'link':
+        return this.links.add(o, o.name);
+      case 'address':
+        return this.addresses.add(o, o.cidr);
+      case 'route':
+        return this.routes.add(o, o.netns);
+      case 'sysctl':
+        return this.sysctls.add(o, o.netns);
+      case 'cgroup-classid':
+        return this.cgroups.add(o, o.cgroup);
+      default:
+        return assertNever(o);
+    }
   }
 
   /** The position of the observed object with `o`'s identity, if any. */
   find(o: KernelObject): number | undefined {
-    if (o.type === 'qdisc') return this.device(o.netns, o.dev, false)?.qdiscs.get(o.parent >>> 0);
-    if (o.type === 'class') return this.device(o.netns, o.dev, false)?.classes.get(o.classid >>> 0);
-    if (o.type === 'filter') {
-      const d = this.device(o.netns, o.dev, false);
-      return d ? this.findFilter(d, o) : undefined;
+    switch (o.type) {
+      case 'qdisc':
+        return this.device(o.netns, o.dev, false)?.qdiscs.get(o.parent >>> 0);
+      case 'class':
+        return this.device(o.netns, o.dev, false)?.classes.get(o.classid >>> 0);
+      case 'filter': {
+        const d = this.device(o.netns, o.dev, false);
+        return d ? this.findFilter(d, o) : undefined;
+      }
+      case 'namespace':
+        return this.namespaces.find(o, o.name);
+      case 'link':
+        return this.links.find(o, o.name);
+      case 'address':
+        return this.addresses.find(o, o.cidr);
+      case 'route':
+        return this.routes.find(o, o.netns);
+      case 'sysctl':
+        return this.sysctls.find(o, o.netns);
+      case 'cgroup-classid':
+        return this.cgroups.find(o, o.cgroup);
+      default:
+        return assertNever(o);
     }
-    return this.byKey.get(objectKey(o));
   }
 
   objectAt(at: number): KernelObject {
@@ -578,21 +681,13 @@ class ObservedIndex {
   }
 
   hasNamespace(netns: string): boolean {
-    return this.byKey.has(`netns/${netns}`);
+    return this.namespaces.hasFirst(netns);
   }
 
+  /** Observed identities whose object may be deleted: each holds one position. */
   deletableCount(): number {
     let n = 0;
-    this.byKey.forEach((at) => {
-      if (deletable(this.objects[at]!)) n++;
-    });
-    // qdiscs, classes and filters are always deletable.
-    this.devices.forEach((devs) =>
-      devs.forEach((d) => {
-        n += d.qdiscs.size + d.classes.size + d.filters.size;
-        d.moreFilters.forEach((more) => (n += more.length));
-      }),
-    );
+    for (let i = 0; i < this.objects.length; i++) if (deletable(this.objects[i]!)) n++;
     return n;
   }
 
@@ -642,6 +737,14 @@ class ObservedIndex {
   }
 
   private device(netns: string, dev: string, create: boolean): DeviceIndex | undefined {
+    // A device's tc objects come one after another: two map lookups per run, not per object.
+    if (this.last !== undefined && dev === this.last.dev && netns === this.last.netns) return this.last.index;
+    const index = this.lookUpDevice(netns, dev, create);
+    if (index !== undefined) this.last = { netns, dev, index };
+    return index;
+  }
+
+  private lookUpDevice(netns: string, dev: string, create: boolean): DeviceIndex | undefined {
     let devs = this.devices.get(netns);
     if (!devs) {
       if (!create) return undefined;
@@ -654,6 +757,82 @@ class ObservedIndex {
       devs.set(dev, d);
     }
     return d;
+  }
+}
+
+/**
+ * An object type's identity (what objectKey spells out) in two parts: a first part, which
+ * most objects of the type hold alone (ObservedIndex names it for each type: a link's
+ * name, an address's cidr, a route's or sysctl's namespace), and the rest. Equal for two
+ * objects exactly when their objectKeys are, device and link names holding no '/' (the
+ * kernel allows none).
+ */
+interface Identity<O extends KernelObject> {
+  /** The rest as one string: built only for objects whose first part is shared. */
+  readonly rest: (o: O) => string;
+  readonly sameRest: (a: O, b: O) => boolean;
+}
+
+/** A namespace's or cgroup's identity is its name alone. */
+const WHOLE_IDENTITY: Identity<KernelObject> = { rest: () => '', sameRest: () => true };
+/** By name first: a host-side veth's name is its own; lo and eth0 are in every container namespace. */
+const LINK_IDENTITY: Identity<LinkObject> = { rest: (l) => l.netns, sameRest: (a, b) => a.netns === b.netns };
+/** By cidr first. */
+const ADDRESS_IDENTITY: Identity<AddressObject> = { rest: (a) => `${a.netns}/${a.dev}`, sameRest: (a, b) => a.netns === b.netns && a.dev === b.dev };
+/** By namespace first: every container namespace has a default route. */
+const ROUTE_IDENTITY: Identity<RouteObject> = { rest: (r) => r.dst, sameRest: (a, b) => a.dst === b.dst };
+/** By namespace first. */
+const SYSCTL_IDENTITY: Identity<SysctlObject> = { rest: (s) => s.key, sameRest: (a, b) => a.key === b.key };
+
+/**
+ * Positions in `objects` of one type's objects, by identity. Keyed by the identity's
+ * first part, as the objects' own strings: V8 keeps a string's hash in it, so a lookup
+ * hashes nothing new, where building an objectKey string per object and hashing it was
+ * most of a no-op diff (60,000 keys a side at 10,000 containers, 1 µs each). A first
+ * part several objects hold gets a map by the rest.
+ */
+class PartIndex<O extends KernelObject> {
+  private readonly byFirst = new Map<string, number | Map<string, number>>();
+
+  constructor(
+    private readonly objects: KernelObject[],
+    private readonly identity: Identity<O>,
+  ) {}
+
+  /** Adds `o`, whose identity starts with `first`, or puts it in place of the object with its identity (the last one counts). */
+  add(o: O, first: string): void {
+    const entry = this.byFirst.get(first);
+    if (entry === undefined) {
+      this.byFirst.set(first, this.objects.push(o) - 1);
+      return;
+    }
+    let byRest: Map<string, number>;
+    if (typeof entry === 'number') {
+      const held = this.objects[entry] as O;
+      if (this.identity.sameRest(held, o)) {
+        this.objects[entry] = o;
+        return;
+      }
+      byRest = new Map<string, number>().set(this.identity.rest(held), entry);
+      this.byFirst.set(first, byRest);
+    } else byRest = entry;
+    const rest = this.identity.rest(o);
+    const at = byRest.get(rest);
+    if (at === undefined) byRest.set(rest, this.objects.push(o) - 1);
+    else this.objects[at] = o;
+  }
+
+  /** The position of the object with the identity of `o`, which starts with `first`. */
+  find(o: O, first: string): number | undefined {
+    const entry = this.byFirst.get(first);
+    if (entry === undefined) return undefined;
+    if (typeof entry === 'number') return this.identity.sameRest(this.objects[entry] as O, o) ? entry : undefined;
+    return entry.get(this.identity.rest(o));
+  }
+
+  /** Whether an object whose identity starts with `first` was added (all of it, for a one-part identity). */
+  hasFirst(first: string): boolean {
+    return this.byFirst.has(first);
   }
 }
 

@@ -2,24 +2,25 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ipToInt } from '../../src/policy/subnet';
 import { addressTable } from '../../src/compile/trees';
+import type { TcHandle } from '../../src/tc/handle';
 
 describe('addressTable', () => {
   it('lists addresses ascending, equal addresses in the order given (a stable sort by address)', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     const address = fc.tuple(octet, octet, octet, octet).map((o) => o.join('.'));
     // Few distinct first octets and many repeats, so ties are common.
-    const entry = fc.record({ address: fc.oneof(address, fc.constantFrom('10.0.0.1', '198.18.0.2', '255.255.255.255', '0.0.0.0')), minor: fc.integer({ min: 0x10, max: 0xfff0 }) });
+    const entry = fc.record({ address: fc.oneof(address, fc.constantFrom('10.0.0.1', '198.18.0.2', '255.255.255.255', '0.0.0.0')), classid: fc.integer({ min: 0x10010, max: 0x1fff0 }) as fc.Arbitrary<TcHandle> });
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 300 }), (entries) => {
-        const expected = entries.map((e, i) => ({ ip: ipToInt(e.address), minor: e.minor, i })).sort((a, b) => a.ip - b.ip || a.i - b.i);
+        const expected = entries.map((e, i) => ({ ip: ipToInt(e.address), classid: e.classid, i })).sort((a, b) => a.ip - b.ip || a.i - b.i);
         const table = addressTable(entries);
         expect([...table.ips]).toEqual(expected.map((e) => e.ip));
-        expect([...table.minors]).toEqual(expected.map((e) => e.minor));
+        expect([...table.classids]).toEqual(expected.map((e) => e.classid));
       }),
     );
   });
 
   it('is empty for no entries', () => {
-    expect(addressTable([])).toEqual({ ips: new Uint32Array(0), minors: new Uint32Array(0) });
+    expect(addressTable([])).toEqual({ ips: new Uint32Array(0), classids: new Uint32Array(0) });
   });
 });

@@ -120,6 +120,20 @@ describe('diff of a converged kernel (the fast check before the general path)', 
     }
   });
 
+  it('tells objects apart by their whole identity when a first part is shared', () => {
+    // Two addresses with one cidr in two namespaces, two routes in one namespace.
+    const address = desired.addresses.find((a) => a.netns === 'sl-web')!;
+    const route = desired.routes.find((r) => r.netns === 'sl-web')!;
+    const twins: KernelState = {
+      ...desired,
+      addresses: [...desired.addresses, { ...address, netns: 'sl-api' }],
+      routes: [...desired.routes, { ...route, dst: '10.0.0.0/8' }],
+    };
+    expect(diff(twins, twins)).toEqual([]);
+    expect(diff(twins, { ...twins, addresses: desired.addresses })).toEqual([{ op: 'create', object: { ...address, netns: 'sl-api' } }]);
+    expect(diff(desired, twins).map((op) => op.op)).toEqual(['delete', 'delete']);
+  });
+
   it('counts an observed duplicate once, as the general path does', () => {
     const doubled = { ...desired, classes: [...desired.classes, desired.classes[4]!] };
     expect(diff(desired, doubled)).toEqual([]);
