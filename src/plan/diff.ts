@@ -206,13 +206,18 @@ const NAMESPACE_SAMPLE_STRIDE = 997;
 const UP: readonly string[] = ['up'];
 
 /**
- * Creating one end of a veth creates the other, down; bring the peer up (and set its
- * other fields) with a change right after.
+ * The executor creates a veth's other end down (the kernel refuses to open a veth whose
+ * peer does not exist yet, which is the created end while the request runs), with the
+ * created end's MTU and GSO size and no master; a change right after makes it as desired.
  */
 function peerUpChange(o: KernelObject, linkIn: LinkLookup): Operation | undefined {
   if (o.type !== 'link' || o.spec.kind !== 'veth') return undefined;
   const peer = linkIn(o.spec.peerNetns, o.spec.peerName);
-  return peer?.type === 'link' && peer.up ? { op: 'change', object: peer, before: { ...peer, up: false }, fields: UP } : undefined;
+  if (peer?.type !== 'link') return undefined;
+  // What the kernel made, as `before`: the change's fields are then what really differs.
+  const asMade: LinkObject = { type: 'link', netns: peer.netns, name: peer.name, up: false, mtu: o.mtu, gsoMaxSize: o.gsoMaxSize, spec: peer.spec };
+  const fields = changedLinkFields(peer, asMade);
+  return fields.length === 0 ? undefined : { op: 'change', object: peer, before: asMade, fields: fields.length === 1 && fields[0] === 'up' ? UP : fields };
 }
 
 const isEmptyState = (s: KernelState): boolean => flattenLength(s) === 0;

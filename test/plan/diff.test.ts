@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { diff } from '../../src/plan/diff';
 import { formatPlan } from '../../src/plan/format';
-import { emptyKernelState, type KernelState } from '../../src/tc/model';
+import type { Operation } from '../../src/plan/model';
+import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
 
 const desired = compilePolicy(demoPolicy()).state;
@@ -28,11 +29,19 @@ describe('diff', () => {
     expect(ups.map((o) => (o.object.type === 'link' ? `${o.object.netns}/${o.object.name}` : ''))).toEqual(
       expect.arrayContaining(['sl-web/eth0', 'sl-web/lo', 'sl-host/lo']),
     );
+    expect(ups.find((o) => o.object.type === 'link' && o.object.name === 'eth0')).toMatchObject({ before: { up: false, gsoMaxSize: 16384 }, fields: ['up'] });
     const table = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.divisor === 256);
     const link = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.link !== undefined);
     const entry = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.classid !== undefined);
     expect(table).toBeLessThan(entry);
     expect(entry).toBeLessThan(link);
+  });
+
+  it("a veth's other end is made down with the created end's MTU and GSO size; the change after it sets what differs", () => {
+    const withPeer = (f: (l: LinkObject) => LinkObject): KernelState => ({ ...desired, links: desired.links.map((l) => (l.netns === 'sl-web' && l.name === 'eth0' ? f(l) : l)) });
+    const peerChange = (s: KernelState): Operation | undefined => diff(s, emptyKernelState()).find((o) => o.op === 'change' && o.object.type === 'link' && o.object.netns === 'sl-web' && o.object.name === 'eth0');
+    expect(peerChange(withPeer((l) => ({ ...l, mtu: 1400 })))).toMatchObject({ object: { up: true, mtu: 1400 }, before: { up: false }, fields: ['up', 'mtu'] });
+    expect(peerChange(withPeer((l) => ({ ...l, up: false })))).toBeUndefined();
   });
 
   it('changing one container rate changes exactly its class in that direction', () => {

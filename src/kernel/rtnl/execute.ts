@@ -10,7 +10,7 @@ import { describeObject } from '../../plan/format';
 import { assertNever, type CgroupClassidObject, type ClassObject, type FilterObject, type LinkObject, type NetnsLocator, type QdiscObject } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
-import { addressBody, filterInfo, frame, linkChangeBody, linkCreateBody, routeBody, tcBody, type NlError } from './messages';
+import { addressBody, filterInfo, frame, linkChangeBody, linkCreateBody, routeBody, tcBody, type LinkCreate, type NlError } from './messages';
 import { allocSeq, type NetnsSession } from './session';
 import { encodeFilterOptions, encodeHtbClass, encodeQdiscOptions, type TcEncodeContext } from './tcCodec';
 
@@ -283,11 +283,13 @@ export class Executor {
     }
     if (o.spec.kind === 'external') return undefined;
     const masterIndex = o.master !== undefined ? await this.index(session, o.master) : undefined;
-    let peer: { name: string; netnsFd: number; up: boolean } | undefined;
+    let peer: LinkCreate['peer'];
     if (o.spec.kind === 'veth') {
       const fd = this.host.openNetnsFd(o.spec.peerNetns);
       this.fdsToClose.push(fd);
-      peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
+      // Down: opening it now fails with ENOTCONN (its peer, this end, is registered after
+      // it); the plan brings it up right after (diff.ts, peerUpChange).
+      peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
   }

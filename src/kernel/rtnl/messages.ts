@@ -65,7 +65,7 @@ export interface LinkCreate {
   readonly masterIndex?: number;
   readonly gsoMaxSize?: number;
   /** veth only: the peer's name and the fd of the namespace it is created in. */
-  readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean; readonly gsoMaxSize?: number };
+  readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean; readonly mtu?: number; readonly gsoMaxSize?: number };
 }
 
 export function linkCreateBody(l: LinkCreate): Buffer {
@@ -79,6 +79,7 @@ export function linkCreateBody(l: LinkCreate): Buffer {
       ifinfomsg(0, l.peer.up ? IFF_UP : 0, l.peer.up ? IFF_UP : 0),
       stringAttr(IFLA.IFNAME, l.peer.name),
       u32Attr(IFLA.NET_NS_FD, l.peer.netnsFd),
+      ...(l.peer.mtu !== undefined ? [u32Attr(IFLA.MTU, l.peer.mtu)] : []),
       ...(l.peer.gsoMaxSize !== undefined ? [u32Attr(IFLA.GSO_MAX_SIZE, l.peer.gsoMaxSize)] : []),
     ]);
     info.push(nestedPlain(IFLA_INFO.DATA, [attr(VETH_INFO_PEER, peer)]));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { splitAnswers } from '../../../src/kernel/netlink/nativeChannel';
 import { attr, attrMap, u64At } from '../../../src/kernel/rtnl/attrs';
-import { IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, TCA, TCA_STATS } from '../../../src/kernel/rtnl/constants';
+import { IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, TCA, TCA_STATS, VETH_INFO_PEER } from '../../../src/kernel/rtnl/constants';
 import { frame, linkCreateBody, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
 import { decodeCounters } from '../../../src/kernel/rtnl/tcCodec';
 
@@ -61,5 +61,17 @@ describe('rtnetlink encoding', () => {
     const data = infoData(linkCreateBody({ name: 'sl-br0', kind: 'bridge', up: true }))!;
     expect([...attrMap(data).get(IFLA_BR_MCAST_SNOOPING)!]).toEqual([0]);
     expect(infoData(linkCreateBody({ name: 'sl-ifb0', kind: 'ifb', up: true }))).toBeUndefined();
+  });
+
+  it("creates a veth's other end in the namespace given, with its MTU and GSO size, up or down as asked", () => {
+    const peerOf = (up: boolean): Buffer => attrMap(infoData(linkCreateBody({ name: 'sl-web', kind: 'veth', up: true, peer: { name: 'eth0', netnsFd: 7, up, mtu: 1400, gsoMaxSize: 16384 } }))!).get(VETH_INFO_PEER)!;
+    const flagsAndChange = (ifinfo: Buffer): number[] => [ifinfo.readUInt32LE(8), ifinfo.readUInt32LE(12)];
+    const IFF_UP = 1;
+    expect(flagsAndChange(peerOf(true))).toEqual([IFF_UP, IFF_UP]);
+    expect(flagsAndChange(peerOf(false))).toEqual([0, 0]);
+    const peer = peerOf(false);
+    const attrs = attrMap(peer, IFINFOMSG_LEN);
+    expect(attrs.get(IFLA.IFNAME)!.toString()).toBe('eth0\0');
+    expect([IFLA.NET_NS_FD, IFLA.MTU, IFLA.GSO_MAX_SIZE].map((a) => attrs.get(a)!.readUInt32LE(0))).toEqual([7, 1400, 16384]);
   });
 });
