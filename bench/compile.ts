@@ -1,7 +1,9 @@
 // bench/compile: compile + diff time and peak memory for 1,000 and 10,000 containers.
-// Each size runs in its own process so peak RSS is that size's alone.
+// Each run is its own process so peak RSS is that size's alone; each size runs several
+// times and prints the median with the range, since one run on a shared VM varies ±20%.
 //   npx tsx bench/compile.ts            the sources, under tsx (its loader is ~90 MB of RSS)
 //   npx tsx bench/compile.ts --built    dist/ (npm run prepare) under plain node, as bin/sluice.js runs
+//   --runs N                            runs per size (default 5)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,17 +37,38 @@ function validationMs(n: number): number {
 
 const lastJsonLine = (out: string): Record<string, number> => JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** "median (min–max)" of one figure over the runs. */
+function spread(runs: readonly Record<string, number>[], key: string): string {
+  const xs = runs.map((r) => r[key]!);
+  return `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+}
+
+function runsOption(): number {
+  const at = process.argv.indexOf('--runs');
+  const n = at < 0 ? 5 : Number(process.argv[at + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--runs takes a whole number of runs per size, at least 1 (got ${process.argv[at + 1]})`);
+  return n;
+}
+
 {
   const built = process.argv.includes('--built');
+  const runCount = runsOption();
   const what = built ? 'dist/ under plain node' : 'sources under tsx';
-  console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
+  console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), ${runCount} runs each, median (min–max); target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
   for (const n of SIZES) {
-    const r = runSize(n, built);
-    const f = (x: number) => x.toFixed(1);
+    const runs = Array.from({ length: runCount }, () => runSize(n, built));
+    const r = runs[0]!;
+    const peak = Math.max(...runs.map((x) => x.rssMb!));
     console.log(
-      `${String(n).padStart(6)} containers: ${r.objects} objects; compile ${f(r.compileMs!)} ms + diff ${f(r.diffFromEmptyMs!)} ms = ${f(r.compileAndDiffTotalMs!)} ms; ` +
-        `recompile against observed + no-op diff ${f(r.recompileWithObservedAndNoopDiffMs!)} ms (${r.noopOps} ops); peak RSS ${f(r.rssMb!)} MB (${f(r.baseRss!)} MB with the policy loaded, before compile)` +
-        (built ? '' : `; validating the YAML: ${f(validationMs(n))} ms`),
+      `${String(n).padStart(6)} containers: ${r.objects} objects; compile ${spread(runs, 'compileMs')} ms + diff ${spread(runs, 'diffFromEmptyMs')} ms = ${spread(runs, 'compileAndDiffTotalMs')} ms; ` +
+        `recompile against observed + no-op diff ${spread(runs, 'recompileWithObservedAndNoopDiffMs')} ms (${r.noopOps} ops); peak RSS ${peak.toFixed(1)} MB (${r.baseRss!.toFixed(1)} MB with the policy loaded, before compile)` +
+        (built ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
     );
   }
 }
