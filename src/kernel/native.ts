@@ -32,7 +32,7 @@ export interface NetlinkDrain {
 
 /** The addon's exports, exactly as native/src/addon.cc registers them. */
 interface NativeAddon {
-  createNetns(name: string, ipv6: boolean): string;
+  createNetns(name: string, ipv6: boolean, loopbackUp: boolean): string;
   deleteNetns(name: string): void;
   openNetnsFd(path: string): number;
   closeFd(fd: number): void;
@@ -173,12 +173,17 @@ function withContext<T>(context: FailureContext, action: () => T): T {
 export interface NetnsOptions {
   /** false: IPv6 is disabled inside before anything else happens there. */
   readonly ipv6: boolean;
+  /** true: lo is brought up inside before the namespace appears under /run/netns. */
+  readonly loopbackUp?: boolean;
 }
 
-/** Creates /run/netns/<name> exactly as `ip netns add` does; EEXIST if it is there. */
+/**
+ * Creates /run/netns/<name> exactly as `ip netns add` does (by default: IPv6 on, lo
+ * down); EEXIST if it is there.
+ */
 export function createNetns(name: string, options: NetnsOptions = { ipv6: true }): void {
   assertNetnsName(name);
-  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name, options.ipv6));
+  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name, options.ipv6, options.loopbackUp ?? false));
 }
 
 /** Deletes a named namespace; one that is already gone counts as deleted. */

@@ -250,8 +250,12 @@ function fromNothing(desired: KernelState): Plan {
   desired.classes.forEach((o) => forward.addAt(classRank(o), create(o)));
   desired.filters.forEach((o) => forward.addAt(filterRank(o), create(o)));
   desired.cgroups.forEach((o) => forward.addAt(CGROUP_RANK, create(o)));
+  const created = new Set<string>();
+  desired.namespaces.forEach((n) => created.add(n.name));
   desired.links.forEach((o) => {
-    if (o.spec.kind === 'external' && o.name === 'lo' && o.up) forward.addAt(linkRank(o), { op: 'change', object: o, before: { ...o, up: false }, fields: UP });
+    if (o.spec.kind !== 'external' || o.name !== 'lo') return;
+    const change = loopbackChange(o, created.has(o.netns));
+    if (change) forward.addAt(linkRank(o), change);
   });
   return forward.ordered((netns, name) => links.get(netns, name));
 }
@@ -526,14 +530,27 @@ function isSecondVethEnd(o: KernelObject, keptVeths: LinkIndex): boolean {
   return false;
 }
 
-/** A new namespace comes with its loopback down; bring it up as desired. */
+/** The loopbacks of namespaces nothing was observed in: as the namespace's creation left them, made as desired. */
 function loopbacksOfNewNamespaces(want: ReadonlyMap<string, KernelObject>, have: ReadonlyMap<string, KernelObject>, gone: ReadonlySet<string>): Operation[] {
   const fresh = (ns: string): boolean => !have.has(`netns/${ns}`) || gone.has(`netns/${ns}`);
   const out: Operation[] = [];
   for (const o of want.values()) {
-    if (o.type === 'link' && o.spec.kind === 'external' && o.name === 'lo' && o.up && fresh(o.netns)) out.push({ op: 'change', object: o, before: { ...o, up: false }, fields: UP });
+    if (o.type !== 'link' || o.spec.kind !== 'external' || o.name !== 'lo' || !fresh(o.netns)) continue;
+    const change = loopbackChange(o, want.has(`netns/${o.netns}`));
+    if (change) out.push(change);
   }
   return out;
+}
+
+/**
+ * A namespace the plan creates comes with lo up (the executor's createNetns); one it
+ * does not create, never observed, is taken to have lo down as the kernel makes it. A
+ * change only where the loopback is desired otherwise: none for Sluice's namespaces.
+ */
+function loopbackChange(lo: LinkObject, createdByPlan: boolean): Operation | undefined {
+  if (lo.up === createdByPlan) return undefined;
+  const before: LinkObject = { type: 'link', netns: lo.netns, name: lo.name, up: createdByPlan, spec: lo.spec };
+  return { op: 'change', object: lo, before, fields: UP };
 }
 
 // ---------------------------------------------------------------- the converged fast path

@@ -18,6 +18,7 @@ import {
   pidNetns,
   readSysctl,
   writeSysctl,
+  type NetnsOptions,
 } from '../../src/kernel/native';
 import type { NetlinkChannel } from '../../src/kernel/netlink/channel';
 import { nativeChannelFactory } from '../../src/kernel/netlink/nativeChannel';
@@ -49,7 +50,7 @@ const created: string[] = [];
 const channels: NetlinkChannel[] = [];
 let nextSeq = 1;
 
-function makeNetns(suffix: string, options?: { ipv6: boolean }): string {
+function makeNetns(suffix: string, options?: NetnsOptions): string {
   const name = `sl-na-${suffix}`;
   createNetns(name, options);
   created.push(name);
@@ -288,6 +289,14 @@ describe.skipIf(!isRoot)('native addon against the kernel', () => {
     expect(readSysctl(only4, 'net.ipv6.conf.sl-v4a.disable_ipv6')).toBe('1');
     expect(execFileSync('ip', ['-n', only4, '-6', '-o', 'addr', 'show'], { encoding: 'utf8' })).toBe('');
     expect(readSysctl(HOST_NETNS, 'net.ipv6.conf.default.disable_ipv6')).toBe(hostBefore);
+  });
+
+  it('brings lo up inside a new namespace on request (127.0.0.1 routed at once), down by default as ip netns add leaves it', () => {
+    const loFlags = (ns: string): string[] => (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', 'lo'], { encoding: 'utf8' })) as { flags: string[] }[])[0]!.flags;
+    expect(loFlags(makeNetns('lo-down'))).not.toContain('UP');
+    const up = makeNetns('lo-up', { ipv6: false, loopbackUp: true });
+    expect(loFlags(up)).toContain('UP');
+    expect(execFileSync('ip', ['-n', up, 'route', 'show', 'table', 'local'], { encoding: 'utf8' })).toMatch(/local 127\.0\.0\.1 dev lo/);
   });
 
   it('opens a namespace fd for IFLA_NET_NS_FD', () => {

@@ -18,6 +18,7 @@ import { encodeFilterOptions, encodeHtbClass, encodeQdiscOptions, type TcEncodeC
 export interface HostOps {
   session(ns: NetnsLocator): Promise<NetnsSession>;
   forget(ns: NetnsLocator): void;
+  /** An IPv4-only namespace with lo up: the plan has no change for its loopback. */
   createNetns(name: string): void;
   deleteNetns(name: string): void;
   writeSysctl(ns: NetnsLocator, key: string, value: string): void;
