@@ -235,7 +235,7 @@ function fromNothing(desired: KernelState): Plan {
   // out (external devices, the second end of a veth): the other lists are created whole.
   const keptVeths = new LinkIndex();
   // Each kept veth's other end, met as its second end: the peer lookup needs no index
-  // of all 30,000 links of a fresh machine of 10,000 containers (~15 ms to build).
+  // of all 30,000 links of a fresh machine of 10,000 containers (~10 ms of its diff).
   const secondEnds = new Map<LinkObject, LinkObject>();
   const create = (object: KernelObject): Operation => ({ op: 'create', object });
   desired.namespaces.forEach((o) => forward.addAt(NAMESPACE_RANK, create(o)));
