@@ -217,7 +217,7 @@ function peerUpChange(o: KernelObject, peerOf: PeerLookup): Operation | undefine
   // What the kernel made, as `before`: the change's fields are then what really differs.
   const asMade: LinkObject = { type: 'link', netns: peer.netns, name: peer.name, up: false, mtu: o.mtu, gsoMaxSize: o.gsoMaxSize, spec: peer.spec };
   const fields = changedLinkFields(peer, asMade);
-  return fields.length === 0 ? undefined : { op: 'change', object: peer, before: asMade, fields: fields.length === 1 && fields[0] === 'up' ? UP : fields };
+  return fields.length === 0 ? undefined : { op: 'change', object: peer, before: asMade, fields };
 }
 
 const isEmptyState = (s: KernelState): boolean => flattenLength(s) === 0;
