@@ -21,7 +21,7 @@ import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt, parseSubnet } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
-import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
+import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, workloadDevices, type Plumbing } from './topology';
 import { addressTable, addSharedTree, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
 import { HtbClassSpecs, type ClassRates } from './htb';
 
@@ -194,7 +194,7 @@ export interface PolicyFootprint {
   /** The namespaces it creates. */
   readonly namespaces: readonly NamespaceObject[];
   readonly sysctls: readonly SysctlObject[];
-  /** Devices it shapes but does not own (a Docker bridge): never deleted, their addresses left alone. */
+  /** Devices it shapes but does not own (an external bridge, a workload's devices): never deleted, their addresses left alone. */
   readonly external: readonly ExternalDevice[];
 }
 
@@ -202,9 +202,10 @@ export function policyFootprint(policy: Policy): PolicyFootprint {
   const host = hostPlumbing(policy.host);
   const own = policy.containers.filter(hasOwnNamespace);
   const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
-  const dockerDevices = policy.containers.flatMap((c) => (c.docker?.device ? [{ netns: c.docker.netns, dev: c.docker.device }] : []));
-  const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...dockerDevices];
-  return { netns: [policy.host.netns, ...own.map(containerNetns), ...dockerDevices.map((d) => d.netns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls, external };
+  const devices = policy.containers.flatMap((c) => (c.workload ? workloadDevices(c.workload, policy.host.netns) : []));
+  const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...devices];
+  const workloadNetns = devices.filter((d) => d.netns !== policy.host.netns).map((d) => d.netns);
+  return { netns: [policy.host.netns, ...own.map(containerNetns), ...workloadNetns], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls, external };
 }
 
 const hasOwnNamespace = (c: ContainerPolicy): boolean => c.match.kind === 'managed' || c.match.kind === 'netns-path' || c.match.kind === 'pid';
@@ -318,8 +319,8 @@ function totalGuarantee(containers: readonly ContainerPolicy[], dir: Direction):
 
 /** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
 function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string): void {
-  const docker = p.policy.docker;
-  if (docker?.device) return addDockerDevicePlumbing(into, docker.netns, docker.device);
+  const workload = p.policy.workload;
+  if (workload) return addWorkloadDevicePlumbing(into, workloadDevices(workload, host.netns));
   // The placement itself is the wiring: no object per container to say the same.
   if (isWired(p)) addContainerPlumbing(into, host, p, prefix);
 }
@@ -415,9 +416,9 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
   const classes = describeClasses(classRef(policy, p, 'download'), classRef(policy, p, 'upload'));
   const match = p.policy.match;
   const cgroup = match.kind === 'cgroup' ? match.path : undefined;
-  const docker = p.policy.docker;
-  // Two literals rather than a conditional spread of `docker` (see place).
-  if (docker) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, docker };
+  const workload = p.policy.workload;
+  // Two literals rather than a conditional spread of `workload` (see place).
+  if (workload) return { name: p.policy.name, matchKind: workload.source, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, workload };
   return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
 }
 

@@ -4,6 +4,7 @@
 
 import type { BitsPerSec, Bytes, Seconds } from '../units/units';
 import type { Direction, NetnsLocator } from '../tc/model';
+import type { ResolvedWorkload, SourceLabel } from '../sources/source';
 
 /** Where a policy element came from, so errors and `inspect` can cite it. */
 export interface SourceRef {
@@ -29,29 +30,14 @@ export interface HostPolicy {
   readonly gateway: string;
   readonly capacity: Readonly<Record<Direction, BitsPerSec>>;
   readonly overcommit: OvercommitPolicy;
-  /** Set when the containers are Docker's: the bridge is then Docker's, shaped but never created. */
-  readonly docker?: DockerHostPolicy;
-  readonly source: SourceRef;
-}
-
-export interface DockerHostPolicy {
-  /** unix:///… socket of the Engine API; absent: the CLI flag, $DOCKER_HOST, or the default socket. */
-  readonly endpoint?: string;
-  /** Read io.sluice.* container labels as a policy source. */
-  readonly labels: boolean;
-}
-
-/** The Docker container a `docker` match resolved to, while it runs. */
-export interface DockerBinding {
-  readonly id: string;
-  readonly name: string;
-  /** Its network namespace, /proc/<pid>/ns/net. */
-  readonly netns: string;
   /**
-   * Its device on the bridge's network, when known (Docker names a lone network's
-   * device eth0): Sluice caps its GSO size as on its own veths.
+   * The bridge and `netns` belong to a workload runtime (Docker, a CNI plugin, Podman):
+   * Sluice shapes the bridge and adds its IFB, never creates, re-addresses or deletes them.
    */
-  readonly device?: string;
+  readonly external: boolean;
+  /** The workload sources the Host enables (its `spec.<label>` sections), e.g. ["docker"]. */
+  readonly sources: readonly SourceLabel[];
+  readonly source: SourceRef;
 }
 
 export interface DirectionPolicy {
@@ -74,8 +60,15 @@ export type ContainerMatch =
   | { readonly kind: 'ip'; readonly address: string }
   /** Host-network processes in a net_cls cgroup (path under the net_cls root). */
   | { readonly kind: 'cgroup'; readonly path: string }
-  /** A Docker container by name, compose service or label selector. */
-  | { readonly kind: 'docker'; readonly name?: string; readonly service?: string; readonly labels?: Readonly<Record<string, string>> };
+  /** A workload a source finds (`match: { docker: … }`), by name, service or label selector. */
+  | ({ readonly kind: 'workload'; readonly source: SourceLabel } & WorkloadSelector);
+
+/** Which of a source's workloads a policy container shapes; every given field must match. */
+export interface WorkloadSelector {
+  readonly name?: string;
+  readonly service?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
 
 export interface ContainerPolicy {
   readonly name: string;
@@ -84,8 +77,8 @@ export interface ContainerPolicy {
   readonly address?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
   readonly source: SourceRef;
-  /** Set by resolution (src/docker/resolve.ts) for a running Docker container. */
-  readonly docker?: DockerBinding;
+  /** Set by resolution (src/sources/resolve.ts) for a workload match while the workload runs. */
+  readonly workload?: ResolvedWorkload;
 }
 
 /** A change to apply while a schedule's window is open; absent fields keep their value. */

@@ -79,6 +79,8 @@ const hostSpec = z.strictObject({
   }),
   overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
     .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
+  external: z.boolean().optional()
+    .meta({ description: "The bridge and netns belong to a workload runtime (Docker, a CNI plugin): shaped, never created, re-addressed or deleted. Default: true when the Host enables a workload source (docker), else false." }),
   docker: z.strictObject({
     endpoint: z.string().regex(/^unix:\/\/\/.+/, 'a unix socket URL such as unix:///run/docker.sock').optional()
       .meta({ description: 'Where the Docker Engine API listens. Default: --docker-endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock.' }),
@@ -124,6 +126,12 @@ export const containerDocument = envelope('Container', containerSpec);
 export const scheduleDocument = envelope('Schedule', scheduleSpec);
 
 export const policyDocument = z.discriminatedUnion('kind', [hostDocument, containerDocument, scheduleDocument]);
+
+/**
+ * The Host sections that enable a workload source, each also a `match:` key selecting
+ * that source's workloads. A new source adds its section here and its folder under src/sources.
+ */
+export const WORKLOAD_SOURCE_SECTIONS = ['docker'] as const;
 
 export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;
 

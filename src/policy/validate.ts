@@ -9,7 +9,7 @@ import type { PolicyIssue } from './issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef } from './model';
 import { applyPatches } from '../schedule/patch';
 import { formatRate, parseDuration, parseRate, parseSize } from './rates';
-import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
+import { WORKLOAD_SOURCE_SECTIONS, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
@@ -75,8 +75,13 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     capacity[dir] = parseRate(spec.capacity[dir]);
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
   }
-  if (spec.mode === 'per-device' && spec.docker) {
-    sink.add(doc, ['spec', 'docker'], 'per-device mode is not supported for Docker containers yet', 'use mode: shared (the default)');
+  const sources = WORKLOAD_SOURCE_SECTIONS.filter((label) => spec[label] !== undefined);
+  if (spec.external === false && sources.length > 0) {
+    sink.add(doc, ['spec', 'external'], `the Host enables ${sources.join(', ')}, whose bridge is the runtime's, but says external: false`, 'leave external out (or true) for a runtime\'s bridge');
+  }
+  const external = spec.external ?? sources.length > 0;
+  if (spec.mode === 'per-device' && external) {
+    sink.add(doc, sources.length > 0 ? ['spec', sources[0]!] : ['spec', 'external'], 'per-device mode is not supported on an external bridge yet', 'use mode: shared (the default)');
   }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
@@ -91,7 +96,8 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     gateway,
     capacity,
     overcommit: spec.overcommit,
-    ...(spec.docker ? { docker: { labels: spec.docker.labels, ...(spec.docker.endpoint ? { endpoint: spec.docker.endpoint } : {}) } } : {}),
+    external,
+    sources,
     source: sourceOf(doc),
   };
 }
@@ -114,17 +120,12 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
     sink.add(doc, ['spec', 'address'], `address ${spec.address} differs from match.ip ${match.address}`, 'leave address out when matching by ip');
   }
   if (address) checkAddress(doc, address, spec.address ? ['spec', 'address'] : ['spec', 'match', 'ip'], subnet, host, sink);
-  if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'docker')) {
-    sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${match.kind} match has none`, 'use managed, netns or pid, or mode: shared');
+  if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'workload')) {
+    sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${matchLabel(match)} match has none`, 'use managed, netns or pid, or mode: shared');
   }
-  if (match.kind === 'docker' && !host.docker) {
-    sink.add(doc, ['spec', 'match', 'docker'], 'a Docker container is shaped on the Docker network bridge, but the Host has no docker section', 'add `docker: {}` to the Host spec and set its bridge to the Docker network bridge (e.g. sl-dbr0)');
-  }
-  if (match.kind === 'docker' && !match.name && !match.service && !match.labels) {
-    sink.add(doc, ['spec', 'match', 'docker'], 'match.docker selects nothing', 'give a name, a compose service or labels');
-  }
-  if (host.docker && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
-    sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge`, 'match Docker containers (docker:), addresses (ip:) or cgroups here, and namespaces in a separate policy');
+  if (match.kind === 'workload') checkWorkloadMatch(doc, match, host, sink);
+  if (host.external && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
+    sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes an external bridge${host.sources.length > 0 ? ` (${host.sources.join(', ')})` : ''}`, `match ${host.sources.map((s) => `${s} workloads (${s}:), `).join('')}addresses (ip:) or cgroups here, and namespaces in a separate policy`);
   }
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
@@ -134,13 +135,23 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), bandwidth, source: sourceOf(doc) };
 }
 
+const matchLabel = (m: ContainerMatch): string => (m.kind === 'workload' ? m.source : m.kind);
+
+function checkWorkloadMatch(doc: ContainerDoc, match: Extract<ContainerMatch, { kind: 'workload' }>, host: HostPolicy, sink: IssueSink): void {
+  const path = ['spec', 'match', match.source];
+  if (!host.sources.includes(match.source)) {
+    sink.add(doc, path, `a ${match.source} workload is shaped on its runtime's bridge, but the Host has no ${match.source} section`, `add \`${match.source}: {}\` to the Host spec and set its bridge to the runtime's network bridge (e.g. sl-dbr0)`);
+  }
+  if (!match.name && !match.service && !match.labels) sink.add(doc, path, `match.${match.source} selects nothing`, 'give a name, a compose service or labels');
+}
+
 function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
   if ('managed' in m) return { kind: 'managed', netns: m.managed };
   if ('netns' in m) return { kind: 'netns-path', path: m.netns };
   if ('pid' in m) return { kind: 'pid', pid: m.pid };
   if ('ip' in m) return { kind: 'ip', address: m.ip };
   if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
-  return { kind: 'docker', ...m.docker };
+  return { kind: 'workload', source: 'docker', ...m.docker };
 }
 
 function checkAddress(doc: ContainerDoc, address: string, path: readonly string[], subnet: Subnet, host: HostPolicy, sink: IssueSink): void {
@@ -181,7 +192,7 @@ function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {
   if (m.kind === 'netns-path') out.push([`netns:${m.path.startsWith('/') ? m.path : `/run/netns/${m.path}`}`, ['spec', 'match', 'netns'], `namespace ${m.path}`]);
   if (m.kind === 'pid') out.push([`pid:${m.pid}`, ['spec', 'match', 'pid'], `pid ${m.pid}`]);
   if (m.kind === 'cgroup') out.push([`cgroup:${m.path}`, ['spec', 'match', 'cgroup'], `cgroup ${m.path}`]);
-  if (m.kind === 'docker' && m.name) out.push([`docker:${m.name}`, ['spec', 'match', 'docker', 'name'], `docker container ${m.name}`]);
+  if (m.kind === 'workload' && m.name) out.push([`${m.source}:${m.name}`, ['spec', 'match', m.source, 'name'], `${m.source} container ${m.name}`]);
   return out;
 }
 

@@ -49,6 +49,8 @@ export type Stop = () => void;
 
 export interface WorkloadSource {
   readonly name: SourceLabel;
+  /** What messages call one of its workloads: "Docker container", "CNI attachment". */
+  readonly noun: string;
   /** Throws a SluiceError (e.g. DockerUnreachableError) when the source cannot be read at all. */
   load(): Promise<SourceSnapshot>;
   /** Calls onChange (debounced, with a reason for the log) whenever a load would read something new. */

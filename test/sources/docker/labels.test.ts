@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { labelDocuments, policyName } from '../../src/docker/labels';
-import { formatPolicyIssue } from '../../src/policy/load';
+import { labelDocuments, policyName } from '../../../src/sources/docker/labels';
+import { formatPolicyIssue } from '../../../src/policy/load';
 import { dockerContainer, sluiceLabels } from './fakeEngine';
 
 describe('Docker labels as a policy source', () => {
