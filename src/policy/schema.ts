@@ -132,6 +132,7 @@ export const policyDocument = z.discriminatedUnion('kind', [hostDocument, contai
  * that source's workloads. A new source adds its section here and its folder under src/sources.
  */
 export const WORKLOAD_SOURCE_SECTIONS = ['docker'] as const;
+export type WorkloadSourceLabel = (typeof WORKLOAD_SOURCE_SECTIONS)[number];
 
 export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;
 

@@ -1,15 +1,15 @@
 // Meaning across documents: one host, unique names and addresses, rates that fit the
 // link, schedules that name real containers. Every finding is reported, not the first.
 
-import nodeCron from 'node-cron';
 import { HOST_NETNS, DIRECTIONS, type Direction } from '../tc/model';
 import { bitsPerSec, seconds, type BitsPerSec } from '../units/units';
 import type { LocatedDocument, Position } from './documents';
 import type { PolicyIssue } from './issues';
-import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef } from './model';
+import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
+import { cronProblem } from '../schedule/cron';
 import { applyPatches } from '../schedule/patch';
 import { formatRate, parseDuration, parseRate, parseSize } from './rates';
-import { WORKLOAD_SOURCE_SECTIONS, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
+import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
@@ -151,7 +151,9 @@ function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
   if ('pid' in m) return { kind: 'pid', pid: m.pid };
   if ('ip' in m) return { kind: 'ip', address: m.ip };
   if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
-  return { kind: 'workload', source: 'docker', ...m.docker };
+  // What is left is one workload source's selector, keyed by the source's label.
+  const [source, selector] = Object.entries(m)[0] as [WorkloadSourceLabel, WorkloadSelector];
+  return { kind: 'workload', source, ...selector };
 }
 
 function checkAddress(doc: ContainerDoc, address: string, path: readonly string[], subnet: Subnet, host: HostPolicy, sink: IssueSink): void {
@@ -218,7 +220,8 @@ function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, containers: re
 
 function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], sink: IssueSink): SchedulePolicy {
   const spec = doc.value.spec;
-  if (!nodeCron.validate(spec.cron)) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
+  const cron = cronProblem(spec.cron);
+  if (cron) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression (${cron})`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
   const byName = new Map(containers.map((c) => [c.name, c]));
   spec.patches.forEach((patch, i) => {
     const target = byName.get(patch.container);
