@@ -7,23 +7,25 @@ import { parseDuration, parseRate, parseSize, ACCEPTED_RATE_UNITS, ACCEPTED_SIZE
 
 export const API_VERSION = 'sluice.dev/v1';
 
-/** A string checked by one of the unit parsers, with the parser's message on failure. */
-function unitString(parse: (text: string) => unknown, description: string, examples: string[]): z.ZodString {
+/**
+ * A string read by one of the unit parsers: the document holds the parsed, branded
+ * value (BitsPerSec, Bytes, Seconds), or the parser's message is the issue.
+ */
+function unitString<T>(parse: (text: string) => T, description: string, examples: string[]) {
   return z
     .string()
-    .check(
-      z.superRefine((text, ctx) => {
-        try {
-          parse(text);
-        } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        }
-      }),
-    )
-    .meta({ description, examples });
+    .meta({ description, examples })
+    .transform((text, ctx): T => {
+      try {
+        return parse(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
 }
 
-const rate = (description: string): z.ZodString =>
+const rate = (description: string) =>
   unitString(parseRate, `${description} (units: ${ACCEPTED_RATE_UNITS})`, ['100mbit', '500kbit', '12.5mbyte/s']);
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;

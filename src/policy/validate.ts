@@ -2,13 +2,13 @@
 // link, schedules that name real containers. Every finding is reported, not the first.
 
 import { HOST_NETNS, DIRECTIONS, type Direction } from '../tc/model';
-import { bitsPerSec, seconds, type BitsPerSec } from '../units/units';
+import { bitsPerSec } from '../units/units';
 import type { LocatedDocument, Position } from './documents';
 import type { PolicyIssue } from './issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
 import { cronProblem } from '../schedule/cron';
 import { applyPatches } from '../schedule/patch';
-import { formatRate, parseDuration, parseRate, parseSize } from './rates';
+import { formatRate } from './rates';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
 
@@ -70,9 +70,8 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   const gateway = spec.gateway ?? firstHost(subnet);
   if (!isHostAddress(subnet, gateway)) sink.add(doc, ['spec', 'gateway'], `gateway ${gateway} is not a host address of ${spec.subnet}`, 'pick an address inside the subnet, or leave gateway out');
   if (subnet.prefix > 30) sink.add(doc, ['spec', 'subnet'], `subnet ${spec.subnet} has no room for containers`, 'use a /30 or larger subnet');
-  const capacity = {} as Record<Direction, BitsPerSec>;
+  const capacity = spec.capacity;
   for (const dir of DIRECTIONS) {
-    capacity[dir] = parseRate(spec.capacity[dir]);
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
   }
   const sources = WORKLOAD_SOURCE_SECTIONS.filter((label) => spec[label] !== undefined);
@@ -164,13 +163,13 @@ function checkAddress(doc: ContainerDoc, address: string, path: readonly string[
 function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, sink: IssueSink): DirectionPolicy {
   const spec = doc.value.spec[dir];
   const link = host.capacity[dir];
-  const guarantee = parseRate(spec.guarantee);
-  const ceiling = spec.ceiling === undefined ? link : parseRate(spec.ceiling);
+  const guarantee = spec.guarantee;
+  const ceiling = spec.ceiling ?? link;
   const path = ['spec', dir];
   if (spec.ceiling !== undefined && ceiling <= 0) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling must be above zero`);
   if (ceiling > link) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above the link's ${formatRate(link)}`, `lower it to at most ${formatRate(link)} or leave it out (defaults to the link)`);
   if (guarantee > ceiling) sink.add(doc, [...path, 'guarantee'], `${dir} guarantee ${formatRate(guarantee)} is above its ceiling ${formatRate(ceiling)}`, 'a guarantee cannot exceed the ceiling');
-  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst ? { burst: parseSize(spec.burst) } : {}) };
+  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst !== undefined ? { burst: spec.burst } : {}) };
 }
 
 /** Two containers on the same namespace, address or cgroup would fight over one class. */
@@ -231,12 +230,12 @@ function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readon
     }
     for (const dir of DIRECTIONS) checkPatchedDirection(doc, i, dir, target, host, patch[dir], sink);
   });
-  const duration = parseDuration(spec.duration);
+  const duration = spec.duration;
   if (duration <= 0) sink.add(doc, ['spec', 'duration'], 'a window needs a duration above zero');
   return {
     name: doc.value.metadata.name,
     cron: spec.cron,
-    duration: seconds(duration),
+    duration,
     patches: spec.patches.map((p) => ({
       container: p.container,
       bandwidth: Object.fromEntries(DIRECTIONS.filter((d) => p[d]).map((d) => [d, patchOf(p[d]!)])),
@@ -245,17 +244,18 @@ function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readon
   };
 }
 
-type PatchDirectionText = { guarantee?: string | undefined; ceiling?: string | undefined; priority?: number | undefined };
+type PatchDirectionSpec = NonNullable<ScheduleDocument['spec']['patches'][number]['download']>;
 
-function patchOf(p: PatchDirectionText): Partial<DirectionPolicy> {
+/** The fields a patch sets (the schema leaves absent ones undefined). */
+function patchOf(p: PatchDirectionSpec): Partial<DirectionPolicy> {
   return {
-    ...(p.guarantee !== undefined ? { guarantee: parseRate(p.guarantee) } : {}),
-    ...(p.ceiling !== undefined ? { ceiling: parseRate(p.ceiling) } : {}),
+    ...(p.guarantee !== undefined ? { guarantee: p.guarantee } : {}),
+    ...(p.ceiling !== undefined ? { ceiling: p.ceiling } : {}),
     ...(p.priority !== undefined ? { priority: p.priority } : {}),
   };
 }
 
-function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionText | undefined, sink: IssueSink): void {
+function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionSpec | undefined, sink: IssueSink): void {
   if (!patch) return;
   const merged = { ...target.bandwidth[dir], ...patchOf(patch) };
   const path = ['spec', 'patches', index, dir];
