@@ -97,6 +97,6 @@ export class PolicyLoader {
 
 /** The first Host document's spec, before validation: it says which sources to read. */
 function hostSectionsOf(documents: readonly LocatedDocument[]): HostSections | undefined {
-  for (const d of documents) if (d.value.kind === 'Host') return d.value.spec as HostSections;
+  for (const d of documents) if (d.value.kind === 'Host') return d.value.spec;
   return undefined;
 }

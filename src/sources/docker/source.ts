@@ -11,12 +11,6 @@ import { COMPOSE_SERVICE_LABEL, type DockerContainer } from './model';
 
 export const DOCKER = 'docker';
 
-/** The Host's `docker:` section, as the schema gives it (defaults applied). */
-interface DockerSection {
-  readonly endpoint?: string;
-  readonly labels: boolean;
-}
-
 export class DockerSource implements WorkloadSource {
   readonly name = DOCKER;
   readonly noun = 'Docker container';
@@ -82,9 +76,9 @@ export class DockerSourceFactory implements WorkloadSourceFactory {
   constructor(private readonly options: DockerSourceOptions) {}
 
   fromHost(host: HostSections): DockerSource | undefined {
-    const section = host[DOCKER] as DockerSection | undefined;
+    const section = host.docker;
     if (!section) return undefined;
-    const bridge = host['bridge'] as string;
+    const bridge = host.bridge;
     const endpoint = dockerEndpoint(this.options.endpoint, section.endpoint);
     const key = `${endpoint}\n${bridge}\n${section.labels}`;
     let source = this.sources.get(key);

@@ -8,7 +8,7 @@ import { DockerUnreachableError } from '../../../src/errors';
 import { formatPolicyIssue } from '../../../src/policy/load';
 import { DOCKER_HOST_YAML, dockerContainer, FakeEngine, sluiceLabels } from './fakeEngine';
 
-describe('the policy source of a Docker host', () => {
+describe('the policy loader of a Docker host', () => {
   let dir: string;
   let engine: FakeEngine;
   const source = (): PolicyLoader => policyLoader([dir], engine);
