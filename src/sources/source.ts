@@ -5,6 +5,7 @@
 
 import type { LocatedDocument } from '../policy/documents';
 import type { PolicyIssue } from '../policy/issues';
+import type { HostDocument } from '../policy/schema';
 import type { NetnsLocator } from '../tc/model';
 
 /** A source's label: "files", "docker", "cni", … (also the `match:` key that selects its workloads). */
@@ -49,6 +50,8 @@ export type Stop = () => void;
 
 export interface WorkloadSource {
   readonly name: SourceLabel;
+  /** What messages call one of its workloads: "Docker container", "CNI attachment". */
+  readonly noun: string;
   /** Throws a SluiceError (e.g. DockerUnreachableError) when the source cannot be read at all. */
   load(): Promise<SourceSnapshot>;
   /** Calls onChange (debounced, with a reason for the log) whenever a load would read something new. */
@@ -66,4 +69,4 @@ export interface WorkloadSourceFactory {
 }
 
 /** The Host document's spec, as parsed (before validation), for factories to read their section from. */
-export type HostSections = Readonly<Record<string, unknown>>;
+export type HostSections = HostDocument['spec'];

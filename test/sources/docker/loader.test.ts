@@ -2,15 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PolicySource } from '../../src/docker/policySource';
-import { DockerUnreachableError } from '../../src/errors';
-import { formatPolicyIssue } from '../../src/policy/load';
+import type { PolicyLoader } from '../../../src/sources/loader';
+import { policyLoader } from '../../support/sources';
+import { DockerUnreachableError } from '../../../src/errors';
+import { formatPolicyIssue } from '../../../src/policy/load';
 import { DOCKER_HOST_YAML, dockerContainer, FakeEngine, sluiceLabels } from './fakeEngine';
 
-describe('the policy source of a Docker host', () => {
+describe('the policy loader of a Docker host', () => {
   let dir: string;
   let engine: FakeEngine;
-  const source = (): PolicySource => new PolicySource([dir], { engineFor: () => engine });
+  const source = (): PolicyLoader => policyLoader([dir], engine);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sl-policy-'));
@@ -23,7 +24,7 @@ describe('the policy source of a Docker host', () => {
     engine.containers = [dockerContainer('sl-test_web_1', '198.18.64.4', sluiceLabels('30mbit', '30mbit', { 'io.sluice.name': 'web' }))];
     const r = await source().load();
     if (!r.ok) throw new Error(r.issues.map(formatPolicyIssue).join('\n'));
-    expect(r.policy.containers.map((c) => [c.name, c.address, c.docker?.name])).toEqual([['web', '198.18.64.4', 'sl-test_web_1']]);
+    expect(r.policy.containers.map((c) => [c.name, c.address, c.workload?.name])).toEqual([['web', '198.18.64.4', 'sl-test_web_1']]);
   });
 
   it('reports a label/file conflict citing both sources', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { labelDocuments, policyName } from '../../src/docker/labels';
-import { formatPolicyIssue } from '../../src/policy/load';
+import { labelDocuments, policyName } from '../../../src/sources/docker/labels';
+import { formatPolicyIssue } from '../../../src/policy/load';
 import { dockerContainer, sluiceLabels } from './fakeEngine';
 
 describe('Docker labels as a policy source', () => {
@@ -12,7 +12,7 @@ describe('Docker labels as a policy source', () => {
     const doc = documents[0]!.value;
     expect(doc.kind).toBe('Container');
     expect(doc.metadata.name).toBe('sl-test-web-1');
-    expect(doc.spec).toMatchObject({ match: { docker: { name: 'sl-test_web_1' } }, download: { guarantee: '30mbit', priority: 0 }, upload: { guarantee: '20mbit', ceiling: '90mbit' } });
+    expect(doc.spec).toMatchObject({ match: { docker: { name: 'sl-test_web_1' } }, download: { guarantee: 30e6, priority: 0 }, upload: { guarantee: 20e6, ceiling: 90e6 } });
   });
 
   it('takes the policy name from io.sluice.name, and ignores containers without Sluice labels', () => {

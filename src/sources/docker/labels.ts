@@ -5,11 +5,11 @@
 //   io.sluice.<dir>.guarantee         required for both directions (download, upload)
 //   io.sluice.<dir>.ceiling|priority|burst
 
-import type { LocatedDocument } from '../policy/documents';
-import type { ExtraDocuments } from '../policy/load';
-import type { PolicyIssue } from '../policy/issues';
-import { API_VERSION, policyDocument } from '../policy/schema';
-import { DIRECTIONS } from '../tc/model';
+import type { LocatedDocument } from '../../policy/documents';
+import type { ExtraDocuments } from '../../policy/load';
+import type { PolicyIssue } from '../../policy/issues';
+import { API_VERSION, policyDocument } from '../../policy/schema';
+import { DIRECTIONS } from '../../tc/model';
 import type { DockerContainer } from './model';
 
 export const LABEL_PREFIX = 'io.sluice.';

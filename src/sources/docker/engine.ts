@@ -3,7 +3,7 @@
 // that tells the daemon when to look again.
 
 import type Docker from 'dockerode';
-import { DockerUnreachableError } from '../errors';
+import { DockerUnreachableError } from '../../errors';
 import { DEFAULT_DOCKER_ENDPOINT, type DockerContainer, type DockerEndpointAddress, type DockerView } from './model';
 
 /** A container or network change worth re-reading the view for. */

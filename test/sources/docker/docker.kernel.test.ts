@@ -1,4 +1,4 @@
-// Real Docker: a dockerd in its own sl-docker namespace (src/docker/testbed.ts), real
+// Real Docker: a dockerd in its own sl-docker namespace (src/sources/docker/testbed.ts), real
 // containers on a bridge network of this test's own, shaped by Sluice through the
 // Engine API. The four rules, attach by name and label, serve following events over
 // 100 start/stop cycles without leaks, and the daemon going away and coming back.
@@ -8,25 +8,25 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { silentLogger } from '../../src/app/logger';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { systemClock } from '../../src/app/tokens';
-import { Daemon } from '../../src/daemon/serve';
-import { DockerDemo } from '../../src/demo/docker';
-import { runPhases } from '../../src/demo/run';
-import { DEMO_PHASES } from '../../src/demo/scenario';
-import { PolicySource } from '../../src/docker/policySource';
-import { ensureImage, TestDaemon, TESTBED } from '../../src/docker/testbed';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { formatVerdict } from '../../src/measure/verdict';
-import { formatPolicyIssue } from '../../src/policy/load';
-import { ipToInt } from '../../src/policy/subnet';
-import { Reconciler } from '../../src/reconcile/reconciler';
-import { containerYaml, createContainer, createNetwork, docker, hostYaml, removeNetwork, type TestNetwork } from '../support/docker';
-import { isRoot, netnsList, sh } from '../support/kernel';
+import { Applier } from '../../../src/apply/applier';
+import { silentLogger } from '../../../src/wiring/logger';
+import { MemoryOwnershipStore } from '../../../src/wiring/ownership';
+import { nativeProbe } from '../../../src/wiring/runtime';
+import { systemClock } from '../../../src/wiring/tokens';
+import { Daemon } from '../../../src/daemon/serve';
+import { DockerDemo } from '../../../src/demo/docker';
+import { runPhases } from '../../../src/demo/run';
+import { DEMO_PHASES } from '../../../src/demo/scenario';
+import { policyLoader } from '../../support/sources';
+import { ensureImage, TestDaemon, TESTBED } from '../../../src/sources/docker/testbed';
+import { detectFeatures } from '../../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../../src/kernel/rtnl/port';
+import { formatVerdict } from '../../../src/measure/verdict';
+import { formatPolicyIssue } from '../../../src/policy/load';
+import { ipToInt } from '../../../src/policy/subnet';
+import { Reconciler } from '../../../src/reconcile/reconciler';
+import { containerYaml, createContainer, createNetwork, docker, hostYaml, removeNetwork, type TestNetwork } from '../../support/docker';
+import { isRoot, netnsList, sh } from '../../support/kernel';
 
 const NET: TestNetwork = { name: 'sl-dk-net', bridge: 'sl-dbr1', subnet: '198.18.66.0/24', gateway: '198.18.66.1' };
 const IFB = 'sl-ifb1';
@@ -113,7 +113,7 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
     const late = await createContainer('sl-dk-late', NET);
     await a.start();
     await b.start();
-    const source = new PolicySource([dir]);
+    const source = policyLoader([dir]);
     const first = await source.load();
     if (!first.ok) throw new Error(first.issues.map(formatPolicyIssue).join('\n'));
     expect(first.waiting.map((w) => w.container)).toEqual(['late']);
@@ -123,7 +123,7 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
     const classes = new Map(applied.compiled.containers.map((c) => [c.name, c.classes.download!.classid]));
     expect(await classOf(await addressOf(a))).toBe(classes.get('by-name'));
     expect(await classOf(await addressOf(b))).toBe(classes.get('by-label'));
-    expect(applied.compiled.containers.map((c) => c.docker?.name).sort()).toEqual(['sl-dk-a', 'sl-dk-b']);
+    expect(applied.compiled.containers.map((c) => c.workload?.name).sort()).toEqual(['sl-dk-a', 'sl-dk-b']);
 
     await late.start();
     const second = await source.load();
@@ -146,7 +146,7 @@ describe.skipIf(!isRoot)('Docker containers on a real daemon', () => {
   /** `serve` on a Docker host that takes its containers from labels, following Docker's events (not the policy files). */
   async function serving(tickMs: number): Promise<Daemon> {
     writeFileSync(join(dir, 'host.yaml'), hostYaml('dk-test', NET, IFB, true));
-    const source = new PolicySource([dir]);
+    const source = policyLoader([dir]);
     const daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [dir], tickMs });
     const loaded = await source.load();
     if (!loaded.ok) throw new Error('policy');

@@ -1,7 +1,7 @@
 // An in-memory Docker daemon for unit tests of the pure resolution and the policy source.
-import type { DockerEngine, DockerEvent, EventSubscription } from '../../src/docker/engine';
-import type { DockerContainer, DockerView } from '../../src/docker/model';
-import { DockerUnreachableError } from '../../src/errors';
+import type { DockerEngine, DockerEvent, EventSubscription } from '../../../src/sources/docker/engine';
+import type { DockerContainer, DockerView } from '../../../src/sources/docker/model';
+import { DockerUnreachableError } from '../../../src/errors';
 
 export const DOCKER_HOST_YAML = `apiVersion: sluice.dev/v1
 kind: Host

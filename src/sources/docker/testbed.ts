@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { createNetns, deleteNetns, netnsExists } from '../kernel/native';
+import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
 import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { resolveDocker } from '../../src/docker/resolve';
-import { parsePolicyTexts } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/model';
+import { resolveWorkloads, type Resolution } from '../../../src/sources/resolve';
+import { workloadOf } from '../../../src/sources/docker/source';
+import type { DockerView } from '../../../src/sources/docker/model';
+import { parsePolicyTexts } from '../../../src/policy/load';
+import type { Policy } from '../../../src/policy/model';
 import { DOCKER_HOST_YAML, dockerContainer } from './fakeEngine';
 
 const container = (name: string, match: string): string => `---
@@ -20,7 +22,13 @@ function policy(...containers: string[]): Policy {
   return r.policy;
 }
 
-const view = (...containers: ReturnType<typeof dockerContainer>[]) => ({ endpoint: 'unix:///run/sl-fake.sock', containers });
+const view = (...containers: ReturnType<typeof dockerContainer>[]): DockerView => ({ endpoint: 'unix:///run/sl-fake.sock', containers });
+
+/** What the loader does with a Docker source's snapshot. */
+function resolveDocker(p: Policy, v: DockerView): Resolution {
+  const snapshot = { documents: [], issues: [], workloads: v.containers.map((c) => workloadOf(c, p.host.bridge)), origin: v.endpoint };
+  return resolveWorkloads(p, new Map([['docker', { snapshot, noun: 'Docker container' }]]));
+}
 
 describe('resolving Docker matches', () => {
   it('binds a match by name, compose service or labels to the address on the policy bridge', () => {
@@ -28,12 +36,12 @@ describe('resolving Docker matches', () => {
     const r = resolveDocker(p, view(dockerContainer('app_a_1', '198.18.64.2'), dockerContainer('app_b_1', '198.18.64.3', { 'com.docker.compose.service': 'b' }), dockerContainer('app_c_1', '198.18.64.4', { tier: 'db' })));
     expect(r.issues).toEqual([]);
     expect(r.waiting).toEqual([]);
-    expect(r.policy.containers.map((c) => [c.name, c.address, c.docker?.name, c.docker?.device])).toEqual([
+    expect(r.policy.containers.map((c) => [c.name, c.address, c.workload?.name, c.workload?.device])).toEqual([
       ['a', '198.18.64.2', 'app_a_1', 'eth0'],
       ['b', '198.18.64.3', 'app_b_1', 'eth0'],
       ['c', '198.18.64.4', 'app_c_1', 'eth0'],
     ]);
-    expect(r.policy.containers[0]!.docker!.netns).toMatch(/^\/proc\/\d+\/ns\/net$/);
+    expect(r.policy.containers[0]!.workload!.netns).toMatch(/^\/proc\/\d+\/ns\/net$/);
   });
 
   it('leaves out, and reports, containers that are absent, ambiguous, on another bridge or outside the subnet', () => {
@@ -58,6 +66,6 @@ describe('resolving Docker matches', () => {
   it('names no device when the container is on several networks (Docker does not say which eth is which)', () => {
     const c = { ...dockerContainer('app', '198.18.64.2'), endpoints: [{ network: 'n1', bridge: 'sl-dbr9', address: '198.18.64.2' }, { network: 'n2', bridge: 'br-x', address: '10.0.0.2' }] };
     const r = resolveDocker(policy(container('a', '{ name: app }')), view(c));
-    expect(r.policy.containers[0]!.docker!.device).toBeUndefined();
+    expect(r.policy.containers[0]!.workload!.device).toBeUndefined();
   });
 });
