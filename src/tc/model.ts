@@ -4,6 +4,7 @@
 
 import type { BitsPerSec, Bytes } from '../units/units';
 import type { TcHandle } from './handle';
+import { objectKey } from './identity';
 
 /**
  * Where an object lives. A bare name is a namespace under /run/netns (as `ip netns`
@@ -222,6 +223,24 @@ export interface KernelState {
   readonly cgroups: readonly CgroupClassidObject[];
 }
 
+/**
+ * The lists of a state, in the one order every pass over a whole state uses (parents'
+ * types before their children's): flatten, the diff's passes, merging.
+ */
+export const STATE_LISTS = ['namespaces', 'links', 'addresses', 'routes', 'sysctls', 'qdiscs', 'classes', 'filters', 'cgroups'] as const satisfies readonly (keyof KernelState)[];
+
+type StateList = (typeof STATE_LISTS)[number];
+// Every list of KernelState is in STATE_LISTS (a compile error otherwise).
+const everyList: Exclude<keyof KernelState, StateList> extends never ? true : never = true;
+void everyList;
+
+/** The state's lists in STATE_LISTS order, without copying them into one array. */
+export const stateLists = (s: KernelState): readonly (readonly KernelObject[])[] => STATE_LISTS.map((name) => s[name]);
+
+export const flatten = (s: KernelState): KernelObject[] => stateLists(s).flat();
+
+export const stateSize = (s: KernelState): number => STATE_LISTS.reduce((n, name) => n + s[name].length, 0);
+
 export const emptyKernelState = (): KernelState => ({
   namespaces: [],
   links: [],
@@ -240,17 +259,7 @@ export function mergeStates(a: KernelState, b: KernelState): KernelState {
     const keys = new Set(y.map(objectKey));
     return [...x.filter((o) => !keys.has(objectKey(o))), ...y];
   };
-  return {
-    namespaces: merge(a.namespaces, b.namespaces),
-    links: merge(a.links, b.links),
-    addresses: merge(a.addresses, b.addresses),
-    routes: merge(a.routes, b.routes),
-    sysctls: merge(a.sysctls, b.sysctls),
-    qdiscs: merge(a.qdiscs, b.qdiscs),
-    classes: merge(a.classes, b.classes),
-    filters: merge(a.filters, b.filters),
-    cgroups: merge(a.cgroups, b.cgroups),
-  };
+  return Object.fromEntries(STATE_LISTS.map((name) => [name, merge<KernelObject>(a[name], b[name])])) as unknown as KernelState;
 }
 
 // ---------------------------------------------------------------- statistics
@@ -293,38 +302,5 @@ export interface ObservedState extends KernelState {
 
 // ---------------------------------------------------------------- identity
 
-/**
- * The identity of an object: two objects with the same key are "the same thing" and
- * the planner compares their fields; different keys are create/delete.
- */
-export function objectKey(o: KernelObject): string {
-  switch (o.type) {
-    case 'namespace':
-      return `netns/${o.name}`;
-    case 'link':
-      return `${o.netns}/link/${o.name}`;
-    case 'address':
-      return `${o.netns}/addr/${o.dev}/${o.cidr}`;
-    case 'route':
-      return `${o.netns}/route/${o.dst}`;
-    case 'sysctl':
-      return `${o.netns}/sysctl/${o.key}`;
-    case 'qdisc':
-      return `${o.netns}/${o.dev}/qdisc/${o.parent >>> 0}`;
-    case 'class':
-      return classKey(o.netns, o.dev, o.classid);
-    case 'filter':
-      return `${o.netns}/${o.dev}/filter/${o.parent >>> 0}/${o.prio}/${o.protocol}/${o.handle >>> 0}`;
-    case 'cgroup-classid':
-      return `cgroup/${o.cgroup}`;
-    default:
-      return assertNever(o);
-  }
-}
-
-/** The key of the class `classid` on `dev` in `netns`, without building the object. */
-export const classKey = (netns: NetnsLocator, dev: string, classid: TcHandle): string => `${netns}/${dev}/class/${classid >>> 0}`;
-
-export function assertNever(x: never): never {
-  throw new Error(`unreachable: unexpected value ${JSON.stringify(x)}`);
-}
+export { assertNever } from './never';
+export { classKey, objectKey } from './identity';
