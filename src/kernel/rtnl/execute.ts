@@ -6,7 +6,7 @@
 import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../plan/model';
-import { describeObject } from '../../plan/format';
+import { describeObject } from '../../tc/describe';
 import { assertNever, type CgroupClassidObject, type ClassObject, type FilterObject, type LinkObject, type NetnsLocator, type QdiscObject } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
