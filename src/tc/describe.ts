@@ -4,7 +4,7 @@
 import { formatRate, formatSize } from '../policy/rates';
 import { intToIp } from '../policy/subnet';
 import { formatHandle } from './handle';
-import { assertNever, type FilterObject, type KernelObject, type QdiscSpec } from './model';
+import { assertNever, type FilterObject, type FilterSpec, type ForeignSpec, type KernelObject, type QdiscSpec } from './model';
 
 const placeOf = (netns: string, dev?: string): string => `${dev ? `on ${dev} ` : ''}in ${netns === '.' ? 'host netns' : netns}`;
 
@@ -29,7 +29,7 @@ function describeWithPlace(o: KernelObject, where: (netns: string, dev?: string)
     case 'sysctl':
       return `sysctl ${o.key}=${o.value} ${where(o.netns)}`;
     case 'qdisc':
-      return `qdisc ${o.spec.kind} ${formatHandle(o.handle)} parent ${formatHandle(o.parent)}${qdiscDetail(o.spec)} ${where(o.netns, o.dev)}`;
+      return `qdisc ${kindName(o.spec)} ${formatHandle(o.handle)} parent ${formatHandle(o.parent)}${qdiscDetail(o.spec)} ${where(o.netns, o.dev)}`;
     case 'class':
       return `class htb ${formatHandle(o.classid)} parent ${formatHandle(o.parent)} rate ${formatRate(o.spec.rate)} ceil ${formatRate(o.spec.ceil)} prio ${o.spec.prio} quantum ${o.spec.quantum} burst ${formatSize(o.spec.burst)} ${where(o.netns, o.dev)}`;
     case 'filter':
@@ -47,16 +47,14 @@ function qdiscDetail(spec: QdiscSpec): string {
       return ` default ${spec.defaultMinor.toString(16)}`;
     case 'pfifo':
       return ` limit ${spec.limitPackets}p`;
-    case 'bfifo':
-      return ` limit ${formatSize(spec.limitBytes)}`;
-    case 'tbf':
-      return ` rate ${formatRate(spec.rate)} burst ${formatSize(spec.burst)}`;
     case 'ingress':
     case 'clsact':
     case 'fq_codel':
       return '';
     case 'sfq':
       return ` perturb ${spec.perturbSec}`;
+    case 'foreign':
+      return foreignDetail(spec);
     default:
       return assertNever(spec);
   }
@@ -66,15 +64,21 @@ export function formatU32Handle(h: number): string {
   return `${(h >>> 20).toString(16)}:${((h >>> 12) & 0xff).toString(16)}:${(h & 0xfff).toString(16)}`;
 }
 
+/** The kernel's name for a spec's kind (a foreign one's own). */
+export const kindName = (spec: QdiscSpec | FilterSpec): string => (spec.kind === 'foreign' ? spec.tcKind : spec.kind);
+
+const foreignDetail = (spec: ForeignSpec): string => ` (foreign: ${spec.problem})`;
+
 function describeFilter(f: FilterObject): string {
-  const head = `${f.spec.kind} parent ${formatHandle(f.parent)} prio ${f.prio}`;
+  const head = `${kindName(f.spec)} parent ${formatHandle(f.parent)} prio ${f.prio}`;
+  if (f.spec.kind === 'foreign') return `${head} handle ${f.handle.toString(16)}${foreignDetail(f.spec)}`;
   if (f.spec.kind === 'bpf') return `${head} bpf ${f.spec.program}${f.spec.classid ? ` → ${formatHandle(f.spec.classid)}` : ''}`;
   const s = f.spec;
   if (s.divisor !== undefined) return `${head} handle ${formatU32Handle(f.handle)} hash table, ${s.divisor} buckets`;
   const keys = s.keys.map((k) => (k.mask === 0 ? 'all' : `${intToIp(k.value)}/${maskBits(k.mask)}@${k.off}`)).join(' ');
   const link = s.link !== undefined ? ` → table ${formatU32Handle(s.link)}` : '';
   const target = s.classid !== undefined ? ` → ${formatHandle(s.classid)}` : '';
-  const actions = (s.actions ?? []).map((a) => (a.kind === 'mirred' ? ` → mirred ${a.action} ${a.targetDev}` : ` → ${a.action}`)).join('');
+  const actions = (s.actions ?? []).map((a) => ` → mirred ${a.action} ${a.targetDev}`).join('');
   return `${head} handle ${formatU32Handle(f.handle)} match ${keys}${link}${target}${actions}`;
 }
 

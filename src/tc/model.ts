@@ -1,6 +1,6 @@
 // The kernel objects Sluice manages, as plain data with no I/O. The compiler produces
 // them (desired state), the kernel port reads them back (observed state) in the same
-// shapes, and the planner diffs the two. One codec per `spec.kind` lives in src/tc/codec/.
+// shapes, and the planner diffs the two. One codec per `spec.kind` lives in src/kernel/rtnl/tc/.
 
 import type { BitsPerSec, Bytes } from '../units/units';
 import type { TcHandle } from './handle';
@@ -98,12 +98,26 @@ export type QdiscSpec =
   | { readonly kind: 'ingress' }
   | { readonly kind: 'clsact' }
   | { readonly kind: 'pfifo'; readonly limitPackets: number }
-  | { readonly kind: 'bfifo'; readonly limitBytes: Bytes }
-  | { readonly kind: 'tbf'; readonly rate: BitsPerSec; readonly burst: Bytes; readonly limitBytes: Bytes }
   | { readonly kind: 'fq_codel' }
-  | { readonly kind: 'sfq'; readonly perturbSec: number };
+  | { readonly kind: 'sfq'; readonly perturbSec: number }
+  | ForeignSpec;
 
-export type QdiscKind = QdiscSpec['kind'];
+/**
+ * A qdisc or filter found on a device Sluice shapes, of a kind it does not model or with
+ * options it did not write (the codec's decode error says which). Only ever observed,
+ * never desired: the diff replaces it where Sluice wants an object with its identity and
+ * deletes it otherwise, as it does any object on its devices it does not want.
+ */
+export interface ForeignSpec {
+  readonly kind: 'foreign';
+  /** The kernel's name for the kind (TCA_KIND). */
+  readonly tcKind: string;
+  /** Why Sluice could not read it, for the operator. */
+  readonly problem: string;
+}
+
+/** The qdisc kinds Sluice writes. */
+export type QdiscKind = Exclude<QdiscSpec, ForeignSpec>['kind'];
 
 export interface QdiscObject {
   readonly type: 'qdisc';
@@ -146,10 +160,8 @@ export interface U32Key {
   readonly offmask?: number;
 }
 
-export type ActionSpec =
-  /** Redirect the packet to another device's egress (how ingress reaches the IFB). */
-  | { readonly kind: 'mirred'; readonly action: 'egress-redirect' | 'egress-mirror'; readonly targetDev: string }
-  | { readonly kind: 'gact'; readonly action: 'ok' | 'drop' | 'pipe' };
+/** Redirect the packet to another device's egress (how ingress reaches the IFB). */
+export type ActionSpec = { readonly kind: 'mirred'; readonly action: 'egress-redirect' | 'egress-mirror'; readonly targetDev: string };
 
 export type FilterSpec =
   | {
@@ -169,7 +181,11 @@ export type FilterSpec =
       readonly program: 'netcls-classid';
       readonly directAction: boolean;
       readonly classid?: TcHandle;
-    };
+    }
+  | ForeignSpec;
+
+/** The filter kinds Sluice writes. */
+export type FilterKind = Exclude<FilterSpec, ForeignSpec>['kind'];
 
 export interface FilterObject {
   readonly type: 'filter';
