@@ -4,7 +4,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, type PolicyIssue } from './issues';
-import { DOCUMENT_KINDS, policyDocument, type PolicyDocument } from './schema';
+import { DOCUMENT_KINDS, policyDocument, WORKLOAD_SOURCE_SECTIONS, type PolicyDocument } from './schema';
 
 export interface PolicyFileText {
   readonly path: string;
@@ -106,7 +106,7 @@ function schemaIssue(file: string, issue: z.core.$ZodIssue, locate: (p: readonly
     };
   }
   if (issue.code === 'invalid_union' && issue.path.at(-1) === 'match') {
-    return { file, ...locate(issue.path), path: formatPath(issue.path), message: 'match needs exactly one of: managed, netns, pid, ip, cgroup, docker', hint: 'e.g. match: { managed: sl-web }' };
+    return { file, ...locate(issue.path), path: formatPath(issue.path), message: `match needs exactly one of: ${['managed', 'netns', 'pid', 'ip', 'cgroup', ...WORKLOAD_SOURCE_SECTIONS].join(', ')}`, hint: 'e.g. match: { managed: sl-web }' };
   }
   return { file, ...locate(issue.path), path: formatPath(issue.path), message: issue.message };
 }

@@ -179,7 +179,7 @@ function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: reado
     for (const [key, path, label] of targetsOf(c)) {
       const first = seen.get(key);
       if (first !== undefined && first !== i) {
-        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and Docker container belongs to one policy container');
+        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and workload belongs to one policy container');
       } else seen.set(key, i);
     }
   });
