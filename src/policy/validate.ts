@@ -11,6 +11,7 @@ import { applyPatches } from '../schedule/patch';
 import { formatRate, parseDuration, parseRate, parseSize } from './rates';
 import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { dotDotIssue } from './paths';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -126,12 +127,19 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   if (host.docker && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
     sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge`, 'match Docker containers (docker:), addresses (ip:) or cgroups here, and namespaces in a separate policy');
   }
+  checkMatchPath(doc, match, sink);
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
   }
   const bandwidth = {} as Record<Direction, DirectionPolicy>;
   for (const dir of DIRECTIONS) bandwidth[dir] = validateDirection(doc, dir, host, sink);
   return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), bandwidth, source: sourceOf(doc) };
+}
+
+function checkMatchPath(doc: ContainerDoc, match: ContainerMatch, sink: IssueSink): void {
+  const checked = match.kind === 'netns-path' ? { key: 'netns', path: match.path, hint: 'a name under /run/netns (as `ip netns list` shows) or an absolute path such as /proc/<pid>/ns/net' } : match.kind === 'cgroup' ? { key: 'cgroup', path: match.path, hint: 'a cgroup path under the net_cls root, e.g. sl-agent' } : undefined;
+  const issue = checked && dotDotIssue(checked.path);
+  if (checked && issue) sink.add(doc, ['spec', 'match', checked.key], issue, checked.hint);
 }
 
 function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {

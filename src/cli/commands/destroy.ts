@@ -4,6 +4,7 @@ import { openRuntime } from '../../app/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
 import { summarize } from '../../plan/format';
 import { loadPolicyFromPaths } from '../../policy/load';
+import { acquireHostLocks, commandLine } from '../../host/lock';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 
 interface DestroyOptions {
@@ -21,8 +22,10 @@ export function registerDestroy(program: Command): void {
       try {
         const loaded = paths.length > 0 ? await loadPolicyFromPaths(paths) : undefined;
         const policy = loaded?.ok ? loaded.policy : undefined;
-        const hosts = new Set((await new FileOwnershipStore().list()).map((r) => r.host));
+        const records = await new FileOwnershipStore().list();
+        const hosts = new Set(records.map((r) => r.host));
         if (policy) hosts.add(policy.host.name);
+        const locks = acquireHostLocks([...records.map((r) => r.hostNetns), ...(policy ? [policy.host.netns] : [])], commandLine());
         const runtime = await openRuntime('sluice destroy');
         const removed: Record<string, number> = {};
         try {
@@ -33,6 +36,7 @@ export function registerDestroy(program: Command): void {
           }
         } finally {
           await runtime.close();
+          for (const lock of locks) lock.release();
         }
         if (opts.output === 'json') printJson({ ok: true, removed });
         else if (hosts.size === 0) process.stdout.write('Nothing to destroy: no record of anything Sluice created.\n');

@@ -3,6 +3,7 @@ import { JsonLogger } from '../../app/logger';
 import { openRuntime } from '../../app/runtime';
 import { systemClock } from '../../app/tokens';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
+import { acquireHostLock, commandLine } from '../../host/lock';
 import { Daemon } from '../../daemon/serve';
 import { Reconciler } from '../../reconcile/reconciler';
 import { EXIT, reportError } from '../output';
@@ -41,6 +42,8 @@ export function registerServe(program: Command): void {
       const logger = new JsonLogger(opts.logLevel);
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
+        // Held for the daemon's life; the kernel releases it however the process ends.
+        acquireHostLock({ netns: policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
         const runtime = await openRuntime('sluice serve', logger, { followChanges: true });
         const reconciler = new Reconciler(runtime.applier, systemClock, logger);
         const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, VERSION);
