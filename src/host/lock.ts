@@ -12,7 +12,7 @@
 
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { SluiceError } from '../errors';
+import { PermissionError, SluiceError } from '../errors';
 import { tryLockExclusive } from '../kernel/native';
 import { HOST_NETNS, type NetnsLocator } from '../tc/model';
 
@@ -64,9 +64,8 @@ export interface LockRequest {
 /** Takes the host's lock or throws HostBusyError naming the holder and what to do instead. */
 export function acquireHostLock(request: LockRequest): HostLock {
   const dir = request.dir ?? DEFAULT_LOCK_DIR;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = lockFileFor(request.netns, dir);
-  const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  const fd = openLockFile(dir, file);
   let held = false;
   try {
     held = tryLockExclusive(fd, file);
@@ -91,6 +90,18 @@ export function acquireHostLock(request: LockRequest): HostLock {
       closeSync(fd);
     },
   };
+}
+
+function openLockFile(dir: string, file: string): number {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Only root may write to a host; say that rather than "EACCES on a lock file".
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new PermissionError(`taking the host's writer lock (${file})`);
+    throw e;
+  }
 }
 
 /** Takes several hosts' locks (destroy), all or none. */

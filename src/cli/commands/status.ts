@@ -15,13 +15,13 @@ interface StatusOptions {
 }
 
 /** From the daemon when it runs; otherwise read the kernel twice, a second apart, for rates. */
-async function readSnapshot(policy: Policy, socket: string): Promise<TrafficSnapshot> {
+async function readSnapshot(policy: Policy, socket: string): Promise<{ snap: TrafficSnapshot; via: string }> {
   const source = new SnapshotSource(policy, socket, 'sluice status', 1);
   try {
     const first = await source.next();
-    if (first.fromDaemon) return first.snap;
+    if (first.fromDaemon) return first;
     await new Promise((r) => setTimeout(r, 1000));
-    return (await source.next()).snap;
+    return await source.next();
   } finally {
     await source.close();
   }
@@ -40,9 +40,9 @@ export function registerStatus(program: Command): void {
       const policy = await loadOrReport(paths, opts.output, opts);
       if (!policy) return;
       try {
-        const snap = await readSnapshot(policy, opts.controlSocket);
+        const { snap, via } = await readSnapshot(policy, opts.controlSocket);
         const windows = windowsView(policy, Date.now());
-        if (opts.output === 'json') printJson({ ...snap, windows });
+        if (opts.output === 'json') printJson({ ...snap, windows, via });
         else process.stdout.write(`${renderStatus(snap)}\n\n${formatWindows(windows)}\n`);
         process.exitCode = EXIT.ok;
       } catch (e) {
