@@ -16,8 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import { deleteNetns, listNetns } from '../../src/kernel/native';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -185,7 +185,7 @@ export function sluicePolicy(specs: readonly PodSpec[], capacity: BitsPerSec): P
     return { name: p.name, match: { kind: 'managed', netns: `${prefix}${i}` }, address: `198.18.0.${FIRST_POD_HOST + i}`, bandwidth: { download: dir, upload: dir }, source };
   });
   return {
-    host: { name: 'peers', mode: 'shared', netns: `${prefix}host`, bridge: BRIDGE, ifb: 'sl-ifb0', subnet: SUBNET, gateway: GATEWAY, capacity: { download: capacity, upload: capacity }, overcommit: 'reject', source },
+    host: { name: 'peers', mode: 'shared', netns: `${prefix}host`, bridge: BRIDGE, ifb: 'sl-ifb0', subnet: SUBNET, gateway: GATEWAY, capacity: { download: capacity, upload: capacity }, overcommit: 'reject', external: false, sources: [], source },
     containers,
     schedules: [],
   };

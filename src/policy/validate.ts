@@ -11,6 +11,7 @@ import { applyPatches } from '../schedule/patch';
 import { formatRate } from './rates';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { dotDotIssue } from './paths';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -126,6 +127,7 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   if (host.external && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
     sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes an external bridge${host.sources.length > 0 ? ` (${host.sources.join(', ')})` : ''}`, `match ${host.sources.map((s) => `${s} workloads (${s}:), `).join('')}addresses (ip:) or cgroups here, and namespaces in a separate policy`);
   }
+  checkMatchPath(doc, match, sink);
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
   }
@@ -142,6 +144,12 @@ function checkWorkloadMatch(doc: ContainerDoc, match: Extract<ContainerMatch, { 
     sink.add(doc, path, `a ${match.source} workload is shaped on its runtime's bridge, but the Host has no ${match.source} section`, `add \`${match.source}: {}\` to the Host spec and set its bridge to the runtime's network bridge (e.g. sl-dbr0)`);
   }
   if (!match.name && !match.service && !match.labels) sink.add(doc, path, `match.${match.source} selects nothing`, 'give a name, a compose service or labels');
+}
+
+function checkMatchPath(doc: ContainerDoc, match: ContainerMatch, sink: IssueSink): void {
+  const checked = match.kind === 'netns-path' ? { key: 'netns', path: match.path, hint: 'a name under /run/netns (as `ip netns list` shows) or an absolute path such as /proc/<pid>/ns/net' } : match.kind === 'cgroup' ? { key: 'cgroup', path: match.path, hint: 'a cgroup path under the net_cls root, e.g. sl-agent' } : undefined;
+  const issue = checked && dotDotIssue(checked.path);
+  if (checked && issue) sink.add(doc, ['spec', 'match', checked.key], issue, checked.hint);
 }
 
 function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {

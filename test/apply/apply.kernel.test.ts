@@ -1,7 +1,7 @@
 // apply / destroy and the reconciler on the real kernel, in sl-at… namespaces.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -11,7 +11,7 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatHandle } from '../../src/tc/handle';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, netnsList, removeNamespaces } from '../support/kernel';
+import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 
 const run = promisify(execFile);
@@ -19,7 +19,7 @@ const PREFIX = 'at-';
 const policy = demoPolicyFor(PREFIX);
 const host = policy.host.netns;
 
-describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
+describeKernel('apply and destroy (real kernel)', [], () => {
   let kernel: RtnlKernel;
   let applier: Applier;
   const store = new MemoryOwnershipStore();

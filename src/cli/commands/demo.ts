@@ -8,6 +8,8 @@ import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
 import { formatVerdict } from '../../measure/verdict';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { commandContainer, loadOrReport } from './shared';
+import { acquireHostLock, commandLine, type HostLock } from '../../host/lock';
+import { TESTBED } from '../../sources/docker/testbed';
 import type { Direction } from '../../tc/model';
 
 interface DemoCliOptions {
@@ -92,6 +94,7 @@ export function registerDemo(program: Command): void {
 async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFormat): Promise<Bed | undefined> {
   const policy = await loadOrReport(runtime.container, format);
   if (!policy) return undefined;
+  const lock = acquireHostLock({ netns: policy.host.netns, command: commandLine() });
   return {
     describe: `sandbox namespaces, ${policyPath}`,
     build: async (out) => {
@@ -99,13 +102,15 @@ async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFo
       const compiled = await buildSandbox(runtime, policy, out);
       return { policy, compiled, site: sandboxSite(compiled) };
     },
-    tearDown: () => teardownDemo(runtime, policy),
+    tearDown: () => teardownDemo(runtime, policy).finally(() => lock.release()),
   };
 }
 
 function dockerBed(runtime: Runtime, policyPath: string | undefined, out: (t: string) => void): Bed {
   const demo = new DockerDemo(runtime, out, [policyPath ?? DOCKER_POLICY]);
-  return { describe: 'Docker containers from docker-compose.test.yml', build: () => demo.bringUp(), tearDown: () => demo.tearDown() };
+  // The test bed's daemon (and so the shaped bridge) always lives in its own namespace.
+  const lock: HostLock = acquireHostLock({ netns: TESTBED.netns, command: commandLine() });
+  return { describe: 'Docker containers from docker-compose.test.yml', build: () => demo.bringUp(), tearDown: () => demo.tearDown().finally(() => lock.release()) };
 }
 
 function report(results: readonly PhaseResult[], format: OutputFormat, out: (t: string) => void): void {
