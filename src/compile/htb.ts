@@ -3,8 +3,6 @@
 import { bitsToBytesPerSec, bytes, type BitsPerSec, type Bytes } from '../units/units';
 import type { HtbClassSpec, QdiscSpec } from '../tc/model';
 
-/** Ethernet MTU frame plus headroom: HTB must be able to send one full frame per burst. */
-const MIN_BURST_BYTES = 3200;
 /**
  * The largest packet HTB may dequeue: a 64 KiB GSO/GRO packet (what a NIC with GRO, or a
  * veth Sluice did not make, delivers) plus the headers qdisc_pkt_len_init counts once per
@@ -12,6 +10,13 @@ const MIN_BURST_BYTES = 3200;
  * quantum below this lets a small class send as much per turn as a large one.
  */
 export const MAX_PACKET_BYTES = 73_728;
+/**
+ * Burst and cburst hold at least two largest packets. With less, one GSO packet drives a
+ * bucket negative, and a class sending at its ceiling (or at the link, ceil = link) sits
+ * out each refill; a lower priority borrows the gap. A priority-0 class capped below the
+ * link got 85% of its ceiling that way with a 1 ms cburst.
+ */
+const MIN_BURST_BYTES = 2 * MAX_PACKET_BYTES;
 /**
  * The largest ratio between two non-zero guarantees of one direction whose quanta stay
  * proportional (validation rejects more). Classes below largest/ratio, and zero
@@ -27,8 +32,8 @@ const MAX_QUANTUM_BYTES = 2 ** 30;
 export const MIN_RATE = 8_000 as BitsPerSec;
 
 /**
- * Bytes at line rate before the rate applies: ~1 ms worth of the rate, at least a
- * couple of frames, so TCP is not starved at low rates nor bursty at high ones.
+ * Bytes at line rate before the rate applies: ~1 ms worth of the rate, at least two of
+ * the largest packets (MIN_BURST_BYTES).
  */
 export function burstBytesFor(rate: BitsPerSec): Bytes {
   return bytes(Math.max(MIN_BURST_BYTES, Math.ceil(bitsToBytesPerSec(rate) / 1000)));

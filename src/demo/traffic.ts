@@ -13,6 +13,8 @@ export interface TrafficEndpoint {
   /** The container's namespace and address. */
   readonly netns: string;
   readonly address: string;
+  /** Parallel TCP connections per direction (default 1). */
+  readonly flows?: number;
 }
 
 export interface TrafficPlan {
@@ -62,12 +64,12 @@ export class TrafficRig {
         const server = await startLoadgenServer({ netns: c.netns, listen: { host: c.address, port } });
         this.children.push(server);
         this.receivers.set(this.key(c.name, 'download'), server);
-        const sender = await startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port }, id: this.key(c.name, 'download'), paused: true });
+        const sender = await startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port }, id: this.key(c.name, 'download'), paused: true, ...(c.flows ? { flows: c.flows } : {}) });
         this.children.push(sender);
         this.senders.set(this.key(c.name, 'download'), sender);
       }
       if (plan.directions.includes('upload')) {
-        const sender = await startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id: this.key(c.name, 'upload'), paused: true });
+        const sender = await startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id: this.key(c.name, 'upload'), paused: true, ...(c.flows ? { flows: c.flows } : {}) });
         this.children.push(sender);
         this.senders.set(this.key(c.name, 'upload'), sender);
       }
