@@ -9,7 +9,7 @@ import type { HtbClassSpec, QdiscSpec } from '../tc/model';
  * segment (~2.9 KB at 45 segments). HTB's DRR sends at least one packet per turn, so a
  * quantum below this lets a small class send as much per turn as a large one.
  */
-export const MAX_PACKET_BYTES = 73_728;
+export const MAX_PACKET_BYTES: Bytes = bytes(73_728);
 /**
  * Burst and cburst hold at least two largest packets. With less, one GSO packet drives a
  * bucket negative, and a class sending at its ceiling (or at the link, ceil = link) sits
