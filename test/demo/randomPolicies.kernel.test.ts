@@ -61,8 +61,8 @@ describe.skipIf(!isRoot)('random policies, shared mode, real traffic', () => {
       const results = await runPhases(deps, policy, compiled, { ...site, containers }, {
         phases: [{ name: `draw-${draw.index}`, shows: 'random policy', active: busy }],
         directions: ['download', 'upload'],
-        phaseSeconds: 5,
-        warmupSeconds: 2,
+        phaseSeconds: 4,
+        warmupSeconds: 1.5,
         out: () => undefined,
         live: false,
         tolerance: TOLERANCE,
