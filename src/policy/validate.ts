@@ -8,6 +8,7 @@ import type { PolicyIssue } from './issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
 import { cronProblem } from '../schedule/cron';
 import { applyPatches } from '../schedule/patch';
+import { MAX_GUARANTEE_RATIO } from '../compile/htb';
 import { formatRate } from './rates';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
@@ -59,6 +60,7 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   const containers = containerDocs.map((d) => validateContainer(d, host, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
   for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
+  for (const dir of DIRECTIONS) checkGuaranteeRatio(containers, dir, sink, containerDocs);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
   if (sink.issues.length > 0) return { ok: false, issues: sink.issues };
@@ -217,6 +219,25 @@ function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[]
     `admission: ${dir} guarantees add up to ${formatRate(bitsPerSec(total))}${during ? ` ${during}` : ''}, ${formatRate(bitsPerSec(total - link))} more than the link's ${formatRate(link)} (${list})`,
     'lower some guarantees, raise the capacity if the link is faster, or set overcommit: scale-by-priority',
   );
+}
+
+/**
+ * HTB shares the excess by quanta, which stay proportional to guarantees only within
+ * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts); a smaller non-zero guarantee
+ * would borrow more than the oracle gives it.
+ */
+function checkGuaranteeRatio(containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {
+  const largest = containers.reduce((m, c) => Math.max(m, c.bandwidth[dir].guarantee), 0);
+  containers.forEach((c, i) => {
+    const g = c.bandwidth[dir].guarantee;
+    if (g <= 0 || g * MAX_GUARANTEE_RATIO >= largest || !docs[i]) return;
+    sink.add(
+      docs[i]!,
+      ['spec', dir, 'guarantee'],
+      `${dir} guarantee ${formatRate(g)} is more than ${MAX_GUARANTEE_RATIO} times below the largest (${formatRate(bitsPerSec(largest))}): HTB could not share the excess in proportion`,
+      `raise it to at least ${formatRate(bitsPerSec(Math.ceil(largest / MAX_GUARANTEE_RATIO)))}, or set it to 0 (best effort)`,
+    );
+  });
 }
 
 /** While a window is open its patched guarantees must still fit the link. */
