@@ -146,7 +146,8 @@ export class Applier {
 
   /** A container that stopped left its process namespace out of scope: drop its socket so the namespace can go. */
   private releaseGone(scope: readonly NetnsLocator[]): void {
-    const now = new Set(scope.filter((ns) => ns.startsWith('/proc/')));
+    // Paths: a process's namespace, or a pod's (CNI_NETNS), which go with their owner.
+    const now = new Set(scope.filter((ns) => ns.startsWith('/')));
     const gone = [...this.transient].filter((ns) => !now.has(ns));
     if (gone.length > 0) this.kernel.release(gone);
     this.transient = now;
@@ -228,10 +229,11 @@ const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map
 
 /**
  * A Docker container's namespace (/proc/<pid>/ns/net) is not remembered: once it stops,
- * its pid may name another process's namespace, which Sluice must never look into.
+ * its pid may name another process's namespace, which Sluice must never look into. A
+ * pod's (CNI_NETNS) goes with the pod.
  */
 function recordFor(policy: Policy, state: KernelState): OwnershipRecord {
-  const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : [])));
+  const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : c.cni ? [c.cni.netns] : [])));
   const external = policyFootprint(policy).external.filter((d) => !transient.has(d.netns));
   const namespaces = state.namespaces.map((n) => n.name);
   // Devices it makes in namespaces it does not own whole: only these are its to remove there.

@@ -21,7 +21,7 @@ import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt, parseSubnet } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
-import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
+import { addContainerPlumbing, addDockerDevicePlumbing, boundDevices, hostPlumbing, type Plumbing } from './topology';
 import { addressTable, addSharedTree, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
 import { HtbClassSpecs, type ClassRates } from './htb';
 
@@ -202,7 +202,7 @@ export function policyFootprint(policy: Policy): PolicyFootprint {
   const host = hostPlumbing(policy.host);
   const own = policy.containers.filter(hasOwnNamespace);
   const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
-  const dockerDevices = policy.containers.flatMap((c) => (c.docker?.device ? [{ netns: c.docker.netns, dev: c.docker.device }] : []));
+  const dockerDevices = policy.containers.flatMap((c) => boundDevices(c));
   const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...dockerDevices];
   return { netns: [policy.host.netns, ...own.map(containerNetns), ...dockerDevices.map((d) => d.netns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls, external };
 }
@@ -318,8 +318,8 @@ function totalGuarantee(containers: readonly ContainerPolicy[], dir: Direction):
 
 /** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
 function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string): void {
-  const docker = p.policy.docker;
-  if (docker?.device) return addDockerDevicePlumbing(into, docker.netns, docker.device);
+  const bound = boundDevices(p.policy)[0];
+  if (bound) return addDockerDevicePlumbing(into, bound.netns, bound.dev);
   // The placement itself is the wiring: no object per container to say the same.
   if (isWired(p)) addContainerPlumbing(into, host, p, prefix);
 }
@@ -418,6 +418,8 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
   const docker = p.policy.docker;
   // Two literals rather than a conditional spread of `docker` (see place).
   if (docker) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, docker };
+  const cni = p.policy.cni;
+  if (cni) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, cni };
   return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
 }
 

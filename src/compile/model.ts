@@ -1,7 +1,7 @@
 // What compiling a policy yields besides kernel objects: where each container ended
 // up, so the reconciler, metrics and `inspect` can find its classes and devices.
 
-import type { DockerBinding, SourceRef } from '../policy/model';
+import type { CniBinding, DockerBinding, SourceRef } from '../policy/model';
 import type { TcHandle } from '../tc/handle';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
@@ -30,6 +30,8 @@ export interface CompiledContainer {
   readonly cgroup?: string;
   /** The Docker container it shapes, for a docker match. */
   readonly docker?: DockerBinding;
+  /** The CNI pod it shapes, for an entry the CNI source made. */
+  readonly cni?: CniBinding;
   readonly source: SourceRef;
 }
 

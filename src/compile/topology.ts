@@ -1,12 +1,13 @@
 // Namespaces, devices, addresses and routes: the plumbing that carries traffic before
 // any shaping. Pure.
 
-import type { HostPolicy } from '../policy/model';
+import type { ContainerPolicy, HostPolicy } from '../policy/model';
 import { parseSubnet } from '../policy/subnet';
 import {
   HOST_NETNS,
   OWNED_PREFIX,
   type AddressObject,
+  type ExternalDevice,
   type LinkObject,
   type LinkSpec,
   type NamespaceObject,
@@ -29,7 +30,7 @@ export const emptyPlumbing = (): Plumbing => ({ namespaces: [], links: [], addre
 export const isOwnedNamespaceName = (ns: NetnsLocator): boolean => ns !== HOST_NETNS && !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
 
 export function hostPlumbing(host: HostPolicy): Plumbing {
-  if (host.docker) return dockerHostPlumbing(host);
+  if (host.docker || host.cni) return externalBridgePlumbing(host);
   const p = emptyPlumbing();
   const ns = host.netns;
   if (isOwnedNamespaceName(ns)) {
@@ -46,10 +47,11 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
 }
 
 /**
- * A Docker host: the namespace and the bridge (with its address) are the Docker
- * daemon's. Sluice adds only its IFB, and shapes the bridge without owning it.
+ * A Docker or CNI host: the namespace and the bridge (with its address) are the Docker
+ * daemon's or the CNI bridge plugin's. Sluice adds only its IFB, and shapes the bridge
+ * without owning it.
  */
-function dockerHostPlumbing(host: HostPolicy): Plumbing {
+function externalBridgePlumbing(host: HostPolicy): Plumbing {
   const p = emptyPlumbing();
   // The bridge takes the smallest GSO size of its ports whenever one joins; capping it
   // again after that is drift the next tick repairs.
@@ -82,6 +84,13 @@ export interface ContainerWiring {
   readonly hostDev: string;
   readonly containerDev: string;
   readonly address: string;
+}
+
+/** The device of a runtime's container (Docker's, or a CNI pod's) that Sluice caps but does not own. */
+export function boundDevices(c: ContainerPolicy): ExternalDevice[] {
+  if (c.docker?.device) return [{ netns: c.docker.netns, dev: c.docker.device }];
+  if (c.cni) return [{ netns: c.cni.netns, dev: c.cni.device }];
+  return [];
 }
 
 /** A Docker container's own device, added to `into`: only its GSO size is Sluice's business. */

@@ -2,7 +2,7 @@
 // schedule windows opened and closed on time (node-cron), the control socket.
 // Stopping leaves enforcement in place; `destroy` is a separate, explicit act.
 
-import { watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger } from '../app/tokens';
@@ -39,6 +39,8 @@ export class Daemon {
   private reloadTimer: NodeJS.Timeout | undefined;
   private follower: { endpoint: string; follower: DockerFollower } | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
+  private queued: { reasons: string[]; done: Promise<boolean> } | undefined;
+  private cniWatch: { dir: string; watcher: FSWatcher } | undefined;
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
@@ -55,6 +57,7 @@ export class Daemon {
     this.reconciler.setPolicy(initial);
     this.armSchedules(initial);
     this.followDocker(initial);
+    this.followCni(initial);
     this.watchPolicies();
     process.on('SIGHUP', this.onHup);
     if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
@@ -86,6 +89,25 @@ export class Daemon {
     return next;
   }
 
+  /**
+   * A source changed (a CNI ADD, DEL or GC): joins a reload that is queued and has not
+   * started yet, since it will read the change too. 100 parallel ADDs cost a few reloads, not 100.
+   */
+  reloadSoon(reason: string): Promise<boolean> {
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queued.done;
+    }
+    const queued: { reasons: string[]; done: Promise<boolean> } = { reasons: [reason], done: Promise.resolve(false) };
+    this.queued = queued;
+    queued.done = this.reloads.then(() => {
+      this.queued = undefined;
+      return this.reloadNow(queued.reasons.join(', '));
+    });
+    this.reloads = queued.done.catch(() => false);
+    return queued.done;
+  }
+
   private async reloadNow(reason: string): Promise<boolean> {
     let loaded: PolicySourceResult;
     try {
@@ -104,6 +126,7 @@ export class Daemon {
     this.reconciler.setPolicy(loaded.policy);
     this.armSchedules(loaded.policy);
     this.followDocker(loaded.policy);
+    this.followCni(loaded.policy);
     this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
     await this.runTick();
     return true;
@@ -119,6 +142,28 @@ export class Daemon {
     const follower = new DockerFollower(engine, this.logger, (reason) => void this.reload(reason));
     this.follower = { endpoint: engine.endpoint, follower };
     follower.start();
+  }
+
+  /**
+   * A CNI host's pods come and go with the plugin's records: the plugin pokes the control
+   * socket, and the directory is watched too, for records written while the daemon
+   * started or when the poke was lost.
+   */
+  private followCni(policy: Policy): void {
+    const dir = policy.host.cni?.stateDir;
+    if (this.cniWatch?.dir === dir) return;
+    this.cniWatch?.watcher.close();
+    this.cniWatch = undefined;
+    if (!dir || this.stopped) return;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const watcher = watch(dir, { recursive: true }, (_event, file) => {
+        if (file && String(file).endsWith('.json')) void this.reloadSoon('cni attachments changed');
+      });
+      this.cniWatch = { dir, watcher };
+    } catch (e) {
+      this.logger.log('warn', 'cannot watch the CNI state directory; pods are shaped when the plugin pokes the control socket', { dir, error: (e as Error).message });
+    }
   }
 
   /** node-cron opens each window on time; a timer closes it; a tick applies either. */
@@ -177,13 +222,16 @@ export class Daemon {
         return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name };
       case 'inspect':
         return {
-          container: state.compiled?.containers.find((c) => c.name === request.container || c.docker?.name === request.container),
-          snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.docker === request.container),
+          container: state.compiled?.containers.find((c) => c.name === request.container || c.docker?.name === request.container || c.cni?.workload === request.container),
+          snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.docker === request.container || r.pod === request.container),
         };
       case 'reload':
         return { reloaded: await this.reload('control socket') };
       case 'tick':
         return this.runTick();
+      case 'sources-changed':
+        void this.reloadSoon(request.reason);
+        return { queued: true };
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }
@@ -192,6 +240,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     this.follower?.follower.stop();
+    this.cniWatch?.watcher.close();
     if (this.timer) clearTimeout(this.timer);
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     for (const w of this.watchers) w.close();

@@ -1,8 +1,12 @@
 // The policy in force: the files, plus (for a Docker host) the io.sluice.* labels of
-// running containers, validated together, with Docker matches resolved to addresses.
+// running containers, validated together, with Docker matches resolved to addresses;
+// or (for a CNI host) a document per pod the sluice CNI plugin recorded.
 // Commands and the daemon load policies only through here.
 
-import { parseFiles, type LocatedDocument } from '../policy/documents';
+import { AttachmentStore } from '../cni/store';
+import { cniDocuments } from '../cni/documents';
+import { parseFiles, type LocatedDocument, type ParsedFiles } from '../policy/documents';
+import type { HostDocument } from '../policy/schema';
 import { readPolicyFiles, validateParsed, type PolicyIssue } from '../policy/load';
 import type { DockerHostPolicy, Policy } from '../policy/model';
 import { dockerEndpoint, DockerodeEngine, type DockerEngine } from './engine';
@@ -44,7 +48,9 @@ export class PolicySource {
     if (read.issues.length > 0) return { ok: false, issues: read.issues, files };
     // Parsed once: the Host says whether Docker is read (and its labels merged) before validation.
     const parsed = parseFiles(read.files);
-    const docker = dockerSpecOf(parsed.documents);
+    const host = hostSpecOf(parsed.documents);
+    if (host?.cni) return this.loadCni(files, parsed, host);
+    const docker = host?.docker;
     const view = docker ? await this.engineFor(docker)!.view() : undefined;
     const merged = validateParsed(files, () => parsed, view && docker?.labels ? labelDocuments(view.containers) : undefined);
     if (!merged.ok) return merged;
@@ -52,6 +58,19 @@ export class PolicySource {
     const resolved = resolveDocker(merged.policy, view);
     if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues, files };
     return { ok: true, policy: resolved.policy, waiting: resolved.waiting, files, docker: view };
+  }
+
+  /** A CNI host: the files plus a document per pod the plugin recorded, each bound to its pod. */
+  private async loadCni(files: readonly string[], parsed: ParsedFiles, host: HostDocument['spec']): Promise<PolicySourceResult> {
+    const attachments = await new AttachmentStore(host.cni!.stateDir).list(host.cni!.network);
+    const pods = cniDocuments(attachments, host);
+    const merged = validateParsed(files, () => parsed, { documents: pods.documents, issues: [] });
+    if (!merged.ok) return merged;
+    const containers = merged.policy.containers.map((c) => {
+      const cni = pods.bindings.get(c.name);
+      return cni ? { ...c, cni } : c;
+    });
+    return { ok: true, policy: { ...merged.policy, containers }, waiting: pods.waiting, files };
   }
 
   /** The engine a Docker host talks to (one per endpoint); undefined for other hosts. */
@@ -67,8 +86,8 @@ export class PolicySource {
   }
 }
 
-/** The first Host document's docker section, before validation (its labels merge into it). */
-function dockerSpecOf(documents: readonly LocatedDocument[]): { endpoint?: string; labels: boolean } | undefined {
-  for (const d of documents) if (d.value.kind === 'Host') return d.value.spec.docker;
+/** The first Host document's spec, before validation (its docker and cni sections say what else is read). */
+function hostSpecOf(documents: readonly LocatedDocument[]): HostDocument['spec'] | undefined {
+  for (const d of documents) if (d.value.kind === 'Host') return d.value.spec;
   return undefined;
 }

@@ -44,15 +44,15 @@ export function renderContainerMetrics(snapshot: TrafficSnapshot | undefined): s
   return parts.join('');
 }
 
-/** What each container is, as labels to join on: its Docker name ("" for other matches). */
+/** What each container is, as labels to join on: its Docker name, its pod ("" for other matches). */
 function infoFamily(rows: readonly ContainerTraffic[]): string {
   const name = 'sluice_container_info';
   const seen = new Set<string>();
-  const lines = [`# HELP ${name} The container a policy entry shapes (value 1): docker_container is Docker's name for it.\n# TYPE ${name} gauge\n`];
+  const lines = [`# HELP ${name} The container a policy entry shapes (value 1): docker_container is Docker's name for it, pod the CNI pod's namespace/name.\n# TYPE ${name} gauge\n`];
   for (const r of rows) {
     if (seen.has(r.container)) continue;
     seen.add(r.container);
-    lines.push(`${name}{container="${escapeLabel(r.container)}",docker_container="${escapeLabel(r.docker ?? '')}"} 1\n`);
+    lines.push(`${name}{container="${escapeLabel(r.container)}",docker_container="${escapeLabel(r.docker ?? '')}",pod="${escapeLabel(r.pod ?? '')}"} 1\n`);
   }
   return lines.join('');
 }

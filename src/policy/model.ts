@@ -31,7 +31,28 @@ export interface HostPolicy {
   readonly overcommit: OvercommitPolicy;
   /** Set when the containers are Docker's: the bridge is then Docker's, shaped but never created. */
   readonly docker?: DockerHostPolicy;
+  /** Set when the containers are the pods a CNI runtime attaches to the bridge (which is then the runtime's). */
+  readonly cni?: CniHostPolicy;
   readonly source: SourceRef;
+}
+
+export interface CniHostPolicy {
+  /** Where the sluice CNI plugin records attachments. */
+  readonly stateDir: string;
+  /** Only this CNI network's pods; absent: every pod on the bridge. */
+  readonly network?: string;
+  readonly defaults: { readonly guarantee: BitsPerSec; readonly priority: number };
+}
+
+/** The CNI attachment a policy entry was made from (src/cni/source.ts). */
+export interface CniBinding {
+  readonly containerId: string;
+  /** namespace/pod (K8S_POD_NAMESPACE/K8S_POD_NAME), or the short container id. */
+  readonly workload: string;
+  /** CNI_NETNS. */
+  readonly netns: string;
+  /** CNI_IFNAME inside it: Sluice caps its GSO size as on its own veths. */
+  readonly device: string;
 }
 
 export interface DockerHostPolicy {
@@ -86,6 +107,8 @@ export interface ContainerPolicy {
   readonly source: SourceRef;
   /** Set by resolution (src/docker/resolve.ts) for a running Docker container. */
   readonly docker?: DockerBinding;
+  /** Set by the CNI source for a pod the plugin recorded. */
+  readonly cni?: CniBinding;
 }
 
 /** A change to apply while a schedule's window is open; absent fields keep their value. */

@@ -86,6 +86,17 @@ const hostSpec = z.strictObject({
       .meta({ description: 'Read io.sluice.* labels of running containers as Container documents, merged with the files.' }),
   }).optional()
     .meta({ description: "Shape Docker containers: the bridge is Docker's network bridge (shaped, never created or deleted) in the namespace `netns`, where the daemon runs." }),
+  cni: z.strictObject({
+    stateDir: z.string().regex(/^\//, 'an absolute path such as /run/sluice/cni').default('/run/sluice/cni')
+      .meta({ description: 'Where the sluice CNI plugin records attachments (its "stateDir").' }),
+    network: z.string().min(1).optional()
+      .meta({ description: 'Only pods of this CNI network (the conflist name); default: every pod whose veth is a port of the bridge.' }),
+    defaults: z.strictObject({
+      guarantee: rate('Guarantee of a pod without a sluice.dev/<direction>-guarantee annotation').default('1mbit'),
+      priority: z.int().min(0).max(7).default(4).meta({ description: 'Priority of a pod without a sluice.dev/<direction>-priority annotation.' }),
+    }).prefault({}),
+  }).optional()
+    .meta({ description: "Shape the pods the sluice CNI plugin records: the bridge is the CNI bridge plugin's (shaped, never created or deleted) in the namespace `netns`." }),
 });
 
 const containerSpec = z.strictObject({

@@ -78,6 +78,12 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   if (spec.mode === 'per-device' && spec.docker) {
     sink.add(doc, ['spec', 'docker'], 'per-device mode is not supported for Docker containers yet', 'use mode: shared (the default)');
   }
+  if (spec.mode === 'per-device' && spec.cni) {
+    sink.add(doc, ['spec', 'cni'], 'per-device mode is not supported for CNI pods yet', 'use mode: shared (the default)');
+  }
+  if (spec.docker && spec.cni) {
+    sink.add(doc, ['spec', 'cni'], 'a Host shapes one runtime\'s bridge: docker and cni together', 'one Host per bridge: keep docker or cni');
+  }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
   }
@@ -92,6 +98,7 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     capacity,
     overcommit: spec.overcommit,
     ...(spec.docker ? { docker: { labels: spec.docker.labels, ...(spec.docker.endpoint ? { endpoint: spec.docker.endpoint } : {}) } } : {}),
+    ...(spec.cni ? { cni: { stateDir: spec.cni.stateDir, ...(spec.cni.network ? { network: spec.cni.network } : {}), defaults: { guarantee: parseRate(spec.cni.defaults.guarantee), priority: spec.cni.defaults.priority } } } : {}),
     source: sourceOf(doc),
   };
 }

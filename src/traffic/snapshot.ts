@@ -9,6 +9,8 @@ export interface ContainerTraffic {
   readonly container: string;
   /** The Docker container it shapes, by Docker's name. */
   readonly docker?: string;
+  /** The CNI pod it shapes, as namespace/pod. */
+  readonly pod?: string;
   readonly direction: Direction;
   readonly guarantee: BitsPerSec;
   readonly ceiling: BitsPerSec;
@@ -107,8 +109,11 @@ export class RateEstimator {
   }
 }
 
-/** "web" or, for a Docker container, "web (sl-test_web_1)". */
-export const displayName = (r: Pick<ContainerTraffic, 'container' | 'docker'>): string => (r.docker && r.docker !== r.container ? `${r.container} (${r.docker})` : r.container);
+/** "web" or, for a Docker container, "web (sl-test_web_1)", for a pod "web-0-3f2a9c1b (default/web-0)". */
+export const displayName = (r: Pick<ContainerTraffic, 'container' | 'docker' | 'pod'>): string => {
+  const other = r.docker ?? r.pod;
+  return other && other !== r.container ? `${r.container} (${other})` : r.container;
+};
 
 export function snapshot(compiled: CompiledPolicy, observed: ObservedState, host: { name: string; capacity: Readonly<Record<Direction, BitsPerSec>> }, rates: RateEstimator, at: number): TrafficSnapshot {
   const rows: ContainerTraffic[] = [];
@@ -138,5 +143,6 @@ function trafficRow(slot: CounterSlot, stats: TcCounters & { readonly htb?: HtbX
   };
   // Assigned, not spread in: a conditional spread per row costs microseconds at 10,000 rows.
   if (container.docker) row.docker = container.docker.name;
+  else if (container.cni) row.pod = container.cni.workload;
   return row;
 }

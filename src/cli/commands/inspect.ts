@@ -78,7 +78,7 @@ export function registerInspect(program: Command): void {
             await runtime.close();
           }
         }
-        const container = compiled.containers.find((c) => c.name === name || c.docker?.name === name);
+        const container = compiled.containers.find((c) => c.name === name || c.docker?.name === name || c.cni?.workload === name);
         if (!container) throw new UnknownContainerError(name, compiled.containers.map((c) => c.name));
         const objects = fromKernel ? objectsOf(container, observed) : [];
         const policyLines = sourceLines(container.source);
@@ -93,6 +93,7 @@ export function registerInspect(program: Command): void {
             '',
           ];
           if (container.docker) out.push(`docker container: ${container.docker.name} (${container.docker.id.slice(0, 12)}), namespace ${container.docker.netns}`);
+          if (container.cni) out.push(`cni pod: ${container.cni.workload} (container ${container.cni.containerId.slice(0, 12)}), namespace ${container.cni.netns}, device ${container.cni.device}`);
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
           for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${ref.classid >>> 16}:${(ref.classid & 0xffff).toString(16)} on ${ref.dev} in ${ref.netns}`);
           out.push('', fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)');
