@@ -37,7 +37,7 @@ describe('cni documents', () => {
     });
     const out = cniDocuments([a], host);
     expect(out.waiting).toEqual([]);
-    const spec = out.documents[0]!.value.spec as Record<string, Record<string, unknown>>;
+    const spec = out.documents[0]!.value.spec as unknown as Record<string, Record<string, unknown>>;
     expect(spec['match']).toEqual({ ip: '198.18.32.10' });
     // egressRate above the link means no limit, as for the bandwidth plugin.
     expect(spec['download']).toEqual({ guarantee: '1mbit', ceiling: '20000000bit', priority: 1, burst: '10000b' });
