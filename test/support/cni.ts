@@ -122,13 +122,19 @@ export class CniRig {
 
   /** The `sluice serve` of a node whose Host names the CNI bridge, ticking every `tickMs`. */
   async serve(applier: Applier, tickMs: number): Promise<Daemon> {
+    return (await this.serveWith(applier, tickMs)).daemon;
+  }
+
+  /** serve, and its reconciler (what it compiled). */
+  async serveWith(applier: Applier, tickMs: number): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
     const source = new PolicySource([this.policyDir]);
     const loaded = await source.load();
     if (!loaded.ok) throw new Error(loaded.issues.map(formatPolicyIssue).join('\n'));
-    const daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket });
+    const reconciler = new Reconciler(applier, systemClock, silentLogger);
+    const daemon = new Daemon(reconciler, source, systemClock, silentLogger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket });
     await daemon.start(loaded.policy);
     daemon.stopWatching();
-    return daemon;
+    return { daemon, reconciler };
   }
 
   private cniPath = (): string => `${REFERENCE_PLUGINS}:${this.binDir}`;
