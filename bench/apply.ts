@@ -4,10 +4,10 @@
 // Run as root: npx tsx bench/apply.ts [apply|tick] (both by default)
 
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/app/ownership';
-import { nativeProbe } from '../src/app/runtime';
-import { silentLogger } from '../src/app/logger';
-import { systemClock } from '../src/app/tokens';
+import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { nativeProbe } from '../src/wiring/runtime';
+import { silentLogger } from '../src/wiring/logger';
+import { systemClock } from '../src/wiring/tokens';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { listNetns, deleteNetns, NETNS_RUN_DIR } from '../src/kernel/native';

@@ -1,7 +1,7 @@
 // Converging the kernel to a policy: observe what Sluice owns, compile, diff, execute.
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
-import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
+import type { OwnershipRecord, OwnershipStore } from '../wiring/ownership';
 import { CompileMemo, compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
@@ -229,11 +229,10 @@ const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map
 
 /**
  * A Docker container's namespace (/proc/<pid>/ns/net) is not remembered: once it stops,
- * its pid may name another process's namespace, which Sluice must never look into. A
- * pod's (CNI_NETNS) goes with the pod.
+ * its pid may name another process's namespace, which Sluice must never look into.
  */
 function recordFor(policy: Policy, state: KernelState): OwnershipRecord {
-  const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : c.cni ? [c.cni.netns] : [])));
+  const transient = new Set(policy.containers.flatMap((c) => (c.workload?.netns ? [c.workload.netns] : [])));
   const external = policyFootprint(policy).external.filter((d) => !transient.has(d.netns));
   const namespaces = state.namespaces.map((n) => n.name);
   // Devices it makes in namespaces it does not own whole: only these are its to remove there.

@@ -3,7 +3,7 @@
 // unchanged policy is drift: something changed the kernel behind Sluice's back.
 
 import type { Applier } from '../apply/applier';
-import type { Clock, Logger } from '../app/tokens';
+import type { Clock, Logger } from '../wiring/tokens';
 import type { CompiledPolicy } from '../compile';
 import { SluiceError } from '../errors';
 import { describeOperation } from '../plan/format';

@@ -4,8 +4,8 @@
 // namespace itself (the node), on the bridge's gateway address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import type { Daemon } from '../../src/daemon/serve';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
@@ -60,11 +60,11 @@ describe.skipIf(!isRoot)('cni pods follow the four rules', () => {
     const state = served.reconciler.current;
     const policy = state.policy!;
     const compiled = state.compiled!;
-    expect(compiled.containers.map((c) => c.cni?.workload).sort()).toEqual(PODS.map((p) => `shop/${p.name}`).sort());
+    expect(compiled.containers.map((c) => c.workload?.name).sort()).toEqual(PODS.map((p) => `shop/${p.name}`).sort());
     // The demo's phases name containers web, api…; the pods' policy entries are named per pod.
-    const nameOf = new Map(compiled.containers.map((c) => [c.cni!.workload.split('/')[1]!, c.name]));
+    const nameOf = new Map(compiled.containers.map((c) => [c.workload!.name.split('/')[1]!, c.name]));
     const phases = DEMO_PHASES.map((p) => ({ ...p, active: p.active.map((n) => nameOf.get(n)!) }));
-    const site = { peerNetns: CNI_HOST_NETNS, peerAddress: CNI_GATEWAY, containers: compiled.containers.map((c) => ({ name: c.name, netns: c.cni!.netns, address: c.address! })) };
+    const site = { peerNetns: CNI_HOST_NETNS, peerAddress: CNI_GATEWAY, containers: compiled.containers.map((c) => ({ name: c.name, netns: c.workload!.netns!, address: c.address! })) };
     const results = await runPhases({ kernel, applier }, policy, compiled, site, { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
     for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} cni ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
     expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));

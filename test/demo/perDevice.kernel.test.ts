@@ -3,10 +3,10 @@
 // shared mode, measured once the loop has settled; convergence in ticks is printed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { silentLogger } from '../../src/app/logger';
-import { systemClock } from '../../src/app/tokens';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { silentLogger } from '../../src/wiring/logger';
+import { systemClock } from '../../src/wiring/tokens';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';

@@ -3,8 +3,8 @@
 // link per container and >= 95% utilisation; drops reported.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';

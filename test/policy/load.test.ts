@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFromPaths, parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
+import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
+import { loadPolicyFromPaths } from '../../src/sources/files/read';
 
 const HOST = `apiVersion: sluice.dev/v1
 kind: Host
@@ -158,19 +159,19 @@ describe('policy loader: Docker hosts', () => {
 
   it('loads policies/docker/ (a Host whose containers come from labels)', async () => {
     const r = await loadPolicyFromPaths(['policies/docker/']);
-    expect(r.ok && r.policy.host.docker).toEqual({ endpoint: 'unix:///run/sl-docker.sock', labels: true });
+    expect(r.ok && { external: r.policy.host.external, sources: r.policy.host.sources }).toEqual({ external: true, sources: ['docker'] });
   });
 
   it('needs a docker section on the Host to match Docker containers, and a selector', () => {
     const messages = issuesOf(HOST + dockerMatch('a', '{ name: app }') + dockerMatch('b', '{}')).map((i) => i.message);
-    expect(messages).toContain('a Docker container is shaped on the Docker network bridge, but the Host has no docker section');
+    expect(messages).toContain("a docker workload is shaped on its runtime's bridge, but the Host has no docker section");
     expect(messages).toContain('match.docker selects nothing');
   });
 
   it("refuses namespaces Sluice would wire to a Docker host's bridge, and per-device mode", () => {
     const dockerHost = HOST.replace('  subnet:', '  docker: {}\n  mode: per-device\n  subnet:');
     const messages = issuesOf(dockerHost + simple('web', 'sl-web')).map((i) => i.message);
-    expect(messages).toContain("a managed match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge");
-    expect(messages).toContain('per-device mode is not supported for Docker containers yet');
+    expect(messages).toContain('a managed match needs a veth on a bridge Sluice owns; this Host shapes an external bridge (docker)');
+    expect(messages).toContain('per-device mode is not supported on an external bridge yet');
   });
 });

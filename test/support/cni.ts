@@ -8,14 +8,14 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { silentLogger } from '../../src/app/logger';
+import { silentLogger } from '../../src/wiring/logger';
 import type { Applier } from '../../src/apply/applier';
-import { systemClock } from '../../src/app/tokens';
+import { systemClock } from '../../src/wiring/tokens';
 import { Daemon } from '../../src/daemon/serve';
-import { PolicySource } from '../../src/docker/policySource';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { sh } from './kernel';
+import { policyLoader } from './sources';
 
 export const CNI_HOST_NETNS = 'sl-cnihost';
 export const CNI_BRIDGE = 'sl-cni0';
@@ -127,7 +127,7 @@ export class CniRig {
 
   /** serve, and its reconciler (what it compiled). */
   async serveWith(applier: Applier, tickMs: number): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
-    const source = new PolicySource([this.policyDir]);
+    const source = policyLoader([this.policyDir]);
     const loaded = await source.load();
     if (!loaded.ok) throw new Error(loaded.issues.map(formatPolicyIssue).join('\n'));
     const reconciler = new Reconciler(applier, systemClock, silentLogger);

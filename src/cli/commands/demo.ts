@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openRuntime, type Runtime } from '../../app/runtime';
+import { openRuntime, type Runtime } from '../../wiring/runtime';
 import type { CompiledPolicy } from '../../compile';
 import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
@@ -7,7 +7,7 @@ import type { Policy } from '../../policy/model';
 import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
 import { formatVerdict } from '../../measure/verdict';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { commandContainer, loadOrReport } from './shared';
 import type { Direction } from '../../tc/model';
 
 interface DemoCliOptions {
@@ -59,8 +59,9 @@ export function registerDemo(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        runtime = await openRuntime('sluice demo');
-        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, policyArg ?? 'policies/demo.yaml', opts.output);
+        const sandboxPolicy = policyArg ?? 'policies/demo.yaml';
+        runtime = await openRuntime(commandContainer(opts.docker ? [] : [sandboxPolicy]), 'sluice demo');
+        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy, opts.output);
         if (!bed) return;
         out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
         const { policy, compiled, site } = await bed.build(out);
@@ -89,7 +90,7 @@ export function registerDemo(program: Command): void {
 }
 
 async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFormat): Promise<Bed | undefined> {
-  const policy = await loadOrReport([policyPath], format);
+  const policy = await loadOrReport(runtime.container, format);
   if (!policy) return undefined;
   return {
     describe: `sandbox namespaces, ${policyPath}`,

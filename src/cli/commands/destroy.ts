@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { FileOwnershipStore } from '../../app/ownership';
-import { openRuntime } from '../../app/runtime';
+import type { OwnershipStore } from '../../wiring/ownership';
+import { openRuntime } from '../../wiring/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
 import { summarize } from '../../plan/format';
-import { loadPolicyFromPaths } from '../../policy/load';
+import { loadPolicyFromPaths } from '../../sources/files/read';
+import { TOKENS } from '../../wiring/tokens';
+import { commandContainer } from './shared';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 
 interface DestroyOptions {
@@ -21,9 +23,10 @@ export function registerDestroy(program: Command): void {
       try {
         const loaded = paths.length > 0 ? await loadPolicyFromPaths(paths) : undefined;
         const policy = loaded?.ok ? loaded.policy : undefined;
-        const hosts = new Set((await new FileOwnershipStore().list()).map((r) => r.host));
+        const container = commandContainer(paths);
+        const hosts = new Set((await container.get<OwnershipStore>(TOKENS.OwnershipStore).list()).map((r) => r.host));
         if (policy) hosts.add(policy.host.name);
-        const runtime = await openRuntime('sluice destroy');
+        const runtime = await openRuntime(container, 'sluice destroy');
         const removed: Record<string, number> = {};
         try {
           for (const host of hosts) {

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openRuntime, isRoot } from '../../app/runtime';
+import { openRuntime, isRoot } from '../../wiring/runtime';
 import { compilePolicy, type CompiledContainer } from '../../compile';
 import { SluiceError } from '../../errors';
 import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
 import { emptyKernelState, objectKey, type KernelObject, type ObservedState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
@@ -62,14 +62,15 @@ export function registerInspect(program: Command): void {
     .addOption(outputOption())
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
     .action(async (name: string, paths: string[], opts: InspectOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const wiring = commandContainer(paths, opts);
+      const policy = await loadOrReport(wiring, opts.output);
       if (!policy) return;
       try {
         const fromKernel = isRoot();
         let observed: ObservedState = { ...emptyKernelState(), stats: new Map() };
         let compiled = compilePolicy(policy);
         if (fromKernel) {
-          const runtime = await openRuntime('sluice inspect');
+          const runtime = await openRuntime(wiring, 'sluice inspect');
           try {
             const planned = await runtime.applier.plan(policy, true);
             observed = planned.observed;
@@ -78,7 +79,7 @@ export function registerInspect(program: Command): void {
             await runtime.close();
           }
         }
-        const container = compiled.containers.find((c) => c.name === name || c.docker?.name === name || c.cni?.workload === name);
+        const container = compiled.containers.find((c) => c.name === name || c.workload?.name === name);
         if (!container) throw new UnknownContainerError(name, compiled.containers.map((c) => c.name));
         const objects = fromKernel ? objectsOf(container, observed) : [];
         const policyLines = sourceLines(container.source);
@@ -92,8 +93,8 @@ export function registerInspect(program: Command): void {
             ...policyLines,
             '',
           ];
-          if (container.docker) out.push(`docker container: ${container.docker.name} (${container.docker.id.slice(0, 12)}), namespace ${container.docker.netns}`);
-          if (container.cni) out.push(`cni pod: ${container.cni.workload} (container ${container.cni.containerId.slice(0, 12)}), namespace ${container.cni.netns}, device ${container.cni.device}`);
+          const w = container.workload;
+          if (w) out.push(`${w.source} container: ${w.name} (${w.id.slice(0, 12)})${w.netns ? `, namespace ${w.netns}` : ''}`);
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
           for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${ref.classid >>> 16}:${(ref.classid & 0xffff).toString(16)} on ${ref.dev} in ${ref.netns}`);
           out.push('', fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)');

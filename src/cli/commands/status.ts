@@ -5,7 +5,8 @@ import type { Policy } from '../../policy/model';
 import type { TrafficSnapshot } from '../../traffic/snapshot';
 import { SnapshotSource } from '../snapshotSource';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import type { Container } from 'inversify';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface StatusOptions {
@@ -15,8 +16,8 @@ interface StatusOptions {
 }
 
 /** From the daemon when it runs; otherwise read the kernel twice, a second apart, for rates. */
-async function readSnapshot(policy: Policy, socket: string): Promise<TrafficSnapshot> {
-  const source = new SnapshotSource(policy, socket, 'sluice status', 1);
+async function readSnapshot(container: Container, policy: Policy): Promise<TrafficSnapshot> {
+  const source = new SnapshotSource(container, policy, 'sluice status', 1);
   try {
     const first = await source.next();
     if (first.fromDaemon) return first.snap;
@@ -37,10 +38,11 @@ export function registerStatus(program: Command): void {
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nNeeds root. Exit status: 0 shown, 1 invalid policy, 3 kernel error, 4 not root.')
     .action(async (paths: string[], opts: StatusOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const container = commandContainer(paths, opts);
+      const policy = await loadOrReport(container, opts.output);
       if (!policy) return;
       try {
-        const snap = await readSnapshot(policy, opts.controlSocket);
+        const snap = await readSnapshot(container, policy);
         const windows = windowsView(policy, Date.now());
         if (opts.output === 'json') printJson({ ...snap, windows });
         else process.stdout.write(`${renderStatus(snap)}\n\n${formatWindows(windows)}\n`);

@@ -4,8 +4,8 @@
 // counters move with traffic.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../../src/app/ownership';
-import { nativeProbe } from '../../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../../src/wiring/ownership';
+import { nativeProbe } from '../../../src/wiring/runtime';
 import { KernelError } from '../../../src/errors';
 import { diff } from '../../../src/plan/diff';
 import { makeHandle } from '../../../src/tc/handle';
