@@ -146,7 +146,8 @@ export class Applier {
 
   /** A container that stopped left its process namespace out of scope: drop its socket so the namespace can go. */
   private releaseGone(scope: readonly NetnsLocator[]): void {
-    const now = new Set(scope.filter((ns) => ns.startsWith('/proc/')));
+    // Paths: a process's namespace, or a pod's (CNI_NETNS), which go with their owner.
+    const now = new Set(scope.filter((ns) => ns.startsWith('/')));
     const gone = [...this.transient].filter((ns) => !now.has(ns));
     if (gone.length > 0) this.kernel.release(gone);
     this.transient = now;

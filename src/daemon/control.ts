@@ -8,7 +8,13 @@ import { mkdir } from 'node:fs/promises';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/sluice/sluice.sock';
 
-export type ControlRequest = { readonly cmd: 'status' } | { readonly cmd: 'inspect'; readonly container: string } | { readonly cmd: 'reload' } | { readonly cmd: 'tick' };
+export type ControlRequest =
+  | { readonly cmd: 'status' }
+  | { readonly cmd: 'inspect'; readonly container: string }
+  | { readonly cmd: 'reload' }
+  | { readonly cmd: 'tick' }
+  /** A source's records changed (the CNI plugin after ADD, DEL, GC): reload soon, answer at once. */
+  | { readonly cmd: 'sources-changed'; readonly reason: string };
 
 export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
 

@@ -37,6 +37,7 @@ export class Daemon {
   private control: Server | undefined;
   private stopFollowing: Stop | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
+  private queued: { reasons: string[]; done: Promise<boolean> } | undefined;
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
@@ -52,7 +53,7 @@ export class Daemon {
   async start(initial: Policy): Promise<void> {
     this.reconciler.setPolicy(initial);
     this.armSchedules(initial);
-    this.stopFollowing = this.source.follow((reason) => void this.reload(reason));
+    this.stopFollowing = this.source.follow((reason) => void this.reloadSoon(reason));
     process.on('SIGHUP', this.onHup);
     if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
     this.logger.log('info', 'started', { tickMs: this.options.tickMs, paths: this.options.paths, controlSocket: this.options.controlSocket });
@@ -81,6 +82,26 @@ export class Daemon {
     const next = this.reloads.then(() => this.reloadNow(reason));
     this.reloads = next.catch(() => false);
     return next;
+  }
+
+  /**
+   * A source changed (a CNI ADD, DEL or GC poking the control socket): joins a reload
+   * that is queued and has not started yet, since it will read the change too. 100
+   * parallel ADDs cost a few reloads, not 100.
+   */
+  reloadSoon(reason: string): Promise<boolean> {
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queued.done;
+    }
+    const queued: { reasons: string[]; done: Promise<boolean> } = { reasons: [reason], done: Promise.resolve(false) };
+    this.queued = queued;
+    queued.done = this.reloads.then(() => {
+      this.queued = undefined;
+      return this.reloadNow(queued.reasons.join(', '));
+    });
+    this.reloads = queued.done.catch(() => false);
+    return queued.done;
   }
 
   private async reloadNow(reason: string): Promise<boolean> {
@@ -152,6 +173,9 @@ export class Daemon {
         return { reloaded: await this.reload('control socket') };
       case 'tick':
         return this.runTick();
+      case 'sources-changed':
+        void this.reloadSoon(request.reason);
+        return { queued: true };
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }

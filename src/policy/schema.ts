@@ -63,8 +63,15 @@ const match = z
         labels: z.record(z.string(), z.string()).optional(),
       }),
     }).meta({ description: 'A Docker container by name, compose service or labels.' }),
+    z.strictObject({
+      cni: z.strictObject({
+        name: z.string().optional(),
+        service: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+      }),
+    }).meta({ description: 'A pod the sluice CNI plugin recorded, by "namespace/pod" name or by its sluice.dev/ annotations.' }),
   ])
-  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker.' });
+  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni.' });
 
 const hostSpec = z.strictObject({
   mode: z.enum(['shared', 'per-device']).default('shared')
@@ -82,7 +89,7 @@ const hostSpec = z.strictObject({
   overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
     .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
   external: z.boolean().optional()
-    .meta({ description: "The bridge and netns belong to a workload runtime (Docker, a CNI plugin): shaped, never created, re-addressed or deleted. Default: true when the Host enables a workload source (docker), else false." }),
+    .meta({ description: "The bridge and netns belong to a workload runtime (Docker, a CNI plugin): shaped, never created, re-addressed or deleted. Default: true when the Host enables a workload source (docker, cni), else false." }),
   docker: z.strictObject({
     endpoint: z.string().regex(/^unix:\/\/\/.+/, 'a unix socket URL such as unix:///run/docker.sock').optional()
       .meta({ description: 'Where the Docker Engine API listens. Default: --docker-endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock.' }),
@@ -90,6 +97,17 @@ const hostSpec = z.strictObject({
       .meta({ description: 'Read io.sluice.* labels of running containers as Container documents, merged with the files.' }),
   }).optional()
     .meta({ description: "Shape Docker containers: the bridge is Docker's network bridge (shaped, never created or deleted) in the namespace `netns`, where the daemon runs." }),
+  cni: z.strictObject({
+    stateDir: z.string().regex(/^\//, 'an absolute path such as /run/sluice/cni').default('/run/sluice/cni')
+      .meta({ description: 'Where the sluice CNI plugin records attachments (its "stateDir").' }),
+    network: z.string().min(1).optional()
+      .meta({ description: 'Only pods of this CNI network (the conflist name); default: every pod whose veth is a port of the bridge.' }),
+    defaults: z.strictObject({
+      guarantee: rate('Guarantee of a pod without a sluice.dev/<direction>-guarantee annotation').prefault('1mbit'),
+      priority: z.int().min(0).max(7).default(4).meta({ description: 'Priority of a pod without a sluice.dev/<direction>-priority annotation.' }),
+    }).prefault({}),
+  }).optional()
+    .meta({ description: "Shape the pods the sluice CNI plugin records: the bridge is the CNI bridge plugin's (shaped, never created or deleted) in the namespace `netns`." }),
 });
 
 const containerSpec = z.strictObject({
@@ -133,7 +151,7 @@ export const policyDocument = z.discriminatedUnion('kind', [hostDocument, contai
  * The Host sections that enable a workload source, each also a `match:` key selecting
  * that source's workloads. A new source adds its section here and its folder under src/sources.
  */
-export const WORKLOAD_SOURCE_SECTIONS = ['docker'] as const;
+export const WORKLOAD_SOURCE_SECTIONS = ['docker', 'cni'] as const;
 export type WorkloadSourceLabel = (typeof WORKLOAD_SOURCE_SECTIONS)[number];
 
 export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;

@@ -14,6 +14,7 @@ import { detectFeatures } from '../kernel/rtnl/features';
 import { openRtnlKernel } from '../kernel/rtnl/port';
 import { createMetrics, type SluiceMetrics } from '../metrics/metrics';
 import { Reconciler } from '../reconcile/reconciler';
+import { CniSourceFactory } from '../sources/cni/source';
 import { DockerSourceFactory } from '../sources/docker/source';
 import { FilesSource } from '../sources/files/source';
 import { PolicyLoader } from '../sources/loader';
@@ -62,6 +63,9 @@ function bindSources(c: Container, options: WiringOptions): void {
   c.bind<FilesSource>(TOKENS.FilesSource).toDynamicValue((ctx) => new FilesSource(options.paths ?? [], ctx.get(TOKENS.Logger))).inSingletonScope();
   c.bind<WorkloadSourceFactory>(TOKENS.WorkloadSourceFactory)
     .toDynamicValue((ctx) => new DockerSourceFactory({ logger: ctx.get(TOKENS.Logger), ...(options.dockerEndpoint ? { endpoint: options.dockerEndpoint } : {}) }))
+    .inSingletonScope();
+  c.bind<WorkloadSourceFactory>(TOKENS.WorkloadSourceFactory)
+    .toDynamicValue((ctx) => new CniSourceFactory(ctx.get(TOKENS.Logger)))
     .inSingletonScope();
   c.bind<PolicyLoader>(TOKENS.PolicyLoader)
     .toDynamicValue((ctx) => new PolicyLoader(ctx.get(TOKENS.FilesSource), ctx.getAll<WorkloadSourceFactory>(TOKENS.WorkloadSourceFactory)))
