@@ -74,7 +74,8 @@ describeKernel('apply and destroy (real kernel)', [], () => {
     const repaired = await reconciler.tick();
     expect(repaired.driftRepairs).toBe(2);
     expect((await applier.plan(policy)).plan).toEqual([]);
-    const adopted = new Reconciler(new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), systemClock, silentLogger);
+    // Restarted: the same ownership record (a file under /run in production), a new process.
+    const adopted = new Reconciler(new Applier(kernel, store, nativeProbe, await detectFeatures()), systemClock, silentLogger);
     adopted.setPolicy(policy);
     expect((await adopted.tick()).operations).toBe(0);
   });
@@ -82,7 +83,7 @@ describeKernel('apply and destroy (real kernel)', [], () => {
   it('following the kernel\'s announcements (as serve does), ticks in which nothing changed skip the full read, and drift is still repaired within one tick', async () => {
     const following = new RtnlKernel({ followChanges: true });
     try {
-      const watched = new Applier(following, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+      const watched = new Applier(following, store, nativeProbe, await detectFeatures());
       expect((await watched.apply(policy)).report.failed).toBeUndefined();
       const reconciler = new Reconciler(watched, systemClock, silentLogger);
       reconciler.setPolicy(policy);
