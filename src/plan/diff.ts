@@ -16,8 +16,6 @@ import type { Operation, Plan } from './model';
 import { createRank } from './order';
 import { RankedOperations, sortByRank } from './ranked';
 
-export { flatten } from '../tc/model';
-
 export function diff(desired: KernelState, observed: KernelState): Plan {
   if (stateSize(observed) === 0) return fromNothing(desired);
   if (isConverged(desired, observed)) return [];

@@ -29,32 +29,29 @@ function byParts<O extends KernelObject>(identity: PartIdentity<O>, a: O, b: O):
   return identity.first(a) === identity.first(b) && identity.sameRest(a, b) && identity.rest(a) === identity.rest(b);
 }
 
+/** The two-part identities, by type (the others are kept per device). */
+const PARTS: Partial<Record<KernelObject['type'], PartIdentity<KernelObject>>> = {
+  namespace: IDENTITY.namespace as PartIdentity<KernelObject>,
+  'cgroup-classid': IDENTITY.cgroup as PartIdentity<KernelObject>,
+  link: IDENTITY.link as PartIdentity<KernelObject>,
+  address: IDENTITY.address as PartIdentity<KernelObject>,
+  route: IDENTITY.route as PartIdentity<KernelObject>,
+  sysctl: IDENTITY.sysctl as PartIdentity<KernelObject>,
+};
+
 /** The identity as the converged fast path reads it, in parts. */
 function sameByParts(a: KernelObject, b: KernelObject): boolean {
   if (a.type !== b.type) return false;
-  switch (a.type) {
-    case 'namespace':
-      return byParts(IDENTITY.namespace, a, b as typeof a);
-    case 'cgroup-classid':
-      return byParts(IDENTITY.cgroup, a, b as typeof a);
-    case 'link':
-      return byParts(IDENTITY.link, a, b as typeof a);
-    case 'address':
-      return byParts(IDENTITY.address, a, b as typeof a);
-    case 'route':
-      return byParts(IDENTITY.route, a, b as typeof a);
-    case 'sysctl':
-      return byParts(IDENTITY.sysctl, a, b as typeof a);
-    case 'qdisc':
-    case 'class':
-    case 'filter': {
-      const o = b as typeof a;
-      if (a.netns !== o.netns || a.dev !== o.dev) return false;
-      if (a.type === 'qdisc') return deviceId.qdisc(a) === deviceId.qdisc(o as typeof a);
-      if (a.type === 'class') return deviceId.class(a) === deviceId.class(o as typeof a);
-      return deviceId.filter(a) === deviceId.filter(o as typeof a) && sameFilterRest(a, o as typeof a);
-    }
+  const parts = PARTS[a.type];
+  if (parts) return byParts(parts, a, b);
+  if (a.type === 'qdisc' || a.type === 'class' || a.type === 'filter') {
+    const o = b as typeof a;
+    if (a.netns !== o.netns || a.dev !== o.dev) return false;
+    if (a.type === 'qdisc') return deviceId.qdisc(a) === deviceId.qdisc(o as typeof a);
+    if (a.type === 'class') return deviceId.class(a) === deviceId.class(o as typeof a);
+    return deviceId.filter(a) === deviceId.filter(o as typeof a) && sameFilterRest(a, o as typeof a);
   }
+  throw new Error(`no identity for ${a.type}`);
 }
 
 describe('object identity', () => {

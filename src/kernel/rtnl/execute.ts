@@ -289,7 +289,7 @@ export class Executor {
       const fd = this.host.openNetnsFd(o.spec.peerNetns);
       this.fdsToClose.push(fd);
       // Down: opening it now fails with ENOTCONN (its peer, this end, is registered after
-      // it); the plan brings it up right after (diff.ts, peerUpChange).
+      // it); the plan brings it up right after (plan/links.ts, peerUpChange).
       peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));

@@ -170,7 +170,7 @@ export class RtnlKernel implements KernelPort {
       forget: (ns) => this.forget(ns),
       // Sluice's containers are addressed and shaped over IPv4 only: IPv6 would pass
       // unclassified, and its addrconf is most of the cost of bringing a device up. lo
-      // comes up with the namespace, as the plan expects (diff.ts, fromNothing).
+      // comes up with the namespace, as the plan expects (plan/fresh.ts, fromNothing).
       createNetns: (name) => native.createNetns(name, { ipv6: false, loopbackUp: true }),
       deleteNetns: (name) => native.deleteNetns(name),
       writeSysctl: (ns, key, value) => native.writeSysctl(ns, key, value),

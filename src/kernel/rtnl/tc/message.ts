@@ -8,7 +8,7 @@ import { NLM_F, RTM } from '../constants';
 import { filterInfo, frame, tcBody } from '../messages';
 import type { TcEncodeContext } from './codec';
 import { encodeHtbClass } from './htb';
-import { encodeFilterOptions, encodeQdiscOptions } from './index';
+import { encodeFilterOptions, encodeQdiscOptions } from './registry';
 
 /** The request for a qdisc, class or filter operation on the device with index `ifindex`. */
 export function tcMessage(op: Operation, o: QdiscObject | ClassObject | FilterObject, ifindex: number, seq: number, ctx: TcEncodeContext): Buffer {
