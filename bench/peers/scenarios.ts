@@ -42,8 +42,17 @@ async function qdiscDrops(host: string): Promise<number> {
   return qdiscs.reduce((sum, q) => sum + (q.drops ?? 0), 0);
 }
 
+/** Servers still running; killed however this process ends (an orphan would keep its namespace alive). */
+const liveServers = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of liveServers) c.kill('SIGKILL');
+});
+
 function spawnIn(netns: string, cmd: string, args: readonly string[]): ChildProcess {
-  return spawn('nsenter', [`--net=/run/netns/${netns}`, cmd, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, cmd, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+  liveServers.add(child);
+  child.on('exit', () => liveServers.delete(child));
+  return child;
 }
 
 interface IperfEnd {

@@ -58,14 +58,15 @@ const FIRST_POD_HOST = 10;
 const PEER = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
 const BRIDGE = 'sl-br0';
 const UPLINK = 'sl-peer';
-/** TBF needs a bucket above the largest (GSO) packet; 20 ms of the rate, at least 256 KiB. */
+/** TBF needs a bucket above the largest (GSO) packet: 20 ms of the rate, at least 256 KiB. */
+const BURST_SECONDS = 0.02;
 const MIN_BURST_BITS = 256 * 1024 * 8;
 
 const prefixOf = (system: SystemName): string => ({ none: 'sl-pn-', bandwidth: 'sl-pb-', sluice: 'sl-ps-' })[system];
 
 /** The rate Kubernetes would give the plugin for this intent: the ceiling, or else the guarantee. */
 export const pluginRate = (p: PodSpec): BitsPerSec => p.ceiling ?? p.guarantee;
-const burstBits = (rate: number): number => Math.max(MIN_BURST_BITS, Math.round(rate * 0.02));
+const burstBits = (rate: number): number => Math.max(MIN_BURST_BITS, Math.round(rate * BURST_SECONDS));
 
 export function run(cmd: string, args: readonly string[], input?: string, env?: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
