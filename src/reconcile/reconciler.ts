@@ -131,7 +131,7 @@ export class Reconciler {
         return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
       });
       for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);
-      this.logger.log('debug', 'per-device ceilings', { direction, classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
+      this.logger.log('debug', 'per-device ceilings', { direction, countersAgeMs: Math.round(this.clock.monotonic() - at), classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
     }
     this.loopCeilings = ceilings;
     const classes = planned.compiled.state.classes.map((c) => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildDist, json, sluice, startServe, stopServe, writeDemoPolicy } from '../support/cli';
 import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
+import { lockFileFor } from '../../src/host/lock';
 
 const PREFIX = 'sl-cli-';
 
@@ -30,6 +31,8 @@ describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
     if (serve) await stopServe(serve);
     await sluice(['destroy', policy]);
     await removeNamespaces(PREFIX);
+    // Nobody holds them now; the lock files are the test's to remove.
+    for (const netns of ['sl-cli-host', 'sl-cli-mhost']) rmSync(lockFileFor(netns), { force: true });
     rmSync(dir, { recursive: true, force: true });
   });
 

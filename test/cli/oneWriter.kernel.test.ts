@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildDist, sluice, startServe, stopServe, writeDemoPolicy } from '../support/cli';
 import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
+import { lockFileFor } from '../../src/host/lock';
 
 const PREFIX = 'sl-ow-';
 const BUSY = 5;
@@ -30,6 +31,8 @@ describeKernel('one writer per host', [], () => {
     if (serve) await stopServe(serve);
     await sluice(['destroy', policy]);
     await removeNamespaces(PREFIX);
+    // Nobody holds them now; the lock files are the test's to remove.
+    for (const netns of ['sl-ow-host']) rmSync(lockFileFor(netns), { force: true });
     rmSync(dir, { recursive: true, force: true });
   });
 
