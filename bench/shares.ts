@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const kernel = new RtnlKernel();
   const deps: DemoDeps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
   console.log(`phase ${phaseSeconds} s (first 1.5 s skipped), ${flows} flow(s) per container; error = largest |measured − ideal| of a container, % of the link`);
-  console.log('link      rule  gso             dir       phase     error  util    verdict');
+  console.log('link        rule  gso             dir       phase     error  util    verdict');
   try {
     for (const linkMbit of links) {
       for (const gso of gsos) {
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
             for (const r of results) {
               const worst = Math.max(...r.verdict.containers.map((c) => c.errorOfCapacity));
               console.log(
-                `${`${linkMbit} Mbit/s`.padEnd(10)}${rule.padEnd(6)}${gso.padEnd(16)}${r.direction.padEnd(10)}${r.phase.name.padEnd(10)}` +
+                `${`${linkMbit} Mbit/s`.padEnd(12)}${rule.padEnd(6)}${gso.padEnd(16)}${r.direction.padEnd(10)}${r.phase.name.padEnd(10)}` +
                   `${(worst * 100).toFixed(1).padStart(4)}%  ${(r.verdict.utilisationOfIdeal * 100).toFixed(1).padStart(5)}%  ${r.verdict.pass ? 'pass' : 'FAIL'}`,
               );
             }
