@@ -6,8 +6,8 @@ import type { Direction, HtbClassSpec } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
 import type { KernelFeatures } from './features';
-import { addressTable, addSharedTree, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
-import { HtbClassSpecs, type ClassRates } from './htb';
+import { addressTable, addSharedTree, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeClasses } from './trees';
+import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { guaranteeOf, type Placement } from './placement';
 
 
@@ -21,8 +21,8 @@ function ratesOf(p: Placement, dir: Direction): ClassRates {
  * p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and threw that
  * code away when the upload tree asked for 'upload'.
  */
-function treeSpecs(placements: readonly Placement[], dir: Direction, capacity: BitsPerSec): HtbClassSpec[] {
-  const specs = new HtbClassSpecs(capacity);
+function treeSpecs(placements: readonly Placement[], dir: Direction, base: BitsPerSec): HtbClassSpec[] {
+  const specs = new HtbClassSpecs(base);
   const out = new Array<HtbClassSpec>(placements.length);
   if (dir === 'download') {
     for (let i = 0; i < placements.length; i++) {
@@ -38,6 +38,12 @@ function treeSpecs(placements: readonly Placement[], dir: Direction, capacity: B
     }
   }
   return out;
+}
+
+/** The containers' classes of one tree, their quanta scaled among them (quantumBase). */
+function treeClasses(placements: readonly Placement[], dir: Direction, capacity: BitsPerSec, classids: readonly TcHandle[], leaves: readonly TcHandle[]): TreeClasses {
+  const base = quantumBase(placements.map((p) => guaranteeOf(p, dir)), capacity);
+  return { classids, leaves, specs: treeSpecs(placements, dir, base), quantumBase: base };
 }
 
 /** A cgroup's packets come from the host, whatever address it was given: classified by classid. */
@@ -70,13 +76,13 @@ export function sharedTrees(policy: Policy, placements: readonly Placement[], fe
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'download', host.capacity.download) }, addresses, leafSpec);
+  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, treeClasses(placements, 'download', host.capacity.download, classids, leaves), addresses, leafSpec);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'upload', host.capacity.upload) }, addresses, leafSpec);
+  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, treeClasses(placements, 'upload', host.capacity.upload, classids, leaves), addresses, leafSpec);
   return tc;
 }
 

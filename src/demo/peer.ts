@@ -12,14 +12,19 @@ const PEER_DEV = 'eth0';
 /** A /30 outside the container subnet, inside 198.18.0.0/15. */
 export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
 
-export function peerState(host: HostPolicy): KernelState {
+/**
+ * `gso`: 'capped' as Sluice caps its own veths; 'kernel-default' leaves the peer's
+ * veth at 64 KiB GSO packets, as traffic from a NIC with GRO arrives.
+ */
+export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped'): KernelState {
   const s = emptyKernelState();
+  const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: VETH_GSO_MAX_SIZE } : {};
   return {
     ...s,
     namespaces: [{ type: 'namespace', name: PEER_NETNS }],
     links: [
-      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
-      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
+      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
+      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
       { type: 'link', netns: PEER_NETNS, name: 'lo', up: true, spec: { kind: 'external' } },
     ],
     addresses: [

@@ -3,12 +3,13 @@
 // no Node thread ever changes namespace. Addon failures (Errors with code/errno/syscall/
 // path) become the typed errors of src/errors.ts here, and nowhere else.
 
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   FeatureMissingError,
   KernelError,
   NamespaceNotFoundError,
+  PathEscapeError,
   PermissionError,
   SluiceError,
 } from '../errors';
@@ -44,6 +45,7 @@ interface NativeAddon {
   drainNetlink(fd: number): NetlinkDrain;
   loadNetclsClassidProgram(): BpfProgram;
   mountCgroupV1(controller: string, target: string): void;
+  tryLockExclusive(fd: number): boolean;
 }
 
 /** The shape of an Error the addon throws for a failed system call. */
@@ -88,9 +90,25 @@ function addon(): NativeAddon {
 /** The netns file a locator names: bare name → /run/netns/<name>, path as is, HOST_NETNS → own. */
 export function netnsPath(locator: NetnsLocator): string {
   if (locator === HOST_NETNS) return HOST_NETNS_PATH;
-  if (path.isAbsolute(locator)) return locator;
+  if (path.isAbsolute(locator)) {
+    if (locator.split('/').includes('..')) throw new PathEscapeError('namespace file', locator, path.resolve(locator), 'the path as written');
+    return locator;
+  }
   assertNetnsName(locator);
-  return `${NETNS_RUN_DIR}/${locator}`;
+  return confinedToRunDir(`${NETNS_RUN_DIR}/${locator}`, locator);
+}
+
+/** A name under /run/netns must stay there: a symlink planted in its place must not lead to another namespace. */
+function confinedToRunDir(file: string, name: string): string {
+  let resolved: string;
+  try {
+    resolved = realpathSync(file);
+  } catch {
+    return file; // not there (yet): whoever opens it reports that
+  }
+  const root = realpathSync(NETNS_RUN_DIR);
+  if (path.dirname(resolved) !== root) throw new PathEscapeError('namespace', name, resolved, NETNS_RUN_DIR);
+  return file;
 }
 
 /** The network namespace of a running process, e.g. a container's init. */
@@ -303,4 +321,9 @@ export function loadNetclsClassidProgram(): BpfProgram {
 /** Mounts the cgroup v1 net_cls hierarchy at `target` (created if missing). */
 export function mountNetCls(target: string): void {
   withContext({ request: 'mount', object: `cgroup v1 net_cls at ${target}`, netns: HOST_NETNS }, () => addon().mountCgroupV1('net_cls', target));
+}
+
+/** flock(LOCK_EX|LOCK_NB) on an open file: false when another open file holds it. */
+export function tryLockExclusive(fd: number, file: string): boolean {
+  return withContext({ request: 'lock', object: file, netns: HOST_NETNS }, () => addon().tryLockExclusive(fd));
 }

@@ -5,7 +5,7 @@
 // give the same plans for the common cases: a fresh machine (fresh.ts) and a converged
 // one (converged.ts).
 
-import { majorOf, minorOf } from '../tc/handle';
+import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
 import { classKey, linkKey, namespaceKey, objectKey } from '../tc/identity';
 import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
 import { compare, creatable, deletable } from './compare';
@@ -114,7 +114,8 @@ function parentKeys(o: KernelObject, qdiscs: QdiscIndex): string[] {
   const qdiscOf = (major: number): string | undefined => qdiscs.get(`${o.netns}/${o.dev}/${major}`);
   if (o.type === 'class') keys.push(...defined(qdiscOf(majorOf(o.classid))));
   if (o.type === 'filter') keys.push(...defined(qdiscOf(majorOf(o.parent))));
-  if (o.type === 'qdisc' && minorOf(o.parent) !== 0) {
+  // A root qdisc's parent (ffff:ffff) has the ingress qdisc's major: it is no child of it.
+  if (o.type === 'qdisc' && minorOf(o.parent) !== 0 && o.parent !== TC_H_ROOT && o.parent !== TC_H_INGRESS) {
     keys.push(classKey(o.netns, o.dev, o.parent));
     if (majorOf(o.parent) !== majorOf(o.handle)) keys.push(...defined(qdiscOf(majorOf(o.parent))));
   }

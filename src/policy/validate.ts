@@ -8,9 +8,11 @@ import type { PolicyIssue } from './issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
 import { cronProblem } from '../schedule/cron';
 import { applyPatches } from '../schedule/patch';
+import { MAX_GUARANTEE_RATIO } from '../compile/htb';
 import { formatRate } from './rates';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { dotDotIssue } from './paths';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -58,6 +60,7 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   const containers = containerDocs.map((d) => validateContainer(d, host, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
   for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
+  for (const dir of DIRECTIONS) checkGuaranteeRatio(containers, dir, sink, containerDocs);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
   if (sink.issues.length > 0) return { ok: false, issues: sink.issues };
@@ -126,6 +129,7 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   if (host.external && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
     sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes an external bridge${host.sources.length > 0 ? ` (${host.sources.join(', ')})` : ''}`, `match ${host.sources.map((s) => `${s} workloads (${s}:), `).join('')}addresses (ip:) or cgroups here, and namespaces in a separate policy`);
   }
+  checkMatchPath(doc, match, sink);
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
   }
@@ -142,6 +146,12 @@ function checkWorkloadMatch(doc: ContainerDoc, match: Extract<ContainerMatch, { 
     sink.add(doc, path, `a ${match.source} workload is shaped on its runtime's bridge, but the Host has no ${match.source} section`, `add \`${match.source}: {}\` to the Host spec and set its bridge to the runtime's network bridge (e.g. sl-dbr0)`);
   }
   if (!match.name && !match.service && !match.labels) sink.add(doc, path, `match.${match.source} selects nothing`, 'give a name, a compose service or labels');
+}
+
+function checkMatchPath(doc: ContainerDoc, match: ContainerMatch, sink: IssueSink): void {
+  const checked = match.kind === 'netns-path' ? { key: 'netns', path: match.path, hint: 'a name under /run/netns (as `ip netns list` shows) or an absolute path such as /proc/<pid>/ns/net' } : match.kind === 'cgroup' ? { key: 'cgroup', path: match.path, hint: 'a cgroup path under the net_cls root, e.g. sl-agent' } : undefined;
+  const issue = checked && dotDotIssue(checked.path);
+  if (checked && issue) sink.add(doc, ['spec', 'match', checked.key], issue, checked.hint);
 }
 
 function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
@@ -179,7 +189,7 @@ function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: reado
     for (const [key, path, label] of targetsOf(c)) {
       const first = seen.get(key);
       if (first !== undefined && first !== i) {
-        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and Docker container belongs to one policy container');
+        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and workload belongs to one policy container');
       } else seen.set(key, i);
     }
   });
@@ -209,6 +219,25 @@ function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[]
     `admission: ${dir} guarantees add up to ${formatRate(bitsPerSec(total))}${during ? ` ${during}` : ''}, ${formatRate(bitsPerSec(total - link))} more than the link's ${formatRate(link)} (${list})`,
     'lower some guarantees, raise the capacity if the link is faster, or set overcommit: scale-by-priority',
   );
+}
+
+/**
+ * HTB shares the excess by quanta, which stay proportional to guarantees only within
+ * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts); a smaller non-zero guarantee
+ * would borrow more than the oracle gives it.
+ */
+function checkGuaranteeRatio(containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {
+  const largest = containers.reduce((m, c) => Math.max(m, c.bandwidth[dir].guarantee), 0);
+  containers.forEach((c, i) => {
+    const g = c.bandwidth[dir].guarantee;
+    if (g <= 0 || g * MAX_GUARANTEE_RATIO >= largest || !docs[i]) return;
+    sink.add(
+      docs[i]!,
+      ['spec', dir, 'guarantee'],
+      `${dir} guarantee ${formatRate(g)} is more than ${MAX_GUARANTEE_RATIO} times below the largest (${formatRate(bitsPerSec(largest))}): HTB could not share the excess in proportion`,
+      `raise it to at least ${formatRate(bitsPerSec(Math.ceil(largest / MAX_GUARANTEE_RATIO)))}, or set it to 0 (best effort)`,
+    );
+  });
 }
 
 /** While a window is open its patched guarantees must still fit the link. */

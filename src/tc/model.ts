@@ -314,6 +314,12 @@ export interface ObservedState extends KernelState {
    * absent when the observer cannot tell, and then nothing may be concluded from it.
    */
   readonly revision?: string;
+  /**
+   * When the counters in `stats` were read (monotonic ms, the clock of performance.now()).
+   * Rates must divide by the time between reads, not between the moments someone got
+   * round to looking at them: on a busy host those differ by tens of milliseconds.
+   */
+  readonly statsAt?: number;
 }
 
 // ---------------------------------------------------------------- identity

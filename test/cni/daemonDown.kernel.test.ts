@@ -1,7 +1,7 @@
 // The daemon is down while a runtime ADDs a pod: ADD still succeeds (the pod is recorded;
 // a runtime must not fail pods because the shaper restarts), CHECK says the pod is not
 // shaped, and `serve`, once started, shapes it in its first tick.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -10,9 +10,9 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { ipToInt } from '../../src/policy/subnet';
 import { CNI_BRIDGE, CNI_HOST_NETNS, CniRig } from '../support/cni';
-import { isRoot } from '../support/kernel';
+import { describeKernel } from '../support/kernel';
 
-describe.skipIf(!isRoot)('cni plugin while the daemon is down', () => {
+describeKernel('cni plugin while the daemon is down', [], () => {
   const rig = new CniRig();
   let kernel: RtnlKernel;
   let applier: Applier;

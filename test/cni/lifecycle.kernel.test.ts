@@ -4,7 +4,7 @@
 // the shaping is removed, DEL twice → unshaped and gone, GC removes stale attachments.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -13,12 +13,12 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { ipToInt } from '../../src/policy/subnet';
 import { CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, CniRig, type PodSpec } from '../support/cni';
-import { isRoot, sh } from '../support/kernel';
+import { describeKernel, sh } from '../support/kernel';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TICK_MS = 60_000;
 
-describe.skipIf(!isRoot)('cni plugin chained with bridge + host-local, shaped by serve', () => {
+describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [], () => {
   const rig = new CniRig();
   let kernel: RtnlKernel;
   let applier: Applier;

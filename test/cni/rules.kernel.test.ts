@@ -2,7 +2,7 @@
 // shaped by `serve` from their annotations: the demo's four containers and phases, both
 // directions, judged against the oracle as the demo does. The peer is the CNI host
 // namespace itself (the node), on the bridge's gateway address.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -13,7 +13,7 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import { CNI_GATEWAY, CNI_HOST_NETNS, CniRig, type PodSpec } from '../support/cni';
-import { isRoot } from '../support/kernel';
+import { describeKernel } from '../support/kernel';
 
 /** policies/demo.yaml's containers as pod annotations. */
 const PODS: readonly PodSpec[] = [
@@ -27,7 +27,7 @@ function annotations(guarantee: string, priority: number): Record<string, string
   return Object.fromEntries(['download', 'upload'].flatMap((d) => [[`sluice.dev/${d}-guarantee`, guarantee], [`sluice.dev/${d}-priority`, String(priority)]]));
 }
 
-describe.skipIf(!isRoot)('cni pods follow the four rules', () => {
+describeKernel('cni pods follow the four rules', [], () => {
   const rig = new CniRig();
   let kernel: RtnlKernel;
   let applier: Applier;

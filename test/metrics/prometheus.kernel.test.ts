@@ -1,11 +1,11 @@
 // metrics: a real Prometheus server (Debian's package) scrapes a running daemon on
 // loopback; the increase PromQL reports through its HTTP API agrees with the bytes the test drove,
 // and promtool accepts the exposition.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -21,22 +21,13 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { createMetrics, startMetricsServer } from '../../src/metrics/metrics';
 import { l2OverheadFactor } from '../../src/measure/overhead';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 import type { Server } from 'node:http';
 
 const METRICS = '127.0.0.1:19617';
 const PROM = '127.0.0.1:19090';
 const policy = demoPolicyFor('mx-');
-const havePrometheus = (): boolean => {
-  try {
-    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -69,7 +60,7 @@ async function settledIncrease(counter: string, t0: number): Promise<number> {
   throw new Error(`Prometheus's answer for ${counter} did not settle in 24 s`);
 }
 
-describe.skipIf(!isRoot || !havePrometheus())('metrics scraped by a real Prometheus', () => {
+describeKernel('metrics scraped by a real Prometheus', ['prometheus'], () => {
   let kernel: RtnlKernel;
   let deps: DemoDeps;
   let daemon: Daemon;

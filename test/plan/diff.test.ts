@@ -98,6 +98,17 @@ describe('diff', () => {
     expect(plan[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0' } });
     expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(6);
   });
+
+  it('a foreign object on a shaped device is replaced where Sluice wants one, deleted elsewhere, and named in the plan', () => {
+    const foreign = { kind: 'foreign' as const, tcKind: 'netem', problem: 'qdisc of kind "netem": no codec' };
+    const root = desired.qdiscs.find((q) => q.dev === 'sl-br0' && q.spec.kind === 'htb')!;
+    const replaced = diff(desired, { ...desired, qdiscs: desired.qdiscs.map((q) => (q === root ? { ...q, spec: foreign } : q)) });
+    expect(replaced[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0', spec: foreign } });
+    expect(replaced).toContainEqual({ op: 'create', object: root });
+    expect(formatPlan(replaced)).toMatch(/delete qdisc netem 1: parent root \(foreign: qdisc of kind "netem": no codec\)/);
+    const extra = { ...desired.filters[0]!, prio: 99, spec: { kind: 'foreign' as const, tcKind: 'flower', problem: 'no codec' } };
+    expect(diff(desired, { ...desired, filters: [...desired.filters, extra] })).toEqual([{ op: 'delete', object: extra }]);
+  });
 });
 
 describe('diff from an empty state', () => {

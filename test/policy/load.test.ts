@@ -78,6 +78,15 @@ describe('policy loader: every error, with file, line, column and field', () => 
     );
   });
 
+  it('rejects a non-zero guarantee more than 1024 times below the largest, and accepts zero', () => {
+    const issues = issuesOf(HOST + simple('a', 'sl-a', '90mbit') + simple('b', 'sl-b', '80kbit') + simple('c', 'sl-c', '0mbit'));
+    expect(issues.map((i) => `${i.file}:${i.path} ${i.message}`)).toEqual([
+      'f0.yaml:spec.download.guarantee download guarantee 80kbit is more than 1024 times below the largest (90mbit): HTB could not share the excess in proportion',
+      'f0.yaml:spec.upload.guarantee upload guarantee 80kbit is more than 1024 times below the largest (90mbit): HTB could not share the excess in proportion',
+    ]);
+    expect(parsePolicyTexts([{ path: 'a', text: HOST + simple('a', 'sl-a', '90mbit') + simple('b', 'sl-b', '88kbit') }]).ok).toBe(true);
+  });
+
   it('admission is waived with overcommit: scale-by-priority', () => {
     const r = parsePolicyTexts([{ path: 'a', text: HOST.replace('spec:\n', 'spec:\n  overcommit: scale-by-priority\n') + simple('a', 'sl-a', '60mbit') + simple('b', 'sl-b', '50mbit') }]);
     expect(r.ok).toBe(true);

@@ -2,7 +2,7 @@
 // injected: closed → the policy's rates; open (or started in the middle) → the patched
 // rates; closed again → back. No waiting for 01:00.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -12,7 +12,7 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, removeNamespaces, sh } from '../support/kernel';
 
 const PREFIX = 'sw-';
 
@@ -42,7 +42,7 @@ class SteppedClock implements Clock {
   }
 }
 
-describe.skipIf(!isRoot)('schedule windows on the real kernel (clock injected)', () => {
+describeKernel('schedule windows on the real kernel (clock injected)', [], () => {
   const policy = policyWithWindow();
   const clock = new SteppedClock(Date.parse('2026-11-23T00:30:00Z'));
   let kernel: RtnlKernel;

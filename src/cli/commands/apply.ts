@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openRuntime } from '../../wiring/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
 import { SluiceError } from '../../errors';
+import { acquireHostLock, commandLine } from '../../host/lock';
 import { describeOperation, formatPlan, planToJson, summarize } from '../../plan/format';
 import type { Policy } from '../../policy/model';
 import { HOST_NETNS } from '../../tc/model';
@@ -41,6 +42,7 @@ export function registerApply(program: Command): void {
       if (!policy) return;
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
+        const lock = acquireHostLock({ netns: policy.host.netns, command: commandLine() });
         const runtime = await openRuntime(container, 'sluice apply');
         try {
           const started = performance.now();
@@ -58,6 +60,7 @@ export function registerApply(program: Command): void {
           process.exitCode = EXIT.ok;
         } finally {
           await runtime.close();
+          lock.release();
         }
       } catch (e) {
         process.exitCode = reportError(e, opts.output);

@@ -6,6 +6,7 @@ import { summarize } from '../../plan/format';
 import { loadPolicyFromPaths } from '../../sources/files/read';
 import { TOKENS } from '../../wiring/tokens';
 import { commandContainer } from './shared';
+import { acquireHostLocks, commandLine } from '../../host/lock';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 
 interface DestroyOptions {
@@ -24,8 +25,10 @@ export function registerDestroy(program: Command): void {
         const loaded = paths.length > 0 ? await loadPolicyFromPaths(paths) : undefined;
         const policy = loaded?.ok ? loaded.policy : undefined;
         const container = commandContainer(paths);
-        const hosts = new Set((await container.get<OwnershipStore>(TOKENS.OwnershipStore).list()).map((r) => r.host));
+        const records = await container.get<OwnershipStore>(TOKENS.OwnershipStore).list();
+        const hosts = new Set(records.map((r) => r.host));
         if (policy) hosts.add(policy.host.name);
+        const locks = acquireHostLocks([...records.map((r) => r.hostNetns), ...(policy ? [policy.host.netns] : [])], commandLine());
         const runtime = await openRuntime(container, 'sluice destroy');
         const removed: Record<string, number> = {};
         try {
@@ -36,6 +39,7 @@ export function registerDestroy(program: Command): void {
           }
         } finally {
           await runtime.close();
+          for (const lock of locks) lock.release();
         }
         if (opts.output === 'json') printJson({ ok: true, removed });
         else if (hosts.size === 0) process.stdout.write('Nothing to destroy: no record of anything Sluice created.\n');

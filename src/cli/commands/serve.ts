@@ -6,6 +6,7 @@ import { TOKENS, type Logger } from '../../wiring/tokens';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import type { Daemon, DaemonOptions } from '../../daemon/serve';
 import type { PolicyLoader } from '../../sources/loader';
+import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
 import { commandContainer, dockerEndpointOption, loadSourceOrReport } from './shared';
@@ -39,6 +40,8 @@ export function registerServe(program: Command): void {
       if (!loaded) return;
       try {
         assertNamespaceAllowed(loaded.policy, opts.hostNetns);
+        // Held for the daemon's life; the kernel releases it however the process ends.
+        acquireHostLock({ netns: loaded.policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
         container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick) });
         await serveUntilSignalled(container, loaded.policy, opts.metricsAddress, logger);
         process.exitCode = EXIT.ok;

@@ -1,4 +1,4 @@
-// An in-memory Docker daemon for unit tests of the pure resolution and the policy source.
+// An in-memory Docker daemon for unit tests of the resolution and the policy loader.
 import type { DockerEngine, DockerEvent, EventSubscription } from '../../../src/sources/docker/engine';
 import type { DockerContainer, DockerView } from '../../../src/sources/docker/model';
 import { DockerUnreachableError } from '../../../src/errors';

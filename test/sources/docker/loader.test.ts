@@ -33,7 +33,7 @@ describe('the policy loader of a Docker host', () => {
     const r = await source().load();
     expect(r.ok).toBe(false);
     const text = r.ok ? '' : r.issues.map(formatPolicyIssue).join('\n');
-    expect(text).toMatch(/docker container sl-test_web_1 \(labels\): spec\.match\.docker\.name: docker container sl-test_web_1 is also used by container "web" at .*web\.yaml:3:13\n    hint: each namespace, address, cgroup and Docker container belongs to one policy container/);
+    expect(text).toMatch(/docker container sl-test_web_1 \(labels\): spec\.match\.docker\.name: docker container sl-test_web_1 is also used by container "web" at .*web\.yaml:3:13\n    hint: each namespace, address, cgroup and workload belongs to one policy container/);
   });
 
   it('counts labelled guarantees in admission', async () => {
