@@ -11,13 +11,11 @@ missing=()
 # dockerd, docker-compose and debootstrap: the Docker test bed (a daemon in its own sl-docker
 # namespace, an image built locally); the machine's own dockerd is never started.
 # /usr/lib/cni/bandwidth: the reference CNI plugins (bridge, host-local, bandwidth) that
-# bench/peers compares Sluice with; command -v also answers for a path.
+# bench/peers compares Sluice with, and that the CNI tests chain sluice after; command -v
+# also answers for a path.
 for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
-# The reference CNI plugins (bridge, host-local) the CNI tests chain sluice after; they
-# live in /usr/lib/cni, not on PATH.
-[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] || missing+=(containernetworking-plugins)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -qq
