@@ -152,7 +152,7 @@ export class Applier {
     // Written (and synced) before anything is sent: if the kernel refuses halfway, or the
     // process dies, the next apply or destroy still knows every object this run may have made.
     const recordBase = baseOf(policy);
-    const ahead = recordAhead(record, recordBase, createdObjects(planned.plan), ownedObjects(planned.ownership));
+    const ahead = recordAhead(record, recordBase, createdObjects(planned.plan), record?.objects ? [] : ownedObjects(planned.ownership));
     if (ahead !== record) await this.store.write(ahead);
     const report = planned.plan.length === 0 ? { applied: [], skipped: [] } : await this.kernel.execute(planned.plan);
     if (!report.failed) {
@@ -196,9 +196,16 @@ export class Applier {
    * Makes `desired` exist without touching anything else in its namespaces (the demo's
    * peer link lives in the policy's host namespace, beside objects the policy owns).
    */
-  async ensure(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
+  async ensure(desired: KernelState, scope: readonly NetnsLocator[], recordAs?: Policy): Promise<ConvergeOutcome> {
     const observed = footprint(await this.observe(scope, desired, false), desired);
     const plan = diff(desired, observed);
+    // Made for a host (the demo's peer beside its sandbox): its record says so, ahead, so
+    // that destroy removes it and an apply without it does not take it for a stranger's.
+    if (recordAs) {
+      const record = await this.store.read(recordAs.host.name);
+      const ahead = recordAhead(record, baseOf(recordAs), createdObjects(plan));
+      if (ahead !== record) await this.store.write(ahead);
+    }
     return { observed, plan, report: await this.kernel.execute(plan) };
   }
 

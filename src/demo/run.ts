@@ -68,7 +68,7 @@ export async function buildSandbox(deps: DemoDeps, policy: Policy, out: (t: stri
   const applied = await deps.applier.apply(policy, false, adjust ? (planned) => adjust(planned.compiled.state) : undefined);
   if (applied.report.failed) throw new ExecutionFailedError('applying the demo policy', applied.report);
   out(`applied ${applied.report.applied.length} operations (namespaces, veths, bridge, IFB, HTB trees, filters)`);
-  const peer = await deps.applier.ensure(peerState(policy.host, variant?.peerGso), [policy.host.netns, PEER_NETNS]);
+  const peer = await deps.applier.ensure(peerState(policy.host, variant?.peerGso), [policy.host.netns, PEER_NETNS], policy);
   if (peer.report.failed) throw new ExecutionFailedError('creating the demo peer', peer.report);
   out(`created the remote peer ${PEER_NETNS} (${PEER_LINK.peer}), routed through ${policy.host.netns}`);
   return applied.compiled;

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { FileOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -13,7 +13,7 @@ import type { KernelFeatures } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { Policy } from '../../src/policy/model';
-import { isRoot, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, removeNamespaces, sh } from '../support/kernel';
 import { externalBridgePolicy, FaultyKernel, leftovers, makeExternalBridge, seeded } from '../support/ownership';
 import { demoPolicyFor } from '../support/policy';
 
@@ -35,7 +35,7 @@ const cases: readonly Case[] = [
   { label: 'external bridge', prefix: 'sl-fj-', policy: externalBridgePolicy('fj-', EXT_NS, EXT_BRIDGE), kept: [EXT_NS], devices: [{ netns: EXT_NS, dev: EXT_BRIDGE }] },
 ];
 
-describe.skipIf(!isRoot)('ownership: a kernel failure at any step, then destroy or re-apply (seeded)', () => {
+describeKernel('ownership: a kernel failure at any step, then destroy or re-apply (seeded)', [], () => {
   let kernel: RtnlKernel;
   let features: KernelFeatures;
   let dir: string;

@@ -48,12 +48,14 @@ describeKernel('schedule windows on the real kernel (clock injected)', [], () =>
   let kernel: RtnlKernel;
   let applier: Applier;
   let reconciler: Reconciler;
+  // One record for the daemon and the one restarted after it, as /run/sluice keeps it.
+  const store = new MemoryOwnershipStore();
 
   beforeAll(async () => {
     await removeNamespaces(`sl-${PREFIX}`);
     // As `serve` runs it: following the kernel's change announcements.
     kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, clock, silentLogger, { tz: 'UTC' });
     reconciler.setPolicy(policy);
   });
@@ -88,7 +90,7 @@ describeKernel('schedule windows on the real kernel (clock injected)', [], () =>
 
   it('schedule: a daemon started in the middle of a window applies it at once', async () => {
     clock.set('2026-11-24T02:10:00Z');
-    const fresh = new Reconciler(new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), clock, silentLogger, { tz: 'UTC' });
+    const fresh = new Reconciler(new Applier(kernel, store, nativeProbe, await detectFeatures()), clock, silentLogger, { tz: 'UTC' });
     fresh.setPolicy(policy);
     const first = await fresh.tick();
     expect(first.windows.map((w) => w.schedule.name)).toEqual(['nightly-backup']);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { OwnershipStore } from '../../wiring/ownership';
 import { openRuntime } from '../../wiring/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
-import { summarize } from '../../plan/format';
+import { describeObject, summarize } from '../../plan/format';
 import { loadPolicyFromPaths } from '../../sources/files/read';
 import { TOKENS } from '../../wiring/tokens';
 import { commandContainer } from './shared';
@@ -16,8 +16,8 @@ interface DestroyOptions {
 export function registerDestroy(program: Command): void {
   program
     .command('destroy')
-    .description('Remove everything Sluice created (namespaces, links, qdiscs, classes, filters) and nothing else. Enforcement stops.')
-    .argument('[paths...]', 'policy files: also remove what they name even if Sluice has no record of it', [])
+    .description('Remove everything Sluice recorded creating (namespaces, links, addresses, routes, qdiscs, classes, filters) and nothing else. Enforcement stops.')
+    .argument('[paths...]', 'policy files: also look where they point (what Sluice has no record of creating is never removed)', [])
     .addOption(outputOption())
     .addHelpText('after', '\nNeeds root. Without paths, removes what every previous apply recorded (/run/sluice).\n\nExamples:\n  sudo npx sluice destroy\n  sudo npx sluice destroy policies/demo.yaml')
     .action(async (paths: string[], opts: DestroyOptions) => {
@@ -31,19 +31,24 @@ export function registerDestroy(program: Command): void {
         const locks = acquireHostLocks([...records.map((r) => r.hostNetns), ...(policy ? [policy.host.netns] : [])], commandLine());
         const runtime = await openRuntime(container, 'sluice destroy');
         const removed: Record<string, number> = {};
+        const kept: Record<string, string[]> = {};
         try {
           for (const host of hosts) {
             const outcome = await runtime.applier.destroy(host, policy?.host.name === host ? policy : undefined);
             if (outcome.report.failed) throw new ExecutionFailedError(`destroying ${host}`, outcome.report);
             removed[host] = summarize(outcome.plan).delete;
+            if (outcome.kept.length > 0) kept[host] = outcome.kept.map((o) => describeObject(o));
           }
         } finally {
           await runtime.close();
           for (const lock of locks) lock.release();
         }
-        if (opts.output === 'json') printJson({ ok: true, removed });
+        if (opts.output === 'json') printJson({ ok: true, removed, kept });
         else if (hosts.size === 0) process.stdout.write('Nothing to destroy: no record of anything Sluice created.\n');
-        else for (const [host, n] of Object.entries(removed)) process.stdout.write(`Destroyed host ${host}: ${n} delete operation(s) (the kernel removes what lives inside a deleted namespace).\n`);
+        else {
+          for (const [host, n] of Object.entries(removed)) process.stdout.write(`Destroyed host ${host}: ${n} delete operation(s) (the kernel removes what lives inside a deleted namespace).\n`);
+          for (const [host, objects] of Object.entries(kept)) process.stdout.write(`Kept for host ${host}, because objects Sluice did not create are inside: ${objects.join('; ')}\n`);
+        }
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e, opts.output);
