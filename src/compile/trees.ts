@@ -133,7 +133,9 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  */
 export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, members.quantumBase)));
+  // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
+  // root's stays what it was created with: it must not follow the members' quantumBase.
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, quantumBase([], capacity))));
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
   t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, members.quantumBase)));
   t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
@@ -224,7 +226,7 @@ export function deviceTree(d: Device, minor: number, rates: ClassRates, link: Bi
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
   // The class has no sibling: its quantum is one largest packet.
   const base = quantumBase([rates.rate], link);
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, base)));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, quantumBase([], link))));
   t.classes.push(htbClassObject(d, minor, ROOT_MINOR, htbClass(rates, base)));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;

@@ -115,7 +115,7 @@ const CLASS_FIELDS: readonly (readonly [keyof ClassSpec & string, (a: ClassSpec,
   ['burst', (a, b) => near(a.burst, b.burst, Math.max(64, a.burst * 0.02))],
   ['cburst', (a, b) => near(a.cburst, b.cburst, Math.max(64, a.cburst * 0.02))],
   ['prio', (a, b) => a.prio === b.prio],
-  ['quantum', (a, b) => a.quantum === b.quantum],
+  ['quantum', (a, b) => a.quantum === b.quantum || a.inner === true || b.inner === true],
 ];
 
 const changedClassFields = (a: ClassSpec, b: ClassSpec): string[] => CLASS_FIELDS.filter(([, same]) => !same(a, b)).map(([field]) => field);

@@ -139,6 +139,11 @@ export interface HtbClassSpec {
   readonly prio: number;
   /** Bytes served per DRR round when borrowing; ∝ guarantee, kept inside the kernel's bounds. */
   readonly quantum: Bytes;
+  /**
+   * Read from the kernel only: the class has children (tc_htb_opt.level > 0). The kernel
+   * ignores a new quantum for such a class, so its quantum is not compared.
+   */
+  readonly inner?: true;
 }
 
 export type ClassSpec = HtbClassSpec;

@@ -17,6 +17,13 @@ describe('diff', () => {
     expect(formatPlan([])).toMatch(/No changes/);
   });
 
+  it("an inner class's quantum (the kernel keeps the one it was created with) is not a change", () => {
+    const observed: KernelState = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: c.spec.quantum * 2, inner: true as const } } : c)) };
+    expect(diff(desired, observed)).toEqual([]);
+    const leaf = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: c.spec.quantum * 2 } } : c)) };
+    expect(diff(desired, leaf)).toHaveLength(2);
+  });
+
   it('from nothing: parents before children, each veth pair created once and its peer brought up', () => {
     const plan = diff(desired, emptyKernelState());
     const kinds = plan.map((o) => o.object.type);

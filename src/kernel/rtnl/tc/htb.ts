@@ -81,7 +81,7 @@ export function decodeHtbClass(options: Buffer | undefined): Decoded<HtbClassSpe
   if (!opt || !TC_HTB_OPT.fits(opt)) return malformed('class', 'htb', 'no struct tc_htb_opt in TCA_HTB_PARMS');
   const rate = readU64(attrOf(options!, TCA_HTB.RATE64)) ?? TC_HTB_OPT.read(opt, 'rate.rate');
   const ceil = readU64(attrOf(options!, TCA_HTB.CEIL64)) ?? TC_HTB_OPT.read(opt, 'ceil.rate');
-  return {
+  const spec: HtbClassSpec = {
     kind: 'htb',
     rate: bitsPerSec(rate * 8),
     ceil: bitsPerSec(ceil * 8),
@@ -90,6 +90,7 @@ export function decodeHtbClass(options: Buffer | undefined): Decoded<HtbClassSpe
     quantum: bytes(TC_HTB_OPT.read(opt, 'quantum')),
     prio: TC_HTB_OPT.read(opt, 'prio'),
   };
+  return TC_HTB_OPT.read(opt, 'level') > 0 ? { ...spec, inner: true } : spec;
 }
 
 /** struct tc_htb_xstats, from TCA_STATS2/TCA_STATS_APP (or the legacy TCA_XSTATS). */
