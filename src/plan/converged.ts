@@ -97,17 +97,17 @@ class ObservedIndex {
       case 'filter':
         return this.addFilter(this.device(o.netns, o.dev, true)!, o);
       case 'namespace':
-        return this.namespaces.add(o);
+        return this.namespaces.add(o, IDENTITY.namespace.first(o));
       case 'link':
-        return this.links.add(o);
+        return this.links.add(o, IDENTITY.link.first(o));
       case 'address':
-        return this.addresses.add(o);
+        return this.addresses.add(o, IDENTITY.address.first(o));
       case 'route':
-        return this.routes.add(o);
+        return this.routes.add(o, IDENTITY.route.first(o));
       case 'sysctl':
-        return this.sysctls.add(o);
+        return this.sysctls.add(o, IDENTITY.sysctl.first(o));
       case 'cgroup-classid':
-        return this.cgroups.add(o);
+        return this.cgroups.add(o, IDENTITY.cgroup.first(o));
       default:
         return assertNever(o);
     }
@@ -125,17 +125,17 @@ class ObservedIndex {
         return d ? this.findFilter(d, o) : undefined;
       }
       case 'namespace':
-        return this.namespaces.find(o);
+        return this.namespaces.find(o, IDENTITY.namespace.first(o));
       case 'link':
-        return this.links.find(o);
+        return this.links.find(o, IDENTITY.link.first(o));
       case 'address':
-        return this.addresses.find(o);
+        return this.addresses.find(o, IDENTITY.address.first(o));
       case 'route':
-        return this.routes.find(o);
+        return this.routes.find(o, IDENTITY.route.first(o));
       case 'sysctl':
-        return this.sysctls.find(o);
+        return this.sysctls.find(o, IDENTITY.sysctl.first(o));
       case 'cgroup-classid':
-        return this.cgroups.find(o);
+        return this.cgroups.find(o, IDENTITY.cgroup.first(o));
       default:
         return assertNever(o);
     }
@@ -247,9 +247,13 @@ class PartIndex<O extends KernelObject> {
     private readonly identity: PartIdentity<O>,
   ) {}
 
-  /** Adds `o`, or puts it in place of the object with its identity (the last one counts). */
-  add(o: O): void {
-    const first = this.identity.first(o);
+  /**
+   * Adds `o`, whose identity starts with `first`, or puts it in place of the object with
+   * its identity (the last one counts). The caller reads `first` with the type's own
+   * IDENTITY entry: one call site per type, which V8 inlines, where one shared call here
+   * would see every type's function.
+   */
+  add(o: O, first: string): void {
     const entry = this.byFirst.get(first);
     if (entry === undefined) {
       this.byFirst.set(first, this.objects.push(o) - 1);
@@ -271,9 +275,9 @@ class PartIndex<O extends KernelObject> {
     else this.objects[at] = o;
   }
 
-  /** The position of the object with the identity of `o`. */
-  find(o: O): number | undefined {
-    const entry = this.byFirst.get(this.identity.first(o));
+  /** The position of the object with the identity of `o`, which starts with `first`. */
+  find(o: O, first: string): number | undefined {
+    const entry = this.byFirst.get(first);
     if (entry === undefined) return undefined;
     if (typeof entry === 'number') return this.identity.sameRest(this.objects[entry] as O, o) ? entry : undefined;
     return entry.get(this.identity.rest(o));

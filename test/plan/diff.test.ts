@@ -5,6 +5,7 @@ import { formatPlan } from '../../src/plan/format';
 import type { Operation } from '../../src/plan/model';
 import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
+import { bytes } from '../../src/units/units';
 
 const desired = compilePolicy(demoPolicy()).state;
 
@@ -18,9 +19,9 @@ describe('diff', () => {
   });
 
   it("an inner class's quantum (the kernel keeps the one it was created with) is not a change", () => {
-    const observed: KernelState = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: c.spec.quantum * 2, inner: true as const } } : c)) };
+    const observed: KernelState = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: bytes(c.spec.quantum * 2), inner: true as const } } : c)) };
     expect(diff(desired, observed)).toEqual([]);
-    const leaf = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: c.spec.quantum * 2 } } : c)) };
+    const leaf = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: bytes(c.spec.quantum * 2) } } : c)) };
     expect(diff(desired, leaf)).toHaveLength(2);
   });
 
