@@ -3,7 +3,7 @@
 // no Node thread ever changes namespace. Addon failures (Errors with code/errno/syscall/
 // path) become the typed errors of src/errors.ts here, and nowhere else.
 
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   FeatureMissingError,
@@ -98,17 +98,20 @@ export function netnsPath(locator: NetnsLocator): string {
   return confinedToRunDir(`${NETNS_RUN_DIR}/${locator}`, locator);
 }
 
-/** A name under /run/netns must stay there: a symlink planted in its place must not lead to another namespace. */
-function confinedToRunDir(file: string, name: string): string {
-  let resolved: string;
+/**
+ * A name under /run/netns must stay there. `ip netns add` makes a bind-mounted file, never
+ * a link, so a symlink in its place (say to /proc/1/ns/net, the real host) is refused as
+ * such: resolving it is no check, since /proc's namespace links do not resolve to a path.
+ */
+export function confinedToRunDir(file: string, name: string): string {
+  let link: string;
   try {
-    resolved = realpathSync(file);
+    if (!lstatSync(file).isSymbolicLink()) return file;
+    link = readlinkSync(file);
   } catch {
     return file; // not there (yet): whoever opens it reports that
   }
-  const root = realpathSync(NETNS_RUN_DIR);
-  if (path.dirname(resolved) !== root) throw new PathEscapeError('namespace', name, resolved, NETNS_RUN_DIR);
-  return file;
+  throw new PathEscapeError('namespace', name, `a link to ${link}`, path.dirname(file));
 }
 
 /** The network namespace of a running process, e.g. a container's init. */
