@@ -5,11 +5,11 @@
 // root file system, imported; no registry. `podman run` → shaped by serve within a tick;
 // `podman rm` → unshaped, record gone.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
@@ -17,11 +17,11 @@ import { systemClock } from '../../src/wiring/tokens';
 import { silentLogger } from '../../src/wiring/logger';
 import { Daemon } from '../../src/daemon/serve';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { TESTBED } from '../../src/sources/docker/testbed';
+import { ensureRootfs, TESTBED } from '../../src/sources/docker/testbed';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { ipToInt } from '../../src/policy/subnet';
-import { isRoot, sh } from '../support/kernel';
+import { describeKernel, sh } from '../support/kernel';
 import { policyLoader } from '../support/sources';
 
 const run = promisify(execFile);
@@ -31,10 +31,9 @@ const NETWORK = 'sl-pods';
 const IMAGE = 'localhost/sl-iperf3:local';
 /** Kept across runs: it caches the imported image. */
 const GRAPH_ROOT = '/var/lib/sl-podman';
-const hasPodman = existsSync('/usr/bin/podman') && existsSync(TESTBED.rootfsCache);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!isRoot || !hasPodman)('podman with its CNI backend, chaining sluice', () => {
+describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsenter', 'debootstrap'], () => {
   const dir = mkdtempSync(join(tmpdir(), 'sl-podman-'));
   const stateDir = join(dir, 'state');
   const controlSocket = join(dir, 'sluice.sock');
@@ -58,6 +57,7 @@ describe.skipIf(!isRoot || !hasPodman)('podman with its CNI backend, chaining sl
   };
 
   beforeAll(async () => {
+    await ensureRootfs((line) => console.log(line));
     const bin = join(dir, 'bin');
     for (const d of [bin, join(dir, 'net.d'), join(dir, 'policy')]) mkdirSync(d, { recursive: true });
     writeFileSync(join(bin, 'sluice'), `#!/bin/sh\nexec ${resolve('node_modules/.bin/tsx')} ${resolve('src/cni/main.ts')}\n`);

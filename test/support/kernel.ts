@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
-export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'tmux' | 'dockerd' | 'docker';
+export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap';
 
 /** Set to 1 to skip every kernel test on purpose; the run says so. */
 export const SKIP_KERNEL_ENV = 'SLUICE_SKIP_KERNEL';

@@ -113,11 +113,16 @@ export async function ensureImage(endpoint: string, progress: Progress): Promise
   } catch {
     // Missing: build it below.
   }
-  if (!existsSync(TESTBED.rootfsCache)) await debootstrap(progress);
+  await ensureRootfs(progress);
   progress(`importing ${TESTBED.rootfsCache} as ${TESTBED.image}`);
   const [repo, tag] = TESTBED.image.split(':') as [string, string];
   const stream = await docker.importImage(createReadStream(TESTBED.rootfsCache) as unknown as string, { repo, tag });
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+}
+
+/** The test image's root filesystem as a tar (Docker and Podman import it; built once). */
+export async function ensureRootfs(progress: Progress): Promise<void> {
+  if (!existsSync(TESTBED.rootfsCache)) await debootstrap(progress);
 }
 
 async function debootstrap(progress: Progress): Promise<void> {
