@@ -6,11 +6,17 @@ import { beforeAll, expect, it } from 'vitest';
 import { describeKernel } from './kernel';
 
 const FILE = 'test/kernel/cgroup.kernel.test.ts';
+/**
+ * uid 65534 with no capability but reading any file (CAP_DAC_READ_SEARCH, ambient): CI's
+ * clone may sit under a directory others cannot read (/root), and what is tested is the
+ * missing root, not the file modes.
+ */
+const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
 
 function vitestAsNobody(extraEnv: Record<string, string>): { status: number | null; output: string } {
   // The nested run must not write into CI's report directory (its skip is on purpose).
   const { SLUICE_TEST_REPORT_DIR: _ignored, ...env } = process.env;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node_modules/.bin/vitest', 'run', '--project', 'kernel', FILE], {
+  const r = spawnSync('setpriv', [...AS_NOBODY, 'node_modules/.bin/vitest', 'run', '--project', 'kernel', FILE], {
     env: { ...env, HOME: '/tmp', ...extraEnv },
     encoding: 'utf8',
     timeout: 110_000,
@@ -20,8 +26,8 @@ function vitestAsNobody(extraEnv: Record<string, string>): { status: number | nu
 
 /** The nested run needs the checkout readable by uid 65534; say so rather than fail obscurely. */
 function assertReadableByNobody(): void {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require('node:fs').accessSync(${JSON.stringify(`${process.cwd()}/node_modules/.bin/vitest`)})`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`uid 65534 cannot read this checkout (${process.cwd()}): clone it where other users can read (e.g. under /srv) to run this test`);
+  const r = spawnSync('setpriv', [...AS_NOBODY, process.execPath, '-e', `require('node:fs').accessSync(${JSON.stringify(`${process.cwd()}/node_modules/.bin/vitest`)})`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`uid 65534 (with CAP_DAC_READ_SEARCH) cannot read this checkout (${process.cwd()}): ${r.stderr.trim()}`);
 }
 
 describeKernel('kernel tests fail, not skip', ['setpriv'], () => {
