@@ -37,7 +37,7 @@ async function placeForeign(f: (typeof FOREIGN)[number]): Promise<void> {
   await sh('ip', [...ns, 'route', 'add', `${f.net.replace(/\d+$/, (x) => String(Number(x) + 1))}.0/24`, 'via', `${f.net}.2`, 'dev', f.dev]);
   await sh('tc', [...ns, 'qdisc', 'add', 'dev', f.dev, 'root', 'handle', '7:', 'htb']);
   await sh('tc', [...ns, 'qdisc', 'add', 'dev', f.dev, 'ingress']);
-  await sh('tc', [...ns, 'filter', 'add', 'dev', f.dev, 'parent', 'ffff:', 'prio', '5', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', `${f.net}.9/32`, 'action', 'drop']);
+  await sh('tc', [...ns, 'filter', 'add', 'dev', f.dev, 'parent', 'ffff:', 'prio', '5', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', `${f.net}.9/32`, 'classid', '1:1']);
 }
 
 /** How the foreign objects look, as `ip` and `tc` print them. */
@@ -76,7 +76,7 @@ describeKernel('ownership: foreign objects in every namespace survive apply, ser
     // The bridge someone else made already carries their ingress hook and a filter on it.
     await makeExternalBridge(EXT_NS, EXT_BRIDGE, '198.18.0.1/24');
     await sh('tc', ['-n', EXT_NS, 'qdisc', 'add', 'dev', EXT_BRIDGE, 'ingress']);
-    await sh('tc', ['-n', EXT_NS, 'filter', 'add', 'dev', EXT_BRIDGE, 'parent', 'ffff:', 'prio', '40000', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', '198.19.255.9/32', 'action', 'drop']);
+    await sh('tc', ['-n', EXT_NS, 'filter', 'add', 'dev', EXT_BRIDGE, 'parent', 'ffff:', 'prio', '40000', 'protocol', 'ip', 'u32', 'match', 'ip', 'dst', '198.19.255.9/32', 'classid', '1:1']);
     const applier = new Applier(kernel, stores.sandbox, nativeProbe, features);
     expect((await applier.apply(sandbox)).report.failed).toBeUndefined();
     expect((await new Applier(kernel, stores.external, nativeProbe, features).apply(external)).report.failed).toBeUndefined();

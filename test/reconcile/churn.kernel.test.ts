@@ -112,7 +112,7 @@ describeKernel('churn under load: 50 containers/s for 60 s beside 1,000 steady o
     await removeNamespaces('sl-ch-');
   });
 
-  it('leaks nothing, keeps memory flat, and the busy containers keep their guarantees', async () => {
+  it('leaks nothing, keeps memory flat, and the busy containers keep their guarantees', { timeout: 400_000 }, async () => {
     const reconciler = new Reconciler(applier, systemClock, silentLogger);
     reconciler.setPolicy(policyWith(steady));
     const first = await reconciler.tick();
