@@ -3,13 +3,9 @@
 // shaped, and `serve`, once started, shapes it in its first tick.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
 import type { Daemon } from '../../src/daemon/serve';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { ipToInt } from '../../src/policy/subnet';
-import { CNI_BRIDGE, CNI_HOST_NETNS, CniRig } from '../support/cni';
+import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CniRig, openApplier } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 
 describeKernel('cni plugin while the daemon is down', [], () => {
@@ -18,17 +14,12 @@ describeKernel('cni plugin while the daemon is down', [], () => {
   let applier: Applier;
   let daemon: Daemon | undefined;
 
-  const classOf = async (address: string): Promise<number | undefined> => {
-    const observed = await kernel.observe({ netns: [CNI_HOST_NETNS], withStats: false, external: [{ netns: CNI_HOST_NETNS, dev: CNI_BRIDGE }] });
-    const filter = observed.filters.find((f) => f.dev === CNI_BRIDGE && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === ipToInt(address)));
-    return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
-  };
+  const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
 
   beforeAll(async () => {
     await rig.tearDown().catch(() => undefined);
     await rig.setUp();
-    kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    ({ kernel, applier } = await openApplier());
   }, 60_000);
 
   afterAll(async () => {

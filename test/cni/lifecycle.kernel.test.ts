@@ -6,16 +6,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
 import type { Daemon } from '../../src/daemon/serve';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { ipToInt } from '../../src/policy/subnet';
-import { CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, CniRig, type PodSpec } from '../support/cni';
+import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, CniRig, openApplier, type PodSpec, until } from '../support/cni';
 import { describeKernel, sh } from '../support/kernel';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TICK_MS = 60_000;
 
 describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [], () => {
@@ -24,19 +19,7 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
   let applier: Applier;
   let daemon: Daemon | undefined;
 
-  const classOf = async (address: string): Promise<number | undefined> => {
-    const observed = await kernel.observe({ netns: [CNI_HOST_NETNS], withStats: false, external: [{ netns: CNI_HOST_NETNS, dev: CNI_BRIDGE }] });
-    const key = ipToInt(address);
-    const filter = observed.filters.find((f) => f.dev === CNI_BRIDGE && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === key));
-    return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
-  };
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-      await sleep(20);
-    }
-  };
+  const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
   const addressOf = (result: Record<string, unknown>): string => ((result['ips'] as { address: string }[])[0]!.address).split('/')[0]!;
   const records = (): string[] => {
     try {
@@ -49,8 +32,7 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
   beforeAll(async () => {
     await rig.tearDown().catch(() => undefined);
     await rig.setUp();
-    kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    ({ kernel, applier } = await openApplier());
   }, 60_000);
 
   afterAll(async () => {

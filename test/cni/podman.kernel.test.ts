@@ -20,7 +20,7 @@ import { Reconciler } from '../../src/reconcile/reconciler';
 import { ensureRootfs, TESTBED } from '../../src/sources/docker/testbed';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { ipToInt } from '../../src/policy/subnet';
+import { classOnBridge, until } from '../support/cni';
 import { describeKernel, sh } from '../support/kernel';
 import { policyLoader } from '../support/sources';
 
@@ -31,7 +31,6 @@ const NETWORK = 'sl-pods';
 const IMAGE = 'localhost/sl-iperf3:local';
 /** Kept across runs: it caches the imported image. */
 const GRAPH_ROOT = '/var/lib/sl-podman';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsenter', 'debootstrap'], () => {
   const dir = mkdtempSync(join(tmpdir(), 'sl-podman-'));
@@ -43,18 +42,7 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
   let applier: Applier;
   let daemon: Daemon | undefined;
 
-  const classOf = async (address: string): Promise<number | undefined> => {
-    const observed = await kernel.observe({ netns: [NETNS], withStats: false, external: [{ netns: NETNS, dev: BRIDGE }] });
-    const filter = observed.filters.find((f) => f.dev === BRIDGE && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === ipToInt(address)));
-    return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
-  };
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-      await sleep(20);
-    }
-  };
+  const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, NETNS, BRIDGE, address);
 
   beforeAll(async () => {
     await ensureRootfs((line) => console.log(line));

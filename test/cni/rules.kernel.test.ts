@@ -4,15 +4,12 @@
 // namespace itself (the node), on the bridge's gateway address.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
 import type { Daemon } from '../../src/daemon/serve';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
-import { CNI_GATEWAY, CNI_HOST_NETNS, CniRig, type PodSpec } from '../support/cni';
+import { CNI_GATEWAY, CNI_HOST_NETNS, CniRig, openApplier, type PodSpec } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 
 /** policies/demo.yaml's containers as pod annotations. */
@@ -36,8 +33,7 @@ describeKernel('cni pods follow the four rules', [], () => {
   beforeAll(async () => {
     await rig.tearDown().catch(() => undefined);
     await rig.setUp();
-    kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    ({ kernel, applier } = await openApplier());
   }, 60_000);
 
   afterAll(async () => {

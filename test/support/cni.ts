@@ -9,7 +9,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { silentLogger } from '../../src/wiring/logger';
-import type { Applier } from '../../src/apply/applier';
+import { Applier as ApplierImpl, type Applier } from '../../src/apply/applier';
+import { detectFeatures } from '../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { ipToInt } from '../../src/policy/subnet';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import { systemClock } from '../../src/wiring/tokens';
 import { Daemon } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
@@ -187,4 +192,27 @@ export class CniRig {
     await sh('ip', ['netns', 'del', CNI_HOST_NETNS]).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The class a u32 filter on `bridge` sends `address` to (download), if Sluice shapes it. */
+export async function classOnBridge(kernel: RtnlKernel, netns: string, bridge: string, address: string): Promise<number | undefined> {
+  const observed = await kernel.observe({ netns: [netns], withStats: false, external: [{ netns, dev: bridge }] });
+  const key = ipToInt(address);
+  const filter = observed.filters.find((f) => f.dev === bridge && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === key));
+  return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
+}
+
+/** Polls `check` every 20 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A kernel port following changes and an Applier over it, as each CNI test opens them. */
+export async function openApplier(): Promise<{ kernel: RtnlKernel; applier: Applier }> {
+  const kernel = new RtnlKernel({ followChanges: true });
+  return { kernel, applier: new ApplierImpl(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
 }
