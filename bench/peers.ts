@@ -63,6 +63,7 @@ function rows(directions: readonly Direction[], setupPods: number): Row[] {
   const seconds = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
   out.push(
     { scenario: `setup: ${setupPods} pods brought up (ADD chains)`, unit: 's', digits: 2, value: (r) => r.setup.allMs / 1000 },
+    { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup.chainedMs) },
     { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup.allShapedMs) },
     { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs },
     { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup.oneShapedMs },

@@ -199,16 +199,21 @@ async function callPlugin(node: CniNode, conf: Record<string, unknown>, podNetns
   return JSON.parse(out) as Record<string, unknown>;
 }
 
-/** The ADD chain for one pod: its namespace, bridge (+ host-local), then the system's plugin with prevResult. Returns its address. */
-async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<string> {
+/**
+ * The ADD chain for one pod: its namespace, bridge (+ host-local), then the system's
+ * plugin with prevResult. Returns its address and how long the chained plugin took.
+ */
+async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedMs: number }> {
   await run('ip', ['netns', 'add', podNetns]);
   const result = await callPlugin(node, bridgeConf(path.join(node.dir, 'ipam')), podNetns, spec);
   const next = chainedPlugin(node, spec, result);
+  const t0 = performance.now();
   if (next) await callPlugin(node, next, podNetns, spec);
+  const chainedMs = performance.now() - t0;
   const ips = result.ips as { address: string }[] | undefined;
   const address = ips?.[0]?.address.split('/')[0];
   if (!address) throw new Error(`bridge plugin gave ${podNetns} no address: ${JSON.stringify(result)}`);
-  return address;
+  return { address, chainedMs };
 }
 
 /** The link: one HTB class of its rate on each way out of the host (what a NIC of that capacity is). */
@@ -224,7 +229,7 @@ export async function buildSystem(system: SystemName, specs: readonly PodSpec[],
   const node = await cniNode(system, capacity);
   try {
     const pods: Pod[] = [];
-    for (const [i, spec] of specs.entries()) pods.push({ ...spec, netns: `${prefix}${i}`, address: await cniAdd(node, `${prefix}${i}`, spec) });
+    for (const [i, spec] of specs.entries()) pods.push({ ...spec, netns: `${prefix}${i}`, address: (await cniAdd(node, `${prefix}${i}`, spec)).address });
     if (node.sluice) await node.sluice.shaped(pods.map((p) => p.address));
     else await linkBottleneck(node.host, capacity);
     return { system, host: node.host, peer: node.peer, peerAddress: PEER.peer, pods, teardown: node.close };
@@ -240,6 +245,8 @@ export interface SetupTimes {
   readonly pods: number;
   /** Bringing up `pods` pods from nothing, one ADD chain after the other. */
   readonly allMs: number;
+  /** Of `allMs`, the plugin chained after bridge (bandwidth, sluice); undefined for none. */
+  readonly chainedMs: number | undefined;
   /** From the first ADD until every one of those pods is shaped; undefined where nothing shapes. */
   readonly allShapedMs: number | undefined;
   /** One more pod's ADD chain with the others in place. */
@@ -258,18 +265,23 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
   const node = await cniNode(system, capacity);
   try {
     const addresses: string[] = [];
+    let chainedMs = 0;
     const t0 = performance.now();
-    for (let i = 0; i < count; i++) addresses.push(await cniAdd(node, `${prefix}${i}`, specs[i]!));
+    for (let i = 0; i < count; i++) {
+      const added = await cniAdd(node, `${prefix}${i}`, specs[i]!);
+      addresses.push(added.address);
+      chainedMs += added.chainedMs;
+    }
     const allMs = performance.now() - t0;
     if (node.sluice) await node.sluice.shaped(addresses, 120_000);
     const allShapedMs = performance.now() - t0;
     const t1 = performance.now();
-    const address = await cniAdd(node, `${prefix}${count}`, specs[count]!);
+    const { address } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
     const oneMs = performance.now() - t1;
     if (node.sluice) await node.sluice.shaped([address]);
     const oneShapedMs = performance.now() - t1;
     const shapes = system !== 'none';
-    return { pods: count, allMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneShapedMs: shapes ? oneShapedMs : undefined };
+    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneShapedMs: shapes ? oneShapedMs : undefined };
   } finally {
     await node.close();
   }
