@@ -32,6 +32,7 @@ interface Report {
   readonly pods: readonly (PodSpec & { readonly pluginRate: number })[];
   readonly rateMapping: string;
   readonly sluiceVia: string;
+  readonly setupPods: number;
   readonly timing: ScenarioPlan['timing'];
   readonly results: Record<SystemName, SystemResult>;
   readonly elapsedS: number;
@@ -46,7 +47,7 @@ interface Row {
 
 const dirRow = (dir: Direction, scenario: string, unit: string, digits: number, f: (d: DirectionResult) => number): Row => ({ scenario: `${scenario} (${dir})`, unit, digits, value: (r) => (r.directions[dir] ? f(r.directions[dir]!) : undefined) });
 
-function rows(directions: readonly Direction[]): Row[] {
+function rows(directions: readonly Direction[], setupPods: number): Row[] {
   const out: Row[] = [];
   for (const d of directions) {
     out.push(
@@ -59,15 +60,21 @@ function rows(directions: readonly Direction[]): Row[] {
       dirRow(d, 'loss: qdisc drops', '', 0, (x) => x.qdiscDrops),
     );
   }
-  out.push({ scenario: 'setup: pods brought up (ADD chain)', unit: 's', digits: 2, value: (r) => r.setup.allMs / 1000 });
-  out.push({ scenario: "setup: one pod's ADD", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs });
+  const seconds = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
+  out.push(
+    { scenario: `setup: ${setupPods} pods brought up (ADD chains)`, unit: 's', digits: 2, value: (r) => r.setup.allMs / 1000 },
+    { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup.chainedMs) },
+    { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup.allShapedMs) },
+    { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs },
+    { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup.oneShapedMs },
+  );
   return out;
 }
 
 function table(report: Report, directions: readonly Direction[]): string {
   const head = ['scenario', 'none', 'bandwidth plugin', 'Sluice'];
   const lines: string[][] = [];
-  for (const row of rows(directions)) {
+  for (const row of rows(directions, report.setupPods)) {
     const s = row.value(report.results.sluice);
     const cell = (sys: SystemName): string => {
       const v = row.value(report.results[sys]);
@@ -134,7 +141,8 @@ async function main(): Promise<number> {
     capacityBitsPerSec: CAPACITY,
     pods: PODS.map((p) => ({ ...p, pluginRate: pluginRate(p) })),
     rateMapping: 'bandwidth plugin: each pod gets its ceiling, or its guarantee where it has no ceiling (ingressRate = egressRate = that rate, burst = max(20 ms of it, 256 KiB))',
-    sluiceVia: 'apply (no Sluice CNI plugin on main yet): Sluice creates the same namespaces, veths and bridge itself',
+    sluiceVia: 'its CNI plugin chained after bridge + host-local (ceiling as runtimeConfig.bandwidth, guarantee and priority as sluice.dev/ pod annotations), shaped by `sluice serve` on the bridge plugin\'s bridge',
+    setupPods,
     timing: plan.timing,
     results,
     elapsedS: Math.round((performance.now() - started) / 1000),
@@ -145,7 +153,7 @@ async function main(): Promise<number> {
   }
   console.log(`\nlink ${CAPACITY / 1e6} mbit/s each way; pods (guarantee / ceiling / priority → plugin rate):`);
   for (const p of report.pods) console.log(`  ${p.name}: ${p.guarantee / 1e6} / ${p.ceiling ? p.ceiling / 1e6 : '–'} / ${p.priority} → ${p.pluginRate / 1e6} mbit/s`);
-  console.log(`${report.rateMapping}\nSluice via ${report.sluiceVia}\nsome idle: ${plan.busyWhenHalfIdle.join(', ')} busy; latency: probe to idle ${plan.probeTarget}; rates are L2 (as HTB counts), ratios are system / Sluice\n`);
+  console.log(`${report.rateMapping}\nSluice via ${report.sluiceVia}\nsome idle: ${plan.busyWhenHalfIdle.join(', ')} busy; latency: probe to idle ${plan.probeTarget}; rates are L2 (as HTB counts), ratios are system / Sluice; "shaped": the plugin's TBFs when its ADD returns, Sluice's classes once serve has reconciled\n`);
   console.log(table(report, directions));
   console.log(`\n(${report.elapsedS} s; per-pod rates with all busy: --json)`);
   return 0;

@@ -1,13 +1,15 @@
-// The three systems bench/peers compares, each wired the same way: a host namespace with a
-// bridge (sl-br0, 198.18.0.1/24), one namespace per pod (eth0 on the bridge through a
-// veth, default route via the bridge), and a peer namespace routed through the host over
-// a veth (198.18.255.0/30), standing for the world outside the node.
-//  - none: the CNI `bridge` plugin (with `host-local`) builds each pod; nothing shapes.
-//  - bandwidth: the same chain followed by the CNI `bandwidth` plugin (a TBF per pod on
-//    its host veth, and IFB + TBF for its egress), invoked as a runtime does.
-//  - sluice: `apply` of a policy with the same pods; Sluice creates the namespaces,
-//    veths and bridge itself, and its HTB trees.
-// Both CNI systems get the link itself as one HTB class of the link's rate, on the
+// The three systems bench/peers compares, each built the same way, as a CNI runtime builds
+// pods: a host namespace (the node) where the CNI `bridge` plugin (with `host-local`)
+// makes bridge sl-br0 (198.18.0.1/24) and a veth per pod namespace (eth0, default route
+// via the bridge), and a peer namespace routed through the host over a veth
+// (198.18.255.0/30), standing for the world outside the node. Then, per system:
+//  - none: nothing more; nothing shapes.
+//  - bandwidth: the CNI `bandwidth` plugin chained after bridge (a TBF per pod on its host
+//    veth, and IFB + TBF for its egress).
+//  - sluice: the `sluice` plugin chained after bridge, with `sluice serve` running for a
+//    Host whose bridge is the bridge plugin's (bench/peers/sluiceNode.ts): one HTB tree
+//    per direction on that bridge.
+// Both other systems get the link itself as one HTB class of the link's rate, on the
 // bridge's egress (download) and the uplink's egress (upload): a NIC of that capacity
 // with no per-pod control. Sluice's root classes are that link.
 
@@ -15,15 +17,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
 import { deleteNetns, listNetns } from '../../src/kernel/native';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import type { ContainerPolicy, Policy } from '../../src/policy/model';
-import { emptyKernelState, type KernelState } from '../../src/tc/model';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
+import { startSluiceNode, type SluiceNode } from './sluiceNode';
 
 export type SystemName = 'none' | 'bandwidth' | 'sluice';
 export const SYSTEMS: readonly SystemName[] = ['none', 'bandwidth', 'sluice'];
@@ -55,9 +51,12 @@ const CNI_VERSION = '1.0.0';
 const SUBNET = '198.18.0.0/24';
 const GATEWAY = '198.18.0.1';
 const FIRST_POD_HOST = 10;
+/** The conflist's network name (and the Sluice Host's `cni.network`). */
+const NETWORK = 'sl-bench';
 const PEER = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
 const BRIDGE = 'sl-br0';
 const UPLINK = 'sl-peer';
+const IFB = 'sl-ifb0';
 /** TBF needs a bucket above the largest (GSO) packet: 20 ms of the rate, at least 256 KiB. */
 const BURST_SECONDS = 0.02;
 const MIN_BURST_BITS = 256 * 1024 * 8;
@@ -92,17 +91,53 @@ export function removeNamespaces(system?: SystemName): void {
   for (const ns of listNetns()) if (prefixes.some((p) => ns.startsWith(p))) deleteNetns(ns);
 }
 
-// ------------------------------------------------------------------ CNI (none, bandwidth)
+// ------------------------------------------------------------------ the node and its ADD chain
 
-interface CniNetwork {
+/** A node of one system: host and peer namespaces, a scratch directory, and for Sluice its plugin and daemon. */
+interface CniNode {
+  readonly system: SystemName;
   readonly host: string;
-  readonly dataDir: string;
-  readonly withBandwidth: boolean;
+  readonly peer: string;
+  readonly dir: string;
+  readonly sluice: SluiceNode | undefined;
+  close(): Promise<void>;
+}
+
+async function cniNode(system: SystemName, capacity: BitsPerSec): Promise<CniNode> {
+  const prefix = prefixOf(system);
+  const host = `${prefix}host`;
+  const peer = `${prefix}peer`;
+  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}cni-`));
+  let sluice: SluiceNode | undefined;
+  const close = async (): Promise<void> => {
+    await sluice?.stop();
+    removeNamespaces(system);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await run('ip', ['netns', 'add', host]);
+    await run('ip', ['netns', 'add', peer]);
+    await run('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+    await run('ip', ['-n', peer, 'link', 'set', 'lo', 'up']);
+    await run('ip', ['-n', host, 'link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
+    await run('ip', ['-n', host, 'addr', 'add', `${PEER.host}/${PEER.prefix}`, 'dev', UPLINK]);
+    await run('ip', ['-n', peer, 'addr', 'add', `${PEER.peer}/${PEER.prefix}`, 'dev', 'eth0']);
+    await run('ip', ['-n', host, 'link', 'set', UPLINK, 'up']);
+    await run('ip', ['-n', peer, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', peer, 'route', 'add', SUBNET, 'via', PEER.host]);
+    await inNetns(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    // As on a node, the daemon runs before the first pod (and before the bridge exists).
+    if (system === 'sluice') sluice = await startSluiceNode({ host, bridge: BRIDGE, ifb: IFB, subnet: SUBNET, gateway: GATEWAY, network: NETWORK, capacity, dir });
+    return { system, host, peer, dir, sluice, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 const bridgeConf = (dataDir: string): Record<string, unknown> => ({
   cniVersion: CNI_VERSION,
-  name: 'sl-bench',
+  name: NETWORK,
   type: 'bridge',
   bridge: BRIDGE,
   isGateway: true,
@@ -110,44 +145,75 @@ const bridgeConf = (dataDir: string): Record<string, unknown> => ({
   ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET, rangeStart: `198.18.0.${FIRST_POD_HOST}`, rangeEnd: '198.18.0.250', gateway: GATEWAY }]], routes: [{ dst: '0.0.0.0/0' }], dataDir },
 });
 
+/** A rate in tc units, as a pod annotation carries it. */
+const tcRate = (bits: number): string => `${Math.round(bits / 1000)}kbit`;
+
+/** What a runtime passes `sluice` for the pod: its ceiling as runtimeConfig.bandwidth, the rest as sluice.dev/ annotations. */
+function sluiceRuntimeConfig(spec: PodSpec): Record<string, unknown> {
+  const annotations: Record<string, string> = {};
+  for (const dir of ['download', 'upload']) {
+    annotations[`sluice.dev/${dir}-guarantee`] = tcRate(spec.guarantee);
+    annotations[`sluice.dev/${dir}-priority`] = String(spec.priority);
+  }
+  const bandwidth = spec.ceiling ? { bandwidth: { ingressRate: spec.ceiling, egressRate: spec.ceiling } } : {};
+  return { ...bandwidth, 'io.kubernetes.cri.pod-annotations': annotations };
+}
+
+/** The plugin chained after bridge for this system, given the bridge's result; none for `none`. */
+function chainedPlugin(node: CniNode, spec: PodSpec, prevResult: Record<string, unknown>): Record<string, unknown> | undefined {
+  const common = { cniVersion: CNI_VERSION, name: NETWORK, prevResult };
+  switch (node.system) {
+    case 'none':
+      return undefined;
+    case 'bandwidth': {
+      const rate = pluginRate(spec);
+      const bandwidth = { ingressRate: rate, ingressBurst: burstBits(rate), egressRate: rate, egressBurst: burstBits(rate) };
+      return { ...common, type: 'bandwidth', capabilities: { bandwidth: true }, runtimeConfig: { bandwidth } };
+    }
+    case 'sluice': {
+      const capabilities = { bandwidth: true, 'io.kubernetes.cri.pod-annotations': true };
+      return { ...common, type: 'sluice', capabilities, stateDir: node.sluice!.stateDir, controlSocket: node.sluice!.controlSocket, runtimeConfig: sluiceRuntimeConfig(spec) };
+    }
+    default: {
+      const never: never = node.system;
+      throw new Error(`unknown system ${String(never)}`);
+    }
+  }
+}
+
 /** One plugin, as a runtime calls it: CNI_* in the environment, the config on stdin, run in the host namespace. */
-async function callPlugin(net: CniNetwork, type: string, conf: Record<string, unknown>, podNetns: string): Promise<Record<string, unknown>> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: podNetns, CNI_NETNS: `/run/netns/${podNetns}`, CNI_IFNAME: 'eth0', CNI_PATH: CNI_BIN };
-  const out = await inNetns(net.host, path.join(CNI_BIN, type), [], JSON.stringify(conf), env);
+async function callPlugin(node: CniNode, conf: Record<string, unknown>, podNetns: string, spec: PodSpec): Promise<Record<string, unknown>> {
+  const cniPath = node.sluice ? `${CNI_BIN}:${node.sluice.binDir}` : CNI_BIN;
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: podNetns,
+    CNI_NETNS: `/run/netns/${podNetns}`,
+    CNI_IFNAME: 'eth0',
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${spec.name}`,
+    CNI_PATH: cniPath,
+  };
+  const type = String(conf.type);
+  const exe = node.sluice && type === 'sluice' ? path.join(node.sluice.binDir, type) : path.join(CNI_BIN, type);
+  const out = await inNetns(node.host, exe, [], JSON.stringify(conf), env);
   return JSON.parse(out) as Record<string, unknown>;
 }
 
-/** The ADD chain for one pod: namespace, bridge (+ host-local), then bandwidth with prevResult. Returns its address. */
-async function cniAdd(net: CniNetwork, podNetns: string, spec: PodSpec): Promise<string> {
+/**
+ * The ADD chain for one pod: its namespace, bridge (+ host-local), then the system's
+ * plugin with prevResult. Returns its address and how long the chained plugin took.
+ */
+async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedMs: number }> {
   await run('ip', ['netns', 'add', podNetns]);
-  const result = await callPlugin(net, 'bridge', bridgeConf(net.dataDir), podNetns);
-  if (net.withBandwidth) {
-    const rate = pluginRate(spec);
-    const bandwidth = { ingressRate: rate, ingressBurst: burstBits(rate), egressRate: rate, egressBurst: burstBits(rate) };
-    await callPlugin(net, 'bandwidth', { cniVersion: CNI_VERSION, name: 'sl-bench', type: 'bandwidth', capabilities: { bandwidth: true }, runtimeConfig: { bandwidth }, prevResult: result }, podNetns);
-  }
+  const result = await callPlugin(node, bridgeConf(path.join(node.dir, 'ipam')), podNetns, spec);
+  const next = chainedPlugin(node, spec, result);
+  const t0 = performance.now();
+  if (next) await callPlugin(node, next, podNetns, spec);
+  const chainedMs = performance.now() - t0;
   const ips = result.ips as { address: string }[] | undefined;
   const address = ips?.[0]?.address.split('/')[0];
   if (!address) throw new Error(`bridge plugin gave ${podNetns} no address: ${JSON.stringify(result)}`);
-  return address;
-}
-
-async function cniHost(system: SystemName): Promise<{ host: string; peer: string; net: CniNetwork }> {
-  const prefix = prefixOf(system);
-  const host = `${prefix}host`;
-  const peer = `${prefix}peer`;
-  await run('ip', ['netns', 'add', host]);
-  await run('ip', ['netns', 'add', peer]);
-  await run('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-  await run('ip', ['-n', peer, 'link', 'set', 'lo', 'up']);
-  await run('ip', ['-n', host, 'link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
-  await run('ip', ['-n', host, 'addr', 'add', `${PEER.host}/${PEER.prefix}`, 'dev', UPLINK]);
-  await run('ip', ['-n', peer, 'addr', 'add', `${PEER.peer}/${PEER.prefix}`, 'dev', 'eth0']);
-  await run('ip', ['-n', host, 'link', 'set', UPLINK, 'up']);
-  await run('ip', ['-n', peer, 'link', 'set', 'eth0', 'up']);
-  await run('ip', ['-n', peer, 'route', 'add', SUBNET, 'via', PEER.host]);
-  await inNetns(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  return { host, peer, net: { host, dataDir: mkdtempSync(path.join(tmpdir(), `${prefix}ipam-`)), withBandwidth: system === 'bandwidth' } };
+  return { address, chainedMs };
 }
 
 /** The link: one HTB class of its rate on each way out of the host (what a NIC of that capacity is). */
@@ -158,102 +224,18 @@ async function linkBottleneck(host: string, capacity: BitsPerSec): Promise<void>
   }
 }
 
-async function buildCni(system: 'none' | 'bandwidth', specs: readonly PodSpec[], capacity: BitsPerSec): Promise<Site> {
+export async function buildSystem(system: SystemName, specs: readonly PodSpec[], capacity: BitsPerSec): Promise<Site> {
   const prefix = prefixOf(system);
-  const { host, peer, net } = await cniHost(system);
-  const teardown = async (): Promise<void> => {
-    removeNamespaces(system);
-    rmSync(net.dataDir, { recursive: true, force: true });
-  };
+  const node = await cniNode(system, capacity);
   try {
     const pods: Pod[] = [];
-    for (const [i, spec] of specs.entries()) pods.push({ ...spec, netns: `${prefix}${i}`, address: await cniAdd(net, `${prefix}${i}`, spec) });
-    await linkBottleneck(host, capacity);
-    return { system, host, peer, peerAddress: PEER.peer, pods, teardown };
+    for (const [i, spec] of specs.entries()) pods.push({ ...spec, netns: `${prefix}${i}`, address: (await cniAdd(node, `${prefix}${i}`, spec)).address });
+    if (node.sluice) await node.sluice.shaped(pods.map((p) => p.address));
+    else await linkBottleneck(node.host, capacity);
+    return { system, host: node.host, peer: node.peer, peerAddress: PEER.peer, pods, teardown: node.close };
   } catch (e) {
-    await teardown();
+    await node.close();
     throw e;
-  }
-}
-
-// ------------------------------------------------------------------ Sluice
-
-export function sluicePolicy(specs: readonly PodSpec[], capacity: BitsPerSec): Policy {
-  const prefix = prefixOf('sluice');
-  const source = { file: 'bench/peers', line: 1, column: 1 };
-  const containers: ContainerPolicy[] = specs.map((p, i) => {
-    const dir = { guarantee: p.guarantee, ceiling: p.ceiling ?? capacity, priority: p.priority };
-    return { name: p.name, match: { kind: 'managed', netns: `${prefix}${i}` }, address: `198.18.0.${FIRST_POD_HOST + i}`, bandwidth: { download: dir, upload: dir }, source };
-  });
-  return {
-    host: { name: 'peers', mode: 'shared', netns: `${prefix}host`, bridge: BRIDGE, ifb: 'sl-ifb0', subnet: SUBNET, gateway: GATEWAY, capacity: { download: capacity, upload: capacity }, overcommit: 'reject', external: false, sources: [], source },
-    containers,
-    schedules: [],
-  };
-}
-
-/** The same peer as the CNI systems', as kernel objects Sluice owns (so its apply keeps them). */
-function peerState(host: string, peer: string): KernelState {
-  return {
-    ...emptyKernelState(),
-    namespaces: [{ type: 'namespace', name: peer }],
-    links: [
-      { type: 'link', netns: host, name: UPLINK, up: true, spec: { kind: 'veth', peerName: 'eth0', peerNetns: peer } },
-      { type: 'link', netns: peer, name: 'eth0', up: true, spec: { kind: 'veth', peerName: UPLINK, peerNetns: host } },
-      { type: 'link', netns: peer, name: 'lo', up: true, spec: { kind: 'external' } },
-    ],
-    addresses: [
-      { type: 'address', netns: host, dev: UPLINK, cidr: `${PEER.host}/${PEER.prefix}` },
-      { type: 'address', netns: peer, dev: 'eth0', cidr: `${PEER.peer}/${PEER.prefix}` },
-    ],
-    routes: [{ type: 'route', netns: peer, dst: SUBNET, via: PEER.host, dev: 'eth0' }],
-  };
-}
-
-export interface SluiceHandle {
-  readonly applier: Applier;
-  close(): Promise<void>;
-}
-
-export async function openSluice(): Promise<SluiceHandle> {
-  const kernel = new RtnlKernel();
-  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
-  return { applier, close: () => kernel.close() };
-}
-
-async function buildSluice(specs: readonly PodSpec[], capacity: BitsPerSec): Promise<Site> {
-  const policy = sluicePolicy(specs, capacity);
-  const sluice = await openSluice();
-  const peer = `${prefixOf('sluice')}peer`;
-  const teardown = async (): Promise<void> => {
-    await sluice.applier.destroy(policy.host.name, policy).catch(() => undefined);
-    await sluice.close();
-    removeNamespaces('sluice');
-  };
-  try {
-    const applied = await sluice.applier.apply(policy);
-    if (applied.report.failed) throw applied.report.failed.error;
-    const wired = await sluice.applier.ensure(peerState(policy.host.netns, peer), [policy.host.netns, peer]);
-    if (wired.report.failed) throw wired.report.failed.error;
-    const pods = specs.map((s, i) => ({ ...s, netns: `${prefixOf('sluice')}${i}`, address: policy.containers[i]!.address! }));
-    return { system: 'sluice', host: policy.host.netns, peer, peerAddress: PEER.peer, pods, teardown };
-  } catch (e) {
-    await teardown();
-    throw e;
-  }
-}
-
-export function buildSystem(system: SystemName, specs: readonly PodSpec[], capacity: BitsPerSec): Promise<Site> {
-  switch (system) {
-    case 'none':
-    case 'bandwidth':
-      return buildCni(system, specs, capacity);
-    case 'sluice':
-      return buildSluice(specs, capacity);
-    default: {
-      const never: never = system;
-      throw new Error(`unknown system ${String(never)}`);
-    }
   }
 }
 
@@ -261,48 +243,46 @@ export function buildSystem(system: SystemName, specs: readonly PodSpec[], capac
 
 export interface SetupTimes {
   readonly pods: number;
-  /** Bringing up `pods` pods from nothing, one after the other. */
+  /** Bringing up `pods` pods from nothing, one ADD chain after the other. */
   readonly allMs: number;
-  /** One more pod's ADD with the others in place. */
+  /** Of `allMs`, the plugin chained after bridge (bandwidth, sluice); undefined for none. */
+  readonly chainedMs: number | undefined;
+  /** From the first ADD until every one of those pods is shaped; undefined where nothing shapes. */
+  readonly allShapedMs: number | undefined;
+  /** One more pod's ADD chain with the others in place. */
   readonly oneMs: number;
+  /** From that ADD's start until the pod is shaped; undefined where nothing shapes. */
+  readonly oneShapedMs: number | undefined;
 }
 
 const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
+/** The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when serve has reconciled. */
 export async function timeSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupTimes> {
   removeNamespaces(system);
-  const specs = Array.from({ length: count + 1 }, (_, i) => setupSpec(i));
-  if (system === 'sluice') {
-    const sluice = await openSluice();
-    const all = sluicePolicy(specs.slice(0, count), capacity);
-    const more = sluicePolicy(specs, capacity);
-    try {
-      const t0 = performance.now();
-      const a = await sluice.applier.apply(all);
-      const allMs = performance.now() - t0;
-      if (a.report.failed) throw a.report.failed.error;
-      const t1 = performance.now();
-      const b = await sluice.applier.apply(more);
-      const oneMs = performance.now() - t1;
-      if (b.report.failed) throw b.report.failed.error;
-      await sluice.applier.destroy(more.host.name, more);
-      return { pods: count, allMs, oneMs };
-    } finally {
-      await sluice.close();
-      removeNamespaces('sluice');
-    }
-  }
   const prefix = prefixOf(system);
-  const { net } = await cniHost(system);
+  const specs = Array.from({ length: count + 1 }, (_, i) => setupSpec(i));
+  const node = await cniNode(system, capacity);
   try {
+    const addresses: string[] = [];
+    let chainedMs = 0;
     const t0 = performance.now();
-    for (let i = 0; i < count; i++) await cniAdd(net, `${prefix}${i}`, specs[i]!);
+    for (let i = 0; i < count; i++) {
+      const added = await cniAdd(node, `${prefix}${i}`, specs[i]!);
+      addresses.push(added.address);
+      chainedMs += added.chainedMs;
+    }
     const allMs = performance.now() - t0;
+    if (node.sluice) await node.sluice.shaped(addresses, 120_000);
+    const allShapedMs = performance.now() - t0;
     const t1 = performance.now();
-    await cniAdd(net, `${prefix}${count}`, specs[count]!);
-    return { pods: count, allMs, oneMs: performance.now() - t1 };
+    const { address } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
+    const oneMs = performance.now() - t1;
+    if (node.sluice) await node.sluice.shaped([address]);
+    const oneShapedMs = performance.now() - t1;
+    const shapes = system !== 'none';
+    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneShapedMs: shapes ? oneShapedMs : undefined };
   } finally {
-    removeNamespaces(system);
-    rmSync(net.dataDir, { recursive: true, force: true });
+    await node.close();
   }
 }
