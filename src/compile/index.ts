@@ -21,8 +21,9 @@ import { BASELINE_FEATURES, type KernelFeatures } from './features';
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from './model';
 import { ipToInt, parseSubnet } from '../policy/subnet';
 import { assignAddresses, assignDeviceNames, assignMinors, isContainerMinor } from './naming';
-import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, type Plumbing } from './topology';
-import { addressTable, addSharedTree, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
+import { addContainerPlumbing, addDockerDevicePlumbing, hostPlumbing, namespaceObject, prefix6Of, type Plumbing } from './topology';
+import { embedIpv4, isIpv6, parseSubnet6 } from '../policy/ipv6';
+import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, classHandle, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects } from './trees';
 import { HtbClassSpecs, type ClassRates } from './htb';
 
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
@@ -49,6 +50,8 @@ interface Placement {
   readonly hostDev: string | undefined;
   readonly containerDev: string | undefined;
   readonly address: string | undefined;
+  /** Dual-stack: classified into the same class as `address`. */
+  readonly address6: string | undefined;
   readonly minor: number;
   /** classHandle(minor), made once: the same in both trees, the filters and the description. */
   readonly classid: TcHandle;
@@ -117,9 +120,10 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
   const plumbing = hostPlumbing(policy.host);
   // "/<prefix>" of every container address, made once: one concatenation per address.
   const prefix = `/${parseSubnet(policy.host.subnet).prefix}`;
+  const prefix6 = policy.host.subnet6 ? prefix6Of(policy.host.subnet6) : '';
   // forEach and map rather than for-of in code that runs once per compile: unoptimised,
   // for-of allocates an iterator result per element.
-  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix));
+  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix, prefix6));
   const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
@@ -156,6 +160,7 @@ function place(policy: Policy, observed: ObservedInputs, notes: string[]): Place
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const minors = assignMinors(containers.map((c) => c.name), observed.minors);
   const scaled = effectiveGuarantees(policy, notes);
+  const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
   // Plain literals with undefined for what does not apply: a conditional spread per
   // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
   return containers.map((c): Placement => {
@@ -163,6 +168,7 @@ function place(policy: Policy, observed: ObservedInputs, notes: string[]): Place
     // Without overcommit (the usual case) no map by name: each container's own.
     const guarantees = scaled?.get(c.name);
     const minor = minors.get(c.name)!;
+    const address = (c.address ?? addresses.get(c.name)) || undefined;
     return {
       policy: c,
       managed: c.match.kind === 'managed',
@@ -173,7 +179,8 @@ function place(policy: Policy, observed: ObservedInputs, notes: string[]): Place
       netns: own ? containerNetns(c) : undefined,
       hostDev: own ? devNames.get(c.name)! : undefined,
       containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
-      address: (c.address ?? addresses.get(c.name)) || undefined,
+      address,
+      address6: c.address6 ?? (subnet6 && address && c.match.kind === 'managed' ? embedIpv4(subnet6, ipToInt(address)) : undefined),
     };
   });
 }
@@ -201,7 +208,7 @@ export interface PolicyFootprint {
 export function policyFootprint(policy: Policy): PolicyFootprint {
   const host = hostPlumbing(policy.host);
   const own = policy.containers.filter(hasOwnNamespace);
-  const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
+  const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => namespaceObject(policy.host, containerNetns(c)));
   const dockerDevices = policy.containers.flatMap((c) => (c.docker?.device ? [{ netns: c.docker.netns, dev: c.docker.device }] : []));
   const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...dockerDevices];
   return { netns: [policy.host.netns, ...own.map(containerNetns), ...dockerDevices.map((d) => d.netns)], namespaces: [...host.namespaces, ...managed], sysctls: host.sysctls, external };
@@ -230,7 +237,8 @@ function observedAddresses(policy: Policy, observed: KernelState | undefined): M
   // reads 10,000 of them, mostly before V8 optimises this.
   const byNetns = new Map<NetnsLocator, string>();
   const addresses = observed.addresses;
-  for (let i = 0; i < addresses.length; i++) byNetns.set(addresses[i]!.netns, addressOf(addresses[i]!.cidr));
+  // IPv4 only: a dual-stack container's IPv6 address is derived from it, not assigned.
+  for (let i = 0; i < addresses.length; i++) if (!isIpv6(addresses[i]!.cidr)) byNetns.set(addresses[i]!.netns, addressOf(addresses[i]!.cidr));
   const containers = policy.containers;
   for (let i = 0; i < containers.length; i++) {
     const c = containers[i]!;
@@ -276,14 +284,17 @@ function containerClassesByDevice(netns: NetnsLocator, classes: readonly ClassOb
   return out;
 }
 
-/** The class of each address the bridge's u32 filters match whole (the last one listed wins). */
+/**
+ * The class of each IPv4 address the bridge's u32 filters match whole (the last one
+ * listed wins): entries of one key (an IPv6 entry has four, one per word).
+ */
 function classesByAddress(bridge: string, filters: readonly FilterObject[]): Map<number, TcHandle> {
   const out = new Map<number, TcHandle>();
   for (let i = 0; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.dev !== bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
     const keys = f.spec.keys;
-    for (let k = 0; k < keys.length; k++) if (keys[k]!.mask === 0xffffffff) out.set(keys[k]!.value, f.spec.classid);
+    if (keys.length === 1 && keys[0]!.mask === 0xffffffff) out.set(keys[0]!.value, f.spec.classid);
   }
   return out;
 }
@@ -317,11 +328,11 @@ function totalGuarantee(containers: readonly ContainerPolicy[], dir: Direction):
 }
 
 /** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
-function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string): void {
+function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string, prefix6: string): void {
   const docker = p.policy.docker;
   if (docker?.device) return addDockerDevicePlumbing(into, docker.netns, docker.device);
   // The placement itself is the wiring: no object per container to say the same.
-  if (isWired(p)) addContainerPlumbing(into, host, p, prefix);
+  if (isWired(p)) addContainerPlumbing(into, host, p, prefix, prefix6);
 }
 
 const guaranteeOf = (p: Placement, dir: Direction): BitsPerSec => (dir === 'download' ? p.downloadGuarantee : p.uploadGuarantee);
@@ -366,6 +377,7 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   const classids = new Array<TcHandle>(placements.length);
   const leaves = new Array<TcHandle>(placements.length);
   const byAddress: (Placement & { readonly address: string })[] = [];
+  const byAddress6: (Placement & { readonly address6: string })[] = [];
   let cgroups = false;
   // One pass for what both trees need of every container.
   for (let i = 0; i < placements.length; i++) {
@@ -374,8 +386,10 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
     leaves[i] = makeHandle(p.minor, 0);
     if (isClassifiedByAddress(p)) byAddress.push(p);
     else if (p.policy.match.kind === 'cgroup') cgroups = true;
+    if (p.address6 !== undefined && p.policy.match.kind !== 'cgroup') byAddress6.push(p as Placement & { readonly address6: string });
   }
   const addresses = addressTable(byAddress);
+  const addresses6 = byAddress6.length === 0 ? emptyAddress6Table : address6Table(byAddress6);
   // Built before the trees though listed between them: its handles (ffff:, 800::800) are
   // above 2^31, not small integers to V8. Built after the 20,000 address filters, whose
   // handle and parent fields had held only small integers, it made V8 widen those fields
@@ -385,13 +399,13 @@ function sharedTrees(policy: Policy, placements: readonly Placement[], features:
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'download', host.capacity.download) }, addresses, leafSpec);
+  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'download', host.capacity.download) }, addresses, addresses6, leafSpec);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'upload', host.capacity.upload) }, addresses, leafSpec);
+  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, { classids, leaves, specs: treeSpecs(placements, 'upload', host.capacity.upload) }, addresses, addresses6, leafSpec);
   return tc;
 }
 
@@ -417,8 +431,8 @@ function describe(policy: Policy, p: Placement): CompiledContainer {
   const cgroup = match.kind === 'cgroup' ? match.path : undefined;
   const docker = p.policy.docker;
   // Two literals rather than a conditional spread of `docker` (see place).
-  if (docker) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, docker };
-  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
+  if (docker) return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, docker };
+  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
 }
 
 /**

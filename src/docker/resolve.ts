@@ -48,12 +48,14 @@ export function resolveDocker(policy: Policy, view: DockerView): DockerResolutio
     // Docker names the devices eth0, eth1… in attach order, which the API does not tell;
     // with one network it is certainly eth0.
     const device = d.endpoints.length === 1 ? { device: 'eth0' } : {};
-    containers.push({ ...c, address: found.address, docker: { id: d.id, name: d.name, netns: `/proc/${d.pid}/ns/net`, ...device } });
+    // A dual-stack Docker network gives the container an IPv6 address too: classified into the same class.
+    const address6 = c.address6 ?? found.address6;
+    containers.push({ ...c, address: found.address, ...(address6 ? { address6 } : {}), docker: { id: d.id, name: d.name, netns: `/proc/${d.pid}/ns/net`, ...device } });
   }
   return { policy: { ...policy, containers }, waiting, issues };
 }
 
-function resolveOne(policy: Policy, match: DockerMatch, view: DockerView): { container: DockerContainer; address: string } | { reason: string } {
+function resolveOne(policy: Policy, match: DockerMatch, view: DockerView): { container: DockerContainer; address: string; address6?: string } | { reason: string } {
   const candidates = view.containers.filter((d) => selects(match, d));
   if (candidates.length === 0) return { reason: `no running Docker container matches ${describeMatch(match)} at ${view.endpoint}; shaped as soon as one starts` };
   if (candidates.length > 1) return { reason: `${describeMatch(match)} matches ${candidates.length} running containers (${candidates.map((d) => d.name).join(', ')}); one policy container shapes one Docker container: match by name, or label each container` };
@@ -66,7 +68,7 @@ function resolveOne(policy: Policy, match: DockerMatch, view: DockerView): { con
   if (!isHostAddress(parseSubnet(policy.host.subnet), onBridge.address)) {
     return { reason: `Docker container ${container.name} has ${onBridge.address} on ${policy.host.bridge}, outside the Host subnet ${policy.host.subnet}; make the Host subnet the Docker network's` };
   }
-  return { container, address: onBridge.address };
+  return { container, address: onBridge.address, ...(onBridge.address6 ? { address6: onBridge.address6 } : {}) };
 }
 
 function selects(match: DockerMatch, d: DockerContainer): boolean {

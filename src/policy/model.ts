@@ -27,6 +27,12 @@ export interface HostPolicy {
   /** Container subnet, e.g. "198.18.0.0/24"; the bridge takes `gateway`. */
   readonly subnet: string;
   readonly gateway: string;
+  /**
+   * Dual-stack: the containers' IPv6 prefix, canonical ("2001:2::/64"), and the bridge's
+   * IPv6 address in it (the prefix with the gateway's IPv4 address as the low 32 bits).
+   */
+  readonly subnet6?: string;
+  readonly gateway6?: string;
   readonly capacity: Readonly<Record<Direction, BitsPerSec>>;
   readonly overcommit: OvercommitPolicy;
   /** Set when the containers are Docker's: the bridge is then Docker's, shaped but never created. */
@@ -70,7 +76,7 @@ export type ContainerMatch =
   /** An existing namespace by path (/run/netns/x, /proc/<pid>/ns/net). */
   | { readonly kind: 'netns-path'; readonly path: string }
   | { readonly kind: 'pid'; readonly pid: number }
-  /** Traffic to/from an address on the bridge, wherever it comes from. */
+  /** Traffic to/from an address (IPv4, or IPv6 in canonical text) on the bridge, wherever it comes from. */
   | { readonly kind: 'ip'; readonly address: string }
   /** Host-network processes in a net_cls cgroup (path under the net_cls root). */
   | { readonly kind: 'cgroup'; readonly path: string }
@@ -82,6 +88,8 @@ export interface ContainerPolicy {
   readonly match: ContainerMatch;
   /** Explicit address; otherwise assigned by IPAM for managed/attached namespaces. */
   readonly address?: string;
+  /** IPv6 address (canonical text), classified into the same classes as `address`. */
+  readonly address6?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
   readonly source: SourceRef;
   /** Set by resolution (src/docker/resolve.ts) for a running Docker container. */

@@ -25,6 +25,11 @@ export interface NamespaceObject {
   readonly type: 'namespace';
   /** A named namespace Sluice creates and deletes (under /run/netns). */
   readonly name: string;
+  /**
+   * Dual-stack: created with IPv6 on but no address autoconfiguration (only the
+   * addresses Sluice assigns). Absent: IPv4-only. Read when creating, not diffed.
+   */
+  readonly ipv6?: true;
 }
 
 export interface LinkCommon {
@@ -186,6 +191,7 @@ export interface FilterObject {
 }
 
 export const ETH_P_IP = 0x0800;
+export const ETH_P_IPV6 = 0x86dd;
 export const ETH_P_ALL = 0x0003;
 
 /** A cgroup (v1 net_cls) whose sockets are tagged with an HTB class id. */
