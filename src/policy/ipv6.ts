@@ -43,7 +43,60 @@ function groupsOf(text: string): number[] | undefined {
   return [...head, ...new Array<number>(8 - given).fill(0), ...rest];
 }
 
+/** Scratch groups for parsePlainInto: one array for every parse, not one per address. */
+const scratch = new Uint32Array(8);
+
+/**
+ * Writes the four words of a plain address (hex groups, at most one "::", no dotted
+ * quad) to `out` at `at`, in one character scan without regular expressions, substrings
+ * or arrays: a dual-stack compile parses one address per container. False: not plain
+ * (or not an address), `out` untouched.
+ */
+export function parsePlainIpv6Into(text: string, out: Uint32Array, at: number): boolean {
+  let count = 0;
+  let gapAt = -1;
+  let group = 0;
+  let digits = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (hex >= 0) {
+      if (++digits > 4) return false;
+      group = (group << 4) | hex;
+      continue;
+    }
+    if (c !== 58 /* : */) return false;
+    if (digits > 0) {
+      if (count === 8) return false;
+      scratch[count++] = group;
+    }
+    if (i + 1 < n && text.charCodeAt(i + 1) === 58) {
+      // "::": once, and not ":::".
+      if (gapAt >= 0 || (i + 2 < n && text.charCodeAt(i + 2) === 58)) return false;
+      gapAt = count;
+      i++;
+    } else if (digits === 0) return false; // a lone ":" comes after a group
+    group = 0;
+    digits = 0;
+  }
+  if (digits > 0) {
+    if (count === 8) return false;
+    scratch[count++] = group;
+  } else if (!(gapAt === count && n >= 2 && text.charCodeAt(n - 1) === 58 && text.charCodeAt(n - 2) === 58)) return false;
+  if (gapAt < 0 ? count !== 8 : count > 7) return false;
+  // Groups after the gap move to the end; the gap is zeros.
+  const after = gapAt < 0 ? 0 : count - gapAt;
+  const groups = (k: number): number => (gapAt < 0 || k < gapAt ? scratch[k]! : k >= 8 - after ? scratch[k - (8 - count)]! : 0);
+  for (let w = 0; w < 4; w++) out[at + w] = ((groups(2 * w) << 16) | groups(2 * w + 1)) >>> 0;
+  return true;
+}
+
 export function parseIpv6(text: string): Ipv6Words | undefined {
+  if (!text.includes('.')) {
+    const w = new Uint32Array(4);
+    return parsePlainIpv6Into(text, w, 0) ? [w[0]!, w[1]!, w[2]!, w[3]!] : undefined;
+  }
   const g = groupsOf(text);
   if (!g) return undefined;
   const w = (i: number): number => ((g[i]! << 16) | g[i + 1]!) >>> 0;
@@ -118,5 +171,20 @@ export const MAX_EMBEDDING_PREFIX = 96;
 
 /** `subnet6` with `ipv4` (a 32-bit value) as its last word, as canonical text. */
 export function embedIpv4(s: Subnet6, ipv4: number): string {
+  // With both halves of the IPv4 address nonzero (any usable 198.18.x.y), the text is
+  // the prefix's, made once per subnet, and the two last groups: no formatting per container.
+  if (ipv4 >>> 16 !== 0 && (ipv4 & 0xffff) !== 0) return `${headOf(s)}${(ipv4 >>> 16).toString(16)}:${(ipv4 & 0xffff).toString(16)}`;
   return formatIpv6([s.words[0], s.words[1], s.words[2], ipv4 >>> 0]);
+}
+
+const heads = new WeakMap<Subnet6, string>();
+
+/** The canonical text of `s` up to its last two groups, when those are nonzero. */
+function headOf(s: Subnet6): string {
+  let head = heads.get(s);
+  if (head === undefined) {
+    head = formatIpv6([s.words[0], s.words[1], s.words[2], 0x00010001]).slice(0, -3);
+    heads.set(s, head);
+  }
+  return head;
 }

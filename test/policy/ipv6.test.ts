@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { canonicalIpv6, embedIpv4, inSubnet6, ipv6Bytes, ipv6FromBytes, parseSubnet6 } from '../../src/policy/ipv6';
 
@@ -13,6 +14,11 @@ describe('IPv6 text', () => {
 
   it('refuses what is not an address', () => {
     for (const bad of ['1::2::3', '198.18.0.1', '12345::', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9']) expect(canonicalIpv6(bad)).toBeUndefined();
+  });
+
+  it("agrees with node:net on what is an address", () => {
+    const texts = [':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', '::', '1::', ':::', '1:::2', '::1:2:3:4:5:6:7', '1:2:3:4:5:6:7::', '1:2:3:4::5:6:7:8', 'g::1', '1::2:', ':', '', 'a:b:c:d:e:f:0:1', '::ffff:1.2.3.4', '::1.2.3'];
+    for (const t of texts) expect([t, canonicalIpv6(t) !== undefined]).toEqual([t, isIPv6(t)]);
   });
 
   it('round-trips through the 16 bytes netlink carries', () => {
