@@ -191,7 +191,6 @@ export interface FilterObject {
 }
 
 export const ETH_P_IP = 0x0800;
-export const ETH_P_IPV6 = 0x86dd;
 export const ETH_P_ALL = 0x0003;
 
 /** A cgroup (v1 net_cls) whose sockets are tagged with an HTB class id. */
