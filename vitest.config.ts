@@ -3,8 +3,13 @@ import { defineConfig } from 'vitest/config';
 // Two projects: `unit` is the pure core and must stay fast (<10 s); `kernel` touches the
 // real kernel in throwaway sl- namespaces, needs root, and runs one file at a time so
 // traffic measurements do not compete for the two cores.
+// CI sets SLUICE_TEST_REPORT_DIR: each vitest run (unit, then kernel) also writes a JSON
+// report there, from which .ci/run proves that no test was skipped.
+const reportDir = process.env.SLUICE_TEST_REPORT_DIR;
+
 export default defineConfig({
   test: {
+    ...(reportDir ? { reporters: ['default', ['json', { outputFile: `${reportDir}/vitest-${process.pid}.json` }]] } : {}),
     projects: [
       {
         test: {

@@ -4,10 +4,13 @@
 // Run as root: npx tsx bench/apply.ts [apply|tick] (both by default)
 
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/app/ownership';
-import { nativeProbe } from '../src/app/runtime';
-import { silentLogger } from '../src/app/logger';
-import { systemClock } from '../src/app/tokens';
+import { FileOwnershipStore, type OwnershipStore } from '../src/wiring/ownership';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeProbe } from '../src/wiring/runtime';
+import { silentLogger } from '../src/wiring/logger';
+import { systemClock } from '../src/wiring/tokens';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { listNetns, deleteNetns, NETNS_RUN_DIR } from '../src/kernel/native';
@@ -125,14 +128,18 @@ const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[
 async function main(): Promise<void> {
   cleanup();
   const kernel = new RtnlKernel();
-  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  // The ownership record as production keeps it: a file, written (and synced) ahead of each plan's creates.
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const store = new FileOwnershipStore(dir);
+  const applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
   const only = process.argv[2];
   try {
     if (only !== 'tick') await fullApply(applier, kernel);
-    if (only !== 'apply') await noopTicks(applier);
+    if (only !== 'apply') await noopTicks(applier, store);
   } finally {
     await kernel.close();
     cleanup();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -164,7 +171,7 @@ const TICK_MODES = [
  * everything only after an announced change (and every 60th tick); the others read class
  * counters alone. New devices announce their carrier up to a second late: waited out first.
  */
-async function noopTicks(applier: Applier): Promise<void> {
+async function noopTicks(applier: Applier, store: OwnershipStore): Promise<void> {
   console.log('no-op reconcile tick (observe with counters + compile + diff + traffic snapshot; nothing to execute), target < 100 ms at 10,000 classes');
   for (const n of [500, 5000]) {
     const p = policy(n, 'ip');
@@ -173,7 +180,8 @@ async function noopTicks(applier: Applier): Promise<void> {
     for (const mode of TICK_MODES) {
       const kernel = new RtnlKernel({ followChanges: mode.followChanges });
       const timed = new TimedKernel(kernel);
-      const reconciler = new Reconciler(new Applier(timed, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), systemClock, silentLogger);
+      // The daemon restarted over what the apply made: the same record.
+      const reconciler = new Reconciler(new Applier(timed, store, nativeProbe, await detectFeatures()), systemClock, silentLogger);
       reconciler.setPolicy(p);
       await reconciler.tick();
       const times: number[] = [];

@@ -1,20 +1,20 @@
 // bench/docker: how long from `docker start` to the container being shaped, with
 // `sluice serve` following the daemon's events (ticks 60 s apart, so only events count),
 // and from `docker kill` to its classes being gone. One container with io.sluice.*
-// labels on a bridge network of the test daemon (src/docker/testbed.ts).
+// labels on a bridge network of the test daemon (src/sources/docker/testbed.ts).
 // Run as root: npx tsx bench/docker.ts [cycles=30]
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Applier } from '../src/apply/applier';
-import { silentLogger } from '../src/app/logger';
-import { MemoryOwnershipStore } from '../src/app/ownership';
-import { nativeProbe } from '../src/app/runtime';
-import { systemClock } from '../src/app/tokens';
+import { silentLogger } from '../src/wiring/logger';
+import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { nativeProbe } from '../src/wiring/runtime';
+import { systemClock } from '../src/wiring/tokens';
 import { Daemon } from '../src/daemon/serve';
-import { PolicySource } from '../src/docker/policySource';
-import { ensureImage, TestDaemon, TESTBED } from '../src/docker/testbed';
+import { policyLoader } from '../test/support/sources';
+import { ensureImage, TestDaemon, TESTBED } from '../src/sources/docker/testbed';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { ipToInt } from '../src/policy/subnet';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     await createNetwork(NET);
     writeFileSync(join(dir, 'host.yaml'), hostYaml('bench-docker', NET, 'sl-ifb7', true));
     const container = await createContainer('sl-bench-c', NET, { 'io.sluice.name': 'c', 'io.sluice.download.guarantee': '10mbit', 'io.sluice.upload.guarantee': '10mbit' });
-    const source = new PolicySource([dir]);
+    const source = policyLoader([dir]);
     const loaded = await source.load();
     if (!loaded.ok) throw new Error('policy');
     daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [dir], tickMs: 60_000 });

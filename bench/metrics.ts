@@ -1,6 +1,7 @@
 // bench/metrics: what a Prometheus scrape costs at 1,000 and 10,000 containers. The
-// per-container text is rendered once per reconcile tick (measured as "render") and a
-// scrape serves the cached text plus prom-client's daemon metrics (measured over HTTP).
+// first scrape after each reconcile tick (a new snapshot) renders the per-container text
+// and compresses it; later scrapes until the next tick serve the cached gzip plus
+// prom-client's daemon metrics. Both over HTTP, as Prometheus asks (gzip accepted).
 // Targets: scrape <= 20 ms at 1,000 containers and <= 100 ms at 10,000.
 //   npx tsx bench/metrics.ts
 
@@ -14,7 +15,8 @@ function snapshotOf(n: number, tick: number): TrafficSnapshot {
   const rows = [];
   for (let i = 0; i < n; i++) {
     for (const direction of ['download', 'upload'] as const) {
-      rows.push({ container: `c${i}`, direction, guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(1e9), priority: i % 8, bytes: 1e9 + i * tick, packets: 1e6 + i, drops: i % 3, overlimits: i, backlogBytes: 0, lends: i, borrows: i * 2, rate: bitsPerSec(1e6 + i) });
+      // Every container busy: each counter moves every tick, rates are smoothed (fractional).
+      rows.push({ container: `c${i}`, direction, guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(1e9), priority: i % 8, bytes: 1e9 + i * tick, packets: 1e6 + i * tick, drops: tick % 3, overlimits: i * tick, backlogBytes: (i * tick) % 1500, lends: i * tick, borrows: 2 * i * tick, rate: bitsPerSec(1e6 + i + tick / 3) });
     }
   }
   return { at: tick, host: 'bench', capacity: { download: bitsPerSec(10e9), upload: bitsPerSec(10e9) }, rows };
@@ -30,27 +32,28 @@ function scrape(url: string): Promise<Buffer> {
   });
 }
 
+const TICKS = 15;
+const TARGET_MS: Record<number, number> = { 1000: 20, 10000: 100 };
+
 async function main(): Promise<void> {
   for (const [i, n] of [1000, 10000].entries()) {
     let snap = snapshotOf(n, 1);
     const metrics = createMetrics({ snapshot: () => snap }, 'bench');
     const server = await startMetricsServer(`127.0.0.1:${19700 + i}`, metrics);
     const url = `http://127.0.0.1:${19700 + i}/metrics`;
-    const renders: number[] = [];
+    const firsts: number[] = [];
     const scrapes: number[] = [];
     let size = 0;
     let wire = 0;
-    for (let tick = 2; tick < 8; tick++) {
+    for (let tick = 2; tick < 2 + TICKS; tick++) {
       snap = snapshotOf(n, tick);
       metrics.observeTick({ at: Date.now(), durationMs: 5, operations: 0, driftRepairs: 0, windows: [] });
-      const r0 = performance.now();
-      await metrics.renderGzip(); // the first render after a tick builds the cached text and its gzip
-      renders.push(performance.now() - r0);
       for (let s = 0; s < 3; s++) {
         const t0 = performance.now();
         // As Prometheus asks: gzip accepted; time until the whole (compressed) body is in.
+        // The first scrape after a tick renders the new snapshot and compresses it.
         const body = await scrape(url);
-        scrapes.push(performance.now() - t0);
+        (s === 0 ? firsts : scrapes).push(performance.now() - t0);
         size = gunzipSync(body).length;
         wire = body.length;
       }
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
     server.close();
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const series = size > 0 ? n * 2 * 11 : 0;
-    console.log(`${n} containers (~${series} per-container series): render once per tick ${med(renders).toFixed(1)} ms; scrape (cached) median ${med(scrapes).toFixed(1)} ms, ${(size / 1024 / 1024).toFixed(1)} MiB of text, ${(wire / 1024 / 1024).toFixed(2)} MiB gzipped on the wire`);
+    console.log(`${n} containers (~${series} per-container series): first scrape after a new snapshot (render + gzip) median ${med(firsts).toFixed(1)} ms (max ${Math.max(...firsts).toFixed(1)}, target ${TARGET_MS[n]} ms); later scrapes (cached) median ${med(scrapes).toFixed(1)} ms; ${(size / 1024 / 1024).toFixed(1)} MiB of text, ${(wire / 1024 / 1024).toFixed(2)} MiB gzipped on the wire`);
   }
 }
 

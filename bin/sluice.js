@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 'use strict';
+// Anything reaching here escaped every command's own error handling: a bug. One line,
+// the stack only with --debug.
 require('../dist/cli/main.js').main(process.argv).catch((err) => {
-  process.stderr.write(`sluice: ${err && err.message ? err.message : String(err)}\n`);
+  const message = err && err.message ? String(err.message).split('\n')[0] : String(err);
+  const stack = process.argv.includes('--debug') && err && err.stack ? `\n${err.stack}` : ' (run with --debug for the stack)';
+  process.stderr.write(`sluice: internal error: ${message}${stack}\n`);
   process.exit(2);
 });

@@ -79,3 +79,11 @@ export class DockerUnreachableError extends SluiceError {
     );
   }
 }
+
+/** A path from a policy (netns file, cgroup) that would resolve outside where it must live. */
+export class PathEscapeError extends SluiceError {
+  readonly code = 'EPATH';
+  constructor(readonly what: string, readonly path: string, readonly resolved: string, readonly root: string) {
+    super(`${what} ${path} resolves to ${resolved}, outside ${root}`, `name something under ${root} itself, not a link or a ".." path leading out of it`);
+  }
+}

@@ -6,6 +6,7 @@
 
 #include "bpf.h"
 #include "cgroup.h"
+#include "lock.h"
 #include "netlink.h"
 #include "netns.h"
 
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadNetclsClassidProgram",
               Napi::Function::New(env, sluice::LoadNetclsClassidProgram, "loadNetclsClassidProgram"));
   exports.Set("mountCgroupV1", Napi::Function::New(env, sluice::MountCgroupV1, "mountCgroupV1"));
+  exports.Set("tryLockExclusive", Napi::Function::New(env, sluice::TryLockExclusive, "tryLockExclusive"));
   return exports;
 }
 

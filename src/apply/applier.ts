@@ -1,14 +1,17 @@
 // Converging the kernel to a policy: observe what Sluice owns, compile, diff, execute.
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
-import type { OwnershipRecord, OwnershipStore } from '../app/ownership';
-import { CompileMemo, compilePolicy, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
+import type { OwnershipRecord, OwnershipStore } from '../wiring/ownership';
+import { ForeignObjectError } from './errors';
+import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
+import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
+import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
 import type { Policy } from '../policy/model';
-import { emptyKernelState, HOST_NETNS, mergeStates, type ExternalDevice, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { emptyKernelState, HOST_NETNS, mergeStates, objectKey, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {
@@ -24,8 +27,15 @@ export type ObserveHints = Pick<KernelState, 'namespaces' | 'sysctls'> & { reado
 
 export interface PlannedChange {
   readonly compiled: CompiledPolicy;
+  /** What Sluice owns of the observation (and foreign objects the policy names, shared). */
   readonly observed: ObservedState;
   readonly plan: Plan;
+  /** Observed objects Sluice did not create: left alone, never deleted. */
+  readonly foreign: readonly KernelObject[];
+  /** Objects Sluice created and keeps although unwanted, because foreign ones are inside them. */
+  readonly kept: readonly KernelObject[];
+  /** The ownership split behind this plan. */
+  readonly ownership: OwnershipView;
 }
 
 export interface ApplyOutcome extends PlannedChange {
@@ -38,6 +48,11 @@ export interface ConvergeOutcome {
   readonly report: ExecutionReport;
 }
 
+export interface DestroyOutcome extends ConvergeOutcome {
+  readonly foreign: readonly KernelObject[];
+  readonly kept: readonly KernelObject[];
+}
+
 export class Applier {
   private readonly compiler = new CompileMemo();
   /** The desired state and the observation last found equal to it (a plan of nothing). */
@@ -45,6 +60,9 @@ export class Applier {
   private merged: { readonly compiled: KernelState; readonly extra: KernelState; readonly state: KernelState } | undefined;
   /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
   private transient = new Set<NetnsLocator>();
+  private viewed: { readonly revision: string; readonly record: OwnershipRecord | undefined; readonly desired: KernelState; readonly view: OwnershipView } | undefined;
+  private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string> } | undefined;
+  private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
 
   constructor(
     private readonly kernel: KernelPort,
@@ -67,12 +85,41 @@ export class Applier {
     };
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     this.releaseGone(scope);
-    const everything = await this.observe(scope, hints, withStats, record?.namespaces);
+    const everything = await this.observe(scope, hints, withStats, record?.namespaces, unseenDevices(policy));
     const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
-    const state = extra ? this.merge(compiled.state, extra) : compiled.state;
-    const observed = claimLinks(everything, [...hints.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...linkKeys(state), ...(record?.links ?? [])]);
+    const merged = extra ? this.merge(compiled.state, extra) : compiled.state;
+    const ownership = this.ownershipView(everything, merged, record);
+    if (ownership.conflicts.length > 0) throw new ForeignObjectError(policy.host.name, ownership.conflicts);
+    const state = this.pin(merged, ownership.pinned);
     // The compiled policy itself when nothing was merged in: it keeps its identity tick after tick.
-    return { compiled: state === compiled.state ? compiled : { ...compiled, state }, observed, plan: this.diff(state, observed) };
+    const plan = this.diff(state, ownership.observed);
+    const touched = touchesShared(plan, ownership.shared);
+    if (touched.length > 0) throw new ForeignObjectError(policy.host.name, touched);
+    return { compiled: state === compiled.state ? compiled : { ...compiled, state }, observed: ownership.observed, plan, foreign: ownership.foreign, kept: ownership.pinned, ownership };
+  }
+
+  /** The ownership split of an observation, again only when the observation, the record or the desired state changed. */
+  private ownershipView(observed: ObservedState, desired: KernelState, record: OwnershipRecord | undefined): OwnershipView {
+    const last = this.viewed;
+    const revision = observed.revision;
+    if (revision !== undefined && last && last.revision === revision && last.record === record && last.desired === desired) return { ...last.view, observed: { ...last.view.observed, stats: observed.stats } };
+    const view = new Ownership(recordedOwnership(record)).view(observed, this.keysOf(desired));
+    this.viewed = revision === undefined ? undefined : { revision, record, desired, view };
+    return view;
+  }
+
+  /** Every key of a desired state (made once per state: the compiled one keeps its identity). */
+  private keysOf(state: KernelState): ReadonlySet<string> {
+    if (this.desiredKeys?.state !== state) this.desiredKeys = { state, keys: new Set(allObjects(state).map(objectKey)) };
+    return this.desiredKeys.keys;
+  }
+
+  /** The desired state with the pinned objects in it, the same object while neither changes. */
+  private pin(state: KernelState, pinned: readonly KernelObject[]): KernelState {
+    if (pinned.length === 0) return state;
+    const signature = pinned.map(objectKey).join('|');
+    if (this.pinnedState?.state !== state || this.pinnedState.signature !== signature) this.pinnedState = { state, signature, pinned: withPinned(state, pinned) };
+    return this.pinnedState.pinned;
   }
 
   /**
@@ -101,29 +148,40 @@ export class Applier {
     const record = await this.store.read(policy.host.name);
     const base = await this.planWith(policy, withStats, extra, record);
     const planned = adjust ? withState(base, adjust(base)) : base;
-    if (planned.plan.length === 0 && record) return { ...planned, report: { applied: [], skipped: [] } };
-    // Recorded before executing: if the kernel refuses halfway, the next apply or
-    // destroy still knows every namespace this run may have created.
-    const fresh = recordFor(policy, planned.compiled.state);
-    await this.store.write(mergeRecords(fresh, record));
-    const report = await this.kernel.execute(planned.plan);
-    if (!report.failed) await this.store.write(fresh);
+    if (planned.plan.length === 0 && record?.objects) return { ...planned, report: { applied: [], skipped: [] } };
+    // Written (and synced) before anything is sent: if the kernel refuses halfway, or the
+    // process dies, the next apply or destroy still knows every object this run may have made.
+    const recordBase = baseOf(policy);
+    const ahead = recordAhead(record, recordBase, createdObjects(planned.plan), record?.objects ? [] : ownedObjects(planned.ownership));
+    if (ahead !== record) await this.store.write(ahead);
+    const report = planned.plan.length === 0 ? { applied: [], skipped: [] } : await this.kernel.execute(planned.plan);
+    if (!report.failed) {
+      const settled = recordSettled(ahead, recordBase, this.keysOf(planned.compiled.state));
+      if (settled !== ahead) await this.store.write(settled);
+    }
     return { ...planned, report };
   }
 
-  /** Removes everything recorded for `host` (and what the policy names, if given). */
-  async destroy(host: string, policy?: Policy): Promise<ConvergeOutcome> {
+  /**
+   * Removes everything recorded for `host`; a policy, if given, only widens where to look.
+   * Objects Sluice did not create are left, and so is what holds them (reported as kept).
+   */
+  async destroy(host: string, policy?: Policy): Promise<DestroyOutcome> {
     const record = await this.store.read(host);
     const hostNetns = policy?.host.netns ?? record?.hostNetns ?? HOST_NETNS;
     const covered = policy ? policyFootprint(policy) : { netns: [], namespaces: [], sysctls: [], external: [] };
     const scope = scopeOf(hostNetns, covered.netns, record);
-    const everything = await this.observe(scope, { ...covered, external: [...covered.external, ...(record?.external ?? [])] }, false, record?.namespaces);
-    const named = policy ? linkKeys(compilePolicy(policy, { features: this.features }).state) : [];
-    const observed = claimLinks(everything, [...covered.namespaces.map((n) => n.name), ...(record?.namespaces ?? [])], [...named, ...(record?.links ?? []), ...(record?.external ?? [])]);
-    const plan = diff(emptyKernelState(), observed);
+    const everything = await this.observe(scope, { namespaces: [], sysctls: [], external: [...covered.external, ...(record?.external ?? [])] }, false, record?.namespaces);
+    const ownership = new Ownership(recordedOwnership(record)).view(everything, new Set());
+    const kept = withPinned(emptyKernelState(), ownership.pinned);
+    const plan = diff(kept, ownership.observed);
     const report = await this.kernel.execute(plan);
-    if (!report.failed) await this.store.remove(host);
-    return { observed, plan, report };
+    if (!report.failed && record) {
+      const left = recordSettled(record, { host, hostNetns: record.hostNetns, external: record.external ?? [], transient: new Set() }, new Set(ownership.pinned.map(objectKey)));
+      if (isEmptyRecord(left)) await this.store.remove(host);
+      else if (left !== record) await this.store.write(left);
+    }
+    return { observed: ownership.observed, plan, report, foreign: ownership.foreign, kept: ownership.pinned };
   }
 
   /** Converges arbitrary desired objects within `scope`: what is in scope and not desired is removed. */
@@ -138,25 +196,36 @@ export class Applier {
    * Makes `desired` exist without touching anything else in its namespaces (the demo's
    * peer link lives in the policy's host namespace, beside objects the policy owns).
    */
-  async ensure(desired: KernelState, scope: readonly NetnsLocator[]): Promise<ConvergeOutcome> {
+  async ensure(desired: KernelState, scope: readonly NetnsLocator[], recordAs?: Policy): Promise<ConvergeOutcome> {
     const observed = footprint(await this.observe(scope, desired, false), desired);
     const plan = diff(desired, observed);
+    // Made for a host (the demo's peer beside its sandbox): its record says so, ahead, so
+    // that destroy removes it and an apply without it does not take it for a stranger's.
+    if (recordAs) {
+      const record = await this.store.read(recordAs.host.name);
+      const ahead = recordAhead(record, baseOf(recordAs), createdObjects(plan));
+      if (ahead !== record) await this.store.write(ahead);
+    }
     return { observed, plan, report: await this.kernel.execute(plan) };
   }
 
   /** A container that stopped left its process namespace out of scope: drop its socket so the namespace can go. */
   private releaseGone(scope: readonly NetnsLocator[]): void {
-    const now = new Set(scope.filter((ns) => ns.startsWith('/proc/')));
+    // Paths: a process's namespace, or a pod's (CNI_NETNS), which go with their owner.
+    const now = new Set(scope.filter((ns) => ns.startsWith('/')));
     const gone = [...this.transient].filter((ns) => !now.has(ns));
     if (gone.length > 0) this.kernel.release(gone);
     this.transient = now;
   }
 
   /** Owned objects in the namespaces of `scope` that exist, plus the sysctls `desired` names. */
-  async observe(scope: readonly NetnsLocator[], desired: ObserveHints, withStats: boolean, created: readonly string[] = []): Promise<ObservedState> {
+  async observe(scope: readonly NetnsLocator[], desired: ObserveHints, withStats: boolean, created: readonly string[] = [], unseen: readonly ExternalDevice[] = []): Promise<ObservedState> {
     const existing = [...new Set(scope)].filter((ns) => this.probe.exists(ns));
     const wholly = [...new Set([...desired.namespaces.map((n) => n.name), ...created])];
-    const raw = await this.kernel.observe({ netns: existing, withStats, wholly, ...(desired.external?.length ? { external: desired.external } : {}) });
+    // Devices the policy creates under names the kernel port would not report (not sl-,
+    // outside Sluice's namespaces) are read too: if one exists, it is not Sluice's.
+    const devices = [...(desired.external ?? []), ...unseen.filter((d) => !wholly.includes(d.netns))];
+    const raw = await this.kernel.observe({ netns: existing, withStats, wholly, ...(devices.length ? { external: devices } : {}) });
     // A namespace is Sluice's to delete only if it creates it (or did): never the one a
     // Docker daemon runs in, even with an sl- name.
     const owned = new Set(wholly);
@@ -175,31 +244,6 @@ export class Applier {
 
 const deviceKey = (netns: NetnsLocator, dev: string): string => `${netns}\0${dev}`;
 
-/** The links a state puts in place, as devices. */
-const linkKeys = (state: KernelState): ExternalDevice[] => state.links.map((l) => ({ netns: l.netns, dev: l.name }));
-
-/**
- * In a namespace Sluice did not create, a device is its own only if the policy puts it
- * there or an earlier apply recorded making it: a Docker daemon's namespace holds sl-
- * bridges of Docker's that an sl- prefix alone would claim.
- */
-function claimLinks(observed: ObservedState, wholly: readonly NetnsLocator[], mine: readonly ExternalDevice[]): ObservedState {
-  const whole = new Set(wholly);
-  // Everything observed hangs off an observed link: with every link in a namespace Sluice
-  // owns whole (the sandbox), there is nothing to sort out, tick after tick.
-  if (observed.links.every((l) => whole.has(l.netns))) return observed;
-  const keys = new Set(mine.filter((d) => !whole.has(d.netns)).map((d) => deviceKey(d.netns, d.dev)));
-  const ours = (netns: NetnsLocator, dev: string | undefined): boolean => whole.has(netns) || dev === undefined || keys.has(deviceKey(netns, dev));
-  return {
-    ...observed,
-    links: observed.links.filter((l) => ours(l.netns, l.name)),
-    addresses: observed.addresses.filter((a) => ours(a.netns, a.dev)),
-    routes: observed.routes.filter((r) => ours(r.netns, r.dev)),
-    qdiscs: observed.qdiscs.filter((q) => ours(q.netns, q.dev)),
-    classes: observed.classes.filter((c) => ours(c.netns, c.dev)),
-    filters: observed.filters.filter((f) => ours(f.netns, f.dev)),
-  };
-}
 
 /**
  * A device Sluice shapes but does not own reads as `external` (never deleted or
@@ -227,31 +271,29 @@ function scopeOf(hostNetns: NetnsLocator, covered: readonly NetnsLocator[], reco
 const netnsOf = (state: KernelState): NetnsLocator[] => [...state.namespaces.map((n) => n.name), ...state.links.map((l) => l.netns)];
 
 /**
- * A Docker container's namespace (/proc/<pid>/ns/net) is not remembered: once it stops,
+ * What every record of this policy says besides its objects. A Docker container's
+ * namespace (/proc/<pid>/ns/net) is not remembered as a place to look: once it stops,
  * its pid may name another process's namespace, which Sluice must never look into.
  */
-function recordFor(policy: Policy, state: KernelState): OwnershipRecord {
-  const transient = new Set(policy.containers.flatMap((c) => (c.docker ? [c.docker.netns] : [])));
-  const external = policyFootprint(policy).external.filter((d) => !transient.has(d.netns));
-  const namespaces = state.namespaces.map((n) => n.name);
-  // Devices it makes in namespaces it does not own whole: only these are its to remove there.
-  const links = state.links.filter((l) => l.spec.kind !== 'external' && !namespaces.includes(l.netns)).map((l) => ({ netns: l.netns, dev: l.name }));
-  return {
-    host: policy.host.name,
-    hostNetns: policy.host.netns,
-    namespaces,
-    scope: [...new Set([policy.host.netns, ...state.links.map((l) => l.netns)])].filter((ns) => !transient.has(ns)),
-    links,
-    ...(external.length > 0 ? { external } : {}),
-  };
+function baseOf(policy: Policy): RecordBase {
+  const transient = new Set(policy.containers.flatMap((c) => (c.workload?.netns ? [c.workload.netns] : [])));
+  return { host: policy.host.name, hostNetns: policy.host.netns, external: policyFootprint(policy).external, transient };
 }
 
-function mergeRecords(a: OwnershipRecord, b: OwnershipRecord | undefined): OwnershipRecord {
-  if (!b) return a;
-  const union = (x: readonly ExternalDevice[] = [], y: readonly ExternalDevice[] = []): ExternalDevice[] => [...new Map([...x, ...y].map((d) => [deviceKey(d.netns, d.dev), d])).values()];
-  const external = union(a.external, b.external);
-  return { ...a, namespaces: [...new Set([...a.namespaces, ...b.namespaces])], scope: [...new Set([...a.scope, ...b.scope])], links: union(a.links, b.links), ...(external.length > 0 ? { external } : {}) };
+/** What a format-1 record owned, to be carried into the first format-2 record by key. */
+function ownedObjects(view: OwnershipView): KernelObject[] {
+  const shared = view.shared;
+  return allObjects(view.observed).filter((o) => !(o.type === 'link' && o.spec.kind === 'external') && o.type !== 'sysctl' && !shared.has(objectKey(o)));
 }
+
+const allObjects = (s: KernelState): KernelObject[] => [...s.namespaces, ...s.links, ...s.addresses, ...s.routes, ...s.qdiscs, ...s.classes, ...s.filters, ...s.cgroups];
+
+/**
+ * The host's devices the policy creates that the kernel port reports only when asked by
+ * name (not sl-); the containers' devices are always sl- names.
+ */
+const unseenDevices = (policy: Policy): ExternalDevice[] =>
+  (policy.host.external ? [policy.host.ifb] : [policy.host.bridge, policy.host.ifb]).filter((d) => !d.startsWith(OWNED_PREFIX)).map((dev) => ({ netns: policy.host.netns, dev }));
 
 /** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */
 function footprint(observed: ObservedState, desired: KernelState): ObservedState {

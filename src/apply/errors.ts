@@ -1,6 +1,7 @@
 import { SluiceError } from '../errors';
 import type { ExecutionReport } from '../kernel/port';
-import { describeOperation } from '../plan/format';
+import { describeObject, describeOperation } from '../plan/format';
+import type { ForeignConflict } from './ownership';
 
 /** The kernel refused part of a plan: what was applied, what failed and why, what was skipped. */
 export class ExecutionFailedError extends SluiceError {
@@ -12,4 +13,28 @@ export class ExecutionFailedError extends SluiceError {
       report.failed?.error.hint ?? 'fix the cause and run it again: the next run continues from what is there',
     );
   }
+}
+
+/**
+ * The plan would create over, or change, objects Sluice did not create (they are not in
+ * its ownership record): refused before any change is sent.
+ */
+export class ForeignObjectError extends SluiceError {
+  readonly code = 'EFOREIGN';
+  constructor(readonly host: string, readonly conflicts: readonly ForeignConflict[]) {
+    const shown = conflicts.slice(0, 5).map((c) => `${describeObject(c.object)} ${c.reason === 'exists' ? 'already exists' : 'would be changed'}`);
+    const more = conflicts.length > shown.length ? `\n  … and ${conflicts.length - shown.length} more` : '';
+    super(`apply to host ${host} refused before any change: Sluice did not create ${conflicts.length === 1 ? 'this object' : 'these objects'} (not in its ownership record)\n  ${shown.join('\n  ')}${more}`, hintFor(conflicts));
+  }
+}
+
+function hintFor(conflicts: readonly ForeignConflict[]): string {
+  const bridge = conflicts.find((c) => c.object.type === 'link' && c.object.spec.kind === 'bridge');
+  if (bridge) {
+    return 'a bridge someone else made is shaped but never created, re-addressed or deleted when the Host declares it external (today: spec.docker for a Docker bridge); or name another bridge in the Host, or remove this one if it is left over';
+  }
+  if (conflicts.some((c) => c.object.type === 'namespace' || c.object.type === 'link')) {
+    return 'another tool (or another Sluice host) made it: choose other names in the policy, or remove it if it is left over (`ip netns del` / `ip link del`); `sluice destroy` removes only what Sluice recorded';
+  }
+  return 'another tool put this object where the policy needs its own: remove it, or leave that device out of the policy';
 }

@@ -2,8 +2,9 @@
 // registers itself here; this file only assembles them.
 
 import 'reflect-metadata';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
+import { EXIT, setDebug } from './output';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -13,11 +14,21 @@ export function buildProgram(): Command {
     )
     .version(require('../../package.json').version as string)
     .showHelpAfterError('(run `sluice <command> --help` for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false })
+    .option('--debug', 'show the stack of an internal error (a bug: please report it with the stack)', false)
+    // Before the commands are added: they inherit it, so a usage error exits 2 (README), not commander's 1.
+    .exitOverride();
+  program.hook('preAction', (root) => setDebug((root.opts() as { debug: boolean }).debug));
   for (const register of COMMANDS) register(program);
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  await buildProgram().parseAsync([...argv]);
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    // Commander has already printed the problem (and --help/--version their text).
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
 }

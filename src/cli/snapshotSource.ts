@@ -1,7 +1,9 @@
 // Where `status` and `top` get per-container traffic: the daemon's snapshot when `serve`
 // answers on its socket, else the kernel read directly (rates from successive reads).
 
-import { openRuntime, type Runtime } from '../app/runtime';
+import type { Container } from 'inversify';
+import { openRuntime, type Runtime } from '../wiring/runtime';
+import { TOKENS } from '../wiring/tokens';
 import { requestControl } from '../daemon/control';
 import type { Policy } from '../policy/model';
 import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
@@ -17,13 +19,16 @@ export class SnapshotSource {
   private runtime: Runtime | undefined;
   private readonly rates: RateEstimator;
 
+  private readonly socket: string;
+
   constructor(
+    private readonly container: Container,
     private readonly policy: Policy,
-    private readonly socket: string,
     private readonly action: string,
     rateHalfLifeMs: number,
   ) {
     this.rates = new RateEstimator(rateHalfLifeMs);
+    this.socket = container.get<string>(TOKENS.ControlSocket);
   }
 
   async next(): Promise<SourcedSnapshot> {
@@ -33,7 +38,7 @@ export class SnapshotSource {
     } catch {
       // No daemon running: read the kernel ourselves.
     }
-    this.runtime ??= await openRuntime(this.action);
+    this.runtime ??= await openRuntime(this.container, this.action);
     const planned = await this.runtime.applier.plan(this.policy, true);
     return { snap: snapshot(planned.compiled, planned.observed, this.policy.host, this.rates, performance.now()), via: 'kernel (no daemon)', fromDaemon: false };
   }

@@ -3,32 +3,71 @@
 import { bitsToBytesPerSec, bytes, type BitsPerSec, type Bytes } from '../units/units';
 import type { HtbClassSpec, QdiscSpec } from '../tc/model';
 
-/** Ethernet MTU frame plus headroom: HTB must be able to send one full frame per burst. */
-const MIN_BURST_BYTES = 3200;
-/** HTB's quantum bounds (it warns and clamps outside 1000..200000 bytes). */
-const MIN_QUANTUM_BYTES = 1000;
-const MAX_QUANTUM_BYTES = 200_000;
-/** Quantum of a class guaranteed the whole link; proportional down to 1/200 of it. */
-const LINK_QUANTUM_BYTES = 200_000;
+/**
+ * The largest packet HTB may dequeue: a 64 KiB GSO/GRO packet (what a NIC with GRO, or a
+ * veth Sluice did not make, delivers) plus the headers qdisc_pkt_len_init counts once per
+ * segment (~2.9 KB at 45 segments). HTB's DRR sends at least one packet per turn, so a
+ * quantum below this lets a small class send as much per turn as a large one.
+ */
+export const MAX_PACKET_BYTES: Bytes = bytes(73_728);
+/**
+ * Burst and cburst hold at least two largest packets. With less, one GSO packet drives a
+ * bucket negative, and a class sending at its ceiling (or at the link, ceil = link) sits
+ * out each refill; a lower priority borrows the gap. A priority-0 class capped below the
+ * link got 85% of its ceiling that way with a 1 ms cburst.
+ */
+const MIN_BURST_BYTES = 2 * MAX_PACKET_BYTES;
+/**
+ * The largest ratio between two non-zero guarantees of one direction whose quanta stay
+ * proportional (validation rejects more). Classes below largest/ratio, and zero
+ * guarantees, borrow as if guaranteed largest/ratio.
+ */
+export const MAX_GUARANTEE_RATIO = 1024;
+/**
+ * HTB keeps quantum and deficit in an int, and adds one to the other: the cap leaves the
+ * sum room below 2^31. Only quanta of inner classes (unused by HTB) come near it.
+ */
+const MAX_QUANTUM_BYTES = 2 ** 30;
 /** HTB rates of 0 are invalid; the floor for a zero guarantee. */
 export const MIN_RATE = 8_000 as BitsPerSec;
 
 /**
- * Bytes at line rate before the rate applies: ~1 ms worth of the rate, at least a
- * couple of frames, so TCP is not starved at low rates nor bursty at high ones.
+ * Bytes at line rate before the rate applies: ~1 ms worth of the rate, at least two of
+ * the largest packets (MIN_BURST_BYTES).
  */
 export function burstBytesFor(rate: BitsPerSec): Bytes {
   return bytes(Math.max(MIN_BURST_BYTES, Math.ceil(bitsToBytesPerSec(rate) / 1000)));
 }
 
 /**
- * Excess bandwidth within one priority is shared by DRR in proportion to quantum, so
- * quantum ∝ guarantee. Scaled against the link, not against the other classes, so that
- * changing one container's rate changes one class.
+ * The guarantee that gets the smallest quantum (MAX_PACKET_BYTES) among siblings: the
+ * smallest non-zero guarantee, not below largest / MAX_GUARANTEE_RATIO, rounded down to
+ * a power of two. Rounded, so that changing one container's rate changes one class
+ * unless the smallest guarantee crosses a power of two; relative to the siblings, not
+ * the link, so that a DRR round (Σ quanta) stays short: a link-relative unit would give
+ * a class guaranteed half a 100 Mbit/s link seconds of the link per turn.
  */
-export function quantumBytesFor(guarantee: BitsPerSec, link: BitsPerSec): Bytes {
-  const scaled = (LINK_QUANTUM_BYTES * Math.max(guarantee, MIN_RATE)) / Math.max(link, MIN_RATE);
-  return bytes(Math.min(MAX_QUANTUM_BYTES, Math.max(MIN_QUANTUM_BYTES, Math.round(scaled))));
+export function quantumBase(guarantees: readonly number[], link: BitsPerSec): BitsPerSec {
+  let smallest = Infinity;
+  let largest = 0;
+  for (let i = 0; i < guarantees.length; i++) {
+    const g = guarantees[i]!;
+    if (g > 0 && g < smallest) smallest = g;
+    if (g > largest) largest = g;
+  }
+  const floor = largest > 0 ? Math.max(smallest, largest / MAX_GUARANTEE_RATIO, MIN_RATE) : Math.max(link, MIN_RATE);
+  return (2 ** Math.floor(Math.log2(floor))) as BitsPerSec;
+}
+
+/**
+ * Excess bandwidth within one priority is shared by DRR in proportion to quantum, so
+ * quantum ∝ guarantee, with the base (quantumBase of the siblings) getting one largest
+ * packet. The kernel takes an explicit quantum as given (its 1000..200000 clamp is only
+ * for quanta it derives from r2q).
+ */
+export function quantumBytesFor(guarantee: BitsPerSec, base: BitsPerSec): Bytes {
+  const scaled = (MAX_PACKET_BYTES * Math.max(guarantee, base)) / base;
+  return bytes(Math.min(MAX_QUANTUM_BYTES, Math.round(scaled)));
 }
 
 export interface ClassRates {
@@ -38,22 +77,27 @@ export interface ClassRates {
   readonly burst?: Bytes;
 }
 
-export function htbClass(r: ClassRates, link: BitsPerSec): HtbClassSpec {
+/** `base`: quantumBase of the class and its siblings. */
+export function htbClass(r: ClassRates, base: BitsPerSec): HtbClassSpec {
   const rate = Math.max(r.rate, MIN_RATE) as BitsPerSec;
   const ceil = Math.max(r.ceil, rate) as BitsPerSec;
+  const quantum = quantumBytesFor(rate, base);
   return {
     kind: 'htb',
     rate,
     ceil,
     burst: r.burst ?? burstBytesFor(rate),
-    cburst: r.burst ?? burstBytesFor(ceil),
+    // At least one DRR turn: a class sends its quantum at line rate, and a cburst smaller
+    // than that ended its turn early whenever its ceiling was below the link, so it got
+    // fewer bytes per round than its quantum says (a 1:1 split measured 32:50).
+    cburst: r.burst ?? bytes(Math.max(burstBytesFor(ceil), quantum)),
     prio: r.prio,
-    quantum: quantumBytesFor(rate, link),
+    quantum,
   };
 }
 
 /**
- * htbClass(rates, link) for one link, with equal specs shared: a spec is immutable and
+ * htbClass(rates, base) for one set of siblings, with equal specs shared: a spec is immutable and
  * containers of one tier have equal rates, so they get one object between them. At
  * 10,000 containers in a few tiers that is 20,000 fewer specs (and 40,000 fewer boxed
  * rate and ceil numbers) for the garbage collector to copy while the compile runs.
@@ -66,7 +110,7 @@ export class HtbClassSpecs {
    */
   private readonly byHash = new Map<number, { readonly rates: ClassRates; readonly spec: HtbClassSpec }[]>();
 
-  constructor(private readonly link: BitsPerSec) {}
+  constructor(private readonly base: BitsPerSec) {}
 
   of(r: ClassRates): HtbClassSpec {
     return this.ofRates(r.rate, r.ceil, r.prio, r.burst);
@@ -85,7 +129,7 @@ export class HtbClassSpecs {
     }
     for (let i = 0; i < shared.length; i++) if (sameRates(shared[i]!.rates, rate, ceil, prio, burst)) return shared[i]!.spec;
     const rates: ClassRates = burst === undefined ? { rate, ceil, prio } : { rate, ceil, prio, burst };
-    const spec = htbClass(rates, this.link);
+    const spec = htbClass(rates, this.base);
     // Rates that collide this often are not worth a longer search.
     if (shared.length < MAX_SHARED_PER_HASH) shared.push({ rates, spec });
     return spec;

@@ -1,7 +1,8 @@
 // What compiling a policy yields besides kernel objects: where each container ended
 // up, so the reconciler, metrics and `inspect` can find its classes and devices.
 
-import type { DockerBinding, SourceRef } from '../policy/model';
+import type { SourceRef } from '../policy/model';
+import type { ResolvedWorkload } from '../sources/source';
 import type { TcHandle } from '../tc/handle';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
@@ -18,6 +19,7 @@ export interface CompiledClassRef {
 
 export interface CompiledContainer {
   readonly name: string;
+  /** managed, netns-path, pid, ip, cgroup, or the workload's source label (docker). */
   readonly matchKind: string;
   /** The container's own namespace (managed or attached). */
   readonly netns?: NetnsLocator;
@@ -30,8 +32,8 @@ export interface CompiledContainer {
   readonly containerDev?: string;
   readonly classes: Readonly<Partial<Record<Direction, CompiledClassRef>>>;
   readonly cgroup?: string;
-  /** The Docker container it shapes, for a docker match. */
-  readonly docker?: DockerBinding;
+  /** The workload it shapes, for a workload match (a Docker container). */
+  readonly workload?: ResolvedWorkload;
   readonly source: SourceRef;
 }
 

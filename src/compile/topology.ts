@@ -3,6 +3,7 @@
 
 import type { HostPolicy } from '../policy/model';
 import { parseSubnet } from '../policy/subnet';
+import type { ResolvedWorkload } from '../sources/source';
 import {
   HOST_NETNS,
   OWNED_PREFIX,
@@ -40,7 +41,7 @@ export const emptyPlumbing = (): Plumbing => ({ namespaces: [], links: [], addre
 export const isOwnedNamespaceName = (ns: NetnsLocator): boolean => ns !== HOST_NETNS && !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
 
 export function hostPlumbing(host: HostPolicy): Plumbing {
-  if (host.docker) return dockerHostPlumbing(host);
+  if (host.external) return externalHostPlumbing(host);
   const p = emptyPlumbing();
   const ns = host.netns;
   if (isOwnedNamespaceName(ns)) {
@@ -62,10 +63,11 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
 }
 
 /**
- * A Docker host: the namespace and the bridge (with its address) are the Docker
- * daemon's. Sluice adds only its IFB, and shapes the bridge without owning it.
+ * An external bridge: the namespace and the bridge (with its address) are a workload
+ * runtime's (Docker, a CNI plugin). Sluice adds only its IFB, and shapes the bridge
+ * without owning it.
  */
-function dockerHostPlumbing(host: HostPolicy): Plumbing {
+function externalHostPlumbing(host: HostPolicy): Plumbing {
   const p = emptyPlumbing();
   // The bridge takes the smallest GSO size of its ports whenever one joins; capping it
   // again after that is drift the next tick repairs.
@@ -108,9 +110,29 @@ export interface ContainerWiring {
   readonly address6: string | undefined;
 }
 
-/** A Docker container's own device, added to `into`: only its GSO size is Sluice's business. */
-export function addDockerDevicePlumbing(into: Plumbing, netns: NetnsLocator, device: string): void {
-  into.links.push({ type: 'link', netns, name: device, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
+/** A device Sluice shapes but does not own, by where it is. */
+export interface WorkloadDevice {
+  readonly netns: NetnsLocator;
+  readonly dev: string;
+}
+
+/**
+ * A workload's own devices (its end inside its namespace, and the host-side veth on
+ * the external bridge) when its source knows them: only their GSO size is Sluice's business.
+ */
+export function workloadDevices(w: ResolvedWorkload, hostNetns: NetnsLocator): WorkloadDevice[] {
+  const out: WorkloadDevice[] = [];
+  if (w.netns && w.device) out.push({ netns: w.netns, dev: w.device });
+  if (w.hostDevice) out.push({ netns: hostNetns, dev: w.hostDevice });
+  return out;
+}
+
+/** A workload's devices, added to `into`. */
+export function addWorkloadDevicePlumbing(into: Plumbing, devices: readonly WorkloadDevice[]): void {
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i]!;
+    into.links.push({ type: 'link', netns: d.netns, name: d.dev, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   type U32Key,
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
-import { htbClass, htbQdisc, MIN_RATE, type ClassRates } from './htb';
+import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
 import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
 import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
 import { parseIpv6, parsePlainIpv6Into } from '../policy/ipv6';
@@ -59,6 +59,8 @@ export interface TreeClasses {
   /** The handle of each class's leaf qdisc: its minor as major (minor:). */
   readonly leaves: readonly TcHandle[];
   readonly specs: readonly HtbClassSpec[];
+  /** The quantumBase the specs were made with, for the tree's own classes. */
+  readonly quantumBase: BitsPerSec;
 }
 
 /**
@@ -173,9 +175,11 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  */
 export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, capacity)));
+  // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
+  // root's stays what it was created with: it must not follow the members' quantumBase.
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, quantumBase([], capacity))));
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
-  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, capacity)));
+  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, members.quantumBase)));
   t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
   const rootClass = makeHandle(ROOT_MAJOR, ROOT_MINOR);
   const { classids, leaves, specs } = members;
@@ -306,8 +310,10 @@ export function cgroupClassifier(d: Device): FilterObject {
 export function deviceTree(d: Device, minor: number, rates: ClassRates, link: BitsPerSec, leafSpec: QdiscSpec): TcObjects {
   const t = emptyTc();
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, link)));
-  t.classes.push(htbClassObject(d, minor, ROOT_MINOR, htbClass(rates, link)));
+  // The class has no sibling: its quantum is one largest packet.
+  const base = quantumBase([rates.rate], link);
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, quantumBase([], link))));
+  t.classes.push(htbClassObject(d, minor, ROOT_MINOR, htbClass(rates, base)));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;
 }

@@ -8,7 +8,13 @@ import { mkdir } from 'node:fs/promises';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/sluice/sluice.sock';
 
-export type ControlRequest = { readonly cmd: 'status' } | { readonly cmd: 'inspect'; readonly container: string } | { readonly cmd: 'reload' } | { readonly cmd: 'tick' };
+export type ControlRequest =
+  | { readonly cmd: 'status' }
+  | { readonly cmd: 'inspect'; readonly container: string }
+  | { readonly cmd: 'reload' }
+  | { readonly cmd: 'tick' }
+  /** A source's records changed (the CNI plugin after ADD, DEL, GC): reload soon, answer at once. */
+  | { readonly cmd: 'sources-changed'; readonly reason: string };
 
 export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
 
@@ -16,10 +22,17 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await rm(path, { force: true });
   const server = createServer((socket) => onConnection(socket, handle));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
+  // Created 0600 (umask while it binds), not chmod-ed afterwards: no moment in which
+  // another user could connect. The chmod stays for an umask the kernel ignored.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
   await chmod(path, 0o600);
   return server;
 }

@@ -1,13 +1,13 @@
-// `sluice serve`: the reconciler on a timer, policy reloads (file changes, SIGHUP),
-// schedule windows opened and closed on time (node-cron), the control socket.
+// `sluice serve`: the reconciler on a timer, policy reloads (whenever the policy loader's
+// sources change: files, workload events; SIGHUP), schedule windows opened and closed
+// on time (node-cron), the control socket.
 // Stopping leaves enforcement in place; `destroy` is a separate, explicit act.
 
-import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger } from '../app/tokens';
-import { DockerFollower } from '../docker/follow';
-import type { PolicySource, PolicySourceResult } from '../docker/policySource';
+import type { Clock, Logger } from '../wiring/tokens';
+import type { PolicyLoad, PolicyLoader } from '../sources/loader';
+import type { Stop } from '../sources/source';
 import { SluiceError } from '../errors';
 import { formatPolicyIssue } from '../policy/load';
 import type { Policy } from '../policy/model';
@@ -16,7 +16,7 @@ import { activeWindows, nextWindowStart } from '../schedule/windows';
 import { serveControl, type ControlRequest } from './control';
 
 export interface DaemonOptions {
-  /** Watched for changes; the source reads them (and Docker, for a Docker host). */
+  /** The policy paths, for the log (the loader reads and follows them). */
   readonly paths: readonly string[];
   readonly tickMs: number;
   readonly controlSocket?: string;
@@ -32,18 +32,17 @@ export interface DaemonHooks {
 export class Daemon {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
-  private watchers: FSWatcher[] = [];
   private cronTasks: ScheduledTask[] = [];
   private windowTimers: NodeJS.Timeout[] = [];
   private control: Server | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private follower: { endpoint: string; follower: DockerFollower } | undefined;
+  private stopFollowing: Stop | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
+  private queued: { reasons: string[]; done: Promise<boolean> } | undefined;
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
     private readonly reconciler: Reconciler,
-    private readonly source: PolicySource,
+    private readonly source: PolicyLoader,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: DaemonOptions,
@@ -54,8 +53,7 @@ export class Daemon {
   async start(initial: Policy): Promise<void> {
     this.reconciler.setPolicy(initial);
     this.armSchedules(initial);
-    this.followDocker(initial);
-    this.watchPolicies();
+    this.stopFollowing = this.source.follow((reason) => void this.reloadSoon(reason));
     process.on('SIGHUP', this.onHup);
     if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
     this.logger.log('info', 'started', { tickMs: this.options.tickMs, paths: this.options.paths, controlSocket: this.options.controlSocket });
@@ -77,8 +75,8 @@ export class Daemon {
   }
 
   /**
-   * Reloads run one after another, each reading the files and Docker afresh: a burst of
-   * Docker events can never leave an older view in force after a newer one.
+   * Reloads run one after another, each reading the files and the workload sources
+   * afresh: a burst of events can never leave an older view in force after a newer one.
    */
   reload(reason: string): Promise<boolean> {
     const next = this.reloads.then(() => this.reloadNow(reason));
@@ -86,8 +84,28 @@ export class Daemon {
     return next;
   }
 
+  /**
+   * A source changed (a CNI ADD, DEL or GC poking the control socket): joins a reload
+   * that is queued and has not started yet, since it will read the change too. 100
+   * parallel ADDs cost a few reloads, not 100.
+   */
+  reloadSoon(reason: string): Promise<boolean> {
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queued.done;
+    }
+    const queued: { reasons: string[]; done: Promise<boolean> } = { reasons: [reason], done: Promise.resolve(false) };
+    this.queued = queued;
+    queued.done = this.reloads.then(() => {
+      this.queued = undefined;
+      return this.reloadNow(queued.reasons.join(', '));
+    });
+    this.reloads = queued.done.catch(() => false);
+    return queued.done;
+  }
+
   private async reloadNow(reason: string): Promise<boolean> {
-    let loaded: PolicySourceResult;
+    let loaded: PolicyLoad;
     try {
       loaded = await this.source.load();
     } catch (e) {
@@ -103,22 +121,9 @@ export class Daemon {
     }
     this.reconciler.setPolicy(loaded.policy);
     this.armSchedules(loaded.policy);
-    this.followDocker(loaded.policy);
     this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
     await this.runTick();
     return true;
-  }
-
-  /** A Docker host's containers come and go: every change re-reads them (one tick later they are shaped). */
-  private followDocker(policy: Policy): void {
-    const engine = this.source.engineFor(policy.host.docker);
-    if (this.follower && this.follower.endpoint === engine?.endpoint) return;
-    this.follower?.follower.stop();
-    this.follower = undefined;
-    if (!engine || this.stopped) return;
-    const follower = new DockerFollower(engine, this.logger, (reason) => void this.reload(reason));
-    this.follower = { endpoint: engine.endpoint, follower };
-    follower.start();
   }
 
   /** node-cron opens each window on time; a timer closes it; a tick applies either. */
@@ -149,25 +154,9 @@ export class Daemon {
     await this.runTick();
   }
 
-  private watchPolicies(): void {
-    for (const path of this.options.paths) {
-      try {
-        this.watchers.push(watch(path, () => this.debouncedReload()));
-      } catch (e) {
-        this.logger.log('warn', 'cannot watch policy path; reload with SIGHUP', { path, error: (e as Error).message });
-      }
-    }
-  }
-
-  /** Stops following file changes (SIGHUP and the control socket still reload). */
+  /** Stops following file changes (workload events, SIGHUP and the control socket still reload). */
   stopWatching(): void {
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
-  }
-
-  private debouncedReload(): void {
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => void this.reload('file changed'), 200);
+    this.source.stopFollowingFiles();
   }
 
   private async handle(request: ControlRequest): Promise<unknown> {
@@ -177,13 +166,16 @@ export class Daemon {
         return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name };
       case 'inspect':
         return {
-          container: state.compiled?.containers.find((c) => c.name === request.container || c.docker?.name === request.container),
-          snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.docker === request.container),
+          container: state.compiled?.containers.find((c) => c.name === request.container || c.workload?.name === request.container),
+          snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.workload === request.container),
         };
       case 'reload':
         return { reloaded: await this.reload('control socket') };
       case 'tick':
         return this.runTick();
+      case 'sources-changed':
+        void this.reloadSoon(request.reason);
+        return { queued: true };
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }
@@ -191,10 +183,8 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.follower?.follower.stop();
+    this.stopFollowing?.();
     if (this.timer) clearTimeout(this.timer);
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    for (const w of this.watchers) w.close();
     for (const t of this.cronTasks) void t.stop();
     for (const t of this.windowTimers) clearTimeout(t);
     process.off('SIGHUP', this.onHup);

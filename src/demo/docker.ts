@@ -3,8 +3,10 @@
 // with the same phases and judged against the same oracle as the sandbox.
 
 import type { CompiledPolicy } from '../compile';
-import { PolicySource } from '../docker/policySource';
-import { compose, ensureImage, TestDaemon, type Progress } from '../docker/testbed';
+import type { PolicyLoader } from '../sources/loader';
+import { buildContainer } from '../wiring/container';
+import { TOKENS } from '../wiring/tokens';
+import { compose, ensureImage, TestDaemon, type Progress } from '../sources/docker/testbed';
 import type { Policy } from '../policy/model';
 import { ExecutionFailedError } from '../apply/errors';
 import { formatPolicyIssue } from '../policy/load';
@@ -36,18 +38,19 @@ export class DockerDemo {
     this.progress('docker-compose up (docker-compose.test.yml, project sl-test)');
     this.composed = true;
     await compose(this.daemon.endpoint, ['up', '-d', '--force-recreate']);
-    const loaded = await new PolicySource(this.policyPaths, { dockerEndpoint: this.daemon.endpoint }).load();
+    const loader = buildContainer({ paths: this.policyPaths, dockerEndpoint: this.daemon.endpoint }).get<PolicyLoader>(TOKENS.PolicyLoader);
+    const loaded = await loader.load();
     if (!loaded.ok) throw new Error(`the Docker demo policy is invalid:\n${loaded.issues.map(formatPolicyIssue).join('\n')}`);
     for (const w of loaded.waiting) this.progress(`note: ${w.container} is not shaped: ${w.reason}`);
     this.policy = loaded.policy;
     const applied = await this.deps.applier.apply(loaded.policy);
     if (applied.report.failed) throw new ExecutionFailedError('applying the Docker demo policy', applied.report);
-    const shaped = applied.compiled.containers.filter((c) => c.docker && c.address);
-    this.progress(`applied ${applied.report.applied.length} operations: ${shaped.map((c) => `${c.name} (${c.docker!.name}, ${c.address})`).join(', ')} on ${loaded.policy.host.bridge}`);
+    const shaped = applied.compiled.containers.filter((c) => c.workload?.netns && c.address);
+    this.progress(`applied ${applied.report.applied.length} operations: ${shaped.map((c) => `${c.name} (${c.workload!.name}, ${c.address})`).join(', ')} on ${loaded.policy.host.bridge}`);
     const site: TrafficSite = {
       peerNetns: loaded.policy.host.netns,
       peerAddress: loaded.policy.host.gateway,
-      containers: shaped.map((c) => ({ name: c.name, netns: c.docker!.netns, address: c.address! })),
+      containers: shaped.map((c) => ({ name: c.name, netns: c.workload!.netns!, address: c.address! })),
     };
     return { policy: loaded.policy, compiled: applied.compiled, site };
   }

@@ -14,15 +14,20 @@ export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 3
 /** Dual-stack: a /64 of the IPv6 benchmarking prefix 2001:2::/48 (RFC 5180), apart from the containers' 2001:2::/64. */
 export const PEER_LINK6 = { host: '2001:2:0:ff::1', peer: '2001:2:0:ff::2', prefix: 64 } as const;
 
-export function peerState(host: HostPolicy): KernelState {
+/**
+ * `gso`: 'capped' as Sluice caps its own veths; 'kernel-default' leaves the peer's
+ * veth at 64 KiB GSO packets, as traffic from a NIC with GRO arrives.
+ */
+export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped'): KernelState {
   const s = emptyKernelState();
   const v6 = host.subnet6 !== undefined;
+  const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: VETH_GSO_MAX_SIZE } : {};
   return {
     ...s,
     namespaces: [namespaceObject(host, PEER_NETNS)],
     links: [
-      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
-      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
+      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
+      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
       { type: 'link', netns: PEER_NETNS, name: 'lo', up: true, spec: { kind: 'external' } },
     ],
     addresses: [

@@ -7,9 +7,9 @@ import type { CompiledPolicy } from '../compile';
 import type { KernelPort } from '../kernel/port';
 import { monotonicMs } from '../loadgen/protocol';
 import { judgeAgainstOracle } from '../measure/oracleVerdict';
-import type { Verdict } from '../measure/verdict';
+import { judgeAllocation, type Tolerance, type Verdict, type VerdictInput } from '../measure/verdict';
 import type { Policy } from '../policy/model';
-import type { Direction, NetnsLocator } from '../tc/model';
+import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import { containerCounters, RateEstimator } from '../traffic/snapshot';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { PEER_LINK, PEER_NETNS, peerState } from './peer';
@@ -28,6 +28,13 @@ export interface DemoOptions {
   readonly out: (text: string) => void;
   /** Redraw the live table in place (a terminal) or print it once per phase. */
   readonly live: boolean;
+  /** Default: the issue's 5% of the link per container, 95% utilisation. */
+  readonly tolerance?: Tolerance;
+  /**
+   * What each container should get in a phase, when a test states it literally instead
+   * of asking the oracle (the per-device loop sets its ceilings from the oracle itself).
+   */
+  readonly expected?: (direction: Direction, phase: Phase) => ReadonlyMap<string, BitsPerSec>;
 }
 
 export interface PhaseResult {
@@ -49,11 +56,19 @@ export async function teardownDemo(deps: DemoDeps, policy: Policy): Promise<void
   });
 }
 
-export async function buildSandbox(deps: DemoDeps, policy: Policy, out: (t: string) => void): Promise<CompiledPolicy> {
-  const applied = await deps.applier.apply(policy);
+/** How a test bends the sandbox: what it applies instead of the compiled state, the peer's GSO. */
+export interface SandboxVariant {
+  readonly adjust?: (compiled: KernelState) => KernelState;
+  /** The peer veth's GSO (peerState); default 'capped'. */
+  readonly peerGso?: 'capped' | 'kernel-default';
+}
+
+export async function buildSandbox(deps: DemoDeps, policy: Policy, out: (t: string) => void, variant?: SandboxVariant): Promise<CompiledPolicy> {
+  const adjust = variant?.adjust;
+  const applied = await deps.applier.apply(policy, false, adjust ? (planned) => adjust(planned.compiled.state) : undefined);
   if (applied.report.failed) throw new ExecutionFailedError('applying the demo policy', applied.report);
   out(`applied ${applied.report.applied.length} operations (namespaces, veths, bridge, IFB, HTB trees, filters)`);
-  const peer = await deps.applier.ensure(peerState(policy.host), [policy.host.netns, PEER_NETNS]);
+  const peer = await deps.applier.ensure(peerState(policy.host, variant?.peerGso), [policy.host.netns, PEER_NETNS], policy);
   if (peer.report.failed) throw new ExecutionFailedError('creating the demo peer', peer.report);
   out(`created the remote peer ${PEER_NETNS} (${PEER_LINK.peer}), routed through ${policy.host.netns}`);
   return applied.compiled;
@@ -115,12 +130,15 @@ async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy
   const to = monotonicMs();
   const measured = rig.goodput(direction, from, to, options.warmupSeconds * 1000);
   const drops = (await meter.sample()).drops;
-  const verdict = judgeAgainstOracle({
+  const input: VerdictInput = {
     capacity,
     containers: inputs,
     measuredGoodput: new Map([...measured].filter(([name]) => inputs.some((i) => i.id === name))),
     drops,
-  });
+    ...(options.tolerance ? { tolerance: options.tolerance } : {}),
+  };
+  const expected = options.expected;
+  const verdict = expected ? judgeAllocation(input, () => expected(direction, phase)) : judgeAgainstOracle(input);
   return { direction, phase, verdict };
 }
 

@@ -13,6 +13,8 @@ export interface TrafficEndpoint {
   /** The container's namespace and address. */
   readonly netns: string;
   readonly address: string;
+  /** Parallel TCP connections per direction (default 1). */
+  readonly flows?: number;
 }
 
 export interface TrafficPlan {
@@ -48,30 +50,47 @@ export class TrafficRig {
     return `${dir}.${name}`;
   }
 
-  /** Download: the peer sends to a receiver in each container; upload: each container sends to the peer. */
+  /**
+   * Download: the peer sends to a receiver in each container; upload: each container
+   * sends to the peer. Receivers first, then senders, each group started at once: one
+   * after another, process start-up took seconds at six containers.
+   */
   private async connectAll(): Promise<void> {
     const { plan } = this;
-    if (plan.directions.includes('upload')) {
-      const peerServer = await startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: BASE_PORT } });
-      this.children.push(peerServer);
-      for (const c of plan.containers) this.receivers.set(this.key(c.name, 'upload'), peerServer);
+    const download = plan.directions.includes('download');
+    const upload = plan.directions.includes('upload');
+    const servers: Promise<void>[] = [];
+    if (upload) {
+      servers.push(this.started(startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: BASE_PORT } }), (server) => {
+        for (const c of plan.containers) this.receivers.set(this.key(c.name, 'upload'), server);
+      }));
     }
-    for (const [i, c] of plan.containers.entries()) {
-      if (plan.directions.includes('download')) {
-        const port = BASE_PORT + 1 + i;
-        const server = await startLoadgenServer({ netns: c.netns, listen: { host: c.address, port } });
-        this.children.push(server);
-        this.receivers.set(this.key(c.name, 'download'), server);
-        const sender = await startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port }, id: this.key(c.name, 'download'), paused: true });
-        this.children.push(sender);
-        this.senders.set(this.key(c.name, 'download'), sender);
-      }
-      if (plan.directions.includes('upload')) {
-        const sender = await startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id: this.key(c.name, 'upload'), paused: true });
-        this.children.push(sender);
-        this.senders.set(this.key(c.name, 'upload'), sender);
-      }
+    if (download) {
+      plan.containers.forEach((c, i) => {
+        servers.push(this.started(startLoadgenServer({ netns: c.netns, listen: { host: c.address, port: BASE_PORT + 1 + i } }), (server) => this.receivers.set(this.key(c.name, 'download'), server)));
+      });
     }
+    await settleAll(servers);
+    const senders: Promise<void>[] = [];
+    plan.containers.forEach((c, i) => {
+      const flows = c.flows ? { flows: c.flows } : {};
+      if (download) {
+        const id = this.key(c.name, 'download');
+        senders.push(this.started(startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port: BASE_PORT + 1 + i }, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+      }
+      if (upload) {
+        const id = this.key(c.name, 'upload');
+        senders.push(this.started(startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+      }
+    });
+    await settleAll(senders);
+  }
+
+  /** Registers the child for stop() as soon as it is up, then files it. */
+  private async started(child: Promise<LoadgenChild>, file: (child: LoadgenChild) => void): Promise<void> {
+    const c = await child;
+    this.children.push(c);
+    file(c);
   }
 
   /** Makes exactly `active` send in `dir`; everyone else in that direction pauses. Returns the switch time. */
@@ -114,4 +133,11 @@ export class TrafficRig {
     await Promise.all(this.children.map((c) => c.stop(500).catch(() => null)));
     killAllLoadgens();
   }
+}
+
+/** Waits for every start, then throws the first failure (so stop() sees every child that did start). */
+async function settleAll(starts: readonly Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -1,9 +1,9 @@
 // cgroup v1 net_cls: a cgroup's sockets carry `net_cls.classid`, which Sluice's BPF
 // classifier turns into an HTB class. Plain files, so no netlink here.
 
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KernelError } from '../errors';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { KernelError, PathEscapeError } from '../errors';
 import type { TcHandle } from '../tc/handle';
 import { asHandle } from '../tc/handle';
 import { OWNED_PREFIX, type CgroupClassidObject } from '../tc/model';
@@ -40,14 +40,30 @@ function requireRoot(action: string, object: string): string {
 }
 
 export function writeCgroupClassid(o: CgroupClassidObject, action: 'create' | 'change'): void {
-  const dir = join(requireRoot(action, `cgroup ${o.cgroup}`), o.cgroup);
+  const root = requireRoot(action, `cgroup ${o.cgroup}`);
+  const dir = cgroupDir(root, o.cgroup);
   mkdirSync(dir, { recursive: true });
+  cgroupDir(root, o.cgroup, realpathSync);
   writeFileSync(join(dir, 'net_cls.classid'), `${o.classid >>> 0}\n`);
 }
 
 /** rmdir: the kernel refuses (EBUSY) while processes are still in the cgroup, which is the safe answer. */
 export function removeCgroup(o: CgroupClassidObject): void {
-  rmdirSync(join(requireRoot('delete', `cgroup ${o.cgroup}`), o.cgroup));
+  const root = requireRoot('delete', `cgroup ${o.cgroup}`);
+  // rmdir does not follow a link in the last component, so the lexical check suffices.
+  rmdirSync(cgroupDir(root, o.cgroup));
+}
+
+/**
+ * The cgroup's directory, refused when it lies outside the net_cls root: as written
+ * (".." segments), or once `resolve` (realpath) has followed any link.
+ */
+export function cgroupDir(root: string, cgroup: string, resolve: (p: string) => string = (p) => p): string {
+  const dir = join(root, cgroup);
+  const resolved = resolve(dir);
+  const rel = relative(resolve(root), resolved);
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel)) throw new PathEscapeError('cgroup', cgroup, resolved, root);
+  return dir;
 }
 
 /** Sluice's cgroups (top-level `sl-*` directories) and their classids; none when net_cls is not mounted. */

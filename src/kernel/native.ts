@@ -3,12 +3,13 @@
 // no Node thread ever changes namespace. Addon failures (Errors with code/errno/syscall/
 // path) become the typed errors of src/errors.ts here, and nowhere else.
 
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   FeatureMissingError,
   KernelError,
   NamespaceNotFoundError,
+  PathEscapeError,
   PermissionError,
   SluiceError,
 } from '../errors';
@@ -44,6 +45,7 @@ interface NativeAddon {
   drainNetlink(fd: number): NetlinkDrain;
   loadNetclsClassidProgram(): BpfProgram;
   mountCgroupV1(controller: string, target: string): void;
+  tryLockExclusive(fd: number): boolean;
 }
 
 /** The shape of an Error the addon throws for a failed system call. */
@@ -88,9 +90,28 @@ function addon(): NativeAddon {
 /** The netns file a locator names: bare name → /run/netns/<name>, path as is, HOST_NETNS → own. */
 export function netnsPath(locator: NetnsLocator): string {
   if (locator === HOST_NETNS) return HOST_NETNS_PATH;
-  if (path.isAbsolute(locator)) return locator;
+  if (path.isAbsolute(locator)) {
+    if (locator.split('/').includes('..')) throw new PathEscapeError('namespace file', locator, path.resolve(locator), 'the path as written');
+    return locator;
+  }
   assertNetnsName(locator);
-  return `${NETNS_RUN_DIR}/${locator}`;
+  return confinedToRunDir(`${NETNS_RUN_DIR}/${locator}`, locator);
+}
+
+/**
+ * A name under /run/netns must stay there. `ip netns add` makes a bind-mounted file, never
+ * a link, so a symlink in its place (say to /proc/1/ns/net, the real host) is refused as
+ * such: resolving it is no check, since /proc's namespace links do not resolve to a path.
+ */
+export function confinedToRunDir(file: string, name: string): string {
+  let link: string;
+  try {
+    if (!lstatSync(file).isSymbolicLink()) return file;
+    link = readlinkSync(file);
+  } catch {
+    return file; // not there (yet): whoever opens it reports that
+  }
+  throw new PathEscapeError('namespace', name, `a link to ${link}`, path.dirname(file));
 }
 
 /** The network namespace of a running process, e.g. a container's init. */
@@ -308,4 +329,9 @@ export function loadNetclsClassidProgram(): BpfProgram {
 /** Mounts the cgroup v1 net_cls hierarchy at `target` (created if missing). */
 export function mountNetCls(target: string): void {
   withContext({ request: 'mount', object: `cgroup v1 net_cls at ${target}`, netns: HOST_NETNS }, () => addon().mountCgroupV1('net_cls', target));
+}
+
+/** flock(LOCK_EX|LOCK_NB) on an open file: false when another open file holds it. */
+export function tryLockExclusive(fd: number, file: string): boolean {
+  return withContext({ request: 'lock', object: file, netns: HOST_NETNS }, () => addon().tryLockExclusive(fd));
 }

@@ -15,6 +15,7 @@ import {
   type Endpoint,
   type LoadgenCommand,
   type LoadgenEvent,
+  type LoadgenMode,
 } from './protocol';
 
 export interface ByteSampleLine {
@@ -22,15 +23,22 @@ export interface ByteSampleLine {
   readonly bytes: number;
 }
 
+export interface RttSample {
+  readonly t: number;
+  readonly ms: number;
+}
+
 type EventOf<K extends LoadgenEvent['type']> = Extract<LoadgenEvent, { type: K }>;
 
 export interface LoadgenChild {
   readonly pid: number;
-  readonly role: 'serve' | 'send';
+  readonly role: LoadgenMode;
   /** Cumulative byte samples for one id, in arrival order (t = CLOCK_MONOTONIC ms). */
   samples(id: string): readonly ByteSampleLine[];
   /** The latest cumulative byte count seen for `id` (0 before the first sample). */
   latestBytes(id: string): number;
+  /** Round trips measured by a `ping` child: (t, ms) in arrival order. */
+  rtts(): readonly RttSample[];
   readonly events: readonly LoadgenEvent[];
   onEvent(listener: (event: LoadgenEvent) => void): void;
   send(command: LoadgenCommand): void;
@@ -62,6 +70,8 @@ export interface LoadgenSenderOptions {
   readonly paused?: boolean;
   readonly intervalMs?: number;
   readonly writeBytes?: number;
+  /** Parallel TCP connections counted under the one id (default 1). */
+  readonly flows?: number;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 10_000;
@@ -128,13 +138,14 @@ function installExitHandlers(): void {
 
 // --- one child ---
 
-function spawnLoadgen(netns: string | undefined, role: 'serve' | 'send', args: readonly string[]): LoadgenChild {
+function spawnLoadgen(netns: string | undefined, role: LoadgenMode, args: readonly string[]): LoadgenChild {
   const [command, ...rest] = loadgenCommandLine(netns, [role, ...args]);
   installExitHandlers();
   const child = spawn(command, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   liveChildren.add(child);
   const events: LoadgenEvent[] = [];
   const samplesById = new Map<string, ByteSampleLine[]>();
+  const rtts: RttSample[] = [];
   const listeners: ((event: LoadgenEvent) => void)[] = [];
   let stderrText = '';
 
@@ -153,6 +164,7 @@ function spawnLoadgen(netns: string | undefined, role: 'serve' | 'send', args: r
       list.push({ t: event.t, bytes: event.bytes });
       samplesById.set(event.id, list);
     }
+    if (event.type === 'rtt') rtts.push({ t: event.t, ms: event.ms });
     for (const listener of listeners) listener(event);
   });
 
@@ -227,6 +239,7 @@ function spawnLoadgen(netns: string | undefined, role: 'serve' | 'send', args: r
     events,
     samples: (id) => samplesById.get(id) ?? [],
     latestBytes: (id) => samplesById.get(id)?.at(-1)?.bytes ?? 0,
+    rtts: () => rtts,
     onEvent: (listener) => {
       listeners.push(listener);
     },
@@ -269,9 +282,33 @@ export async function startLoadgenSender(options: LoadgenSenderOptions): Promise
   if (options.paused === true) args.push('--paused');
   if (options.intervalMs !== undefined) args.push('--interval', String(options.intervalMs));
   if (options.writeBytes !== undefined) args.push('--write-bytes', String(options.writeBytes));
+  if (options.flows !== undefined) args.push('--flows', String(options.flows));
   const child = spawnLoadgen(options.netns, 'send', args);
   try {
     await child.waitFor('connected');
+  } catch (error) {
+    await child.stop(500);
+    throw error;
+  }
+  return child;
+}
+
+/** Starts `echo` (the far end of a ping) and resolves once it listens. */
+export async function startLoadgenEcho(options: { readonly netns?: string; readonly listen: Endpoint | string }): Promise<LoadgenChild> {
+  return started(spawnLoadgen(options.netns, 'echo', ['--listen', endpointText(options.listen)]), 'ready');
+}
+
+/** Starts `ping` towards an echo and resolves once connected; rtts() collects the round trips. */
+export async function startLoadgenPing(options: { readonly netns?: string; readonly to: Endpoint | string; readonly id: string; readonly bind?: string; readonly intervalMs: number; readonly paused?: boolean }): Promise<LoadgenChild> {
+  const args = ['--to', endpointText(options.to), '--id', options.id, '--interval', String(options.intervalMs)];
+  if (options.bind !== undefined) args.push('--bind', options.bind);
+  if (options.paused === true) args.push('--paused');
+  return started(spawnLoadgen(options.netns, 'ping', args), 'connected');
+}
+
+async function started(child: LoadgenChild, event: 'ready' | 'connected'): Promise<LoadgenChild> {
+  try {
+    await child.waitFor(event);
   } catch (error) {
     await child.stop(500);
     throw error;

@@ -5,6 +5,7 @@ import { processIo } from './io';
 import { parseArgs, UsageError, type LoadgenOptions } from './protocol';
 import { runSender } from './send';
 import { runServer } from './serve';
+import { runEcho, runPing } from './ping';
 
 function run(options: LoadgenOptions): Promise<number> {
   const io = processIo(options.readStdin);
@@ -13,6 +14,10 @@ function run(options: LoadgenOptions): Promise<number> {
       return runServer(options, io);
     case 'send':
       return runSender(options, io);
+    case 'echo':
+      return runEcho(options, io);
+    case 'ping':
+      return runPing(options, io);
   }
 }
 

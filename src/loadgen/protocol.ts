@@ -8,7 +8,7 @@ export interface Endpoint {
   readonly port: number;
 }
 
-export type LoadgenMode = 'serve' | 'send';
+export type LoadgenMode = 'serve' | 'send' | 'echo' | 'ping';
 
 export interface ServeOptions {
   readonly mode: 'serve';
@@ -31,9 +31,34 @@ export interface SendOptions {
   readonly readStdin: boolean;
   /** Size of each write; large writes keep the per-byte cost of Node low. */
   readonly writeBytes: number;
+  /** Parallel TCP connections, counted together under the id. */
+  readonly flows: number;
 }
 
-export type LoadgenOptions = ServeOptions | SendOptions;
+/** `echo`: send back every byte received (the far end of `ping`). */
+export interface EchoOptions {
+  readonly mode: 'echo';
+  readonly listen: Endpoint;
+  readonly intervalMs: number;
+  readonly readStdin: boolean;
+}
+
+/**
+ * `ping`: one TCP connection carrying a small message every intervalMs, each waiting for
+ * its echo; the round trip of each is an 'rtt' event. A light flow whose latency shows
+ * the queueing the shaper adds, without ICMP.
+ */
+export interface PingOptions {
+  readonly mode: 'ping';
+  readonly to: Endpoint;
+  readonly id: string;
+  readonly bind: string | undefined;
+  readonly paused: boolean;
+  readonly intervalMs: number;
+  readonly readStdin: boolean;
+}
+
+export type LoadgenOptions = ServeOptions | SendOptions | EchoOptions | PingOptions;
 
 /** Commands a parent writes to the loadgen's stdin, one JSON object per line. */
 export type LoadgenCommand =
@@ -49,6 +74,7 @@ export type LoadgenEvent =
   | { readonly type: 'connected'; readonly t: number; readonly id: string; readonly peer: string }
   | { readonly type: 'closed'; readonly t: number; readonly id: string; readonly bytes: number }
   | { readonly type: 'ack'; readonly t: number; readonly cmd: LoadgenCommand['cmd'] }
+  | { readonly type: 'rtt'; readonly t: number; readonly id: string; readonly ms: number }
   | { readonly type: 'error'; readonly t: number; readonly message: string };
 
 export const DEFAULT_INTERVAL_MS = 100;
@@ -68,7 +94,9 @@ export class UsageError extends Error {
 export const USAGE = [
   'usage: loadgen serve --listen <ip:port> [--interval ms] [--no-stdin]',
   '       loadgen send --to <ip:port> --id <name> [--bind <ip>] [--duration s] [--paused]',
-  '                    [--interval ms] [--write-bytes n] [--no-stdin]',
+  '                    [--interval ms] [--write-bytes n] [--flows n] [--no-stdin]',
+  '       loadgen echo --listen <ip:port> [--no-stdin]',
+  '       loadgen ping --to <ip:port> --id <name> [--bind <ip>] [--interval ms] [--paused] [--no-stdin]',
   'stdin (JSON lines): {"cmd":"start"} {"cmd":"stop"} {"cmd":"sample"} {"cmd":"exit"}; EOF on stdin = exit',
 ].join('\n');
 
@@ -98,7 +126,7 @@ export function formatEndpoint(endpoint: Endpoint): string {
 
 type FlagValues = Map<string, string | true>;
 
-const VALUE_FLAGS = new Set(['--listen', '--to', '--id', '--bind', '--duration', '--interval', '--write-bytes']);
+const VALUE_FLAGS = new Set(['--listen', '--to', '--id', '--bind', '--duration', '--interval', '--write-bytes', '--flows']);
 const BOOLEAN_FLAGS = new Set(['--paused', '--no-stdin']);
 
 function readFlags(args: readonly string[]): FlagValues {
@@ -138,6 +166,14 @@ function positiveNumberFlag(flags: FlagValues, name: string, fallback: number | 
   return value;
 }
 
+const MAX_FLOWS = 64;
+
+function integerFlag(flags: FlagValues, name: string, fallback: number, max: number): number {
+  const value = positiveNumberFlag(flags, name, fallback) as number;
+  if (!Number.isInteger(value) || value > max) throw new UsageError(`${name} must be a whole number 1..${max}, got "${value}"`);
+  return value;
+}
+
 /** Parses `serve ...` / `send ...` (argv without node and the script). */
 export function parseArgs(argv: readonly string[]): LoadgenOptions {
   const [mode, ...rest] = argv;
@@ -147,9 +183,12 @@ export function parseArgs(argv: readonly string[]): LoadgenOptions {
   if (mode === 'serve') {
     return { mode, listen: parseEndpoint(requiredFlag(flags, '--listen')), intervalMs, readStdin };
   }
+  if (mode === 'echo') return { mode, listen: parseEndpoint(requiredFlag(flags, '--listen')), intervalMs, readStdin };
+  if (mode === 'ping') {
+    return { mode, to: parseEndpoint(requiredFlag(flags, '--to')), id: idFlag(flags), bind: stringFlag(flags, '--bind'), paused: flags.get('--paused') === true, intervalMs, readStdin };
+  }
   if (mode === 'send') {
-    const id = requiredFlag(flags, '--id');
-    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(id)) throw new UsageError(`--id "${id}" must be 1-64 of [A-Za-z0-9_.:-]`);
+    const id = idFlag(flags);
     return {
       mode,
       to: parseEndpoint(requiredFlag(flags, '--to')),
@@ -160,9 +199,16 @@ export function parseArgs(argv: readonly string[]): LoadgenOptions {
       intervalMs,
       readStdin,
       writeBytes: Math.floor(positiveNumberFlag(flags, '--write-bytes', DEFAULT_WRITE_BYTES) as number),
+      flows: integerFlag(flags, '--flows', 1, MAX_FLOWS),
     };
   }
-  throw new UsageError(`mode must be "serve" or "send", got "${mode ?? ''}"`);
+  throw new UsageError(`mode must be "serve", "send", "echo" or "ping", got "${mode ?? ''}"`);
+}
+
+function idFlag(flags: FlagValues): string {
+  const id = requiredFlag(flags, '--id');
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(id)) throw new UsageError(`--id "${id}" must be 1-64 of [A-Za-z0-9_.:-]`);
+  return id;
 }
 
 const COMMANDS: ReadonlySet<string> = new Set(['start', 'stop', 'sample', 'exit']);
@@ -196,6 +242,8 @@ export function parseEvent(line: string): LoadgenEvent | undefined {
     case 'sample':
     case 'closed':
       return typeof value['id'] === 'string' && typeof value['bytes'] === 'number' ? (value as LoadgenEvent) : undefined;
+    case 'rtt':
+      return typeof value['id'] === 'string' && typeof value['ms'] === 'number' ? (value as LoadgenEvent) : undefined;
     case 'ready':
     case 'connected':
     case 'ack':

@@ -14,7 +14,7 @@ export interface SluiceMetrics {
   reloadFailed(): void;
   /** The full exposition text. */
   render(): Promise<string>;
-  /** The same, gzip-compressed (what Prometheus asks for); the per-container part is compressed once per tick. */
+  /** The same, gzip-compressed (what Prometheus asks for); the per-container part is rendered and compressed once per snapshot. */
   renderGzip(): Promise<Buffer>;
   healthy(): { ok: boolean; lastSuccess: number | undefined; lastError?: string };
 }
@@ -66,7 +66,8 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
       return (await registry.metrics()) + cache.get(source.snapshot());
     },
     async renderGzip() {
-      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), cache.gzip(source.snapshot())]);
+      const containers = cache.gzip(source.snapshot());
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers]);
     },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };

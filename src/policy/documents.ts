@@ -3,8 +3,9 @@
 
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { excessiveNesting, MAX_POLICY_DEPTH } from './depth';
 import { formatPath, type PolicyIssue } from './issues';
-import { DOCUMENT_KINDS, policyDocument, type PolicyDocument } from './schema';
+import { DOCUMENT_KINDS, policyDocument, WORKLOAD_SOURCE_SECTIONS, type PolicyDocument } from './schema';
 
 export interface PolicyFileText {
   readonly path: string;
@@ -43,6 +44,11 @@ function parseFile(file: PolicyFileText): ParsedFiles {
   const lines = new LineCounter();
   const documents: LocatedDocument[] = [];
   const issues: PolicyIssue[] = [];
+  const tooDeep = excessiveNesting(file.text);
+  if (tooDeep) {
+    const message = `nested more than ${MAX_POLICY_DEPTH} levels deep here; a policy needs about 10, so the file is malformed (or built to exhaust the parser) and was not parsed`;
+    return { documents, issues: [{ file: file.path, line: tooDeep.line, column: tooDeep.column, path: '', message, hint: 'check the brackets and indentation around this line' }] };
+  }
   for (const doc of parseAllDocuments(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })) {
     const locate = (path: readonly PropertyKey[]): Position => positionOf(doc, path, lines);
     if (doc.errors.length > 0) {
@@ -106,7 +112,7 @@ function schemaIssue(file: string, issue: z.core.$ZodIssue, locate: (p: readonly
     };
   }
   if (issue.code === 'invalid_union' && issue.path.at(-1) === 'match') {
-    return { file, ...locate(issue.path), path: formatPath(issue.path), message: 'match needs exactly one of: managed, netns, pid, ip, cgroup, docker', hint: 'e.g. match: { managed: sl-web }' };
+    return { file, ...locate(issue.path), path: formatPath(issue.path), message: `match needs exactly one of: ${['managed', 'netns', 'pid', 'ip', 'cgroup', ...WORKLOAD_SOURCE_SECTIONS].join(', ')}`, hint: 'e.g. match: { managed: sl-web }' };
   }
   return { file, ...locate(issue.path), path: formatPath(issue.path), message: issue.message };
 }

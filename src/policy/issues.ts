@@ -13,7 +13,7 @@ export interface PolicyIssue {
 
 /** "policies/web.yaml:12:7: spec.download.guarantee: … (hint: …)" */
 export function formatPolicyIssue(issue: PolicyIssue): string {
-  // Line 0: the finding has no line (an unreadable path, a Docker label).
+  // Line 0: the finding has no line (an unreadable path, a workload's label).
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
   const field = issue.path ? ` ${issue.path}:` : '';
   return `${where}:${field} ${issue.message}${issue.hint ? `\n    hint: ${issue.hint}` : ''}`;

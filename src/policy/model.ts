@@ -1,9 +1,16 @@
 // The validated policy: what the loader (src/policy/load.ts) produces once every file
 // has parsed and passed validation. Everything downstream (allocate, compile, the
 // reconciler, the CLI) reads this, never the raw YAML.
+//
+// The shapes come from the zod schema (schema.ts, the one place a field is written):
+// units are already parsed there. What is added here is only what validation decides
+// across documents: a container's ceiling defaulted to the link, the gateway, the
+// match as a tagged union (exhaustive switches), and where each element came from.
 
-import type { BitsPerSec, Bytes, Seconds } from '../units/units';
+import type { Seconds } from '../units/units';
 import type { Direction, NetnsLocator } from '../tc/model';
+import type { ResolvedWorkload, SourceLabel } from '../sources/source';
+import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
 
 /** Where a policy element came from, so errors and `inspect` can cite it. */
 export interface SourceRef {
@@ -12,20 +19,21 @@ export interface SourceRef {
   readonly column: number;
 }
 
-export type EnforcementMode = 'shared' | 'per-device';
+type HostSpec = HostDocument['spec'];
+type ContainerSpec = ContainerDocument['spec'];
+type DirectionSpec = ContainerSpec['download'];
+type ScheduleSpec = ScheduleDocument['spec'];
+
+export type EnforcementMode = HostSpec['mode'];
 
 /** What to do when Σ guarantees exceed the link in a direction. */
-export type OvercommitPolicy = 'reject' | 'scale-by-priority';
+export type OvercommitPolicy = HostSpec['overcommit'];
 
-export interface HostPolicy {
+export type HostPolicy = Readonly<Pick<HostSpec, 'mode' | 'bridge' | 'ifb' | 'subnet' | 'overcommit'>> & {
   readonly name: string;
-  readonly mode: EnforcementMode;
   /** The namespace holding the bridge and IFB: a sandbox `sl-host` by default. */
   readonly netns: NetnsLocator;
-  readonly bridge: string;
-  readonly ifb: string;
-  /** Container subnet, e.g. "198.18.0.0/24"; the bridge takes `gateway`. */
-  readonly subnet: string;
+  /** The bridge's address in `subnet`. */
   readonly gateway: string;
   /**
    * Dual-stack: the containers' IPv6 prefix, canonical ("2001:2::/64"), and the bridge's
@@ -33,42 +41,22 @@ export interface HostPolicy {
    */
   readonly subnet6?: string;
   readonly gateway6?: string;
-  readonly capacity: Readonly<Record<Direction, BitsPerSec>>;
-  readonly overcommit: OvercommitPolicy;
-  /** Set when the containers are Docker's: the bridge is then Docker's, shaped but never created. */
-  readonly docker?: DockerHostPolicy;
-  readonly source: SourceRef;
-}
-
-export interface DockerHostPolicy {
-  /** unix:///… socket of the Engine API; absent: the CLI flag, $DOCKER_HOST, or the default socket. */
-  readonly endpoint?: string;
-  /** Read io.sluice.* container labels as a policy source. */
-  readonly labels: boolean;
-}
-
-/** The Docker container a `docker` match resolved to, while it runs. */
-export interface DockerBinding {
-  readonly id: string;
-  readonly name: string;
-  /** Its network namespace, /proc/<pid>/ns/net. */
-  readonly netns: string;
+  readonly capacity: Readonly<HostSpec['capacity']>;
   /**
-   * Its device on the bridge's network, when known (Docker names a lone network's
-   * device eth0): Sluice caps its GSO size as on its own veths.
+   * The bridge and `netns` belong to a workload runtime (Docker, a CNI plugin, Podman):
+   * Sluice shapes the bridge and adds its IFB, never creates, re-addresses or deletes them.
    */
-  readonly device?: string;
-}
+  readonly external: boolean;
+  /** The workload sources the Host enables (its `spec.<label>` sections), e.g. ["docker"]. */
+  readonly sources: readonly SourceLabel[];
+  readonly source: SourceRef;
+};
 
-export interface DirectionPolicy {
-  readonly guarantee: BitsPerSec;
-  /** Defaults to the link capacity of that direction. */
-  readonly ceiling: BitsPerSec;
-  /** 0 = highest … 7. */
-  readonly priority: number;
-  /** Optional explicit burst; the compiler sizes one from the rate otherwise. */
-  readonly burst?: Bytes;
-}
+/** One direction of a container: the schema's, with the ceiling defaulted to the link. */
+export type DirectionPolicy = Readonly<Omit<DirectionSpec, 'ceiling'> & Required<Pick<DirectionSpec, 'ceiling'>>>;
+
+/** Which of a source's workloads a policy container shapes; every given field must match. */
+export type WorkloadSelector = Readonly<Extract<ContainerSpec['match'], { docker: unknown }>['docker']>;
 
 export type ContainerMatch =
   /** A namespace Sluice creates and owns (name under /run/netns, `sl-` prefixed). */
@@ -80,8 +68,8 @@ export type ContainerMatch =
   | { readonly kind: 'ip'; readonly address: string }
   /** Host-network processes in a net_cls cgroup (path under the net_cls root). */
   | { readonly kind: 'cgroup'; readonly path: string }
-  /** A Docker container by name, compose service or label selector. */
-  | { readonly kind: 'docker'; readonly name?: string; readonly service?: string; readonly labels?: Readonly<Record<string, string>> };
+  /** A workload a source finds (`match: { docker: … }`), by name, service or label selector. */
+  | ({ readonly kind: 'workload'; readonly source: SourceLabel } & WorkloadSelector);
 
 export interface ContainerPolicy {
   readonly name: string;
@@ -92,8 +80,8 @@ export interface ContainerPolicy {
   readonly address6?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
   readonly source: SourceRef;
-  /** Set by resolution (src/docker/resolve.ts) for a running Docker container. */
-  readonly docker?: DockerBinding;
+  /** Set by resolution (src/sources/resolve.ts) for a workload match while the workload runs. */
+  readonly workload?: ResolvedWorkload;
 }
 
 /** A change to apply while a schedule's window is open; absent fields keep their value. */
@@ -104,8 +92,8 @@ export interface SchedulePatch {
 
 export interface SchedulePolicy {
   readonly name: string;
-  /** Five-field cron expression (node-cron syntax) for the window's start. */
-  readonly cron: string;
+  /** Five-field cron expression for the window's start (src/schedule/cron.ts). */
+  readonly cron: ScheduleSpec['cron'];
   readonly duration: Seconds;
   readonly patches: readonly SchedulePatch[];
   readonly source: SourceRef;

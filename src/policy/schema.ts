@@ -7,23 +7,25 @@ import { parseDuration, parseRate, parseSize, ACCEPTED_RATE_UNITS, ACCEPTED_SIZE
 
 export const API_VERSION = 'sluice.dev/v1';
 
-/** A string checked by one of the unit parsers, with the parser's message on failure. */
-function unitString(parse: (text: string) => unknown, description: string, examples: string[]): z.ZodString {
+/**
+ * A string read by one of the unit parsers: the document holds the parsed, branded
+ * value (BitsPerSec, Bytes, Seconds), or the parser's message is the issue.
+ */
+function unitString<T>(parse: (text: string) => T, description: string, examples: string[]) {
   return z
     .string()
-    .check(
-      z.superRefine((text, ctx) => {
-        try {
-          parse(text);
-        } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        }
-      }),
-    )
-    .meta({ description, examples });
+    .meta({ description, examples })
+    .transform((text, ctx): T => {
+      try {
+        return parse(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
 }
 
-const rate = (description: string): z.ZodString =>
+const rate = (description: string) =>
   unitString(parseRate, `${description} (units: ${ACCEPTED_RATE_UNITS})`, ['100mbit', '500kbit', '12.5mbyte/s']);
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
@@ -63,8 +65,15 @@ const match = z
         labels: z.record(z.string(), z.string()).optional(),
       }),
     }).meta({ description: 'A Docker container by name, compose service or labels.' }),
+    z.strictObject({
+      cni: z.strictObject({
+        name: z.string().optional(),
+        service: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+      }),
+    }).meta({ description: 'A pod the sluice CNI plugin recorded, by "namespace/pod" name or by its sluice.dev/ annotations.' }),
   ])
-  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker.' });
+  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni.' });
 
 const hostSpec = z.strictObject({
   mode: z.enum(['shared', 'per-device']).default('shared')
@@ -83,6 +92,8 @@ const hostSpec = z.strictObject({
   }),
   overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
     .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
+  external: z.boolean().optional()
+    .meta({ description: "The bridge and netns belong to a workload runtime (Docker, a CNI plugin): shaped, never created, re-addressed or deleted. Default: true when the Host enables a workload source (docker, cni), else false." }),
   docker: z.strictObject({
     endpoint: z.string().regex(/^unix:\/\/\/.+/, 'a unix socket URL such as unix:///run/docker.sock').optional()
       .meta({ description: 'Where the Docker Engine API listens. Default: --docker-endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock.' }),
@@ -90,6 +101,17 @@ const hostSpec = z.strictObject({
       .meta({ description: 'Read io.sluice.* labels of running containers as Container documents, merged with the files.' }),
   }).optional()
     .meta({ description: "Shape Docker containers: the bridge is Docker's network bridge (shaped, never created or deleted) in the namespace `netns`, where the daemon runs." }),
+  cni: z.strictObject({
+    stateDir: z.string().regex(/^\//, 'an absolute path such as /run/sluice/cni').default('/run/sluice/cni')
+      .meta({ description: 'Where the sluice CNI plugin records attachments (its "stateDir").' }),
+    network: z.string().min(1).optional()
+      .meta({ description: 'Only pods of this CNI network (the conflist name); default: every pod whose veth is a port of the bridge.' }),
+    defaults: z.strictObject({
+      guarantee: rate('Guarantee of a pod without a sluice.dev/<direction>-guarantee annotation').prefault('1mbit'),
+      priority: z.int().min(0).max(7).default(4).meta({ description: 'Priority of a pod without a sluice.dev/<direction>-priority annotation.' }),
+    }).prefault({}),
+  }).optional()
+    .meta({ description: "Shape the pods the sluice CNI plugin records: the bridge is the CNI bridge plugin's (shaped, never created or deleted) in the namespace `netns`." }),
 });
 
 const containerSpec = z.strictObject({
@@ -129,6 +151,13 @@ export const containerDocument = envelope('Container', containerSpec);
 export const scheduleDocument = envelope('Schedule', scheduleSpec);
 
 export const policyDocument = z.discriminatedUnion('kind', [hostDocument, containerDocument, scheduleDocument]);
+
+/**
+ * The Host sections that enable a workload source, each also a `match:` key selecting
+ * that source's workloads. A new source adds its section here and its folder under src/sources.
+ */
+export const WORKLOAD_SOURCE_SECTIONS = ['docker', 'cni'] as const;
+export type WorkloadSourceLabel = (typeof WORKLOAD_SOURCE_SECTIONS)[number];
 
 export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;
 

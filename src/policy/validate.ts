@@ -1,16 +1,18 @@
 // Meaning across documents: one host, unique names and addresses, rates that fit the
 // link, schedules that name real containers. Every finding is reported, not the first.
 
-import nodeCron from 'node-cron';
 import { HOST_NETNS, DIRECTIONS, type Direction } from '../tc/model';
-import { bitsPerSec, seconds, type BitsPerSec } from '../units/units';
+import { bitsPerSec } from '../units/units';
 import type { LocatedDocument, Position } from './documents';
 import type { PolicyIssue } from './issues';
-import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef } from './model';
+import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
+import { cronProblem } from '../schedule/cron';
 import { applyPatches } from '../schedule/patch';
-import { formatRate, parseDuration, parseRate, parseSize } from './rates';
-import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
+import { MAX_GUARANTEE_RATIO } from '../compile/htb';
+import { formatRate } from './rates';
+import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { dotDotIssue } from './paths';
 import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from './ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
@@ -59,6 +61,7 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   const containers = containerDocs.map((d) => validateContainer(d, host, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
   for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
+  for (const dir of DIRECTIONS) checkGuaranteeRatio(containers, dir, sink, containerDocs);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
   if (sink.issues.length > 0) return { ok: false, issues: sink.issues };
@@ -72,13 +75,17 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   if (!isHostAddress(subnet, gateway)) sink.add(doc, ['spec', 'gateway'], `gateway ${gateway} is not a host address of ${spec.subnet}`, 'pick an address inside the subnet, or leave gateway out');
   if (subnet.prefix > 30) sink.add(doc, ['spec', 'subnet'], `subnet ${spec.subnet} has no room for containers`, 'use a /30 or larger subnet');
   const dualStack = spec.subnet6 ? validateSubnet6(doc, spec.subnet6, gateway, sink) : undefined;
-  const capacity = {} as Record<Direction, BitsPerSec>;
+  const capacity = spec.capacity;
   for (const dir of DIRECTIONS) {
-    capacity[dir] = parseRate(spec.capacity[dir]);
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
   }
-  if (spec.mode === 'per-device' && spec.docker) {
-    sink.add(doc, ['spec', 'docker'], 'per-device mode is not supported for Docker containers yet', 'use mode: shared (the default)');
+  const sources = WORKLOAD_SOURCE_SECTIONS.filter((label) => spec[label] !== undefined);
+  if (spec.external === false && sources.length > 0) {
+    sink.add(doc, ['spec', 'external'], `the Host enables ${sources.join(', ')}, whose bridge is the runtime's, but says external: false`, 'leave external out (or true) for a runtime\'s bridge');
+  }
+  const external = spec.external ?? sources.length > 0;
+  if (spec.mode === 'per-device' && external) {
+    sink.add(doc, sources.length > 0 ? ['spec', sources[0]!] : ['spec', 'external'], 'per-device mode is not supported on an external bridge yet', 'use mode: shared (the default)');
   }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
@@ -94,7 +101,8 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     ...(dualStack ? { subnet6: dualStack.subnet6, gateway6: dualStack.gateway6 } : {}),
     capacity,
     overcommit: spec.overcommit,
-    ...(spec.docker ? { docker: { labels: spec.docker.labels, ...(spec.docker.endpoint ? { endpoint: spec.docker.endpoint } : {}) } } : {}),
+    external,
+    sources,
     source: sourceOf(doc),
   };
 }
@@ -134,18 +142,14 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
     sink.add(doc, ['spec', 'address'], `address ${spec.address} differs from match.ip ${matched}`, 'leave address out when matching by ip');
   }
   if (address) checkAddress(doc, address, spec.address ? ['spec', 'address'] : ['spec', 'match', 'ip'], subnet, host, sink);
-  if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'docker')) {
-    sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${match.kind} match has none`, 'use managed, netns or pid, or mode: shared');
+  if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'workload')) {
+    sink.add(doc, ['spec', 'match'], `per-device mode shapes each container on its own device; a ${matchLabel(match)} match has none`, 'use managed, netns or pid, or mode: shared');
   }
-  if (match.kind === 'docker' && !host.docker) {
-    sink.add(doc, ['spec', 'match', 'docker'], 'a Docker container is shaped on the Docker network bridge, but the Host has no docker section', 'add `docker: {}` to the Host spec and set its bridge to the Docker network bridge (e.g. sl-dbr0)');
+  if (match.kind === 'workload') checkWorkloadMatch(doc, match, host, sink);
+  if (host.external && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
+    sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes an external bridge${host.sources.length > 0 ? ` (${host.sources.join(', ')})` : ''}`, `match ${host.sources.map((s) => `${s} workloads (${s}:), `).join('')}addresses (ip:) or cgroups here, and namespaces in a separate policy`);
   }
-  if (match.kind === 'docker' && !match.name && !match.service && !match.labels) {
-    sink.add(doc, ['spec', 'match', 'docker'], 'match.docker selects nothing', 'give a name, a compose service or labels');
-  }
-  if (host.docker && (match.kind === 'managed' || match.kind === 'netns-path' || match.kind === 'pid')) {
-    sink.add(doc, ['spec', 'match'], `a ${match.kind} match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge`, 'match Docker containers (docker:), addresses (ip:) or cgroups here, and namespaces in a separate policy');
-  }
+  checkMatchPath(doc, match, sink);
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
   }
@@ -160,13 +164,31 @@ function checkAddress6(doc: ContainerDoc, address: string, path: readonly string
   else if (address === host.gateway6) sink.add(doc, path, `address ${address} is the bridge's own IPv6 address`, 'pick another address, or leave it out to have one derived');
 }
 
+const matchLabel = (m: ContainerMatch): string => (m.kind === 'workload' ? m.source : m.kind);
+
+function checkWorkloadMatch(doc: ContainerDoc, match: Extract<ContainerMatch, { kind: 'workload' }>, host: HostPolicy, sink: IssueSink): void {
+  const path = ['spec', 'match', match.source];
+  if (!host.sources.includes(match.source)) {
+    sink.add(doc, path, `a ${match.source} workload is shaped on its runtime's bridge, but the Host has no ${match.source} section`, `add \`${match.source}: {}\` to the Host spec and set its bridge to the runtime's network bridge (e.g. sl-dbr0)`);
+  }
+  if (!match.name && !match.service && !match.labels) sink.add(doc, path, `match.${match.source} selects nothing`, 'give a name, a compose service or labels');
+}
+
+function checkMatchPath(doc: ContainerDoc, match: ContainerMatch, sink: IssueSink): void {
+  const checked = match.kind === 'netns-path' ? { key: 'netns', path: match.path, hint: 'a name under /run/netns (as `ip netns list` shows) or an absolute path such as /proc/<pid>/ns/net' } : match.kind === 'cgroup' ? { key: 'cgroup', path: match.path, hint: 'a cgroup path under the net_cls root, e.g. sl-agent' } : undefined;
+  const issue = checked && dotDotIssue(checked.path);
+  if (checked && issue) sink.add(doc, ['spec', 'match', checked.key], issue, checked.hint);
+}
+
 function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
   if ('managed' in m) return { kind: 'managed', netns: m.managed };
   if ('netns' in m) return { kind: 'netns-path', path: m.netns };
   if ('pid' in m) return { kind: 'pid', pid: m.pid };
   if ('ip' in m) return { kind: 'ip', address: isIpv6(m.ip) ? (canonicalIpv6(m.ip) ?? m.ip) : m.ip };
   if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
-  return { kind: 'docker', ...m.docker };
+  // What is left is one workload source's selector, keyed by the source's label.
+  const [source, selector] = Object.entries(m)[0] as [WorkloadSourceLabel, WorkloadSelector];
+  return { kind: 'workload', source, ...selector };
 }
 
 function checkAddress(doc: ContainerDoc, address: string, path: readonly string[], subnet: Subnet, host: HostPolicy, sink: IssueSink): void {
@@ -177,13 +199,13 @@ function checkAddress(doc: ContainerDoc, address: string, path: readonly string[
 function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, sink: IssueSink): DirectionPolicy {
   const spec = doc.value.spec[dir];
   const link = host.capacity[dir];
-  const guarantee = parseRate(spec.guarantee);
-  const ceiling = spec.ceiling === undefined ? link : parseRate(spec.ceiling);
+  const guarantee = spec.guarantee;
+  const ceiling = spec.ceiling ?? link;
   const path = ['spec', dir];
   if (spec.ceiling !== undefined && ceiling <= 0) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling must be above zero`);
   if (ceiling > link) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above the link's ${formatRate(link)}`, `lower it to at most ${formatRate(link)} or leave it out (defaults to the link)`);
   if (guarantee > ceiling) sink.add(doc, [...path, 'guarantee'], `${dir} guarantee ${formatRate(guarantee)} is above its ceiling ${formatRate(ceiling)}`, 'a guarantee cannot exceed the ceiling');
-  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst ? { burst: parseSize(spec.burst) } : {}) };
+  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst !== undefined ? { burst: spec.burst } : {}) };
 }
 
 /** Two containers on the same namespace, address or cgroup would fight over one class. */
@@ -193,7 +215,7 @@ function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: reado
     for (const [key, path, label] of targetsOf(c)) {
       const first = seen.get(key);
       if (first !== undefined && first !== i) {
-        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and Docker container belongs to one policy container');
+        sink.add(docs[i]!, path, `${label} is also used by container "${containers[first]!.name}" at ${where(docs[first]!)}`, 'each namespace, address, cgroup and workload belongs to one policy container');
       } else seen.set(key, i);
     }
   });
@@ -208,7 +230,7 @@ function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {
   if (m.kind === 'netns-path') out.push([`netns:${m.path.startsWith('/') ? m.path : `/run/netns/${m.path}`}`, ['spec', 'match', 'netns'], `namespace ${m.path}`]);
   if (m.kind === 'pid') out.push([`pid:${m.pid}`, ['spec', 'match', 'pid'], `pid ${m.pid}`]);
   if (m.kind === 'cgroup') out.push([`cgroup:${m.path}`, ['spec', 'match', 'cgroup'], `cgroup ${m.path}`]);
-  if (m.kind === 'docker' && m.name) out.push([`docker:${m.name}`, ['spec', 'match', 'docker', 'name'], `docker container ${m.name}`]);
+  if (m.kind === 'workload' && m.name) out.push([`${m.source}:${m.name}`, ['spec', 'match', m.source, 'name'], `${m.source} container ${m.name}`]);
   return out;
 }
 
@@ -226,6 +248,25 @@ function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[]
   );
 }
 
+/**
+ * HTB shares the excess by quanta, which stay proportional to guarantees only within
+ * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts); a smaller non-zero guarantee
+ * would borrow more than the oracle gives it.
+ */
+function checkGuaranteeRatio(containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {
+  const largest = containers.reduce((m, c) => Math.max(m, c.bandwidth[dir].guarantee), 0);
+  containers.forEach((c, i) => {
+    const g = c.bandwidth[dir].guarantee;
+    if (g <= 0 || g * MAX_GUARANTEE_RATIO >= largest || !docs[i]) return;
+    sink.add(
+      docs[i]!,
+      ['spec', dir, 'guarantee'],
+      `${dir} guarantee ${formatRate(g)} is more than ${MAX_GUARANTEE_RATIO} times below the largest (${formatRate(bitsPerSec(largest))}): HTB could not share the excess in proportion`,
+      `raise it to at least ${formatRate(bitsPerSec(Math.ceil(largest / MAX_GUARANTEE_RATIO)))}, or set it to 0 (best effort)`,
+    );
+  });
+}
+
 /** While a window is open its patched guarantees must still fit the link. */
 function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], schedule: SchedulePolicy, sink: IssueSink): void {
   const patched = applyPatches(containers, schedule.patches);
@@ -234,7 +275,8 @@ function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, containers: re
 
 function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], sink: IssueSink): SchedulePolicy {
   const spec = doc.value.spec;
-  if (!nodeCron.validate(spec.cron)) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
+  const cron = cronProblem(spec.cron);
+  if (cron) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression (${cron})`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
   const byName = new Map(containers.map((c) => [c.name, c]));
   spec.patches.forEach((patch, i) => {
     const target = byName.get(patch.container);
@@ -244,12 +286,12 @@ function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readon
     }
     for (const dir of DIRECTIONS) checkPatchedDirection(doc, i, dir, target, host, patch[dir], sink);
   });
-  const duration = parseDuration(spec.duration);
+  const duration = spec.duration;
   if (duration <= 0) sink.add(doc, ['spec', 'duration'], 'a window needs a duration above zero');
   return {
     name: doc.value.metadata.name,
     cron: spec.cron,
-    duration: seconds(duration),
+    duration,
     patches: spec.patches.map((p) => ({
       container: p.container,
       bandwidth: Object.fromEntries(DIRECTIONS.filter((d) => p[d]).map((d) => [d, patchOf(p[d]!)])),
@@ -258,17 +300,18 @@ function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readon
   };
 }
 
-type PatchDirectionText = { guarantee?: string | undefined; ceiling?: string | undefined; priority?: number | undefined };
+type PatchDirectionSpec = NonNullable<ScheduleDocument['spec']['patches'][number]['download']>;
 
-function patchOf(p: PatchDirectionText): Partial<DirectionPolicy> {
+/** The fields a patch sets (the schema leaves absent ones undefined). */
+function patchOf(p: PatchDirectionSpec): Partial<DirectionPolicy> {
   return {
-    ...(p.guarantee !== undefined ? { guarantee: parseRate(p.guarantee) } : {}),
-    ...(p.ceiling !== undefined ? { ceiling: parseRate(p.ceiling) } : {}),
+    ...(p.guarantee !== undefined ? { guarantee: p.guarantee } : {}),
+    ...(p.ceiling !== undefined ? { ceiling: p.ceiling } : {}),
     ...(p.priority !== undefined ? { priority: p.priority } : {}),
   };
 }
 
-function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionText | undefined, sink: IssueSink): void {
+function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionSpec | undefined, sink: IssueSink): void {
   if (!patch) return;
   const merged = { ...target.bandwidth[dir], ...patchOf(patch) };
   const path = ['spec', 'patches', index, dir];

@@ -3,7 +3,7 @@
 // unchanged policy is drift: something changed the kernel behind Sluice's back.
 
 import type { Applier } from '../apply/applier';
-import type { Clock, Logger } from '../app/tokens';
+import type { Clock, Logger } from '../wiring/tokens';
 import type { CompiledPolicy } from '../compile';
 import { SluiceError } from '../errors';
 import { describeOperation } from '../plan/format';
@@ -82,7 +82,7 @@ export class Reconciler {
       const adjust = perDevice ? (p: PlannedChange): KernelState => this.lendByControlLoop(effective, p) : undefined;
       const outcome = await this.applier.apply(effective, (this.options.withStats ?? true) || perDevice, adjust, this.options.extra);
       this.compiledNow = outcome.compiled;
-      this.lastSnapshot = snapshot(outcome.compiled, outcome.observed, effective.host, this.rates, this.clock.monotonic());
+      this.lastSnapshot = snapshot(outcome.compiled, outcome.observed, effective.host, this.rates, outcome.observed.statsAt ?? this.clock.monotonic());
       // Ceilings the per-device loop moved on purpose are not drift.
       const repairs = outcome.report.applied.filter((op) => !(op.object.type === 'class' && this.loopCeilings.has(objectKey(op.object)) && op.op === 'change' && op.fields.every((f) => f === 'ceil' || f === 'cburst')));
       const drift = this.convergedVersion === version && this.windowsUnchanged(windows) ? repairs.length : 0;
@@ -97,7 +97,7 @@ export class Reconciler {
       this.lastWindows = windows.map((w) => w.schedule.name).join(',');
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: outcome.report.applied.length, driftRepairs: drift, windows });
     } catch (e) {
-      const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE') ? 'terminal' : 'transient';
+      const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE' || e.code === 'EFOREIGN') ? 'terminal' : 'transient';
       this.logger.log('error', 'tick failed', { kind, error: (e as Error).message });
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: 0, driftRepairs: 0, windows, error: { kind, message: (e as Error).message, code: e instanceof SluiceError ? e.code : 'EINTERNAL' } });
     }
@@ -114,7 +114,11 @@ export class Reconciler {
    * given demand estimated from its class counters (src/reconcile/borrowing.ts).
    */
   private lendByControlLoop(policy: Policy, planned: PlannedChange): KernelState {
-    const at = this.clock.monotonic();
+    // The time the counters were read, not now: compile and diff ran in between, and under
+    // CPU load that gap varied from 5 to 210 ms per 500 ms tick (measured), which skewed
+    // the measured rate by up to 40%: a sender at its ceiling looked idle, its ceiling was
+    // cut to what it had managed, and a phase missed its share.
+    const at = planned.observed.statsAt ?? this.clock.monotonic();
     const counted = containerCounters(planned.compiled, planned.observed);
     const observedCeil = new Map(planned.observed.classes.map((c) => [objectKey(c), c.spec.ceil]));
     const ceilings = new Map<string, number>();
@@ -127,7 +131,7 @@ export class Reconciler {
         return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
       });
       for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);
-      this.logger.log('debug', 'per-device ceilings', { direction, classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
+      this.logger.log('debug', 'per-device ceilings', { direction, countersAgeMs: Math.round(this.clock.monotonic() - at), classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
     }
     this.loopCeilings = ceilings;
     const classes = planned.compiled.state.classes.map((c) => {

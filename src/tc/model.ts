@@ -1,9 +1,10 @@
 // The kernel objects Sluice manages, as plain data with no I/O. The compiler produces
 // them (desired state), the kernel port reads them back (observed state) in the same
-// shapes, and the planner diffs the two. One codec per `spec.kind` lives in src/tc/codec/.
+// shapes, and the planner diffs the two. One codec per `spec.kind` lives in src/kernel/rtnl/tc/.
 
 import type { BitsPerSec, Bytes } from '../units/units';
 import type { TcHandle } from './handle';
+import { objectKey } from './identity';
 
 /**
  * Where an object lives. A bare name is a namespace under /run/netns (as `ip netns`
@@ -102,12 +103,26 @@ export type QdiscSpec =
   | { readonly kind: 'ingress' }
   | { readonly kind: 'clsact' }
   | { readonly kind: 'pfifo'; readonly limitPackets: number }
-  | { readonly kind: 'bfifo'; readonly limitBytes: Bytes }
-  | { readonly kind: 'tbf'; readonly rate: BitsPerSec; readonly burst: Bytes; readonly limitBytes: Bytes }
   | { readonly kind: 'fq_codel' }
-  | { readonly kind: 'sfq'; readonly perturbSec: number };
+  | { readonly kind: 'sfq'; readonly perturbSec: number }
+  | ForeignSpec;
 
-export type QdiscKind = QdiscSpec['kind'];
+/**
+ * A qdisc or filter found on a device Sluice shapes, of a kind it does not model or with
+ * options it did not write (the codec's decode error says which). Only ever observed,
+ * never desired: the diff replaces it where Sluice wants an object with its identity and
+ * deletes it otherwise, as it does any object on its devices it does not want.
+ */
+export interface ForeignSpec {
+  readonly kind: 'foreign';
+  /** The kernel's name for the kind (TCA_KIND). */
+  readonly tcKind: string;
+  /** Why Sluice could not read it, for the operator. */
+  readonly problem: string;
+}
+
+/** The qdisc kinds Sluice writes. */
+export type QdiscKind = Exclude<QdiscSpec, ForeignSpec>['kind'];
 
 export interface QdiscObject {
   readonly type: 'qdisc';
@@ -129,6 +144,11 @@ export interface HtbClassSpec {
   readonly prio: number;
   /** Bytes served per DRR round when borrowing; ∝ guarantee, kept inside the kernel's bounds. */
   readonly quantum: Bytes;
+  /**
+   * Read from the kernel only: the class has children (tc_htb_opt.level > 0). The kernel
+   * ignores a new quantum for such a class, so its quantum is not compared.
+   */
+  readonly inner?: true;
 }
 
 export type ClassSpec = HtbClassSpec;
@@ -150,10 +170,8 @@ export interface U32Key {
   readonly offmask?: number;
 }
 
-export type ActionSpec =
-  /** Redirect the packet to another device's egress (how ingress reaches the IFB). */
-  | { readonly kind: 'mirred'; readonly action: 'egress-redirect' | 'egress-mirror'; readonly targetDev: string }
-  | { readonly kind: 'gact'; readonly action: 'ok' | 'drop' | 'pipe' };
+/** Redirect the packet to another device's egress (how ingress reaches the IFB). */
+export type ActionSpec = { readonly kind: 'mirred'; readonly action: 'egress-redirect' | 'egress-mirror'; readonly targetDev: string };
 
 export type FilterSpec =
   | {
@@ -173,7 +191,11 @@ export type FilterSpec =
       readonly program: 'netcls-classid';
       readonly directAction: boolean;
       readonly classid?: TcHandle;
-    };
+    }
+  | ForeignSpec;
+
+/** The filter kinds Sluice writes. */
+export type FilterKind = Exclude<FilterSpec, ForeignSpec>['kind'];
 
 export interface FilterObject {
   readonly type: 'filter';
@@ -227,6 +249,24 @@ export interface KernelState {
   readonly cgroups: readonly CgroupClassidObject[];
 }
 
+/**
+ * The lists of a state, in the one order every pass over a whole state uses (parents'
+ * types before their children's): flatten, the diff's passes, merging.
+ */
+export const STATE_LISTS = ['namespaces', 'links', 'addresses', 'routes', 'sysctls', 'qdiscs', 'classes', 'filters', 'cgroups'] as const satisfies readonly (keyof KernelState)[];
+
+type StateList = (typeof STATE_LISTS)[number];
+// Every list of KernelState is in STATE_LISTS (a compile error otherwise).
+const everyList: Exclude<keyof KernelState, StateList> extends never ? true : never = true;
+void everyList;
+
+/** The state's lists in STATE_LISTS order, without copying them into one array. */
+export const stateLists = (s: KernelState): readonly (readonly KernelObject[])[] => STATE_LISTS.map((name) => s[name]);
+
+export const flatten = (s: KernelState): KernelObject[] => stateLists(s).flat();
+
+export const stateSize = (s: KernelState): number => STATE_LISTS.reduce((n, name) => n + s[name].length, 0);
+
 export const emptyKernelState = (): KernelState => ({
   namespaces: [],
   links: [],
@@ -245,17 +285,7 @@ export function mergeStates(a: KernelState, b: KernelState): KernelState {
     const keys = new Set(y.map(objectKey));
     return [...x.filter((o) => !keys.has(objectKey(o))), ...y];
   };
-  return {
-    namespaces: merge(a.namespaces, b.namespaces),
-    links: merge(a.links, b.links),
-    addresses: merge(a.addresses, b.addresses),
-    routes: merge(a.routes, b.routes),
-    sysctls: merge(a.sysctls, b.sysctls),
-    qdiscs: merge(a.qdiscs, b.qdiscs),
-    classes: merge(a.classes, b.classes),
-    filters: merge(a.filters, b.filters),
-    cgroups: merge(a.cgroups, b.cgroups),
-  };
+  return Object.fromEntries(STATE_LISTS.map((name) => [name, merge<KernelObject>(a[name], b[name])])) as unknown as KernelState;
 }
 
 // ---------------------------------------------------------------- statistics
@@ -294,42 +324,15 @@ export interface ObservedState extends KernelState {
    * absent when the observer cannot tell, and then nothing may be concluded from it.
    */
   readonly revision?: string;
+  /**
+   * When the counters in `stats` were read (monotonic ms, the clock of performance.now()).
+   * Rates must divide by the time between reads, not between the moments someone got
+   * round to looking at them: on a busy host those differ by tens of milliseconds.
+   */
+  readonly statsAt?: number;
 }
 
 // ---------------------------------------------------------------- identity
 
-/**
- * The identity of an object: two objects with the same key are "the same thing" and
- * the planner compares their fields; different keys are create/delete.
- */
-export function objectKey(o: KernelObject): string {
-  switch (o.type) {
-    case 'namespace':
-      return `netns/${o.name}`;
-    case 'link':
-      return `${o.netns}/link/${o.name}`;
-    case 'address':
-      return `${o.netns}/addr/${o.dev}/${o.cidr}`;
-    case 'route':
-      return `${o.netns}/route/${o.dst}`;
-    case 'sysctl':
-      return `${o.netns}/sysctl/${o.key}`;
-    case 'qdisc':
-      return `${o.netns}/${o.dev}/qdisc/${o.parent >>> 0}`;
-    case 'class':
-      return classKey(o.netns, o.dev, o.classid);
-    case 'filter':
-      return `${o.netns}/${o.dev}/filter/${o.parent >>> 0}/${o.prio}/${o.protocol}/${o.handle >>> 0}`;
-    case 'cgroup-classid':
-      return `cgroup/${o.cgroup}`;
-    default:
-      return assertNever(o);
-  }
-}
-
-/** The key of the class `classid` on `dev` in `netns`, without building the object. */
-export const classKey = (netns: NetnsLocator, dev: string, classid: TcHandle): string => `${netns}/${dev}/class/${classid >>> 0}`;
-
-export function assertNever(x: never): never {
-  throw new Error(`unreachable: unexpected value ${JSON.stringify(x)}`);
-}
+export { assertNever } from './never';
+export { classKey, objectKey } from './identity';

@@ -7,8 +7,10 @@ import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface ContainerTraffic {
   readonly container: string;
-  /** The Docker container it shapes, by Docker's name. */
-  readonly docker?: string;
+  /** The workload it shapes, by its source's name for it (a Docker container's name). */
+  readonly workload?: string;
+  /** That workload's source label ("docker"). */
+  readonly source?: string;
   readonly direction: Direction;
   readonly guarantee: BitsPerSec;
   readonly ceiling: BitsPerSec;
@@ -107,8 +109,8 @@ export class RateEstimator {
   }
 }
 
-/** "web" or, for a Docker container, "web (sl-test_web_1)". */
-export const displayName = (r: Pick<ContainerTraffic, 'container' | 'docker'>): string => (r.docker && r.docker !== r.container ? `${r.container} (${r.docker})` : r.container);
+/** "web" or, for a workload (a Docker container), "web (sl-test_web_1)". */
+export const displayName = (r: Pick<ContainerTraffic, 'container' | 'workload'>): string => (r.workload && r.workload !== r.container ? `${r.container} (${r.workload})` : r.container);
 
 export function snapshot(compiled: CompiledPolicy, observed: ObservedState, host: { name: string; capacity: Readonly<Record<Direction, BitsPerSec>> }, rates: RateEstimator, at: number): TrafficSnapshot {
   const rows: ContainerTraffic[] = [];
@@ -137,6 +139,9 @@ function trafficRow(slot: CounterSlot, stats: TcCounters & { readonly htb?: HtbX
     rate,
   };
   // Assigned, not spread in: a conditional spread per row costs microseconds at 10,000 rows.
-  if (container.docker) row.docker = container.docker.name;
+  if (container.workload) {
+    row.workload = container.workload.name;
+    row.source = container.workload.source;
+  }
   return row;
 }

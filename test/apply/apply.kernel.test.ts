@@ -1,17 +1,17 @@
 // apply / destroy and the reconciler on the real kernel, in sl-at… namespaces.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { silentLogger } from '../../src/app/logger';
-import { systemClock } from '../../src/app/tokens';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { silentLogger } from '../../src/wiring/logger';
+import { systemClock } from '../../src/wiring/tokens';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatHandle } from '../../src/tc/handle';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, netnsList, removeNamespaces } from '../support/kernel';
+import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 
 const run = promisify(execFile);
@@ -19,7 +19,7 @@ const PREFIX = 'at-';
 const policy = demoPolicyFor(PREFIX);
 const host = policy.host.netns;
 
-describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
+describeKernel('apply and destroy (real kernel)', [], () => {
   let kernel: RtnlKernel;
   let applier: Applier;
   const store = new MemoryOwnershipStore();
@@ -74,7 +74,8 @@ describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
     const repaired = await reconciler.tick();
     expect(repaired.driftRepairs).toBe(2);
     expect((await applier.plan(policy)).plan).toEqual([]);
-    const adopted = new Reconciler(new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), systemClock, silentLogger);
+    // Restarted: the same ownership record (a file under /run in production), a new process.
+    const adopted = new Reconciler(new Applier(kernel, store, nativeProbe, await detectFeatures()), systemClock, silentLogger);
     adopted.setPolicy(policy);
     expect((await adopted.tick()).operations).toBe(0);
   });
@@ -82,7 +83,7 @@ describe.skipIf(!isRoot)('apply and destroy (real kernel)', () => {
   it('following the kernel\'s announcements (as serve does), ticks in which nothing changed skip the full read, and drift is still repaired within one tick', async () => {
     const following = new RtnlKernel({ followChanges: true });
     try {
-      const watched = new Applier(following, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+      const watched = new Applier(following, store, nativeProbe, await detectFeatures());
       expect((await watched.apply(policy)).report.failed).toBeUndefined();
       const reconciler = new Reconciler(watched, systemClock, silentLogger);
       reconciler.setPolicy(policy);

@@ -3,12 +3,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { isRoot, netnsList, sh } from '../support/kernel';
+import { expect, it } from 'vitest';
+import { describeKernel, netnsList, sh } from '../support/kernel';
 
 const DEMO_NAMESPACES = ['sl-host', 'sl-web', 'sl-api', 'sl-batch', 'sl-backup', 'sl-peer'];
 
-describe.skipIf(!isRoot)('sluice demo, interrupted', () => {
+describeKernel('sluice demo, interrupted', [], () => {
   it('Ctrl-C during a phase removes everything the demo made', async () => {
     const child = spawn(resolve('node_modules/.bin/tsx'), [resolve('scripts/sluice-dev.ts'), 'demo', '--phase-seconds', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -5,20 +5,20 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 
 const run = promisify(execFile);
 const SESSION = 'sl-top-test';
 const haveTmux = async (): Promise<boolean> => run('tmux', ['-V']).then(() => true, () => false);
 
-describe.skipIf(!isRoot)('sluice top in a terminal', () => {
+describeKernel('sluice top in a terminal', ['tmux'], () => {
   const dir = mkdtempSync(join(tmpdir(), 'sl-top-'));
   const policyFile = join(dir, 'policy.yaml');
   let kernel: RtnlKernel;

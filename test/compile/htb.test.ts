@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { htbClass, HtbClassSpecs, type ClassRates } from '../../src/compile/htb';
+import { htbClass, HtbClassSpecs, MAX_GUARANTEE_RATIO, MAX_PACKET_BYTES, MIN_RATE, quantumBase, quantumBytesFor, type ClassRates } from '../../src/compile/htb';
 import type { BitsPerSec, Bytes } from '../../src/units/units';
 
 const LINK = 10e9 as BitsPerSec;
@@ -42,5 +42,65 @@ describe('HtbClassSpecs', () => {
     const minusZero = specs.of({ rate: 1e6 as BitsPerSec, ceil: 1e9 as BitsPerSec, prio: -0 });
     expect(Object.is(zero.prio, 0)).toBe(true);
     expect(Object.is(minusZero.prio, -0)).toBe(true);
+  });
+});
+
+describe('quanta ∝ guarantees at any link speed', () => {
+  const SPEEDS = [100e6, 1e9, 10e9, 40e9] as BitsPerSec[];
+  /** HTB keeps quantum in an int (and adds a deficit to it). */
+  const INT_MAX = 2 ** 31 - 1;
+
+  /** Siblings' guarantees: Σ ≤ link, largest/smallest non-zero ≤ MAX_GUARANTEE_RATIO, some zero. */
+  const siblings = (link: number) =>
+    fc
+      .array(fc.oneof({ arbitrary: fc.double({ min: 0, max: 1, noNaN: true }), weight: 9 }, { arbitrary: fc.constant(0), weight: 1 }), { minLength: 1, maxLength: 40 })
+      .map((ws) => {
+        const total = ws.reduce((s, w) => s + w, 0) || 1;
+        return ws.map((w) => Math.floor((w / total) * link));
+      })
+      .filter((gs) => {
+        const nz = gs.filter((g) => g >= MIN_RATE);
+        return nz.length > 0 && Math.max(...nz) / Math.min(...nz) <= MAX_GUARANTEE_RATIO && gs.every((g) => g === 0 || g >= MIN_RATE);
+      });
+
+  for (const link of SPEEDS) {
+    it(`at ${link / 1e6} Mbit/s: quantum ratio = guarantee ratio, smallest ≥ one GSO packet, all fit HTB's int`, () => {
+      fc.assert(
+        fc.property(siblings(link), (gs) => {
+          const base = quantumBase(gs, link);
+          const quanta = gs.map((g) => htbClass({ rate: g as BitsPerSec, ceil: link, prio: 0 }, base).quantum);
+          for (const q of quanta) {
+            expect(q).toBeGreaterThanOrEqual(MAX_PACKET_BYTES);
+            expect(q).toBeGreaterThanOrEqual(65_536);
+            expect(q).toBeLessThanOrEqual(INT_MAX - MAX_PACKET_BYTES);
+          }
+          const nonZero = gs.flatMap((g, i) => (g > 0 ? [[g, quanta[i]!] as const] : []));
+          const [g0, q0] = nonZero[0]!;
+          for (const [g, q] of nonZero) expect(Math.abs(q / q0 - g / g0)).toBeLessThanOrEqual((g / g0) * 1e-4);
+          // A DRR round stays within (2 × ratio) largest packets per sibling.
+          expect(Math.max(...quanta)).toBeLessThanOrEqual(2 * MAX_GUARANTEE_RATIO * MAX_PACKET_BYTES);
+        }),
+      );
+    });
+  }
+
+  it('gives 10 and 40 Mbit/s on a 10 Gbit/s link quanta 1:4 (the old floor gave 1:1)', () => {
+    const link = 10e9 as BitsPerSec;
+    const base = quantumBase([10e6, 40e6, 9e9], link);
+    expect(quantumBytesFor(40e6 as BitsPerSec, base) / quantumBytesFor(10e6 as BitsPerSec, base)).toBeCloseTo(4, 4);
+  });
+
+  it('borrows zero guarantees and those below largest/ratio as largest/ratio', () => {
+    const link = 1e9 as BitsPerSec;
+    const base = quantumBase([0, 100e3, 900e6], link);
+    expect(base).toBeLessThanOrEqual(900e6 / MAX_GUARANTEE_RATIO);
+    expect(base).toBeGreaterThan(900e6 / MAX_GUARANTEE_RATIO / 2);
+    expect(quantumBytesFor(0 as BitsPerSec, base)).toBe(MAX_PACKET_BYTES);
+    expect(quantumBytesFor(100e3 as BitsPerSec, base)).toBe(MAX_PACKET_BYTES);
+  });
+
+  it('changes no sibling when a guarantee moves within its power of two', () => {
+    const link = 1e9 as BitsPerSec;
+    expect(quantumBase([10e6, 300e6], link)).toBe(quantumBase([12e6, 300e6], link));
   });
 });

@@ -3,26 +3,26 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { silentLogger } from '../../src/app/logger';
-import { systemClock } from '../../src/app/tokens';
-import { PolicySource } from '../../src/docker/policySource';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { silentLogger } from '../../src/wiring/logger';
+import { systemClock } from '../../src/wiring/tokens';
+import { policyLoader } from '../support/sources';
 import { Daemon } from '../../src/daemon/serve';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { loadPolicyFromPaths } from '../../src/policy/load';
+import { loadPolicyFromPaths } from '../../src/sources/files/read';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, removeNamespaces, sh } from '../support/kernel';
 
 const dir = mkdtempSync(join(tmpdir(), 'sl-serve-'));
 const file = join(dir, 'demo.yaml');
 const base = readFileSync('policies/demo.yaml', 'utf8').replace(/name: demo\b/, 'name: rl-demo').replace(/\bsl-(host|web|api|batch|backup)\b/g, 'sl-rl-$1');
 const withBackup = (rate: string): string => base.replace('download: { guarantee: 10mbit, priority: 2 }', `download: { guarantee: ${rate}, priority: 2 }`);
 
-describe.skipIf(!isRoot)('serve: reloads', () => {
+describeKernel('serve: reloads', [], () => {
   let kernel: RtnlKernel;
   let applier: Applier;
   let daemon: Daemon;
@@ -50,7 +50,7 @@ describe.skipIf(!isRoot)('serve: reloads', () => {
     kernel = new RtnlKernel({ followChanges: true });
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, systemClock, silentLogger);
-    daemon = new Daemon(reconciler, new PolicySource([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });
+    daemon = new Daemon(reconciler, policyLoader([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });
     const loaded = await loadPolicyFromPaths([dir]);
     if (!loaded.ok) throw new Error('policy');
     await daemon.start(loaded.policy);

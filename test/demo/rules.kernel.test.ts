@@ -1,10 +1,10 @@
 // The four rules of DESIGN.md with real TCP traffic between namespaces, both directions,
 // in the shared mode: each phase's measured rates against the oracle, within 5% of the
 // link per container and >= 95% utilisation; drops reported.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
@@ -12,12 +12,12 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 
 const policy = demoPolicyFor('fr-');
 
-describe.skipIf(!isRoot)('the four rules, shared mode, real traffic', () => {
+describeKernel('the four rules, shared mode, real traffic', [], () => {
   let deps: DemoDeps;
   let kernel: RtnlKernel;
   let compiled: CompiledPolicy;

@@ -1,7 +1,7 @@
 // IPv6: a container's IPv6 traffic is classified into its own class in both trees, so it
 // cannot exceed its ceiling over IPv6 (unclassified, it would get the default class,
 // whose ceiling is the link). One container busy alone, both directions.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CompiledPolicy } from '../../src/compile';
 import type { DemoDeps } from '../../src/demo/run';
 import type { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -11,14 +11,14 @@ import { PEER_NETNS } from '../../src/demo/peer';
 import { ETHERNET_IPV6_TCP_TIMESTAMPS, goodputToWireRate } from '../../src/measure';
 import { bitsPerSec } from '../../src/units/units';
 import { closeSandbox, dualStackPolicy, iperf3Goodput6, judgeFlows, openSandbox } from '../support/dualStack';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 
 const policy = dualStackPolicy('v6c-', [
   { name: 'capped', octet: 10, rates: '{ guarantee: 10mbit, ceiling: 30mbit, priority: 0 }' },
   { name: 'other', octet: 11, rates: '{ guarantee: 20mbit, priority: 1 }' },
 ]);
 
-describe.skipIf(!isRoot)('IPv6: a container cannot exceed its ceiling over IPv6', () => {
+describeKernel('IPv6: a container cannot exceed its ceiling over IPv6', ['ip', 'nsenter', 'iperf3'], () => {
   let deps: DemoDeps | undefined;
   let kernel: RtnlKernel | undefined;
   let compiled: CompiledPolicy;

@@ -4,14 +4,14 @@
 // Alone, "both" gets 80 mbit/s (not 80 per family, nor IPv6 in the default class); all
 // busy, the oracle splits the link 4:2:1 (57.1 / 28.6 / 14.3 mbit/s). Both directions,
 // each container within 3% of the link.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CompiledPolicy } from '../../src/compile';
 import type { DemoDeps } from '../../src/demo/run';
 import type { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
 import { closeSandbox, dualStackPolicy, judgeFlows, openSandbox } from '../support/dualStack';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 
 const policy = dualStackPolicy('v6d-', [
   { name: 'both', octet: 10, rates: '{ guarantee: 40mbit, ceiling: 80mbit, priority: 1 }' },
@@ -19,7 +19,7 @@ const policy = dualStackPolicy('v6d-', [
   { name: 'v6', octet: 12, rates: '{ guarantee: 10mbit, priority: 1 }' },
 ]);
 
-describe.skipIf(!isRoot)('IPv6 dual-stack: IPv4 and IPv6 flows of one container share its guarantee and ceiling', () => {
+describeKernel('IPv6 dual-stack: IPv4 and IPv6 flows of one container share its guarantee and ceiling', ['ip', 'nsenter'], () => {
   let deps: DemoDeps | undefined;
   let kernel: RtnlKernel | undefined;
   let compiled: CompiledPolicy;

@@ -5,10 +5,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import { netclsRoot } from '../../src/kernel/cgroup';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -16,7 +16,7 @@ import { loadgenCommandLine, startLoadgenSender, startLoadgenServer } from '../.
 import { steadyRate } from '../../src/measure/rate';
 import { parsePolicyTexts } from '../../src/policy/load';
 import { objectKey } from '../../src/tc/model';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 
 const rename = (t: string) => t.replace(/name: demo\b/, 'name: cg-demo').replace(/\bsl-(host|web|api|batch|backup|agent)\b/g, 'sl-cg-$1');
 const files = ['policies/demo.yaml', 'policies/host-agent.yaml'].map((path) => ({ path, text: rename(readFileSync(path, 'utf8')) }));
@@ -31,7 +31,7 @@ function senderInCgroup(cgroupDir: string, args: readonly string[]) {
   return spawn('sh', ['-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec ${quoted} --no-stdin`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-describe.skipIf(!isRoot)('cgroup classid: host-network workloads', () => {
+describeKernel('cgroup classid: host-network workloads', [], () => {
   let kernel: RtnlKernel;
   let applier: Applier;
 

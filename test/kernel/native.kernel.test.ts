@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { KernelError, NamespaceNotFoundError } from '../../src/errors';
 import {
   closeFd,
@@ -23,9 +23,8 @@ import {
 import type { NetlinkChannel } from '../../src/kernel/netlink/channel';
 import { nativeChannelFactory } from '../../src/kernel/netlink/nativeChannel';
 import { HOST_NETNS } from '../../src/tc/model';
+import { describeKernel } from '../support/kernel';
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn('native.kernel.test.ts skipped: needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)');
 
 // linux/netlink.h, linux/rtnetlink.h, linux/if_link.h
 const NLMSG_ERROR = 2;
@@ -141,7 +140,7 @@ function threadNamespaces(): Set<string> {
   return new Set(tasks.map((task) => readlinkSync(`/proc/self/task/${task}/ns/net`)));
 }
 
-describe.skipIf(!isRoot)('native addon against the kernel', () => {
+describeKernel('native addon against the kernel', [], () => {
   it('creates a namespace that ip netns sees, refuses a duplicate, deletes idempotently', () => {
     const name = makeNetns('life');
     expect(ipNetnsList()).toContain(name);

@@ -1,7 +1,10 @@
 // Pure checks of how addon failures map to typed errors (no addon, no root needed).
 import { describe, expect, it } from 'vitest';
-import { KernelError, NamespaceNotFoundError, PermissionError } from '../../src/errors';
-import { netnsPath, pidNetns, toSluiceError } from '../../src/kernel/native';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KernelError, NamespaceNotFoundError, PathEscapeError, PermissionError } from '../../src/errors';
+import { confinedToRunDir, netnsPath, pidNetns, toSluiceError } from '../../src/kernel/native';
 import { HOST_NETNS } from '../../src/tc/model';
 
 function sysError(code: string, errno: number, syscall: string, path?: string): Error {
@@ -49,5 +52,21 @@ describe('netnsPath', () => {
     expect(pidNetns(7)).toBe('/proc/7/ns/net');
     expect(() => netnsPath('a/b')).toThrow(RangeError);
     expect(() => pidNetns(0)).toThrow(RangeError);
+  });
+});
+
+describe('a namespace name stays under /run/netns', () => {
+  it('refuses a symlink in its place (to the real host), whatever it points at', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sl-netnsdir-'));
+    try {
+      symlinkSync('/proc/1/ns/net', join(dir, 'sl-escape'));
+      writeFileSync(join(dir, 'sl-real'), '');
+      expect(() => confinedToRunDir(join(dir, 'sl-escape'), 'sl-escape')).toThrow(PathEscapeError);
+      expect(() => confinedToRunDir(join(dir, 'sl-escape'), 'sl-escape')).toThrow(/a link to \/proc\/1\/ns\/net/);
+      expect(confinedToRunDir(join(dir, 'sl-real'), 'sl-real')).toBe(join(dir, 'sl-real'));
+      expect(confinedToRunDir(join(dir, 'sl-absent'), 'sl-absent')).toBe(join(dir, 'sl-absent'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

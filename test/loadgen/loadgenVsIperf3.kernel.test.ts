@@ -1,16 +1,17 @@
 // (a) The loadgen's steady goodput agrees with iperf3's on the same HTB-shaped path,
 // measured one after the other in one test; and the L2 factor HTB charges is the computed one.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type LoadgenChild } from '../../src/loadgen/driver';
 import { l2OverheadFactor } from '../../src/measure/overhead';
 import { steadyRate } from '../../src/measure/rate';
 import { classStats, createPath, iperf3Goodput, RECEIVER_ADDRESS, SENDER_ADDRESSES, shapeHtb, type Path } from './shapedPath';
+import { describeKernel } from '../support/kernel';
 
 const LINK_MBIT = 50;
 const SECONDS = 5;
 const WARMUP_S = 1;
 
-describe('loadgen: real kernel, shaped veth', () => {
+describeKernel('loadgen: real kernel, shaped veth', ['iperf3', 'nsenter'], () => {
   let path: Path | undefined;
   const children: LoadgenChild[] = [];
 

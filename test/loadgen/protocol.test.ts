@@ -33,7 +33,25 @@ describe('loadgen protocol', () => {
       durationS: 2.5,
       paused: true,
       writeBytes: 1 << 20,
+      flows: 1,
     });
+    expect(parseArgs(['send', '--to', '198.18.40.2:5201', '--id', 'w', '--flows', '8'])).toMatchObject({ flows: 8 });
+    expect(() => parseArgs(['send', '--to', '198.18.40.2:5201', '--id', 'w', '--flows', '1.5'])).toThrow(/whole number/);
+  });
+
+  it('parses echo and ping arguments', () => {
+    expect(parseArgs(['echo', '--listen', '198.18.0.10:5400'])).toEqual({ mode: 'echo', listen: { host: '198.18.0.10', port: 5400 }, intervalMs: 100, readStdin: true });
+    expect(parseArgs(['ping', '--to', '198.18.0.10:5400', '--id', 'p', '--interval', '10', '--paused'])).toEqual({
+      mode: 'ping',
+      to: { host: '198.18.0.10', port: 5400 },
+      id: 'p',
+      bind: undefined,
+      paused: true,
+      intervalMs: 10,
+      readStdin: true,
+    });
+    const rtt = { type: 'rtt', t: 3, id: 'p', ms: 0.25 } as const;
+    expect(parseEvent(formatEvent(rtt))).toEqual(rtt);
   });
 
   it('rejects bad arguments with the usage', () => {

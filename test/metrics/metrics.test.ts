@@ -32,10 +32,10 @@ describe('metrics', () => {
 
   it('names the Docker container a policy entry shapes, in an info family and in status/top', async () => {
     const base = snap(1).rows[0]!;
-    const current: TrafficSnapshot = { ...snap(1), rows: [{ ...base, container: 'web', docker: 'sl-test_web_1' }, { ...base, container: 'db', direction: 'upload' }] };
+    const current: TrafficSnapshot = { ...snap(1), rows: [{ ...base, container: 'web', workload: 'sl-test_web_1', source: 'docker' }, { ...base, container: 'db', direction: 'upload' }] };
     const text = await createMetrics({ snapshot: () => current }, 'x').render();
-    expect(text).toContain('sluice_container_info{container="web",docker_container="sl-test_web_1"} 1');
-    expect(text).toContain('sluice_container_info{container="db",docker_container=""} 1');
+    expect(text).toContain('sluice_container_info{container="web",source="docker",workload="sl-test_web_1"} 1');
+    expect(text).toContain('sluice_container_info{container="db",source="",workload=""} 1');
     expect(renderStatus(current)).toContain('web (sl-test_web_1)');
     expect(renderTop(current, 'test', 120)).toMatch(/^web \(sl-test_web_1\)\s+download/m);
   });

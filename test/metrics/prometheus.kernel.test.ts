@@ -1,17 +1,17 @@
 // metrics: a real Prometheus server (Debian's package) scrapes a running daemon on
 // loopback; the increase PromQL reports through its HTTP API agrees with the bytes the test drove,
 // and promtool accepts the exposition.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { silentLogger } from '../../src/app/logger';
-import { systemClock } from '../../src/app/tokens';
-import { PolicySource } from '../../src/docker/policySource';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { silentLogger } from '../../src/wiring/logger';
+import { systemClock } from '../../src/wiring/tokens';
+import { policyLoader } from '../support/sources';
 import { Daemon } from '../../src/daemon/serve';
 import { buildSandbox, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { PEER_LINK, PEER_NETNS, peerState } from '../../src/demo/peer';
@@ -21,22 +21,13 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { createMetrics, startMetricsServer } from '../../src/metrics/metrics';
 import { l2OverheadFactor } from '../../src/measure/overhead';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, removeNamespaces } from '../support/kernel';
+import { describeKernel, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 import type { Server } from 'node:http';
 
 const METRICS = '127.0.0.1:19617';
 const PROM = '127.0.0.1:19090';
 const policy = demoPolicyFor('mx-');
-const havePrometheus = (): boolean => {
-  try {
-    execFileSync('prometheus', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -69,7 +60,7 @@ async function settledIncrease(counter: string, t0: number): Promise<number> {
   throw new Error(`Prometheus's answer for ${counter} did not settle in 24 s`);
 }
 
-describe.skipIf(!isRoot || !havePrometheus())('metrics scraped by a real Prometheus', () => {
+describeKernel('metrics scraped by a real Prometheus', ['prometheus'], () => {
   let kernel: RtnlKernel;
   let deps: DemoDeps;
   let daemon: Daemon;
@@ -86,7 +77,7 @@ describe.skipIf(!isRoot || !havePrometheus())('metrics scraped by a real Prometh
     const reconciler = new Reconciler(applier, systemClock, silentLogger, { extra: peerState(policy.host) });
     const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, 'test');
     http = await startMetricsServer(METRICS, metrics);
-    daemon = new Daemon(reconciler, new PolicySource([]), systemClock, silentLogger, { paths: [], tickMs: 500 }, { onTick: (r) => metrics.observeTick(r) });
+    daemon = new Daemon(reconciler, policyLoader([]), systemClock, silentLogger, { paths: [], tickMs: 500 }, { onTick: (r) => metrics.observeTick(r) });
     await daemon.start(policy);
     writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: ['${METRICS}']\n`);
     prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=${PROM}`], { stdio: 'ignore' });

@@ -5,6 +5,7 @@ import { formatPlan } from '../../src/plan/format';
 import type { Operation } from '../../src/plan/model';
 import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
+import { bytes } from '../../src/units/units';
 
 const desired = compilePolicy(demoPolicy()).state;
 
@@ -15,6 +16,13 @@ describe('diff', () => {
   it('a converged state gives an empty plan', () => {
     expect(diff(desired, converged(desired))).toEqual([]);
     expect(formatPlan([])).toMatch(/No changes/);
+  });
+
+  it("an inner class's quantum (the kernel keeps the one it was created with) is not a change", () => {
+    const observed: KernelState = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: bytes(c.spec.quantum * 2), inner: true as const } } : c)) };
+    expect(diff(desired, observed)).toEqual([]);
+    const leaf = { ...desired, classes: desired.classes.map((c) => (c.classid === 0x10001 ? { ...c, spec: { ...c.spec, quantum: bytes(c.spec.quantum * 2) } } : c)) };
+    expect(diff(desired, leaf)).toHaveLength(2);
   });
 
   it('from nothing: parents before children, each veth pair created once and its peer brought up', () => {
@@ -97,6 +105,17 @@ describe('diff', () => {
     const plan = diff(desired, wrongKind);
     expect(plan[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0' } });
     expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(6);
+  });
+
+  it('a foreign object on a shaped device is replaced where Sluice wants one, deleted elsewhere, and named in the plan', () => {
+    const foreign = { kind: 'foreign' as const, tcKind: 'netem', problem: 'qdisc of kind "netem": no codec' };
+    const root = desired.qdiscs.find((q) => q.dev === 'sl-br0' && q.spec.kind === 'htb')!;
+    const replaced = diff(desired, { ...desired, qdiscs: desired.qdiscs.map((q) => (q === root ? { ...q, spec: foreign } : q)) });
+    expect(replaced[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0', spec: foreign } });
+    expect(replaced).toContainEqual({ op: 'create', object: root });
+    expect(formatPlan(replaced)).toMatch(/delete qdisc netem 1: parent root \(foreign: qdisc of kind "netem": no codec\)/);
+    const extra = { ...desired.filters[0]!, prio: 99, spec: { kind: 'foreign' as const, tcKind: 'flower', problem: 'no codec' } };
+    expect(diff(desired, { ...desired, filters: [...desired.filters, extra] })).toEqual([{ op: 'delete', object: extra }]);
   });
 });
 

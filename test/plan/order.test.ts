@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { classRank, createRank, filterRank, linkRank, qdiscRank } from '../../src/plan/order';
-import { flatten } from '../../src/plan/diff';
-import type { KernelObject } from '../../src/tc/model';
+import { flatten, type KernelObject } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
 
 describe('create ranks', () => {

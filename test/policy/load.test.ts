@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFromPaths, parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
+import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
+import { loadPolicyFromPaths } from '../../src/sources/files/read';
 
 const HOST = `apiVersion: sluice.dev/v1
 kind: Host
@@ -75,6 +76,15 @@ describe('policy loader: every error, with file, line, column and field', () => 
     expect(issues.find((i) => i.path === 'spec.capacity.download')?.message).toBe(
       'admission: download guarantees add up to 110mbit, 10mbit more than the link\'s 100mbit (a 60mbit, b 50mbit)',
     );
+  });
+
+  it('rejects a non-zero guarantee more than 1024 times below the largest, and accepts zero', () => {
+    const issues = issuesOf(HOST + simple('a', 'sl-a', '90mbit') + simple('b', 'sl-b', '80kbit') + simple('c', 'sl-c', '0mbit'));
+    expect(issues.map((i) => `${i.file}:${i.path} ${i.message}`)).toEqual([
+      'f0.yaml:spec.download.guarantee download guarantee 80kbit is more than 1024 times below the largest (90mbit): HTB could not share the excess in proportion',
+      'f0.yaml:spec.upload.guarantee upload guarantee 80kbit is more than 1024 times below the largest (90mbit): HTB could not share the excess in proportion',
+    ]);
+    expect(parsePolicyTexts([{ path: 'a', text: HOST + simple('a', 'sl-a', '90mbit') + simple('b', 'sl-b', '88kbit') }]).ok).toBe(true);
   });
 
   it('admission is waived with overcommit: scale-by-priority', () => {
@@ -158,19 +168,19 @@ describe('policy loader: Docker hosts', () => {
 
   it('loads policies/docker/ (a Host whose containers come from labels)', async () => {
     const r = await loadPolicyFromPaths(['policies/docker/']);
-    expect(r.ok && r.policy.host.docker).toEqual({ endpoint: 'unix:///run/sl-docker.sock', labels: true });
+    expect(r.ok && { external: r.policy.host.external, sources: r.policy.host.sources }).toEqual({ external: true, sources: ['docker'] });
   });
 
   it('needs a docker section on the Host to match Docker containers, and a selector', () => {
     const messages = issuesOf(HOST + dockerMatch('a', '{ name: app }') + dockerMatch('b', '{}')).map((i) => i.message);
-    expect(messages).toContain('a Docker container is shaped on the Docker network bridge, but the Host has no docker section');
+    expect(messages).toContain("a docker workload is shaped on its runtime's bridge, but the Host has no docker section");
     expect(messages).toContain('match.docker selects nothing');
   });
 
   it("refuses namespaces Sluice would wire to a Docker host's bridge, and per-device mode", () => {
     const dockerHost = HOST.replace('  subnet:', '  docker: {}\n  mode: per-device\n  subnet:');
     const messages = issuesOf(dockerHost + simple('web', 'sl-web')).map((i) => i.message);
-    expect(messages).toContain("a managed match needs a veth on a bridge Sluice owns; this Host shapes Docker's bridge");
-    expect(messages).toContain('per-device mode is not supported for Docker containers yet');
+    expect(messages).toContain('a managed match needs a veth on a bridge Sluice owns; this Host shapes an external bridge (docker)');
+    expect(messages).toContain('per-device mode is not supported on an external bridge yet');
   });
 });

@@ -2,17 +2,17 @@
 // injected: closed → the policy's rates; open (or started in the middle) → the patched
 // rates; closed again → back. No waiting for 01:00.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
-import { silentLogger } from '../../src/app/logger';
-import type { Clock } from '../../src/app/tokens';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { silentLogger } from '../../src/wiring/logger';
+import type { Clock } from '../../src/wiring/tokens';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { isRoot, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, removeNamespaces, sh } from '../support/kernel';
 
 const PREFIX = 'sw-';
 
@@ -42,18 +42,20 @@ class SteppedClock implements Clock {
   }
 }
 
-describe.skipIf(!isRoot)('schedule windows on the real kernel (clock injected)', () => {
+describeKernel('schedule windows on the real kernel (clock injected)', [], () => {
   const policy = policyWithWindow();
   const clock = new SteppedClock(Date.parse('2026-11-23T00:30:00Z'));
   let kernel: RtnlKernel;
   let applier: Applier;
   let reconciler: Reconciler;
+  // One record for the daemon and the one restarted after it, as /run/sluice keeps it.
+  const store = new MemoryOwnershipStore();
 
   beforeAll(async () => {
     await removeNamespaces(`sl-${PREFIX}`);
     // As `serve` runs it: following the kernel's change announcements.
     kernel = new RtnlKernel({ followChanges: true });
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, clock, silentLogger, { tz: 'UTC' });
     reconciler.setPolicy(policy);
   });
@@ -88,7 +90,7 @@ describe.skipIf(!isRoot)('schedule windows on the real kernel (clock injected)',
 
   it('schedule: a daemon started in the middle of a window applies it at once', async () => {
     clock.set('2026-11-24T02:10:00Z');
-    const fresh = new Reconciler(new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()), clock, silentLogger, { tz: 'UTC' });
+    const fresh = new Reconciler(new Applier(kernel, store, nativeProbe, await detectFeatures()), clock, silentLogger, { tz: 'UTC' });
     fresh.setPolicy(policy);
     const first = await fresh.tick();
     expect(first.windows.map((w) => w.schedule.name)).toEqual(['nightly-backup']);

@@ -1,7 +1,7 @@
-// Docker test helpers: the test daemon of src/docker/testbed.ts, a bridge network of a
+// Docker test helpers: the test daemon of src/sources/docker/testbed.ts, a bridge network of a
 // test's own (sl- bridge, 198.18.0.0/15 subnet) and containers on it, all removed after.
 import Docker from 'dockerode';
-import { TESTBED } from '../../src/docker/testbed';
+import { TESTBED } from '../../src/sources/docker/testbed';
 
 export const docker = (): Docker => new Docker({ socketPath: TESTBED.endpoint.slice('unix://'.length) });
 

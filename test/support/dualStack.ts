@@ -3,8 +3,8 @@
 // container (all its flows together) against the oracle, as the demo judges.
 import { spawn } from 'node:child_process';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/app/ownership';
-import { nativeProbe } from '../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, oracleInputs, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { PEER_LINK, PEER_LINK6, PEER_NETNS } from '../../src/demo/peer';

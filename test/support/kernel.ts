@@ -1,11 +1,60 @@
-// Shared helpers for real-kernel tests: skip when not root, run `ip`/`tc` for
-// independent checks, and make sure no `sl-` namespace of a test outlives it.
+// Shared helpers for real-kernel tests: describeKernel (fails, never skips, when the
+// machine cannot run them), `ip`/`tc` for independent checks, and making sure no `sl-`
+// namespace of a test outlives it.
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { describe, it } from 'vitest';
 
 const run = promisify(execFile);
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
+export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap';
+
+/** Set to 1 to skip every kernel test on purpose; the run says so. */
+export const SKIP_KERNEL_ENV = 'SLUICE_SKIP_KERNEL';
+
+export function onPath(tool: string, path: string = process.env.PATH ?? ''): boolean {
+  return path.split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What this machine lacks to run a kernel test needing `tools`: root, then missing programs. */
+export function missingFor(tools: readonly Tool[], root: boolean = isRoot, has: (tool: string) => boolean = onPath): string[] {
+  return [...(root ? [] : ['root (CAP_NET_ADMIN, CAP_SYS_ADMIN)']), ...['ip', 'tc', ...tools].filter((t, i, all) => all.indexOf(t) === i && !has(t)).map((t) => `${t} on PATH`)];
+}
+
+/**
+ * A kernel test suite. A kernel test that cannot run here FAILS, naming what is missing:
+ * a green run must mean the kernel was tested. SLUICE_SKIP_KERNEL=1 skips on purpose and
+ * says so (CI refuses any skip).
+ */
+export function describeKernel(name: string, tools: readonly Tool[], body: () => void): void {
+  if (process.env[SKIP_KERNEL_ENV] === '1') {
+    console.warn(`kernel test skipped on purpose (${SKIP_KERNEL_ENV}=1): ${name}`);
+    describe.skip(name, body);
+    return;
+  }
+  const missing = missingFor(tools);
+  if (missing.length === 0) {
+    describe(name, body);
+    return;
+  }
+  describe(name, () => {
+    it('can run on this machine', () => {
+      throw new Error(`kernel test "${name}" needs ${missing.join(', ')}. Run it as root after scripts/setup.sh, or set ${SKIP_KERNEL_ENV}=1 to skip the kernel tests on purpose.`);
+    });
+  });
+}
 
 export async function sh(cmd: string, args: readonly string[]): Promise<string> {
   const { stdout } = await run(cmd, [...args], { maxBuffer: 64 << 20 });

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
-import { openRuntime } from '../../app/runtime';
+import { openRuntime } from '../../wiring/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
 import { SluiceError } from '../../errors';
+import { acquireHostLock, commandLine } from '../../host/lock';
 import { describeOperation, formatPlan, planToJson, summarize } from '../../plan/format';
 import type { Policy } from '../../policy/model';
 import { HOST_NETNS } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 
 interface ApplyOptions {
   readonly dockerEndpoint?: string;
@@ -34,13 +35,15 @@ export function registerApply(program: Command): void {
     .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--host-netns', 'allow a policy whose host is the real host namespace (netns: host)', false)
-    .addHelpText('after', '\nNeeds root. Exit status: 0 converged, 1 invalid policy, 3 the kernel refused an operation (the report says what was and was not applied; run apply again to continue), 4 not root.\n\nExamples:\n  sudo npx sluice apply policies/demo.yaml\n  sudo npx sluice apply policies/ -o json')
+    .addHelpText('after', '\nNeeds root. Exit status: 0 converged, 1 invalid policy, 3 the kernel refused an operation (the report says what was and was not applied; run apply again to continue), 4 not root, 5 another Sluice process (named) writes to this host.\n\nExamples:\n  sudo npx sluice apply policies/demo.yaml\n  sudo npx sluice apply policies/ -o json')
     .action(async (paths: string[], opts: ApplyOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const container = commandContainer(paths, opts);
+      const policy = await loadOrReport(container, opts.output);
       if (!policy) return;
       try {
         assertNamespaceAllowed(policy, opts.hostNetns);
-        const runtime = await openRuntime('sluice apply');
+        const lock = acquireHostLock({ netns: policy.host.netns, command: commandLine() });
+        const runtime = await openRuntime(container, 'sluice apply');
         try {
           const started = performance.now();
           const outcome = await runtime.applier.apply(policy);
@@ -57,6 +60,7 @@ export function registerApply(program: Command): void {
           process.exitCode = EXIT.ok;
         } finally {
           await runtime.close();
+          lock.release();
         }
       } catch (e) {
         process.exitCode = reportError(e, opts.output);

@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
-import { openRuntime, type Runtime } from '../../app/runtime';
+import { openRuntime, type Runtime } from '../../wiring/runtime';
 import type { CompiledPolicy } from '../../compile';
 import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
 import type { Policy } from '../../policy/model';
 import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
 import { formatVerdict } from '../../measure/verdict';
+import { formatLatency, type LatencyReport } from '../../measure/latency';
+import { measureLatency, probeContainer } from '../../demo/latency';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { loadOrReport } from './shared';
+import { commandContainer, loadOrReport } from './shared';
+import { acquireHostLock, commandLine, type HostLock } from '../../host/lock';
+import { TESTBED } from '../../sources/docker/testbed';
 import type { Direction } from '../../tc/model';
 
 interface DemoCliOptions {
@@ -17,6 +21,7 @@ interface DemoCliOptions {
   readonly direction: 'both' | Direction;
   readonly keep: boolean;
   readonly docker: boolean;
+  readonly latencySeconds: string;
 }
 
 /** One demo bed: the sandbox, or the Docker test bed. */
@@ -35,9 +40,10 @@ export function registerDemo(program: Command): void {
     .option('--phase-seconds <n>', 'length of each phase', '5')
     .option('--warmup-seconds <n>', 'skipped at the start of each phase before measuring', '1.5')
     .option('--direction <dir>', 'download, upload or both', 'both')
+    .option('--latency-seconds <n>', 'after the phases, RTT of a light flow to the priority-0 container, idle then under load, each this long (0: skip)', '4')
     .option('--keep', 'leave the sandbox in place at the end (remove it with `sluice destroy`)', false)
     .option('--docker', 'the same with real Docker containers: starts a test dockerd in namespace sl-docker (unless one answers at unix:///run/sl-docker.sock), builds the image sl-iperf3:local if missing (debootstrap, once), brings up docker-compose.test.yml, shapes it from its labels, and stops and removes all of it at the end', false)
-    .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root.\nCtrl-C at any point removes everything the demo made.')
+    .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root, 5 another Sluice process (named) writes to this host.\nCtrl-C at any point removes everything the demo made.')
     .action(async (policyArg: string | undefined, opts: DemoCliOptions) => {
       const out = opts.output === 'json' ? () => undefined : (t: string) => process.stdout.write(`${t}\n`);
       let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
@@ -59,8 +65,9 @@ export function registerDemo(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        runtime = await openRuntime('sluice demo');
-        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, policyArg ?? 'policies/demo.yaml', opts.output);
+        const sandboxPolicy = policyArg ?? 'policies/demo.yaml';
+        runtime = await openRuntime(commandContainer(opts.docker ? [] : [sandboxPolicy]), 'sluice demo');
+        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy, opts.output);
         if (!bed) return;
         out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
         const { policy, compiled, site } = await bed.build(out);
@@ -73,7 +80,8 @@ export function registerDemo(program: Command): void {
           out,
           live: process.stdout.isTTY === true && opts.output !== 'json',
         });
-        report(results, opts.output, out);
+        const latency = await latencyOf(compiled, site, Number(opts.latencySeconds), out);
+        report(results, latency, opts.output, out);
         process.exitCode = results.every((r) => r.verdict.pass) ? EXIT.ok : EXIT.invalid;
       } catch (e) {
         process.exitCode = reportError(e, opts.output);
@@ -89,8 +97,9 @@ export function registerDemo(program: Command): void {
 }
 
 async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFormat): Promise<Bed | undefined> {
-  const policy = await loadOrReport([policyPath], format);
+  const policy = await loadOrReport(runtime.container, format);
   if (!policy) return undefined;
+  const lock = acquireHostLock({ netns: policy.host.netns, command: commandLine() });
   return {
     describe: `sandbox namespaces, ${policyPath}`,
     build: async (out) => {
@@ -98,18 +107,28 @@ async function sandboxBed(runtime: Runtime, policyPath: string, format: OutputFo
       const compiled = await buildSandbox(runtime, policy, out);
       return { policy, compiled, site: sandboxSite(compiled) };
     },
-    tearDown: () => teardownDemo(runtime, policy),
+    tearDown: () => teardownDemo(runtime, policy).finally(() => lock.release()),
   };
 }
 
 function dockerBed(runtime: Runtime, policyPath: string | undefined, out: (t: string) => void): Bed {
   const demo = new DockerDemo(runtime, out, [policyPath ?? DOCKER_POLICY]);
-  return { describe: 'Docker containers from docker-compose.test.yml', build: () => demo.bringUp(), tearDown: () => demo.tearDown() };
+  // The test bed's daemon (and so the shaped bridge) always lives in its own namespace.
+  const lock: HostLock = acquireHostLock({ netns: TESTBED.netns, command: commandLine() });
+  return { describe: 'Docker containers from docker-compose.test.yml', build: () => demo.bringUp(), tearDown: () => demo.tearDown().finally(() => lock.release()) };
 }
 
-function report(results: readonly PhaseResult[], format: OutputFormat, out: (t: string) => void): void {
+/** The light priority-0 flow's RTT, idle and while the others saturate; undefined when skipped or no container is priority 0. */
+async function latencyOf(compiled: CompiledPolicy, site: TrafficSite, seconds: number, out: (t: string) => void): Promise<LatencyReport | undefined> {
+  const probe = probeContainer(compiled);
+  if (!(seconds > 0) || probe === undefined) return undefined;
+  out(`\n── latency: a light flow to ${probe} (priority 0), idle, then while the others saturate both directions`);
+  return measureLatency(site, probe, { seconds, warmupSeconds: 1.5 });
+}
+
+function report(results: readonly PhaseResult[], latency: LatencyReport | undefined, format: OutputFormat, out: (t: string) => void): void {
   if (format === 'json') {
-    printJson({ pass: results.every((r) => r.verdict.pass), phases: results.map((r) => ({ direction: r.direction, phase: r.phase.name, shows: r.phase.shows, ...r.verdict })) });
+    printJson({ pass: results.every((r) => r.verdict.pass), phases: results.map((r) => ({ direction: r.direction, phase: r.phase.name, shows: r.phase.shows, ...r.verdict })), ...(latency ? { latency } : {}) });
     return;
   }
   out('\n══ Verdict per phase (each container within 5% of link capacity of the oracle; utilisation ≥ 95%)');
@@ -118,5 +137,6 @@ function report(results: readonly PhaseResult[], format: OutputFormat, out: (t: 
     out(formatVerdict(r.verdict).split('\n').map((l) => `  ${l}`).join('\n'));
   }
   const passed = results.filter((r) => r.verdict.pass).length;
+  if (latency) out(`\n══ Latency\n${formatLatency(latency)}`);
   out(`\n${passed}/${results.length} phases within tolerance.`);
 }

@@ -1,18 +1,37 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openRuntime, isRoot } from '../../app/runtime';
+import { openRuntime, isRoot } from '../../wiring/runtime';
 import { compilePolicy, type CompiledContainer } from '../../compile';
 import { SluiceError } from '../../errors';
+import { DEFAULT_CONTROL_SOCKET, requestControl } from '../../daemon/control';
+import type { ContainerTraffic } from '../../traffic/snapshot';
 import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
 import { emptyKernelState, objectKey, type KernelObject, type ObservedState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
   readonly dockerEndpoint?: string;
   readonly output: OutputFormat;
+  readonly controlSocket: string;
+}
+
+/** What a running daemon knows of one container: as compiled now, and its live rates. */
+interface DaemonView {
+  readonly container?: CompiledContainer;
+  readonly snapshot?: readonly ContainerTraffic[];
+}
+
+/** The daemon's view, or undefined when no daemon answers on the socket. */
+async function askDaemon(socket: string, name: string): Promise<DaemonView | undefined> {
+  try {
+    const view = await requestControl<DaemonView>(socket, { cmd: 'inspect', container: name }, 1000);
+    return view.container ? view : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 class UnknownContainerError extends SluiceError {
@@ -60,16 +79,18 @@ export function registerInspect(program: Command): void {
     .addOption(dockerEndpointOption())
     .argument('[paths...]', 'policy files or directories', ['policies/'])
     .addOption(outputOption())
+    .option('--control-socket <path>', 'the daemon socket: when `serve` runs, its compiled view and live rates are shown too', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
     .action(async (name: string, paths: string[], opts: InspectOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const wiring = commandContainer(paths, opts);
+      const policy = await loadOrReport(wiring, opts.output);
       if (!policy) return;
       try {
         const fromKernel = isRoot();
         let observed: ObservedState = { ...emptyKernelState(), stats: new Map() };
         let compiled = compilePolicy(policy);
         if (fromKernel) {
-          const runtime = await openRuntime('sluice inspect');
+          const runtime = await openRuntime(wiring, 'sluice inspect');
           try {
             const planned = await runtime.applier.plan(policy, true);
             observed = planned.observed;
@@ -78,12 +99,13 @@ export function registerInspect(program: Command): void {
             await runtime.close();
           }
         }
-        const container = compiled.containers.find((c) => c.name === name || c.docker?.name === name);
+        const daemon = await askDaemon(opts.controlSocket, name);
+        const container = daemon?.container ?? compiled.containers.find((c) => c.name === name || c.workload?.name === name);
         if (!container) throw new UnknownContainerError(name, compiled.containers.map((c) => c.name));
         const objects = fromKernel ? objectsOf(container, observed) : [];
         const policyLines = sourceLines(container.source);
         if (opts.output === 'json') {
-          printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })) });
+          printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })), via: daemon ? `daemon (${opts.controlSocket})` : fromKernel ? 'kernel' : 'policy', traffic: daemon?.snapshot ?? [] });
         } else {
           const out: string[] = [
             `container ${container.name} (match: ${container.matchKind}) on host ${policy.host.name}, ${policy.host.mode} mode`,
@@ -92,8 +114,10 @@ export function registerInspect(program: Command): void {
             ...policyLines,
             '',
           ];
-          if (container.docker) out.push(`docker container: ${container.docker.name} (${container.docker.id.slice(0, 12)}), namespace ${container.docker.netns}`);
+          const w = container.workload;
+          if (w) out.push(`${w.source} container: ${w.name} (${w.id.slice(0, 12)})${w.netns ? `, namespace ${w.netns}` : ''}`);
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
+          for (const row of daemon?.snapshot ?? []) out.push(`${row.direction}: ${(row.rate / 1e6).toFixed(2)} mbit/s now (from the daemon)`);
           for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${ref.classid >>> 16}:${(ref.classid & 0xffff).toString(16)} on ${ref.dev} in ${ref.netns}`);
           out.push('', fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)');
           for (const o of objects) {

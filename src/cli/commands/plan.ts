@@ -4,19 +4,21 @@ import { formatPlan, planToJson } from '../../plan/format';
 import { diff } from '../../plan/diff';
 import { emptyKernelState, type KernelState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 import type { CompiledPolicy } from '../../compile';
 import { formatHandle } from '../../tc/handle';
 
 /** Class id per container (the same in both trees), and the cgroup it tags if any. */
-function classids(compiled: CompiledPolicy): { name: string; classid: string; cgroup?: string; docker?: string; address?: string }[] {
+function classids(compiled: CompiledPolicy): { name: string; classid: string; cgroup?: string; workload?: string; source?: string; address?: string }[] {
   return compiled.containers.map((c) => {
     const ref = c.classes.download ?? c.classes.upload;
-    return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}), ...(c.docker ? { docker: c.docker.name, address: c.address } : {}) };
+    return { name: c.name, classid: ref ? formatHandle(ref.classid) : '-', ...(c.cgroup ? { cgroup: c.cgroup } : {}), ...(c.workload ? { workload: c.workload.name, source: c.workload.source, address: c.address } : {}) };
   });
 }
-import { isRoot, observeCurrent } from '../../app/runtime';
+import type { Container } from 'inversify';
+import type { Policy } from '../../policy/model';
+import { isRoot, openRuntime } from '../../wiring/runtime';
 
 interface PlanOptions {
   readonly dockerEndpoint?: string;
@@ -34,11 +36,12 @@ export function registerPlan(program: Command): void {
     .option('--against <state>', 'compare with: kernel (the current state; root), empty (a fresh machine), auto (kernel when root)', 'auto')
     .addHelpText('after', '\nExit status: 0 plan shown, 1 invalid policy, 3 kernel error.\n\nExamples:\n  sluice plan policies/\n  sluice plan policies/demo.yaml --against empty -o json')
     .action(async (paths: string[], opts: PlanOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const container = commandContainer(paths, opts);
+      const policy = await loadOrReport(container, opts.output);
       if (!policy) return;
       try {
         const useKernel = opts.against === 'kernel' || (opts.against === 'auto' && isRoot());
-        const observed: KernelState = useKernel ? await observeCurrent(policy) : emptyKernelState();
+        const observed: KernelState = useKernel ? await observeCurrent(container, policy) : emptyKernelState();
         const compiled = compilePolicy(policy, { observed });
         const plan = diff(compiled.state, observed);
         const windows = windowsView(policy, Date.now());
@@ -46,7 +49,7 @@ export function registerPlan(program: Command): void {
         else {
           process.stdout.write(`Host ${policy.host.name} (${policy.host.mode} mode) against ${useKernel ? 'the current kernel state' : 'an empty state'}:\n`);
           process.stdout.write(`${formatWindows(windows)}\n`);
-          for (const c of classids(compiled)) process.stdout.write(`container ${c.name}: class ${c.classid}${c.cgroup ? ` (net_cls.classid of cgroup ${c.cgroup})` : ''}${c.docker ? ` (Docker container ${c.docker}, ${c.address})` : ''}\n`);
+          for (const c of classids(compiled)) process.stdout.write(`container ${c.name}: class ${c.classid}${c.cgroup ? ` (net_cls.classid of cgroup ${c.cgroup})` : ''}${c.workload ? ` (${c.source} ${c.workload}, ${c.address})` : ''}\n`);
           for (const note of compiled.notes) process.stdout.write(`note: ${note}\n`);
           process.stdout.write(`${formatPlan(plan)}\n`);
         }
@@ -55,4 +58,14 @@ export function registerPlan(program: Command): void {
         process.exitCode = reportError(e, opts.output);
       }
     });
+}
+
+/** The kernel state a policy covers (for `plan` as root). */
+async function observeCurrent(container: Container, policy: Policy): Promise<KernelState> {
+  const runtime = await openRuntime(container, 'reading the kernel state');
+  try {
+    return (await runtime.applier.plan(policy)).observed;
+  } finally {
+    await runtime.close();
+  }
 }

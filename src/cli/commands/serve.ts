@@ -1,16 +1,16 @@
 import { Option, type Command } from 'commander';
-import { JsonLogger } from '../../app/logger';
-import { openRuntime } from '../../app/runtime';
-import { systemClock } from '../../app/tokens';
+import type { Container } from 'inversify';
+import { JsonLogger } from '../../wiring/logger';
+import { openRuntime } from '../../wiring/runtime';
+import { TOKENS, type Logger } from '../../wiring/tokens';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
-import { Daemon } from '../../daemon/serve';
-import { Reconciler } from '../../reconcile/reconciler';
+import type { Daemon, DaemonOptions } from '../../daemon/serve';
+import type { PolicyLoader } from '../../sources/loader';
+import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
-import { dockerEndpointOption, loadSourceOrReport, policySource } from './shared';
-import { createMetrics, startMetricsServer } from '../../metrics/metrics';
-
-const VERSION = (require('../../../package.json') as { version: string }).version;
+import { commandContainer, dockerEndpointOption, loadSourceOrReport } from './shared';
+import { startMetricsServer, type SluiceMetrics } from '../../metrics/metrics';
 
 interface ServeOptions {
   readonly tick: string;
@@ -34,35 +34,37 @@ export function registerServe(program: Command): void {
     .option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable', '127.0.0.1:9617')
     .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\nFor a Docker host (a Host with a docker section) it follows the daemon\'s events: a container that starts is shaped within a tick, one that stops loses its classes; if Docker goes away the last good state stays until it returns.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
     .action(async (paths: string[], opts: ServeOptions) => {
-      const source = policySource(paths, opts);
-      const loaded = await loadSourceOrReport(source, 'text');
-      if (!loaded) return;
-      const policy = loaded.policy;
       const logger = new JsonLogger(opts.logLevel);
+      const container = commandContainer(paths, { ...opts, logger, followKernelChanges: true });
+      const loaded = await loadSourceOrReport(container.get<PolicyLoader>(TOKENS.PolicyLoader), 'text');
+      if (!loaded) return;
       try {
-        assertNamespaceAllowed(policy, opts.hostNetns);
-        const runtime = await openRuntime('sluice serve', logger, { followChanges: true });
-        const reconciler = new Reconciler(runtime.applier, systemClock, logger);
-        const metrics = createMetrics({ snapshot: () => reconciler.current.snapshot }, VERSION);
-        const daemon = new Daemon(reconciler, source, systemClock, logger, { paths, tickMs: Number(opts.tick), controlSocket: opts.controlSocket }, {
-          onTick: (r) => metrics.observeTick(r),
-          onReloadFailure: () => metrics.reloadFailed(),
-        });
-        const http = opts.metricsAddress === 'off' ? undefined : await startMetricsServer(opts.metricsAddress, metrics);
-        if (http) logger.log('info', 'metrics', { address: opts.metricsAddress, paths: ['/metrics', '/healthz'] });
-        await daemon.start(policy);
-        await new Promise<void>((resolve) => {
-          const stop = (signal: NodeJS.Signals): void => {
-            logger.log('info', 'signal', { signal });
-            http?.close();
-            void daemon.stop().then(() => runtime.close()).then(resolve);
-          };
-          process.once('SIGTERM', stop);
-          process.once('SIGINT', stop);
-        });
+        assertNamespaceAllowed(loaded.policy, opts.hostNetns);
+        // Held for the daemon's life; the kernel releases it however the process ends.
+        acquireHostLock({ netns: loaded.policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
+        container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick) });
+        await serveUntilSignalled(container, loaded.policy, opts.metricsAddress, logger);
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e);
       }
     });
+}
+
+async function serveUntilSignalled(container: Container, policy: Parameters<Daemon['start']>[0], metricsAddress: string, logger: Logger): Promise<void> {
+  const runtime = await openRuntime(container, 'sluice serve');
+  const daemon = await container.getAsync<Daemon>(TOKENS.Daemon);
+  const metrics = await container.getAsync<SluiceMetrics>(TOKENS.Metrics);
+  const http = metricsAddress === 'off' ? undefined : await startMetricsServer(metricsAddress, metrics);
+  if (http) logger.log('info', 'metrics', { address: metricsAddress, paths: ['/metrics', '/healthz'] });
+  await daemon.start(policy);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.log('info', 'signal', { signal });
+      http?.close();
+      void daemon.stop().then(() => runtime.close()).then(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }

@@ -1,9 +1,13 @@
-// Helpers several commands share.
+// Helpers several commands share: the container a command resolves its parts from, and
+// loading the policy in force through the policy loader.
 
 import { Option } from 'commander';
-import { PolicySource, type PolicySourceResult } from '../../docker/policySource';
+import type { Container } from 'inversify';
 import { formatPolicyIssue } from '../../policy/load';
 import type { Policy } from '../../policy/model';
+import type { PolicyLoad, PolicyLoader } from '../../sources/loader';
+import { buildContainer, type WiringOptions } from '../../wiring/container';
+import { TOKENS } from '../../wiring/tokens';
 import { EXIT, printJson, reportError, type OutputFormat } from '../output';
 
 export interface LoadOptions {
@@ -14,17 +18,22 @@ export interface LoadOptions {
 export const dockerEndpointOption = (): Option =>
   new Option('--docker-endpoint <url>', "Docker Engine API socket for a Docker host (default: the Host's docker.endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock)");
 
-export type LoadedPolicy = Extract<PolicySourceResult, { ok: true }>;
+export type LoadedPolicy = Extract<PolicyLoad, { ok: true }>;
+
+/** The composition root for a command over policy `paths`. */
+export function commandContainer(paths: readonly string[], options: LoadOptions & Omit<WiringOptions, 'paths' | 'dockerEndpoint'> = {}): Container {
+  return buildContainer({ ...options, paths });
+}
 
 /**
- * Loads the policy in force (files, plus Docker labels and containers for a Docker
- * host), or prints every issue (exit 1) or why Docker could not be read (exit 3) and
- * returns undefined. Containers waiting for their Docker container are noted on stderr.
+ * Loads the policy in force (files, plus what the workload sources their Host enables
+ * contribute), or prints every issue (exit 1) or why a source could not be read
+ * (exit 3) and returns undefined. Containers waiting for their workload are noted on stderr.
  */
-export async function loadSourceOrReport(source: PolicySource, format: OutputFormat): Promise<LoadedPolicy | undefined> {
-  let result: PolicySourceResult;
+export async function loadSourceOrReport(loader: PolicyLoader, format: OutputFormat): Promise<LoadedPolicy | undefined> {
+  let result: PolicyLoad;
   try {
-    result = await source.load();
+    result = await loader.load();
   } catch (e) {
     process.exitCode = reportError(e, format);
     return undefined;
@@ -42,9 +51,6 @@ export async function loadSourceOrReport(source: PolicySource, format: OutputFor
   return undefined;
 }
 
-export async function loadOrReport(paths: readonly string[], format: OutputFormat, options: LoadOptions = {}): Promise<Policy | undefined> {
-  return (await loadSourceOrReport(policySource(paths, options), format))?.policy;
+export async function loadOrReport(container: Container, format: OutputFormat): Promise<Policy | undefined> {
+  return (await loadSourceOrReport(container.get<PolicyLoader>(TOKENS.PolicyLoader), format))?.policy;
 }
-
-export const policySource = (paths: readonly string[], options: LoadOptions): PolicySource =>
-  new PolicySource(paths, options.dockerEndpoint ? { dockerEndpoint: options.dockerEndpoint } : {});

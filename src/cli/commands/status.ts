@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import { renderStatus } from '../format/status';
 import type { Policy } from '../../policy/model';
-import type { TrafficSnapshot } from '../../traffic/snapshot';
-import { SnapshotSource } from '../snapshotSource';
+import { SnapshotSource, type SourcedSnapshot } from '../snapshotSource';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import type { Container } from 'inversify';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface StatusOptions {
@@ -15,13 +15,13 @@ interface StatusOptions {
 }
 
 /** From the daemon when it runs; otherwise read the kernel twice, a second apart, for rates. */
-async function readSnapshot(policy: Policy, socket: string): Promise<TrafficSnapshot> {
-  const source = new SnapshotSource(policy, socket, 'sluice status', 1);
+async function readSnapshot(container: Container, policy: Policy): Promise<SourcedSnapshot> {
+  const source = new SnapshotSource(container, policy, 'sluice status', 1);
   try {
     const first = await source.next();
-    if (first.fromDaemon) return first.snap;
+    if (first.fromDaemon) return first;
     await new Promise((r) => setTimeout(r, 1000));
-    return (await source.next()).snap;
+    return await source.next();
   } finally {
     await source.close();
   }
@@ -37,12 +37,13 @@ export function registerStatus(program: Command): void {
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nNeeds root. Exit status: 0 shown, 1 invalid policy, 3 kernel error, 4 not root.')
     .action(async (paths: string[], opts: StatusOptions) => {
-      const policy = await loadOrReport(paths, opts.output, opts);
+      const container = commandContainer(paths, opts);
+      const policy = await loadOrReport(container, opts.output);
       if (!policy) return;
       try {
-        const snap = await readSnapshot(policy, opts.controlSocket);
+        const { snap, via } = await readSnapshot(container, policy);
         const windows = windowsView(policy, Date.now());
-        if (opts.output === 'json') printJson({ ...snap, windows });
+        if (opts.output === 'json') printJson({ ...snap, windows, via });
         else process.stdout.write(`${renderStatus(snap)}\n\n${formatWindows(windows)}\n`);
         process.exitCode = EXIT.ok;
       } catch (e) {

@@ -3,7 +3,7 @@ import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import { SnapshotSource } from '../snapshotSource';
 import { renderTop } from '../format/top';
 import { EXIT, reportError } from '../output';
-import { dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 
 interface TopOptions {
   readonly dockerEndpoint?: string;
@@ -21,9 +21,10 @@ export function registerTop(program: Command): void {
     .option('--interval <ms>', 'refresh interval', '1000')
     .addHelpText('after', '\nNeeds root (or the daemon socket). Keys: q or Ctrl-C quits.')
     .action(async (paths: string[], opts: TopOptions) => {
-      const policy = await loadOrReport(paths, 'text', opts);
+      const container = commandContainer(paths, opts);
+      const policy = await loadOrReport(container, 'text');
       if (!policy) return;
-      const source = new SnapshotSource(policy, opts.controlSocket, 'sluice top', 500);
+      const source = new SnapshotSource(container, policy, 'sluice top', 500);
       let stop = false;
       const quit = (): void => {
         stop = true;

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import type { PolicySourceResult } from '../../docker/policySource';
-import { formatPolicyIssue, loadPolicyFromPaths } from '../../policy/load';
+import { formatPolicyIssue } from '../../policy/load';
+import { loadPolicyFromPaths } from '../../sources/files/read';
+import type { PolicyLoad } from '../../sources/loader';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { dockerEndpointOption, policySource } from './shared';
+import { commandContainer, dockerEndpointOption } from './shared';
+import { TOKENS } from '../../wiring/tokens';
+import type { PolicyLoader } from '../../sources/loader';
 
 interface ValidateOptions {
   readonly output: OutputFormat;
@@ -20,9 +23,9 @@ export function registerValidate(program: Command): void {
     .addOption(dockerEndpointOption())
     .addHelpText('after', '\nExit status: 0 valid, 1 invalid, 3 (--docker) the Docker daemon did not answer.\n\nExamples:\n  sluice validate policies/\n  sluice validate policies/demo.yaml -o json\n  sluice validate policies/docker/ --docker')
     .action(async (paths: string[], opts: ValidateOptions) => {
-      let result: PolicySourceResult;
+      let result: PolicyLoad;
       try {
-        result = opts.docker ? await policySource(paths, opts).load() : withoutDocker(await loadPolicyFromPaths(paths));
+        result = opts.docker ? await commandContainer(paths, opts).get<PolicyLoader>(TOKENS.PolicyLoader).load() : filesOnly(await loadPolicyFromPaths(paths));
       } catch (e) {
         process.exitCode = reportError(e, opts.output);
         return;
@@ -33,7 +36,7 @@ export function registerValidate(program: Command): void {
         const p = result.policy;
         process.stdout.write(`OK: ${result.files.length} file(s), host ${p.host.name}, ${p.containers.length} container(s), ${p.schedules.length} schedule(s)\n`);
         for (const w of result.waiting) process.stdout.write(`note: ${w.container} is not shaped now: ${w.reason}\n`);
-        if (p.host.docker?.labels && !opts.docker) process.stdout.write('note: Docker labels (io.sluice.*) are read by plan, apply and serve; add --docker to check them now\n');
+        if (p.host.sources.length > 0 && !opts.docker) process.stdout.write(`note: ${p.host.sources.join(', ')} labels and containers are read by plan, apply and serve; add --docker to check them now\n`);
       } else {
         for (const issue of result.issues) process.stderr.write(`${formatPolicyIssue(issue)}\n`);
         process.stderr.write(`\n${result.issues.length} error(s) in ${new Set(result.issues.map((i) => i.file)).size} source(s)\n`);
@@ -42,4 +45,4 @@ export function registerValidate(program: Command): void {
     });
 }
 
-const withoutDocker = (r: Awaited<ReturnType<typeof loadPolicyFromPaths>>): PolicySourceResult => (r.ok ? { ...r, waiting: [] } : r);
+const filesOnly = (r: Awaited<ReturnType<typeof loadPolicyFromPaths>>): PolicyLoad => (r.ok ? { ...r, waiting: [], workloads: [] } : r);

@@ -6,13 +6,13 @@
 import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../plan/model';
-import { describeObject } from '../../plan/format';
-import { assertNever, type CgroupClassidObject, type ClassObject, type FilterObject, type LinkObject, type NetnsLocator, type QdiscObject } from '../../tc/model';
+import { describeObject } from '../../tc/describe';
+import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
-import { addressBody, filterInfo, frame, linkChangeBody, linkCreateBody, routeBody, tcBody, type LinkCreate, type NlError } from './messages';
+import { addressBody, frame, linkChangeBody, linkCreateBody, routeBody, type LinkCreate, type NlError } from './messages';
 import { allocSeq, type NetnsSession } from './session';
-import { encodeFilterOptions, encodeHtbClass, encodeQdiscOptions, type TcEncodeContext } from './tcCodec';
+import { tcMessage, type TcEncodeContext } from './tc';
 
 /** What execution needs beyond netlink: the addon's namespace and sysctl calls. */
 export interface HostOps {
@@ -292,7 +292,7 @@ export class Executor {
       const fd = this.host.openNetnsFd(o.spec.peerNetns);
       this.fdsToClose.push(fd);
       // Down: opening it now fails with ENOTCONN (its peer, this end, is registered after
-      // it); the plan brings it up right after (diff.ts, peerUpChange).
+      // it); the plan brings it up right after (plan/links.ts, peerUpChange).
       peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
@@ -352,31 +352,4 @@ const NO_DEVICES: TcEncodeContext = {
 /** Devices a filter names besides its own: the targets of its mirred actions. */
 function devicesNamed(f: FilterObject): string[] {
   return f.spec.kind === 'u32' ? (f.spec.actions ?? []).flatMap((a) => (a.kind === 'mirred' ? [a.targetDev] : [])) : [];
-}
-
-/** The request for a qdisc, class or filter operation on the device with index `ifindex`. */
-function tcMessage(op: Operation, o: QdiscObject | ClassObject | FilterObject, ifindex: number, seq: number, ctx: TcEncodeContext): Buffer {
-  const create = NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL;
-  const replace = NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE;
-  switch (o.type) {
-    case 'qdisc': {
-      const h = { ifindex, handle: o.handle, parent: o.parent, info: 0 };
-      if (op.op === 'delete') return frame(RTM.DELQDISC, NLM_F.ACK, seq, tcBody(h, undefined));
-      const { kind, options } = encodeQdiscOptions(o.spec);
-      return frame(RTM.NEWQDISC, op.op === 'create' ? create : replace, seq, tcBody(h, kind, options));
-    }
-    case 'class': {
-      const h = { ifindex, handle: o.classid, parent: o.parent, info: 0 };
-      if (op.op === 'delete') return frame(RTM.DELTCLASS, NLM_F.ACK, seq, tcBody(h, undefined));
-      return frame(RTM.NEWTCLASS, op.op === 'create' ? create : NLM_F.ACK, seq, tcBody(h, 'htb', encodeHtbClass(o.spec)));
-    }
-    case 'filter': {
-      const h = { ifindex, handle: o.handle, parent: o.parent, info: filterInfo(o.prio, o.protocol) };
-      if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody(h, o.spec.kind));
-      const { kind, options } = encodeFilterOptions(o.spec, o.handle, ctx);
-      return frame(RTM.NEWTFILTER, op.op === 'create' ? create : replace, seq, tcBody(h, kind, options));
-    }
-    default:
-      return assertNever(o);
-  }
 }

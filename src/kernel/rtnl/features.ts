@@ -9,7 +9,7 @@ import { LOOPBACK_IFINDEX, NLM_F, RTM } from './constants';
 import { filterInfo, frame, linkChangeBody, tcBody } from './messages';
 import { RtnlKernel } from './port';
 import { allocSeq } from './session';
-import { encodeFilterOptions, encodeQdiscOptions } from './tcCodec';
+import { encodeFilterOptions, encodeQdiscOptions } from './tc';
 
 const LEAF_CANDIDATES: readonly QdiscKind[] = ['fq_codel', 'sfq', 'pfifo'];
 let cached: KernelFeatures | undefined;

@@ -5,6 +5,14 @@
 // links named `sl-…` and what hangs off them count. Veth peers are named by pairing the
 // ends found in the namespaces observed together (IFLA_LINK on each end points at the
 // other); an end whose partner is outside the observed namespaces keeps peer "?".
+//
+// A qdisc or filter on a device Sluice shapes that no codec reads (a kind Sluice does not
+// model, a BPF program it did not load, an action it does not know) is observed as a
+// `foreign` spec carrying the decode error: it stays visible, and the diff replaces it
+// where Sluice wants an object with that identity and deletes it otherwise, once, instead
+// of trying every tick to create over it. A class no codec reads is left out (and listed
+// in `problems`): classes of a kind other than HTB only exist under a qdisc of that kind,
+// itself foreign, whose replacement takes them along.
 
 import { asHandle, majorOf, makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../tc/handle';
 import {
@@ -13,6 +21,7 @@ import {
   type AddressObject,
   type ClassObject,
   type FilterObject,
+  type ForeignSpec,
   type HtbXstats,
   type LinkObject,
   type LinkSpec,
@@ -24,7 +33,7 @@ import {
 import { RTM } from './constants';
 import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
 import type { NetnsSession } from './session';
-import { decodeCounters, decodeFilterOptions, decodeHtbClass, decodeHtbXstats, decodeQdiscOptions, statsApp } from './tcCodec';
+import { decodeClassOptions, decodeCounters, decodeFilterOptions, decodeHtbXstats, decodeQdiscOptions, isDecodeError, statsApp, type TcDecodeError } from './tc';
 
 export interface NamespaceDump {
   readonly netns: NetnsLocator;
@@ -36,6 +45,8 @@ export interface NamespaceDump {
   readonly classes: ClassObject[];
   readonly filters: FilterObject[];
   readonly stats: Map<string, TcCounters & { htb?: HtbXstats }>;
+  /** What the codecs could not read, each also observed as foreign or left out (see above). */
+  readonly problems: TcDecodeError[];
 }
 
 export const namespaceIsOwned = (ns: NetnsLocator): boolean => !ns.startsWith('/') && ns.startsWith(OWNED_PREFIX);
@@ -56,6 +67,7 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
   const ctx = { devOf: (i: number) => nameOf.get(i) };
   const stats = new Map<string, TcCounters & { htb?: HtbXstats }>();
+  const problems: TcDecodeError[] = [];
 
   const addresses = (await session.dump(RTM.GETADDR, addressDumpBody()))
     .map(parseAddress)
@@ -75,8 +87,8 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     const dev = m ? ownedIndex.get(m.ifindex) : undefined;
     // Handle 0 is the kernel's default qdisc, not one anybody created.
     if (!m || !dev || m.handle === 0) continue;
-    const spec = decodeQdiscOptions(m.kind, m.options);
-    if (!spec) continue;
+    const decoded = decodeQdiscOptions(m.kind, m.options);
+    const spec = isDecodeError(decoded) ? foreign(decoded, m.kind, problems) : decoded;
     const q: QdiscObject = { type: 'qdisc', netns: ns, dev, handle: asHandle(m.handle), parent: asHandle(m.parent), spec };
     qdiscs.push(q);
     if (withStats) stats.set(objectKey(q), decodeCounters(m.stats2));
@@ -88,9 +100,12 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     const onDev = qdiscs.filter((q) => q.dev === link.name);
     if (onDev.some((q) => q.spec.kind === 'htb')) {
       for (const m of (await session.dump(RTM.GETTCLASS, tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }))).map(parseTc)) {
-        if (!m || m.kind !== 'htb') continue;
-        const spec = decodeHtbClass(m.options);
-        if (!spec) continue;
+        if (!m) continue;
+        const spec = decodeClassOptions(m.kind, m.options);
+        if (isDecodeError(spec)) {
+          problems.push(spec);
+          continue;
+        }
         // The kernel reports a class directly under its qdisc with parent "root"; the
         // model (and tc's own syntax) says parent <major>: .
         const parent = m.parent === TC_H_ROOT ? makeHandle(majorOf(asHandle(m.handle)), 0) : asHandle(m.parent);
@@ -103,10 +118,10 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     }
     for (const root of onDev.filter((q) => q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS)) {
       const replies = await session.dump(RTM.GETTFILTER, tcmsg({ ifindex: link.index, handle: 0, parent: root.handle, info: 0 }));
-      for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, link.name, root.handle, m, ctx));
+      for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, link.name, root.handle, m, ctx, problems));
     }
   }
-  return { netns: ns, links, ownedLinks: owned, addresses, routes, qdiscs, classes, filters, stats };
+  return { netns: ns, links, ownedLinks: owned, addresses, routes, qdiscs, classes, filters, stats, problems };
 }
 
 /** Each shaped device's classes by class id, with their keys in ObservedState.stats. */
@@ -142,13 +157,19 @@ export async function refreshClassStats(dump: NamespaceDump, session: NetnsSessi
   return { ...dump, stats };
 }
 
-function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }): FilterObject[] {
+function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }, problems: TcDecodeError[]): FilterObject[] {
   // The per-priority header entry (handle 0) and u32's implicit root table (800:) are
   // not objects anybody created.
   if (m.handle === 0 || (m.kind === 'u32' && m.handle === 0x80000000)) return [];
-  const spec = decodeFilterOptions(m.kind, m.options, ctx);
-  if (!spec) return [];
+  const decoded = decodeFilterOptions(m.kind, m.options, ctx);
+  const spec = isDecodeError(decoded) ? foreign(decoded, m.kind, problems) : decoded;
   return [{ type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle: m.handle, spec }];
+}
+
+/** The observed spec of an object no codec reads: the error, kept (see the top of this file). */
+function foreign(error: TcDecodeError, tcKind: string, problems: TcDecodeError[]): ForeignSpec {
+  problems.push(error);
+  return { kind: 'foreign', tcKind, problem: error.message };
 }
 
 /** Link objects for every dumped namespace, with veth ends paired across namespaces. */

@@ -94,6 +94,7 @@ export class RtnlKernel implements KernelPort {
         throw e;
       }
     }
+    const statsAt = performance.now();
     const links: LinkObject[] = linkObjects(dumps);
     const stats = dumps.length === 1 ? dumps[0]!.stats : new Map(dumps.flatMap((d) => [...d.stats]));
     const namespaces = native.listNetns().filter((n) => n.startsWith('sl-')).map((name) => ({ type: 'namespace' as const, name }));
@@ -110,6 +111,7 @@ export class RtnlKernel implements KernelPort {
       filters: dumps.flatMap((d) => d.filters),
       cgroups,
       stats,
+      ...(scope.withStats ? { statsAt } : {}),
       // Namespaces and cgroups are read afresh each time, so they are part of it as they are.
       ...(followed ? { revision: [generations.join(','), namespaces.map((n) => n.name).join(','), JSON.stringify(cgroups)].join('|') } : {}),
     };
@@ -169,7 +171,7 @@ export class RtnlKernel implements KernelPort {
       // IPv4-only unless the policy is dual-stack: IPv6 would pass unclassified, and its
       // addrconf is most of the cost of bringing a device up, so a dual-stack namespace has
       // IPv6 without it (only the addresses Sluice assigns). lo comes up with the
-      // namespace, as the plan expects (diff.ts, fromNothing).
+      // namespace, as the plan expects (plan/fresh.ts, fromNothing).
       createNetns: (name, ipv6) => native.createNetns(name, { ipv6, addressAutoconf: false, loopbackUp: true }),
       deleteNetns: (name) => native.deleteNetns(name),
       writeSysctl: (ns, key, value) => native.writeSysctl(ns, key, value),

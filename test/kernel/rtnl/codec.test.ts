@@ -3,7 +3,7 @@ import { splitAnswers } from '../../../src/kernel/netlink/nativeChannel';
 import { attr, attrMap, u64At } from '../../../src/kernel/rtnl/attrs';
 import { IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, TCA, TCA_STATS, VETH_INFO_PEER } from '../../../src/kernel/rtnl/constants';
 import { frame, linkCreateBody, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
-import { decodeCounters } from '../../../src/kernel/rtnl/tcCodec';
+import { decodeCounters } from '../../../src/kernel/rtnl/tc';
 
 const u64 = (n: bigint): Buffer => {
   const b = Buffer.alloc(8);

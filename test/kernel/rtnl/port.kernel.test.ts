@@ -2,10 +2,10 @@
 // created is dumped back equal, changed in place, deleted without leftovers; the
 // kernel's refusals come back as typed errors naming object, namespace and message;
 // counters move with traffic.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../../src/app/ownership';
-import { nativeProbe } from '../../../src/app/runtime';
+import { MemoryOwnershipStore } from '../../../src/wiring/ownership';
+import { nativeProbe } from '../../../src/wiring/runtime';
 import { KernelError } from '../../../src/errors';
 import { diff } from '../../../src/plan/diff';
 import { makeHandle } from '../../../src/tc/handle';
@@ -13,7 +13,7 @@ import { emptyKernelState, objectKey, type ClassObject, type ObservedState } fro
 import { A, B, desiredState, u32 } from './fixture';
 import { RtnlKernel, type RtnlKernelOptions } from '../../../src/kernel/rtnl/port';
 import { detectFeatures } from '../../../src/kernel/rtnl/features';
-import { isRoot, netnsList, removeNamespaces, sh } from '../../support/kernel';
+import { describeKernel, netnsList, removeNamespaces, sh } from '../../support/kernel';
 import { startLoadgenSender, startLoadgenServer } from '../../../src/loadgen/driver';
 
 interface PortUnderTest {
@@ -51,7 +51,7 @@ async function oneSecondOfTraffic(tcpPort: number, id: string): Promise<void> {
   }
 }
 
-describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
+describeKernel('kernel port (rtnetlink) on the real kernel', [], () => {
   const port = portUnderTest({});
 
   it('create → dump equals what was asked → change one class → dump → delete → nothing left', async () => {
@@ -109,7 +109,7 @@ describe.skipIf(!isRoot)('kernel port (rtnetlink) on the real kernel', () => {
   });
 });
 
-describe.skipIf(!isRoot)('kernel port following change announcements (as serve runs it)', () => {
+describeKernel('kernel port following change announcements (as serve runs it)', [], () => {
   const port = portUnderTest({ followChanges: true });
 
   const observe = (withStats = false) => port.applier.observe([A, B], desiredState(), withStats);

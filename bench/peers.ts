@@ -1,0 +1,164 @@
+// bench/peers: Sluice against the reference CNI `bandwidth` plugin and no shaping, the
+// same pods wired the same way, the same traffic, in one run (see bench/peers/systems.ts
+// for how each system is built). Prints one table, scenario × system, with each system's
+// figure as a ratio of Sluice's.
+// Run as root: npx tsx bench/peers.ts [--quick] [--json]
+
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { killAllLoadgens } from '../src/loadgen/driver';
+import type { Direction } from '../src/tc/model';
+import { bitsPerSec } from '../src/units/units';
+import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
+import { buildSystem, CNI_BIN, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
+
+const CAPACITY = bitsPerSec(100e6);
+const mbit = (n: number) => bitsPerSec(n * 1e6);
+/** Σ guarantees 90 of 100 mbit; two pods ask for a ceiling, two do not. */
+const PODS: readonly PodSpec[] = [
+  { name: 'p0', guarantee: mbit(40), priority: 0 },
+  { name: 'p1', guarantee: mbit(20), ceiling: mbit(60), priority: 1 },
+  { name: 'p2', guarantee: mbit(20), priority: 1 },
+  { name: 'p3', guarantee: mbit(10), ceiling: mbit(50), priority: 2 },
+];
+
+interface SystemResult {
+  readonly directions: Partial<Record<Direction, DirectionResult>>;
+  readonly setup: SetupTimes;
+}
+
+interface Report {
+  readonly capacityBitsPerSec: number;
+  readonly pods: readonly (PodSpec & { readonly pluginRate: number })[];
+  readonly rateMapping: string;
+  readonly sluiceVia: string;
+  readonly timing: ScenarioPlan['timing'];
+  readonly results: Record<SystemName, SystemResult>;
+  readonly elapsedS: number;
+}
+
+interface Row {
+  readonly scenario: string;
+  readonly unit: string;
+  readonly value: (r: SystemResult) => number | undefined;
+  readonly digits: number;
+}
+
+const dirRow = (dir: Direction, scenario: string, unit: string, digits: number, f: (d: DirectionResult) => number): Row => ({ scenario: `${scenario} (${dir})`, unit, digits, value: (r) => (r.directions[dir] ? f(r.directions[dir]!) : undefined) });
+
+function rows(directions: readonly Direction[]): Row[] {
+  const out: Row[] = [];
+  for (const d of directions) {
+    out.push(
+      dirRow(d, 'all busy: min measured/guarantee', '×', 2, (x) => x.guaranteeHeld),
+      dirRow(d, 'some idle: link utilisation', '%', 1, (x) => 100 * x.utilisationIdle),
+      dirRow(d, 'priority: priority-0 pod share', '%', 1, (x) => 100 * x.priorityShare),
+      dirRow(d, 'latency: RTT p50 to an idle pod', 'ms', 2, (x) => x.rttP50Ms),
+      dirRow(d, 'latency: RTT p99 to an idle pod', 'ms', 2, (x) => x.rttP99Ms),
+      dirRow(d, 'loss: TCP retransmits', '', 0, (x) => x.retransmits),
+      dirRow(d, 'loss: qdisc drops', '', 0, (x) => x.qdiscDrops),
+    );
+  }
+  out.push({ scenario: 'setup: pods brought up (ADD chain)', unit: 's', digits: 2, value: (r) => r.setup.allMs / 1000 });
+  out.push({ scenario: "setup: one pod's ADD", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs });
+  return out;
+}
+
+function table(report: Report, directions: readonly Direction[]): string {
+  const head = ['scenario', 'none', 'bandwidth plugin', 'Sluice'];
+  const lines: string[][] = [];
+  for (const row of rows(directions)) {
+    const s = row.value(report.results.sluice);
+    const cell = (sys: SystemName): string => {
+      const v = row.value(report.results[sys]);
+      if (v === undefined) return '–';
+      const text = `${v.toFixed(row.digits)}${row.unit && row.unit !== '×' ? ` ${row.unit}` : row.unit}`;
+      if (sys === 'sluice' || s === undefined) return text;
+      return s === 0 ? `${text} (—)` : `${text} (${(v / s).toFixed(2)}×)`;
+    };
+    lines.push([row.scenario, cell('none'), cell('bandwidth'), cell('sluice')]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const quick = process.argv.includes('--quick');
+  const json = process.argv.includes('--json');
+  const log = (t: string): void => {
+    if (!json) console.log(t);
+    else console.error(t);
+  };
+  if (process.getuid?.() !== 0) {
+    console.error('bench/peers needs root (it builds network namespaces); run it with sudo');
+    return 4;
+  }
+  for (const plugin of ['bridge', 'host-local', 'bandwidth']) {
+    if (!existsSync(path.join(CNI_BIN, plugin))) {
+      console.error(`the CNI ${plugin} plugin is missing from ${CNI_BIN}: apt-get install containernetworking-plugins (or scripts/setup.sh)`);
+      return 1;
+    }
+  }
+  const directions: Direction[] = ['download', 'upload'];
+  const plan: ScenarioPlan = {
+    capacity: CAPACITY,
+    busyWhenHalfIdle: ['p2', 'p3'],
+    probeTarget: 'p0',
+    timing: quick ? { phaseS: 3, warmupS: 1 } : { phaseS: 10, warmupS: 2 },
+    directions,
+  };
+  const setupPods = quick ? 20 : 100;
+  const started = performance.now();
+  const results = {} as Record<SystemName, SystemResult>;
+  removeNamespaces();
+  try {
+    for (const system of SYSTEMS) {
+      log(`${system}: building ${PODS.length} pods, then ${directions.join(' and ')} scenarios`);
+      const site = await buildSystem(system, PODS, CAPACITY);
+      let measured: Awaited<ReturnType<typeof measureSite>>;
+      try {
+        measured = await measureSite(site, plan);
+      } finally {
+        await site.teardown();
+      }
+      log(`${system}: bringing up ${setupPods} pods, then one more`);
+      const setup = await timeSetup(system, setupPods, CAPACITY);
+      results[system] = { directions: { download: measured.download, upload: measured.upload }, setup };
+    }
+  } finally {
+    killAllLoadgens();
+    removeNamespaces();
+  }
+  const report: Report = {
+    capacityBitsPerSec: CAPACITY,
+    pods: PODS.map((p) => ({ ...p, pluginRate: pluginRate(p) })),
+    rateMapping: 'bandwidth plugin: each pod gets its ceiling, or its guarantee where it has no ceiling (ingressRate = egressRate = that rate, burst = max(20 ms of it, 256 KiB))',
+    sluiceVia: 'apply (no Sluice CNI plugin on main yet): Sluice creates the same namespaces, veths and bridge itself',
+    timing: plan.timing,
+    results,
+    elapsedS: Math.round((performance.now() - started) / 1000),
+  };
+  if (json) {
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  console.log(`\nlink ${CAPACITY / 1e6} mbit/s each way; pods (guarantee / ceiling / priority → plugin rate):`);
+  for (const p of report.pods) console.log(`  ${p.name}: ${p.guarantee / 1e6} / ${p.ceiling ? p.ceiling / 1e6 : '–'} / ${p.priority} → ${p.pluginRate / 1e6} mbit/s`);
+  console.log(`${report.rateMapping}\nSluice via ${report.sluiceVia}\nsome idle: ${plan.busyWhenHalfIdle.join(', ')} busy; latency: probe to idle ${plan.probeTarget}; rates are L2 (as HTB counts), ratios are system / Sluice\n`);
+  console.log(table(report, directions));
+  console.log(`\n(${report.elapsedS} s; per-pod rates with all busy: --json)`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(e);
+    killAllLoadgens();
+    removeNamespaces();
+    process.exitCode = 1;
+  },
+);

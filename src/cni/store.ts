@@ -1,0 +1,161 @@
+// The attachment records on disk: <stateDir>/<network>/<containerid>-<ifname>.json.
+// Runtimes run ADD, DEL and GC for different pods in parallel; each change to a
+// network's directory happens under that network's lock file, and each record is
+// written to a temporary name and renamed, so a reader (the daemon) never sees half a file.
+
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { attachmentFileName, parseAttachment, type Attachment } from './attachment';
+import type { AttachmentKey } from './protocol';
+
+const LOCK_FILE = '.lock';
+/** A lock older than this was left by a plugin that died holding it (runtimes kill slow plugins). */
+const STALE_LOCK_MS = 10_000;
+const LOCK_RETRY_MS = 2;
+
+export class AttachmentStore {
+  constructor(readonly stateDir: string) {}
+
+  networkDir(network: string): string {
+    return join(this.stateDir, safeSegment(network));
+  }
+
+  async put(a: Attachment): Promise<void> {
+    const dir = this.networkDir(a.network);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.locked(dir, async () => {
+      const path = join(dir, attachmentFileName(a.containerId, a.ifname));
+      const tmp = `${path}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(a), { mode: 0o600 });
+      await rename(tmp, path);
+    });
+  }
+
+  async get(network: string, key: AttachmentKey): Promise<Attachment | undefined> {
+    try {
+      return parseAttachment(await readFile(join(this.networkDir(network), attachmentFileName(key.containerId, key.ifname)), 'utf8'));
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Removes one record; already gone is success (DEL may come twice). */
+  async remove(network: string, key: AttachmentKey): Promise<boolean> {
+    const dir = this.networkDir(network);
+    if (!(await exists(dir))) return false;
+    return this.locked(dir, async () => {
+      const path = join(dir, attachmentFileName(key.containerId, key.ifname));
+      const had = await exists(path);
+      await rm(path, { force: true });
+      return had;
+    });
+  }
+
+  /** GC: removes every record of the network not in `valid`; returns the removed ones. */
+  async retainOnly(network: string, valid: readonly AttachmentKey[]): Promise<Attachment[]> {
+    const dir = this.networkDir(network);
+    if (!(await exists(dir))) return [];
+    const keep = new Set(valid.map((k) => attachmentFileName(k.containerId, k.ifname)));
+    return this.locked(dir, async () => {
+      const removed: Attachment[] = [];
+      for (const { file, attachment } of await readRecords(dir)) {
+        if (keep.has(file)) continue;
+        await rm(join(dir, file), { force: true });
+        if (attachment) removed.push(attachment);
+      }
+      return removed;
+    });
+  }
+
+  /** Every recorded attachment, of one network or of all. */
+  async list(network?: string): Promise<Attachment[]> {
+    const dirs = network !== undefined ? [this.networkDir(network)] : await subdirectories(this.stateDir);
+    const out: Attachment[] = [];
+    for (const dir of dirs) for (const r of await readRecords(dir)) if (r.attachment) out.push(r.attachment);
+    return out;
+  }
+
+  /** STATUS: the directory can be written (created if missing). */
+  async writable(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const probe = join(this.stateDir, `.status.${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  }
+
+  private async locked<T>(dir: string, body: () => Promise<T>): Promise<T> {
+    const path = join(dir, LOCK_FILE);
+    for (;;) {
+      try {
+        const handle = await open(path, 'wx', 0o600);
+        await handle.close();
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        await breakIfStale(path);
+        await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+      }
+    }
+    try {
+      return await body();
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+}
+
+async function breakIfStale(path: string): Promise<void> {
+  try {
+    const s = await stat(path);
+    if (Date.now() - s.mtimeMs > STALE_LOCK_MS) await rm(path, { force: true });
+  } catch {
+    // Released meanwhile.
+  }
+}
+
+async function readRecords(dir: string): Promise<{ file: string; attachment: Attachment | undefined }[]> {
+  let files: string[];
+  try {
+    files = await readdir(dir);
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+  const out: { file: string; attachment: Attachment | undefined }[] = [];
+  for (const file of files) {
+    if (!file.endsWith('.json')) continue;
+    try {
+      out.push({ file, attachment: parseAttachment(await readFile(join(dir, file), 'utf8')) });
+    } catch (e) {
+      // Removed by a DEL between readdir and read.
+      if (!isMissing(e)) throw e;
+    }
+  }
+  return out;
+}
+
+async function subdirectories(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (isMissing(e)) return false;
+    throw e;
+  }
+}
+
+const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** A network name as one path segment (CNI names are free text). */
+const safeSegment = (name: string): string => name.replace(/[^A-Za-z0-9_.-]/g, '_');

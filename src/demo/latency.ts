@@ -1,0 +1,58 @@
+// The latency of a light priority-0 flow: round trips from the peer to a container's
+// echo, first with nothing else sending, then while every other container saturates
+// the link in both directions. Both measured in one run, so the difference is what
+// the shaper's queues add.
+import { startLoadgenEcho, startLoadgenPing, type LoadgenChild } from '../loadgen/driver';
+import { monotonicMs } from '../loadgen/protocol';
+import { latencyReport, type LatencyReport } from '../measure/latency';
+import type { CompiledPolicy } from '../compile';
+import type { TrafficSite } from './run';
+import { TrafficRig } from './traffic';
+
+const ECHO_PORT = 5450;
+/** One round trip every 10 ms: light next to the link, enough samples for a p99. */
+const PING_INTERVAL_MS = 10;
+
+export interface LatencyOptions {
+  readonly seconds: number;
+  /** Skipped after the load starts, while TCP ramps up. */
+  readonly warmupSeconds: number;
+}
+
+/** The priority-0 container (in both directions) that the light flow goes to; the first such. */
+export function probeContainer(compiled: CompiledPolicy): string | undefined {
+  return compiled.containers.find((c) => c.classes.download?.priority === 0 && c.classes.upload?.priority === 0)?.name;
+}
+
+export async function measureLatency(site: TrafficSite, probe: string, options: LatencyOptions): Promise<LatencyReport> {
+  const target = site.containers.find((c) => c.name === probe);
+  if (!target) throw new RangeError(`latency probe: no container "${probe}" in the traffic site`);
+  const others = site.containers.filter((c) => c.name !== probe);
+  const children: LoadgenChild[] = [];
+  const rig = await TrafficRig.start({ peerNetns: site.peerNetns, peerAddress: site.peerAddress, containers: others, directions: ['download', 'upload'] });
+  try {
+    children.push(await startLoadgenEcho({ netns: target.netns, listen: { host: target.address, port: ECHO_PORT } }));
+    const ping = await startLoadgenPing({ netns: site.peerNetns, to: { host: target.address, port: ECHO_PORT }, id: `rtt.${probe}`, intervalMs: PING_INTERVAL_MS });
+    children.push(ping);
+    const idle = await collect(ping, options.seconds * 1000);
+    const busy = others.map((c) => c.name);
+    rig.setActive('download', busy);
+    rig.setActive('upload', busy);
+    await sleep(options.warmupSeconds * 1000);
+    const loaded = await collect(ping, options.seconds * 1000);
+    return latencyReport(probe, busy, idle, loaded);
+  } finally {
+    await Promise.all(children.map((c) => c.stop(500).catch(() => null)));
+    await rig.stop();
+  }
+}
+
+/** The round trips that end within the next `ms`. */
+async function collect(ping: LoadgenChild, ms: number): Promise<number[]> {
+  const from = monotonicMs();
+  await sleep(ms);
+  const to = monotonicMs();
+  return ping.rtts().filter((r) => r.t >= from && r.t <= to).map((r) => r.ms);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

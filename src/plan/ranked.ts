@@ -1,0 +1,169 @@
+// Putting a plan's forward part (creates and changes) in execution order. Pure; shared
+// by the general diff and the fresh-machine path.
+
+import type { NetnsLocator } from '../tc/model';
+import { peerUpChange, type PeerLookup } from './links';
+import type { Operation } from './model';
+import { createRank } from './order';
+
+/**
+ * The forward part of a plan (creates and changes) in execution order, built in one pass:
+ * stable by create rank; each new veth followed by the change that brings its peer up;
+ * then, after the namespaces and link creations, each namespace's operations together
+ * (namespaces in order of first appearance), so the executor sends one batch per
+ * namespace instead of one per operation when thousands of containers each need an
+ * address, a route and their links up; operations in no namespace last.
+ */
+export class RankedOperations {
+  /** Operations by create rank (small integers, see order.ts); each rank holds one object type. */
+  private readonly byRank: Operation[][] = [];
+
+  add(op: Operation): void {
+    this.addAt(createRank(op.object), op);
+  }
+
+  /** add(op) when the caller knows the rank (createRank(op.object)). */
+  addAt(rank: number, op: Operation): void {
+    const ops = this.byRank[rank];
+    if (ops) ops.push(op);
+    else this.byRank[rank] = [op];
+  }
+
+  /**
+   * All operations in execution order. The result is allocated once at its final size
+   * and the per-namespace groups are put in place by a counting sort: growing a fresh
+   * machine's plan push by push, plus an array per namespace, allocated several times
+   * the plan's own size in copies.
+   */
+  ordered(peerOf: PeerLookup): Operation[] {
+    const ranks = this.byRank.filter((ops) => ops !== undefined);
+    const peerUps = peerUpsOf(ranks, peerOf);
+    // Link creations (one peerUps entry each) go first with the namespaces, the cgroups
+    // last, everything else (peer changes included) by namespace in between.
+    let total = peerUps.count;
+    let grouped = peerUps.count - peerUps.changes.length;
+    let last = 0;
+    for (let r = 0; r < ranks.length; r++) {
+      const ops = ranks[r]!;
+      const type = ops[0]!.object.type;
+      total += ops.length;
+      if (type === 'cgroup-classid') last += ops.length;
+      else if (type !== 'namespace') grouped += ops.length;
+    }
+    const out = new Array<Operation>(total);
+    const inNamespaces = new Array<Operation>(grouped);
+    const firsts = splitFirsts(ranks, peerUps.changes, out, inNamespaces);
+    placeByNamespace(inNamespaces, out, firsts);
+    let at = total - last;
+    for (let r = 0; r < ranks.length; r++) {
+      const ops = ranks[r]!;
+      if (ops[0]!.object.type === 'cgroup-classid') for (let i = 0; i < ops.length; i++) out[at++] = ops[i]!;
+    }
+    return out;
+  }
+}
+
+/**
+ * For each link creation, in rank order, the change that brings its peer up (if any),
+ * and how many there are. One type per rank: the type is read once per rank.
+ */
+function peerUpsOf(ranks: readonly (readonly Operation[])[], peerOf: PeerLookup): { changes: (Operation | undefined)[]; count: number } {
+  const changes: (Operation | undefined)[] = [];
+  let count = 0;
+  for (let r = 0; r < ranks.length; r++) {
+    const ops = ranks[r]!;
+    if (ops[0]!.object.type !== 'link') continue;
+    // Indexed loops here and in the functions below, not for-of: this code runs once
+    // per plan, mostly before V8 optimises it, and unoptimised for-of allocates an
+    // iterator result per element.
+    for (let i = 0; i < ops.length; i++) {
+      if (ops[i]!.op !== 'create') continue;
+      const change = peerUpChange(ops[i]!.object, peerOf);
+      changes.push(change);
+      if (change) count++;
+    }
+  }
+  return { changes, count };
+}
+
+/**
+ * Puts the namespaces and link creations at the start of `out`, in rank order, and the
+ * rest but the cgroups into `inNamespaces`, each peer change right after its veth's
+ * place; returns how many went to `out`.
+ */
+function splitFirsts(ranks: readonly (readonly Operation[])[], peerUps: readonly (Operation | undefined)[], out: Operation[], inNamespaces: Operation[]): number {
+  let at = 0;
+  let g = 0;
+  let created = 0;
+  for (let r = 0; r < ranks.length; r++) {
+    const ops = ranks[r]!;
+    const type = ops[0]!.object.type;
+    if (type === 'namespace') for (let i = 0; i < ops.length; i++) out[at++] = ops[i]!;
+    else if (type === 'link') {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        if (op.op !== 'create') inNamespaces[g++] = op;
+        else {
+          out[at++] = op;
+          const peerUp = peerUps[created++];
+          if (peerUp) inNamespaces[g++] = peerUp;
+        }
+      }
+    } else if (type !== 'cgroup-classid') for (let i = 0; i < ops.length; i++) inNamespaces[g++] = ops[i]!;
+  }
+  return at;
+}
+
+/**
+ * Puts `ops` at out[at..] with each namespace's operations together, namespaces in
+ * order of first appearance, each group in the order given (a stable counting sort).
+ */
+function placeByNamespace(ops: readonly Operation[], out: Operation[], at: number): void {
+  // The namespace read below meets the object types of a plan one after another (links,
+  // addresses, routes, qdiscs, classes, filters). V8 optimises the loop for the types
+  // seen so far and throws that code away at each new one; reading a sample from across
+  // the list first shows it every type before the loop gets hot.
+  for (let i = 0; i < ops.length; i += NAMESPACE_SAMPLE_STRIDE) netnsOf(ops[i]!);
+  const groupOf = new Map<NetnsLocator, number>();
+  const groups = new Uint32Array(ops.length);
+  // starts[g + 1] counts group g, then becomes where group g + 1 begins.
+  const starts = new Uint32Array(ops.length + 1);
+  // Runs of one namespace are long (a device's tc objects): look the group up once per run.
+  let runNetns: NetnsLocator | undefined;
+  let runGroup = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const netns = netnsOf(ops[i]!);
+    if (netns !== runNetns) {
+      let group = groupOf.get(netns);
+      if (group === undefined) {
+        group = groupOf.size;
+        groupOf.set(netns, group);
+      }
+      runNetns = netns;
+      runGroup = group;
+    }
+    groups[i] = runGroup;
+    starts[runGroup + 1]!++;
+  }
+  for (let group = 1; group <= groupOf.size; group++) starts[group]! += starts[group - 1]!;
+  for (let i = 0; i < ops.length; i++) out[at + starts[groups[i]!]!++] = ops[i]!;
+}
+
+/** Every object placed by namespace has one. */
+const netnsOf = (op: Operation): NetnsLocator => (op.object as { readonly netns: NetnsLocator }).netns;
+
+/** Far enough apart to be a few dozen reads in a plan of 100,000; a type with fewer operations is cheap anyway. */
+const NAMESPACE_SAMPLE_STRIDE = 997;
+
+
+/** Stable sort on a rank computed once per element. */
+export function sortByRank<T>(items: readonly T[], rank: (item: T) => number): T[] {
+  const buckets = new Map<number, T[]>();
+  for (const item of items) {
+    const r = rank(item);
+    const bucket = buckets.get(r);
+    if (bucket) bucket.push(item);
+    else buckets.set(r, [item]);
+  }
+  return [...buckets.keys()].sort((a, b) => a - b).flatMap((r) => buckets.get(r)!);
+}

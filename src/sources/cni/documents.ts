@@ -1,0 +1,142 @@
+// Recorded CNI attachments → the workloads the core shapes, and a Container document
+// per pod, validated by the same schema and checks as one from a file. Pure. A pod
+// whose annotations do not fit gets no document and is reported, without stopping the
+// other pods (one bad pod must not unshape a node).
+//
+//   runtimeConfig.bandwidth.ingressRate / ingressBurst   download ceiling / burst (bits/s, bits)
+//   runtimeConfig.bandwidth.egressRate / egressBurst     upload ceiling / burst
+//   sluice.dev/<dir>-guarantee|ceiling|priority|burst    <dir> = download | upload; wins over the above
+
+import { policyName } from '../docker/labels';
+import type { LocatedDocument } from '../../policy/documents';
+import { API_VERSION, policyDocument, type HostDocument } from '../../policy/schema';
+import { DIRECTIONS, type Direction } from '../../tc/model';
+import { parseRate } from '../../policy/rates';
+import type { BitsPerSec } from '../../units/units';
+import { ANNOTATION_PREFIX, workloadName, type Attachment } from '../../cni/attachment';
+import type { ResolvedWorkload } from '../source';
+
+export const CNI = 'cni';
+/** The label each pod's workload carries, that its document selects: one attachment exactly. */
+export const ATTACHMENT_LABEL = 'cni.sluice.dev/attachment';
+
+const FIELDS = ['guarantee', 'ceiling', 'priority', 'burst'] as const;
+export const ACCEPTED_ANNOTATIONS: readonly string[] = DIRECTIONS.flatMap((d) => FIELDS.map((f) => `${ANNOTATION_PREFIX}${d}-${f}`));
+
+type HostSpec = HostDocument['spec'];
+
+/** A pod that gets no document, and why. */
+export interface RefusedPod {
+  readonly pod: string;
+  readonly reason: string;
+}
+
+export interface CniDocuments {
+  readonly documents: readonly LocatedDocument[];
+  readonly workloads: readonly ResolvedWorkload[];
+  readonly refused: readonly RefusedPod[];
+}
+
+/** Where a pod-made document came from, as findings cite it. */
+export const cniSource = (a: Attachment): string => `cni pod ${workloadName(a)} (container ${a.containerId.slice(0, 12)})`;
+
+export const attachmentKey = (a: Pick<Attachment, 'containerId' | 'ifname'>): string => `${a.containerId}/${a.ifname}`;
+
+export function cniDocuments(attachments: readonly Attachment[], host: HostSpec): CniDocuments {
+  const cni = host.cni;
+  const documents: LocatedDocument[] = [];
+  const workloads: ResolvedWorkload[] = [];
+  const refused: RefusedPod[] = [];
+  if (!cni) return { documents, workloads, refused };
+  const ordered = [...attachments].sort((a, b) => a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
+  for (const a of ordered) {
+    if (cni.network !== undefined && a.network !== cni.network) continue;
+    if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
+    workloads.push(workloadOf(a));
+    const made = documentOf(a, podPolicyName(a), host);
+    if ('reason' in made) refused.push({ pod: workloadName(a), reason: made.reason });
+    else documents.push(made.document);
+  }
+  return { documents, workloads, refused };
+}
+
+/** A recorded pod as the core sees it. */
+export function workloadOf(a: Attachment): ResolvedWorkload {
+  return {
+    source: CNI,
+    id: attachmentKey(a),
+    name: workloadName(a),
+    netns: a.netns,
+    device: a.ifname,
+    ...(a.hostVeth ? { hostDevice: a.hostVeth } : {}),
+    addresses: { v4: a.addresses.filter(isIpv4), v6: a.addresses.filter((x) => !isIpv4(x)) },
+    labels: { ...a.annotations, [ATTACHMENT_LABEL]: attachmentKey(a) },
+    placement: `network ${a.network}${a.bridge ? ` (bridge ${a.bridge})` : ''}`,
+  };
+}
+
+const isIpv4 = (x: string): boolean => /^\d+\.\d+\.\d+\.\d+$/.test(x);
+
+/** "default/web-0" + container id → "web-0-3f2a9c1b": unique per attachment, a DNS label of at most 32. */
+export function podPolicyName(a: Attachment): string {
+  const base = policyName(a.pod?.name ?? 'pod').slice(0, 22).replace(/-+$/, '');
+  const id = a.containerId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8) || '0';
+  const suffix = a.ifname === 'eth0' ? id : `${id}-${policyName(a.ifname).slice(0, 4)}`;
+  return `${base || 'pod'}-${suffix}`.slice(0, 32).replace(/-+$/, '');
+}
+
+function documentOf(a: Attachment, name: string, host: HostSpec): { document: LocatedDocument } | { reason: string } {
+  const unknown = Object.keys(a.annotations).filter((k) => !ACCEPTED_ANNOTATIONS.includes(k));
+  if (unknown.length > 0) return { reason: `unknown annotation ${unknown.join(', ')}; Sluice reads ${ACCEPTED_ANNOTATIONS.join(', ')}` };
+  const raw = {
+    apiVersion: API_VERSION,
+    kind: 'Container',
+    metadata: { name },
+    spec: { match: { cni: { labels: { [ATTACHMENT_LABEL]: attachmentKey(a) } } }, download: directionOf(a, 'download', host), upload: directionOf(a, 'upload', host) },
+  };
+  const parsed = policyDocument.safeParse(raw);
+  if (!parsed.success) return { reason: `pod ${workloadName(a)}: ${parsed.error.issues.map((i) => `${annotationOf(i.path)}: ${i.message}`).join('; ')}` };
+  return { document: { file: cniSource(a), value: parsed.data, locate: () => ({ line: 0, column: 0 }) } };
+}
+
+/** One direction's fields: annotations first, then runtimeConfig.bandwidth, then the Host's defaults. */
+function directionOf(a: Attachment, dir: Direction, host: HostSpec): Record<string, unknown> {
+  const annotation = (field: string): string | undefined => a.annotations[`${ANNOTATION_PREFIX}${dir}-${field}`];
+  const rate = dir === 'download' ? a.bandwidth?.ingressRate : a.bandwidth?.egressRate;
+  const burstBits = dir === 'download' ? a.bandwidth?.ingressBurst : a.bandwidth?.egressBurst;
+  const ceiling = annotation('ceiling') ?? (rate && rate > 0 ? clampToLink(rate, host.capacity[dir]) : undefined);
+  const guarantee = annotation('guarantee') ?? defaultGuarantee(host.cni!.defaults.guarantee, ceiling);
+  const priorityText = annotation('priority');
+  const burst = annotation('burst') ?? (burstBits && burstBits > 0 ? `${Math.ceil(burstBits / 8)}b` : undefined);
+  return {
+    guarantee,
+    ...(ceiling !== undefined ? { ceiling } : {}),
+    // Annotations are strings; the schema wants the priority as an integer.
+    priority: priorityText === undefined ? host.cni!.defaults.priority : /^\d+$/.test(priorityText) ? Number(priorityText) : priorityText,
+    ...(burst !== undefined ? { burst } : {}),
+  };
+}
+
+/** The bandwidth plugin treats a limit above the link as no limit; so does Sluice (the ceiling is then the link). */
+function clampToLink(rate: number, link: BitsPerSec): string | undefined {
+  return rate >= link ? undefined : `${Math.floor(rate)}bit`;
+}
+
+/** The default guarantee, never above a ceiling the runtime set lower. */
+function defaultGuarantee(fallback: BitsPerSec, ceiling: string | undefined): string {
+  const c = ceiling !== undefined ? safeRate(ceiling) : undefined;
+  return c !== undefined && fallback > c ? ceiling! : `${fallback}bit`;
+}
+
+function safeRate(text: string): number | undefined {
+  try {
+    return parseRate(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function annotationOf(path: readonly PropertyKey[]): string {
+  if (path[0] === 'spec' && typeof path[1] === 'string' && path[2] !== undefined) return `${ANNOTATION_PREFIX}${path[1]}-${String(path[2])}`;
+  return path.map(String).join('.');
+}

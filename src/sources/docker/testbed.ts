@@ -1,0 +1,200 @@
+// The Docker test bed of `sluice demo --docker` and the Docker integration tests: a
+// dockerd running inside its own sl-docker network namespace (so the host's iptables,
+// bridges and sysctls are never touched), a locally built image (no registry is
+// needed), and the compose project of docker-compose.test.yml. Processes are started
+// with argument arrays, never through a shell.
+
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
+import { dockerClient, DockerodeEngine } from './engine';
+
+export const TESTBED = {
+  netns: 'sl-docker',
+  endpoint: 'unix:///run/sl-docker.sock',
+  execRoot: '/run/sl-docker',
+  /** Kept across runs: it caches the image. */
+  dataRoot: '/var/lib/sl-docker',
+  log: '/run/sl-docker/dockerd.log',
+  image: 'sl-iperf3:local',
+  /** The debootstrapped root file system, so a wiped data root re-imports in seconds. */
+  rootfsCache: '/var/cache/sluice/sl-iperf3-rootfs.tar',
+  composeFile: 'docker-compose.test.yml',
+  project: 'sl-test',
+} as const;
+
+const pidfile = `${TESTBED.execRoot}/dockerd.pid`;
+
+export type Progress = (line: string) => void;
+
+/** The test daemon: reused when one already answers, stopped at the end only if this run started it. */
+export class TestDaemon {
+  private constructor(
+    readonly endpoint: string,
+    /** Only a daemon this run started is stopped by it. */
+    readonly startedHere: boolean,
+    private readonly createdNetns: boolean,
+  ) {}
+
+  static async ensure(progress: Progress): Promise<TestDaemon> {
+    if (await answers(TESTBED.endpoint)) {
+      progress(`using the Docker test daemon already running at ${TESTBED.endpoint}`);
+      return new TestDaemon(TESTBED.endpoint, false, false);
+    }
+    const createdNetns = !netnsExists(TESTBED.netns);
+    if (createdNetns) createNetns(TESTBED.netns);
+    progress(`starting dockerd in network namespace ${TESTBED.netns} (API at ${TESTBED.endpoint}, log ${TESTBED.log})`);
+    const daemon = new TestDaemon(TESTBED.endpoint, true, createdNetns);
+    await daemon.launch();
+    return daemon;
+  }
+
+  /** Starts dockerd again after stop({ keepNetns: true }) (a daemon that went away and came back). */
+  async restart(): Promise<void> {
+    if (!this.startedHere) throw new Error('the test daemon was not started by this run');
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
+    await mkdir(TESTBED.execRoot, { recursive: true });
+    await mkdir(TESTBED.dataRoot, { recursive: true });
+    const log = openSync(TESTBED.log, 'a');
+    // nsenter --net, not `ip netns exec`: the latter remounts /sys and dockerd then
+    // cannot find the devices cgroup. No iptables, masquerading or docker0: the test
+    // networks are reached from this namespace directly. live-restore: containers
+    // outlive a daemon restart, as in production, so "the daemon went away" can be tested.
+    const child = spawn('nsenter', [`--net=/run/netns/${TESTBED.netns}`, 'dockerd', '-H', TESTBED.endpoint, '--pidfile', pidfile, '--exec-root', `${TESTBED.execRoot}/exec`, '--data-root', TESTBED.dataRoot, '--iptables=false', '--ip-masq=false', '--bridge=none', '--live-restore'], { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
+    child.unref();
+    for (let i = 0; i < 150; i++) {
+      if (await answers(TESTBED.endpoint)) return;
+      if (child.exitCode !== null) break;
+      await sleep(200);
+    }
+    await this.stop();
+    throw new Error(`dockerd did not come up in 30 s; see ${TESTBED.log}`);
+  }
+
+  /**
+   * Stops dockerd (and its containerd) if this run started it, and removes its namespace.
+   * Its containers go first (with live-restore they would outlive it), unless `keepContainers`.
+   */
+  async stop(options: { keepNetns?: boolean; keepContainers?: boolean } = {}): Promise<void> {
+    if (!this.startedHere) return;
+    if (!options.keepContainers) await removeAllContainers(this.endpoint).catch(() => undefined);
+    const pid = readPid();
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    // dockerd bind-mounts its data root onto itself (to make it private) and leaves it.
+    if (isMountPoint(TESTBED.dataRoot)) await run('umount', ['--lazy', TESTBED.dataRoot]).catch(() => undefined);
+    if (this.createdNetns && !options.keepNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
+  }
+}
+
+async function removeAllContainers(endpoint: string): Promise<void> {
+  const docker = dockerClient(endpoint);
+  for (const c of await docker.listContainers({ all: true })) await docker.getContainer(c.Id).remove({ force: true });
+}
+
+/** Builds the test image (debootstrap, minbase + iperf3) unless the daemon has it. */
+export async function ensureImage(endpoint: string, progress: Progress): Promise<void> {
+  const docker = dockerClient(endpoint);
+  try {
+    await docker.getImage(TESTBED.image).inspect();
+    return;
+  } catch {
+    // Missing: build it below.
+  }
+  await ensureRootfs(progress);
+  progress(`importing ${TESTBED.rootfsCache} as ${TESTBED.image}`);
+  const [repo, tag] = TESTBED.image.split(':') as [string, string];
+  const stream = await docker.importImage(createReadStream(TESTBED.rootfsCache) as unknown as string, { repo, tag });
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+}
+
+/** The test image's root filesystem as a tar (Docker and Podman import it; built once). */
+export async function ensureRootfs(progress: Progress): Promise<void> {
+  if (!existsSync(TESTBED.rootfsCache)) await debootstrap(progress);
+}
+
+async function debootstrap(progress: Progress): Promise<void> {
+  const dir = `${TESTBED.rootfsCache}.d`;
+  const mirror = debianMirror();
+  progress(`building the test image: debootstrap --variant=minbase --include=iperf3 bookworm from ${mirror} (about a minute, once)`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(`${TESTBED.rootfsCache.replace(/\/[^/]+$/, '')}`, { recursive: true });
+  try {
+    await run('debootstrap', ['--variant=minbase', '--include=iperf3', 'bookworm', dir, mirror]);
+    await run('tar', ['-C', dir, '-cf', `${TESTBED.rootfsCache}.tmp`, '.']);
+    await rename(`${TESTBED.rootfsCache}.tmp`, TESTBED.rootfsCache);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The mirror apt already uses (CI reaches Debian's packages only there). */
+function debianMirror(): string {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const uri = /^URIs:\s*(\S+)/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text)?.[1];
+    if (uri && !uri.includes('security')) return uri;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+/** docker-compose (v1, from Debian) against the test daemon. */
+export async function compose(endpoint: string, args: readonly string[]): Promise<void> {
+  await run('docker-compose', ['-f', TESTBED.composeFile, '-p', TESTBED.project, ...args], { DOCKER_HOST: endpoint });
+}
+
+function run(command: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (e) => reject(new Error(`${command}: ${e.message} (is it installed? scripts/setup.sh installs it)`)));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.split('\n').slice(-15).join('\n')}`))));
+  });
+}
+
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    await new DockerodeEngine(endpoint).view();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readPid(): number | undefined {
+  try {
+    return Number(readFileSync(pidfile, 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

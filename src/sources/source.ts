@@ -1,0 +1,72 @@
+// The seam every workload source plugs into. A source (policy files, Docker, a CNI
+// plugin, Podman, Kubernetes) contributes Container documents and the workloads running
+// now; the compiler, topology, validation, traffic and metrics see only the generic
+// ResolvedWorkload below and the source's label, never the runtime behind it.
+
+import type { LocatedDocument } from '../policy/documents';
+import type { PolicyIssue } from '../policy/issues';
+import type { HostDocument } from '../policy/schema';
+import type { NetnsLocator } from '../tc/model';
+
+/** A source's label: "files", "docker", "cni", … (also the `match:` key that selects its workloads). */
+export type SourceLabel = string;
+
+/** A workload a source found running, as the core needs it: where it is and how to name it. */
+export interface ResolvedWorkload {
+  readonly source: SourceLabel;
+  /** Stable while it runs (a Docker container id, a CNI container id). */
+  readonly id: string;
+  /** For people: a Docker name, a Kubernetes "namespace/pod". */
+  readonly name: string;
+  /** Its network namespace (/proc/<pid>/ns/net, /var/run/netns/…), when it has its own. */
+  readonly netns?: NetnsLocator;
+  /** Its own device inside `netns` when known (Docker's eth0): Sluice caps its GSO size. */
+  readonly device?: string;
+  /** The host-side veth on a bridge Sluice does not own (a CNI plugin's): its GSO size is capped too. */
+  readonly hostDevice?: string;
+  /** Its addresses on the Host's bridge. */
+  readonly addresses: { readonly v4: readonly string[]; readonly v6: readonly string[] };
+  readonly labels: Readonly<Record<string, string>>;
+  /** The group it was started in (a compose service), for `match: { <source>: { service } }`. */
+  readonly service?: string;
+  /** Why it has no address on the Host's bridge (its networks), for the waiting note. */
+  readonly placement?: string;
+}
+
+/** What one read of a source yields. */
+export interface SourceSnapshot {
+  /** Container documents it contributes (Docker labels), validated with the files'. */
+  readonly documents: readonly LocatedDocument[];
+  /** Documents it could not turn into policy (a bad label), reported like a file's. */
+  readonly issues: readonly PolicyIssue[];
+  /** Workloads running now; `match: { <label>: … }` entries resolve against these. */
+  readonly workloads: readonly ResolvedWorkload[];
+  /** Where it was read (a socket URL, a directory), for messages. */
+  readonly origin: string;
+}
+
+/** Ends a follow; calling it twice is harmless. */
+export type Stop = () => void;
+
+export interface WorkloadSource {
+  readonly name: SourceLabel;
+  /** What messages call one of its workloads: "Docker container", "CNI attachment". */
+  readonly noun: string;
+  /** Throws a SluiceError (e.g. DockerUnreachableError) when the source cannot be read at all. */
+  load(): Promise<SourceSnapshot>;
+  /** Calls onChange (debounced, with a reason for the log) whenever a load would read something new. */
+  follow(onChange: (reason: string) => void): Stop;
+}
+
+/**
+ * How a source comes to be: the Host document enables it (its `spec.<label>` section).
+ * One binding per source in the composition root; the policy loader asks each factory.
+ */
+export interface WorkloadSourceFactory {
+  readonly label: SourceLabel;
+  /** The source the Host asks for, or undefined when its section is absent. */
+  fromHost(host: HostSections): WorkloadSource | undefined;
+}
+
+/** The Host document's spec, as parsed (before validation), for factories to read their section from. */
+export type HostSections = HostDocument['spec'];

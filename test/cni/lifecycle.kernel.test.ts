@@ -1,0 +1,103 @@
+// The sluice CNI plugin chained after the reference bridge + host-local plugins, run the
+// way a runtime runs it, with `serve` shaping what it records: ADD → shaped within a
+// tick (the tick is a minute: the plugin's poke does it), CHECK passes, then fails once
+// the shaping is removed, DEL twice → unshaped and gone, GC removes stale attachments.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Applier } from '../../src/apply/applier';
+import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import type { Daemon } from '../../src/daemon/serve';
+import { detectFeatures } from '../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { ipToInt } from '../../src/policy/subnet';
+import { CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, CniRig, type PodSpec } from '../support/cni';
+import { describeKernel, sh } from '../support/kernel';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const TICK_MS = 60_000;
+
+describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [], () => {
+  const rig = new CniRig();
+  let kernel: RtnlKernel;
+  let applier: Applier;
+  let daemon: Daemon | undefined;
+
+  const classOf = async (address: string): Promise<number | undefined> => {
+    const observed = await kernel.observe({ netns: [CNI_HOST_NETNS], withStats: false, external: [{ netns: CNI_HOST_NETNS, dev: CNI_BRIDGE }] });
+    const key = ipToInt(address);
+    const filter = observed.filters.find((f) => f.dev === CNI_BRIDGE && f.spec.kind === 'u32' && f.spec.classid !== undefined && f.spec.keys.some((k) => k.mask === 0xffffffff && k.value === key));
+    return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
+  };
+  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
+    const end = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+      await sleep(20);
+    }
+  };
+  const addressOf = (result: Record<string, unknown>): string => ((result['ips'] as { address: string }[])[0]!.address).split('/')[0]!;
+  const records = (): string[] => {
+    try {
+      return readdirSync(join(rig.stateDir, CNI_NETWORK)).filter((f) => f.endsWith('.json')).sort();
+    } catch {
+      return [];
+    }
+  };
+
+  beforeAll(async () => {
+    await rig.tearDown().catch(() => undefined);
+    await rig.setUp();
+    kernel = new RtnlKernel({ followChanges: true });
+    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  }, 60_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    await applier?.destroy('cni-test').catch(() => undefined);
+    await kernel?.close();
+    await rig.tearDown();
+  }, 60_000);
+
+  it('ADD → shaped within a tick; CHECK; DEL twice → gone; GC', async () => {
+    daemon = await rig.serve(applier, TICK_MS);
+    const web: PodSpec = { name: 'web', bandwidth: { ingressRate: 20_000_000, egressRate: 10_000_000 }, annotations: { 'sluice.dev/download-guarantee': '5mbit', 'sluice.dev/upload-priority': '1' } };
+    await rig.createPod('web');
+    const result = await rig.add(web);
+    // The chain's result reaches the runtime unchanged: the bridge plugin's interfaces and address.
+    expect((result['interfaces'] as { name: string }[]).map((i) => i.name)).toContain(CNI_BRIDGE);
+    const address = addressOf(result);
+    await until(`${address} shaped`, async () => (await classOf(address)) !== undefined);
+    // Its classes carry the pod's bandwidth: the runtime's ceiling, the annotation's guarantee.
+    const classes = await sh('tc', ['-n', CNI_HOST_NETNS, 'class', 'show', 'dev', CNI_BRIDGE]);
+    expect(classes).toMatch(/rate 5Mbit ceil 20Mbit/);
+
+    expect((await rig.check(web)).code).toBe(0);
+    // Shaping removed behind the daemon's back (its next tick is a minute away): CHECK fails.
+    await sh('tc', ['-n', CNI_HOST_NETNS, 'qdisc', 'del', 'dev', CNI_BRIDGE, 'root']);
+    const failed = await rig.check(web);
+    expect(failed.code).not.toBe(0);
+    expect(failed.json).toMatchObject({ code: 100 });
+    expect(String(failed.json!['msg'])).toContain(`no download class for ${address} on ${CNI_BRIDGE}`);
+    await daemon.runTick();
+    expect((await rig.check(web)).code).toBe(0);
+
+    // DEL, twice: each plugin succeeds both times; the pod is unshaped and its record gone.
+    for (let i = 0; i < 2; i++) expect((await rig.del(web)).map((o) => o.code)).toEqual([0, 0]);
+    await until(`${address} unshaped`, async () => (await classOf(address)) === undefined);
+    expect(records()).toEqual([]);
+
+    // GC: two pods recorded, the runtime knows only one; the other's record and classes go.
+    const [a, b] = [{ name: 'gca' }, { name: 'gcb' }];
+    for (const p of [a, b]) await rig.createPod(p.name);
+    const addressA = addressOf(await rig.add(a));
+    const addressB = addressOf(await rig.add(b));
+    await until('both shaped', async () => (await classOf(addressA)) !== undefined && (await classOf(addressB)) !== undefined);
+    expect((await rig.gc(['gca'])).code).toBe(0);
+    expect(records()).toEqual([`${rig.containerId('gca')}-eth0.json`]);
+    await until(`${addressB} unshaped after GC`, async () => (await classOf(addressB)) === undefined);
+    expect(await classOf(addressA)).toBeDefined();
+    for (const p of [a, b]) await rig.del(p);
+  }, 120_000);
+});

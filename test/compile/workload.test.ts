@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, policyFootprint } from '../../src/compile';
+import { parsePolicyTexts } from '../../src/policy/load';
+import type { Policy } from '../../src/policy/model';
+import type { ResolvedWorkload } from '../../src/sources/source';
+
+const HOST = `apiVersion: sluice.dev/v1
+kind: Host
+metadata: { name: ext }
+spec:
+  netns: sl-rt
+  bridge: sl-rbr0
+  ifb: sl-rifb0
+  subnet: 198.18.70.0/24
+  capacity: { download: 100mbit, upload: 100mbit }
+  docker: {}
+---
+apiVersion: sluice.dev/v1
+kind: Container
+metadata: { name: app }
+spec:
+  match: { docker: { name: app } }
+  download: { guarantee: 10mbit }
+  upload: { guarantee: 10mbit }
+`;
+
+/** The policy as a source resolved it: what any source (Docker, CNI) hands the core; the core does not look at which. */
+function resolved(workload: ResolvedWorkload): Policy {
+  const r = parsePolicyTexts([{ path: 'ext.yaml', text: HOST }]);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return { ...r.policy, containers: r.policy.containers.map((c) => ({ ...c, address: workload.addresses.v4[0]!, workload })) };
+}
+
+const workload: ResolvedWorkload = {
+  source: 'cni',
+  id: 'abc123',
+  name: 'ns/pod',
+  netns: '/var/run/netns/cni-1',
+  device: 'eth0',
+  hostDevice: 'veth1234',
+  addresses: { v4: ['198.18.70.5'], v6: [] },
+  labels: {},
+};
+
+describe('compile: a workload on an external bridge', () => {
+  const policy = resolved(workload);
+  const compiled = compilePolicy(policy);
+
+  it('creates nothing of the runtime: no namespace, no bridge, no address; only the IFB', () => {
+    expect(compiled.state.namespaces).toEqual([]);
+    expect(compiled.state.addresses).toEqual([]);
+    expect(compiled.state.links.map((l) => `${l.netns}/${l.name}:${l.spec.kind}`)).toEqual([
+      'sl-rt/sl-rbr0:external',
+      'sl-rt/sl-rifb0:ifb',
+      '/var/run/netns/cni-1/eth0:external',
+      'sl-rt/veth1234:external',
+    ]);
+  });
+
+  it("caps the GSO size of the workload's devices, both ends, as on Sluice's own veths", () => {
+    const devices = compiled.state.links.filter((l) => l.name === 'eth0' || l.name === 'veth1234');
+    expect(devices.map((l) => l.gsoMaxSize)).toEqual([16_384, 16_384]);
+  });
+
+  it('observes, and never deletes, those devices; names the workload by its source', () => {
+    const footprint = policyFootprint(policy);
+    expect(footprint.external).toEqual([
+      { netns: 'sl-rt', dev: 'sl-rbr0' },
+      { netns: '/var/run/netns/cni-1', dev: 'eth0' },
+      { netns: 'sl-rt', dev: 'veth1234' },
+    ]);
+    expect(footprint.netns).toEqual(['sl-rt', '/var/run/netns/cni-1']);
+    expect(compiled.containers[0]).toMatchObject({ name: 'app', matchKind: 'cni', address: '198.18.70.5', workload: { name: 'ns/pod' } });
+  });
+});

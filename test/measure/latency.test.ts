@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { latencyReport, percentile } from '../../src/measure/latency';
+
+describe('latency percentiles', () => {
+  it('takes the nearest rank, whatever the order', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile([3], 99)).toBe(3);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('reports what the load added over idle', () => {
+    const r = latencyReport('web', ['api'], [0.1, 0.2, 0.3], [0.4, 0.5, 1.3]);
+    expect(r.idle).toEqual({ samples: 3, p50Ms: 0.2, p99Ms: 0.3 });
+    expect(r.addedP50Ms).toBeCloseTo(0.3);
+    expect(r.addedP99Ms).toBeCloseTo(1.0);
+  });
+});

@@ -1,0 +1,70 @@
+// Running the built `sluice` (bin/sluice.js → dist/) as a process, as an operator would.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const BIN = resolve('bin/sluice.js');
+
+/** bin/sluice.js loads dist/: compile it from this tree once per test file. */
+export function buildDist(): void {
+  const r = spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function sluice(args: readonly string[], options: { asNobody?: boolean; timeoutMs?: number } = {}): Promise<CliResult> {
+  const [cmd, argv] = options.asNobody ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd as string, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+export const json = <T = Record<string, unknown>>(r: CliResult): T => JSON.parse(r.stdout) as T;
+
+/** `sluice serve` in the background; resolves once its control socket answers. */
+export async function startServe(args: readonly string[], socket: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--control-socket', socket, '--metrics-address', 'off', '--tick', '300', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${stderr}`);
+    const status = await sluice(['status', ...args, '--control-socket', socket, '-o', 'json']);
+    if (status.code === 0 && (json<{ via: string }>(status).via ?? '').startsWith('daemon')) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGTERM');
+  throw new Error(`serve did not answer on ${socket}: ${stderr}`);
+}
+
+export function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGTERM');
+  });
+}
+
+/** The demo policy in the test's own sl-<prefix> namespaces, written to `dir`. */
+export function writeDemoPolicy(dir: string, prefix: string): string {
+  const text = readFileSync('policies/demo.yaml', 'utf8')
+    .replace(/name: demo\b/, `name: ${prefix}demo`)
+    .replace(/\bsl-(host|web|api|batch|backup)\b/g, `sl-${prefix}$1`);
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, text);
+  return file;
+}
