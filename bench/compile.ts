@@ -4,6 +4,7 @@
 //   npx tsx bench/compile.ts            the sources, under tsx (its loader is ~90 MB of RSS)
 //   npx tsx bench/compile.ts --built    dist/ (npm run prepare) under plain node, as bin/sluice.js runs
 //   --runs N                            runs per size (default 5)
+//   --dual-stack                        the Host has an IPv6 prefix: every container also has an IPv6 address and filter
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,11 +16,11 @@ const TARGET_MS = 300;
 const TARGET_MB = 200;
 
 /** One size's figures from bench/compileChild.js: the sources under tsx, or dist/ under plain node. */
-function runSize(n: number, built: boolean): Record<string, number> {
+function runSize(n: number, built: boolean, dualStack: boolean): Record<string, number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
   try {
     const policyFile = path.join(dir, 'policy.json');
-    writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n)));
+    writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n, { dualStack })));
     const root = path.resolve(__dirname, '..', built ? 'dist' : 'src');
     const loader = built ? [] : process.execArgv;
     return lastJsonLine(execFileSync(process.execPath, ['--expose-gc', ...loader, path.join(__dirname, 'compileChild.js'), root, policyFile], { encoding: 'utf8' }));
@@ -58,11 +59,12 @@ function runsOption(): number {
 
 {
   const built = process.argv.includes('--built');
+  const dualStack = process.argv.includes('--dual-stack');
   const runCount = runsOption();
-  const what = built ? 'dist/ under plain node' : 'sources under tsx';
+  const what = `${built ? 'dist/ under plain node' : 'sources under tsx'}${dualStack ? ', dual-stack' : ''}`;
   console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), ${runCount} runs each, median (min–max); target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
   for (const n of SIZES) {
-    const runs = Array.from({ length: runCount }, () => runSize(n, built));
+    const runs = Array.from({ length: runCount }, () => runSize(n, built, dualStack));
     const r = runs[0]!;
     const peak = Math.max(...runs.map((x) => x.rssMb!));
     console.log(

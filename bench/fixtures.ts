@@ -45,6 +45,8 @@ export interface DirectOptions {
   /** Managed containers' namespaces are `<prefix><i>`. */
   readonly namespacePrefix?: string;
   readonly capacity?: number;
+  /** Dual-stack: the Host has subnet6 2001:2::/64, so managed containers get IPv6 addresses too. */
+  readonly dualStack?: boolean;
 }
 
 /** The synthetic policy built directly (no YAML), so benchmarks measure what they name alone. */
@@ -53,7 +55,7 @@ export function syntheticPolicyDirect(containers: number, options: DirectOptions
   const source = { file: 'bench', line: 1, column: 1 };
   const host = { name: options.name ?? 'bench', mode: options.mode ?? 'shared', netns: options.hostNetns ?? 'sl-bench', bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1' };
   return {
-    host: { ...host, capacity: { download: capacity, upload: capacity }, overcommit: 'reject', external: false, sources: [], source },
+    host: { ...host, ...(options.dualStack ? { subnet6: '2001:2::/64', gateway6: '2001:2::c612:1' } : {}), capacity: { download: capacity, upload: capacity }, overcommit: 'reject', external: false, sources: [], source },
     containers: Array.from({ length: containers }, (_, i) => {
       const address = `198.18.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`;
       return {

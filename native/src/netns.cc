@@ -106,6 +106,15 @@ SysFailure DisableIpv6InCurrentNetns() {
   return written.err == ENOENT ? SysFailure{} : written;
 }
 
+const char kAddrGenMode[] = "/proc/sys/net/ipv6/conf/default/addr_gen_mode";
+
+// IPv6 on, but devices added later get no address of their own: no link-local address,
+// so no DAD, no router solicitation and none of their timers (addr_gen_mode 1 = none).
+// Only the addresses the caller assigns (nodad) exist; lo keeps ::1.
+SysFailure StopIpv6AutoconfInCurrentNetns() {
+  return WriteWholeFile(kAddrGenMode, "1");
+}
+
 // A new namespace's lo is down. One ioctl from the thread already inside, instead of a
 // link request per namespace later (a thousand containers, a thousand requests).
 SysFailure BringLoopbackUpInCurrentNetns() {
@@ -129,11 +138,14 @@ SysFailure BringLoopbackUpInCurrentNetns() {
 // mount keeps the namespace alive after the thread exits. The thread is already inside,
 // so an IPv4-only namespace and its lo up cost a write and an ioctl here rather than a
 // thread or a request of their own later.
-SysFailure UnshareAndBind(const std::string& path, bool ipv6, bool loopbackUp) {
+SysFailure UnshareAndBind(const std::string& path, bool ipv6, bool loopbackUp, bool autoconf) {
   if (unshare(CLONE_NEWNET) != 0) return SysFailure::fromErrno("unshare", path);
   if (!ipv6) {
     SysFailure disabled = DisableIpv6InCurrentNetns();
     if (disabled.failed()) return disabled;
+  } else if (!autoconf) {
+    SysFailure stopped = StopIpv6AutoconfInCurrentNetns();
+    if (stopped.failed()) return stopped;
   }
   if (loopbackUp) {
     SysFailure up = BringLoopbackUpInCurrentNetns();
@@ -156,17 +168,19 @@ bool StringArg(const Napi::CallbackInfo& info, size_t index, std::string* out) {
 Napi::Value CreateNetns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!StringArg(info, 0, &name) || !IsValidNetnsName(name) || info.Length() < 3 || !info[1].IsBoolean() || !info[2].IsBoolean()) {
-    return ThrowTypeError(env, "createNetns(name, ipv6, loopbackUp): name must be a non-empty string without '/', ipv6 and loopbackUp booleans");
+  const bool autoconfGiven = info.Length() >= 4;
+  if (!StringArg(info, 0, &name) || !IsValidNetnsName(name) || info.Length() < 3 || !info[1].IsBoolean() || !info[2].IsBoolean() || (autoconfGiven && !info[3].IsBoolean())) {
+    return ThrowTypeError(env, "createNetns(name, ipv6, loopbackUp[, autoconf]): name must be a non-empty string without '/', ipv6, loopbackUp and autoconf booleans");
   }
   const bool ipv6 = info[1].As<Napi::Boolean>().Value();
   const bool loopbackUp = info[2].As<Napi::Boolean>().Value();
+  const bool autoconf = autoconfGiven ? info[3].As<Napi::Boolean>().Value() : true;
   const std::string path = std::string(kNetnsRunDir) + "/" + name;
   SysFailure failure = EnsureSharedRunDir();
   if (failure.failed()) return ThrowSysError(env, failure);
   failure = CreateEmptyFile(path);
   if (failure.failed()) return ThrowSysError(env, failure);
-  failure = RunOnFreshThread([&path, ipv6, loopbackUp]() { return UnshareAndBind(path, ipv6, loopbackUp); });
+  failure = RunOnFreshThread([&path, ipv6, loopbackUp, autoconf]() { return UnshareAndBind(path, ipv6, loopbackUp, autoconf); });
   if (failure.failed()) {
     umount2(path.c_str(), MNT_DETACH);
     unlink(path.c_str());

@@ -6,7 +6,7 @@ import type { Direction, HtbClassSpec } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
 import type { KernelFeatures } from './features';
-import { addressTable, addSharedTree, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeClasses } from './trees';
+import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { guaranteeOf, type Placement } from './placement';
 
@@ -57,6 +57,7 @@ export function sharedTrees(policy: Policy, placements: readonly Placement[], fe
   const classids = new Array<TcHandle>(placements.length);
   const leaves = new Array<TcHandle>(placements.length);
   const byAddress: (Placement & { readonly address: string })[] = [];
+  const byAddress6: (Placement & { readonly address6: string })[] = [];
   let cgroups = false;
   // One pass for what both trees need of every container.
   for (let i = 0; i < placements.length; i++) {
@@ -65,8 +66,10 @@ export function sharedTrees(policy: Policy, placements: readonly Placement[], fe
     leaves[i] = makeHandle(p.minor, 0);
     if (isClassifiedByAddress(p)) byAddress.push(p);
     else if (p.policy.match.kind === 'cgroup') cgroups = true;
+    if (p.address6 !== undefined && p.policy.match.kind !== 'cgroup') byAddress6.push(p as Placement & { readonly address6: string });
   }
   const addresses = addressTable(byAddress);
+  const addresses6 = byAddress6.length === 0 ? emptyAddress6Table : address6Table(byAddress6);
   // Built before the trees though listed between them: its handles (ffff:, 800::800) are
   // above 2^31, not small integers to V8. Built after the 20,000 address filters, whose
   // handle and parent fields had held only small integers, it made V8 widen those fields
@@ -76,13 +79,13 @@ export function sharedTrees(policy: Policy, placements: readonly Placement[], fe
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, treeClasses(placements, 'download', host.capacity.download, classids, leaves), addresses, leafSpec);
+  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, treeClasses(placements, 'download', host.capacity.download, classids, leaves), addresses, addresses6, leafSpec);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, treeClasses(placements, 'upload', host.capacity.upload, classids, leaves), addresses, leafSpec);
+  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, treeClasses(placements, 'upload', host.capacity.upload, classids, leaves), addresses, addresses6, leafSpec);
   return tc;
 }
 

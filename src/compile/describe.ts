@@ -11,8 +11,8 @@ export function describe(policy: Policy, p: Placement): CompiledContainer {
   const cgroup = match.kind === 'cgroup' ? match.path : undefined;
   const workload = p.policy.workload;
   // Two literals rather than a conditional spread of `workload` (see place).
-  if (workload) return { name: p.policy.name, matchKind: workload.source, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, workload };
-  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
+  if (workload) return { name: p.policy.name, matchKind: workload.source, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, workload };
+  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
 }
 
 /**

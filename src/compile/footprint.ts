@@ -2,7 +2,7 @@
 
 import type { Policy } from '../policy/model';
 import type { ExternalDevice, NamespaceObject, NetnsLocator, SysctlObject } from '../tc/model';
-import { hostPlumbing, workloadDevices } from './topology';
+import { hostPlumbing, namespaceObject, workloadDevices } from './topology';
 import { hasOwnNamespace, containerNetns } from './placement';
 
 /** What a policy covers, without compiling its trees: enough to know what to observe. */
@@ -19,7 +19,7 @@ export interface PolicyFootprint {
 export function policyFootprint(policy: Policy): PolicyFootprint {
   const host = hostPlumbing(policy.host);
   const own = policy.containers.filter(hasOwnNamespace);
-  const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => ({ type: 'namespace', name: containerNetns(c) }));
+  const managed = own.filter((c) => c.match.kind === 'managed').map((c): NamespaceObject => namespaceObject(policy.host, containerNetns(c)));
   const devices = policy.containers.flatMap((c) => (c.workload ? workloadDevices(c.workload, policy.host.netns) : []));
   const external = [...host.links.filter((l) => l.spec.kind === 'external' && l.name !== 'lo').map((l) => ({ netns: l.netns, dev: l.name })), ...devices];
   const workloadNetns = devices.filter((d) => d.netns !== policy.host.netns).map((d) => d.netns);

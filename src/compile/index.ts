@@ -10,7 +10,7 @@ import { describe } from './describe';
 import { observedInputs, sameInputs, type ObservedInputs } from './observed';
 import { isWired, place, type Placement } from './placement';
 import { parseSubnet } from '../policy/subnet';
-import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, workloadDevices, type Plumbing } from './topology';
+import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, prefix6Of, workloadDevices, type Plumbing } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
@@ -63,9 +63,10 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
   const plumbing = hostPlumbing(policy.host);
   // "/<prefix>" of every container address, made once: one concatenation per address.
   const prefix = `/${parseSubnet(policy.host.subnet).prefix}`;
+  const prefix6 = policy.host.subnet6 ? prefix6Of(policy.host.subnet6) : '';
   // forEach and map rather than for-of in code that runs once per compile: unoptimised,
   // for-of allocates an iterator result per element.
-  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix));
+  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix, prefix6));
   const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
   const cgroups = placements
     .filter((p) => p.policy.match.kind === 'cgroup')
@@ -90,9 +91,9 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
 }
 
 /** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
-function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string): void {
+function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string, prefix6: string): void {
   const workload = p.policy.workload;
   if (workload) return addWorkloadDevicePlumbing(into, workloadDevices(workload, host.netns));
   // The placement itself is the wiring: no object per container to say the same.
-  if (isWired(p)) addContainerPlumbing(into, host, p, prefix);
+  if (isWired(p)) addContainerPlumbing(into, host, p, prefix, prefix6);
 }

@@ -24,6 +24,8 @@ export interface CompiledContainer {
   /** The container's own namespace (managed or attached). */
   readonly netns?: NetnsLocator;
   readonly address?: string;
+  /** Dual-stack: its IPv6 address, in the same classes. */
+  readonly address6?: string;
   /** Host-side veth in the host namespace. */
   readonly hostDev?: string;
   /** Container-side device inside its namespace. */

@@ -5,6 +5,7 @@ import type { Policy } from '../policy/model';
 import type { ClassObject, FilterObject, KernelState, NetnsLocator } from '../tc/model';
 import { minorOf, type TcHandle } from '../tc/handle';
 import { ipToInt } from '../policy/subnet';
+import { isIpv6 } from '../policy/ipv6';
 import { assignDeviceNames, isContainerMinor } from './naming';
 import { hasOwnNamespace, containerNetns } from './placement';
 
@@ -33,7 +34,8 @@ function observedAddresses(policy: Policy, observed: KernelState | undefined): M
   // reads 10,000 of them, mostly before V8 optimises this.
   const byNetns = new Map<NetnsLocator, string>();
   const addresses = observed.addresses;
-  for (let i = 0; i < addresses.length; i++) byNetns.set(addresses[i]!.netns, addressOf(addresses[i]!.cidr));
+  // IPv4 only: a dual-stack container's IPv6 address is derived from it, not assigned.
+  for (let i = 0; i < addresses.length; i++) if (!isIpv6(addresses[i]!.cidr)) byNetns.set(addresses[i]!.netns, addressOf(addresses[i]!.cidr));
   const containers = policy.containers;
   for (let i = 0; i < containers.length; i++) {
     const c = containers[i]!;
@@ -79,14 +81,17 @@ function containerClassesByDevice(netns: NetnsLocator, classes: readonly ClassOb
   return out;
 }
 
-/** The class of each address the bridge's u32 filters match whole (the last one listed wins). */
+/**
+ * The class of each IPv4 address the bridge's u32 filters match whole (the last one
+ * listed wins): entries of one key (an IPv6 entry has four, one per word).
+ */
 function classesByAddress(bridge: string, filters: readonly FilterObject[]): Map<number, TcHandle> {
   const out = new Map<number, TcHandle>();
   for (let i = 0; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.dev !== bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
     const keys = f.spec.keys;
-    for (let k = 0; k < keys.length; k++) if (keys[k]!.mask === 0xffffffff) out.set(keys[k]!.value, f.spec.classid);
+    if (keys.length === 1 && keys[0]!.mask === 0xffffffff) out.set(keys[0]!.value, f.spec.classid);
   }
   return out;
 }

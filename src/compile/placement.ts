@@ -7,6 +7,8 @@ import type { TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { allocate } from '../allocate/oracle';
 import { assignAddresses, assignMinors } from './naming';
+import { embedIpv4, parseSubnet6 } from '../policy/ipv6';
+import { ipToInt } from '../policy/subnet';
 import { classHandle } from './trees';
 import type { ObservedInputs } from './observed';
 
@@ -22,6 +24,8 @@ export interface Placement {
   readonly hostDev: string | undefined;
   readonly containerDev: string | undefined;
   readonly address: string | undefined;
+  /** Dual-stack: classified into the same class as `address`. */
+  readonly address6: string | undefined;
   readonly minor: number;
   /** classHandle(minor), made once: the same in both trees, the filters and the description. */
   readonly classid: TcHandle;
@@ -48,6 +52,7 @@ export function place(policy: Policy, observed: ObservedInputs, notes: string[])
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const minors = assignMinors(containers.map((c) => c.name), observed.minors);
   const scaled = effectiveGuarantees(policy, notes);
+  const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
   // Plain literals with undefined for what does not apply: a conditional spread per
   // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
   return containers.map((c): Placement => {
@@ -55,6 +60,7 @@ export function place(policy: Policy, observed: ObservedInputs, notes: string[])
     // Without overcommit (the usual case) no map by name: each container's own.
     const guarantees = scaled?.get(c.name);
     const minor = minors.get(c.name)!;
+    const address = (c.address ?? addresses.get(c.name)) || undefined;
     return {
       policy: c,
       managed: c.match.kind === 'managed',
@@ -65,7 +71,8 @@ export function place(policy: Policy, observed: ObservedInputs, notes: string[])
       netns: own ? containerNetns(c) : undefined,
       hostDev: own ? devNames.get(c.name)! : undefined,
       containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
-      address: (c.address ?? addresses.get(c.name)) || undefined,
+      address,
+      address6: c.address6 ?? (subnet6 && address && c.match.kind === 'managed' ? embedIpv4(subnet6, ipToInt(address)) : undefined),
     };
   });
 }

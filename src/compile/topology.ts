@@ -24,6 +24,17 @@ export interface Plumbing {
   sysctls: SysctlObject[];
 }
 
+/**
+ * The link-local address of a device that forwards IPv6 (the bridge): the kernel sends a
+ * neighbour solicitation for a packet it forwards only from a link-local address of the
+ * outgoing device, and devices in the namespaces Sluice creates get none of their own
+ * (no autoconfiguration). Assigned, like every address Sluice adds, without DAD.
+ */
+export const ROUTER_LINK_LOCAL6 = 'fe80::1/64';
+
+/** The IPv6 default route's dst: not "default", which is IPv4's (a route's identity is its dst). */
+export const DEFAULT_ROUTE6 = '::/0';
+
 export const emptyPlumbing = (): Plumbing => ({ namespaces: [], links: [], addresses: [], routes: [], sysctls: [] });
 
 /** A namespace Sluice creates: a bare `sl-` name (paths and the host are never created). */
@@ -34,15 +45,20 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
   const p = emptyPlumbing();
   const ns = host.netns;
   if (isOwnedNamespaceName(ns)) {
-    p.namespaces.push({ type: 'namespace', name: ns });
+    p.namespaces.push(namespaceObject(host, ns));
     p.links.push(loopback(ns));
     // Forwarding lets traffic from outside the bridge (a routed peer) reach containers;
     // only in a sandbox namespace, never flipped on the real host behind its back.
     p.sysctls.push({ type: 'sysctl', netns: ns, key: 'net.ipv4.ip_forward', value: '1' });
+    if (host.subnet6) p.sysctls.push({ type: 'sysctl', netns: ns, key: 'net.ipv6.conf.all.forwarding', value: '1' });
   }
   p.links.push({ type: 'link', netns: ns, name: host.bridge, up: true, spec: { kind: 'bridge' } });
   p.links.push({ type: 'link', netns: ns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: `${host.gateway}/${parseSubnet(host.subnet).prefix}` });
+  if (host.subnet6 && host.gateway6) {
+    p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: host.gateway6 + prefix6Of(host.subnet6) });
+    p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: ROUTER_LINK_LOCAL6 });
+  }
   return p;
 }
 
@@ -66,6 +82,12 @@ function externalHostPlumbing(host: HostPolicy): Plumbing {
  */
 const EXTERNAL: LinkSpec = { kind: 'external' };
 
+/** A namespace Sluice creates for `host`: dual-stack when the Host has an IPv6 prefix. */
+export const namespaceObject = (host: HostPolicy, name: string): NamespaceObject => (host.subnet6 ? { type: 'namespace', name, ipv6: true } : { type: 'namespace', name });
+
+/** "2001:2::/64" → "/64". */
+export const prefix6Of = (subnet6: string): string => subnet6.slice(subnet6.indexOf('/'));
+
 export function loopback(ns: NetnsLocator): LinkObject {
   return { type: 'link', netns: ns, name: 'lo', up: true, spec: EXTERNAL };
 }
@@ -84,6 +106,8 @@ export interface ContainerWiring {
   readonly hostDev: string;
   readonly containerDev: string;
   readonly address: string;
+  /** Dual-stack: its IPv6 address (the Host has a subnet6). */
+  readonly address6: string | undefined;
 }
 
 /** A device Sluice shapes but does not own, by where it is. */
@@ -116,9 +140,9 @@ export function addWorkloadDevicePlumbing(into: Plumbing, devices: readonly Work
  * to `into`: one Plumbing for all containers, not one per container merged afterwards.
  * `prefix` is the host subnet's, as "/24", made once per compile.
  */
-export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: ContainerWiring, prefix: string): void {
+export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: ContainerWiring, prefix: string, prefix6: string): void {
   if (w.managed) {
-    into.namespaces.push({ type: 'namespace', name: w.netns });
+    into.namespaces.push(namespaceObject(host, w.netns));
     into.links.push(loopback(w.netns));
   }
   into.links.push({
@@ -139,6 +163,8 @@ export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: Contai
     spec: { kind: 'veth', peerName: w.hostDev, peerNetns: host.netns },
   });
   into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address + prefix });
+  if (w.address6) into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address6 + prefix6 });
   // An attached namespace keeps its own default route; only a managed one gets ours.
   if (w.managed) into.routes.push({ type: 'route', netns: w.netns, dst: 'default', via: host.gateway, dev: w.containerDev });
+  if (w.managed && w.address6 && host.gateway6) into.routes.push({ type: 'route', netns: w.netns, dst: DEFAULT_ROUTE6, via: host.gateway6, dev: w.containerDev });
 }

@@ -5,7 +5,6 @@
 import { makeHandle, TC_H_INGRESS, TC_H_ROOT, type TcHandle } from '../tc/handle';
 import {
   ETH_P_ALL,
-  ETH_P_IP,
   type ClassObject,
   type Direction,
   type FilterObject,
@@ -14,16 +13,19 @@ import {
   type QdiscKind,
   type QdiscObject,
   type QdiscSpec,
+  type U32Key,
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
 import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
 import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
+import { parseIpv6, parsePlainIpv6Into } from '../policy/ipv6';
 
 export const ROOT_MAJOR = 1;
 export const INGRESS_MAJOR = 0xffff;
-/** u32: the hash table of container addresses, and the filter priorities. */
+/** u32: the hash tables of container addresses (IPv4, IPv6), and the filter priorities. */
 const ADDRESS_TABLE = 0x2;
+const ADDRESS6_TABLE = 0x6;
 const U32_ROOT_TABLE = 0x800;
 export const CGROUP_FILTER_PRIO = 5;
 export const ADDRESS_FILTER_PRIO = 10;
@@ -31,6 +33,13 @@ const REDIRECT_FILTER_PRIO = 1;
 /** IPv4 header offsets of the source and destination address. */
 const SRC_OFFSET = 12;
 const DST_OFFSET = 16;
+/** IPv6 header offsets of the source and destination address (four words each). */
+const SRC6_OFFSET = 8;
+const DST6_OFFSET = 24;
+/** The version nibble, first in both headers: one u32 filter instance sees both families. */
+const VERSION_MASK = 0xf0000000;
+const IPV4_VERSION = 0x40000000;
+const IPV6_VERSION = 0x60000000;
 
 export interface TcObjects {
   qdiscs: QdiscObject[];
@@ -88,6 +97,39 @@ export function addressTable(entries: readonly { readonly address: string; reado
   return { ips, classids };
 }
 
+/**
+ * The containers classified by IPv6 address: four words per address, in the order the
+ * IPv6 hash table lists them (ascending last word, equal ones in the order given).
+ */
+export interface Address6Table {
+  readonly words: Uint32Array;
+  readonly classids: Uint32Array;
+}
+
+/** The IPv6 address table of `entries` (canonical address and class id), built once for both trees. */
+export function address6Table(entries: readonly { readonly address6: string; readonly classid: TcHandle }[]): Address6Table {
+  const n = entries.length;
+  if (n >= ADDRESS_INDEX_LIMIT) throw new RangeError(`${n} IPv6-addressed containers is more than one u32 table holds`);
+  const given = new Uint32Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    const text = entries[i]!.address6;
+    if (!parsePlainIpv6Into(text, given, 4 * i)) given.set(parseIpv6(text) ?? [0, 0, 0, 0], 4 * i);
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = given[4 * i + 3]! * ADDRESS_INDEX_LIMIT + i;
+  keys.sort();
+  const words = new Uint32Array(4 * n);
+  const classids = new Uint32Array(n);
+  for (let k = 0; k < n; k++) {
+    const index = keys[k]! % ADDRESS_INDEX_LIMIT;
+    words.set(given.subarray(4 * index, 4 * index + 4), 4 * k);
+    classids[k] = entries[index]!.classid;
+  }
+  return { words, classids };
+}
+
+export const emptyAddress6Table: Address6Table = { words: new Uint32Array(0), classids: new Uint32Array(0) };
+
 export interface Device {
   readonly netns: NetnsLocator;
   readonly dev: string;
@@ -131,7 +173,7 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  * download) so classification is one lookup, not a walk through every filter. Added to
  * `t`, the lists of both trees, rather than returned and copied into them.
  */
-export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, leafSpec: QdiscSpec): void {
+export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
   // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
   // root's stays what it was created with: it must not follow the members' quantumBase.
@@ -151,6 +193,7 @@ export function addSharedTree(t: TcObjects, d: Device, direction: Direction, cap
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
   }
   addAddressFilters(t.filters, d, direction === 'download' ? DST_OFFSET : SRC_OFFSET, subnet, addresses);
+  addAddress6Filters(t.filters, d, direction === 'download' ? DST6_OFFSET : SRC6_OFFSET, addresses6);
 }
 
 function addAddressFilters(into: FilterObject[], d: Device, offset: number, subnetCidr: string, addresses: AddressTable): void {
@@ -162,7 +205,10 @@ function addAddressFilters(into: FilterObject[], d: Device, offset: number, subn
   into.push(
     addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x800), {
       kind: 'u32',
-      keys: [{ value: subnet.network, mask: maskOf(subnet.prefix), off: offset }],
+      keys: [
+        { value: IPV4_VERSION, mask: VERSION_MASK, off: 0 },
+        { value: subnet.network, mask: maskOf(subnet.prefix), off: offset },
+      ],
       link: u32Handle(ADDRESS_TABLE, 0, 0),
       hashKey: { mask: 0xff, off: offset },
     }),
@@ -177,12 +223,52 @@ function addAddressFilters(into: FilterObject[], d: Device, offset: number, subn
 }
 
 /**
- * A filter of the address table. A function of the module, not a closure per tree: V8
+ * The IPv6 addresses' hash table, on the last octet of the address as for IPv4 (a
+ * managed container's IPv6 address ends in its IPv4 address; Docker and Kubernetes hand
+ * out IPv6 addresses in sequence), reached from the root table by the IPv6 version
+ * nibble alone: each entry matches the whole address, so no prefix needs checking first.
+ */
+function addAddress6Filters(into: FilterObject[], d: Device, offset: number, addresses6: Address6Table): void {
+  const { words, classids } = addresses6;
+  if (classids.length === 0) return;
+  const parent = makeHandle(ROOT_MAJOR, 0);
+  into.push(addressFilter(d, parent, u32Handle(ADDRESS6_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
+  into.push(
+    addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x801), {
+      kind: 'u32',
+      keys: [{ value: IPV6_VERSION, mask: VERSION_MASK, off: 0 }],
+      link: u32Handle(ADDRESS6_TABLE, 0, 0),
+      hashKey: { mask: 0xff, off: offset + 12 },
+    }),
+  );
+  const nodesInBucket = new Uint32Array(256);
+  // Containers of one prefix share the keys of its first three words (plain data, never
+  // changed): 10,000 containers make 3 such objects, not 30,000.
+  let k0: U32Key = { value: -1, mask: 0xffffffff, off: offset };
+  let k1: U32Key = { value: -1, mask: 0xffffffff, off: offset + 4 };
+  let k2: U32Key = { value: -1, mask: 0xffffffff, off: offset + 8 };
+  for (let k = 0; k < classids.length; k++) {
+    const at = 4 * k;
+    const node = ++nodesInBucket[words[at + 3]! & 0xff]!;
+    if (k0.value !== words[at]) k0 = { value: words[at]!, mask: 0xffffffff, off: offset };
+    if (k1.value !== words[at + 1]) k1 = { value: words[at + 1]!, mask: 0xffffffff, off: offset + 4 };
+    if (k2.value !== words[at + 2]) k2 = { value: words[at + 2]!, mask: 0xffffffff, off: offset + 8 };
+    const keys: U32Key[] = [k0, k1, k2, { value: words[at + 3]!, mask: 0xffffffff, off: offset + 12 }];
+    into.push(addressFilter(d, parent, u32Handle(ADDRESS6_TABLE, words[at + 3]! & 0xff, node), { kind: 'u32', keys, classid: classids[k]! as TcHandle }));
+  }
+}
+
+/**
+ * A filter of the address tables. A function of the module, not a closure per tree: V8
  * optimises the loop above with the first tree's closure inlined and threw that code
  * away at the second tree's.
  */
 function addressFilter(d: Device, parent: TcHandle, handle: number, spec: FilterObject['spec']): FilterObject {
-  return { type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_IP, handle, spec };
+  // Every protocol, not ETH_P_IP: the IPv4 and IPv6 tables share one u32 instance and so
+  // its root table, which the kernel numbers 800: only for the first u32 instance on a
+  // qdisc (a second, for ETH_P_IPV6, would get 801: or later, a handle Sluice cannot know
+  // beforehand). The version nibble tells the families apart.
+  return { type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_ALL, handle, spec };
 }
 
 /** Everything arriving at the bridge from containers goes through the IFB's tree. */

@@ -2,7 +2,7 @@
 // traffic to and from containers crosses the host's shaping trees as traffic from the
 // outside world does. Pure: kernel objects only.
 
-import { VETH_GSO_MAX_SIZE } from '../compile/topology';
+import { namespaceObject, ROUTER_LINK_LOCAL6, VETH_GSO_MAX_SIZE } from '../compile/topology';
 import type { HostPolicy } from '../policy/model';
 import { emptyKernelState, type KernelState } from '../tc/model';
 
@@ -11,6 +11,8 @@ const PEER_HOST_DEV = 'sl-peer';
 const PEER_DEV = 'eth0';
 /** A /30 outside the container subnet, inside 198.18.0.0/15. */
 export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
+/** Dual-stack: a /64 of the IPv6 benchmarking prefix 2001:2::/48 (RFC 5180), apart from the containers' 2001:2::/64. */
+export const PEER_LINK6 = { host: '2001:2:0:ff::1', peer: '2001:2:0:ff::2', prefix: 64 } as const;
 
 /**
  * `gso`: 'capped' as Sluice caps its own veths; 'kernel-default' leaves the peer's
@@ -18,10 +20,11 @@ export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 3
  */
 export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped'): KernelState {
   const s = emptyKernelState();
+  const v6 = host.subnet6 !== undefined;
   const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: VETH_GSO_MAX_SIZE } : {};
   return {
     ...s,
-    namespaces: [{ type: 'namespace', name: PEER_NETNS }],
+    namespaces: [namespaceObject(host, PEER_NETNS)],
     links: [
       { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
       { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
@@ -30,7 +33,17 @@ export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = '
     addresses: [
       { type: 'address', netns: host.netns, dev: PEER_HOST_DEV, cidr: `${PEER_LINK.host}/${PEER_LINK.prefix}` },
       { type: 'address', netns: PEER_NETNS, dev: PEER_DEV, cidr: `${PEER_LINK.peer}/${PEER_LINK.prefix}` },
+      ...(v6
+        ? [
+            { type: 'address' as const, netns: host.netns, dev: PEER_HOST_DEV, cidr: `${PEER_LINK6.host}/${PEER_LINK6.prefix}` },
+            { type: 'address' as const, netns: host.netns, dev: PEER_HOST_DEV, cidr: ROUTER_LINK_LOCAL6 },
+            { type: 'address' as const, netns: PEER_NETNS, dev: PEER_DEV, cidr: `${PEER_LINK6.peer}/${PEER_LINK6.prefix}` },
+          ]
+        : []),
     ],
-    routes: [{ type: 'route', netns: PEER_NETNS, dst: host.subnet, via: PEER_LINK.host, dev: PEER_DEV }],
+    routes: [
+      { type: 'route', netns: PEER_NETNS, dst: host.subnet, via: PEER_LINK.host, dev: PEER_DEV },
+      ...(v6 && host.subnet6 ? [{ type: 'route' as const, netns: PEER_NETNS, dst: host.subnet6, via: PEER_LINK6.host, dev: PEER_DEV }] : []),
+    ],
   };
 }

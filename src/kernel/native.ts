@@ -33,7 +33,7 @@ export interface NetlinkDrain {
 
 /** The addon's exports, exactly as native/src/addon.cc registers them. */
 interface NativeAddon {
-  createNetns(name: string, ipv6: boolean, loopbackUp: boolean): string;
+  createNetns(name: string, ipv6: boolean, loopbackUp: boolean, autoconf: boolean): string;
   deleteNetns(name: string): void;
   openNetnsFd(path: string): number;
   closeFd(fd: number): void;
@@ -194,6 +194,11 @@ function withContext<T>(context: FailureContext, action: () => T): T {
 export interface NetnsOptions {
   /** false: IPv6 is disabled inside before anything else happens there. */
   readonly ipv6: boolean;
+  /**
+   * With IPv6 on, false: devices get no IPv6 address of their own (no link-local
+   * address, no DAD or router solicitation), only those assigned. Default true.
+   */
+  readonly addressAutoconf?: boolean;
   /** true: lo is brought up inside before the namespace appears under /run/netns. */
   readonly loopbackUp?: boolean;
 }
@@ -204,7 +209,7 @@ export interface NetnsOptions {
  */
 export function createNetns(name: string, options: NetnsOptions = { ipv6: true }): void {
   assertNetnsName(name);
-  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name, options.ipv6, options.loopbackUp ?? false));
+  withContext({ request: 'create', object: `namespace ${name}`, netns: HOST_NETNS }, () => addon().createNetns(name, options.ipv6, options.loopbackUp ?? false, options.addressAutoconf ?? true));
 }
 
 /** Deletes a named namespace; one that is already gone counts as deleted. */

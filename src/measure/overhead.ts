@@ -27,6 +27,9 @@ export const ETHERNET_IPV4_TCP_TIMESTAMPS: FrameGeometry = {
   tcpOptionBytes: bytes(12),
 };
 
+/** The same over IPv6: a 40-byte IP header, so 1428 bytes of payload per 1514 on the wire. */
+export const ETHERNET_IPV6_TCP_TIMESTAMPS: FrameGeometry = { ...ETHERNET_IPV4_TCP_TIMESTAMPS, ipHeaderBytes: bytes(40) };
+
 /** TCP payload in one full segment (the MSS actually used): 1448 with the defaults. */
 export function payloadBytesPerSegment(geometry: FrameGeometry): Bytes {
   const payload = geometry.mtu - geometry.ipHeaderBytes - geometry.tcpHeaderBytes - geometry.tcpOptionBytes;

@@ -35,6 +35,12 @@ export type HostPolicy = Readonly<Pick<HostSpec, 'mode' | 'bridge' | 'ifb' | 'su
   readonly netns: NetnsLocator;
   /** The bridge's address in `subnet`. */
   readonly gateway: string;
+  /**
+   * Dual-stack: the containers' IPv6 prefix, canonical ("2001:2::/64"), and the bridge's
+   * IPv6 address in it (the prefix with the gateway's IPv4 address as the low 32 bits).
+   */
+  readonly subnet6?: string;
+  readonly gateway6?: string;
   readonly capacity: Readonly<HostSpec['capacity']>;
   /**
    * The bridge and `netns` belong to a workload runtime (Docker, a CNI plugin, Podman):
@@ -58,7 +64,7 @@ export type ContainerMatch =
   /** An existing namespace by path (/run/netns/x, /proc/<pid>/ns/net). */
   | { readonly kind: 'netns-path'; readonly path: string }
   | { readonly kind: 'pid'; readonly pid: number }
-  /** Traffic to/from an address on the bridge, wherever it comes from. */
+  /** Traffic to/from an address (IPv4, or IPv6 in canonical text) on the bridge, wherever it comes from. */
   | { readonly kind: 'ip'; readonly address: string }
   /** Host-network processes in a net_cls cgroup (path under the net_cls root). */
   | { readonly kind: 'cgroup'; readonly path: string }
@@ -70,6 +76,8 @@ export interface ContainerPolicy {
   readonly match: ContainerMatch;
   /** Explicit address; otherwise assigned by IPAM for managed/attached namespaces. */
   readonly address?: string;
+  /** IPv6 address (canonical text), classified into the same classes as `address`. */
+  readonly address6?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
   readonly source: SourceRef;
   /** Set by resolution (src/sources/resolve.ts) for a workload match while the workload runs. */

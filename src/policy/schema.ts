@@ -33,6 +33,8 @@ const name = z.string().regex(NAME, 'use lowercase letters, digits and "-" (at m
 const ifname = z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'a Linux interface name: 1-15 letters, digits, "_", "-" or "."');
 const ipv4 = z.ipv4({ message: 'an IPv4 address such as 198.18.0.10' });
 const cidr = z.cidrv4({ message: 'an IPv4 subnet such as 198.18.0.0/24' });
+const ipv6 = z.ipv6({ message: 'an IPv6 address such as 2001:2::c612:a' });
+const cidr6 = z.cidrv6({ message: 'an IPv6 prefix such as 2001:2::/64' });
 
 const metadata = z.strictObject({
   name: name.meta({ description: 'Unique name of this object across all policy files.' }),
@@ -53,7 +55,7 @@ const match = z
       .meta({ description: 'A network namespace Sluice creates and owns (under /run/netns).' }),
     z.strictObject({ netns: z.string().min(1) }).meta({ description: 'An existing namespace: a name under /run/netns or an absolute path.' }),
     z.strictObject({ pid: z.int().positive() }).meta({ description: "The network namespace of a running process (/proc/<pid>/ns/net)." }),
-    z.strictObject({ ip: ipv4 }).meta({ description: 'Traffic to and from this address on the bridge.' }),
+    z.strictObject({ ip: z.union([ipv4, ipv6]) }).meta({ description: 'Traffic to and from this address (IPv4 or IPv6) on the bridge.' }),
     z.strictObject({ cgroup: z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'a cgroup path under the net_cls root, e.g. sl-agent') })
       .meta({ description: 'Host-network processes in this net_cls cgroup.' }),
     z.strictObject({
@@ -82,6 +84,8 @@ const hostSpec = z.strictObject({
   ifb: ifname.default('sl-ifb0'),
   subnet: cidr,
   gateway: ipv4.optional().meta({ description: "The bridge's address; defaults to the subnet's first address." }),
+  subnet6: cidr6.optional()
+    .meta({ description: "Dual-stack: the containers' IPv6 prefix (/96 or shorter). Each container Sluice addresses gets this prefix with its IPv4 address as the low 32 bits, the bridge likewise with the gateway's; IPv6 traffic is classified into the same classes as IPv4." }),
   capacity: z.strictObject({
     download: rate('Link capacity towards the containers'),
     upload: rate('Link capacity from the containers'),
@@ -113,6 +117,7 @@ const hostSpec = z.strictObject({
 const containerSpec = z.strictObject({
   match,
   address: ipv4.optional().meta({ description: 'Address on the bridge; assigned from the subnet when absent (managed and attached namespaces).' }),
+  address6: ipv6.optional().meta({ description: "IPv6 address on the bridge, classified with the IPv4 one; for a managed namespace it defaults to the Host's subnet6 with the IPv4 address as the low 32 bits." }),
   download: direction,
   upload: direction,
 });

@@ -11,8 +11,9 @@ import { applyPatches } from '../schedule/patch';
 import { MAX_GUARANTEE_RATIO } from '../compile/htb';
 import { formatRate } from './rates';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
-import { firstHost, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from './subnet';
 import { dotDotIssue } from './paths';
+import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from './ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -73,6 +74,7 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   const gateway = spec.gateway ?? firstHost(subnet);
   if (!isHostAddress(subnet, gateway)) sink.add(doc, ['spec', 'gateway'], `gateway ${gateway} is not a host address of ${spec.subnet}`, 'pick an address inside the subnet, or leave gateway out');
   if (subnet.prefix > 30) sink.add(doc, ['spec', 'subnet'], `subnet ${spec.subnet} has no room for containers`, 'use a /30 or larger subnet');
+  const dualStack = spec.subnet6 ? validateSubnet6(doc, spec.subnet6, gateway, sink) : undefined;
   const capacity = spec.capacity;
   for (const dir of DIRECTIONS) {
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
@@ -96,12 +98,24 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     ifb: spec.ifb,
     subnet: spec.subnet,
     gateway,
+    ...(dualStack ? { subnet6: dualStack.subnet6, gateway6: dualStack.gateway6 } : {}),
     capacity,
     overcommit: spec.overcommit,
     external,
     sources,
     source: sourceOf(doc),
   };
+}
+
+/** The Host's IPv6 prefix in canonical form, and the bridge's IPv6 address in it. */
+function validateSubnet6(doc: HostDoc, text: string, gateway: string, sink: IssueSink): { subnet6: string; gateway6: string } | undefined {
+  const s = parseSubnet6(text);
+  if (!s) return undefined; // the schema already reported it
+  if (s.prefix > MAX_EMBEDDING_PREFIX) {
+    sink.add(doc, ['spec', 'subnet6'], `subnet6 ${text} is longer than /${MAX_EMBEDDING_PREFIX}: a container's IPv6 address carries its IPv4 address in the low 32 bits`, `use a /${MAX_EMBEDDING_PREFIX} or shorter prefix, e.g. 2001:2::/64`);
+    return undefined;
+  }
+  return { subnet6: `${formatIpv6(s.words)}/${s.prefix}`, gateway6: embedIpv4(s, ipToInt(gateway)) };
 }
 
 function reportDuplicateNames(docs: readonly LocatedDocument[], what: string, sink: IssueSink): void {
@@ -117,9 +131,15 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   const spec = doc.value.spec;
   const match = toMatch(spec.match);
   const subnet = parseSubnet(host.subnet);
-  const address = spec.address ?? (match.kind === 'ip' ? match.address : undefined);
-  if (spec.address && match.kind === 'ip' && spec.address !== match.address) {
-    sink.add(doc, ['spec', 'address'], `address ${spec.address} differs from match.ip ${match.address}`, 'leave address out when matching by ip');
+  const matched = match.kind === 'ip' ? match.address : undefined;
+  const address = spec.address ?? (matched && !isIpv6(matched) ? matched : undefined);
+  const address6 = (spec.address6 ? canonicalIpv6(spec.address6) : undefined) ?? (matched && isIpv6(matched) ? matched : undefined);
+  if (spec.address6 && matched && isIpv6(matched) && address6 !== matched) {
+    sink.add(doc, ['spec', 'address6'], `address6 ${spec.address6} differs from match.ip ${matched}`, 'leave address6 out when matching by an IPv6 address');
+  }
+  if (address6) checkAddress6(doc, address6, spec.address6 ? ['spec', 'address6'] : ['spec', 'match', 'ip'], host, sink);
+  if (spec.address && matched && !isIpv6(matched) && spec.address !== matched) {
+    sink.add(doc, ['spec', 'address'], `address ${spec.address} differs from match.ip ${matched}`, 'leave address out when matching by ip');
   }
   if (address) checkAddress(doc, address, spec.address ? ['spec', 'address'] : ['spec', 'match', 'ip'], subnet, host, sink);
   if (host.mode === 'per-device' && (match.kind === 'ip' || match.kind === 'cgroup' || match.kind === 'workload')) {
@@ -135,7 +155,13 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   }
   const bandwidth = {} as Record<Direction, DirectionPolicy>;
   for (const dir of DIRECTIONS) bandwidth[dir] = validateDirection(doc, dir, host, sink);
-  return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), bandwidth, source: sourceOf(doc) };
+  return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), ...(address6 ? { address6 } : {}), bandwidth, source: sourceOf(doc) };
+}
+
+function checkAddress6(doc: ContainerDoc, address: string, path: readonly string[], host: HostPolicy, sink: IssueSink): void {
+  const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
+  if (subnet6 && !inSubnet6(subnet6, address)) sink.add(doc, path, `address ${address} is outside the host's subnet6 ${host.subnet6}`, `pick an address in ${host.subnet6}`);
+  else if (address === host.gateway6) sink.add(doc, path, `address ${address} is the bridge's own IPv6 address`, 'pick another address, or leave it out to have one derived');
 }
 
 const matchLabel = (m: ContainerMatch): string => (m.kind === 'workload' ? m.source : m.kind);
@@ -158,7 +184,7 @@ function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
   if ('managed' in m) return { kind: 'managed', netns: m.managed };
   if ('netns' in m) return { kind: 'netns-path', path: m.netns };
   if ('pid' in m) return { kind: 'pid', pid: m.pid };
-  if ('ip' in m) return { kind: 'ip', address: m.ip };
+  if ('ip' in m) return { kind: 'ip', address: isIpv6(m.ip) ? (canonicalIpv6(m.ip) ?? m.ip) : m.ip };
   if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
   // What is left is one workload source's selector, keyed by the source's label.
   const [source, selector] = Object.entries(m)[0] as [WorkloadSourceLabel, WorkloadSelector];
@@ -198,6 +224,7 @@ function reportDuplicateTargets(docs: readonly ContainerDoc[], containers: reado
 function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {
   const out: [string, readonly string[], string][] = [];
   if (c.address) out.push([`ip:${c.address}`, c.match.kind === 'ip' ? ['spec', 'match', 'ip'] : ['spec', 'address'], `address ${c.address}`]);
+  if (c.address6) out.push([`ip:${c.address6}`, c.match.kind === 'ip' && c.match.address === c.address6 ? ['spec', 'match', 'ip'] : ['spec', 'address6'], `address ${c.address6}`]);
   const m = c.match;
   if (m.kind === 'managed') out.push([`netns:/run/netns/${m.netns}`, ['spec', 'match', 'managed'], `namespace ${m.netns}`]);
   if (m.kind === 'netns-path') out.push([`netns:${m.path.startsWith('/') ? m.path : `/run/netns/${m.path}`}`, ['spec', 'match', 'netns'], `namespace ${m.path}`]);

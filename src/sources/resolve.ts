@@ -6,6 +6,7 @@
 import type { PolicyIssue } from '../policy/issues';
 import type { ContainerMatch, ContainerPolicy, Policy, WorkloadSelector } from '../policy/model';
 import { isHostAddress, parseSubnet } from '../policy/subnet';
+import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../policy/ipv6';
 import type { ResolvedWorkload, SourceLabel, SourceSnapshot } from './source';
 
 type WorkloadMatch = Extract<ContainerMatch, { kind: 'workload' }>;
@@ -53,7 +54,9 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
       continue;
     }
     claimedBy.set(key, c);
-    containers.push({ ...c, address: found.address, workload: found.workload });
+    // A dual-stack network gives the workload an IPv6 address too: classified into the same class.
+    const address6 = c.address6 ?? address6Of(policy, found.workload);
+    containers.push({ ...c, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
   }
   return { policy: { ...policy, containers }, waiting, issues };
 }
@@ -72,6 +75,13 @@ function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource): {
     return { reason: `${noun} ${workload.name} has ${address} on ${policy.host.bridge}, outside the Host subnet ${policy.host.subnet}; make the Host subnet the ${match.source} network's` };
   }
   return { workload, address };
+}
+
+/** The workload's IPv6 address in the Host's subnet6 (any, without one): canonical text. */
+function address6Of(policy: Policy, w: ResolvedWorkload): string | undefined {
+  const subnet6 = policy.host.subnet6 ? parseSubnet6(policy.host.subnet6) : undefined;
+  const found = w.addresses.v6.find((a) => !subnet6 || inSubnet6(subnet6, a)) ?? (subnet6 ? undefined : w.addresses.v6[0]);
+  return found === undefined ? undefined : canonicalIpv6(found);
 }
 
 function selects(selector: WorkloadSelector, w: ResolvedWorkload): boolean {

@@ -26,6 +26,11 @@ export interface NamespaceObject {
   readonly type: 'namespace';
   /** A named namespace Sluice creates and deletes (under /run/netns). */
   readonly name: string;
+  /**
+   * Dual-stack: created with IPv6 on but no address autoconfiguration (only the
+   * addresses Sluice assigns). Absent: IPv4-only. Read when creating, not diffed.
+   */
+  readonly ipv6?: true;
 }
 
 export interface LinkCommon {

@@ -66,7 +66,7 @@ export function splitAnswers(packed: readonly Buffer[]): Buffer[] {
 }
 
 /** Everything observe reads: links, IPv4 addresses and routes (main table), tc objects. */
-const WATCHED_GROUPS = [RTNLGRP.LINK, RTNLGRP.TC, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV4_ROUTE];
+const WATCHED_GROUPS = [RTNLGRP.LINK, RTNLGRP.TC, RTNLGRP.IPV4_IFADDR, RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV6_IFADDR, RTNLGRP.IPV6_ROUTE];
 
 class NativeChangeWatch implements ChangeWatch {
   private fd: number | undefined;

@@ -15,13 +15,14 @@ export const RTM = {
 } as const;
 
 /** rtnetlink multicast groups (enum rtnetlink_groups): where the kernel announces changes. */
-export const RTNLGRP = { LINK: 1, TC: 4, IPV4_IFADDR: 5, IPV4_ROUTE: 7 } as const;
+export const RTNLGRP = { LINK: 1, TC: 4, IPV4_IFADDR: 5, IPV4_ROUTE: 7, IPV6_IFADDR: 9, IPV6_ROUTE: 11 } as const;
 
 /** The loopback device's index, the same in every namespace (since Linux 3.7). */
 export const LOOPBACK_IFINDEX = 1;
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const IFF_UP = 0x1;
 
 export const IFLA = { IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, NET_NS_FD: 28, LINK_NETNSID: 37, GSO_MAX_SIZE: 41 } as const;
@@ -30,7 +31,9 @@ export const VETH_INFO_PEER = 1;
 /** IFLA_BR_MCAST_SNOOPING (u8) inside a bridge's IFLA_INFO_DATA. */
 export const IFLA_BR_MCAST_SNOOPING = 23;
 
-export const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
+export const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
+/** ifa_flags: no duplicate address detection (if_addr.h). */
+export const IFA_F_NODAD = 0x02;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, TABLE: 15 } as const;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT = { KERNEL: 2, BOOT: 3, STATIC: 4 } as const;

@@ -18,8 +18,11 @@ import { tcMessage, type TcEncodeContext } from './tc';
 export interface HostOps {
   session(ns: NetnsLocator): Promise<NetnsSession>;
   forget(ns: NetnsLocator): void;
-  /** An IPv4-only namespace with lo up: the plan has no change for its loopback. */
-  createNetns(name: string): void;
+  /**
+   * A namespace with lo up (the plan has no change for its loopback): IPv4-only, or
+   * with `ipv6` IPv6 on without autoconfigured addresses.
+   */
+  createNetns(name: string, ipv6: boolean): void;
   deleteNetns(name: string): void;
   writeSysctl(ns: NetnsLocator, key: string, value: string): void;
   openNetnsFd(ns: NetnsLocator): number;
@@ -153,7 +156,7 @@ export class Executor {
     const o = op.object;
     try {
       if (o.type === 'namespace') {
-        if (op.op === 'create') this.host.createNetns(o.name);
+        if (op.op === 'create') this.host.createNetns(o.name, o.ipv6 === true);
         else if (op.op === 'delete') {
           this.sessions.delete(o.name);
           this.host.forget(o.name);

@@ -1,8 +1,9 @@
 // rtnetlink messages: the fixed headers (nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, tcmsg)
 // and their attributes, built and parsed without I/O.
 
+import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../policy/ipv6';
 import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
-import { AF_INET, AF_UNSPEC, IFA, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
+import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 
 export const NLMSG_HDRLEN = 16;
 
@@ -148,10 +149,11 @@ export function parseLink(msg: Buffer): LinkInfo | undefined {
 
 // ---------------------------------------------------------------- addresses
 
-function ifaddrmsg(prefix: number, index: number): Buffer {
+function ifaddrmsg(family: number, prefix: number, index: number, flags = 0): Buffer {
   const b = Buffer.alloc(8);
-  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(family, 0);
   b.writeUInt8(prefix, 1);
+  b.writeUInt8(flags, 2);
   b.writeUInt8(RT_SCOPE.UNIVERSE, 3);
   b.writeUInt32LE(index, 4);
   return b;
@@ -159,27 +161,48 @@ function ifaddrmsg(prefix: number, index: number): Buffer {
 
 const ipv4 = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
 
+/** An address's bytes and family: IPv6 when it has a colon. */
+const ipBytes = (ip: string): { family: number; bytes: Buffer } => (isIpv6(ip) ? { family: AF_INET6, bytes: ipv6Bytes(ip) } : { family: AF_INET, bytes: ipv4(ip) });
+
+const ipText = (family: number, b: Buffer): string => (family === AF_INET6 ? ipv6FromBytes(b) : [...b].join('.'));
+
 export function addressBody(cidr: string, index: number): Buffer {
   const [ip, prefix] = cidr.split('/');
-  return Buffer.concat([ifaddrmsg(Number(prefix), index), attr(IFA.LOCAL, ipv4(ip!)), attr(IFA.ADDRESS, ipv4(ip!))]);
+  const { family, bytes } = ipBytes(ip!);
+  // No duplicate address detection for the IPv6 addresses Sluice assigns: usable at once
+  // (not "tentative" for a second), and no DAD timer per container; they are unique by
+  // construction (each carries its container's IPv4 address).
+  const flags = family === AF_INET6 ? IFA_F_NODAD : 0;
+  return Buffer.concat([ifaddrmsg(family, Number(prefix), index, flags), attr(IFA.LOCAL, bytes), attr(IFA.ADDRESS, bytes)]);
 }
 
+/**
+ * An IPv4 or IPv6 address. IPv6 addresses of narrower scope than universe are left out
+ * unless assigned without DAD, as Sluice assigns its own: the link-local addresses the
+ * kernel configures by itself (in a namespace Sluice attaches to) are not Sluice's.
+ */
 export function parseAddress(msg: Buffer): { index: number; cidr: string } | undefined {
-  if (msg.readUInt8(NLMSG_HDRLEN) !== AF_INET) return undefined;
+  const family = msg.readUInt8(NLMSG_HDRLEN);
+  if (family !== AF_INET && family !== AF_INET6) return undefined;
   const prefix = msg.readUInt8(NLMSG_HDRLEN + 1);
   const index = msg.readUInt32LE(NLMSG_HDRLEN + 4);
   const a = attrMap(msg, NLMSG_HDRLEN + 8, header(msg).len);
+  if (family === AF_INET6 && msg.readUInt8(NLMSG_HDRLEN + 3) !== RT_SCOPE.UNIVERSE) {
+    const flags = readU32(a.get(IFA.FLAGS)) ?? msg.readUInt8(NLMSG_HDRLEN + 2);
+    if ((flags & IFA_F_NODAD) === 0) return undefined;
+  }
   const ip = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
-  return ip ? { index, cidr: `${[...ip].join('.')}/${prefix}` } : undefined;
+  return ip ? { index, cidr: `${ipText(family, ip)}/${prefix}` } : undefined;
 }
 
-export const addressDumpBody = (): Buffer => ifaddrmsg(0, 0);
+/** Both families: a dual-stack container's IPv6 address is observed with its IPv4 one. */
+export const addressDumpBody = (): Buffer => ifaddrmsg(AF_UNSPEC, 0, 0);
 
 // ---------------------------------------------------------------- routes
 
-function rtmsg(dstLen: number, protocol: number, scope: number): Buffer {
+function rtmsg(family: number, dstLen: number, protocol: number, scope: number): Buffer {
   const b = Buffer.alloc(12);
-  b.writeUInt8(AF_INET, 0);
+  b.writeUInt8(family, 0);
   b.writeUInt8(dstLen, 1);
   b.writeUInt8(RT_TABLE_MAIN, 4);
   b.writeUInt8(protocol, 5);
@@ -188,13 +211,15 @@ function rtmsg(dstLen: number, protocol: number, scope: number): Buffer {
   return b;
 }
 
+/** `dst` is "default" (IPv4), "::/0" (IPv6's default) or a CIDR. */
 export function routeBody(dst: string, via: string | undefined, oif: number | undefined): Buffer {
   const [net, len] = dst === 'default' ? ['0.0.0.0', '0'] : dst.split('/');
+  const family = ipBytes(net!).family;
   const attrs: Buffer[] = [];
-  if (dst !== 'default') attrs.push(attr(RTA.DST, ipv4(net!)));
-  if (via) attrs.push(attr(RTA.GATEWAY, ipv4(via)));
+  if (Number(len) > 0) attrs.push(attr(RTA.DST, ipBytes(net!).bytes));
+  if (via) attrs.push(attr(RTA.GATEWAY, ipBytes(via).bytes));
   if (oif !== undefined) attrs.push(u32Attr(RTA.OIF, oif));
-  return Buffer.concat([rtmsg(Number(len), RTPROT.BOOT, via ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK), ...attrs]);
+  return Buffer.concat([rtmsg(family, Number(len), RTPROT.BOOT, via ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK), ...attrs]);
 }
 
 export interface RouteInfo {
@@ -206,7 +231,8 @@ export interface RouteInfo {
 /** Routes an operator (or Sluice) added; the kernel's own connected routes are left out. */
 export function parseRoute(msg: Buffer): RouteInfo | undefined {
   const b = NLMSG_HDRLEN;
-  if (msg.readUInt8(b) !== AF_INET || msg.readUInt8(b + 4) !== RT_TABLE_MAIN) return undefined;
+  const family = msg.readUInt8(b);
+  if ((family !== AF_INET && family !== AF_INET6) || msg.readUInt8(b + 4) !== RT_TABLE_MAIN) return undefined;
   const protocol = msg.readUInt8(b + 5);
   if (protocol !== RTPROT.BOOT && protocol !== RTPROT.STATIC) return undefined;
   const dstLen = msg.readUInt8(b + 1);
@@ -214,14 +240,15 @@ export function parseRoute(msg: Buffer): RouteInfo | undefined {
   const dst = a.get(RTA.DST);
   const gw = a.get(RTA.GATEWAY);
   const oif = readU32(a.get(RTA.OIF));
+  const v6 = family === AF_INET6;
   return {
-    dst: dstLen === 0 ? 'default' : `${[...(dst ?? Buffer.alloc(4))].join('.')}/${dstLen}`,
-    ...(gw ? { via: [...gw].join('.') } : {}),
+    dst: dstLen === 0 ? (v6 ? '::/0' : 'default') : `${ipText(family, dst ?? Buffer.alloc(v6 ? 16 : 4))}/${dstLen}`,
+    ...(gw ? { via: ipText(family, gw) } : {}),
     ...(oif !== undefined ? { oif } : {}),
   };
 }
 
-export const routeDumpBody = (): Buffer => rtmsg(0, 0, 0);
+export const routeDumpBody = (): Buffer => rtmsg(AF_UNSPEC, 0, 0, 0);
 
 // ---------------------------------------------------------------- tc
 

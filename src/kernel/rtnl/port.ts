@@ -168,10 +168,11 @@ export class RtnlKernel implements KernelPort {
     return {
       session: (ns) => this.session(ns),
       forget: (ns) => this.forget(ns),
-      // Sluice's containers are addressed and shaped over IPv4 only: IPv6 would pass
-      // unclassified, and its addrconf is most of the cost of bringing a device up. lo
-      // comes up with the namespace, as the plan expects (plan/fresh.ts, fromNothing).
-      createNetns: (name) => native.createNetns(name, { ipv6: false, loopbackUp: true }),
+      // IPv4-only unless the policy is dual-stack: IPv6 would pass unclassified, and its
+      // addrconf is most of the cost of bringing a device up, so a dual-stack namespace has
+      // IPv6 without it (only the addresses Sluice assigns). lo comes up with the
+      // namespace, as the plan expects (plan/fresh.ts, fromNothing).
+      createNetns: (name, ipv6) => native.createNetns(name, { ipv6, addressAutoconf: false, loopbackUp: true }),
       deleteNetns: (name) => native.deleteNetns(name),
       writeSysctl: (ns, key, value) => native.writeSysctl(ns, key, value),
       openNetnsFd: (ns) => native.openNetnsFd(ns),

@@ -2,6 +2,7 @@
 // containers with their labels and bridge addresses, their pids, and the event stream
 // that tells the daemon when to look again.
 
+import { canonicalIpv6 } from '../../policy/ipv6';
 import type Docker from 'dockerode';
 import { DockerUnreachableError } from '../../errors';
 import { DEFAULT_DOCKER_ENDPOINT, type DockerContainer, type DockerEndpointAddress, type DockerView } from './model';
@@ -78,7 +79,8 @@ export class DockerodeEngine implements DockerEngine {
         pid: pids[i]!,
         endpoints: Object.entries(c.NetworkSettings?.Networks ?? {}).map(([network, info]): DockerEndpointAddress => {
           const bridge = bridgeOf.get(info.NetworkID);
-          return { network, ...(bridge ? { bridge } : {}), ...(info.IPAddress ? { address: info.IPAddress } : {}) };
+          const address6 = info.GlobalIPv6Address ? canonicalIpv6(info.GlobalIPv6Address) : undefined;
+          return { network, ...(bridge ? { bridge } : {}), ...(info.IPAddress ? { address: info.IPAddress } : {}), ...(address6 ? { address6 } : {}) };
         }),
       }] : [])),
     };

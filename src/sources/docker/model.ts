@@ -8,6 +8,8 @@ export interface DockerEndpointAddress {
   /** The Linux bridge behind that network, when it is a bridge network. */
   readonly bridge?: string;
   readonly address?: string;
+  /** GlobalIPv6Address on that network, on an IPv6-enabled Docker network (canonical text). */
+  readonly address6?: string;
 }
 
 export interface DockerContainer {

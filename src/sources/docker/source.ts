@@ -49,7 +49,7 @@ export function workloadOf(d: DockerContainer, bridge: string): ResolvedWorkload
     // Docker names the devices eth0, eth1… in attach order, which the API does not tell;
     // with one network it is certainly eth0.
     ...(d.endpoints.length === 1 ? { device: 'eth0' } : {}),
-    addresses: { v4: onBridge?.address ? [onBridge.address] : [], v6: [] },
+    addresses: { v4: onBridge?.address ? [onBridge.address] : [], v6: onBridge?.address6 ? [onBridge.address6] : [] },
     labels: d.labels,
     ...(service !== undefined ? { service } : {}),
     placement: d.endpoints.map((e) => `${e.network}${e.bridge ? ` (bridge ${e.bridge})` : ''}`).join(', ') || 'none',

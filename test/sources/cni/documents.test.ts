@@ -79,6 +79,23 @@ describe('cni source documents', () => {
     expect(shapingProblems(empty, 'cni0', ['198.18.32.10'])).toEqual(['no download class for 198.18.32.10 on cni0', 'no upload class for 198.18.32.10 on sl-ifb0']);
   });
 
+  it('a dual-stack pod (prevResult ips of both versions) gets its IPv6 address classified into its class', () => {
+    const prev = { interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: '/x' }], ips: [{ address: '198.18.32.10/24', interface: 2 }, { address: '2001:2:0:0::c612:200a/64', interface: 2 }] };
+    const made = cniDocuments([pod('a1', { addresses: podAddresses(prev, 'eth0') })], host);
+    expect(made.workloads[0]!.addresses).toEqual({ v4: ['198.18.32.10'], v6: ['2001:2:0:0::c612:200a'] });
+    const text = HOST_YAML.replace('subnet: 198.18.32.0/24,', 'subnet: 198.18.32.0/24, subnet6: 2001:2::/64,');
+    const parsed = parseFiles([{ path: 'host.yaml', text }]);
+    const loaded = validateParsed(['host.yaml'], () => parsed, { documents: made.documents, issues: [] });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+    const resolved = resolveWorkloads(loaded.policy, new Map([['cni', { snapshot: { documents: made.documents, issues: [], workloads: made.workloads, origin: '/run/sluice/cni' }, noun: 'CNI pod' }]]));
+    const compiled = compilePolicy(resolved.policy);
+    expect(compiled.containers.map((c) => [c.address, c.address6])).toEqual([['198.18.32.10', '2001:2::c612:200a']]);
+    const classid = compiled.containers[0]!.classes.download!.classid;
+    // An IPv6 entry matches the address as four 32-bit words.
+    const v6 = compiled.state.filters.filter((f) => f.dev === 'cni0' && f.spec.kind === 'u32' && f.spec.classid === classid && f.spec.keys.length === 4);
+    expect(v6).toHaveLength(1);
+  });
+
   it('finds the pod\'s addresses and host side in a bridge plugin\'s result', () => {
     const prev = { interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: '/x' }], ips: [{ address: '198.18.32.5/24', interface: 2 }, { address: '198.18.32.1/24', interface: 0 }] };
     expect(podAddresses(prev, 'eth0')).toEqual(['198.18.32.5']);

@@ -44,6 +44,13 @@ describe('resolving Docker matches', () => {
     expect(r.policy.containers[0]!.workload!.netns).toMatch(/^\/proc\/\d+\/ns\/net$/);
   });
 
+  it("carries a dual-stack network's IPv6 address (GlobalIPv6Address) into the same class", () => {
+    const d = dockerContainer('app_a_1', '198.18.64.2');
+    const dual = { ...d, endpoints: [{ ...d.endpoints[0]!, address6: 'fd00:5::2' }] };
+    const r = resolveDocker(policy(container('a', '{ name: app_a_1 }')), view(dual));
+    expect(r.policy.containers.map((c) => [c.name, c.address, c.address6])).toEqual([['a', '198.18.64.2', 'fd00:5::2']]);
+  });
+
   it('leaves out, and reports, containers that are absent, ambiguous, on another bridge or outside the subnet', () => {
     const p = policy(container('gone', '{ name: nope }'), container('two', '{ labels: { x: "1" } }'), container('other', '{ name: o }'), container('far', '{ name: f }'));
     const r = resolveDocker(p, view(dockerContainer('x1', '198.18.64.2', { x: '1' }), dockerContainer('x2', '198.18.64.3', { x: '1' }), dockerContainer('o', '172.17.0.2', {}, 'docker0'), dockerContainer('f', '198.18.65.2')));

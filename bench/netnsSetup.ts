@@ -1,0 +1,67 @@
+// bench/netnsSetup: how long the namespaces Sluice creates take to set up, IPv4-only or
+// dual-stack: N managed containers applied in stages (namespaces; links; each container
+// namespace's links up, addresses and routes; the host's objects), then a second apply
+// (which must plan nothing) and a destroy. Compare versions side by side, alternating
+// runs in one session. Run as root:
+//   npx tsx bench/netnsSetup.ts [N] [--dual-stack]      (N default 200)
+import { Applier } from '../src/apply/applier';
+import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { nativeProbe } from '../src/wiring/runtime';
+import { detectFeatures } from '../src/kernel/rtnl/features';
+import { deleteNetns, listNetns } from '../src/kernel/native';
+import { RtnlKernel } from '../src/kernel/rtnl/port';
+import type { Operation } from '../src/plan/model';
+import { syntheticPolicyDirect } from './fixtures';
+
+const HOST_NETNS = 'sl-ns-host';
+
+const STAGES: readonly { label: string; test: (op: Operation) => boolean }[] = [
+  { label: 'namespaces', test: (op) => op.object.type === 'namespace' },
+  { label: 'links', test: (op) => op.object.type === 'link' && op.op === 'create' },
+  { label: 'containers: up, addresses, routes', test: (op) => 'netns' in op.object && op.object.netns !== HOST_NETNS },
+  { label: 'host: addresses, sysctls, tc', test: () => true },
+];
+
+function cleanup(): void {
+  for (const ns of listNetns()) if (ns.startsWith('sl-ns-')) deleteNetns(ns);
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 200);
+  const dualStack = process.argv.includes('--dual-stack');
+  const policy = syntheticPolicyDirect(n, { dualStack, name: 'bench-netns', hostNetns: HOST_NETNS, namespacePrefix: 'sl-ns-c', capacity: 10e9 });
+  cleanup();
+  const kernel = new RtnlKernel();
+  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  try {
+    const planned = await applier.plan(policy);
+    let rest: Operation[] = [...planned.plan];
+    const parts: string[] = [];
+    const start = performance.now();
+    for (const stage of STAGES) {
+      const ops = rest.filter(stage.test);
+      rest = rest.filter((op) => !stage.test(op));
+      const t = performance.now();
+      const r = await kernel.execute(ops);
+      if (r.failed) throw r.failed.error;
+      parts.push(`${stage.label} ${(performance.now() - t).toFixed(0)}`);
+    }
+    const total = performance.now() - start;
+    const again = await applier.apply(policy);
+    const t = performance.now();
+    await applier.destroy(policy.host.name, policy);
+    const destroyMs = performance.now() - t;
+    console.log(
+      `${n} containers${dualStack ? ', dual-stack' : ', IPv4-only'}: ${total.toFixed(0)} ms = ${(total / n).toFixed(2)} ms per container (${parts.join(' ms, ')} ms); second apply ${again.plan.length} operations; destroy ${destroyMs.toFixed(0)} ms`,
+    );
+  } finally {
+    await kernel.close();
+    cleanup();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  cleanup();
+  process.exit(1);
+});
