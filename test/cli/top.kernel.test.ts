@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { FileOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -29,7 +29,8 @@ describeKernel('sluice top in a terminal', ['tmux'], () => {
     await removeNamespaces('sl-tp-');
     writeFileSync(policyFile, readFileSync('policies/demo.yaml', 'utf8').replace(/name: demo\b/, 'name: tp-demo').replace(/\bsl-(host|web|api|batch|backup)\b/g, 'sl-tp-$1'));
     kernel = new RtnlKernel();
-    applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+    // The record where `sluice top` (a separate process) reads it: it refuses a host it has no record of.
+    applier = new Applier(kernel, new FileOwnershipStore(), nativeProbe, await detectFeatures());
     expect((await applier.apply(policy)).report.failed).toBeUndefined();
   });
 
