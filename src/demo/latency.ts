@@ -2,6 +2,7 @@
 // echo, first with nothing else sending, then while every other container saturates
 // the link in both directions. Both measured in one run, so the difference is what
 // the shaper's queues add.
+import { setPriority } from 'node:os';
 import { startLoadgenEcho, startLoadgenPing, type LoadgenChild } from '../loadgen/driver';
 import { monotonicMs } from '../loadgen/protocol';
 import { latencyReport, type LatencyReport } from '../measure/latency';
@@ -34,6 +35,7 @@ export async function measureLatency(site: TrafficSite, probe: string, options: 
     children.push(await startLoadgenEcho({ netns: target.netns, listen: { host: target.address, port: ECHO_PORT } }));
     const ping = await startLoadgenPing({ netns: site.peerNetns, to: { host: target.address, port: ECHO_PORT }, id: `rtt.${probe}`, intervalMs: PING_INTERVAL_MS });
     children.push(ping);
+    for (const c of children) aheadOfTheLoad(c.pid);
     const idle = await collect(ping, options.seconds * 1000);
     const busy = others.map((c) => c.name);
     rig.setActive('download', busy);
@@ -53,6 +55,20 @@ async function collect(ping: LoadgenChild, ms: number): Promise<number[]> {
   await sleep(ms);
   const to = monotonicMs();
   return ping.rtts().filter((r) => r.t >= from && r.t <= to).map((r) => r.ms);
+}
+
+/**
+ * The senders saturating the link are processes on the same (2-core) machine: at equal
+ * CPU priority the probe's p99 measured when the scheduler ran it, not the shaper's
+ * queues (+6.5 ms once, with other builds running). Ahead of them it measures the path.
+ * Needs root; without it the probe runs as it is.
+ */
+function aheadOfTheLoad(pid: number): void {
+  try {
+    setPriority(pid, -10);
+  } catch {
+    // Not permitted: measure at equal priority.
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
