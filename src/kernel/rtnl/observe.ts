@@ -33,6 +33,7 @@ import {
 import { RTM } from './constants';
 import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
 import type { NetnsSession } from './session';
+import { canonicalU32Handle, isU32RootTableEntry, rememberKernelHandle } from './tc/u32handles';
 import { decodeClassOptions, decodeCounters, decodeFilterOptions, decodeHtbXstats, decodeQdiscOptions, isDecodeError, statsApp, type TcDecodeError } from './tc';
 
 export interface NamespaceDump {
@@ -158,12 +159,16 @@ export async function refreshClassStats(dump: NamespaceDump, session: NetnsSessi
 }
 
 function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }, problems: TcDecodeError[]): FilterObject[] {
-  // The per-priority header entry (handle 0) and u32's implicit root table (800:) are
-  // not objects anybody created.
-  if (m.handle === 0 || (m.kind === 'u32' && m.handle === 0x80000000)) return [];
+  // The per-priority header entry (handle 0) and u32's implicit root tables (800:, 801:…)
+  // are not objects anybody created.
+  const u32 = m.kind === 'u32';
+  if (m.handle === 0 || (u32 && isU32RootTableEntry(m.handle))) return [];
   const decoded = decodeFilterOptions(m.kind, m.options, ctx);
   const spec = isDecodeError(decoded) ? foreign(decoded, m.kind, problems) : decoded;
-  return [{ type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle: m.handle, spec }];
+  const handle = u32 ? canonicalU32Handle(m.handle) : m.handle;
+  const filter: FilterObject = { type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle, spec };
+  if (handle !== m.handle >>> 0) rememberKernelHandle(filter, m.handle);
+  return [filter];
 }
 
 /** The observed spec of an object no codec reads: the error, kept (see the top of this file). */
