@@ -78,14 +78,17 @@ function cascade(removed: readonly KernelObject[], all: readonly KernelObject[])
 
 /**
  * Removed objects whose removal another removal already causes get no delete of their
- * own. A veth end is not implied by its peer here: dedupeVethPairs keeps one of the two.
+ * own. A veth end is not implied by its peer (nor by its peer's namespace): dedupeVethPairs
+ * keeps one of the two.
  */
 function impliedRemovals(removed: readonly KernelObject[], all: readonly KernelObject[]): Set<KernelObject> {
   const qdiscs = qdiscIndex(all);
   const removedKeys = new Set(removed.map(objectKey));
-  // Deleting a namespace also destroys veths whose other end lives in it.
-  const parentsOf = (o: KernelObject): string[] =>
-    o.type === 'link' ? [namespaceKey(o.netns), ...(o.spec.kind === 'veth' ? [namespaceKey(o.spec.peerNetns)] : [])] : parentKeys(o, qdiscs);
+  // Deleting a namespace also destroys veths whose other end lives in it, but only when
+  // the kernel gets round to cleaning the namespace up (cleanup_net, a workqueue that can
+  // lag many seconds behind on a busy host): the end in a namespace that stays is deleted
+  // explicitly, so that it is gone when the plan is done.
+  const parentsOf = (o: KernelObject): string[] => (o.type === 'link' ? [namespaceKey(o.netns)] : parentKeys(o, qdiscs));
   return new Set(removed.filter((o) => parentsOf(o).some((k) => removedKeys.has(k))));
 }
 

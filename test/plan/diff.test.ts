@@ -73,12 +73,15 @@ describe('diff', () => {
     expect(plan[0]).toMatchObject({ op: 'change', object: { type: 'class', dev: 'sl-br0' }, fields: ['rate', 'quantum'] });
   });
 
-  it('removing a container deletes its namespace only (the kernel takes the veth along) plus its tc objects', () => {
+  it('removing a container deletes its namespace, its veth from the host end (not left to the kernel\'s lagging namespace cleanup) and its tc objects', () => {
     const without = compilePolicy(demoPolicy((t) => t.split('---').filter((d) => !d.includes('name: backup')).join('---'))).state;
     const plan = diff(without, desired);
     const deletes = plan.filter((o) => o.op === 'delete').map((o) => o.object.type);
     expect(deletes).toContain('namespace');
-    expect(deletes).not.toContain('link');
+    const links = plan.filter((o) => o.op === 'delete' && o.object.type === 'link').map((o) => o.object);
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatchObject({ type: 'link', name: 'sl-backup' });
+    expect(plan.findIndex((o) => o.op === 'delete' && o.object.type === 'link')).toBeLessThan(plan.findIndex((o) => o.op === 'delete' && o.object.type === 'namespace'));
     expect(deletes).not.toContain('address');
     expect(plan.filter((o) => o.op === 'delete' && o.object.type === 'class')).toHaveLength(2);
     // A class delete takes its leaf qdisc with it.

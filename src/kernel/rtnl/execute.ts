@@ -233,6 +233,9 @@ export class Executor {
   }
 
   private fail(op: Operation, errno: number, a: NlError): void {
+    // The first failure is the cause: a later one (a peer's change after its veth failed
+    // to be created, found on flushing) must not hide it.
+    if (this.failed) return;
     const name = errnoName(errno);
     const ns = 'netns' in op.object ? op.object.netns : '-';
     this.failed = { operation: op, error: new KernelError(errno, name, op.op, describeObject(op.object, false), ns, a.message, HINTS[name]) };

@@ -33,6 +33,7 @@ import {
 import { RTM } from './constants';
 import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
 import type { NetnsSession } from './session';
+import { canonicalU32Handle, isU32RootTableEntry, rememberKernelHandle } from './tc/u32handles';
 import { decodeClassOptions, decodeCounters, decodeFilterOptions, decodeHtbXstats, decodeQdiscOptions, isDecodeError, statsApp, type TcDecodeError } from './tc';
 
 export interface NamespaceDump {
@@ -158,12 +159,16 @@ export async function refreshClassStats(dump: NamespaceDump, session: NetnsSessi
 }
 
 function decodeFilter(ns: NetnsLocator, dev: string, parent: number, m: TcMessage, ctx: { devOf(i: number): string | undefined }, problems: TcDecodeError[]): FilterObject[] {
-  // The per-priority header entry (handle 0) and u32's implicit root table (800:) are
-  // not objects anybody created.
-  if (m.handle === 0 || (m.kind === 'u32' && m.handle === 0x80000000)) return [];
+  // The per-priority header entry (handle 0) and u32's implicit root tables (800:, 801:…)
+  // are not objects anybody created.
+  const u32 = m.kind === 'u32';
+  if (m.handle === 0 || (u32 && isU32RootTableEntry(m.handle))) return [];
   const decoded = decodeFilterOptions(m.kind, m.options, ctx);
   const spec = isDecodeError(decoded) ? foreign(decoded, m.kind, problems) : decoded;
-  return [{ type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle: m.handle, spec }];
+  const handle = u32 ? canonicalU32Handle(m.handle) : m.handle;
+  const filter: FilterObject = { type: 'filter', netns: ns, dev, parent: asHandle(parent), prio: infoPrio(m.info), protocol: infoProtocol(m.info), handle, spec };
+  if (handle !== m.handle >>> 0) rememberKernelHandle(filter, m.handle);
+  return [filter];
 }
 
 /** The observed spec of an object no codec reads: the error, kept (see the top of this file). */
@@ -175,6 +180,7 @@ function foreign(error: TcDecodeError, tcKind: string, problems: TcDecodeError[]
 /** Link objects for every dumped namespace, with veth ends paired across namespaces. */
 export function linkObjects(dumps: readonly NamespaceDump[]): LinkObject[] {
   const out: LinkObject[] = [];
+  const veths = vethIndex(dumps);
   for (const d of dumps) {
     const nameOf = new Map(d.links.map((l) => [l.index, l.name]));
     for (const l of d.ownedLinks) {
@@ -186,18 +192,37 @@ export function linkObjects(dumps: readonly NamespaceDump[]): LinkObject[] {
         mtu: l.mtu,
         ...(l.gsoMaxSize !== undefined ? { gsoMaxSize: l.gsoMaxSize } : {}),
         ...(l.masterIndex !== undefined && nameOf.get(l.masterIndex) ? { master: nameOf.get(l.masterIndex)! } : {}),
-        spec: specOf(l, d, dumps),
+        spec: specOf(l, d, veths),
       });
     }
   }
   return out;
 }
 
-function specOf(l: LinkInfo, own: NamespaceDump, dumps: readonly NamespaceDump[]): LinkSpec {
+/** Veth ends by "index/peer index": ifindexes are per namespace, so a key may name several. */
+type VethIndex = ReadonlyMap<string, readonly { readonly d: NamespaceDump; readonly p: LinkInfo }[]>;
+
+// Built once per observation: looking each end's partner up among every dumped link was
+// quadratic, and at 1,000 containers took most of a tick (12 of 31 busy seconds in a churn).
+function vethIndex(dumps: readonly NamespaceDump[]): VethIndex {
+  const index = new Map<string, { d: NamespaceDump; p: LinkInfo }[]>();
+  for (const d of dumps) {
+    for (const p of d.links) {
+      if (p.kind !== 'veth') continue;
+      const key = `${p.index}/${p.peerIndex}`;
+      const at = index.get(key);
+      if (at) at.push({ d, p });
+      else index.set(key, [{ d, p }]);
+    }
+  }
+  return index;
+}
+
+function specOf(l: LinkInfo, own: NamespaceDump, veths: VethIndex): LinkSpec {
   if (l.kind === 'bridge') return { kind: 'bridge' };
   if (l.kind === 'ifb') return { kind: 'ifb' };
   if (l.kind !== 'veth') return { kind: 'external' };
-  const partner = dumps.flatMap((d) => d.links.filter((p) => p.kind === 'veth' && p.index === l.peerIndex && p.peerIndex === l.index && (d !== own || p !== l)).map((p) => ({ d, p })));
+  const partner = (veths.get(`${l.peerIndex}/${l.index}`) ?? []).filter(({ d, p }) => d !== own || p !== l);
   const match = partner.length === 1 ? partner[0] : partner.find((x) => x.d !== own);
   return match ? { kind: 'veth', peerName: match.p.name, peerNetns: match.d.netns } : { kind: 'veth', peerName: '?', peerNetns: '?' };
 }

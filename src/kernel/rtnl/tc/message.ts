@@ -9,6 +9,7 @@ import { filterInfo, frame, tcBody } from '../messages';
 import type { TcEncodeContext } from './codec';
 import { encodeHtbClass } from './htb';
 import { encodeFilterOptions, encodeQdiscOptions } from './registry';
+import { u32CreateHandle, u32DeleteHandle } from './u32handles';
 
 /** The request for a qdisc, class or filter operation on the device with index `ifindex`. */
 export function tcMessage(op: Operation, o: QdiscObject | ClassObject | FilterObject, ifindex: number, seq: number, ctx: TcEncodeContext): Buffer {
@@ -27,8 +28,10 @@ export function tcMessage(op: Operation, o: QdiscObject | ClassObject | FilterOb
       return frame(RTM.NEWTCLASS, op.op === 'create' ? create : NLM_F.ACK, seq, tcBody(h, 'htb', encodeHtbClass(o.spec)));
     }
     case 'filter': {
-      const h = { ifindex, handle: o.handle, parent: o.parent, info: filterInfo(o.prio, o.protocol) };
-      if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody(h, kindName(o.spec)));
+      const u32 = o.spec.kind === 'u32';
+      const info = filterInfo(o.prio, o.protocol);
+      if (op.op === 'delete') return frame(RTM.DELTFILTER, NLM_F.ACK, seq, tcBody({ ifindex, handle: u32 ? u32DeleteHandle(o, o.handle) : o.handle, parent: o.parent, info }, kindName(o.spec)));
+      const h = { ifindex, handle: u32 ? u32CreateHandle(o.handle) : o.handle, parent: o.parent, info };
       const { kind, options } = encodeFilterOptions(o.spec, o.handle, ctx);
       return frame(RTM.NEWTFILTER, op.op === 'create' ? create : replace, seq, tcBody(h, kind, options));
     }
