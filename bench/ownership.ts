@@ -11,7 +11,8 @@ import { createdObjects, Ownership } from '../src/apply/ownership';
 import { recordAhead, recordedOwnership, recordSettled } from '../src/apply/record';
 import { compilePolicy } from '../src/compile';
 import type { Plan } from '../src/plan/model';
-import { objectKey, type KernelObject, type KernelState, type ObservedState } from '../src/tc/model';
+import { type KernelObject, type KernelState, type ObservedState } from '../src/tc/model';
+import { objectKey } from '../src/tc/identity';
 import { syntheticPolicyDirect } from './fixtures';
 
 const runsArg = process.argv.indexOf('--runs');

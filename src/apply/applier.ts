@@ -11,7 +11,8 @@ import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import type { Plan } from '../plan/model';
 import type { Policy } from '../policy/model';
-import { emptyKernelState, HOST_NETNS, mergeStates, objectKey, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { emptyKernelState, HOST_NETNS, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { mergeStates, objectKey } from '../tc/identity';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {

@@ -13,7 +13,8 @@
 // deleted one by one instead, and it stays in the record.
 
 import { majorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { objectKey, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { objectKey } from '../tc/identity';
 import type { Plan } from '../plan/model';
 
 /** What a record says Sluice created; a record without object keys (format 1) is read by its older rule. */

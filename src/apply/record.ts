@@ -2,7 +2,8 @@
 // ahead of a plan's creates, and the record once a plan has been carried out.
 
 import type { OwnershipRecord } from '../wiring/ownership';
-import { objectKey, type ExternalDevice, type KernelObject, type NetnsLocator } from '../tc/model';
+import { type ExternalDevice, type KernelObject, type NetnsLocator } from '../tc/model';
+import { objectKey } from '../tc/identity';
 import type { RecordedOwnership } from './ownership';
 
 /** Where a record's object keys are grouped: the object's namespace, "" for what has none. */

@@ -4,10 +4,10 @@
 import type { HostPolicy, Policy } from '../policy/model';
 import type { KernelState } from '../tc/model';
 import { BASELINE_FEATURES, type KernelFeatures } from './features';
-import type { CompiledPolicy } from './model';
+import type { CompiledPolicy, ObservedInputs } from './model';
 import { sharedTrees, perDeviceTrees } from './assemble';
 import { describe } from './describe';
-import { observedInputs, sameInputs, type ObservedInputs } from './observed';
+import { observedInputs, sameInputs } from './observed';
 import { isWired, place, type Placement } from './placement';
 import { parseSubnet } from '../policy/subnet';
 import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, prefix6Of, workloadDevices, type Plumbing } from './topology';

@@ -43,3 +43,10 @@ export interface CompiledPolicy {
   /** Things the operator should know that do not stop the compile. */
   readonly notes: readonly string[];
 }
+
+/** What a compile reads from the observed state: the addresses and class minors already assigned. */
+export interface ObservedInputs {
+  readonly devNames: ReadonlyMap<string, string>;
+  readonly addresses: ReadonlyMap<string, string>;
+  readonly minors: ReadonlyMap<string, number>;
+}

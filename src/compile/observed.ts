@@ -8,13 +8,7 @@ import { ipToInt } from '../policy/subnet';
 import { isIpv6 } from '../policy/ipv6';
 import { assignDeviceNames, isContainerMinor } from './naming';
 import { hasOwnNamespace, containerNetns } from './placement';
-
-/** What a compile reads from the observed state: the addresses and class minors already assigned. */
-export interface ObservedInputs {
-  readonly devNames: ReadonlyMap<string, string>;
-  readonly addresses: ReadonlyMap<string, string>;
-  readonly minors: ReadonlyMap<string, number>;
-}
+import type { ObservedInputs } from './model';
 
 export function observedInputs(policy: Policy, observed: KernelState | undefined): ObservedInputs {
   const devNames = assignDeviceNames(policy.containers.filter(hasOwnNamespace).map((c) => c.name), new Set([policy.host.bridge, policy.host.ifb, 'lo']));

@@ -10,7 +10,7 @@ import { assignAddresses, assignMinors } from './naming';
 import { embedIpv4, parseSubnet6 } from '../policy/ipv6';
 import { ipToInt } from '../policy/subnet';
 import { classHandle } from './trees';
-import type { ObservedInputs } from './observed';
+import type { ObservedInputs } from './model';
 
 const MANAGED_CONTAINER_DEV = 'eth0';
 /** In a namespace Sluice did not create, eth0 may already exist. */

@@ -1,7 +1,7 @@
 // Plans for people (one line per operation, tc's spellings) and for scripts (JSON).
 
 import { describeObject } from '../tc/describe';
-import { objectKey } from '../tc/model';
+import { objectKey } from '../tc/identity';
 import type { Operation, Plan } from './model';
 
 export { describeObject } from '../tc/describe';

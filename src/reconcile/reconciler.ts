@@ -12,7 +12,8 @@ import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from
 import { containerCounters, RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
 import type { PlannedChange } from '../apply/applier';
 import { burstBytesFor } from '../compile/htb';
-import { classKey, DIRECTIONS, objectKey, type KernelState } from '../tc/model';
+import { DIRECTIONS, type KernelState } from '../tc/model';
+import { classKey, objectKey } from '../tc/identity';
 import { bitsPerSec } from '../units/units';
 import { nextCeilings, type DeviceClassState } from './borrowing';
 

@@ -7,7 +7,9 @@
 
 import type { TcHandle } from './handle';
 import { assertNever } from './never';
+import { STATE_LISTS } from './model';
 import type {
+  KernelState,
   AddressObject,
   CgroupClassidObject,
   ClassObject,
@@ -93,3 +95,12 @@ export const IDENTITY = {
   route: { first: (r: RouteObject) => r.netns, rest: (r: RouteObject) => r.dst, sameRest: (a: RouteObject, b: RouteObject) => a.dst === b.dst },
   sysctl: { first: (s: SysctlObject) => s.netns, rest: (s: SysctlObject) => s.key, sameRest: (a: SysctlObject, b: SysctlObject) => a.key === b.key },
 } as const;
+
+/** Both states' objects (the second's win on identical keys). */
+export function mergeStates(a: KernelState, b: KernelState): KernelState {
+  const merge = <T extends KernelObject>(x: readonly T[], y: readonly T[]): T[] => {
+    const keys = new Set(y.map(objectKey));
+    return [...x.filter((o) => !keys.has(objectKey(o))), ...y];
+  };
+  return Object.fromEntries(STATE_LISTS.map((name) => [name, merge<KernelObject>(a[name], b[name])])) as unknown as KernelState;
+}

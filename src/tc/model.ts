@@ -4,7 +4,6 @@
 
 import type { BitsPerSec, Bytes } from '../units/units';
 import type { TcHandle } from './handle';
-import { objectKey } from './identity';
 
 /**
  * Where an object lives. A bare name is a namespace under /run/netns (as `ip netns`
@@ -278,15 +277,6 @@ export const emptyKernelState = (): KernelState => ({
   filters: [],
   cgroups: [],
 });
-
-/** Both states' objects (the second's win on identical keys). */
-export function mergeStates(a: KernelState, b: KernelState): KernelState {
-  const merge = <T extends KernelObject>(x: readonly T[], y: readonly T[]): T[] => {
-    const keys = new Set(y.map(objectKey));
-    return [...x.filter((o) => !keys.has(objectKey(o))), ...y];
-  };
-  return Object.fromEntries(STATE_LISTS.map((name) => [name, merge<KernelObject>(a[name], b[name])])) as unknown as KernelState;
-}
 
 // ---------------------------------------------------------------- statistics
 

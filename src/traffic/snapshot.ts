@@ -2,7 +2,8 @@
 // from successive counters. Pure: samples in, rates out.
 
 import type { CompiledClassRef, CompiledContainer, CompiledPolicy } from '../compile';
-import { classKey, DIRECTIONS, type Direction, type ObservedState, type TcCounters, type HtbXstats } from '../tc/model';
+import { DIRECTIONS, type Direction, type ObservedState, type TcCounters, type HtbXstats } from '../tc/model';
+import { classKey } from '../tc/identity';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface ContainerTraffic {

@@ -12,7 +12,7 @@ import type { KernelFeatures } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { objectKey } from '../../src/tc/model';
+import { objectKey } from '../../src/tc/identity';
 import { describeKernel, netnsList, removeNamespaces, sh } from '../support/kernel';
 import { externalBridgePolicy, leftovers, makeExternalBridge } from '../support/ownership';
 import { demoPolicyFor } from '../support/policy';

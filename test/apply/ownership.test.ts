@@ -3,7 +3,8 @@ import { Ownership, createdObjects, touchesShared, withPinned } from '../../src/
 import { recordAhead, recordedOwnership, recordSettled } from '../../src/apply/record';
 import { diff } from '../../src/plan/diff';
 import { makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../src/tc/handle';
-import { emptyKernelState, objectKey, type ClassObject, type FilterObject, type KernelObject, type LinkObject, type ObservedState, type QdiscObject } from '../../src/tc/model';
+import { emptyKernelState, type ClassObject, type FilterObject, type KernelObject, type LinkObject, type ObservedState, type QdiscObject } from '../../src/tc/model';
+import { objectKey } from '../../src/tc/identity';
 import { bitsPerSec, bytes } from '../../src/units/units';
 
 const ns = 'sl-h';

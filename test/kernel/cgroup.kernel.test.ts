@@ -15,7 +15,7 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { loadgenCommandLine, startLoadgenSender, startLoadgenServer } from '../../src/loadgen/driver';
 import { steadyRate } from '../../src/measure/rate';
 import { parsePolicyTexts } from '../../src/policy/load';
-import { objectKey } from '../../src/tc/model';
+import { objectKey } from '../../src/tc/identity';
 import { describeKernel, removeNamespaces } from '../support/kernel';
 
 const rename = (t: string) => t.replace(/name: demo\b/, 'name: cg-demo').replace(/\bsl-(host|web|api|batch|backup|agent)\b/g, 'sl-cg-$1');

@@ -1,7 +1,8 @@
 // Per-container counters and rates from a compiled policy and observed class counters.
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
-import { classKey, type ObservedState, type TcCounters } from '../../src/tc/model';
+import { type ObservedState, type TcCounters } from '../../src/tc/model';
+import { classKey } from '../../src/tc/identity';
 import { containerCounters, RateEstimator, snapshot } from '../../src/traffic/snapshot';
 import { demoPolicyFor } from '../support/policy';
 

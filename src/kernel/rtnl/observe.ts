@@ -15,21 +15,8 @@
 // itself foreign, whose replacement takes them along.
 
 import { asHandle, majorOf, makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../tc/handle';
-import {
-  OWNED_PREFIX,
-  objectKey,
-  type AddressObject,
-  type ClassObject,
-  type FilterObject,
-  type ForeignSpec,
-  type HtbXstats,
-  type LinkObject,
-  type LinkSpec,
-  type NetnsLocator,
-  type QdiscObject,
-  type RouteObject,
-  type TcCounters,
-} from '../../tc/model';
+import { OWNED_PREFIX, type AddressObject, type ClassObject, type FilterObject, type ForeignSpec, type HtbXstats, type LinkObject, type LinkSpec, type NetnsLocator, type QdiscObject, type RouteObject, type TcCounters } from '../../tc/model';
+import { objectKey } from '../../tc/identity';
 import { RTM } from './constants';
 import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
 import type { NetnsSession } from './session';
