@@ -322,7 +322,4 @@ export interface ObservedState extends KernelState {
   readonly statsAt?: number;
 }
 
-// ---------------------------------------------------------------- identity
-
 export { assertNever } from './never';
-export { classKey, objectKey } from './identity';
