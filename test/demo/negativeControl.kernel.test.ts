@@ -32,9 +32,11 @@ const withEqualQuanta = (s: KernelState): KernelState => ({
 
 const variants = [
   // No classifier: web, batch and backup share one class, so neither phase holds.
-  { name: 'filters removed', adjust: withoutClassifiers, mustFail: ['share', 'priority'] },
+  // Upload: inside that one FIFO TCP alone splits the link, and once landed batch:backup
+  // at 64:36, within 3% of the 2:1 share by chance; there one of the two phases must fail.
+  { name: 'filters removed', adjust: withoutClassifiers, mustFail: ['share', 'priority'], upload: 'any' },
   // Equal quanta split batch:backup's excess 1:1, not 2:1 (priority is by prio, not quanta).
-  { name: 'equal quanta', adjust: withEqualQuanta, mustFail: ['share'] },
+  { name: 'equal quanta', adjust: withEqualQuanta, mustFail: ['share'], upload: 'all' },
 ] as const;
 
 describeKernel('negative control: the share harness fails broken trees', [], () => {
@@ -57,12 +59,15 @@ describeKernel('negative control: the share harness fails broken trees', [], () 
   });
 
   for (const variant of variants) {
-    it(`${variant.name}: the harness reports ${variant.mustFail.join(' and ')} as failed, both directions`, async () => {
+    it(`${variant.name}: the harness reports ${variant.mustFail.join(' and ')} as failed (upload: ${variant.upload === 'all' ? 'each' : 'at least one'})`, async () => {
       const compiled = await buildSandbox(deps, policy, () => undefined, { adjust: variant.adjust });
       const results = await runPhases(deps, policy, compiled, sandboxSite(compiled), { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false, tolerance: TOLERANCE });
       for (const r of results) console.log(`${variant.name}: ${r.verdict.pass ? 'PASS' : 'FAIL'} ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       const failed = results.filter((r) => !r.verdict.pass).map((r) => `${r.direction}:${r.phase.name}`);
-      expect(failed).toEqual(expect.arrayContaining(variant.mustFail.flatMap((p) => [`download:${p}`, `upload:${p}`])));
+      expect(failed).toEqual(expect.arrayContaining(variant.mustFail.map((p) => `download:${p}`)));
+      const upload = variant.mustFail.filter((p) => failed.includes(`upload:${p}`));
+      if (variant.upload === 'all') expect(upload).toEqual([...variant.mustFail]);
+      else expect(upload.length).toBeGreaterThan(0);
     }, 120_000);
   }
 });

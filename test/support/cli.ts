@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { AS_NOBODY } from './kernel';
 
 export const BIN = resolve('bin/sluice.js');
 
@@ -18,7 +19,7 @@ export interface CliResult {
 }
 
 export function sluice(args: readonly string[], options: { asNobody?: boolean; timeoutMs?: number } = {}): Promise<CliResult> {
-  const [cmd, argv] = options.asNobody ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+  const [cmd, argv] = options.asNobody ? ['setpriv', [...AS_NOBODY, process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd as string, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

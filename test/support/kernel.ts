@@ -14,6 +14,13 @@ export const isRoot = typeof process.getuid === 'function' && process.getuid() =
 /** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
 export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap';
 
+/**
+ * setpriv's arguments for uid 65534 with no capability but reading any file
+ * (CAP_DAC_READ_SEARCH, ambient): CI's clone may sit under a directory others cannot read
+ * (/root), and what such a run tests is the missing root, not the file modes.
+ */
+export const AS_NOBODY: readonly string[] = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+
 /** Set to 1 to skip every kernel test on purpose; the run says so. */
 export const SKIP_KERNEL_ENV = 'SLUICE_SKIP_KERNEL';
 

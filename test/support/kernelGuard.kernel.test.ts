@@ -3,15 +3,9 @@
 // Runs one small kernel test file in a nested vitest as uid 65534 (nobody).
 import { spawnSync } from 'node:child_process';
 import { beforeAll, expect, it } from 'vitest';
-import { describeKernel } from './kernel';
+import { AS_NOBODY, describeKernel } from './kernel';
 
 const FILE = 'test/kernel/cgroup.kernel.test.ts';
-/**
- * uid 65534 with no capability but reading any file (CAP_DAC_READ_SEARCH, ambient): CI's
- * clone may sit under a directory others cannot read (/root), and what is tested is the
- * missing root, not the file modes.
- */
-const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
 
 function vitestAsNobody(extraEnv: Record<string, string>): { status: number | null; output: string } {
   // The nested run must not write into CI's report directory (its skip is on purpose).
