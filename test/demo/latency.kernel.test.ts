@@ -14,13 +14,15 @@ import { formatLatency } from '../../src/measure/latency';
 import { describeKernel, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 
-/**
- * The demo's policy at 1 Gbit/s: a busy class's 16 KiB GSO packet holds the link for
- * 1.3 ms at 100 Mbit/s, once per direction of a round trip, which alone nears the bound;
- * at 1 Gbit/s it is 0.13 ms, and what is left is the queueing the shaper adds.
- */
-const policy = demoPolicyFor('lat-', (t) => t.replace(/(\d+)mbit/g, (_, n: string) => `${Number(n) * 10}mbit`));
+const policy = demoPolicyFor('lat-');
 const MAX_ADDED_MS = 2;
+/**
+ * p99 may add, beyond that, what a busy class's GSO packet (16 KiB on Sluice's veths) holds
+ * the 100 Mbit/s link for, once per direction of a round trip: HTB does not preempt a
+ * packet on the wire. Measured here: +2.9 ms at p99 (the probe ahead of the load at nice
+ * -10 on a 2-core machine whose cores the load generators fill), +0.0 ms at p50.
+ */
+const MAX_ADDED_P99_MS = MAX_ADDED_MS + (2 * 16_384 * 8) / 100e6 * 1000;
 
 describeKernel('latency of a light priority-0 flow under load', [], () => {
   let deps: DemoDeps;
@@ -40,7 +42,7 @@ describeKernel('latency of a light priority-0 flow under load', [], () => {
     await removeNamespaces('sl-lat-');
   });
 
-  it(`p50 and p99 RTT stay within ${MAX_ADDED_MS} ms of idle while every other container saturates`, async () => {
+  it(`p50 RTT stays within ${MAX_ADDED_MS} ms of idle, p99 within ${MAX_ADDED_P99_MS.toFixed(1)} ms, while every other container saturates`, async () => {
     const probe = probeContainer(compiled);
     expect(probe).toBe('web');
     const report = await measureLatency(sandboxSite(compiled), probe!, { seconds: 4, warmupSeconds: 1.5 });
@@ -48,6 +50,6 @@ describeKernel('latency of a light priority-0 flow under load', [], () => {
     expect(report.idle.samples).toBeGreaterThan(100);
     expect(report.loaded.samples).toBeGreaterThan(100);
     expect(report.addedP50Ms).toBeLessThanOrEqual(MAX_ADDED_MS);
-    expect(report.addedP99Ms).toBeLessThanOrEqual(MAX_ADDED_MS);
+    expect(report.addedP99Ms).toBeLessThanOrEqual(MAX_ADDED_P99_MS);
   }, 90_000);
 });
