@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/wiring/logger';
 import { systemClock } from '../../src/wiring/tokens';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { bridgeAddress } from '../../src/kernel/rtnl/messages';
 import { formatHandle } from '../../src/tc/handle';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
@@ -52,6 +53,23 @@ describeKernel('apply and destroy (real kernel)', [], () => {
     const { stdout: bridge } = await run('ip', ['-n', host, '-d', '-j', 'link', 'show', policy.host.bridge]);
     const [shown] = JSON.parse(bridge) as { linkinfo: { info_data: { mcast_snooping: number } } }[];
     expect(shown!.linkinfo.info_data.mcast_snooping).toBe(0);
+  });
+
+  it("keeps its bridge's address when a port with a lower one joins and leaves (containers' ARP entries for the gateway stay right)", async () => {
+    const address = async (): Promise<{ address: string }> => {
+      const { stdout } = await run('ip', ['-n', host, '-d', '-j', 'link', 'show', policy.host.bridge]);
+      return (JSON.parse(stdout) as { address: string }[])[0]!;
+    };
+    const before = await address();
+    expect(before.address).toBe([...bridgeAddress(host, policy.host.bridge)].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+    await run('ip', ['-n', host, 'link', 'add', 'sl-lowmac', 'address', '02:00:00:00:00:01', 'type', 'veth', 'peer', 'name', 'sl-lowmac-p']);
+    try {
+      await run('ip', ['-n', host, 'link', 'set', 'sl-lowmac', 'master', policy.host.bridge]);
+      expect((await address()).address).toBe(before.address);
+    } finally {
+      await run('ip', ['-n', host, 'link', 'del', 'sl-lowmac']);
+    }
+    expect((await address()).address).toBe(before.address);
   });
 
   it('changing one container rate changes exactly one class', async () => {

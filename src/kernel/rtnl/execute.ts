@@ -10,7 +10,7 @@ import { describeObject } from '../../tc/describe';
 import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
-import { addressBody, frame, linkChangeBody, linkCreateBody, routeBody, type LinkCreate, type NlError } from './messages';
+import { addressBody, bridgeAddress, frame, linkChangeBody, linkCreateBody, routeBody, type LinkCreate, type NlError } from './messages';
 import { allocSeq, type NetnsSession } from './session';
 import { tcMessage, type TcEncodeContext } from './tc';
 
@@ -298,7 +298,7 @@ export class Executor {
       // it); the plan brings it up right after (plan/links.ts, peerUpChange).
       peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
-    return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
+    return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.spec.kind === 'bridge' ? { address: bridgeAddress(o.netns, o.name) } : {}), ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
   }
 
   /**

@@ -1,6 +1,7 @@
 // rtnetlink messages: the fixed headers (nlmsghdr, ifinfomsg, ifaddrmsg, rtmsg, tcmsg)
 // and their attributes, built and parsed without I/O.
 
+import { createHash } from 'node:crypto';
 import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../policy/ipv6';
 import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
 import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
@@ -65,12 +66,15 @@ export interface LinkCreate {
   readonly mtu?: number;
   readonly masterIndex?: number;
   readonly gsoMaxSize?: number;
+  /** The device's hardware address (six bytes); the kernel's choice when absent. */
+  readonly address?: Buffer;
   /** veth only: the peer's name and the fd of the namespace it is created in. */
   readonly peer?: { readonly name: string; readonly netnsFd: number; readonly up: boolean; readonly mtu?: number; readonly gsoMaxSize?: number };
 }
 
 export function linkCreateBody(l: LinkCreate): Buffer {
   const attrs: Buffer[] = [stringAttr(IFLA.IFNAME, l.name)];
+  if (l.address !== undefined) attrs.push(attr(IFLA.ADDRESS, l.address));
   if (l.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, l.mtu));
   if (l.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, l.masterIndex));
   if (l.gsoMaxSize !== undefined) attrs.push(u32Attr(IFLA.GSO_MAX_SIZE, l.gsoMaxSize));
@@ -90,6 +94,21 @@ export function linkCreateBody(l: LinkCreate): Buffer {
   if (l.kind === 'bridge') info.push(nestedPlain(IFLA_INFO.DATA, [u8Attr(IFLA_BR_MCAST_SNOOPING, 0)]));
   attrs.push(nestedPlain(IFLA.LINKINFO, info));
   return Buffer.concat([ifinfomsg(0, l.up ? IFF_UP : 0, IFF_UP), ...attrs]);
+}
+
+/**
+ * The hardware address of a bridge Sluice creates: locally administered, unicast, and
+ * the same for the same namespace and name. A bridge left to the kernel takes the lowest
+ * address among its ports, so it changes when that port leaves (or a lower one joins):
+ * every container's ARP entry for the gateway then names an address the bridge no
+ * longer answers to, and traffic to the gateway stops until the entry expires (seconds
+ * to a minute). Docker fixes docker0's address for the same reason. Stable across
+ * re-creation, so a bridge rebuilt after a crash keeps the address neighbours cached.
+ */
+export function bridgeAddress(netns: string, name: string): Buffer {
+  const mac = Buffer.from(createHash('sha256').update(`${netns}\0${name}`).digest().subarray(0, 6));
+  mac[0] = (mac[0]! & 0xfc) | 0x02;
+  return mac;
 }
 
 export interface LinkChange {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { splitAnswers } from '../../../src/kernel/netlink/nativeChannel';
 import { attr, attrMap, u64At } from '../../../src/kernel/rtnl/attrs';
 import { IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, TCA, TCA_STATS, VETH_INFO_PEER } from '../../../src/kernel/rtnl/constants';
-import { frame, linkCreateBody, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
+import { bridgeAddress, frame, linkCreateBody, parseTc, tcBody } from '../../../src/kernel/rtnl/messages';
 import { decodeCounters } from '../../../src/kernel/rtnl/tc';
 
 const u64 = (n: bigint): Buffer => {
@@ -61,6 +61,16 @@ describe('rtnetlink encoding', () => {
     const data = infoData(linkCreateBody({ name: 'sl-br0', kind: 'bridge', up: true }))!;
     expect([...attrMap(data).get(IFLA_BR_MCAST_SNOOPING)!]).toEqual([0]);
     expect(infoData(linkCreateBody({ name: 'sl-ifb0', kind: 'ifb', up: true }))).toBeUndefined();
+  });
+
+  it('gives a bridge a fixed, locally administered unicast address: the same for the same namespace and name', () => {
+    const mac = bridgeAddress('sl-host', 'sl-br0');
+    expect(mac).toHaveLength(6);
+    expect(mac[0]! & 0x03).toBe(0x02);
+    expect(bridgeAddress('sl-host', 'sl-br0')).toEqual(mac);
+    expect(bridgeAddress('sl-other', 'sl-br0')).not.toEqual(mac);
+    const attrs = attrMap(linkCreateBody({ name: 'sl-br0', kind: 'bridge', up: true, address: mac }), IFINFOMSG_LEN);
+    expect(attrs.get(IFLA.ADDRESS)).toEqual(mac);
   });
 
   it("creates a veth's other end in the namespace given, with its MTU and GSO size, up or down as asked", () => {
