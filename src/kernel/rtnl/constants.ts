@@ -25,7 +25,7 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IFF_UP = 0x1;
 
-export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, NET_NS_FD: 28, LINK_NETNSID: 37, GSO_MAX_SIZE: 41 } as const;
+export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28, LINK_NETNSID: 37, GSO_MAX_SIZE: 41 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 export const VETH_INFO_PEER = 1;
 /** IFLA_BR_MCAST_SNOOPING (u8) inside a bridge's IFLA_INFO_DATA. */

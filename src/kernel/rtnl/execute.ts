@@ -11,6 +11,7 @@ import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObje
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
 import { addressBody, bridgeAddress, frame, linkChangeBody, linkCreateBody, routeBody, type LinkCreate, type NlError } from './messages';
+import { DeleteRun } from './linkDeletes';
 import { allocSeq, type NetnsSession } from './session';
 import { tcMessage, type TcEncodeContext } from './tc';
 
@@ -54,6 +55,10 @@ interface Pending {
   readonly op: Operation;
   readonly seq: number;
   readonly message: Buffer;
+  /** A link marked for its run's group delete: done when that delete is. */
+  readonly marked?: true;
+  /** A run's group delete: the link deletions it completes. */
+  readonly completes?: readonly Operation[];
 }
 
 class MissingDeviceError extends Error {
@@ -72,6 +77,8 @@ export class Executor {
   private failed: { operation: Operation; error: KernelError } | undefined;
   /** Sessions already open, so each operation does not wait on the host's promise. */
   private readonly sessions = new Map<NetnsLocator, NetnsSession>();
+  /** Consecutive link deletions in batchNs, sent as one group delete when the run ends. */
+  private deleteRun: DeleteRun | undefined;
 
   constructor(private readonly host: HostOps) {}
 
@@ -96,6 +103,8 @@ export class Executor {
 
   private async step(op: Operation): Promise<void> {
     const o = op.object;
+    const linkDelete = o.type === 'link' && op.op === 'delete';
+    if (!linkDelete || this.deleteRun?.full) this.endDeleteRun();
     if (o.type === 'namespace' || o.type === 'sysctl' || o.type === 'cgroup-classid') {
       await this.flush();
       this.runHostOp(op);
@@ -138,9 +147,23 @@ export class Executor {
       this.applied.push(op);
       return;
     }
-    this.pending.push({ op, seq, message });
-    if (o.type === 'link' && op.op === 'delete') session.forgetLink(o.name);
+    if (linkDelete) {
+      this.pending.push({ op, seq, message, marked: true });
+      this.deleteRun!.ops.push(op);
+      session.forgetLink(o.name);
+    } else {
+      this.pending.push({ op, seq, message });
+    }
     if (this.pending.length >= PIPELINE_BATCH) await this.dispatchAndYield();
+  }
+
+  /** Closes the run of link deletions: one request deletes every device it marked. */
+  private endDeleteRun(): void {
+    const run = this.deleteRun;
+    this.deleteRun = undefined;
+    if (!run || run.ops.length === 0) return;
+    const seq = allocSeq();
+    this.pending.push({ op: run.ops.at(-1)!, seq, message: run.deleteAll(seq), completes: run.ops });
   }
 
   /**
@@ -180,6 +203,8 @@ export class Executor {
    * (thousands of containers each needing links up, an address and a route) overlap.
    */
   private async dispatch(): Promise<void> {
+    // In the same batch as its marks: a crash between them would leave devices marked.
+    this.endDeleteRun();
     const batch = this.pending;
     const ns = this.batchNs;
     const fds = this.fdsToClose;
@@ -222,14 +247,17 @@ export class Executor {
     } finally {
       for (const fd of fds) this.host.closeFd(fd);
     }
-    for (const p of batch) {
-      const a = answers.get(p.seq);
-      if (!a || a.errno === 0 || (p.op.op === 'delete' && GONE.has(a.errno))) {
-        this.applied.push(p.op);
-      } else if (!this.failed) {
-        this.fail(p.op, a.errno, a);
-      }
+    for (const p of batch) this.settle(p, answers.get(p.seq));
+  }
+
+  /** One answer. A marked link waits for its run's group delete, which settles the run. */
+  private settle(p: Pending, a: NlError | undefined): void {
+    if (a && a.errno !== 0 && !(p.op.op === 'delete' && GONE.has(a.errno))) {
+      this.fail(p.completes?.[0] ?? p.op, a.errno, a);
+      return;
     }
+    if (p.completes) this.applied.push(...p.completes.filter((op) => op !== this.failed?.operation));
+    else if (!p.marked) this.applied.push(p.op);
   }
 
   private fail(op: Operation, errno: number, a: NlError): void {
@@ -281,7 +309,8 @@ export class Executor {
       const index = await session.ifindex(o.name);
       // A veth's other end, or a device in a deleted namespace, may already be gone.
       if (index === undefined) return undefined;
-      return frame(RTM.DELLINK, NLM_F.ACK, seq, linkChangeBody({ index }));
+      this.deleteRun ??= new DeleteRun();
+      return this.deleteRun.mark(index, seq);
     }
     if (op.op === 'change') {
       const before = op.before as LinkObject;

@@ -117,10 +117,13 @@ export interface LinkChange {
   readonly mtu?: number;
   readonly masterIndex?: number;
   readonly gsoMaxSize?: number;
+  /** The device group (iproute2's `link set group`): how links are marked for a group delete. */
+  readonly group?: number;
 }
 
 export function linkChangeBody(c: LinkChange): Buffer {
   const attrs: Buffer[] = [];
+  if (c.group !== undefined) attrs.push(u32Attr(IFLA.GROUP, c.group));
   if (c.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, c.mtu));
   if (c.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, c.masterIndex));
   if (c.gsoMaxSize !== undefined) attrs.push(u32Attr(IFLA.GSO_MAX_SIZE, c.gsoMaxSize));
@@ -128,6 +131,9 @@ export function linkChangeBody(c: LinkChange): Buffer {
 }
 
 export const linkDumpBody = (): Buffer => ifinfomsg(0);
+
+/** RTM_DELLINK's body that deletes every device of `group` in the namespace, in one go. */
+export const groupDeleteBody = (group: number): Buffer => Buffer.concat([ifinfomsg(0), u32Attr(IFLA.GROUP, group)]);
 
 export interface LinkInfo {
   readonly index: number;
