@@ -235,8 +235,13 @@ export function listNetns(): string[] {
  */
 export function netnsIdentity(locator: NetnsLocator): string | undefined {
   try {
-    const st = statSync(netnsPath(locator));
-    return `${st.dev}:${st.ino}`;
+    // A name under /run/netns takes one lstat, not netnsPath's lstat and then a stat: lstat
+    // crosses the bind mount as stat does, and shows the symlink netnsPath refuses. Every
+    // tick asks this of every namespace (1,000 at churn: 2,000 system calls fewer).
+    const bare = locator !== HOST_NETNS && !path.isAbsolute(locator);
+    if (bare) assertNetnsName(locator);
+    const st = bare ? lstatSync(`${NETNS_RUN_DIR}/${locator}`) : statSync(netnsPath(locator));
+    return st.isSymbolicLink() ? undefined : `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
   }
