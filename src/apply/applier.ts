@@ -2,10 +2,11 @@
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
 import type { OwnershipRecord, OwnershipStore } from '../wiring/ownership';
-import { ForeignObjectError } from './errors';
+import { BridgeFullError, ForeignObjectError } from './errors';
 import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
 import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
+import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../compile/placement';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
@@ -78,6 +79,8 @@ export class Applier {
   }
 
   private async planWith(policy: Policy, withStats: boolean, extra: KernelState | undefined, record: OwnershipRecord | undefined): Promise<PlannedChange> {
+    const ports = bridgePortsNeeded(policy);
+    if (ports > BRIDGE_MAX_PORTS) throw new BridgeFullError(policy.host.name, policy.host.bridge, ports, BRIDGE_MAX_PORTS);
     const covered = policyFootprint(policy);
     const hints: ObserveHints = {
       namespaces: [...covered.namespaces, ...(extra?.namespaces ?? [])],

@@ -15,6 +15,17 @@ export class ExecutionFailedError extends SluiceError {
   }
 }
 
+/** The policy needs more ports on Sluice's bridge than a Linux bridge has: refused before any change. */
+export class BridgeFullError extends SluiceError {
+  readonly code = 'EBRIDGEFULL';
+  constructor(readonly host: string, readonly bridge: string, readonly needed: number, readonly limit: number) {
+    super(
+      `apply to host ${host} refused before any change: ${needed} containers need a port on bridge ${bridge}, and a Linux bridge holds at most ${limit}`,
+      `split the containers over two Hosts (each with its own namespace and bridge), or match some by ip: on a bridge Sluice does not create`,
+    );
+  }
+}
+
 /**
  * The plan would create over, or change, objects Sluice did not create (they are not in
  * its ownership record): refused before any change is sent.

@@ -40,6 +40,8 @@ export function exitCodeFor(e: unknown): number {
       return EXIT.permission;
     case 'EBUSY':
       return EXIT.busy;
+    case 'EBRIDGEFULL':
+      return EXIT.invalid;
     default:
       return EXIT.kernel;
   }

@@ -88,6 +88,17 @@ function fixedAddresses(host: HostPolicy, containers: readonly ContainerPolicy[]
 
 export const hasOwnNamespace = (c: ContainerPolicy): boolean => c.match.kind === 'managed' || c.match.kind === 'netns-path' || c.match.kind === 'pid';
 
+/** A Linux bridge's ports (BR_MAX_PORTS is 1,024 with port 0 reserved): the 1,024th fails with EXFULL. */
+export const BRIDGE_MAX_PORTS = 1023;
+
+/** The ports the policy needs on the bridge Sluice owns: a veth for each container in a namespace of its own. */
+export function bridgePortsNeeded(policy: Policy): number {
+  if (policy.host.external) return 0;
+  let ports = 0;
+  for (const c of policy.containers) if (hasOwnNamespace(c)) ports++;
+  return ports;
+}
+
 export function containerNetns(c: ContainerPolicy): NetnsLocator {
   switch (c.match.kind) {
     case 'managed':

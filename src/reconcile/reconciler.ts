@@ -98,7 +98,7 @@ export class Reconciler {
       this.lastWindows = windows.map((w) => w.schedule.name).join(',');
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: outcome.report.applied.length, driftRepairs: drift, windows });
     } catch (e) {
-      const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE' || e.code === 'EFOREIGN') ? 'terminal' : 'transient';
+      const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE' || e.code === 'EFOREIGN' || e.code === 'EBRIDGEFULL') ? 'terminal' : 'transient';
       this.logger.log('error', 'tick failed', { kind, error: (e as Error).message });
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: 0, driftRepairs: 0, windows, error: { kind, message: (e as Error).message, code: e instanceof SluiceError ? e.code : 'EINTERNAL' } });
     }

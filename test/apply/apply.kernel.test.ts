@@ -10,6 +10,8 @@ import { systemClock } from '../../src/wiring/tokens';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { bridgeAddress } from '../../src/kernel/rtnl/messages';
+import { BridgeFullError } from '../../src/apply/errors';
+import { BRIDGE_MAX_PORTS } from '../../src/compile/placement';
 import { formatHandle } from '../../src/tc/handle';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
@@ -70,6 +72,17 @@ describeKernel('apply and destroy (real kernel)', [], () => {
       await run('ip', ['-n', host, 'link', 'del', 'sl-lowmac']);
     }
     expect((await address()).address).toBe(before.address);
+  });
+
+  it('refuses, before any change, a policy needing more ports than a Linux bridge has', async () => {
+    const template = policy.containers.find((c) => c.match.kind === 'managed')!;
+    const extra = Array.from({ length: BRIDGE_MAX_PORTS }, (_, i) => ({ ...template, name: `many${i}`, match: { kind: 'managed' as const, netns: `sl-${PREFIX}many${i}` }, address: `198.19.${Math.floor(i / 250)}.${2 + (i % 250)}` }));
+    const namespaces = await netnsList();
+    const refused = await applier.apply({ ...policy, containers: [...policy.containers, ...extra] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BridgeFullError);
+    expect((refused as BridgeFullError).message).toMatch(/containers need a port on bridge .* holds at most 1023/);
+    expect(await netnsList()).toEqual(namespaces);
+    expect((await applier.plan(policy)).plan).toEqual([]);
   });
 
   it('changing one container rate changes exactly one class', async () => {

@@ -35,7 +35,7 @@ export function registerApply(program: Command): void {
     .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--host-netns', 'allow a policy whose host is the real host namespace (netns: host)', false)
-    .addHelpText('after', '\nNeeds root. Exit status: 0 converged, 1 invalid policy, 3 the kernel refused an operation (the report says what was and was not applied; run apply again to continue), 4 not root, 5 another Sluice process (named) writes to this host.\n\nExamples:\n  sudo npx sluice apply policies/demo.yaml\n  sudo npx sluice apply policies/ -o json')
+    .addHelpText('after', '\nNeeds root. Exit status: 0 converged, 1 invalid policy (or more containers in namespaces of their own than the bridge has ports, 1,023), 3 the kernel refused an operation (the report says what was and was not applied; run apply again to continue), 4 not root, 5 another Sluice process (named) writes to this host.\n\nExamples:\n  sudo npx sluice apply policies/demo.yaml\n  sudo npx sluice apply policies/ -o json')
     .action(async (paths: string[], opts: ApplyOptions) => {
       const container = commandContainer(paths, opts);
       const policy = await loadOrReport(container, opts.output);
