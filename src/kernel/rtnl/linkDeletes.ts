@@ -1,9 +1,8 @@
 // Link deletions gathered into one request. Each RTM_DELLINK of one device waits out the
-// kernel's RCU grace periods on its own (about 25 ms a veth on this machine: 10 veths
-// beside a 1,000-port bridge took 235–267 ms one by one). Marked with a device group and
-// deleted by that group, they share one wait (22–41 ms for the same 10): the kernel's
-// rtnl_group_dellink unregisters them as one list. Churn stops containers a batch at a
-// time, and destroy removes hundreds of veths, so this is most of their kernel time.
+// kernel's RCU grace periods on its own; marked with a device group and deleted by that
+// group, they share one wait (the kernel's rtnl_group_dellink unregisters them as one
+// list). Churn stops containers a batch at a time and destroy removes hundreds of veths,
+// so this was most of their kernel time (figures: docs/decisions.md, bench/linkDeletes).
 
 import type { Operation } from '../../plan/model';
 import { NLM_F, RTM } from './constants';

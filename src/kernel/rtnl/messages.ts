@@ -100,9 +100,9 @@ export function linkCreateBody(l: LinkCreate): Buffer {
  * The hardware address of a bridge Sluice creates: locally administered, unicast, and
  * the same for the same namespace and name. A bridge left to the kernel takes the lowest
  * address among its ports, so it changes when that port leaves (or a lower one joins):
- * every container's ARP entry for the gateway then names an address the bridge no
- * longer answers to, and traffic to the gateway stops until the entry expires (seconds
- * to a minute). Docker fixes docker0's address for the same reason. Stable across
+ * containers' ARP entries for the gateway may then name an address the bridge no longer
+ * answers to, and their traffic to the gateway stops until the entry is resolved again.
+ * Docker fixes docker0's address for the same reason. Stable across
  * re-creation, so a bridge rebuilt after a crash keeps the address neighbours cached.
  */
 export function bridgeAddress(netns: string, name: string): Buffer {
