@@ -16,9 +16,9 @@ import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { listNetns, deleteNetns, NETNS_RUN_DIR } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import type { Policy } from '../src/policy/model';
-import { syntheticPolicyDirect } from './fixtures';
+import { executeInStages, syntheticPolicyDirect } from './fixtures';
 import { Reconciler } from '../src/reconcile/reconciler';
-import type { Operation, Plan } from '../src/plan/model';
+import type { Plan } from '../src/plan/model';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../src/kernel/port';
 import type { ObservedState } from '../src/tc/model';
 
@@ -79,26 +79,9 @@ async function destroyTimed(applier: Applier, p: Policy): Promise<number> {
   return lastDestroyAt - t;
 }
 
-type Stage = { label: string; test: (op: Operation) => boolean };
-
-const STAGES: readonly Stage[] = [
-  { label: 'create namespaces', test: (op) => op.object.type === 'namespace' },
-  { label: 'create links (bridge, IFB, veth pairs into the namespaces)', test: (op) => op.object.type === 'link' && op.op === 'create' },
-  { label: "each container namespace's own objects (links up, address, route)", test: (op) => 'netns' in op.object && op.object.netns !== 'sl-ab-host' },
-  { label: 'host namespace: addresses, sysctl, qdiscs, classes, filters', test: () => true },
-];
-
-async function stages(applier: Applier, kernel: RtnlKernel, p: Policy): Promise<void> {
+async function stages(applier: Applier, kernel: RtnlKernel, store: OwnershipStore, p: Policy): Promise<void> {
   const planned = await applier.plan(p);
-  let rest: Operation[] = [...planned.plan];
-  for (const stage of STAGES) {
-    const ops = rest.filter(stage.test);
-    rest = rest.filter((op) => !stage.test(op));
-    const t = performance.now();
-    const r = await kernel.execute(ops);
-    if (r.failed) throw r.failed.error;
-    console.log(`  ${stage.label}: ${ops.length} operations, ${(performance.now() - t).toFixed(0)} ms`);
-  }
+  for (const stage of await executeInStages(kernel, store, p, planned.plan)) console.log(`  ${stage.label}: ${stage.operations} operations, ${stage.ms.toFixed(0)} ms`);
   await destroyTimed(applier, p);
 }
 
@@ -134,7 +117,7 @@ async function main(): Promise<void> {
   const applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
   const only = process.argv[2];
   try {
-    if (only !== 'tick') await fullApply(applier, kernel);
+    if (only !== 'tick') await fullApply(applier, kernel, store);
     if (only !== 'apply') await noopTicks(applier, store);
   } finally {
     await kernel.close();
@@ -143,7 +126,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function fullApply(applier: Applier, kernel: RtnlKernel): Promise<void> {
+async function fullApply(applier: Applier, kernel: RtnlKernel, store: OwnershipStore): Promise<void> {
   console.log('bench/apply: full apply of N managed containers (target < 5 ms per container)');
   for (const n of [100, 1000]) {
     const p = policy(n, 'managed');
@@ -158,7 +141,7 @@ async function fullApply(applier: Applier, kernel: RtnlKernel): Promise<void> {
   }
   console.log('where a 1,000-container apply spends its time (the same plan, executed in stages):');
   await settle();
-  await stages(applier, kernel, policy(1000, 'managed'));
+  await stages(applier, kernel, store, policy(1000, 'managed'));
 }
 
 const TICK_MODES = [

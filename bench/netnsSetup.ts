@@ -10,17 +10,9 @@ import { nativeProbe } from '../src/wiring/runtime';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { deleteNetns, listNetns } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
-import type { Operation } from '../src/plan/model';
-import { syntheticPolicyDirect } from './fixtures';
+import { executeInStages, syntheticPolicyDirect } from './fixtures';
 
 const HOST_NETNS = 'sl-ns-host';
-
-const STAGES: readonly { label: string; test: (op: Operation) => boolean }[] = [
-  { label: 'namespaces', test: (op) => op.object.type === 'namespace' },
-  { label: 'links', test: (op) => op.object.type === 'link' && op.op === 'create' },
-  { label: 'containers: up, addresses, routes', test: (op) => 'netns' in op.object && op.object.netns !== HOST_NETNS },
-  { label: 'host: addresses, sysctls, tc', test: () => true },
-];
 
 function cleanup(): void {
   for (const ns of listNetns()) if (ns.startsWith('sl-ns-')) deleteNetns(ns);
@@ -32,20 +24,12 @@ async function main(): Promise<void> {
   const policy = syntheticPolicyDirect(n, { dualStack, name: 'bench-netns', hostNetns: HOST_NETNS, namespacePrefix: 'sl-ns-c', capacity: 10e9 });
   cleanup();
   const kernel = new RtnlKernel();
-  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  const store = new MemoryOwnershipStore();
+  const applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
   try {
     const planned = await applier.plan(policy);
-    let rest: Operation[] = [...planned.plan];
-    const parts: string[] = [];
     const start = performance.now();
-    for (const stage of STAGES) {
-      const ops = rest.filter(stage.test);
-      rest = rest.filter((op) => !stage.test(op));
-      const t = performance.now();
-      const r = await kernel.execute(ops);
-      if (r.failed) throw r.failed.error;
-      parts.push(`${stage.label} ${(performance.now() - t).toFixed(0)}`);
-    }
+    const parts = (await executeInStages(kernel, store, policy, planned.plan)).map((stage) => `${stage.label} ${stage.ms.toFixed(0)}`);
     const total = performance.now() - start;
     const again = await applier.apply(policy);
     const t = performance.now();

@@ -14,7 +14,8 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { Policy } from '../../src/policy/model';
 import { describeKernel, removeNamespaces, sh } from '../support/kernel';
-import { externalBridgePolicy, FaultyKernel, leftovers, makeExternalBridge, seeded } from '../support/ownership';
+import { externalBridgePolicy, FaultyKernel, leftovers, makeExternalBridge } from '../support/ownership';
+import { seededRandom } from '../support/randomPolicy';
 import { demoPolicyFor } from '../support/policy';
 
 const EXT_NS = 'sl-fj-ext';
@@ -59,7 +60,7 @@ describeKernel('ownership: a kernel failure at any step, then destroy or re-appl
 
   for (const seed of seeds) {
     it(`seed ${seed}: nothing is left after the failure, whatever the step`, async () => {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       for (const c of cases) {
         const store = new FileOwnershipStore(join(dir, String(seed)));
         const total = (await new Applier(kernel, store, nativeProbe, features).plan(c.policy)).plan.length;

@@ -1,45 +1,23 @@
 // `sluice` as an operator runs it: the built bin/sluice.js as a process, its exit codes
-// (README: 0 ok, 1 invalid policy, 2 usage, 3 the kernel refused, 4 not root), its
+// (README: 0 ok, 1 invalid bed.policy, 2 usage, 3 the kernel refused, 4 not root), its
 // `-o json` shapes, status and inspect through a running daemon's control socket, and
 // destroy run twice. Everything it creates lives in sl-cli- namespaces.
-import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildDist, json, sluice, startServe, stopServe, writeDemoPolicy } from '../support/cli';
-import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';
-import { lockFileFor } from '../../src/host/lock';
+import { expect, it } from 'vitest';
+import { cliTestbed, json, sluice, startServe, stopServe } from '../support/cli';
+import { describeKernel, netnsList } from '../support/kernel';
 
 const PREFIX = 'sl-cli-';
 
 describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sl-cli-'));
-  const socket = join(dir, 'control.sock');
-  let policy: string;
-  let serve: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    buildDist();
-    await removeNamespaces(PREFIX);
-    // Readable by the unprivileged user of the exit-4 case (mkdtemp makes it 0700).
-    chmodSync(dir, 0o755);
-    policy = writeDemoPolicy(dir, 'cli-');
-  });
-
-  afterAll(async () => {
-    if (serve) await stopServe(serve);
-    await sluice(['destroy', policy]);
-    await removeNamespaces(PREFIX);
-    // Nobody holds them now; the lock files are the test's to remove.
-    for (const netns of ['sl-cli-host', 'sl-cli-mhost']) rmSync(lockFileFor(netns), { force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const bed = cliTestbed('cli-', ['sl-cli-host', 'sl-cli-mhost']);
+  const { dir, socket } = bed;
 
   it('cli exit 0 and 1: validate, with its JSON shape', async () => {
-    const ok = await sluice(['validate', policy, '-o', 'json']);
+    const ok = await sluice(['validate', bed.policy, '-o', 'json']);
     expect(ok.code).toBe(0);
-    expect(json(ok)).toEqual({ ok: true, files: [policy], containers: 4, schedules: 0, waiting: [] });
+    expect(json(ok)).toEqual({ ok: true, files: [bed.policy], containers: 4, schedules: 0, waiting: [] });
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'apiVersion: sluice.dev/v1\nkind: Host\nmetadata: { name: h }\nspec:\n  subnet: 198.18.0.0/24\n  capacity: { download: 100mbps, upload: 100mbit }\n');
     const invalid = await sluice(['validate', bad, '-o', 'json']);
@@ -53,7 +31,7 @@ describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
   });
 
   it('cli exit 2: usage errors (unknown option, unknown command, bad choice)', async () => {
-    for (const args of [['validate', '--bogus'], ['no-such-command'], ['plan', policy, '-o', 'xml']]) {
+    for (const args of [['validate', '--bogus'], ['no-such-command'], ['plan', bed.policy, '-o', 'xml']]) {
       const r = await sluice(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -61,7 +39,7 @@ describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
   });
 
   it('cli exit 4: apply as a user who is not root, without a stack', async () => {
-    const r = await sluice(['apply', policy], { asNobody: true });
+    const r = await sluice(['apply', bed.policy], { asNobody: true });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('needs root');
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -82,50 +60,50 @@ describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
   });
 
   it('cli apply and plan: JSON shapes; a second apply changes nothing', async () => {
-    const plan = await sluice(['plan', policy, '-o', 'json']);
+    const plan = await sluice(['plan', bed.policy, '-o', 'json']);
     expect(plan.code).toBe(0);
     const planned = json<{ against: string; summary: { create: number }; operations: Array<{ op: string; type: string; key: string }> }>(plan);
     expect(planned.summary.create).toBeGreaterThan(0);
     expect(planned.operations[0]).toMatchObject({ op: 'create', type: 'namespace', key: 'netns/sl-cli-host' });
-    const first = await sluice(['apply', policy, '-o', 'json']);
+    const first = await sluice(['apply', bed.policy, '-o', 'json']);
     expect(first.code).toBe(0);
     expect(json(first)).toMatchObject({ ok: true });
-    const again = await sluice(['apply', policy]);
+    const again = await sluice(['apply', bed.policy]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('No changes');
     expect(await netnsList()).toEqual(expect.arrayContaining(['sl-cli-host', 'sl-cli-web']));
   });
 
   it('cli status and inspect through a running daemon\'s control socket (0600, root)', async () => {
-    serve = await startServe([policy], socket);
+    const serve = (bed.serve = await startServe([bed.policy], socket));
     const st = statSync(socket);
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o777).toBe(0o600);
     expect(st.uid).toBe(0);
-    const status = await sluice(['status', policy, '--control-socket', socket, '-o', 'json']);
+    const status = await sluice(['status', bed.policy, '--control-socket', socket, '-o', 'json']);
     expect(status.code).toBe(0);
     const snap = json<{ via: string; host: string; rows: Array<{ container: string; direction: string; guarantee: number }> }>(status);
     expect(snap.via).toBe(`daemon (${socket})`);
     expect(snap.host).toBe('cli-demo');
     expect(snap.rows.map((r) => `${r.direction}/${r.container}`).sort()).toEqual(['api', 'backup', 'batch', 'web'].flatMap((c) => [`download/${c}`, `upload/${c}`]).sort());
-    const inspect = await sluice(['inspect', 'web', policy, '--control-socket', socket, '-o', 'json']);
+    const inspect = await sluice(['inspect', 'web', bed.policy, '--control-socket', socket, '-o', 'json']);
     expect(inspect.code).toBe(0);
     const seen = json<{ via: string; container: { name: string }; traffic: Array<{ container: string }>; objects: Array<{ key: string }> }>(inspect);
     expect(seen.via).toBe(`daemon (${socket})`);
     expect(seen.container.name).toBe('web');
     expect(seen.traffic.map((r) => r.container)).toEqual(['web', 'web']);
     expect(seen.objects.length).toBeGreaterThan(0);
-    const unknown = await sluice(['inspect', 'nobody-here', policy, '--control-socket', socket]);
+    const unknown = await sluice(['inspect', 'nobody-here', bed.policy, '--control-socket', socket]);
     expect(unknown.code).toBe(1);
     await stopServe(serve);
-    serve = undefined;
+    bed.serve = undefined;
   });
 
   it('cli destroy is idempotent: twice, exit 0 both times, nothing left', async () => {
-    const first = await sluice(['destroy', policy, '-o', 'json']);
+    const first = await sluice(['destroy', bed.policy, '-o', 'json']);
     expect(first.code).toBe(0);
     expect(json(first)).toMatchObject({ ok: true });
-    const second = await sluice(['destroy', policy]);
+    const second = await sluice(['destroy', bed.policy]);
     expect(second.code).toBe(0);
     expect((await netnsList()).filter((n) => n.startsWith(PREFIX))).toEqual([]);
   });

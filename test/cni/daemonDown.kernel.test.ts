@@ -1,33 +1,15 @@
 // The daemon is down while a runtime ADDs a pod: ADD still succeeds (the pod is recorded;
 // a runtime must not fail pods because the shaper restarts), CHECK says the pod is not
 // shaped, and `serve`, once started, shapes it in its first tick.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import type { Daemon } from '../../src/daemon/serve';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CniRig, openApplier } from '../support/cni';
+import { expect, it } from 'vitest';
+import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, cniTestbed } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 
 describeKernel('cni plugin while the daemon is down', [], () => {
-  const rig = new CniRig();
-  let kernel: RtnlKernel;
-  let applier: Applier;
-  let daemon: Daemon | undefined;
+  const bed = cniTestbed();
+  const { rig } = bed;
 
-  const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
-
-  beforeAll(async () => {
-    await rig.tearDown().catch(() => undefined);
-    await rig.setUp();
-    ({ kernel, applier } = await openApplier());
-  }, 60_000);
-
-  afterAll(async () => {
-    await daemon?.stop();
-    await applier?.destroy('cni-test').catch(() => undefined);
-    await kernel?.close();
-    await rig.tearDown();
-  }, 60_000);
+  const classOf = (address: string): Promise<number | undefined> => classOnBridge(bed.kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
 
   it('ADD succeeds with no daemon; serve shapes the pod when it starts', async () => {
     const pod = { name: 'early', annotations: { 'sluice.dev/download-guarantee': '7mbit', 'sluice.dev/upload-guarantee': '3mbit' } };
@@ -39,7 +21,7 @@ describeKernel('cni plugin while the daemon is down', [], () => {
     expect(unshaped.json).toMatchObject({ code: 100 });
 
     // start() runs its first tick before it returns: no timer tick is needed.
-    daemon = await rig.serve(applier, 60_000);
+    bed.daemon = await rig.serve(bed.applier, 60_000);
     expect(await classOf(address)).toBeDefined();
     expect((await rig.check(pod)).code).toBe(0);
     expect((await rig.del(pod)).map((o) => o.code)).toEqual([0, 0]);

@@ -4,22 +4,17 @@
 // the shaping is removed, DEL twice → unshaped and gone, GC removes stale attachments.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import type { Daemon } from '../../src/daemon/serve';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, CniRig, openApplier, type PodSpec, until } from '../support/cni';
+import { expect, it } from 'vitest';
+import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, cniTestbed, type PodSpec, until } from '../support/cni';
 import { describeKernel, sh } from '../support/kernel';
 
 const TICK_MS = 60_000;
 
 describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [], () => {
-  const rig = new CniRig();
-  let kernel: RtnlKernel;
-  let applier: Applier;
-  let daemon: Daemon | undefined;
+  const bed = cniTestbed();
+  const { rig } = bed;
 
-  const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
+  const classOf = (address: string): Promise<number | undefined> => classOnBridge(bed.kernel, CNI_HOST_NETNS, CNI_BRIDGE, address);
   const addressOf = (result: Record<string, unknown>): string => ((result['ips'] as { address: string }[])[0]!.address).split('/')[0]!;
   const records = (): string[] => {
     try {
@@ -29,21 +24,8 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
     }
   };
 
-  beforeAll(async () => {
-    await rig.tearDown().catch(() => undefined);
-    await rig.setUp();
-    ({ kernel, applier } = await openApplier());
-  }, 60_000);
-
-  afterAll(async () => {
-    await daemon?.stop();
-    await applier?.destroy('cni-test').catch(() => undefined);
-    await kernel?.close();
-    await rig.tearDown();
-  }, 60_000);
-
   it('ADD → shaped within a tick; CHECK; DEL twice → gone; GC', async () => {
-    daemon = await rig.serve(applier, TICK_MS);
+    const daemon = (bed.daemon = await rig.serve(bed.applier, TICK_MS));
     const web: PodSpec = { name: 'web', bandwidth: { ingressRate: 20_000_000, egressRate: 10_000_000 }, annotations: { 'sluice.dev/download-guarantee': '5mbit', 'sluice.dev/upload-priority': '1' } };
     await rig.createPod('web');
     const result = await rig.add(web);

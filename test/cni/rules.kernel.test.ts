@@ -2,14 +2,11 @@
 // shaped by `serve` from their annotations: the demo's four containers and phases, both
 // directions, judged against the oracle as the demo does. The peer is the CNI host
 // namespace itself (the node), on the bridge's gateway address.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import type { Daemon } from '../../src/daemon/serve';
+import { expect, it } from 'vitest';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
-import { CNI_GATEWAY, CNI_HOST_NETNS, CniRig, openApplier, type PodSpec } from '../support/cni';
+import { CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, type PodSpec } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 
 /** policies/demo.yaml's containers as pod annotations. */
@@ -25,28 +22,15 @@ function annotations(guarantee: string, priority: number): Record<string, string
 }
 
 describeKernel('cni pods follow the four rules', [], () => {
-  const rig = new CniRig();
-  let kernel: RtnlKernel;
-  let applier: Applier;
-  let daemon: Daemon | undefined;
-
-  beforeAll(async () => {
-    await rig.tearDown().catch(() => undefined);
-    await rig.setUp();
-    ({ kernel, applier } = await openApplier());
-  }, 60_000);
-
-  afterAll(async () => {
-    await daemon?.stop();
+  // Pods still attached when a test fails are DELeted as a runtime would.
+  const bed = cniTestbed(async ({ rig }) => {
     for (const p of PODS) await rig.del(p).catch(() => undefined);
-    await applier?.destroy('cni-test').catch(() => undefined);
-    await kernel?.close();
-    await rig.tearDown();
-  }, 60_000);
+  });
+  const { rig } = bed;
 
   it('guarantee, lending, fair sharing by priority and guarantee, no drops: both directions', async () => {
-    const served = await rig.serveWith(applier, 1000);
-    daemon = served.daemon;
+    const served = await rig.serveWith(bed.applier, 1000);
+    const daemon = (bed.daemon = served.daemon);
     for (const p of PODS) {
       await rig.createPod(p.name);
       await rig.add(p);
@@ -61,7 +45,7 @@ describeKernel('cni pods follow the four rules', [], () => {
     const nameOf = new Map(compiled.containers.map((c) => [c.workload!.name.split('/')[1]!, c.name]));
     const phases = DEMO_PHASES.map((p) => ({ ...p, active: p.active.map((n) => nameOf.get(n)!) }));
     const site = { peerNetns: CNI_HOST_NETNS, peerAddress: CNI_GATEWAY, containers: compiled.containers.map((c) => ({ name: c.name, netns: c.workload!.netns!, address: c.address! })) };
-    const results = await runPhases({ kernel, applier }, policy, compiled, site, { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+    const results = await runPhases({ kernel: bed.kernel, applier: bed.applier }, policy, compiled, site, { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
     for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} cni ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
     expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
   }, 300_000);

@@ -1,8 +1,11 @@
 // Running the built `sluice` (bin/sluice.js → dist/) as a process, as an operator would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AS_NOBODY } from './kernel';
+import { afterAll, beforeAll } from 'vitest';
+import { lockFileFor } from '../../src/host/lock';
+import { AS_NOBODY, removeNamespaces } from './kernel';
 
 export const BIN = resolve('bin/sluice.js');
 
@@ -68,4 +71,38 @@ export function writeDemoPolicy(dir: string, prefix: string): string {
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, text);
   return file;
+}
+
+/** What a CLI test works with: its directory, the demo policy in it, a control socket path, and serve once a test starts it. */
+export interface CliTestbed {
+  readonly dir: string;
+  readonly socket: string;
+  policy: string;
+  serve: ChildProcess | undefined;
+}
+
+/**
+ * The testbed for one describe, in sl-<prefix> namespaces: dist built, the demo policy
+ * written. After its tests: serve stopped, the host destroyed, the namespaces, the lock
+ * files of `hosts` (host namespaces the tests used) and the directory removed.
+ */
+export function cliTestbed(prefix: string, hosts: readonly string[] = [`sl-${prefix}host`]): CliTestbed {
+  const dir = mkdtempSync(join(tmpdir(), `sl-${prefix}`));
+  const bed: CliTestbed = { dir, socket: join(dir, 'control.sock'), policy: '', serve: undefined };
+  beforeAll(async () => {
+    buildDist();
+    await removeNamespaces(`sl-${prefix}`);
+    // Readable by the unprivileged user of an exit-4 case (mkdtemp makes it 0700).
+    chmodSync(dir, 0o755);
+    bed.policy = writeDemoPolicy(dir, prefix);
+  });
+  afterAll(async () => {
+    if (bed.serve) await stopServe(bed.serve);
+    await sluice(['destroy', bed.policy]);
+    await removeNamespaces(`sl-${prefix}`);
+    // Nobody holds them now; the lock files are the test's to remove.
+    for (const netns of hosts) rmSync(lockFileFor(netns), { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return bed;
 }

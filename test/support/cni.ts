@@ -5,6 +5,7 @@
 // capabilities a plugin declares, DEL in reverse order. The CNI "host" is the sl-cnihost
 // namespace (the plugins run inside it, so the bridge is made there); pods are sl-cnipod-*.
 import { spawn } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -211,8 +212,33 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
   }
 }
 
-/** A kernel port following changes and an Applier over it, as each CNI test opens them. */
-export async function openApplier(): Promise<{ kernel: RtnlKernel; applier: Applier }> {
-  const kernel = new RtnlKernel({ followChanges: true });
-  return { kernel, applier: new ApplierImpl(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
+/** What each CNI test works with: the runtime rig, a kernel port following changes, an Applier over it, and serve's daemon once a test starts one. */
+export interface CniTestbed {
+  readonly rig: CniRig;
+  kernel: RtnlKernel;
+  applier: Applier;
+  daemon: Daemon | undefined;
+}
+
+/**
+ * The testbed for one describe: set up before its tests, and after them the daemon
+ * stopped, `beforeTearDown` run (say, DELs of the pods still attached), the host
+ * destroyed and the rig's namespaces removed.
+ */
+export function cniTestbed(beforeTearDown?: (bed: CniTestbed) => Promise<void>): CniTestbed {
+  const bed = { rig: new CniRig(), daemon: undefined } as CniTestbed;
+  beforeAll(async () => {
+    await bed.rig.tearDown().catch(() => undefined);
+    await bed.rig.setUp();
+    bed.kernel = new RtnlKernel({ followChanges: true });
+    bed.applier = new ApplierImpl(bed.kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  }, 60_000);
+  afterAll(async () => {
+    await bed.daemon?.stop();
+    await beforeTearDown?.(bed);
+    await bed.applier?.destroy('cni-test').catch(() => undefined);
+    await bed.kernel?.close();
+    await bed.rig.tearDown();
+  }, 60_000);
+  return bed;
 }

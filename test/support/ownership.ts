@@ -1,5 +1,5 @@
 // Helpers for the ownership kernel tests: a kernel port that fails the Nth operation,
-// a seeded random source, a host whose bridge someone else made, and what is left.
+// a host whose bridge someone else made, and what is left.
 import { KernelError } from '../../src/errors';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../../src/kernel/port';
 import type { Plan } from '../../src/plan/model';
@@ -7,18 +7,6 @@ import type { Policy } from '../../src/policy/model';
 import type { NetnsLocator, ObservedState } from '../../src/tc/model';
 import { netnsList, sh } from './kernel';
 import { demoPolicyFor } from './policy';
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The real port, except that the `failAt`-th operation sent through it (counted from 1
