@@ -1,7 +1,9 @@
 // Measured per-container rates against the ideal allocation, with the tolerance of
 // issue #4: each container within 5% of LINK CAPACITY of the oracle (not 5% of its own
 // share: a 2 mbit share on a 100 mbit link may be off by 5 mbit), and the link used to
-// at least 95% of what the oracle hands out.
+// at least 95% of what the oracle hands out. A bound in % of the link alone lets a small
+// container starve unnoticed (2% of the link measured as 0 passes at 3%), so every busy
+// container must also reach a floor relative to what it was promised (RELATIVE_FLOOR).
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { ETHERNET_IPV4_TCP_TIMESTAMPS, goodputToWireRate, type FrameGeometry } from './overhead';
 
@@ -26,6 +28,21 @@ export interface Tolerance {
 
 export const ISSUE_TOLERANCE: Tolerance = { perContainerOfCapacity: 0.05, minUtilisation: 0.95 };
 
+/**
+ * A busy container gets at least this share of min(ideal, guarantee); `ofGuarantee` where
+ * the ideal is exactly its guarantee (nothing to borrow, nothing lent away: the kernel
+ * has no excuse).
+ */
+export const RELATIVE_FLOOR = { ofPromised: 0.9, ofGuarantee: 0.95 } as const;
+
+/** The least a busy container may measure: 0 for an idle one (demand 0). */
+export function relativeFloor(container: OracleInput, ideal: BitsPerSec): BitsPerSec {
+  if (!(container.demand > 0)) return bitsPerSec(0);
+  const promised = Math.min(ideal, container.guarantee);
+  const isGuarantee = Math.abs(ideal - container.guarantee) <= 1e-6 * Math.max(1, container.guarantee);
+  return bitsPerSec(promised * (isGuarantee ? RELATIVE_FLOOR.ofGuarantee : RELATIVE_FLOOR.ofPromised));
+}
+
 export interface VerdictInput {
   /** Link capacity in the bits HTB counts (L2). */
   readonly capacity: BitsPerSec;
@@ -49,6 +66,10 @@ export interface ContainerVerdict {
   readonly error: BitsPerSec;
   /** |error| / capacity. */
   readonly errorOfCapacity: number;
+  /** relativeFloor: what a busy container must reach whatever the link-relative bound says. */
+  readonly floor: BitsPerSec;
+  readonly floorPass: boolean;
+  /** Within the link-relative bound and at or above the floor. */
   readonly pass: boolean;
   readonly drops: number | undefined;
 }
@@ -77,6 +98,8 @@ function judgeContainer(input: VerdictInput, ideal: BitsPerSec, container: Oracl
   const measured = goodputToWireRate(measuredGoodput, input.geometry ?? ETHERNET_IPV4_TCP_TIMESTAMPS);
   const error = bitsPerSec(measured - ideal);
   const errorOfCapacity = Math.abs(error) / input.capacity;
+  const floor = relativeFloor(container, ideal);
+  const floorPass = measured >= floor;
   return {
     id: container.id,
     measuredGoodput,
@@ -84,7 +107,9 @@ function judgeContainer(input: VerdictInput, ideal: BitsPerSec, container: Oracl
     ideal,
     error,
     errorOfCapacity,
-    pass: errorOfCapacity <= tolerance.perContainerOfCapacity,
+    floor,
+    floorPass,
+    pass: errorOfCapacity <= tolerance.perContainerOfCapacity && floorPass,
     drops: input.drops?.get(container.id),
   };
 }
@@ -128,6 +153,7 @@ export function formatVerdict(verdict: Verdict): string {
     (c) =>
       `${c.pass ? 'PASS' : 'FAIL'} ${c.id}: measured ${mbit(c.measured)} (goodput ${mbit(c.measuredGoodput)}), ideal ${mbit(c.ideal)}, ` +
       `error ${c.error >= 0 ? '+' : ''}${mbit(c.error)} = ${percent(c.errorOfCapacity)} of link` +
+      `${c.floor > 0 ? `, floor ${mbit(c.floor)}${c.floorPass ? '' : ' MISSED'}` : ''}` +
       `${c.drops !== undefined ? `, drops ${c.drops}` : ''}`,
   );
   lines.push(

@@ -84,6 +84,49 @@ describe('measure: verdict against the oracle', () => {
     expect(verdict.containers[0]?.measured).toBeCloseTo(50e6 * l2OverheadFactor(), 0);
   });
 
+  it('a small busy container that starves fails, though it is within 3% of the link', () => {
+    // 1.2 mbit guaranteed on a 60 mbit link (2%): measuring 0 is 2% of the link off.
+    const verdict = judgeAllocation(
+      {
+        capacity: C,
+        containers: [busy('big', 50), { ...busy('small', 1.2), priority: 1 }],
+        measuredGoodput: new Map([['big', goodputFor(58.8)], ['small', goodputFor(0)]]),
+        tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 },
+      },
+      standInAllocate,
+    );
+    const small = verdict.containers.find((c) => c.id === 'small')!;
+    expect(small.errorOfCapacity).toBeLessThan(0.03);
+    expect(small.floorPass).toBe(false);
+    expect(small.pass).toBe(false);
+    expect(formatVerdict(verdict)).toMatch(/FAIL small: .* floor 1\.14mbit MISSED/);
+  });
+
+  it('the floor is 95% where the ideal is the guarantee, 90% of min(ideal, guarantee) otherwise', () => {
+    const judge = (containers: OracleInput[], wire: Record<string, number>) =>
+      judgeAllocation({ capacity: C, containers, measuredGoodput: new Map(Object.entries(wire).map(([id, w]) => [id, goodputFor(w)])) }, standInAllocate).containers;
+    // a holds exactly its guarantee (b, priority 0, takes the rest): 95% of 10.
+    const [a] = judge([{ ...busy('a', 10), priority: 1 }, busy('b', 20)], { a: 9.4, b: 50.6 });
+    expect(a!.floor / 1e6).toBeCloseTo(9.5, 6);
+    expect(a!.floorPass).toBe(false);
+    // c borrows above its guarantee: the floor is 90% of the guarantee, not of the ideal.
+    const [c] = judge([busy('c', 10), busy('d', 20)], { c: 9.1, d: 50.9 });
+    expect(c!.ideal / 1e6).toBeCloseTo(20, 6);
+    expect(c!.floor / 1e6).toBeCloseTo(9, 6);
+    expect(c!.floorPass).toBe(true);
+    // Demand below the guarantee: 90% of the ideal.
+    const [e] = judge([{ ...busy('e', 10), demand: M(4) }], { e: 3.7 });
+    expect(e!.floor / 1e6).toBeCloseTo(3.6, 6);
+    expect(e!.floorPass).toBe(true);
+  });
+
+  it('an idle container has no floor', () => {
+    const idle: OracleInput = { ...busy('b', 10), demand: M(0) };
+    const verdict = judgeAllocation({ capacity: C, containers: [busy('a', 20), idle], measuredGoodput: new Map([['a', goodputFor(59)]]) }, standInAllocate);
+    expect(verdict.containers[1]!.floor).toBe(0);
+    expect(verdict.containers[1]!.floorPass).toBe(true);
+  });
+
   it('rejects a measurement for an unknown container', () => {
     expect(() =>
       judgeAllocation({ capacity: C, containers: [busy('a', 20)], measuredGoodput: new Map([['zz', M(1)]]) }, standInAllocate),
