@@ -13,7 +13,7 @@ import { isConverged } from './converged';
 import { fromNothing } from './fresh';
 import { dedupeVethPairs, isLoopback, loopbackChange } from './links';
 import type { Operation, Plan } from './model';
-import { createRank } from './order';
+import { createRank, QdiscNesting } from './order';
 import { RankedOperations, sortByRank } from './ranked';
 
 export function diff(desired: KernelState, observed: KernelState): Plan {
@@ -35,10 +35,11 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   const nothingRemoved = removed.length === 0;
   const gone = nothingRemoved ? new Set<string>() : cascade(removed, [...have.values()]);
   const implied = nothingRemoved ? new Set<KernelObject>() : impliedRemovals(removed, [...have.values()]);
-  const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o)).map((o): Operation => ({ op: 'delete', object: o }));
+  const observedNesting = nothingRemoved ? undefined : QdiscNesting.of(observed.qdiscs);
+  const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o, observedNesting)).map((o): Operation => ({ op: 'delete', object: o }));
   const toCreate: KernelObject[] = [];
   for (const [key, d] of want) if (creatable(d) && (!have.has(key) || gone.has(key))) toCreate.push(d);
-  const forward = new RankedOperations();
+  const forward = new RankedOperations(QdiscNesting.of(desired.qdiscs));
   for (const o of dedupeVethPairs(toCreate)) forward.add({ op: 'create', object: o });
   for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
   for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
