@@ -4,13 +4,13 @@
 // Run as root: npx tsx bench/apply.ts [apply|tick] (both by default)
 
 import { Applier } from '../src/apply/applier';
-import { FileOwnershipStore, type OwnershipStore } from '../src/wiring/ownership';
+import { FileOwnershipStore, type OwnershipStore } from '../src/ports/ownership';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeProbe } from '../src/wiring/runtime';
-import { silentLogger } from '../src/wiring/logger';
-import { systemClock } from '../src/wiring/tokens';
+import { silentLogger } from '../src/ports/logger';
+import { systemClock } from '../src/ports/clock';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { listNetns, deleteNetns, NETNS_RUN_DIR } from '../src/kernel/native';
@@ -18,7 +18,7 @@ import { RtnlKernel } from '../src/kernel/rtnl/port';
 import type { Policy } from '../src/policy/model';
 import { executeInStages, syntheticPolicyDirect } from './fixtures';
 import { Reconciler } from '../src/reconcile/reconciler';
-import type { Plan } from '../src/plan/model';
+import type { Plan } from '../src/tc/operation';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../src/kernel/port';
 import type { ObservedState } from '../src/tc/model';
 

@@ -13,10 +13,10 @@
 
 import { allocate } from '../src/allocate/oracle';
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
-import { silentLogger } from '../src/wiring/logger';
-import { systemClock } from '../src/wiring/tokens';
+import { silentLogger } from '../src/ports/logger';
+import { systemClock } from '../src/ports/clock';
 import type { CompiledPolicy } from '../src/compile';
 import { buildSandbox, oracleInputs, teardownDemo } from '../src/demo/run';
 import { PEER_LINK, PEER_NETNS, peerState } from '../src/demo/peer';

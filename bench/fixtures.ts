@@ -2,10 +2,10 @@
 import { createdObjects } from '../src/apply/ownership';
 import { recordAhead } from '../src/apply/record';
 import type { KernelPort } from '../src/kernel/port';
-import type { Plan } from '../src/plan/model';
+import type { Plan } from '../src/tc/operation';
 import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
-import type { OwnershipStore } from '../src/wiring/ownership';
+import type { OwnershipStore } from '../src/ports/ownership';
 import { bitsPerSec } from '../src/units/units';
 
 export function syntheticPolicyText(containers: number, options: { mode?: 'shared' | 'per-device'; capacity?: string } = {}): string {

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../src/demo/run';
 import { detectFeatures } from '../src/kernel/rtnl/features';

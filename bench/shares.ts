@@ -9,7 +9,7 @@
 //   [--gso capped,kernel-default] [--flows n] [--phase-seconds s]
 
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../src/demo/run';
 import { DEMO_PHASES } from '../src/demo/scenario';

@@ -1,7 +1,7 @@
 // Converging the kernel to a policy: observe what Sluice owns, compile, diff, execute.
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
-import type { OwnershipRecord, OwnershipStore } from '../wiring/ownership';
+import type { OwnershipRecord, OwnershipStore } from '../ports/ownership';
 import { BridgeFullError, ForeignObjectError } from './errors';
 import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
@@ -10,10 +10,10 @@ import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../compile/placement';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
-import type { Plan } from '../plan/model';
+import type { Plan } from '../tc/operation';
 import type { Policy } from '../policy/model';
 import { emptyKernelState, HOST_NETNS, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
-import { mergeStates, objectKey } from '../tc/identity';
+import { deviceKey, mergeStates, objectKey } from '../tc/identity';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {
@@ -246,8 +246,6 @@ export class Applier {
   }
 }
 
-const deviceKey = (netns: NetnsLocator, dev: string): string => `${netns}\0${dev}`;
-
 
 /**
  * A device Sluice shapes but does not own reads as `external` (never deleted or
@@ -302,12 +300,12 @@ const unseenDevices = (policy: Policy): ExternalDevice[] =>
 /** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */
 function footprint(observed: ObservedState, desired: KernelState): ObservedState {
   const namespaces = new Set(desired.namespaces.map((n) => n.name));
-  const links = new Set(desired.links.map((l) => `${l.netns}/${l.name}`));
-  const inside = (o: { netns: NetnsLocator; dev?: string }): boolean => namespaces.has(o.netns) || (o.dev !== undefined && links.has(`${o.netns}/${o.dev}`));
+  const links = new Set(desired.links.map((l) => deviceKey(l.netns, l.name)));
+  const inside = (o: { netns: NetnsLocator; dev?: string }): boolean => namespaces.has(o.netns) || (o.dev !== undefined && links.has(deviceKey(o.netns, o.dev)));
   return {
     ...observed,
     namespaces: observed.namespaces.filter((n) => namespaces.has(n.name)),
-    links: observed.links.filter((l) => namespaces.has(l.netns) || links.has(`${l.netns}/${l.name}`)),
+    links: observed.links.filter((l) => namespaces.has(l.netns) || links.has(deviceKey(l.netns, l.name))),
     addresses: observed.addresses.filter(inside),
     routes: observed.routes.filter(inside),
     sysctls: observed.sysctls.filter((s) => namespaces.has(s.netns)),

@@ -14,8 +14,8 @@
 
 import { majorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
 import { type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
-import { objectKey } from '../tc/identity';
-import type { Plan } from '../plan/model';
+import { deviceKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
+import type { Plan } from '../tc/operation';
 
 /** What a record says Sluice created; a record without object keys (format 1) is read by its older rule. */
 export interface RecordedOwnership {
@@ -47,9 +47,6 @@ export interface OwnershipView {
   readonly shared: ReadonlySet<string>;
 }
 
-const sep = '\0';
-const devKey = (netns: NetnsLocator, dev: string): string => `${netns}${sep}${dev}`;
-const treeKey = (netns: NetnsLocator, dev: string, major: number): string => `${netns}${sep}${dev}${sep}${major}`;
 
 /** The tree a tc object hangs in: the major of the qdisc it belongs to (undefined for a root qdisc itself). */
 function treeMajorOf(o: KernelObject): number | undefined {
@@ -71,7 +68,7 @@ export class Ownership {
 
   constructor(private readonly record: RecordedOwnership | undefined) {
     this.namespaces = new Set(record?.namespaces ?? []);
-    this.legacyDevices = record && !record.keys ? new Set((record.legacyLinks ?? []).map((d) => devKey(d.netns, d.dev))) : undefined;
+    this.legacyDevices = record && !record.keys ? new Set((record.legacyLinks ?? []).map((d) => deviceKey(d.netns, d.dev))) : undefined;
   }
 
   /** Whether the record alone says Sluice created `o` (the HTB-tree rule aside). */
@@ -83,7 +80,7 @@ export class Ownership {
     if (!this.legacyDevices) return false;
     if (this.namespaces.has(o.netns)) return true;
     const dev = o.type === 'link' ? o.name : deviceOf(o);
-    return dev !== undefined && this.legacyDevices.has(devKey(o.netns, dev));
+    return dev !== undefined && this.legacyDevices.has(deviceKey(o.netns, dev));
   }
 
   /**
@@ -136,23 +133,23 @@ function pinnedBy(view: ObservedState, foreign: readonly KernelObject[], desired
   const holders = new Set<string>();
   const hold = (o: KernelObject): void => {
     if (o.type === 'namespace' || o.type === 'cgroup-classid') return;
-    holders.add(`netns/${o.netns}`);
+    holders.add(namespaceKey(o.netns));
     const dev = deviceOf(o);
     if (dev === undefined) return;
-    holders.add(devKey(o.netns, dev));
+    holders.add(deviceKey(o.netns, dev));
     const major = treeMajorOf(o);
     if (major !== undefined) holders.add(treeKey(o.netns, dev, major));
   };
   for (const o of foreign) hold(o);
   // A device of a kind Sluice never makes (reported as external) dies with its namespace too.
-  for (const l of view.links) if (l.spec.kind === 'external' && l.name !== 'lo' && !desiredKeys.has(objectKey(l))) holders.add(`netns/${l.netns}`);
+  for (const l of view.links) if (l.spec.kind === 'external' && l.name !== 'lo' && !desiredKeys.has(objectKey(l))) holders.add(namespaceKey(l.netns));
   if (holders.size === 0) return [];
   const pinned: KernelObject[] = [];
   const consider = (o: KernelObject, holderKey: string): void => {
     if (holders.has(holderKey) && !desiredKeys.has(objectKey(o))) pinned.push(o);
   };
-  for (const n of view.namespaces) consider(n, `netns/${n.name}`);
-  for (const l of view.links) if (l.spec.kind !== 'external') consider(l, devKey(l.netns, l.name));
+  for (const n of view.namespaces) consider(n, namespaceKey(n.name));
+  for (const l of view.links) if (l.spec.kind !== 'external') consider(l, deviceKey(l.netns, l.name));
   for (const q of view.qdiscs) if (q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS) consider(q, treeKey(q.netns, q.dev, majorOf(q.handle)));
   return pinned;
 }

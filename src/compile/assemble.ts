@@ -5,7 +5,7 @@ import type { HostPolicy, Policy } from '../policy/model';
 import type { Direction, HtbClassSpec } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
-import type { KernelFeatures } from './features';
+import type { KernelFeatures } from '../tc/features';
 import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { guaranteeOf, type Placement } from './placement';

@@ -3,18 +3,18 @@
 
 import type { HostPolicy, Policy } from '../policy/model';
 import type { KernelState } from '../tc/model';
-import { BASELINE_FEATURES, type KernelFeatures } from './features';
+import { BASELINE_FEATURES, type KernelFeatures } from '../tc/features';
 import type { CompiledPolicy, ObservedInputs } from './model';
 import { sharedTrees, perDeviceTrees } from './assemble';
 import { describe } from './describe';
 import { observedInputs, sameInputs } from './observed';
 import { isWired, place, type Placement } from './placement';
-import { parseSubnet } from '../policy/subnet';
+import { parseSubnet } from '../net/ipv4';
 import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, prefix6Of, workloadDevices, type Plumbing } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
-export type { KernelFeatures } from './features';
+export type { KernelFeatures } from '../tc/features';
 
 export interface CompileOptions {
   /**

@@ -2,7 +2,7 @@
 // up, so the reconciler, metrics and `inspect` can find its classes and devices.
 
 import type { SourceRef } from '../policy/model';
-import type { ResolvedWorkload } from '../sources/source';
+import type { ResolvedWorkload } from '../workload/workload';
 import type { TcHandle } from '../tc/handle';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import type { BitsPerSec } from '../units/units';

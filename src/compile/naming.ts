@@ -2,7 +2,7 @@
 // when the policy changes elsewhere, or every apply would rebuild unrelated containers.
 
 import * as crypto from 'node:crypto';
-import { intToIp, ipToInt, isHostAddress, maskOf, parseSubnet } from '../policy/subnet';
+import { intToIp, ipToInt, isHostAddress, maskOf, parseSubnet } from '../net/ipv4';
 
 const IFNAMSIZ = 15;
 

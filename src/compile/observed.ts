@@ -4,8 +4,8 @@
 import type { Policy } from '../policy/model';
 import type { ClassObject, FilterObject, KernelState, NetnsLocator } from '../tc/model';
 import { minorOf, type TcHandle } from '../tc/handle';
-import { ipToInt } from '../policy/subnet';
-import { isIpv6 } from '../policy/ipv6';
+import { ipToInt } from '../net/ipv4';
+import { isIpv6 } from '../net/ipv6';
 import { assignDeviceNames, isContainerMinor } from './naming';
 import { hasOwnNamespace, containerNetns } from './placement';
 import type { ObservedInputs } from './model';

@@ -7,8 +7,8 @@ import type { TcHandle } from '../tc/handle';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { allocate } from '../allocate/oracle';
 import { assignAddresses, assignMinors } from './naming';
-import { embedIpv4, parseSubnet6 } from '../policy/ipv6';
-import { ipToInt } from '../policy/subnet';
+import { embedIpv4, parseSubnet6 } from '../net/ipv6';
+import { ipToInt } from '../net/ipv4';
 import { classHandle } from './trees';
 import type { ObservedInputs } from './model';
 

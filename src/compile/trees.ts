@@ -18,8 +18,8 @@ import {
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
 import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
-import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
-import { parseIpv6, parsePlainIpv6Into } from '../policy/ipv6';
+import { ipToInt, maskOf, parseSubnet } from '../net/ipv4';
+import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
 
 export const ROOT_MAJOR = 1;
 export const INGRESS_MAJOR = 0xffff;

@@ -6,13 +6,13 @@
 // one (converged.ts).
 
 import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { classKey, linkKey, namespaceKey, objectKey } from '../tc/identity';
+import { classKey, linkKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
 import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
 import { compare, creatable, deletable } from './compare';
 import { isConverged } from './converged';
 import { fromNothing } from './fresh';
 import { dedupeVethPairs, isLoopback, loopbackChange } from './links';
-import type { Operation, Plan } from './model';
+import type { Operation, Plan } from '../tc/operation';
 import { createRank, QdiscNesting } from './order';
 import { RankedOperations, sortByRank } from './ranked';
 
@@ -98,7 +98,7 @@ type QdiscIndex = ReadonlyMap<string, string>;
 /** (netns, dev, handle major) → key of the qdisc with that handle. */
 function qdiscIndex(all: readonly KernelObject[]): QdiscIndex {
   const index = new Map<string, string>();
-  for (const o of all) if (o.type === 'qdisc') index.set(`${o.netns}/${o.dev}/${majorOf(o.handle)}`, objectKey(o));
+  for (const o of all) if (o.type === 'qdisc') index.set(treeKey(o.netns, o.dev, majorOf(o.handle)), objectKey(o));
   return index;
 }
 
@@ -113,7 +113,7 @@ function parentKeys(o: KernelObject, qdiscs: QdiscIndex): string[] {
   }
   if (o.type === 'route') return o.dev ? [...keys, linkKey(o.netns, o.dev)] : keys;
   keys.push(linkKey(o.netns, o.dev));
-  const qdiscOf = (major: number): string | undefined => qdiscs.get(`${o.netns}/${o.dev}/${major}`);
+  const qdiscOf = (major: number): string | undefined => qdiscs.get(treeKey(o.netns, o.dev, major));
   if (o.type === 'class') keys.push(...defined(qdiscOf(majorOf(o.classid))));
   if (o.type === 'filter') keys.push(...defined(qdiscOf(majorOf(o.parent))));
   // A root qdisc's parent (ffff:ffff) has the ingress qdisc's major: it is no child of it.

@@ -3,7 +3,7 @@
 import type { KernelObject, KernelState, LinkObject } from '../tc/model';
 import { creatable } from './compare';
 import { isLoopback, keptEndOf, LinkIndex, loopbackChange, type VethObject } from './links';
-import type { Operation, Plan } from './model';
+import type { Operation, Plan } from '../tc/operation';
 import { ADDRESS_RANK, CGROUP_RANK, classRank, filterRank, linkRank, NAMESPACE_RANK, QdiscNesting, qdiscRank, ROUTE_RANK, SYSCTL_RANK } from './order';
 import { RankedOperations } from './ranked';
 

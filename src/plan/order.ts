@@ -2,6 +2,7 @@
 // before parents on delete. One rank table, used in both directions.
 
 import { TC_H_INGRESS, TC_H_ROOT, majorOf, minorOf } from '../tc/handle';
+import { deviceKey, treeKey } from '../tc/identity';
 import { assertNever, type ClassObject, type FilterObject, type KernelObject, type LinkObject, type NetnsLocator, type QdiscObject } from '../tc/model';
 
 /**
@@ -96,12 +97,12 @@ export class QdiscNesting {
     }
     if (nested === undefined) return undefined;
     const n = new QdiscNesting();
-    const parentOf = new Map(nested.map((q) => [n.key(q.netns, q.dev, majorOf(q.handle)), majorOf(q.parent)]));
+    const parentOf = new Map(nested.map((q) => [treeKey(q.netns, q.dev, majorOf(q.handle)), majorOf(q.parent)]));
     for (const q of nested) {
       // Up the chain of parents to the root tree; a chain longer than MAX_NESTING is a loop or too deep to rank.
       let level = 0;
       let major = majorOf(q.handle);
-      for (let key = n.key(q.netns, q.dev, major); parentOf.has(key) && level <= MAX_NESTING; key = n.key(q.netns, q.dev, major)) {
+      for (let key = treeKey(q.netns, q.dev, major); parentOf.has(key) && level <= MAX_NESTING; key = treeKey(q.netns, q.dev, major)) {
         major = parentOf.get(key)!;
         level++;
       }
@@ -118,19 +119,16 @@ export class QdiscNesting {
   }
 
   private lookUp(netns: NetnsLocator, dev: string): Map<number, number> | undefined {
-    const byMajor = this.byDevice.get(this.key(netns, dev, 0));
+    const byMajor = this.byDevice.get(deviceKey(netns, dev));
     if (byMajor !== undefined) this.last = { netns, dev, byMajor };
     return byMajor;
   }
 
   private devices(netns: NetnsLocator, dev: string): Map<number, number> {
-    const key = this.key(netns, dev, 0);
+    const key = deviceKey(netns, dev);
     let byMajor = this.byDevice.get(key);
     if (byMajor === undefined) this.byDevice.set(key, (byMajor = new Map()));
     return byMajor;
   }
 
-  private key(netns: NetnsLocator, dev: string, major: number): string {
-    return `${netns}\0${dev}\0${major}`;
-  }
 }

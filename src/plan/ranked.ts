@@ -3,7 +3,7 @@
 
 import type { NetnsLocator } from '../tc/model';
 import { peerUpChange, type PeerLookup } from './links';
-import type { Operation } from './model';
+import type { Operation } from '../tc/operation';
 import { createRank, type QdiscNesting } from './order';
 
 /**

@@ -9,7 +9,7 @@
 
 import type { Seconds } from '../units/units';
 import type { Direction, NetnsLocator } from '../tc/model';
-import type { ResolvedWorkload, SourceLabel } from '../sources/source';
+import type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
 
 /** Where a policy element came from, so errors and `inspect` can cite it. */
@@ -92,7 +92,7 @@ export interface SchedulePatch {
 
 export interface SchedulePolicy {
   readonly name: string;
-  /** Five-field cron expression for the window's start (src/schedule/cron.ts). */
+  /** Five-field cron expression for the window's start (src/policy/cron.ts). */
   readonly cron: ScheduleSpec['cron'];
   readonly duration: Seconds;
   readonly patches: readonly SchedulePatch[];

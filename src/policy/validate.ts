@@ -6,14 +6,14 @@ import { bitsPerSec } from '../units/units';
 import type { LocatedDocument, Position } from './documents';
 import type { PolicyIssue } from './issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
-import { cronProblem } from '../schedule/cron';
-import { applyPatches } from '../schedule/patch';
-import { MAX_GUARANTEE_RATIO } from '../compile/htb';
-import { formatRate } from './rates';
+import { cronProblem } from './cron';
+import { applyPatches } from './patch';
+import { MAX_GUARANTEE_RATIO } from './limits';
+import { formatRate } from '../units/format';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
-import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from '../net/ipv4';
 import { dotDotIssue } from './paths';
-import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from './ipv6';
+import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from '../net/ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -250,7 +250,7 @@ function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[]
 
 /**
  * HTB shares the excess by quanta, which stay proportional to guarantees only within
- * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts); a smaller non-zero guarantee
+ * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts, quantumBase); a smaller non-zero guarantee
  * would borrow more than the oracle gives it.
  */
 function checkGuaranteeRatio(containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {

@@ -3,7 +3,8 @@
 // unchanged policy is drift: something changed the kernel behind Sluice's back.
 
 import type { Applier } from '../apply/applier';
-import type { Clock, Logger } from '../wiring/tokens';
+import type { Clock } from '../ports/clock';
+import type { Logger } from '../ports/logger';
 import type { CompiledPolicy } from '../compile';
 import { SluiceError } from '../errors';
 import { describeOperation } from '../plan/format';

@@ -5,8 +5,8 @@
 
 import type { PolicyIssue } from '../policy/issues';
 import type { ContainerMatch, ContainerPolicy, Policy, WorkloadSelector } from '../policy/model';
-import { isHostAddress, parseSubnet } from '../policy/subnet';
-import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../policy/ipv6';
+import { isHostAddress, parseSubnet } from '../net/ipv4';
+import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../net/ipv6';
 import type { ResolvedWorkload, SourceLabel, SourceSnapshot } from './source';
 
 type WorkloadMatch = Extract<ContainerMatch, { kind: 'workload' }>;

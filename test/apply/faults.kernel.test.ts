@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { FileOwnershipStore } from '../../src/wiring/ownership';
+import { FileOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { KernelFeatures } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';

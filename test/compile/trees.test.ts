@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipToInt } from '../../src/policy/subnet';
+import { ipToInt } from '../../src/net/ipv4';
 import { addressTable } from '../../src/compile/trees';
 import type { TcHandle } from '../../src/tc/handle';
 

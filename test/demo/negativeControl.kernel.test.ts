@@ -5,7 +5,7 @@
 // quantum (the excess split evenly, not by guarantee).
 import { afterEach, beforeAll, afterAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import { MAX_PACKET_BYTES } from '../../src/compile/htb';
 import { INGRESS_MAJOR } from '../../src/compile/trees';

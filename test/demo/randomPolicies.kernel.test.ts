@@ -5,7 +5,7 @@
 // SLUICE_SEED=<n> replays a run; without it the seed is random and printed.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { detectFeatures } from '../../src/kernel/rtnl/features';

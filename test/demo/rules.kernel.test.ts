@@ -3,7 +3,7 @@
 // link per container and >= 95% utilisation; drops reported.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { classRank, createRank, filterRank, linkRank, QdiscNesting, qdiscRank } from '../../src/plan/order';
 import { diff } from '../../src/plan/diff';
-import type { Plan } from '../../src/plan/model';
+import type { Plan } from '../../src/tc/operation';
 import { makeHandle, majorOf, minorOf, TC_H_ROOT, type TcHandle } from '../../src/tc/handle';
 import { emptyKernelState, flatten, type KernelObject, type KernelState } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';

@@ -7,10 +7,10 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { silentLogger } from '../../src/wiring/logger';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
+import { silentLogger } from '../../src/ports/logger';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { detectFeatures } from '../../src/kernel/rtnl/features';

@@ -3,7 +3,7 @@
 // container (all its flows together) against the oracle, as the demo judges.
 import { spawn } from 'node:child_process';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, oracleInputs, teardownDemo, type DemoDeps } from '../../src/demo/run';

@@ -2,7 +2,7 @@
 // a host whose bridge someone else made, and what is left.
 import { KernelError } from '../../src/errors';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../../src/kernel/port';
-import type { Plan } from '../../src/plan/model';
+import type { Plan } from '../../src/tc/operation';
 import type { Policy } from '../../src/policy/model';
 import type { NetnsLocator, ObservedState } from '../../src/tc/model';
 import { netnsList, sh } from './kernel';

@@ -8,7 +8,7 @@ import type { ContainerTraffic } from '../../traffic/snapshot';
 import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
 import { emptyKernelState, type KernelObject, type ObservedState } from '../../tc/model';
-import { objectKey } from '../../tc/identity';
+import { classKey, objectKey } from '../../tc/identity';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
 import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
@@ -58,16 +58,16 @@ function sourceLines(source: SourceRef): string[] {
 
 /** Kernel objects behind one container: its devices, addresses, classes, leaf queues, filters. */
 function objectsOf(c: CompiledContainer, observed: ObservedState): KernelObject[] {
-  const classids = new Set(Object.values(c.classes).map((r) => `${r!.netns}/${r!.dev}/${r!.classid >>> 0}`));
+  const classids = new Set(Object.values(c.classes).map((r) => classKey(r!.netns, r!.dev, r!.classid)));
   const devices = new Set([c.hostDev, c.containerDev].filter((d): d is string => d !== undefined));
   return [
     ...observed.namespaces.filter((n) => n.name === c.netns),
     ...observed.links.filter((l) => devices.has(l.name) && (l.netns === c.netns || l.name === c.hostDev)),
     ...observed.addresses.filter((a) => a.netns === c.netns),
     ...observed.routes.filter((r) => r.netns === c.netns),
-    ...observed.classes.filter((k) => classids.has(`${k.netns}/${k.dev}/${k.classid >>> 0}`)),
-    ...observed.qdiscs.filter((q) => classids.has(`${q.netns}/${q.dev}/${q.parent >>> 0}`)),
-    ...observed.filters.filter((f) => f.spec.kind === 'u32' && f.spec.classid !== undefined && classids.has(`${f.netns}/${f.dev}/${f.spec.classid >>> 0}`)),
+    ...observed.classes.filter((k) => classids.has(classKey(k.netns, k.dev, k.classid))),
+    ...observed.qdiscs.filter((q) => classids.has(classKey(q.netns, q.dev, q.parent))),
+    ...observed.filters.filter((f) => f.spec.kind === 'u32' && f.spec.classid !== undefined && classids.has(classKey(f.netns, f.dev, f.spec.classid))),
     ...observed.cgroups.filter((g) => g.cgroup === c.cgroup),
   ];
 }

@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
 import type { Container } from 'inversify';
-import { JsonLogger } from '../../wiring/logger';
+import { JsonLogger } from '../../ports/logger';
 import { openRuntime } from '../../wiring/runtime';
-import { TOKENS, type Logger } from '../../wiring/tokens';
+import { TOKENS } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import type { Daemon, DaemonOptions } from '../../daemon/serve';
 import type { PolicyLoader } from '../../sources/loader';

@@ -1,6 +1,6 @@
 // The status table: what an operator reads to know who is using the link.
 import Table from 'cli-table3';
-import { formatRate } from '../../policy/rates';
+import { formatRate } from '../../units/format';
 import { displayName, type TrafficSnapshot } from '../../traffic/snapshot';
 import { DIRECTIONS } from '../../tc/model';
 import { bitsPerSec } from '../../units/units';

@@ -1,5 +1,5 @@
 // The `top` screen: rows sorted by rate, a bar of rate against ceiling with the guarantee marked.
-import { formatRate } from '../../policy/rates';
+import { formatRate } from '../../units/format';
 import { displayName, type TrafficSnapshot } from '../../traffic/snapshot';
 import { bitsPerSec } from '../../units/units';
 

@@ -5,7 +5,7 @@
 
 import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
-import type { Operation } from '../../plan/model';
+import type { Operation } from '../../tc/operation';
 import { describeObject } from '../../tc/describe';
 import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
 import type { ExecutionReport } from '../port';

@@ -2,7 +2,7 @@
 // and their attributes, built and parsed without I/O.
 
 import { createHash } from 'node:crypto';
-import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../policy/ipv6';
+import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../net/ipv6';
 import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
 import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 

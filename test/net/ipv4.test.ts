@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { intToIp, ipToInt, parseSubnet } from '../../src/policy/subnet';
+import { intToIp, ipToInt, parseSubnet } from '../../src/net/ipv4';
 
 describe('IPv4 addresses as numbers', () => {
   it('round-trips every address', () => {

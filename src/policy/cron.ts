@@ -1,5 +1,5 @@
 // Which cron expressions a Schedule may use. cron-parser gives a window its meaning
-// (windows.ts: the last and next start from any instant, in a time zone); node-cron
+// (src/schedule/windows.ts: the last and next start from any instant, in a time zone); node-cron
 // times the openings in `serve` (daemon/serve.ts). An expression only one of them
 // reads would validate and then fail (or drift) at run time, so both must accept it.
 

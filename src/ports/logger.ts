@@ -1,5 +1,12 @@
-// Loggers: JSON lines for the daemon (machines read them), quiet for one-shot commands.
-import type { Logger, LogLevel } from './tokens';
+// Logging, a port, and its two implementations: JSON lines for the daemon (machines
+// read them), quiet for one-shot commands.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Structured logs: one JSON object per line in the daemon. */
+export interface Logger {
+  log(level: LogLevel, event: string, fields?: Readonly<Record<string, unknown>>): void;
+}
 
 const ORDER: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3 };
 

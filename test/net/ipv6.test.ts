@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { canonicalIpv6, embedIpv4, inSubnet6, ipv6Bytes, ipv6FromBytes, parseSubnet6 } from '../../src/policy/ipv6';
+import { canonicalIpv6, embedIpv4, inSubnet6, ipv6Bytes, ipv6FromBytes, parseSubnet6 } from '../../src/net/ipv6';
 
 describe('IPv6 text', () => {
   it('is canonical as RFC 5952 writes it (what the kernel port decodes)', () => {

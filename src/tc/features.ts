@@ -1,7 +1,7 @@
-// What the compiler may assume about the kernel. Detected by the kernel layer
-// (src/kernel/features.ts); the pure compiler only reads it.
+// What the compiler may assume about the kernel: detected by the kernel port
+// (src/kernel/rtnl/features.ts), read by the pure compiler. Here, below both.
 
-import type { QdiscKind } from '../tc/model';
+import type { QdiscKind } from './model';
 
 export interface KernelFeatures {
   /** Qdisc kinds usable as HTB leaves, best first among those that exist. */

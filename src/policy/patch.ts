@@ -1,7 +1,7 @@
 // Applying a window's patches to containers: pure, shared by validation (admission
 // during the window) and the scheduler (the policy in force).
 
-import type { ContainerPolicy, SchedulePatch } from '../policy/model';
+import type { ContainerPolicy, SchedulePatch } from './model';
 import { DIRECTIONS } from '../tc/model';
 
 export function applyPatches(containers: readonly ContainerPolicy[], patches: readonly SchedulePatch[]): ContainerPolicy[] {
