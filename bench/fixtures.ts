@@ -74,6 +74,7 @@ export function syntheticPolicyDirect(containers: number, options: DirectOptions
         source,
       };
     }),
+    groups: [],
     schedules: [],
   };
 }

@@ -8,3 +8,9 @@
  * largest/ratio.
  */
 export const MAX_GUARANTEE_RATIO = 1024;
+
+/**
+ * How deep groups nest: a group, its subgroups and theirs (group → subgroup → subgroup →
+ * container). Each level is one more HTB a packet passes through (src/compile/trees.ts).
+ */
+export const MAX_GROUP_LEVELS = 3;

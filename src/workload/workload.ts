@@ -25,6 +25,11 @@ export interface ResolvedWorkload {
   readonly labels: Readonly<Record<string, string>>;
   /** The group it was started in (a compose service), for `match: { <source>: { service } }`. */
   readonly service?: string;
+  /**
+   * The group (a policy Group's name) its source puts it in, e.g. its Kubernetes
+   * namespace's; a policy container's own `group:` wins. Resolution honours it.
+   */
+  readonly group?: string;
   /** Why it has no address on the Host's bridge (its networks), for the waiting note. */
   readonly placement?: string;
 }

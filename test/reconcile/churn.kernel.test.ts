@@ -75,6 +75,7 @@ function policyWith(containers: readonly ContainerPolicy[]): Policy {
   return {
     host: { name: 'churn', mode: 'shared', netns: HOST, bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1', capacity: { download: bitsPerSec(100e6), upload: bitsPerSec(100e6) }, overcommit: 'reject', external: false, sources: [], source },
     containers,
+    groups: [],
     schedules: [],
   };
 }
