@@ -6,7 +6,7 @@ import { BridgeFullError, ForeignObjectError } from './errors';
 import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
 import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
-import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../compile/placement';
+import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../shape/namespaces';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';

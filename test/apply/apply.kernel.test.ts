@@ -11,7 +11,7 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { bridgeAddress } from '../../src/kernel/rtnl/messages';
 import { BridgeFullError } from '../../src/apply/errors';
-import { BRIDGE_MAX_PORTS } from '../../src/compile/placement';
+import { BRIDGE_MAX_PORTS } from '../../src/shape/namespaces';
 import { formatHandle } from '../../src/tc/handle';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { describeKernel, netnsList, removeNamespaces } from '../support/kernel';

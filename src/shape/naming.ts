@@ -1,18 +1,21 @@
-// Stable names and numbers: device names, class minors and addresses must not move
-// when the policy changes elsewhere, or every apply would rebuild unrelated containers.
+// Stable names and numbers: device names, slots and addresses must not move when the
+// policy changes elsewhere, or every apply would rebuild unrelated containers.
 
 import * as crypto from 'node:crypto';
 import { intToIp, ipToInt, isHostAddress, maskOf, parseSubnet } from '../net/ipv4';
 
 const IFNAMSIZ = 15;
 
-/** Class minors Sluice hands to containers; 1 is the root class, 2 the default class. */
-export const ROOT_MINOR = 0x1;
-export const DEFAULT_MINOR = 0x2;
-const FIRST_CONTAINER_MINOR = 0x10;
-const LAST_CONTAINER_MINOR = 0xfff0;
+/**
+ * Slots: a small number per node of the tree (container or group), unique on a host,
+ * kept across applies and restarts. A renderer numbers what it makes for a node by its
+ * slot (HTB: the node's class minor, its leaf qdisc's major); below the first slot it
+ * has numbers of its own (HTB: 1 the root class, 2 the default class).
+ */
+const FIRST_SLOT = 0x10;
+const LAST_SLOT = 0xfff0;
 
-export const isContainerMinor = (minor: number): boolean => minor >= FIRST_CONTAINER_MINOR && minor <= LAST_CONTAINER_MINOR;
+export const isSlot = (n: number): boolean => n >= FIRST_SLOT && n <= LAST_SLOT;
 
 /**
  * The first 32 bits of sha256(text), for the devices of containers whose own name does
@@ -26,7 +29,7 @@ export function stableHash(text: string): number {
 }
 
 /**
- * Where a name starts probing for a class minor or an address: FNV-1a (32 bits) over the
+ * Where a name starts probing for a slot or an address: FNV-1a (32 bits) over the
  * UTF-16 code units of `text`, then MurmurHash3's finaliser, without which names like
  * c0…c9999 bunch up in the low bits. Minors and addresses are read back from the kernel
  * and kept, so this only places new containers, and needs to spread names, not resist
@@ -83,10 +86,10 @@ function deviceNamesInOrder(names: readonly string[], reserved: ReadonlySet<stri
 }
 
 /**
- * Class minor per container: the one it already has in the kernel if any, else a hash
- * of its name probed linearly; assigned in name order so results are deterministic.
+ * Slot per node: the one it already has in the kernel if any, else a hash of its name
+ * probed linearly; assigned in name order so results are deterministic.
  */
-export function assignMinors(names: readonly string[], existing: ReadonlyMap<string, number>): Map<string, number> {
+export function assignSlots(names: readonly string[], existing: ReadonlyMap<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   const taken = new Set<number>();
   const sorted = [...names].sort();
@@ -96,20 +99,20 @@ export function assignMinors(names: readonly string[], existing: ReadonlyMap<str
     for (let i = 0; i < sorted.length; i++) {
       const name = sorted[i]!;
       const had = existing.get(name);
-      if (had !== undefined && isContainerMinor(had) && !taken.has(had)) {
+      if (had !== undefined && isSlot(had) && !taken.has(had)) {
         out.set(name, had);
         taken.add(had);
       }
     }
   }
-  const span = LAST_CONTAINER_MINOR - FIRST_CONTAINER_MINOR + 1;
+  const span = LAST_SLOT - FIRST_SLOT + 1;
   for (let i = 0; i < sorted.length; i++) {
     const name = sorted[i]!;
     if (out.has(name)) continue;
-    let minor = FIRST_CONTAINER_MINOR + (slotHash(name) % span);
-    while (taken.has(minor)) minor = minor === LAST_CONTAINER_MINOR ? FIRST_CONTAINER_MINOR : minor + 1;
-    out.set(name, minor);
-    taken.add(minor);
+    let slot = FIRST_SLOT + (slotHash(name) % span);
+    while (taken.has(slot)) slot = slot === LAST_SLOT ? FIRST_SLOT : slot + 1;
+    out.set(name, slot);
+    taken.add(slot);
   }
   return out;
 }

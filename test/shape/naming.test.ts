@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { slotHash, stableHash } from '../../src/compile/naming';
+import { slotHash, stableHash } from '../../src/shape/naming';
 
 describe('stableHash', () => {
   it('is the first 32 bits of sha256, read big-endian (the names of devices depend on it)', () => {

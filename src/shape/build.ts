@@ -1,0 +1,181 @@
+// The shaping tree of a policy in force: each container's place (its namespace and
+// devices, its address, its slot), the groups above containers, and every node's
+// guarantees as they will be enforced. Pure: the same policy and what is already
+// assigned in the kernel always give the same tree.
+
+import type { ContainerPolicy, GroupPolicy, HostPolicy, Policy } from '../policy/model';
+import { DIRECTIONS, type Direction } from '../tc/model';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
+import { allocate } from '../allocate/oracle';
+import { embedIpv4, parseSubnet6 } from '../net/ipv6';
+import { ipToInt } from '../net/ipv4';
+import { formatRate } from '../units/format';
+import { assignAddresses, assignSlots } from './naming';
+import { containerNetns, hasOwnNamespace } from './namespaces';
+import type { AssignedBefore, ContainerNode, GroupNode, NodeRates, ShapeTree } from './model';
+
+const MANAGED_CONTAINER_DEV = 'eth0';
+/** In a namespace Sluice did not create, eth0 may already exist. */
+const ATTACHED_CONTAINER_DEV = 'sl-eth0';
+
+export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[]): ShapeTree {
+  const host = policy.host;
+  const containers = policy.containers;
+  const devNames = before.devNames;
+  const needing: string[] = [];
+  containers.forEach((c) => {
+    if (!c.address && hasOwnNamespace(c)) needing.push(c.name);
+  });
+  // The addresses already taken matter only to containers that need one: usually none.
+  const addresses = needing.length === 0 ? new Map<string, string>() : assignAddresses(host.subnet, needing, fixedAddresses(host, containers), before.addresses);
+  for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
+  const inForce = groupsInForce(policy.groups, containers);
+  const names = containers.map((c) => c.name);
+  for (const g of inForce) names.push(g.name);
+  const slots = assignSlots(names, before.slots);
+  const guarantees = inForce.length === 0 ? flatGuarantees(policy, notes) : levelGuarantees(host, inForce, containers, notes);
+  const groups = groupNodes(inForce, slots, guarantees);
+  const groupOf = groups.length === 0 ? undefined : new Map(groups.map((g) => [g.id, g]));
+  const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
+  // Plain literals with undefined for what does not apply: a conditional spread per
+  // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
+  const nodes = containers.map((c): ContainerNode => {
+    const own = hasOwnNamespace(c);
+    // Without overcommit or groups (the usual case) no map by name: each container's own.
+    const scaled = guarantees?.get(c.name);
+    const address = (c.address ?? addresses.get(c.name)) || undefined;
+    const address4 = address === undefined ? -1 : ipToInt(address);
+    return {
+      kind: 'container',
+      policy: c,
+      parent: groupOf !== undefined && c.group !== undefined ? groupOf.get(c.group) : undefined,
+      slot: slots.get(c.name)!,
+      managed: c.match.kind === 'managed',
+      downloadGuarantee: scaled ? scaled.download : c.bandwidth.download.guarantee,
+      uploadGuarantee: scaled ? scaled.upload : c.bandwidth.upload.guarantee,
+      netns: own ? containerNetns(c) : undefined,
+      hostDev: own ? devNames.get(c.name)! : undefined,
+      containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
+      address,
+      address4,
+      address6: c.address6 ?? (subnet6 && address && c.match.kind === 'managed' ? embedIpv4(subnet6, address4) : undefined),
+    };
+  });
+  return { host, groups, containers: nodes };
+}
+
+/** The gateway's and the containers' own addresses. */
+function fixedAddresses(host: HostPolicy, containers: readonly ContainerPolicy[]): Set<string> {
+  const fixed = new Set<string>([host.gateway]);
+  containers.forEach((c) => {
+    if (c.address) fixed.add(c.address);
+  });
+  return fixed;
+}
+
+/**
+ * The groups with a container in force somewhere below them, parents first: a group
+ * whose workloads are all waiting shapes nothing and is not rendered.
+ */
+function groupsInForce(groups: readonly GroupPolicy[], containers: readonly ContainerPolicy[]): GroupPolicy[] {
+  if (groups.length === 0) return [];
+  const byName = new Map(groups.map((g) => [g.name, g]));
+  const used = new Set<string>();
+  for (const c of containers) {
+    for (let g = c.group === undefined ? undefined : byName.get(c.group); g !== undefined && !used.has(g.name); g = g.parent === undefined ? undefined : byName.get(g.parent)) used.add(g.name);
+  }
+  return groups.filter((g) => used.has(g.name));
+}
+
+type Guarantees = Map<string, Record<Direction, BitsPerSec>>;
+
+/**
+ * Without groups: with overcommit: scale-by-priority, guarantees that do not fit are met
+ * highest priority first and the priority where the link runs out is scaled
+ * proportionally; that is the oracle with every container demanding exactly its
+ * guarantee. Undefined when every guarantee fits.
+ */
+function flatGuarantees(policy: Policy, notes: string[]): Guarantees | undefined {
+  let out: Guarantees | undefined;
+  for (const dir of DIRECTIONS) {
+    const capacity = policy.host.capacity[dir];
+    const total = totalGuarantee(policy.containers, dir);
+    if (total <= capacity) continue;
+    out ??= new Map(policy.containers.map((c) => [c.name, ownGuarantees(c)]));
+    for (const [name, g] of scaleInto(capacity, policy.containers.map((c) => ({ id: c.name, guarantee: c.bandwidth[dir].guarantee, priority: c.bandwidth[dir].priority })))) out.get(name)![dir] = g;
+    notes.push(`${dir} guarantees add up to ${total} bit/s, above the link's ${capacity}: scaled by priority`);
+  }
+  return out;
+}
+
+const ownGuarantees = (c: ContainerPolicy): Record<Direction, BitsPerSec> => ({ download: c.bandwidth.download.guarantee, upload: c.bandwidth.upload.guarantee });
+
+function totalGuarantee(containers: readonly ContainerPolicy[], dir: Direction): number {
+  let total = 0;
+  for (let i = 0; i < containers.length; i++) total += containers[i]!.bandwidth[dir].guarantee;
+  return total;
+}
+
+/** Guarantees met highest priority first, the last priority scaled in proportion: the oracle with each demanding its guarantee. */
+function scaleInto(available: number, children: readonly { readonly id: string; readonly guarantee: BitsPerSec; readonly priority: number }[]): Map<string, BitsPerSec> {
+  const shares = allocate(bitsPerSec(available), children.map((c) => ({ ...c, ceiling: c.guarantee, demand: c.guarantee })));
+  return new Map([...shares].map(([id, g]) => [id, bitsPerSec(Math.floor(g))]));
+}
+
+/**
+ * With groups, every node's guarantee per direction. A group that states none
+ * guarantees its children's sum (at most its ceiling); then, from the link down, a
+ * level whose children are guaranteed more than it has (possible only with overcommit:
+ * scale-by-priority, or a ceiling below the sum) scales them into it by priority.
+ */
+function levelGuarantees(host: HostPolicy, groups: readonly GroupPolicy[], containers: readonly ContainerPolicy[], notes: string[]): Guarantees {
+  const out: Guarantees = new Map();
+  for (const c of containers) out.set(c.name, ownGuarantees(c));
+  for (const g of groups) out.set(g.name, { download: bitsPerSec(0), upload: bitsPerSec(0) });
+  const known = new Set(groups.map((g) => g.name));
+  const parentOf = (group: string | undefined): string | undefined => (group !== undefined && known.has(group) ? group : undefined);
+  for (const dir of DIRECTIONS) {
+    // Children by parent ('' for the link), and each group's wanted guarantee bottom-up.
+    const children = new Map<string, { id: string; guarantee: BitsPerSec; priority: number }[]>();
+    const add = (parent: string | undefined, id: string, guarantee: BitsPerSec, priority: number): void => {
+      const key = parent ?? '';
+      const list = children.get(key);
+      if (list) list.push({ id, guarantee, priority });
+      else children.set(key, [{ id, guarantee, priority }]);
+    };
+    for (const c of containers) add(parentOf(c.group), c.name, c.bandwidth[dir].guarantee, c.bandwidth[dir].priority);
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const g = groups[i]!;
+      const b = g.bandwidth[dir];
+      const sum = (children.get(g.name) ?? []).reduce((s, c) => s + c.guarantee, 0);
+      const own = bitsPerSec(b.guarantee ?? Math.min(sum, b.ceiling));
+      out.get(g.name)![dir] = own;
+      add(g.parent, g.name, own, b.priority);
+    }
+    // From the link down: each level's children fit what the level has.
+    const scale = (level: string, available: number, what: string): void => {
+      const kids = children.get(level) ?? [];
+      const total = kids.reduce((s, c) => s + c.guarantee, 0);
+      if (total > available) {
+        for (const [id, g] of scaleInto(available, kids)) out.get(id)![dir] = g;
+        notes.push(`${dir} guarantees under ${what} add up to ${formatRate(bitsPerSec(total))}, above its ${formatRate(bitsPerSec(available))}: scaled by priority`);
+      }
+    };
+    scale('', host.capacity[dir], 'the link');
+    for (const g of groups) scale(g.name, out.get(g.name)![dir], `group "${g.name}"`);
+  }
+  return out;
+}
+
+function groupNodes(groups: readonly GroupPolicy[], slots: ReadonlyMap<string, number>, guarantees: Guarantees | undefined): GroupNode[] {
+  const nodes = new Map<string, GroupNode>();
+  const rates = (g: GroupPolicy, dir: Direction): NodeRates => {
+    const b = g.bandwidth[dir];
+    return { guarantee: guarantees!.get(g.name)![dir], ceiling: b.ceiling, priority: b.priority, burst: b.burst };
+  };
+  for (const g of groups) {
+    const parent = g.parent === undefined ? undefined : nodes.get(g.parent);
+    nodes.set(g.name, { kind: 'group', id: g.name, parent, level: parent ? parent.level + 1 : 1, slot: slots.get(g.name)!, download: rates(g, 'download'), upload: rates(g, 'upload'), policy: g });
+  }
+  return [...nodes.values()];
+}
