@@ -60,6 +60,7 @@ export function describeGroups(tree: ShapeTree, classids: readonly TcHandle[]): 
       return { netns: host.netns, dev: dir === 'download' ? host.bridge : host.ifb, classid: classids[i]!, guarantee: r.guarantee, ceiling: r.ceiling, priority: r.priority };
     };
     const classes = host.mode === 'shared' ? { download: ref('download'), upload: ref('upload') } : {};
-    return { name: g.id, parent: g.parent?.id, level: g.level, classes, qdisc: makeHandle(g.slot, 0), members: members.get(g)!, source: g.policy.source };
+    const rates = (r: typeof g.download) => ({ guarantee: r.guarantee, ceiling: r.ceiling, priority: r.priority });
+    return { name: g.id, parent: g.parent?.id, level: g.level, bandwidth: { download: rates(g.download), upload: rates(g.upload) }, classes, qdisc: makeHandle(g.slot, 0), members: members.get(g)!, source: g.policy.source };
   });
 }

@@ -39,6 +39,12 @@ export interface CompiledContainer {
   readonly source: SourceRef;
 }
 
+export interface GroupRates {
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
+}
+
 /** A group as rendered: its class in its parent's tree (its members' total) per direction. */
 export interface CompiledGroup {
   readonly name: string;
@@ -46,6 +52,8 @@ export interface CompiledGroup {
   /** 1 under the link, 2 under a group of level 1, … */
   readonly level: number;
   /** Its guarantee as enforced (its members' sum when it states none, after scaling), its ceiling and priority. */
+  readonly bandwidth: Readonly<Record<Direction, GroupRates>>;
+  /** Its class in its parent's HTB per direction (shared mode; per-device mode has none: the reconciler lends within it). */
   readonly classes: Readonly<Partial<Record<Direction, CompiledClassRef>>>;
   /** The handle of its own HTB, which holds its members' classes. */
   readonly qdisc: TcHandle;

@@ -15,7 +15,7 @@
 // group's to the class of its child on the way to the container.
 
 import { makeHandle, type TcHandle } from '../tc/handle';
-import type { Direction, HtbClassSpec, QdiscSpec } from '../tc/model';
+import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
 import { type ContainerNode, type GroupNode, type ShapeTree, guaranteeOf } from '../shape/model';
 import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
@@ -26,6 +26,7 @@ import {
   addressTable,
   addTreeRoot,
   emptyAddress6Table,
+  emptyAddressTable,
   innerRootSpec,
   ROOT_MAJOR,
   ROOT_MINOR,
@@ -62,8 +63,8 @@ const NO_DEFAULT_MINOR = 0;
 export function groupedLayout(tree: ShapeTree): GroupedLayout {
   const { groups, containers } = tree;
   const scopeOf = new Map<GroupNode, number>(groups.map((g, i) => [g, i + 1]));
-  const scopes: Scope[] = [{ qdisc: makeHandle(ROOT_MAJOR, 0), rootClass: makeHandle(ROOT_MAJOR, ROOT_MINOR), groups: [], containers: [], v4: addressTable([], []), v6: emptyAddress6Table }];
-  for (const g of groups) scopes.push({ qdisc: makeHandle(g.slot, 0), rootClass: makeHandle(g.slot, ROOT_MINOR), groups: [], containers: [], v4: addressTable([], []), v6: emptyAddress6Table });
+  const scopes: Scope[] = [{ qdisc: makeHandle(ROOT_MAJOR, 0), rootClass: makeHandle(ROOT_MAJOR, ROOT_MINOR), groups: [], containers: [], v4: emptyAddressTable, v6: emptyAddress6Table }];
+  for (const g of groups) scopes.push({ qdisc: makeHandle(g.slot, 0), rootClass: makeHandle(g.slot, ROOT_MINOR), groups: [], containers: [], v4: emptyAddressTable, v6: emptyAddress6Table });
   const majorOf = (parent: GroupNode | undefined): number => (parent === undefined ? ROOT_MAJOR : parent.slot);
   const groupClass = groups.map((g, i) => {
     scopes[g.parent === undefined ? 0 : scopeOf.get(g.parent)!]!.groups.push(i);
@@ -94,7 +95,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     }
   });
   scopes.forEach((s, i) => {
-    s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids);
+    if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids);
     s.v6 = v6[i]!.addresses.length === 0 ? emptyAddress6Table : address6Table(v6[i]!.addresses, v6[i]!.classids);
   });
   return { containerClass, groupClass, scopes };
@@ -128,8 +129,9 @@ export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, ca
       t.qdiscs.push({ type: 'qdisc', netns, dev, handle: makeHandle(c.slot, 0), parent: classid, spec: leafSpec });
     }
   }
+  const keys = new Map<number, readonly U32Key[]>();
   for (const scope of scopes) {
-    addAddressFilters(t.filters, d, scope.qdisc, direction, subnet, scope.v4);
+    addAddressFilters(t.filters, d, scope.qdisc, direction, subnet, scope.v4, keys);
     addAddress6Filters(t.filters, d, scope.qdisc, direction, scope.v6);
   }
 }

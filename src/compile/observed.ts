@@ -59,6 +59,7 @@ function observedSlots(policy: Policy, observed: KernelState | undefined, devNam
   // Only a per-device host has a class per container device.
   const classOnDevice = policy.host.mode === 'per-device' ? containerClassesByDevice(policy.host.netns, observed.classes) : undefined;
   const byQdisc = classesByAddress(policy.host.bridge, observed.filters);
+  const rootClasses = byQdisc.get(ROOT_MAJOR);
   const parents = policy.groups.length === 0 ? undefined : new Map(policy.groups.map((g) => [g.name, g.parent]));
   const containers = policy.containers;
   // Indexed loops here and below: a re-apply reads 20,000 classes and filters, mostly
@@ -72,8 +73,15 @@ function observedSlots(policy: Policy, observed: KernelState | undefined, devNam
       continue;
     }
     if (!c.address) continue;
-    const chain = chainOf(byQdisc, ipToInt(c.address));
-    if (chain.length === 0) continue;
+    const ip = ipToInt(c.address);
+    // Without groups a container's chain is its root class alone: no array per container.
+    const top = rootClasses?.get(ip);
+    if (top === undefined) continue;
+    if (!byQdisc.has(minorOf(top))) {
+      out.set(c.name, minorOf(top));
+      continue;
+    }
+    const chain = chainOf(byQdisc, ip);
     out.set(c.name, chain[chain.length - 1]!);
     // The groups above it, top first, where the chain is as deep as they are.
     if (parents === undefined || c.group === undefined) continue;

@@ -132,6 +132,7 @@ export function address6Table(addresses6: readonly string[], classidsGiven: Arra
 }
 
 export const emptyAddress6Table: Address6Table = { words: new Uint32Array(0), classids: new Uint32Array(0) };
+export const emptyAddressTable: AddressTable = { ips: new Uint32Array(0), classids: new Uint32Array(0) };
 
 export interface Device {
   readonly netns: NetnsLocator;
@@ -216,8 +217,13 @@ export const innerRootSpec = (capacity: BitsPerSec): HtbClassSpec => htbClass({ 
 const offsetOf = (direction: Direction): number => (direction === 'download' ? DST_OFFSET : SRC_OFFSET);
 const offset6Of = (direction: Direction): number => (direction === 'download' ? DST6_OFFSET : SRC6_OFFSET);
 
-/** The IPv4 address table's filters on the qdisc `parent`: a hash table on the last octet, and the jump into it from the subnet. */
-export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnetCidr: string, addresses: AddressTable): void {
+/**
+ * The IPv4 address table's filters on the qdisc `parent`: a hash table on the last
+ * octet, and the jump into it from the subnet. `sharedKeys`: each address's key list,
+ * by address, kept from one qdisc's table for the next (a grouped container's address
+ * is in its group's table and its parents' with the same key: plain data, never changed).
+ */
+export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnetCidr: string, addresses: AddressTable, sharedKeys?: Map<number, readonly U32Key[]>): void {
   const { ips, classids } = addresses;
   if (ips.length === 0) return;
   const offset = offsetOf(direction);
@@ -239,7 +245,12 @@ export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHan
     const ip = ips[k]!;
     const bucket = ip & 0xff;
     const node = ++nodesInBucket[bucket]!;
-    into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: classids[k]! as TcHandle }));
+    let keys = sharedKeys?.get(ip);
+    if (keys === undefined) {
+      keys = [{ value: ip, mask: 0xffffffff, off: offset }];
+      sharedKeys?.set(ip, keys);
+    }
+    into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys, classid: classids[k]! as TcHandle }));
   }
 }
 

@@ -30,11 +30,10 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
   const addresses = needing.length === 0 ? new Map<string, string>() : assignAddresses(host.subnet, needing, fixedAddresses(host, containers), before.addresses);
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const inForce = groupsInForce(policy.groups, containers);
-  const names = containers.map((c) => c.name);
-  for (const g of inForce) names.push(g.name);
-  const slots = assignSlots(names, before.slots);
-  const guarantees = inForce.length === 0 ? flatGuarantees(policy, notes) : levelGuarantees(host, inForce, containers, notes);
-  const groups = groupNodes(inForce, slots, guarantees);
+  const slots = assignSlots(containers.map((c) => c.name), before.slots, inForce.map((g) => g.name));
+  const levels = inForce.length === 0 ? undefined : levelGuarantees(host, inForce, containers, notes);
+  const guarantees = levels === undefined ? flatGuarantees(policy, notes) : levels.containers;
+  const groups = levels === undefined ? [] : groupNodes(inForce, slots, levels.groups);
   const groupOf = groups.length === 0 ? undefined : new Map(groups.map((g) => [g.id, g]));
   const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
   // Plain literals with undefined for what does not apply: a conditional spread per
@@ -122,56 +121,68 @@ function scaleInto(available: number, children: readonly { readonly id: string; 
   return new Map([...shares].map(([id, g]) => [id, bitsPerSec(Math.floor(g))]));
 }
 
+/** Guarantees as enforced with groups: every group's, and the containers' that were scaled (none, usually). */
+interface LevelGuarantees {
+  readonly groups: Guarantees;
+  readonly containers: Guarantees | undefined;
+}
+
 /**
- * With groups, every node's guarantee per direction. A group that states none
- * guarantees its children's sum (at most its ceiling); then, from the link down, a
- * level whose children are guaranteed more than it has (possible only with overcommit:
- * scale-by-priority, or a ceiling below the sum) scales them into it by priority.
+ * With groups, every group's guarantee per direction, and any container's that had to
+ * be scaled. A group that states none guarantees its children's sum (at most its
+ * ceiling); then, from the link down, a level whose children are guaranteed more than
+ * it has (possible only with overcommit: scale-by-priority, or a ceiling below the sum)
+ * scales them into it by priority. Sums are kept per group, not as a list of children:
+ * the lists are made only for a level that needs scaling.
  */
-function levelGuarantees(host: HostPolicy, groups: readonly GroupPolicy[], containers: readonly ContainerPolicy[], notes: string[]): Guarantees {
+function levelGuarantees(host: HostPolicy, groups: readonly GroupPolicy[], containers: readonly ContainerPolicy[], notes: string[]): LevelGuarantees {
   const out: Guarantees = new Map();
-  for (const c of containers) out.set(c.name, ownGuarantees(c));
+  let scaledContainers: Guarantees | undefined;
   for (const g of groups) out.set(g.name, { download: bitsPerSec(0), upload: bitsPerSec(0) });
-  const known = new Set(groups.map((g) => g.name));
-  const parentOf = (group: string | undefined): string | undefined => (group !== undefined && known.has(group) ? group : undefined);
+  const parentOf = (group: string | undefined): string => (group !== undefined && out.has(group) ? group : '');
   for (const dir of DIRECTIONS) {
-    // Children by parent ('' for the link), and each group's wanted guarantee bottom-up.
-    const children = new Map<string, { id: string; guarantee: BitsPerSec; priority: number }[]>();
-    const add = (parent: string | undefined, id: string, guarantee: BitsPerSec, priority: number): void => {
-      const key = parent ?? '';
-      const list = children.get(key);
-      if (list) list.push({ id, guarantee, priority });
-      else children.set(key, [{ id, guarantee, priority }]);
+    // Each level's children's total ('' for the link), and each group's guarantee bottom-up.
+    const sums = new Map<string, number>();
+    const add = (level: string, g: number): void => {
+      sums.set(level, (sums.get(level) ?? 0) + g);
     };
-    for (const c of containers) add(parentOf(c.group), c.name, c.bandwidth[dir].guarantee, c.bandwidth[dir].priority);
+    for (let i = 0; i < containers.length; i++) add(parentOf(containers[i]!.group), containers[i]!.bandwidth[dir].guarantee);
     for (let i = groups.length - 1; i >= 0; i--) {
       const g = groups[i]!;
       const b = g.bandwidth[dir];
-      const sum = (children.get(g.name) ?? []).reduce((s, c) => s + c.guarantee, 0);
-      const own = bitsPerSec(b.guarantee ?? Math.min(sum, b.ceiling));
+      const own = bitsPerSec(b.guarantee ?? Math.min(sums.get(g.name) ?? 0, b.ceiling));
       out.get(g.name)![dir] = own;
-      add(g.parent, g.name, own, b.priority);
+      add(parentOf(g.parent), own);
     }
     // From the link down: each level's children fit what the level has.
     const scale = (level: string, available: number, what: string): void => {
-      const kids = children.get(level) ?? [];
-      const total = kids.reduce((s, c) => s + c.guarantee, 0);
-      if (total > available) {
-        for (const [id, g] of scaleInto(available, kids)) out.get(id)![dir] = g;
-        notes.push(`${dir} guarantees under ${what} add up to ${formatRate(bitsPerSec(total))}, above its ${formatRate(bitsPerSec(available))}: scaled by priority`);
+      const total = sums.get(level) ?? 0;
+      if (total <= available) return;
+      const kids = [
+        ...groups.filter((g) => parentOf(g.parent) === level).map((g) => ({ id: g.name, guarantee: out.get(g.name)![dir], priority: g.bandwidth[dir].priority, group: true })),
+        ...containers.filter((c) => parentOf(c.group) === level).map((c) => ({ id: c.name, guarantee: c.bandwidth[dir].guarantee, priority: c.bandwidth[dir].priority, group: false })),
+      ];
+      const isGroup = new Set(kids.filter((k) => k.group).map((k) => k.id));
+      for (const [id, g] of scaleInto(available, kids)) {
+        if (isGroup.has(id)) out.get(id)![dir] = g;
+        else {
+          scaledContainers ??= new Map(containers.map((c) => [c.name, ownGuarantees(c)]));
+          scaledContainers.get(id)![dir] = g;
+        }
       }
+      notes.push(`${dir} guarantees under ${what} add up to ${formatRate(bitsPerSec(total))}, above its ${formatRate(bitsPerSec(available))}: scaled by priority`);
     };
     scale('', host.capacity[dir], 'the link');
     for (const g of groups) scale(g.name, out.get(g.name)![dir], `group "${g.name}"`);
   }
-  return out;
+  return { groups: out, containers: scaledContainers };
 }
 
-function groupNodes(groups: readonly GroupPolicy[], slots: ReadonlyMap<string, number>, guarantees: Guarantees | undefined): GroupNode[] {
+function groupNodes(groups: readonly GroupPolicy[], slots: ReadonlyMap<string, number>, guarantees: Guarantees): GroupNode[] {
   const nodes = new Map<string, GroupNode>();
   const rates = (g: GroupPolicy, dir: Direction): NodeRates => {
     const b = g.bandwidth[dir];
-    return { guarantee: guarantees!.get(g.name)![dir], ceiling: b.ceiling, priority: b.priority, burst: b.burst };
+    return { guarantee: guarantees.get(g.name)![dir], ceiling: b.ceiling, priority: b.priority, burst: b.burst };
   };
   for (const g of groups) {
     const parent = g.parent === undefined ? undefined : nodes.get(g.parent);

@@ -1,0 +1,140 @@
+// Groups with real TCP traffic, shared mode: every container judged against the
+// hierarchical oracle computed from what the policy says (never from compiled classes),
+// within 3% of the link and at its relative floor, utilisation ≥ 95% of the ideal.
+//   - two groups: each rule at group level and inside a group, both directions;
+//   - random hierarchical policies: a fixed seed list (CI) plus one random extra, one
+//     direction per draw, alternating; every seed printed, SLUICE_SEED=<n> replays one;
+//   - negative control: the same harness on the same policy with the group level
+//     flattened (the containers under the link) fails.
+// Runtime budget: ~4 minutes for the file (measured: see docs/decisions.md, "Groups").
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Applier } from '../../src/apply/applier';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
+import { nativeProbe } from '../../src/wiring/runtime';
+import { teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { detectFeatures } from '../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { formatVerdict } from '../../src/measure/verdict';
+import type { Policy } from '../../src/policy/model';
+import type { Direction } from '../../src/tc/model';
+import { describeKernel, removeNamespaces } from '../support/kernel';
+import { runTreePhases, type TreePhase } from '../support/groupsHarness';
+import { describeTree, drawTree, parseTreeDraw, seededRandom, treeOracleInputs, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
+
+const PREFIX = 'gk-';
+const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
+const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
+/** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */
+const FIXED_SEEDS = [22, 23, 24, 25, 26];
+const DRAWS_PER_SEED = 2;
+
+const M = 1000; // kbit per mbit
+
+/** A fixed two-group policy and the phases (busy containers) that show each rule. */
+interface TwoGroups {
+  readonly name: string;
+  readonly draw: TreeDraw;
+  readonly phases: readonly { readonly name: string; readonly busy: readonly string[] }[];
+}
+
+const member = (name: string, group: string, guaranteeMbit: number, priority: number): DrawnContainer => ({ name, group, guaranteeKbit: guaranteeMbit * M, ceilingKbit: undefined, priority, flows: 2, busy: false });
+const group = (name: string, guaranteeMbit: number, priority: number, ceilingMbit?: number): DrawnGroup => ({ name, parent: undefined, guaranteeKbit: guaranteeMbit * M, ceilingKbit: ceilingMbit === undefined ? undefined : ceilingMbit * M, priority });
+
+const TWO_GROUPS: readonly TwoGroups[] = [
+  {
+    name: 'shares',
+    draw: { index: 0, linkMbit: 100, groups: [group('a', 40, 4), group('b', 20, 4)], containers: [member('a1', 'a', 10, 4), member('a2', 'a', 10, 4), member('a3', 'a', 10, 4), member('b1', 'b', 10, 4), member('b2', 'b', 10, 4)] },
+    phases: [
+      { name: 'groups split the excess 2:1 by their guarantees, whatever number of members send', busy: ['a1', 'a2', 'a3', 'b1'] },
+      { name: "a lone member gets its group's share (what idle members leave stays in the group)", busy: ['a1', 'b1'] },
+      { name: 'inside a group, members split its share by their guarantees', busy: ['a1', 'b1', 'b2'] },
+    ],
+  },
+  {
+    name: 'priorities',
+    draw: { index: 1, linkMbit: 100, groups: [group('a', 40, 2, 70), group('b', 20, 4)], containers: [member('a1', 'a', 10, 4), member('a2', 'a', 10, 6), member('a3', 'a', 10, 4), member('b1', 'b', 10, 0), member('b2', 'b', 10, 0)] },
+    phases: [
+      { name: "the group's priority orders borrowing between groups, not its members'", busy: ['a2', 'b1'] },
+      { name: 'inside a group, member priority first; the group stops at its ceiling', busy: ['a1', 'a2', 'b1'] },
+      { name: "a group's ceiling caps its members together; an idle group's guarantee is lent", busy: ['a1', 'a2', 'a3'] },
+    ],
+  },
+];
+
+/** The phase as the oracle reads it: the draw's nodes with the busy containers wanting twice the link. */
+function phaseOf(draw: TreeDraw, busy: readonly string[], direction: Direction): TreePhase {
+  const busyDraw = { ...draw, containers: draw.containers.map((c) => ({ ...c, busy: busy.includes(c.name) })) };
+  return { direction, nodes: treeOracleInputs(busyDraw), flows: new Map(draw.containers.map((c) => [c.name, c.flows])) };
+}
+
+const randomSeed = process.env['SLUICE_SEED'] !== undefined ? Number(process.env['SLUICE_SEED']) : Math.floor(Math.random() * 2 ** 31);
+const replaying = process.env['SLUICE_SEED'] !== undefined;
+const seeds = replaying ? [randomSeed] : [...FIXED_SEEDS, randomSeed];
+/** DRAWS_PER_SEED draws per fixed seed; the random extra one draw. One direction each, alternating. */
+const draws = seeds.flatMap((seed, s) => {
+  const r = seededRandom(seed);
+  const count = !replaying && s === seeds.length - 1 ? 1 : DRAWS_PER_SEED;
+  return Array.from({ length: count }, (_, i) => ({ seed, draw: drawTree(r, i, 100), direction: (s * DRAWS_PER_SEED + i) % 2 === 0 ? 'download' : ('upload' as Direction) }));
+});
+
+describeKernel('groups: shares at group level and inside groups, real traffic', [], () => {
+  let deps: DemoDeps;
+  let kernel: RtnlKernel;
+  let current: Policy | undefined;
+
+  beforeAll(async () => {
+    console.log(`groups random policies: seeds ${seeds.join(', ')} (SLUICE_SEED=${randomSeed} replays the random one)`);
+    await removeNamespaces(`sl-${PREFIX}`);
+    kernel = new RtnlKernel();
+    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
+  });
+
+  afterEach(async () => {
+    if (current) await teardownDemo(deps, current).catch(() => undefined);
+    current = undefined;
+    await removeNamespaces(`sl-${PREFIX}`);
+  });
+
+  afterAll(async () => {
+    await kernel.close();
+    await removeNamespaces(`sl-${PREFIX}`);
+  });
+
+  describe('groups: two groups, every rule, both directions', () => {
+    for (const config of TWO_GROUPS) {
+      it(`groups "${config.name}": ${config.phases.map((p) => p.name).join('; ')}`, async () => {
+        const policy = parseTreeDraw(config.draw, PREFIX);
+        current = policy;
+        const phases = (['download', 'upload'] as const).flatMap((direction) => config.phases.map((p) => phaseOf(config.draw, p.busy, direction)));
+        const verdicts = await runTreePhases(deps, policy, phases, HARNESS);
+        const names = (['download', 'upload'] as const).flatMap((d) => config.phases.map((p) => `${d} ${p.name}`));
+        verdicts.forEach((v, i) => console.log(`groups ${config.name}: ${v.pass ? 'PASS' : 'FAIL'} ${names[i]}\n${formatVerdict(v)}`));
+        expect(verdicts.map((v, i) => `${names[i]}: ${v.pass}`)).toEqual(names.map((n) => `${n}: true`));
+      }, 180_000);
+    }
+  });
+
+  describe('groups: random hierarchical policies', () => {
+    for (const { seed, draw, direction } of draws) {
+      it(`groups seed ${seed} ${direction} ${describeTree(draw)}`, async () => {
+        const policy = parseTreeDraw(draw, PREFIX);
+        current = policy;
+        const [verdict] = await runTreePhases(deps, policy, [{ direction, nodes: treeOracleInputs(draw), flows: new Map(draw.containers.map((c) => [c.name, c.flows])) }], HARNESS);
+        console.log(`groups seed ${seed} ${verdict!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeTree(draw)}\n${formatVerdict(verdict!)}`);
+        expect(verdict!.pass).toBe(true);
+      }, 90_000);
+    }
+  });
+
+  describe('groups: negative control', () => {
+    it('groups flattened (the same containers under the link) fail the same harness', async () => {
+      const config = TWO_GROUPS[1]!;
+      const policy = parseTreeDraw(config.draw, PREFIX, true);
+      current = policy;
+      const phases = config.phases.slice(0, 2).map((p) => phaseOf(config.draw, p.busy, 'download'));
+      const verdicts = await runTreePhases(deps, policy, phases, HARNESS);
+      verdicts.forEach((v, i) => console.log(`groups negative control (flattened): ${v.pass ? 'PASS' : 'FAIL'} ${config.phases[i]!.name}\n${formatVerdict(v)}`));
+      expect(verdicts.map((v) => v.pass)).toEqual([false, false]);
+    }, 120_000);
+  });
+});

@@ -1,0 +1,68 @@
+// The groups kernel tests' harness: a policy applied to a fresh sandbox, its busy
+// containers sending with their own number of flows in one direction, each container's
+// goodput over a steady window judged against the hierarchical oracle computed from the
+// draw (what the user wrote), never from compiled classes.
+import { allocateTree, type TreeAllocationInput } from '../../src/allocate/hierarchy';
+import { buildSandbox, sandboxSite, type DemoDeps } from '../../src/demo/run';
+import { TrafficRig } from '../../src/demo/traffic';
+import { monotonicMs } from '../../src/loadgen/protocol';
+import { judgeAllocation, type Tolerance, type Verdict } from '../../src/measure/verdict';
+import type { Policy } from '../../src/policy/model';
+import type { Direction } from '../../src/tc/model';
+import { bitsPerSec } from '../../src/units/units';
+
+export interface TreePhase {
+  readonly direction: Direction;
+  /** The nodes (groups and containers) with each container's demand: what the user wrote. */
+  readonly nodes: readonly TreeAllocationInput[];
+  /** Parallel TCP flows per busy container (default 1). */
+  readonly flows?: ReadonlyMap<string, number>;
+}
+
+export interface HarnessOptions {
+  readonly phaseSeconds: number;
+  readonly warmupSeconds: number;
+  readonly tolerance: Tolerance;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns a verdict per phase. */
+export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: readonly TreePhase[], options: HarnessOptions): Promise<Verdict[]> {
+  const compiled = await buildSandbox(deps, policy, () => undefined);
+  const site = sandboxSite(compiled);
+  const busyIn = (p: TreePhase): string[] => p.nodes.filter((n) => n.demand > 0).map((n) => n.id);
+  const everBusy = new Set(phases.flatMap(busyIn));
+  const flowsOf = (name: string): number => phases.find((p) => p.flows?.has(name))?.flows?.get(name) ?? 1;
+  const containers = site.containers.filter((c) => everBusy.has(c.name)).map((c) => ({ ...c, flows: flowsOf(c.name) }));
+  const directions = [...new Set(phases.map((p) => p.direction))];
+  const rig = await TrafficRig.start({ ...site, containers, directions });
+  const verdicts: Verdict[] = [];
+  try {
+    for (const phase of phases) {
+      const busy = busyIn(phase);
+      const from = rig.setActive(phase.direction, busy);
+      await sleep(options.phaseSeconds * 1000);
+      const measured = rig.goodput(phase.direction, from, monotonicMs(), options.warmupSeconds * 1000);
+      rig.setActive(phase.direction, []);
+      verdicts.push(judgeTree(policy.host.capacity[phase.direction], phase.nodes, measured, options.tolerance));
+      // Queues drain before the next phase measures.
+      await sleep(300);
+    }
+  } finally {
+    await rig.stop();
+  }
+  return verdicts;
+}
+
+/** Each container against allocateTree of the nodes as written: within the tolerance of the link and at its relative floor. */
+export function judgeTree(capacity: number, nodes: readonly TreeAllocationInput[], measured: ReadonlyMap<string, number>, tolerance: Tolerance): Verdict {
+  const ideal = allocateTree(bitsPerSec(capacity), nodes);
+  const parents = new Set(nodes.flatMap((n) => (n.parent ? [n.parent] : [])));
+  const containers = nodes.filter((n) => !parents.has(n.id)).map((n) => ({ id: n.id, guarantee: n.guarantee, ceiling: n.ceiling, priority: n.priority, demand: n.demand }));
+  const known = new Set(containers.map((c) => c.id));
+  return judgeAllocation(
+    { capacity: bitsPerSec(capacity), containers, measuredGoodput: new Map([...measured].filter(([id]) => known.has(id)).map(([id, v]) => [id, bitsPerSec(v)])), tolerance },
+    () => ideal,
+  );
+}
