@@ -104,7 +104,7 @@ export async function runPhases(deps: DemoDeps, policy: Policy, compiled: Compil
 async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, rig: TrafficRig, direction: Direction, phase: Phase, options: DemoOptions): Promise<PhaseResult> {
   const capacity = policy.host.capacity[direction];
   const inputs = oracleInputs(compiled, direction, phase.active, capacity);
-  const ideal = allocate(capacity, inputs);
+  const ideal = options.expected ? options.expected(direction, phase) : allocate(capacity, inputs);
   options.out(`\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`);
   const from = rig.setActive(direction, phase.active);
   const meter = new ClassMeter(deps.kernel, compiled, direction);

@@ -24,4 +24,19 @@ export const DEMO_PHASES: readonly Phase[] = [
   { name: 'return', shows: 'and comes back when it sends again', active: ['web', 'batch', 'backup'] },
 ];
 
+/**
+ * For policies/tenants.yaml beside demo.yaml (shop g10 ceil 60 p1 ⊃ web-shop, db-shop;
+ * lab g5 p3 ⊃ notebook): a tenant borrows by its own priority up to its own ceiling,
+ * whatever its members' priorities; a lone member gets its tenant's share.
+ */
+export const GROUP_PHASES: readonly Phase[] = [
+  { name: 'tenants', shows: "a tenant borrows by its priority up to its ceiling (shop: 60), a lone member gets its tenant's share, the other tenant keeps its guarantee", active: ['web-shop', 'notebook', 'backup'] },
+];
+
+/** The phases a policy's containers can play: the demo's, and the tenants' when their containers are there. */
+export function phasesFor(containers: readonly string[]): Phase[] {
+  const present = new Set(containers);
+  return [...DEMO_PHASES, ...GROUP_PHASES.filter((p) => p.active.every((name) => present.has(name)))];
+}
+
 export const DEMO_DIRECTIONS: readonly Direction[] = ['download', 'upload'];

@@ -3,15 +3,9 @@
 // groups, not tens of thousands of containers: plain text, rendered per scrape.
 
 import type { GroupTraffic, TrafficSnapshot } from '../traffic/snapshot';
+import { escapeLabel, type Family } from './containerText';
 
-interface Family {
-  readonly name: string;
-  readonly type: 'counter' | 'gauge';
-  readonly help: string;
-  readonly value: (g: GroupTraffic) => number;
-}
-
-const FAMILIES: readonly Family[] = [
+const FAMILIES: readonly Family<GroupTraffic>[] = [
   { name: 'sluice_group_bytes_total', type: 'counter', help: "Bytes the group's members sent together (L2, as HTB counts them at the group's class).", value: (g) => g.bytes },
   { name: 'sluice_group_packets_total', type: 'counter', help: "Packets the group's members sent together.", value: (g) => g.packets },
   { name: 'sluice_group_drops_total', type: 'counter', help: "Packets dropped in the group (its members' queues included).", value: (g) => g.drops },
@@ -21,8 +15,6 @@ const FAMILIES: readonly Family[] = [
 ];
 
 const INFO_NAME = 'sluice_group_info';
-
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** The groups' families as exposition text ('' for a policy without groups). */
 export function renderGroupMetrics(snapshot: TrafficSnapshot | undefined): string {

@@ -6,7 +6,23 @@ import { DIRECTIONS, type Direction, type ObservedState, type TcCounters, type H
 import { classKey } from '../tc/identity';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 
-export interface ContainerTraffic {
+/** One direction of a node's class: its rates in force and what the kernel counted. */
+interface ClassTraffic {
+  readonly direction: Direction;
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
+  readonly bytes: number;
+  readonly packets: number;
+  readonly drops: number;
+  readonly overlimits: number;
+  readonly backlogBytes: number;
+  readonly borrows: number;
+  /** Smoothed bits/s over recent samples. */
+  readonly rate: BitsPerSec;
+}
+
+export interface ContainerTraffic extends ClassTraffic {
   readonly container: string;
   /** The workload it shapes, by its source's name for it (a Docker container's name). */
   readonly workload?: string;
@@ -14,39 +30,19 @@ export interface ContainerTraffic {
   readonly source?: string;
   /** The group it belongs to (undefined: directly under the link). */
   readonly group?: string;
-  readonly direction: Direction;
-  readonly guarantee: BitsPerSec;
-  readonly ceiling: BitsPerSec;
-  readonly priority: number;
-  readonly bytes: number;
-  readonly packets: number;
-  readonly drops: number;
-  readonly overlimits: number;
-  readonly backlogBytes: number;
   readonly lends: number;
-  readonly borrows: number;
-  /** Smoothed bits/s over recent samples. */
-  readonly rate: BitsPerSec;
 }
 
-/** A group's traffic: its members' together, from its own class (per-device mode: the sum of its members'). */
-export interface GroupTraffic {
+/**
+ * A group's traffic: its members' together, from its own class (per-device mode: the
+ * sum of its members'). Its members' drops are counted in its class too (the group's
+ * HTB refused the packet).
+ */
+export interface GroupTraffic extends ClassTraffic {
   readonly group: string;
   readonly parent: string | undefined;
   /** 1 under the link, 2 under a group of level 1, … */
   readonly level: number;
-  readonly direction: Direction;
-  readonly guarantee: BitsPerSec;
-  readonly ceiling: BitsPerSec;
-  readonly priority: number;
-  readonly bytes: number;
-  readonly packets: number;
-  /** Its members' drops are counted in its class too (the group's HTB refused the packet). */
-  readonly drops: number;
-  readonly overlimits: number;
-  readonly backlogBytes: number;
-  readonly borrows: number;
-  readonly rate: BitsPerSec;
 }
 
 export interface TrafficSnapshot {

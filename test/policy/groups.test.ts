@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
+import { MINIMAL_HOST } from '../support/policy';
 
-const HOST = `apiVersion: sluice.dev/v1
-kind: Host
-metadata: { name: h }
-spec:
-  subnet: 198.18.0.0/24
-  capacity: { download: 100mbit, upload: 100mbit }
-`;
+const HOST = MINIMAL_HOST;
 
 const group = (name: string, body = ''): string => `---
 apiVersion: sluice.dev/v1

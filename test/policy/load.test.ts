@@ -32,7 +32,8 @@ describe('policy loader: valid input', () => {
     const r = await loadPolicyFromPaths(['policies/']);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.policy.containers.map((c) => c.name).sort()).toEqual(['agent', 'api', 'backup', 'batch', 'web']);
+    expect(r.policy.containers.map((c) => c.name).sort()).toEqual(['agent', 'api', 'backup', 'batch', 'db-shop', 'notebook', 'web', 'web-shop']);
+    expect(r.policy.groups.map((g) => g.name)).toEqual(['shop', 'lab']);
     expect(r.policy.schedules[0]?.name).toBe('nightly-backup');
     expect(r.policy.host.capacity.download).toBe(100e6);
   });

@@ -10,6 +10,7 @@ import { judgeAllocation, type Tolerance, type Verdict } from '../../src/measure
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
 import { bitsPerSec } from '../../src/units/units';
+import { describeObject } from '../../src/tc/describe';
 
 export interface TreePhase {
   readonly direction: Direction;
@@ -27,9 +28,30 @@ export interface HarnessOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Until nothing arrives any more (at most 5 s): a paused sender's socket buffer still
+ * holds megabytes that drain at its share, which the next phase would count as sending.
+ */
+async function quiet(rig: TrafficRig, direction: Direction): Promise<void> {
+  let last = [...rig.receivedBytes(direction).values()].reduce((s, b) => s + b, 0);
+  for (let waited = 0, still = 0; waited < 5000 && still < 2; waited += 250) {
+    await sleep(250);
+    const now = [...rig.receivedBytes(direction).values()].reduce((s, b) => s + b, 0);
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+}
+
+export interface TreeRun {
+  readonly verdicts: Verdict[];
+  /** What a second apply right after the first would do (a converged kernel: nothing). */
+  readonly replanned: readonly string[];
+}
+
 /** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns a verdict per phase. */
-export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: readonly TreePhase[], options: HarnessOptions): Promise<Verdict[]> {
+export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: readonly TreePhase[], options: HarnessOptions): Promise<TreeRun> {
   const compiled = await buildSandbox(deps, policy, () => undefined);
+  const replanned = (await deps.applier.plan(policy)).plan.map((op) => `${op.op} ${describeObject(op.object)}`);
   const site = sandboxSite(compiled);
   const busyIn = (p: TreePhase): string[] => p.nodes.filter((n) => n.demand > 0).map((n) => n.id);
   const everBusy = new Set(phases.flatMap(busyIn));
@@ -46,13 +68,12 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: read
       const measured = rig.goodput(phase.direction, from, monotonicMs(), options.warmupSeconds * 1000);
       rig.setActive(phase.direction, []);
       verdicts.push(judgeTree(policy.host.capacity[phase.direction], phase.nodes, measured, options.tolerance));
-      // Queues drain before the next phase measures.
-      await sleep(300);
+      await quiet(rig, phase.direction);
     }
   } finally {
     await rig.stop();
   }
-  return verdicts;
+  return { verdicts, replanned };
 }
 
 /** Each container against allocateTree of the nodes as written: within the tolerance of the link and at its relative floor. */

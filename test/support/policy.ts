@@ -13,6 +13,15 @@ export function demoPolicyFor(prefix: string, edit: (text: string) => string = (
   return r.policy;
 }
 
+/** The smallest valid Host: a /24, 100 mbit/s each way, every default. */
+export const MINIMAL_HOST = `apiVersion: sluice.dev/v1
+kind: Host
+metadata: { name: h }
+spec:
+  subnet: 198.18.0.0/24
+  capacity: { download: 100mbit, upload: 100mbit }
+`;
+
 /** The demo policy as it is in policies/demo.yaml, optionally edited first. */
 export function demoPolicy(transform: (text: string) => string = (t) => t): Policy {
   const r = parsePolicyTexts([{ path: 'policies/demo.yaml', text: transform(readFileSync('policies/demo.yaml', 'utf8')) }]);

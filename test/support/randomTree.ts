@@ -5,7 +5,7 @@ import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import type { TreeAllocationInput } from '../../src/allocate/hierarchy';
 import { bitsPerSec } from '../../src/units/units';
-import { seededRandom } from './randomPolicy';
+import { directionText, sandboxContainerText, sandboxHostText, seededRandom } from './randomPolicy';
 
 export { seededRandom };
 
@@ -117,25 +117,13 @@ function fitToLink(d: TreeDraw): TreeDraw {
   return { ...d, groups: [...groups.values()], containers };
 }
 
-const rate = (kbit: number): string => `${kbit}kbit`;
-
 /** The draw as policy files would say it (`flatten`: the same containers with no groups, for the negative control). */
 export function treePolicyText(draw: TreeDraw, prefix: string, flatten = false): string {
-  const host = `apiVersion: sluice.dev/v1
-kind: Host
-metadata: { name: ${prefix}tree }
-spec:
-  mode: shared
-  netns: sl-${prefix}host
-  bridge: sl-${prefix}br0
-  ifb: sl-${prefix}ifb0
-  subnet: 198.18.0.0/24
-  capacity: { download: ${draw.linkMbit}mbit, upload: ${draw.linkMbit}mbit }
-`;
+  const host = sandboxHostText(prefix, 'tree', draw.linkMbit);
   const groups = flatten
     ? []
     : draw.groups.map((g) => {
-        const dir = `{ guarantee: ${rate(g.guaranteeKbit)}${g.ceilingKbit !== undefined ? `, ceiling: ${rate(g.ceilingKbit)}` : ''}, priority: ${g.priority} }`;
+        const dir = directionText(g);
         return `---
 apiVersion: sluice.dev/v1
 kind: Group
@@ -145,19 +133,7 @@ ${g.parent ? `  parent: ${g.parent}\n` : ''}  download: ${dir}
   upload: ${dir}
 `;
       });
-  const containers = draw.containers.map((c, i) => {
-    const dir = `{ guarantee: ${rate(c.guaranteeKbit)}${c.ceilingKbit !== undefined ? `, ceiling: ${rate(c.ceilingKbit)}` : ''}, priority: ${c.priority} }`;
-    return `---
-apiVersion: sluice.dev/v1
-kind: Container
-metadata: { name: ${c.name} }
-spec:
-  match: { managed: sl-${prefix}${c.name} }
-  address: 198.18.0.${10 + i}
-${c.group && !flatten ? `  group: ${c.group}\n` : ''}  download: ${dir}
-  upload: ${dir}
-`;
-  });
+  const containers = draw.containers.map((c, i) => sandboxContainerText(prefix, c, i, c.group && !flatten ? `  group: ${c.group}\n` : ''));
   return [host, ...groups, ...containers].join('');
 }
 

@@ -4,7 +4,11 @@ import type { CompiledPolicy } from '../../compile';
 import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
 import type { Policy } from '../../policy/model';
-import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
+import { DEMO_DIRECTIONS, phasesFor } from '../../demo/scenario';
+import { groupExpectation } from '../../demo/groups';
+
+/** The demo's containers and the two tenants beside them (their phase judged by the hierarchical oracle). */
+const DEFAULT_POLICY = ['policies/demo.yaml', 'policies/tenants.yaml'];
 import { formatVerdict } from '../../measure/verdict';
 import { formatLatency, type LatencyReport } from '../../measure/latency';
 import { measureLatency, probeContainer } from '../../demo/latency';
@@ -35,7 +39,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('Show the four rules with real traffic in about a minute: builds a sandbox (host, 4 containers, a remote peer) in sl- namespaces, applies policies/demo.yaml, drives traffic in phases, prints live per-container rates and a verdict per phase against the ideal allocation, then removes everything.')
-    .argument('[policy]', 'the demo policy (default: policies/demo.yaml; with --docker, policies/docker/)')
+    .argument('[policy]', 'the demo policy (default: policies/demo.yaml with the two tenants of policies/tenants.yaml; with --docker, policies/docker/)')
     .addOption(outputOption())
     .option('--phase-seconds <n>', 'length of each phase', '5')
     .option('--warmup-seconds <n>', 'skipped at the start of each phase before measuring', '1.5')
@@ -65,15 +69,17 @@ export function registerDemo(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const sandboxPolicy = policyArg ?? 'policies/demo.yaml';
-        runtime = await openRuntime(commandContainer(opts.docker ? [] : [sandboxPolicy]), 'sluice demo');
-        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy, opts.output);
+        const sandboxPolicy = policyArg ? [policyArg] : DEFAULT_POLICY;
+        runtime = await openRuntime(commandContainer(opts.docker ? [] : sandboxPolicy), 'sluice demo');
+        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy.join(' + '), opts.output);
         if (!bed) return;
         out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
         const { policy, compiled, site } = await bed.build(out);
         out(`${policy.host.name}: ${compiled.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way`);
+        const expected = groupExpectation(policy);
         const results = await runPhases(runtime, policy, compiled, site, {
-          phases: DEMO_PHASES,
+          phases: phasesFor(compiled.containers.map((c) => c.name)),
+          ...(expected ? { expected } : {}),
           directions: opts.direction === 'both' ? DEMO_DIRECTIONS : [opts.direction],
           phaseSeconds: Number(opts.phaseSeconds),
           warmupSeconds: Number(opts.warmupSeconds),
