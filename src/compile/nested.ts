@@ -15,6 +15,7 @@
 // group's to the class of its child on the way to the container.
 
 import { makeHandle, type TcHandle } from '../tc/handle';
+import { parseSubnet } from '../net/ipv4';
 import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
 import { type ContainerNode, type GroupNode, type ShapeTree, guaranteeOf } from '../shape/model';
@@ -130,8 +131,9 @@ export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, ca
     }
   }
   const keys = new Map<number, readonly U32Key[]>();
+  const parsed = parseSubnet(subnet);
   for (const scope of scopes) {
-    addAddressFilters(t.filters, d, scope.qdisc, direction, subnet, scope.v4, keys);
+    addAddressFilters(t.filters, d, scope.qdisc, direction, parsed, scope.v4, keys);
     addAddress6Filters(t.filters, d, scope.qdisc, direction, scope.v6);
   }
 }

@@ -4,7 +4,6 @@
 import type { Policy } from '../policy/model';
 import type { ClassObject, FilterObject, KernelState, NetnsLocator } from '../tc/model';
 import { majorOf, minorOf, type TcHandle } from '../tc/handle';
-import { ipToInt } from '../net/ipv4';
 import { isIpv6 } from '../net/ipv6';
 import { assignDeviceNames, isSlot } from '../shape/naming';
 import { containerNetns, hasOwnNamespace } from '../shape/namespaces';
@@ -13,12 +12,14 @@ import { ROOT_MAJOR } from './trees';
 
 export function observedInputs(policy: Policy, observed: KernelState | undefined): AssignedBefore {
   const devNames = assignDeviceNames(policy.containers.filter(hasOwnNamespace).map((c) => c.name), new Set([policy.host.bridge, policy.host.ifb, 'lo']));
-  return { devNames, addresses: observedAddresses(policy, observed), slots: observedSlots(policy, observed, devNames) };
+  const byAddress = policy.host.mode === 'per-device' ? { slots: new Map<number, number>(), paths: new Map<number, number[]>() } : addressPaths(policy.host.bridge, observed);
+  return { devNames, addresses: observedAddresses(policy, observed), slots: deviceSlots(policy, observed, devNames), addressSlots: byAddress.slots, addressPaths: byAddress.paths };
 }
 
 export function sameInputs(a: AssignedBefore, b: AssignedBefore): boolean {
-  const sameMap = <V>(x: ReadonlyMap<string, V>, y: ReadonlyMap<string, V>): boolean => x.size === y.size && [...x].every(([k, v]) => y.get(k) === v);
-  return sameMap(a.devNames, b.devNames) && sameMap(a.addresses, b.addresses) && sameMap(a.slots, b.slots);
+  const sameMap = <K, V>(x: ReadonlyMap<K, V>, y: ReadonlyMap<K, V>, same: (v: V, w: V | undefined) => boolean = (v, w) => v === w): boolean => x.size === y.size && [...x].every(([k, v]) => same(v, y.get(k)));
+  const samePath = (p: readonly number[], q: readonly number[] | undefined): boolean => q !== undefined && p.length === q.length && p.every((n, i) => n === q[i]);
+  return sameMap(a.devNames, b.devNames) && sameMap(a.addresses, b.addresses) && sameMap(a.slots, b.slots) && sameMap(a.addressSlots, b.addressSlots) && sameMap(a.addressPaths, b.addressPaths, samePath);
 }
 
 /** Addresses containers already carry inside their namespaces (for IPAM stability). */
@@ -47,50 +48,38 @@ function addressOf(cidr: string): string {
   return slash < 0 ? cidr : cidr.slice(0, slash);
 }
 
-/**
- * Slots containers and groups already have: a container's from its own device's class
- * (per-device) or from the bridge's address filters, followed from the root qdisc down
- * through each group's HTB (each level's filter names the class of the next: a group's
- * slot is its HTB's major); a group's from the chain of one of its members.
- */
-function observedSlots(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
+/** Slots per-device containers already have: their own device's class. */
+function deviceSlots(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
   const out = new Map<string, number>();
-  if (!observed) return out;
-  // Only a per-device host has a class per container device.
-  const classOnDevice = policy.host.mode === 'per-device' ? containerClassesByDevice(policy.host.netns, observed.classes) : undefined;
-  const byQdisc = classesByAddress(policy.host.bridge, observed.filters);
-  const rootClasses = byQdisc.get(ROOT_MAJOR);
-  const parents = policy.groups.length === 0 ? undefined : new Map(policy.groups.map((g) => [g.name, g.parent]));
-  const containers = policy.containers;
-  // Indexed loops here and below: a re-apply reads 20,000 classes and filters, mostly
-  // before V8 optimises this, where for-of allocates an iterator result per element.
-  for (let i = 0; i < containers.length; i++) {
-    const c = containers[i]!;
-    const dev = classOnDevice ? devNames.get(c.name) : undefined;
-    const own = classOnDevice && dev ? classOnDevice.get(dev) : undefined;
-    if (own !== undefined) {
-      out.set(c.name, minorOf(own));
-      continue;
-    }
-    if (!c.address) continue;
-    const ip = ipToInt(c.address);
-    // Without groups a container's chain is its root class alone: no array per container.
-    const top = rootClasses?.get(ip);
-    if (top === undefined) continue;
-    if (!byQdisc.has(minorOf(top))) {
-      out.set(c.name, minorOf(top));
-      continue;
-    }
-    const chain = chainOf(byQdisc, ip);
-    out.set(c.name, chain[chain.length - 1]!);
-    // The groups above it, top first, where the chain is as deep as they are.
-    if (parents === undefined || c.group === undefined) continue;
-    const groups: string[] = [];
-    for (let g: string | undefined = c.group; g !== undefined && groups.length <= chain.length; g = parents.get(g)) groups.unshift(g);
-    if (groups.length !== chain.length - 1) continue;
-    for (let k = 0; k < groups.length; k++) if (!out.has(groups[k]!)) out.set(groups[k]!, chain[k]!);
+  if (!observed || policy.host.mode !== 'per-device') return out;
+  const classOnDevice = containerClassesByDevice(policy.host.netns, observed.classes);
+  for (const c of policy.containers) {
+    const dev = devNames.get(c.name);
+    const own = dev ? classOnDevice.get(dev) : undefined;
+    if (own !== undefined) out.set(c.name, minorOf(own));
   }
   return out;
+}
+
+/**
+ * The slots along each IPv4 address's path on the bridge, from the root HTB down: each
+ * HTB's filter for the address names a class, whose minor is the next HTB's major (a
+ * group's) or the container's own slot. Paths of one (no groups) apart, without an
+ * array each.
+ */
+function addressPaths(bridge: string, observed: KernelState | undefined): { readonly slots: Map<number, number>; readonly paths: Map<number, number[]> } {
+  const slots = new Map<number, number>();
+  const paths = new Map<number, number[]>();
+  if (!observed) return { slots, paths };
+  const byQdisc = classesByAddress(bridge, observed.filters);
+  const root = byQdisc.get(ROOT_MAJOR);
+  if (root === undefined) return { slots, paths };
+  for (const [ip, classid] of root) {
+    const first = minorOf(classid);
+    if (!byQdisc.has(first)) slots.set(ip, first);
+    else paths.set(ip, chainOf(byQdisc, ip));
+  }
+  return { slots, paths };
 }
 
 /** The minors an address's filters lead through, from the root qdisc down (at most a few levels). */

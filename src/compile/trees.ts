@@ -17,7 +17,7 @@ import {
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
-import { maskOf, parseSubnet } from '../net/ipv4';
+import { maskOf, parseSubnet, type Subnet } from '../net/ipv4';
 import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
 
 export const ROOT_MAJOR = 1;
@@ -191,7 +191,7 @@ export function addSharedTree(t: TcObjects, d: Device, direction: Direction, cap
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
   }
   const rootQdisc = makeHandle(ROOT_MAJOR, 0);
-  addAddressFilters(t.filters, d, rootQdisc, direction, subnet, addresses);
+  addAddressFilters(t.filters, d, rootQdisc, direction, parseSubnet(subnet), addresses);
   addAddress6Filters(t.filters, d, rootQdisc, direction, addresses6);
 }
 
@@ -223,11 +223,10 @@ const offset6Of = (direction: Direction): number => (direction === 'download' ? 
  * by address, kept from one qdisc's table for the next (a grouped container's address
  * is in its group's table and its parents' with the same key: plain data, never changed).
  */
-export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnetCidr: string, addresses: AddressTable, sharedKeys?: Map<number, readonly U32Key[]>): void {
+export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: Map<number, readonly U32Key[]>): void {
   const { ips, classids } = addresses;
   if (ips.length === 0) return;
   const offset = offsetOf(direction);
-  const subnet = parseSubnet(subnetCidr);
   into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
   into.push(
     addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x800), {

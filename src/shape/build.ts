@@ -30,7 +30,12 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
   const addresses = needing.length === 0 ? new Map<string, string>() : assignAddresses(host.subnet, needing, fixedAddresses(host, containers), before.addresses);
   for (const name of needing) if (!addresses.has(name)) notes.push(`no free address left in ${host.subnet} for ${name}`);
   const inForce = groupsInForce(policy.groups, containers);
-  const slots = assignSlots(containers.map((c) => c.name), before.slots, inForce.map((g) => g.name));
+  // Each container's IPv4 address parsed once, here: the renderer's classifiers and the slots found in the kernel read this.
+  const address4 = containers.map((c) => {
+    const address = (c.address ?? addresses.get(c.name)) || undefined;
+    return address === undefined ? -1 : ipToInt(address);
+  });
+  const slots = assignSlots(containers.map((c) => c.name), slotsBefore(policy, before, address4), inForce.map((g) => g.name));
   const levels = inForce.length === 0 ? undefined : levelGuarantees(host, inForce, containers, notes);
   const guarantees = levels === undefined ? flatGuarantees(policy, notes) : levels.containers;
   const groups = levels === undefined ? [] : groupNodes(inForce, slots, levels.groups);
@@ -38,12 +43,11 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
   const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
   // Plain literals with undefined for what does not apply: a conditional spread per
   // container costs microseconds each on Node 20 (docs/decisions.md, session 3).
-  const nodes = containers.map((c): ContainerNode => {
+  const nodes = containers.map((c, i): ContainerNode => {
     const own = hasOwnNamespace(c);
     // Without overcommit or groups (the usual case) no map by name: each container's own.
     const scaled = guarantees?.get(c.name);
     const address = (c.address ?? addresses.get(c.name)) || undefined;
-    const address4 = address === undefined ? -1 : ipToInt(address);
     return {
       kind: 'container',
       policy: c,
@@ -56,11 +60,43 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
       hostDev: own ? devNames.get(c.name)! : undefined,
       containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
       address,
-      address4,
-      address6: c.address6 ?? (subnet6 && address && c.match.kind === 'managed' ? embedIpv4(subnet6, address4) : undefined),
+      address4: address4[i]!,
+      address6: c.address6 ?? (subnet6 && address && c.match.kind === 'managed' ? embedIpv4(subnet6, address4[i]!) : undefined),
     };
   });
   return { host, groups, containers: nodes };
+}
+
+/**
+ * The slot each node already has in the kernel, by id: a container's from its device
+ * (per-device) or from the end of its address's path; a group's from the path of one of
+ * its members, where the path is as deep as the groups above that member.
+ */
+function slotsBefore(policy: Policy, before: AssignedBefore, address4: readonly number[]): ReadonlyMap<string, number> {
+  if (before.addressSlots.size === 0 && before.addressPaths.size === 0) return before.slots;
+  const out = new Map(before.slots);
+  const parents = policy.groups.length === 0 ? undefined : new Map(policy.groups.map((g) => [g.name, g.parent]));
+  const containers = policy.containers;
+  // Indexed: a re-apply reads 10,000 of them, mostly before V8 optimises this.
+  for (let i = 0; i < containers.length; i++) {
+    const c = containers[i]!;
+    const ip = address4[i]!;
+    if (ip < 0 || out.has(c.name)) continue;
+    const own = before.addressSlots.get(ip);
+    if (own !== undefined) {
+      out.set(c.name, own);
+      continue;
+    }
+    const path = before.addressPaths.get(ip);
+    if (path === undefined) continue;
+    out.set(c.name, path[path.length - 1]!);
+    if (parents === undefined || c.group === undefined) continue;
+    const above: string[] = [];
+    for (let g: string | undefined = c.group; g !== undefined && above.length < path.length; g = parents.get(g)) above.unshift(g);
+    if (above.length !== path.length - 1) continue;
+    for (let k = 0; k < above.length; k++) if (!out.has(above[k]!)) out.set(above[k]!, path[k]!);
+  }
+  return out;
 }
 
 /** The gateway's and the containers' own addresses. */

@@ -81,8 +81,16 @@ export const isWired = (n: ContainerNode): n is WiredNode => !!n.netns && !!n.ho
 export interface AssignedBefore {
   readonly devNames: ReadonlyMap<string, string>;
   readonly addresses: ReadonlyMap<string, string>;
-  /** By node id (a container's or a group's name). */
+  /** Slots found by node id (per-device mode: a container's own device's class). */
   readonly slots: ReadonlyMap<string, number>;
+  /**
+   * Slots found along each IPv4 address's path from the root down (shared mode): the
+   * first node it reaches under the link, …, the container itself. The tree reads them
+   * with the addresses it parsed: a path of one by `addressSlots`, longer ones (through
+   * groups) by `addressPaths`.
+   */
+  readonly addressSlots: ReadonlyMap<number, number>;
+  readonly addressPaths: ReadonlyMap<number, readonly number[]>;
 }
 
 /** A node's rates in one direction (a container's from its policy, with its enforced guarantee). */
