@@ -3,7 +3,7 @@
 
 import type { Policy } from '../policy/model';
 import type { ClassObject, FilterObject, KernelState, NetnsLocator } from '../tc/model';
-import { majorOf, minorOf, type TcHandle } from '../tc/handle';
+import { majorOf, minorOf, TC_H_ROOT, type TcHandle } from '../tc/handle';
 import { isIpv6 } from '../net/ipv6';
 import { assignDeviceNames, isSlot } from '../shape/naming';
 import { containerNetns, hasOwnNamespace } from '../shape/namespaces';
@@ -74,10 +74,16 @@ function addressPaths(bridge: string, observed: KernelState | undefined): { read
   const byQdisc = classesByAddress(bridge, observed.filters);
   const root = byQdisc.get(ROOT_MAJOR);
   if (root === undefined) return { slots, paths };
+  // A group's HTB on the bridge: a path that stops at one is incomplete (its filter for
+  // the address is missing), and its last slot the group's, not the container's.
+  const groupHtbs = new Set(observed.qdiscs.filter((q) => q.dev === bridge && q.spec.kind === 'htb' && q.parent !== TC_H_ROOT).map((q) => majorOf(q.handle)));
   for (const [ip, classid] of root) {
     const first = minorOf(classid);
-    if (!byQdisc.has(first)) slots.set(ip, first);
-    else paths.set(ip, chainOf(byQdisc, ip));
+    if (!byQdisc.has(first) && !groupHtbs.has(first)) slots.set(ip, first);
+    else {
+      const path = chainOf(byQdisc, ip);
+      if (!groupHtbs.has(path[path.length - 1]!)) paths.set(ip, path);
+    }
   }
   return { slots, paths };
 }

@@ -121,6 +121,12 @@ describe('compile: groups as nested HTBs', () => {
     }
   });
 
+  it("does not take a group's slot for a container's when the group's filters are missing from what was read", () => {
+    const groupHtbs = new Set(compiled.groups.map((g) => g.qdisc >>> 0));
+    const withoutGroupFilters = { ...compiled.state, filters: compiled.state.filters.filter((f) => !groupHtbs.has(f.parent >>> 0)) };
+    expect(compilePolicy(policyOf(...TENANTS), { observed: withoutGroupFilters }).state).toEqual(compiled.state);
+  });
+
   it('renders a policy without groups exactly as before (no nested HTB)', () => {
     const flat = compilePolicy(policyOf(...TENANTS.filter((d) => !d.includes('kind: Group')).map((d) => d.replace(/  group: \w+\n/, ''))));
     expect(flat.groups).toEqual([]);

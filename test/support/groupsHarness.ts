@@ -11,6 +11,7 @@ import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
 import { bitsPerSec } from '../../src/units/units';
 import { describeObject } from '../../src/tc/describe';
+import { peerState } from '../../src/demo/peer';
 
 export interface TreePhase {
   readonly direction: Direction;
@@ -51,7 +52,8 @@ export interface TreeRun {
 /** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns a verdict per phase. */
 export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: readonly TreePhase[], options: HarnessOptions): Promise<TreeRun> {
   const compiled = await buildSandbox(deps, policy, () => undefined);
-  const replanned = (await deps.applier.plan(policy)).plan.map((op) => `${op.op} ${describeObject(op.object)}`);
+  // With the demo's peer beside the policy, as the sandbox made it.
+  const replanned = (await deps.applier.plan(policy, false, peerState(policy.host))).plan.map((op) => `${op.op} ${describeObject(op.object)}`);
   const site = sandboxSite(compiled);
   const busyIn = (p: TreePhase): string[] => p.nodes.filter((n) => n.demand > 0).map((n) => n.id);
   const everBusy = new Set(phases.flatMap(busyIn));
