@@ -246,7 +246,6 @@ export class Applier {
   }
 }
 
-
 /**
  * A device Sluice shapes but does not own reads as `external` (never deleted or
  * replaced), and its addresses and routes are not Sluice's to remove; its qdiscs,

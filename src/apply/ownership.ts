@@ -47,7 +47,6 @@ export interface OwnershipView {
   readonly shared: ReadonlySet<string>;
 }
 
-
 /** The tree a tc object hangs in: the major of the qdisc it belongs to (undefined for a root qdisc itself). */
 function treeMajorOf(o: KernelObject): number | undefined {
   if (o.type === 'class') return majorOf(o.classid);
