@@ -7,6 +7,7 @@
 //   - negative control: the same harness on the same policy with the group level
 //     flattened (the containers under the link) fails.
 // Runtime budget: ~4 minutes for the file (measured: see docs/decisions.md, "Groups").
+import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/ports/ownership';
@@ -22,6 +23,17 @@ import { runTreePhases, type TreePhase } from '../support/groupsHarness';
 import { describeTree, drawTree, parseTreeDraw, seededRandom, treeOracleInputs, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
 
 const PREFIX = 'gk-';
+
+/** `promtool check metrics` on an exposition: its exit code and whatever it says. */
+async function promtool(text: string): Promise<{ code: number | null; complaints: string }> {
+  const check = spawn('promtool', ['check', 'metrics']);
+  check.stdin.end(text);
+  let complaints = '';
+  check.stdout.on('data', (d: Buffer) => (complaints += d.toString()));
+  check.stderr.on('data', (d: Buffer) => (complaints += d.toString()));
+  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  return { code, complaints };
+}
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
 /** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */
@@ -77,7 +89,7 @@ const draws = seeds.flatMap((seed, s) => {
   return Array.from({ length: count }, (_, i) => ({ seed, draw: drawTree(r, i, 100), direction: (s * DRAWS_PER_SEED + i) % 2 === 0 ? 'download' : ('upload' as Direction) }));
 });
 
-describeKernel('groups: shares at group level and inside groups, real traffic', [], () => {
+describeKernel('groups: shares at group level and inside groups, real traffic', ['promtool'], () => {
   let deps: DemoDeps;
   let kernel: RtnlKernel;
   let current: Policy | undefined;
@@ -106,9 +118,17 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
         const policy = parseTreeDraw(config.draw, PREFIX);
         current = policy;
         const phases = (['download', 'upload'] as const).flatMap((direction) => config.phases.map((p) => phaseOf(config.draw, p.busy, direction)));
-        const { verdicts, replanned } = await runTreePhases(deps, policy, phases, HARNESS);
+        const { verdicts, replanned, snapshot, metrics } = await runTreePhases(deps, policy, phases, HARNESS);
         // Read back from the kernel, the nested trees are what was compiled: applying again does nothing.
         expect(replanned).toEqual([]);
+        // Each group's class counted what its members sent: their bytes add up to its own.
+        for (const g of snapshot.groups) {
+          const members = snapshot.rows.filter((r) => r.group === g.group && r.direction === g.direction).reduce((s, r) => s + r.bytes, 0);
+          expect(g.bytes).toBeGreaterThan(0);
+          expect(g.bytes).toBe(members);
+        }
+        expect(await promtool(metrics)).toEqual({ code: 0, complaints: '' });
+        expect(metrics).toMatch(/^sluice_group_bytes_total\{group="a",direction="upload"\} [1-9]/m);
         const names = (['download', 'upload'] as const).flatMap((d) => config.phases.map((p) => `${d} ${p.name}`));
         verdicts.forEach((v, i) => console.log(`groups ${config.name}: ${v.pass ? 'PASS' : 'FAIL'} ${names[i]}\n${formatVerdict(v)}`));
         expect(verdicts.map((v, i) => `${names[i]}: ${v.pass}`)).toEqual(names.map((n) => `${n}: true`));

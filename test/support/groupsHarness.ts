@@ -12,6 +12,8 @@ import type { Direction } from '../../src/tc/model';
 import { bitsPerSec } from '../../src/units/units';
 import { describeObject } from '../../src/tc/describe';
 import { peerState } from '../../src/demo/peer';
+import { createMetrics } from '../../src/metrics/metrics';
+import { RateEstimator, snapshot, type TrafficSnapshot } from '../../src/traffic/snapshot';
 
 export interface TreePhase {
   readonly direction: Direction;
@@ -47,6 +49,9 @@ export interface TreeRun {
   readonly verdicts: Verdict[];
   /** What a second apply right after the first would do (a converged kernel: nothing). */
   readonly replanned: readonly string[];
+  /** The traffic snapshot and its /metrics exposition, read from the kernel after the phases. */
+  readonly snapshot: TrafficSnapshot;
+  readonly metrics: string;
 }
 
 /** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns a verdict per phase. */
@@ -75,7 +80,10 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: read
   } finally {
     await rig.stop();
   }
-  return { verdicts, replanned };
+  const read = await deps.applier.plan(policy, true, peerState(policy.host));
+  const snap = snapshot(read.compiled, read.observed, policy.host, new RateEstimator(), read.observed.statsAt ?? monotonicMs());
+  const metrics = await createMetrics({ snapshot: () => snap }, 'test').render();
+  return { verdicts, replanned, snapshot: snap, metrics };
 }
 
 /** Each container against allocateTree of the nodes as written: within the tolerance of the link and at its relative floor. */
