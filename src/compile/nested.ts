@@ -16,9 +16,9 @@
 
 import { makeHandle, type TcHandle } from '../tc/handle';
 import { parseSubnet } from '../net/ipv4';
-import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
+import type { Direction, QdiscSpec, U32Key } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
-import { type ContainerNode, type GroupNode, type ShapeTree, guaranteeOf } from '../shape/model';
+import { type GroupNode, type NodeRates, type ShapeTree, guaranteeOf } from '../shape/model';
 import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
 import {
   addAddress6Filters,
@@ -55,6 +55,8 @@ export interface GroupedLayout {
   readonly containerClass: readonly TcHandle[];
   /** In tree.groups order. */
   readonly groupClass: readonly TcHandle[];
+  /** Each container's leaf qdisc handle (<slot>:), in tree.containers order. */
+  readonly leaves: readonly TcHandle[];
   readonly scopes: readonly Scope[];
 }
 
@@ -76,7 +78,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     return makeHandle(majorOf(c.parent), c.slot);
   });
   // Each HTB's address entries: a container below it leads to the class of its child on the way.
-  const v4 = scopes.map(() => ({ addresses: [] as number[], classids: [] as number[] }));
+  const v4 = scopes.map(() => ({ addresses: [] as number[], classids: [] as number[], owners: [] as number[] }));
   const v6 = scopes.map(() => ({ addresses: [] as string[], classids: [] as number[] }));
   containers.forEach((c, i) => {
     if (c.policy.match.kind === 'cgroup') return;
@@ -86,6 +88,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
       if (c.address4 >= 0) {
         v4[scope]!.addresses.push(c.address4);
         v4[scope]!.classids.push(child);
+        v4[scope]!.owners.push(i);
       }
       if (c.address6 !== undefined) {
         v6[scope]!.addresses.push(c.address6);
@@ -96,51 +99,55 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     }
   });
   scopes.forEach((s, i) => {
-    if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids);
+    if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids, v4[i]!.owners);
     s.v6 = v6[i]!.addresses.length === 0 ? emptyAddress6Table : address6Table(v6[i]!.addresses, v6[i]!.classids);
   });
-  return { containerClass, groupClass, scopes };
+  return { containerClass, groupClass, leaves: containers.map((c) => makeHandle(c.slot, 0)), scopes };
 }
 
 /** One direction's tree of a policy with groups, added to `t`. */
 export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
-  const scopes = layout.scopes;
-  const guarantee = (kind: 'group' | 'container', i: number): number => (kind === 'group' ? rates(tree.groups[i]!, direction).guarantee : guaranteeOf(tree.containers[i]!, direction));
+  const { scopes, groupClass, containerClass, leaves } = layout;
+  // Immutable, so one object serves every group: its HTB and the root class in it.
+  const groupHtb = htbQdisc(NO_DEFAULT_MINOR);
+  const groupRoot = innerRootSpec(capacity);
+  const download = direction === 'download';
+  // Indexed loops and named reads (download/upload) below: this runs once per compile,
+  // mostly before V8 optimises it (see assemble.ts, treeSpecs).
   for (let s = 0; s < scopes.length; s++) {
     const scope = scopes[s]!;
-    const base = quantumBase([...scope.groups.map((i) => guarantee('group', i)), ...scope.containers.map((i) => guarantee('container', i))], capacity);
+    const { groups, containers } = scope;
+    const guarantees: number[] = [];
+    for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
+    for (let k = 0; k < containers.length; k++) guarantees.push(guaranteeOf(tree.containers[containers[k]!]!, direction));
+    const base = quantumBase(guarantees, capacity);
+    // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
     if (s === 0) addTreeRoot(t, d, capacity, base, leafSpec);
-    else {
-      // A group's own HTB (its qdisc was added with its class, in its parent's scope).
-      t.classes.push({ type: 'class', netns, dev, classid: scope.rootClass, parent: scope.qdisc, spec: innerRootSpec(capacity) });
-    }
+    else t.classes.push({ type: 'class', netns, dev, classid: scope.rootClass, parent: scope.qdisc, spec: groupRoot });
     const specs = new HtbClassSpecs(base);
-    for (const i of scope.groups) {
-      const g = tree.groups[i]!;
-      const r = rates(g, direction);
-      const classid = layout.groupClass[i]!;
+    for (let k = 0; k < groups.length; k++) {
+      const i = groups[k]!;
+      const r = rates(tree.groups[i]!, direction);
+      const classid = groupClass[i]!;
       t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(r.guarantee, r.ceiling, r.priority, r.burst) });
-      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: makeHandle(g.slot, 0), parent: classid, spec: htbQdisc(NO_DEFAULT_MINOR) });
+      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: scopes[i + 1]!.qdisc, parent: classid, spec: groupHtb });
     }
-    for (const i of scope.containers) {
+    for (let k = 0; k < containers.length; k++) {
+      const i = containers[k]!;
       const c = tree.containers[i]!;
-      const classid = layout.containerClass[i]!;
-      t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: containerSpec(specs, c, direction) });
-      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: makeHandle(c.slot, 0), parent: classid, spec: leafSpec });
+      const b = download ? c.policy.bandwidth.download : c.policy.bandwidth.upload;
+      const classid = containerClass[i]!;
+      t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(download ? c.downloadGuarantee : c.uploadGuarantee, b.ceiling, b.priority, b.burst) });
+      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
     }
   }
-  const keys = new Map<number, readonly U32Key[]>();
+  const keys = new Array<readonly U32Key[] | undefined>(tree.containers.length);
   const parsed = parseSubnet(subnet);
-  for (const scope of scopes) {
-    addAddressFilters(t.filters, d, scope.qdisc, direction, parsed, scope.v4, keys);
-    addAddress6Filters(t.filters, d, scope.qdisc, direction, scope.v6);
+  for (let s = 0; s < scopes.length; s++) {
+    addAddressFilters(t.filters, d, scopes[s]!.qdisc, direction, parsed, scopes[s]!.v4, keys);
+    addAddress6Filters(t.filters, d, scopes[s]!.qdisc, direction, scopes[s]!.v6);
   }
 }
 
-const rates = (g: GroupNode, direction: Direction) => (direction === 'download' ? g.download : g.upload);
-
-function containerSpec(specs: HtbClassSpecs, c: ContainerNode, direction: Direction): HtbClassSpec {
-  const b = c.policy.bandwidth[direction];
-  return specs.ofRates(guaranteeOf(c, direction), b.ceiling, b.priority, b.burst);
-}
+const rates = (g: GroupNode, direction: Direction): NodeRates => (direction === 'download' ? g.download : g.upload);

@@ -73,6 +73,8 @@ export interface AddressTable {
   readonly ips: Uint32Array;
   /** Each address's class id (a u32, as TcHandle). */
   readonly classids: Uint32Array;
+  /** Each address's owner (a container's index), when the table was given them. */
+  readonly owners?: Uint32Array;
 }
 
 /** Sort keys are address · 2^21 + index: exact below 2^53 for any IPv4 address. */
@@ -84,7 +86,7 @@ const ADDRESS_INDEX_LIMIT = 2 ** 21;
  * numbers in a Float64Array (native, no comparator calls) instead of mapping and sorting
  * 10,000 objects with a comparator per direction.
  */
-export function addressTable(addresses: ArrayLike<number>, classidsGiven: ArrayLike<number>): AddressTable {
+export function addressTable(addresses: ArrayLike<number>, classidsGiven: ArrayLike<number>, ownersGiven?: ArrayLike<number>): AddressTable {
   const n = addresses.length;
   if (n >= ADDRESS_INDEX_LIMIT) throw new RangeError(`${n} addressed containers is more than one u32 table holds`);
   const keys = new Float64Array(n);
@@ -92,12 +94,14 @@ export function addressTable(addresses: ArrayLike<number>, classidsGiven: ArrayL
   keys.sort();
   const ips = new Uint32Array(n);
   const classids = new Uint32Array(n);
+  const owners = ownersGiven === undefined ? undefined : new Uint32Array(n);
   for (let k = 0; k < n; k++) {
     const index = keys[k]! % ADDRESS_INDEX_LIMIT;
     ips[k] = (keys[k]! - index) / ADDRESS_INDEX_LIMIT;
     classids[k] = classidsGiven[index]!;
+    if (owners !== undefined) owners[k] = ownersGiven![index]!;
   }
-  return { ips, classids };
+  return owners === undefined ? { ips, classids } : { ips, classids, owners };
 }
 
 /**
@@ -219,11 +223,13 @@ const offset6Of = (direction: Direction): number => (direction === 'download' ? 
 
 /**
  * The IPv4 address table's filters on the qdisc `parent`: a hash table on the last
- * octet, and the jump into it from the subnet. `sharedKeys`: each address's key list,
- * by address, kept from one qdisc's table for the next (a grouped container's address
- * is in its group's table and its parents' with the same key: plain data, never changed).
+ * octet, and the jump into it from the subnet. `sharedKeys`: each owner's key list (by
+ * the table's owners), kept from one qdisc's table for the next: a grouped container's
+ * address is in its group's table and its parents' with the same key (plain data, never
+ * changed). An array by owner, not a map by address: addresses above 2^31 are heap
+ * numbers to V8, and a Map keyed by them tripled this function's time.
  */
-export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: Map<number, readonly U32Key[]>): void {
+export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: (readonly U32Key[] | undefined)[]): void {
   const { ips, classids } = addresses;
   if (ips.length === 0) return;
   const offset = offsetOf(direction);
@@ -240,14 +246,15 @@ export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHan
     }),
   );
   const nodesInBucket = new Uint32Array(256);
+  const owners = sharedKeys === undefined ? undefined : addresses.owners;
   for (let k = 0; k < ips.length; k++) {
     const ip = ips[k]!;
     const bucket = ip & 0xff;
     const node = ++nodesInBucket[bucket]!;
-    let keys = sharedKeys?.get(ip);
+    let keys = owners === undefined ? undefined : sharedKeys![owners[k]!];
     if (keys === undefined) {
       keys = [{ value: ip, mask: 0xffffffff, off: offset }];
-      sharedKeys?.set(ip, keys);
+      if (owners !== undefined) sharedKeys![owners[k]!] = keys;
     }
     into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys, classid: classids[k]! as TcHandle }));
   }
