@@ -126,6 +126,28 @@ spec:
     expect(brief(issues).map((l) => l.split(':').slice(0, 3).join(':'))).toEqual(['f2:4 metadata.name: group "web" has the name of the container at f3.yaml', 'f4:7 spec.group: a cgroup-matched container cannot be in a group']);
   });
 
+  it("a schedule's window checks each group too: a patched guarantee above the group's, a ceiling above the group's", () => {
+    const schedule = `---
+apiVersion: sluice.dev/v1
+kind: Schedule
+metadata: { name: nightly }
+spec:
+  cron: "0 1 * * *"
+  duration: 1h
+  patches:
+    - container: a
+      download: { guarantee: 12mbit, ceiling: 60mbit }
+`;
+    const issues = issuesOf(HOST, group('g', '  download: { guarantee: 20mbit, ceiling: 50mbit }\n'), member('a', 'g'), member('b', 'g'), schedule);
+    expect(brief(issues).map((l) => l.replace(/^f\d:\d+ /, ''))).toEqual([
+      'spec.patches.0.download.ceiling: during the window a\'s download ceiling 60mbit is above its group "g"\'s 50mbit',
+    ]);
+    const fits = schedule.replace(', ceiling: 60mbit', '');
+    expect(brief(issuesOf(HOST, group('g', '  download: { guarantee: 20mbit, ceiling: 50mbit }\n'), member('a', 'g'), member('b', 'g'), fits)).map((l) => l.replace(/^f\d:\d+ /, ''))).toEqual([
+      'spec.patches: admission: the download guarantees of group "g"\'s members add up to 22mbit while window "nightly" is open, 2mbit more than group "g"\'s download guarantee 20mbit (a 12mbit, b 10mbit)',
+    ]);
+  });
+
   it('overcommit: scale-by-priority accepts what does not fit inside a group', () => {
     const host = HOST.replace('capacity:', 'overcommit: scale-by-priority\n  capacity:');
     expect(load(host, group('g', '  download: { guarantee: 15mbit }\n'), member('a', 'g'), member('b', 'g')).groups).toHaveLength(1);
