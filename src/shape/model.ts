@@ -93,18 +93,4 @@ export interface AssignedBefore {
   readonly addressPaths: ReadonlyMap<number, readonly number[]>;
 }
 
-/** A node's rates in one direction (a container's from its policy, with its enforced guarantee). */
-export function ratesOf(node: ShapeNode, dir: Direction): NodeRates {
-  if (node.kind === 'group') return dir === 'download' ? node.download : node.upload;
-  const b = node.policy.bandwidth[dir];
-  return { guarantee: guaranteeOf(node, dir), ceiling: b.ceiling, priority: b.priority, burst: b.burst };
-}
-
 export const guaranteeOf = (n: ContainerNode, dir: Direction): BitsPerSec => (dir === 'download' ? n.downloadGuarantee : n.uploadGuarantee);
-
-/** `group` and every group above it, nearest first. */
-export function ancestry(group: GroupNode | undefined): GroupNode[] {
-  const out: GroupNode[] = [];
-  for (let g = group; g !== undefined; g = g.parent) out.push(g);
-  return out;
-}
