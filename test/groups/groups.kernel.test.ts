@@ -7,7 +7,6 @@
 //   - negative control: the same harness on the same policy with the group level
 //     flattened (the containers under the link) fails.
 // Runtime budget: ~4 minutes for the file (measured: see docs/decisions.md, "Groups").
-import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/ports/ownership';
@@ -18,22 +17,12 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
-import { describeKernel, removeNamespaces } from '../support/kernel';
+import { describeKernel, promtoolCheck, removeNamespaces } from '../support/kernel';
 import { runTreePhases, type TreePhase } from '../support/groupsHarness';
 import { describeTree, drawTree, parseTreeDraw, seededRandom, treeOracleInputs, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
 
 const PREFIX = 'gk-';
 
-/** `promtool check metrics` on an exposition: its exit code and whatever it says. */
-async function promtool(text: string): Promise<{ code: number | null; complaints: string }> {
-  const check = spawn('promtool', ['check', 'metrics']);
-  check.stdin.end(text);
-  let complaints = '';
-  check.stdout.on('data', (d: Buffer) => (complaints += d.toString()));
-  check.stderr.on('data', (d: Buffer) => (complaints += d.toString()));
-  const code = await new Promise<number | null>((r) => check.on('exit', r));
-  return { code, complaints };
-}
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
 /** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */
@@ -127,7 +116,7 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
           expect(g.bytes).toBeGreaterThan(0);
           expect(g.bytes).toBe(members);
         }
-        expect(await promtool(metrics)).toEqual({ code: 0, complaints: '' });
+        expect(await promtoolCheck(metrics)).toEqual({ code: 0, complaints: '' });
         expect(metrics).toMatch(/^sluice_group_bytes_total\{group="a",direction="upload"\} [1-9]/m);
         const names = (['download', 'upload'] as const).flatMap((d) => config.phases.map((p) => `${d} ${p.name}`));
         verdicts.forEach((v, i) => console.log(`groups ${config.name}: ${v.pass ? 'PASS' : 'FAIL'} ${names[i]}\n${formatVerdict(v)}`));

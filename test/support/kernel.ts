@@ -1,7 +1,7 @@
 // Shared helpers for real-kernel tests: describeKernel (fails, never skips, when the
 // machine cannot run them), `ip`/`tc` for independent checks, and making sure no `sl-`
 // namespace of a test outlives it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,17 @@ export function describeKernel(name: string, tools: readonly Tool[], body: () =>
       throw new Error(`kernel test "${name}" needs ${missing.join(', ')}. Run it as root after scripts/setup.sh, or set ${SKIP_KERNEL_ENV}=1 to skip the kernel tests on purpose.`);
     });
   });
+}
+
+/** `promtool check metrics` on an exposition: its exit code and whatever it says (nothing when clean). */
+export async function promtoolCheck(text: string): Promise<{ code: number | null; complaints: string }> {
+  const check = spawn('promtool', ['check', 'metrics']);
+  check.stdin.end(text);
+  let complaints = '';
+  check.stdout.on('data', (d: Buffer) => (complaints += d.toString()));
+  check.stderr.on('data', (d: Buffer) => (complaints += d.toString()));
+  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  return { code, complaints };
 }
 
 export async function sh(cmd: string, args: readonly string[]): Promise<string> {
