@@ -12,6 +12,7 @@ import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '.
 import { commandContainer, loadOrReport } from './shared';
 import { acquireHostLock, commandLine, type HostLock } from '../../host/lock';
 import { TESTBED } from '../../sources/docker/testbed';
+import { packageFile } from '../../packageFiles';
 import type { Direction } from '../../tc/model';
 
 interface DemoCliOptions {
@@ -65,7 +66,7 @@ export function registerDemo(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const sandboxPolicy = policyArg ?? 'policies/demo.yaml';
+        const sandboxPolicy = policyArg ?? packageFile('policies', 'demo.yaml');
         runtime = await openRuntime(commandContainer(opts.docker ? [] : [sandboxPolicy]), 'sluice demo');
         bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy, opts.output);
         if (!bed) return;

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
+import { packageFile } from '../../packageFiles';
 import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {
@@ -20,7 +21,7 @@ export const TESTBED = {
   image: 'sl-iperf3:local',
   /** The debootstrapped root file system, so a wiped data root re-imports in seconds. */
   rootfsCache: '/var/cache/sluice/sl-iperf3-rootfs.tar',
-  composeFile: 'docker-compose.test.yml',
+  composeFile: packageFile('docker-compose.test.yml'),
   project: 'sl-test',
 } as const;
 
