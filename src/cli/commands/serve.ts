@@ -9,7 +9,7 @@ import type { PolicyLoader } from '../../sources/loader';
 import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
-import { commandContainer, dockerEndpointOption, loadSourceOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import { startMetricsServer, type SluiceMetrics } from '../../metrics/metrics';
 
 interface ServeOptions {
@@ -25,7 +25,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('Keep the kernel converged: every tick observe → diff → execute (drift is repaired and logged), reload policies on change and SIGHUP (a bad file is reported and the last good policy stays), open and close time windows on schedule. Logs are JSON lines on stderr.')
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
     .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
     .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
