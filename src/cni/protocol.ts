@@ -161,17 +161,49 @@ function parseConf(raw: Record<string, unknown>): NetConf {
   const runtimeConfig = isRecord(raw['runtimeConfig']) ? raw['runtimeConfig'] : {};
   const prev = raw['prevResult'];
   const valid = raw['cni.dev/valid-attachments'];
+  const name = stringField(raw, 'name');
+  // The network's name is a directory of the state directory: the spec's own rule keeps it one.
+  if (!NETWORK_NAME.test(name)) throw new CniError(CNI_ERROR.invalidConfig, `the network configuration's "name" ${JSON.stringify(name)} is not a network name`, 'letters, digits, "_", "." and "-", starting with a letter or digit (the CNI specification)');
   return {
     cniVersion,
-    name: stringField(raw, 'name'),
+    name,
     type: stringField(raw, 'type'),
     stateDir: optionalString(raw, 'stateDir') ?? DEFAULT_STATE_DIR,
     controlSocket: optionalString(raw, 'controlSocket') ?? DEFAULT_CONTROL_SOCKET,
-    ...(isRecord(prev) ? { prevResult: prev as PrevResult } : {}),
+    ...(isRecord(prev) ? { prevResult: checkedPrevResult(prev) } : {}),
     ...(isRecord(runtimeConfig['bandwidth']) ? { bandwidth: bandwidthOf(runtimeConfig['bandwidth']) } : {}),
     annotations: stringRecord(runtimeConfig[POD_ANNOTATIONS_CAPABILITY]),
     ...(Array.isArray(valid) ? { validAttachments: valid.filter(isRecord).map((v) => ({ containerId: String(v['containerID'] ?? ''), ifname: String(v['ifname'] ?? '') })) } : {}),
   };
+}
+
+/** The spec's network name (libcni validates it the same way). */
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Linux's rule for a device name (dev_valid_name): 1 to 15 bytes, not "." or "..", no "/", ":" or white space. */
+export const isDeviceName = (name: string): boolean => name !== '.' && name !== '..' && Buffer.byteLength(name) > 0 && Buffer.byteLength(name) < 16 && !/[/:\s]/.test(name);
+
+/** The fields of the earlier plugins' result that Sluice reads, in the shape the spec gives them; the rest passes through untouched. */
+function checkedPrevResult(prev: Record<string, unknown>): PrevResult {
+  const refuse = (field: string, value: unknown, expected: string): never => {
+    throw new CniError(CNI_ERROR.invalidConfig, `prevResult.${field} is ${value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80)}, not ${expected}`, "the earlier plugins' result must follow the CNI specification's result format: check the plugins before sluice in the conflist");
+  };
+  const list = (key: string): unknown[] => {
+    const v = prev[key];
+    if (v === undefined) return [];
+    return Array.isArray(v) ? v : refuse(key, v, 'a list');
+  };
+  list('interfaces').forEach((i, n) => {
+    if (!isRecord(i)) refuse(`interfaces[${n}]`, i, 'an object');
+    else if (typeof i['name'] !== 'string') refuse(`interfaces[${n}].name`, i['name'], 'a string');
+    else if (i['sandbox'] !== undefined && typeof i['sandbox'] !== 'string') refuse(`interfaces[${n}].sandbox`, i['sandbox'], 'a string');
+  });
+  list('ips').forEach((ip, n) => {
+    if (!isRecord(ip)) refuse(`ips[${n}]`, ip, 'an object');
+    else if (typeof ip['address'] !== 'string') refuse(`ips[${n}].address`, ip['address'], 'a string');
+    else if (ip['interface'] !== undefined && !(Number.isInteger(ip['interface']) && (ip['interface'] as number) >= 0)) refuse(`ips[${n}].interface`, ip['interface'], 'an index into interfaces');
+  });
+  return prev as PrevResult;
 }
 
 function bandwidthOf(b: Record<string, unknown>): RuntimeBandwidth {
@@ -194,6 +226,8 @@ function attachmentEnv(env: Readonly<Record<string, string | undefined>>, needsN
   const missing = [...(!containerId ? ['CNI_CONTAINERID'] : []), ...(!ifname ? ['CNI_IFNAME'] : []), ...(needsNetns && !netns ? ['CNI_NETNS'] : [])];
   if (missing.length > 0) throw new CniError(CNI_ERROR.invalidEnvironment, `${missing.join(', ')} not set`, 'the runtime sets these for ADD, DEL and CHECK');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId!)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not a valid container id`, 'letters, digits, "_", "." and "-", starting with a letter or digit');
+  // Part of the attachment record's file name: a "/" would lead out of the state directory.
+  if (!isDeviceName(ifname!)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_IFNAME ${JSON.stringify(ifname)} is not a network device name`, 'at most 15 characters, without "/", ":" or white space, as Linux names devices');
   return { containerId: containerId!, ifname: ifname!, ...(netns ? { netns } : {}), args: parseCniArgs(env['CNI_ARGS'] ?? '') };
 }
 
