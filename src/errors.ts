@@ -84,6 +84,14 @@ export class DockerUnreachableError extends SluiceError {
   }
 }
 
+/** The kernel answered with a message Sluice cannot read: shorter than its header, or an attribute of the wrong size. */
+export class MalformedReplyError extends SluiceError {
+  readonly code = 'EBADMSG';
+  constructor(readonly what: string, detail: string) {
+    super(`cannot read the kernel's ${what}: ${detail}`, 'no Linux kernel answers like this; report it with `uname -r` and the command that read it');
+  }
+}
+
 /** A path from a policy (netns file, cgroup) that would resolve outside where it must live. */
 export class PathEscapeError extends SluiceError {
   readonly code = 'EPATH';
