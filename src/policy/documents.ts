@@ -49,7 +49,7 @@ function parseFile(file: PolicyFileText): ParsedFiles {
     const message = `nested more than ${MAX_POLICY_DEPTH} levels deep here; a policy needs about 10, so the file is malformed (or built to exhaust the parser) and was not parsed`;
     return { documents, issues: [{ file: file.path, line: tooDeep.line, column: tooDeep.column, path: '', message, hint: 'check the brackets and indentation around this line' }] };
   }
-  for (const doc of parseAllDocuments(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })) {
+  for (const doc of parseAllDocuments(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })) {
     const locate = (path: readonly PropertyKey[]): Position => positionOf(doc, path, lines);
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
