@@ -34,7 +34,7 @@ function buildDist(): void {
 function line(r: TargetReport, regressions: number): string {
   const kinds = r.failures.reduce<Record<string, number>>((m, f) => ({ ...m, [f.kind]: (m[f.kind] ?? 0) + 1 }), {});
   const top = Object.entries(r.outcomes).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([o, n]) => `${o} ${((100 * n) / (r.cases + r.processRuns)).toFixed(0)}%`).join('; ');
-  return `| ${r.target} | ${r.cases.toLocaleString('en')} | ${r.processRuns} | ${regressions} | ${r.failures.length}${r.failures.length > 0 ? ` (${Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | ${Math.round(r.cases / r.seconds).toLocaleString('en')} | ${r.slowestMs.toFixed(0)} | ${top} |`;
+  return `| ${r.target} | ${r.cases.toLocaleString('en')} | ${r.processRuns} | ${regressions} | ${r.failures.length}${r.failures.length > 0 ? ` (${Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''} | ${Math.round(r.cases / r.seconds).toLocaleString('en')} | ${r.slowestMs.toFixed(0)}${r.slowOnlyUnderLoad.cases > 0 ? ` (${r.slowOnlyUnderLoad.cases} over 1 s in the run, ≤ ${r.slowOnlyUnderLoad.aloneMs.toFixed(0)} alone)` : ''} | ${top} |`;
 }
 
 async function main(): Promise<void> {

@@ -47,6 +47,8 @@ export interface TargetReport {
   readonly seconds: number;
   readonly processRuns: number;
   readonly slowestMs: number;
+  /** Cases over 1 s in the run that were under it when run alone (the machine, not the code), and the slowest of those re-runs. */
+  readonly slowOnlyUnderLoad: { readonly cases: number; readonly aloneMs: number };
   readonly outcomes: Readonly<Record<string, number>>;
   readonly failures: readonly Failure[];
 }
@@ -167,6 +169,7 @@ export async function runTarget(target: string, options: { cases: number; seed: 
   const failures: Failure[] = [];
   let processRuns = 0;
   let slowestMs = 0;
+  const slowOnlyUnderLoad = { cases: 0, aloneMs: 0 };
   for (let from = 0; from < total; ) {
     const segment = await runSegment({ target, seed: options.seed, from, to: total, processEvery: options.processEvery ?? 0, ...(options.replay ? { replay: options.replay } : {}) });
     add(outcomes, segment.outcomes);
@@ -178,8 +181,12 @@ export async function runTarget(target: string, options: { cases: number; seed: 
     for (const s of segment.slow) {
       const alone = await runSegment({ target, seed: 0, from: 0, to: 1, processEvery: 0, replay: [s.input] });
       if (alone.resumeAt !== undefined || alone.slowestMs > CASE_LIMIT_MS) failures.push({ index: s.index, kind: 'hang', detail: `over ${CASE_LIMIT_MS} ms, also when run alone (${alone.slowestMs} ms)`, input: s.input });
+      else {
+        slowOnlyUnderLoad.cases++;
+        slowOnlyUnderLoad.aloneMs = Math.max(slowOnlyUnderLoad.aloneMs, alone.slowestMs);
+      }
     }
     from = segment.resumeAt ?? total;
   }
-  return { target, cases: total, seconds: (Date.now() - started) / 1000, processRuns, slowestMs, outcomes, failures };
+  return { target, cases: total, seconds: (Date.now() - started) / 1000, processRuns, slowestMs, slowOnlyUnderLoad, outcomes, failures };
 }

@@ -1,7 +1,8 @@
 // Every fuzz target by name (bench/fuzz.ts runs them all; the smoke test too).
 
 import type { FuzzTarget } from '../harness';
-import { cniAnnotationsTarget, cniPluginTarget } from './cni';
+import { cniAnnotationsTarget } from './cniAnnotations';
+import { cniPluginTarget } from './cniPlugin';
 import { dockerLabelsTarget } from './dockerLabels';
 import { netlinkTarget } from './netlink';
 import { policyFilesTarget } from './policyFiles';
