@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // smoke (test/fuzz, no root); `kernel` touches the
 // real kernel in throwaway sl- namespaces, needs root, and runs one file at a time so
 // traffic measurements do not compete for the two cores.
-// CI sets SLUICE_TEST_REPORT_DIR: each vitest run (unit, then kernel) also writes a JSON
+// CI sets SLUICE_TEST_REPORT_DIR: each vitest run (unit, fuzz, kernel) also writes a JSON
 // report there, from which .ci/run proves that no test was skipped.
 const reportDir = process.env.SLUICE_TEST_REPORT_DIR;
 

@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
 import { packageFile } from '../../packageFiles';
 import { dockerClient, DockerodeEngine } from './engine';
@@ -142,6 +142,8 @@ export async function ensureRootfsTar(tar: string, include: readonly string[], p
   await mkdir(`${tar.replace(/\/[^/]+$/, '')}`, { recursive: true });
   try {
     await run('debootstrap', ['--variant=minbase', ...extra, 'bookworm', dir, mirror]);
+    // The packages debootstrap downloaded (~32 MB) are installed; an image need not carry them.
+    for (const deb of await readdir(`${dir}/var/cache/apt/archives`).catch(() => [])) if (deb.endsWith('.deb')) await rm(`${dir}/var/cache/apt/archives/${deb}`);
     await run('tar', ['-C', dir, '-cf', `${tar}.tmp`, '.']);
     await rename(`${tar}.tmp`, tar);
   } finally {
