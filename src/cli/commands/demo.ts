@@ -5,6 +5,7 @@ import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
 import type { Policy } from '../../policy/model';
 import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
+import { policyJudge } from '../../demo/written';
 import { formatVerdict } from '../../measure/verdict';
 import { formatLatency, type LatencyReport } from '../../measure/latency';
 import { measureLatency, probeContainer } from '../../demo/latency';
@@ -72,7 +73,8 @@ export function registerDemo(program: Command): void {
         out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
         const { policy, compiled, site } = await bed.build(out);
         out(`${policy.host.name}: ${compiled.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way`);
-        const results = await runPhases(runtime, policy, compiled, site, {
+        const results = await runPhases(runtime, compiled, site, {
+          judge: policyJudge(policy),
           phases: DEMO_PHASES,
           directions: opts.direction === 'both' ? DEMO_DIRECTIONS : [opts.direction],
           phaseSeconds: Number(opts.phaseSeconds),

@@ -3,7 +3,7 @@
 // Engine API. The four rules, attach by name and label, serve following events over
 // 100 start/stop cycles without leaks, and the daemon going away and coming back.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
@@ -27,6 +27,7 @@ import { ipToInt } from '../../../src/policy/subnet';
 import { Reconciler } from '../../../src/reconcile/reconciler';
 import { containerYaml, createContainer, createNetwork, docker, hostYaml, removeNetwork, type TestNetwork } from '../../support/docker';
 import { describeKernel, netnsList, sh } from '../../support/kernel';
+import { judgeOf, writtenFromComposeLabels, writtenFromYaml } from '../../support/written';
 
 const NET: TestNetwork = { name: 'sl-dk-net', bridge: 'sl-dbr1', subnet: '198.18.66.0/24', gateway: '198.18.66.1' };
 const IFB = 'sl-ifb1';
@@ -96,7 +97,10 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
     try {
       const bed = await demo.bringUp();
       expect(bed.site.containers.map((c) => c.name).sort()).toEqual(['api', 'backup', 'batch', 'web']);
-      const results = await runPhases({ kernel, applier }, bed.policy, bed.compiled, bed.site, { phases: DEMO_PHASES, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+      // The compose file's labels and the Host's link as written, not what the source made of them.
+      const capacity = writtenFromYaml(readFileSync('policies/docker/host.yaml', 'utf8')).capacity.download;
+      const judge = judgeOf(writtenFromComposeLabels(readFileSync('docker-compose.test.yml', 'utf8'), capacity));
+      const results = await runPhases({ kernel, applier }, bed.compiled, bed.site, { judge, phases: DEMO_PHASES, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} docker ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
     } finally {
