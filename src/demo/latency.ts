@@ -7,6 +7,8 @@ import { startLoadgenEcho, startLoadgenPing, type LoadgenChild } from '../loadge
 import { monotonicMs } from '../loadgen/protocol';
 import { latencyReport, type LatencyReport } from '../measure/latency';
 import type { CompiledPolicy } from '../compile';
+import type { Direction } from '../tc/model';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
 import type { TrafficSite } from './run';
 import { TrafficRig } from './traffic';
 
@@ -36,25 +38,26 @@ export async function measureLatency(site: TrafficSite, probe: string, options: 
     const ping = await startLoadgenPing({ netns: site.peerNetns, to: { host: target.address, port: ECHO_PORT }, id: `rtt.${probe}`, intervalMs: PING_INTERVAL_MS });
     children.push(ping);
     for (const c of children) aheadOfTheLoad(c.pid);
-    const idle = await collect(ping, options.seconds * 1000);
+    const idle = (await collect(ping, options.seconds * 1000)).rtts;
     const busy = others.map((c) => c.name);
     rig.setActive('download', busy);
     rig.setActive('upload', busy);
     await sleep(options.warmupSeconds * 1000);
     const loaded = await collect(ping, options.seconds * 1000);
-    return latencyReport(probe, busy, idle, loaded);
+    const goodput = (dir: Direction): BitsPerSec => bitsPerSec([...rig.goodput(dir, loaded.from, loaded.to, 0).values()].reduce((sum, rate) => sum + rate, 0));
+    return latencyReport(probe, busy, idle, loaded.rtts, { download: goodput('download'), upload: goodput('upload') });
   } finally {
     await Promise.all(children.map((c) => c.stop(500).catch(() => null)));
     await rig.stop();
   }
 }
 
-/** The round trips that end within the next `ms`. */
-async function collect(ping: LoadgenChild, ms: number): Promise<number[]> {
+/** The round trips that end within the next `ms`, and the window. */
+async function collect(ping: LoadgenChild, ms: number): Promise<{ rtts: number[]; from: number; to: number }> {
   const from = monotonicMs();
   await sleep(ms);
   const to = monotonicMs();
-  return ping.rtts().filter((r) => r.t >= from && r.t <= to).map((r) => r.ms);
+  return { rtts: ping.rtts().filter((r) => r.t >= from && r.t <= to).map((r) => r.ms), from, to };
 }
 
 /**

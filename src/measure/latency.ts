@@ -1,5 +1,7 @@
 // Round-trip times of a light flow: percentiles of what the loadgen's ping measured,
-// idle against loaded. Pure.
+// idle against loaded, and what the load delivered meanwhile. Pure.
+import type { Direction } from '../tc/model';
+import type { BitsPerSec } from '../units/units';
 
 export interface RttSummary {
   readonly samples: number;
@@ -29,19 +31,24 @@ export interface LatencyReport {
   /** loaded − idle, per percentile. */
   readonly addedP50Ms: number;
   readonly addedP99Ms: number;
+  /**
+   * The busy containers' goodput, summed, over the loaded window: a loaded figure means
+   * something only if the load ran (senders that failed would leave loaded ≈ idle).
+   */
+  readonly loadedGoodput: Readonly<Record<Direction, BitsPerSec>>;
 }
 
-export function latencyReport(container: string, busy: readonly string[], idleMs: readonly number[], loadedMs: readonly number[]): LatencyReport {
+export function latencyReport(container: string, busy: readonly string[], idleMs: readonly number[], loadedMs: readonly number[], loadedGoodput: Readonly<Record<Direction, BitsPerSec>>): LatencyReport {
   const idle = summariseRtts(idleMs);
   const loaded = summariseRtts(loadedMs);
-  return { container, busy, idle, loaded, addedP50Ms: loaded.p50Ms - idle.p50Ms, addedP99Ms: loaded.p99Ms - idle.p99Ms };
+  return { container, busy, idle, loaded, addedP50Ms: loaded.p50Ms - idle.p50Ms, addedP99Ms: loaded.p99Ms - idle.p99Ms, loadedGoodput };
 }
 
 export function formatLatency(r: LatencyReport): string {
   const f = (s: RttSummary): string => `p50 ${s.p50Ms.toFixed(3)} ms, p99 ${s.p99Ms.toFixed(3)} ms (${s.samples} round trips)`;
   return [
     `light flow to ${r.container} (priority 0), idle: ${f(r.idle)}`,
-    `while ${r.busy.join(', ')} saturate both directions: ${f(r.loaded)}`,
+    `while ${r.busy.join(', ')} saturate both directions: ${f(r.loaded)}; their goodput meanwhile ${(r.loadedGoodput.download / 1e6).toFixed(1)} mbit/s down, ${(r.loadedGoodput.upload / 1e6).toFixed(1)} mbit/s up`,
     `added: p50 ${r.addedP50Ms >= 0 ? '+' : ''}${r.addedP50Ms.toFixed(3)} ms, p99 ${r.addedP99Ms >= 0 ? '+' : ''}${r.addedP99Ms.toFixed(3)} ms`,
   ].join('\n');
 }
