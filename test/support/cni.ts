@@ -205,14 +205,7 @@ export async function classOnBridge(kernel: RtnlKernel, netns: string, bridge: s
   return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
 }
 
-/** Polls `check` every 20 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './kernel';
 
 /** What each CNI test works with: the runtime rig, a kernel port following changes, an Applier over it, and serve's daemon once a test starts one. */
 export interface CniTestbed {
