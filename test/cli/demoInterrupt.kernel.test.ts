@@ -13,14 +13,14 @@ import { EXIT } from '../../src/cli/output';
 import { PEER_NETNS } from '../../src/demo/peer';
 import { lockFileFor } from '../../src/host/lock';
 import { writeDemoPolicy } from '../support/cli';
-import { describeKernel, netnsList, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, netnsList, removeNamespaces, sh, until } from '../support/kernel';
 
 const PREFIX = 'di-';
 const DEMO_NAMESPACES = ['host', 'web', 'api', 'batch', 'backup'].map((n) => `sl-${PREFIX}${n}`);
 const RECORD = `/run/sluice/owned-${PREFIX}demo.json`;
 
-/** Every live process descended from `root` (children, theirs, …), from /proc. */
-function descendants(root: number): number[] {
+/** Every live process descended from `root` (children, theirs, …), from /proc, with its command line. */
+function descendants(root: number): { pid: number; command: string }[] {
   const parentOf = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -38,7 +38,14 @@ function descendants(root: number): number[] {
     const pid = queue.pop()!;
     for (const [child, parent] of parentOf) if (parent === pid) (found.push(child), queue.push(child));
   }
-  return found;
+  const command = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      return '?';
+    }
+  };
+  return found.map((pid) => ({ pid, command: command(pid) }));
 }
 
 const alive = (pid: number): boolean => {
@@ -95,7 +102,9 @@ describeKernel('sluice demo, interrupted', [], () => {
       expect(out).toContain('removing the sandbox');
       expect((await netnsList()).filter((n) => n.startsWith(`sl-${PREFIX}`) || n === PEER_NETNS)).toEqual([]);
       expect(existsSync(RECORD)).toBe(false);
-      expect(started.filter(alive)).toEqual([]);
+      // A killed child may take a moment to be reaped; a load generator left running would not go at all.
+      await until('the demo\'s processes gone', () => started.filter((p) => alive(p.pid)).length === 0, 5000).catch(() => undefined);
+      expect(started.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.command}`)).toEqual([]);
     } finally {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       // Whatever the test saw, nothing of its demo outlives it.
