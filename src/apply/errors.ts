@@ -46,9 +46,9 @@ function describeConflict(c: ForeignConflict): string {
     case 'differs':
       return `${describeObject(c.object)} would be changed`;
     case 'other-kind':
-      return `${describeObject(c.object)} already exists and is not a${c.wanted === 'ifb' ? 'n' : ''} ${c.wanted ?? 'device of the kind the policy makes'}: the policy names it as its ${c.wanted}, and Sluice would have to delete it to create one`;
+      return `${describeObject(c.object)} already exists and is not a${c.wanted === 'ifb' ? 'n' : ''} ${c.wanted}: the policy names it as its ${c.wanted}, and Sluice would have to delete it to create one`;
     default: {
-      const never: never = c.reason;
+      const never: never = c;
       return String(never);
     }
   }
@@ -56,7 +56,7 @@ function describeConflict(c: ForeignConflict): string {
 
 function hintFor(conflicts: readonly ForeignConflict[]): string {
   const otherKind = conflicts.find((c) => c.reason === 'other-kind');
-  if (otherKind?.object.type === 'link') {
+  if (otherKind) {
     const name = otherKind.object.name;
     if (otherKind.wanted === 'ifb') return `write another name in the Host's spec.ifb (one that does not exist yet, or an IFB Sluice created): Sluice never deletes ${name}`;
     return `write another name in the Host's spec.bridge (one that does not exist yet, or a bridge Sluice created): Sluice never deletes ${name}. To shape a bridge another tool made, name that bridge and set \`external: true\` in the Host`;

@@ -13,7 +13,7 @@
 // deleted one by one instead, and it stays in the record.
 
 import { majorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { type KernelObject, type KernelState, type LinkSpec, type NetnsLocator, type ObservedState } from '../tc/model';
+import { type KernelObject, type KernelState, type LinkObject, type LinkSpec, type NetnsLocator, type ObservedState } from '../tc/model';
 import { objectKey } from '../tc/identity';
 import type { Plan } from '../plan/model';
 
@@ -30,12 +30,10 @@ export interface RecordedOwnership {
 export type ConflictReason = 'exists' | 'differs' | 'other-kind';
 
 /** An object the plan would create, change or delete that Sluice did not create. */
-export interface ForeignConflict {
-  readonly reason: ConflictReason;
-  readonly object: KernelObject;
-  /** other-kind: the kind of device the policy wants under that name. */
-  readonly wanted?: LinkSpec['kind'];
-}
+export type ForeignConflict =
+  | { readonly reason: Exclude<ConflictReason, 'other-kind'>; readonly object: KernelObject }
+  /** `wanted`: the kind of device the policy wants under that name. */
+  | { readonly reason: 'other-kind'; readonly object: LinkObject; readonly wanted: LinkSpec['kind'] };
 
 /** The kind of each link the desired state makes, by objectKey. */
 export type DesiredLinkKinds = ReadonlyMap<string, LinkSpec['kind']>;
