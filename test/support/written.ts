@@ -58,15 +58,15 @@ export function writtenFromDraw(draw: RandomDraw): WrittenPolicy {
 
 /**
  * Containers from key/value maps (Docker labels, pod annotations): `key(dir, field)` names
- * the entry for a direction's guarantee, ceiling or priority; `defaults` stands in for
- * entries a map leaves out.
+ * the entry for a direction's guarantee, ceiling or priority (the tests write a guarantee
+ * for every container, so no source default stands in).
  */
-export function writtenFromMaps(capacity: BitsPerSec, maps: readonly { readonly name: string; readonly entries: Readonly<Record<string, string>> }[], key: (dir: Direction, field: 'guarantee' | 'ceiling' | 'priority') => string, defaults: Fields = {}): WrittenPolicy {
+export function writtenFromMaps(capacity: BitsPerSec, maps: readonly { readonly name: string; readonly entries: Readonly<Record<string, string>> }[], key: (dir: Direction, field: 'guarantee' | 'ceiling' | 'priority') => string): WrittenPolicy {
   return {
     capacity: { download: capacity, upload: capacity },
     containers: maps.map(({ name, entries }) => {
       const of = (dir: Direction): WrittenDirection => {
-        const fields = Object.fromEntries((['guarantee', 'ceiling', 'priority'] as const).map((f) => [f, entries[key(dir, f)] ?? defaults[f]]).filter(([, v]) => v !== undefined));
+        const fields = Object.fromEntries((['guarantee', 'ceiling', 'priority'] as const).map((f) => [f, entries[key(dir, f)]]).filter(([, v]) => v !== undefined));
         return direction(fields);
       };
       return { name, download: of('download'), upload: of('upload') };
