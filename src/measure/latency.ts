@@ -24,8 +24,8 @@ export function summariseRtts(ms: readonly number[]): RttSummary {
 export interface LatencyReport {
   /** The priority-0 container the light flow ran to. */
   readonly container: string;
-  /** Containers saturating the link in both directions while loaded was measured. */
-  readonly busy: readonly string[];
+  /** Containers saturating the link, per direction, while loaded was measured. */
+  readonly busy: Readonly<Record<Direction, readonly string[]>>;
   readonly idle: RttSummary;
   readonly loaded: RttSummary;
   /** loaded − idle, per percentile. */
@@ -38,7 +38,7 @@ export interface LatencyReport {
   readonly loadedGoodput: Readonly<Record<Direction, BitsPerSec>>;
 }
 
-export function latencyReport(container: string, busy: readonly string[], idleMs: readonly number[], loadedMs: readonly number[], loadedGoodput: Readonly<Record<Direction, BitsPerSec>>): LatencyReport {
+export function latencyReport(container: string, busy: Readonly<Record<Direction, readonly string[]>>, idleMs: readonly number[], loadedMs: readonly number[], loadedGoodput: Readonly<Record<Direction, BitsPerSec>>): LatencyReport {
   const idle = summariseRtts(idleMs);
   const loaded = summariseRtts(loadedMs);
   return { container, busy, idle, loaded, addedP50Ms: loaded.p50Ms - idle.p50Ms, addedP99Ms: loaded.p99Ms - idle.p99Ms, loadedGoodput };
@@ -48,7 +48,7 @@ export function formatLatency(r: LatencyReport): string {
   const f = (s: RttSummary): string => `p50 ${s.p50Ms.toFixed(3)} ms, p99 ${s.p99Ms.toFixed(3)} ms (${s.samples} round trips)`;
   return [
     `light flow to ${r.container} (priority 0), idle: ${f(r.idle)}`,
-    `while ${r.busy.join(', ')} saturate both directions: ${f(r.loaded)}; their goodput meanwhile ${(r.loadedGoodput.download / 1e6).toFixed(1)} mbit/s down, ${(r.loadedGoodput.upload / 1e6).toFixed(1)} mbit/s up`,
+    `while ${r.busy.download.join(', ')} saturate download (${(r.loadedGoodput.download / 1e6).toFixed(1)} mbit/s goodput) and ${r.busy.upload.join(', ')} upload (${(r.loadedGoodput.upload / 1e6).toFixed(1)} mbit/s): ${f(r.loaded)}`,
     `added: p50 ${r.addedP50Ms >= 0 ? '+' : ''}${r.addedP50Ms.toFixed(3)} ms, p99 ${r.addedP99Ms >= 0 ? '+' : ''}${r.addedP99Ms.toFixed(3)} ms`,
   ].join('\n');
 }
