@@ -19,6 +19,8 @@ export const CNI_ERROR = {
   notAvailable: 50,
   /** CHECK: the container's shaping is missing (Sluice's own code). */
   shapingMissing: 100,
+  /** A bug in the plugin (libcni's ErrInternal). */
+  internal: 999,
 } as const;
 
 export type CniErrorCode = (typeof CNI_ERROR)[keyof typeof CNI_ERROR];
@@ -116,19 +118,41 @@ export type CniRequest =
 
 const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'];
 
+/** Commands later than the first supported version, and the version that brought each (SPEC.md's version table). */
+const INTRODUCED_IN: Partial<Record<CniCommand, (typeof SUPPORTED_VERSIONS)[number]>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
+
+const isCommand = (c: string | undefined): c is CniCommand => c !== undefined && (COMMANDS as readonly string[]).includes(c);
+
+/** Position in SUPPORTED_VERSIONS: the versions are listed in order. */
+const versionIndex = (version: string): number => (SUPPORTED_VERSIONS as readonly string[]).indexOf(version);
+
+/** The configuration's cniVersion if stdin names a supported one (for an error's own cniVersion); else the plugin's. */
+export function versionOfInput(stdin: string): string {
+  try {
+    const v: unknown = (JSON.parse(stdin) as Record<string, unknown> | null)?.['cniVersion'];
+    if (typeof v === 'string' && versionIndex(v) >= 0) return v;
+  } catch {
+    // Not JSON: the plugin's version.
+  }
+  return PLUGIN_CNI_VERSION;
+}
+
 /** Parses an invocation; throws CniError with the spec's code when it is malformed. */
 export function parseRequest(env: Readonly<Record<string, string | undefined>>, stdin: string): CniRequest {
   const command = env['CNI_COMMAND'];
-  if (!command || !(COMMANDS as readonly string[]).includes(command)) {
+  if (!isCommand(command)) {
     throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_COMMAND is ${command === undefined ? 'not set' : JSON.stringify(command)}`, `set CNI_COMMAND to one of ${COMMANDS.join(', ')}`);
   }
   const raw = decode(stdin, command === 'VERSION');
   if (command === 'VERSION') return { command, cniVersion: typeof raw['cniVersion'] === 'string' ? raw['cniVersion'] : PLUGIN_CNI_VERSION };
   const conf = parseConf(raw);
+  const since = INTRODUCED_IN[command];
+  if (since && versionIndex(conf.cniVersion) < versionIndex(since)) {
+    throw new CniError(CNI_ERROR.incompatibleVersion, `${command} needs cniVersion ${since} or later, the configuration says ${conf.cniVersion}`, `${command} came with CNI ${since}; a runtime speaking ${conf.cniVersion} does not send it`);
+  }
   switch (command) {
     case 'GC':
     case 'STATUS':
-      if (conf.cniVersion !== '1.1.0') throw new CniError(CNI_ERROR.incompatibleVersion, `${command} needs cniVersion 1.1.0, the configuration says ${conf.cniVersion}`, 'GC and STATUS are CNI 1.1 commands; a 1.0 runtime does not send them');
       return { command, conf };
     case 'DEL':
       return { command, conf, env: attachmentEnv(env, false) };
@@ -249,7 +273,18 @@ export function passThrough(conf: NetConf): Record<string, unknown> {
   if (!conf.prevResult) {
     throw new CniError(CNI_ERROR.invalidConfig, 'no prevResult: sluice is a chained plugin and shapes what an earlier plugin attached', 'put sluice after the interface plugin (e.g. bridge) in the conflist\'s "plugins"');
   }
-  return { ...conf.prevResult, cniVersion: conf.cniVersion };
+  const ips = conf.prevResult.ips;
+  return { ...conf.prevResult, cniVersion: conf.cniVersion, ...(Array.isArray(ips) ? { ips: ips.map((ip) => ipInVersion(ip, conf.cniVersion)) } : {}) };
+}
+
+/**
+ * A result's IP in `cniVersion`'s shape: before 1.0.0 each IP names its family
+ * ("version": "4" or "6", required by 0.3.x and 0.4.0 readers); from 1.0.0 it does not.
+ */
+function ipInVersion(ip: CniIp, cniVersion: string): CniIp {
+  const { version: _family, ...rest } = ip;
+  if (versionIndex(cniVersion) >= versionIndex('1.0.0')) return rest;
+  return { ...rest, version: ip.address.includes(':') ? '6' : '4' };
 }
 
 function stringField(raw: Record<string, unknown>, key: string): string {

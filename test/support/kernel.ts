@@ -79,3 +79,12 @@ export async function removeNamespaces(prefix: string): Promise<void> {
     if (ns.startsWith(prefix)) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
   }
 }
+
+/** Polls `check` every `intervalMs` until it holds; fails naming `what` after `timeoutMs`. A wait on a condition, never a fixed sleep. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -124,7 +124,7 @@ export function judgeAnswer(command: string | undefined, code: number | null, st
   if (code === 0) return { outcome: `${command} ok` };
   const msg = typeof answer['msg'] === 'string' ? answer['msg'] : '';
   if (typeof answer['code'] !== 'number' || !CODES.includes(answer['code']) || typeof answer['cniVersion'] !== 'string') return { failure: 'crash', detail: `not the spec's error: ${text.slice(0, 300)}` };
-  if (msg.startsWith('sluice plugin failed')) return { failure: 'crash', detail: msg };
+  if (answer['code'] === CNI_ERROR.internal || msg.startsWith('sluice plugin failed')) return { failure: 'crash', detail: msg };
   if (!CNI_LOCATED.test(`${msg} ${String(answer['details'] ?? '')}`)) return { failure: 'unlocated', detail: text.slice(0, 300) };
   return { outcome: `error ${answer['code']}` };
 }
