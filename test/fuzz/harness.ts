@@ -28,6 +28,8 @@ export interface FuzzTarget<I> {
   runAsProcess?(input: I): CaseResult;
   toJson(input: I): unknown;
   fromJson(json: unknown): I;
+  /** Removes what the target made for its cases (a temporary directory); after the last case. */
+  close?(): void;
 }
 
 /** Ms a case may run; a case run as a process may take its start-up too. */

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       else outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
     }
   }
+  target.close?.();
   post({ type: 'done', outcomes, processRuns, slowestMs });
 }
 

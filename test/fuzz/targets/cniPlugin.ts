@@ -73,5 +73,6 @@ export function cniPluginTarget(): FuzzTarget<CniInput> {
     },
     toJson: (input) => input,
     fromJson: (json) => json as CniInput,
+    close: () => dir && rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -118,5 +118,6 @@ export function policyFilesTarget(format: Format): FuzzTarget<PolicyFilesInput> 
     },
     toJson: (input) => input,
     fromJson: (json) => json as PolicyFilesInput,
+    close: () => dir && rmSync(dir, { recursive: true, force: true }),
   };
 }
