@@ -22,11 +22,13 @@ import { detectFeatures } from '../src/kernel/rtnl/features';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
-import { allocateTree, type TreeAllocationInput } from '../src/allocate/hierarchy';
+import { allocateTree } from '../src/allocate/hierarchy';
+import type { Judge } from '../src/measure/judge';
+import { writtenTreeJudge } from '../src/measure/treeJudge';
 import { htbClass, htbQdisc, quantumBase } from '../src/compile/htb';
 import { makeHandle, majorOf, minorOf, type TcHandle } from '../src/tc/handle';
 import { ETH_P_ALL, type ClassObject, type Direction, type FilterObject, type KernelState, type QdiscObject } from '../src/tc/model';
-import { bitsPerSec, type BitsPerSec } from '../src/units/units';
+import { bitsPerSec } from '../src/units/units';
 import type { Phase } from '../src/demo/scenario';
 
 type Rendering = 'flat' | 'inner' | 'nested';
@@ -195,14 +197,18 @@ function render(rendering: Rendering, config: Config, policy: Policy): (s: Kerne
 
 const ipToInt = (ip: string): number => ip.split('.').reduce((n, o) => (n << 8) + Number(o), 0) >>> 0;
 
-function expected(config: Config): (direction: Direction, phase: Phase) => ReadonlyMap<string, BitsPerSec> {
-  return (_direction, phase) => {
-    const nodes: TreeAllocationInput[] = [
-      ...config.groups.map((g) => ({ id: g.id, guarantee: bitsPerSec(g.guarantee), ceiling: bitsPerSec(g.ceiling), priority: g.priority, demand: bitsPerSec(0) })),
-      ...config.members.map((m) => ({ id: m.id, parent: m.group, guarantee: bitsPerSec(m.guarantee), ceiling: bitsPerSec(LINK), priority: m.priority, demand: bitsPerSec(phase.active.includes(m.id) ? 2 * LINK : 0) })),
-    ];
-    return allocateTree(bitsPerSec(LINK), nodes);
-  };
+/** The config as written (its groups and members), judged by the hierarchical oracle. */
+function judgeOf(config: Config): Judge {
+  const link = bitsPerSec(LINK);
+  const both = <T>(d: T): { download: T; upload: T } => ({ download: d, upload: d });
+  return writtenTreeJudge(
+    {
+      capacity: both(link),
+      groups: config.groups.map((g) => ({ name: g.id, ...both({ guarantee: bitsPerSec(g.guarantee), ceiling: bitsPerSec(g.ceiling), priority: g.priority }) })),
+      containers: config.members.map((m) => ({ name: m.id, group: m.group, ...both({ guarantee: bitsPerSec(m.guarantee), ceiling: link, priority: m.priority }) })),
+    },
+    allocateTree,
+  );
 }
 
 /** softirq + system jiffies of all CPUs (/proc/stat), and the clock tick. */
@@ -235,7 +241,7 @@ async function main(): Promise<void> {
             for (const phase of config.phases) {
               const before = cpuJiffies();
               const t0 = performance.now();
-              const [r] = await runPhases(deps, policy, compiled, sandboxSite(compiled), { phases: [phase], directions: [direction], phaseSeconds, warmupSeconds: 1.5, out: () => undefined, live: false, tolerance: TOLERANCE, expected: expected(config) });
+              const [r] = await runPhases(deps, compiled, sandboxSite(compiled), { judge: judgeOf(config), phases: [phase], directions: [direction], phaseSeconds, warmupSeconds: 1.5, out: () => undefined, live: false, tolerance: TOLERANCE });
               const cpu = ((cpuJiffies() - before) / 100 / ((performance.now() - t0) / 1000)) * 100;
               const worst = [...r!.verdict.containers].sort((a, b) => b.errorOfCapacity - a.errorOfCapacity)[0]!;
               console.log(

@@ -3,7 +3,7 @@
 
 import type { OwnershipRecord, OwnershipStore } from '../ports/ownership';
 import { BridgeFullError, ForeignObjectError } from './errors';
-import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
+import { createdObjects, Ownership, touchesShared, withPinned, type DesiredLinkKinds, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
 import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
 import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../shape/namespaces';
@@ -63,7 +63,7 @@ export class Applier {
   /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
   private transient = new Set<NetnsLocator>();
   private viewed: { readonly revision: string; readonly record: OwnershipRecord | undefined; readonly desired: KernelState; readonly view: OwnershipView } | undefined;
-  private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string> } | undefined;
+  private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } | undefined;
   private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
 
   constructor(
@@ -107,15 +107,19 @@ export class Applier {
     const last = this.viewed;
     const revision = observed.revision;
     if (revision !== undefined && last && last.revision === revision && last.record === record && last.desired === desired) return { ...last.view, observed: { ...last.view.observed, stats: observed.stats } };
-    const view = new Ownership(recordedOwnership(record)).view(observed, this.keysOf(desired));
+    const view = new Ownership(recordedOwnership(record)).view(observed, this.keysOf(desired), this.desiredIndex(desired).links);
     this.viewed = revision === undefined ? undefined : { revision, record, desired, view };
     return view;
   }
 
   /** Every key of a desired state (made once per state: the compiled one keeps its identity). */
   private keysOf(state: KernelState): ReadonlySet<string> {
-    if (this.desiredKeys?.state !== state) this.desiredKeys = { state, keys: new Set(allObjects(state).map(objectKey)) };
-    return this.desiredKeys.keys;
+    return this.desiredIndex(state).keys;
+  }
+
+  private desiredIndex(state: KernelState): { readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } {
+    if (this.desiredKeys?.state !== state) this.desiredKeys = { state, keys: new Set(allObjects(state).map(objectKey)), links: new Map(state.links.map((l) => [objectKey(l), l.spec.kind])) };
+    return this.desiredKeys;
   }
 
   /** The desired state with the pinned objects in it, the same object while neither changes. */

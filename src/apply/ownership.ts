@@ -13,7 +13,7 @@
 // deleted one by one instead, and it stays in the record.
 
 import { majorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
+import { type KernelObject, type KernelState, type LinkObject, type LinkSpec, type NetnsLocator, type ObservedState } from '../tc/model';
 import { deviceKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
 import type { Plan } from '../tc/operation';
 
@@ -26,13 +26,17 @@ export interface RecordedOwnership {
   readonly legacyLinks?: readonly { readonly netns: NetnsLocator; readonly dev: string }[];
 }
 
-export type ConflictReason = 'exists' | 'differs';
+/** exists: Sluice would create over it; differs: change it; other-kind: delete it to make a device of another kind under its name. */
+export type ConflictReason = 'exists' | 'differs' | 'other-kind';
 
 /** An object the plan would create, change or delete that Sluice did not create. */
-export interface ForeignConflict {
-  readonly reason: ConflictReason;
-  readonly object: KernelObject;
-}
+export type ForeignConflict =
+  | { readonly reason: Exclude<ConflictReason, 'other-kind'>; readonly object: KernelObject }
+  /** `wanted`: the kind of device the policy wants under that name. */
+  | { readonly reason: 'other-kind'; readonly object: LinkObject; readonly wanted: LinkSpec['kind'] };
+
+/** The kind of each link the desired state makes, by objectKey. */
+export type DesiredLinkKinds = ReadonlyMap<string, LinkSpec['kind']>;
 
 export interface OwnershipView {
   /** The observed objects Sluice owns, plus foreign ones the desired state names (shared, never deleted). */
@@ -86,7 +90,7 @@ export class Ownership {
    * Splits an observation into what Sluice owns and what it must leave alone, and finds
    * the objects the desired state would take over although Sluice did not create them.
    */
-  view(observed: ObservedState, desiredKeys: ReadonlySet<string>): OwnershipView {
+  view(observed: ObservedState, desiredKeys: ReadonlySet<string>, desiredLinks: DesiredLinkKinds = new Map()): OwnershipView {
     const trees = new Set<string>();
     for (const q of observed.qdiscs) if (q.spec.kind === 'htb' && this.recorded(q)) trees.add(treeKey(q.netns, q.dev, majorOf(q.handle)));
     const foreign: KernelObject[] = [];
@@ -99,7 +103,13 @@ export class Ownership {
         const major = treeMajorOf(o);
         const dev = deviceOf(o);
         const inTree = major !== undefined && dev !== undefined && o.type !== 'namespace' && o.type !== 'cgroup-classid' && trees.has(treeKey(o.netns, dev, major));
-        if (neverDeleted(o) || inTree || this.recorded(o, key)) {
+        const wanted = o.type === 'link' ? desiredLinks.get(key) : undefined;
+        if (o.type === 'link' && wanted !== undefined && wanted !== 'external' && wanted !== o.spec.kind && !this.recorded(o, key)) {
+          // A device of another kind (lo, a NIC, a stranger's veth or IFB) under the name the
+          // policy gives one of its own: the diff would replace it, deleting what is not Sluice's.
+          conflicts.push({ reason: 'other-kind', object: o, wanted });
+          out.push(o);
+        } else if (neverDeleted(o) || inTree || this.recorded(o, key)) {
           out.push(o);
         } else if (desiredKeys.has(key)) {
           // Something Sluice would create is already there and is not its own.

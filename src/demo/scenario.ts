@@ -13,11 +13,15 @@ export interface Phase {
 
 /**
  * For policies/demo.yaml (web p0 g30, api p1 g20, batch p2 g20 ceil 90, backup p2 g10):
- * one container alone, two equal priorities, a higher priority joining, and the idle
- * container's share going away and coming back.
+ * one container alone, priority 0 against priority 1, two equal priorities, a higher
+ * priority joining, and the idle container's share going away and coming back.
+ * "rank" is the one phase where web and api compete: without it web's and api's classes
+ * could be swapped and every phase would still pass (web in api's class against batch and
+ * backup gets the same 70 mbit/s).
  */
 export const DEMO_PHASES: readonly Phase[] = [
   { name: 'lend', shows: 'a lone container borrows the whole link', active: ['web'] },
+  { name: 'rank', shows: 'priority 0 takes the excess before priority 1, which keeps its guarantee', active: ['web', 'api'] },
   { name: 'share', shows: 'equal priorities split the excess in proportion to guarantees (2:1)', active: ['batch', 'backup'] },
   { name: 'priority', shows: 'a higher priority takes the excess first; the others keep their guarantees', active: ['web', 'batch', 'backup'] },
   { name: 'idle', shows: "an idle container's share goes to the busy ones", active: ['batch', 'backup'] },

@@ -31,7 +31,9 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
   const removed: KernelObject[] = [];
-  for (const [key, o] of have) if ((!want.has(key) && deletable(o)) || replaced.has(key)) removed.push(o);
+  // A device Sluice did not make is never deleted, not even to replace it by one of its own
+  // (the ownership check refuses such a policy first, EFOREIGN).
+  for (const [key, o] of have) if ((!want.has(key) || replaced.has(key)) && deletable(o)) removed.push(o);
   const nothingRemoved = removed.length === 0;
   const gone = nothingRemoved ? new Set<string>() : cascade(removed, [...have.values()]);
   const implied = nothingRemoved ? new Set<KernelObject>() : impliedRemovals(removed, [...have.values()]);

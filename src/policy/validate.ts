@@ -73,6 +73,10 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   if (spec.mode === 'per-device' && external) {
     sink.add(doc, sources.length > 0 ? ['spec', sources[0]!] : ['spec', 'external'], 'per-device mode is not supported on an external bridge yet', 'use mode: shared (the default)');
   }
+  for (const field of ['bridge', 'ifb'] as const) {
+    // Every namespace has it: never a device Sluice can make, and never one it deletes.
+    if (spec[field] === 'lo') sink.add(doc, ['spec', field], `${field}: lo names the loopback device every namespace has, not a${field === 'ifb' ? 'n IFB' : ' bridge'} Sluice can make or shape`, `name another device (the default is ${field === 'ifb' ? 'sl-ifb0' : 'sl-br0'}); Sluice never deletes lo`);
+  }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
   }

@@ -93,6 +93,15 @@ describe('policy loader: every error, with file, line, column and field', () => 
     expect(r.ok).toBe(true);
   });
 
+  it('refuses lo as the bridge or the IFB: every namespace has it, and Sluice would have to delete it', () => {
+    const issues = issuesOf(HOST.replace('spec:\n', 'spec:\n  bridge: lo\n  ifb: lo\n'));
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'spec.bridge: bridge: lo names the loopback device every namespace has, not a bridge Sluice can make or shape',
+      'spec.ifb: ifb: lo names the loopback device every namespace has, not an IFB Sluice can make or shape',
+    ]);
+    expect(issues[0]!.line).toBe(5);
+  });
+
   it('rejects duplicate namespaces, addresses and cgroups', () => {
     const issues = issuesOf(HOST + simple('a', 'sl-x') + simple('b', 'sl-x') + simple('c', 'sl-c', '1mbit', '  address: 198.18.0.9\n') + simple('d', 'sl-d', '1mbit', '  address: 198.18.0.9\n'));
     expect(issues.map((i) => i.message)).toEqual(expect.arrayContaining([

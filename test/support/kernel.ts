@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
-export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'promtool' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap';
+export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'promtool' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap' | 'systemd-analyze' | 'npm' | 'containerd' | 'ctr';
 
 /**
  * setpriv's arguments for uid 65534 with no capability but reading any file
@@ -88,5 +88,14 @@ export async function netnsList(): Promise<string[]> {
 export async function removeNamespaces(prefix: string): Promise<void> {
   for (const ns of await netnsList()) {
     if (ns.startsWith(prefix)) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+  }
+}
+
+/** Polls `check` every `intervalMs` until it holds; fails naming `what` after `timeoutMs`. A wait on a condition, never a fixed sleep. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

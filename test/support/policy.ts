@@ -1,8 +1,10 @@
 // The demo policy, renamed into a test's own namespaces (sl-<prefix>…), so a test never
 // touches an operator's demo sandbox.
 import { readFileSync } from 'node:fs';
+import type { Judge } from '../../src/measure/judge';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
+import { judgeOfFile } from './written';
 
 export function demoPolicyFor(prefix: string, edit: (text: string) => string = (t) => t): Policy {
   const text = edit(readFileSync('policies/demo.yaml', 'utf8'))
@@ -28,3 +30,6 @@ export function demoPolicy(transform: (text: string) => string = (t) => t): Poli
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.policy;
 }
+
+/** The judge of policies/demo.yaml as written (after the same edit as demoPolicyFor's), read without Sluice's parser. */
+export const demoJudge = (edit: (text: string) => string = (t) => t): Judge => judgeOfFile('policies/demo.yaml', edit);

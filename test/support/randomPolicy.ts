@@ -65,6 +65,15 @@ export function drawPolicy(r: () => number, index: number, linkMbit: number): Ra
   return { index, linkMbit, containers };
 }
 
+/** A 1 Gbit/s link for about one draw in four, else 100 Mbit/s. */
+const GBIT_SHARE = 0.25;
+
+/** The draw a seed stands for, link speed included: the same seed, the same policy and traffic. */
+export function drawFromSeed(seed: number, index: number): RandomDraw {
+  const r = seededRandom(seed);
+  return drawPolicy(r, index, r() < GBIT_SHARE ? 1000 : 100);
+}
+
 export const rate = (kbit: number): string => `${kbit}kbit`;
 
 /** The Host of a random draw's sandbox: its own namespace, bridge and IFB, the link both ways. */

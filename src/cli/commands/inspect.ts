@@ -13,7 +13,7 @@ import { formatHandle } from '../../tc/handle';
 import { containerObjects, groupObjects } from '../format/inspect';
 import type { CompiledGroup } from '../../compile';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
@@ -89,7 +89,7 @@ export function registerInspect(program: Command): void {
     .description('The kernel objects behind one container (namespace, devices, addresses, class ids, leaf queues, filters, cgroup) or one group (its class, its own HTB, its members\' classes, its filters) with their counters, and the policy lines they came from.')
     .argument('<container>', 'container (or group) name from the policy')
     .addOption(dockerEndpointOption())
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .addOption(outputOption())
     .option('--control-socket <path>', 'the daemon socket: when `serve` runs, its compiled view and live rates are shown too', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
