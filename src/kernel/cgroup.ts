@@ -4,7 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { KernelError, PathEscapeError, PermissionError } from '../errors';
-import { lackingHere } from '../host/capabilities';
+import { lackingHere } from './capabilities';
 import type { TcHandle } from '../tc/handle';
 import { asHandle } from '../tc/handle';
 import { OWNED_PREFIX, type CgroupClassidObject } from '../tc/model';

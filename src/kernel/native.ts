@@ -14,7 +14,7 @@ import {
   SluiceError,
 } from '../errors';
 import { HOST_NETNS, type NetnsLocator } from '../tc/model';
-import { lackingHere } from '../host/capabilities';
+import { lackingHere } from './capabilities';
 
 /** Where `ip netns` keeps its namespace files. */
 export const NETNS_RUN_DIR = '/run/netns';

@@ -6,7 +6,7 @@ import type { Container } from 'inversify';
 import type { Applier } from '../apply/applier';
 import type { KernelFeatures } from '../compile';
 import { PermissionError } from '../errors';
-import { ALWAYS_NEEDED, lackingHere } from '../host/capabilities';
+import { ALWAYS_NEEDED, lackingHere } from '../kernel/capabilities';
 import type { KernelPort } from '../kernel/port';
 import { TOKENS } from './tokens';
 

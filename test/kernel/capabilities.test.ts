@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveSet, lacking } from '../../src/host/capabilities';
+import { effectiveSet, lacking } from '../../src/kernel/capabilities';
 import { PermissionError } from '../../src/errors';
 
 describe('capabilities', () => {
