@@ -19,9 +19,3 @@ export const TOKENS = {
   WorkloadSourceFactory: Symbol.for('sluice.WorkloadSourceFactory'),
   PolicyLoader: Symbol.for('sluice.PolicyLoader'),
 } as const;
-
-/**
- * Only for src/sources/cni/source.ts, which another change owns while this one lands:
- * the Logger port lives in src/ports/logger.ts; remove this when that file imports it there.
- */
-export type { Logger } from '../ports/logger';
