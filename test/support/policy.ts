@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Judge } from '../../src/measure/judge';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import { judgeOfFile } from './written';
+import { judgeOfFile, treeJudgeOfFiles } from './written';
 
 export function demoPolicyFor(prefix: string, edit: (text: string) => string = (t) => t): Policy {
   const text = edit(readFileSync('policies/demo.yaml', 'utf8'))
@@ -33,3 +33,16 @@ export function demoPolicy(transform: (text: string) => string = (t) => t): Poli
 
 /** The judge of policies/demo.yaml as written (after the same edit as demoPolicyFor's), read without Sluice's parser. */
 export const demoJudge = (edit: (text: string) => string = (t) => t): Judge => judgeOfFile('policies/demo.yaml', edit);
+
+/** What `sluice demo` loads by default: policies/demo.yaml and the two tenants of policies/tenants.yaml beside it. */
+export const DEMO_WITH_TENANTS = ['policies/demo.yaml', 'policies/tenants.yaml'] as const;
+
+/** The demo's default policy documents, parsed and validated as the demo does. */
+export function demoWithTenantsPolicy(): Policy {
+  const r = parsePolicyTexts(DEMO_WITH_TENANTS.map((path) => ({ path, text: readFileSync(path, 'utf8') })));
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.policy;
+}
+
+/** The hierarchical judge of demo.yaml and tenants.yaml as written, read without Sluice's parser. */
+export const demoWithTenantsJudge = (): Judge => treeJudgeOfFiles(DEMO_WITH_TENANTS);

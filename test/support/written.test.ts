@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEMO_PHASES } from '../../src/demo/scenario';
+import { DEMO_PHASES, GROUP_PHASES, phasesFor } from '../../src/demo/scenario';
 import { policyJudge } from '../../src/demo/written';
-import { demoJudge, demoPolicy } from './policy';
-import { judgeOf, writtenFromComposeLabels, writtenFromYaml, writtenRate } from './written';
+import { demoJudge, demoPolicy, demoWithTenantsJudge, demoWithTenantsPolicy, DEMO_WITH_TENANTS } from './policy';
+import { judgeOf, writtenFromComposeLabels, writtenFromYaml, writtenRate, writtenTreeFromYaml } from './written';
 
 const mbit = (m: Map<string, number> | ReadonlyMap<string, number>): Record<string, number> => Object.fromEntries([...m].map(([k, v]) => [k, Math.round(v / 1e5) / 10]));
 
@@ -50,5 +50,37 @@ describe('the judges\' inputs, read from what the tests wrote', () => {
     ] });
     expect(mbit(judge.expect('download', ['a', 'b']).ideal)).toEqual({ a: 60, b: 40 });
     expect(judge.expect('download', ['a', 'b']).containers.map((c) => c.guarantee)).toEqual([60e6, 60e6]);
+  });
+
+  it('reads policies/tenants.yaml beside demo.yaml without Sluice\'s parser: the groups as written, each container with its group', () => {
+    const written = writtenTreeFromYaml(DEMO_WITH_TENANTS.map((p) => readFileSync(p, 'utf8')).join('\n---\n'));
+    expect(written.groups).toEqual([
+      { name: 'shop', download: { guarantee: 10e6, ceiling: 60e6, priority: 1 }, upload: { guarantee: 10e6, ceiling: 60e6, priority: 1 } },
+      { name: 'lab', download: { guarantee: 5e6, priority: 3 }, upload: { guarantee: 5e6, priority: 3 } },
+    ]);
+    expect(written.containers.map((c) => [c.name, c.group])).toEqual([['web', undefined], ['api', undefined], ['batch', undefined], ['backup', undefined], ['web-shop', 'shop'], ['db-shop', 'shop'], ['notebook', 'lab']]);
+  });
+
+  it('with the tenants, every phase\'s ideal from the text as written equals the one from the parsed documents (the demo\'s own judge, hierarchical)', () => {
+    const fromText = demoWithTenantsJudge();
+    const policy = demoWithTenantsPolicy();
+    const fromDocument = policyJudge(policy);
+    const phases = phasesFor(policy.containers.map((c) => c.name));
+    expect(phases.map((p) => p.name)).toEqual([...DEMO_PHASES, ...GROUP_PHASES].map((p) => p.name));
+    for (const dir of ['download', 'upload'] as const) {
+      for (const phase of phases) {
+        const [text, document] = [fromText.expect(dir, phase.active), fromDocument.expect(dir, phase.active)];
+        expect(mbit(text.ideal), `${dir} ${phase.name}`).toEqual(mbit(document.ideal));
+        expect(text.containers, `${dir} ${phase.name}`).toEqual(document.containers);
+      }
+    }
+  });
+
+  it('"tenants": shop (p1) borrows up to its 60 mbit ceiling for its lone busy member, backup (p2) the rest, lab (p3) keeps its 5', () => {
+    const tenants = GROUP_PHASES.find((p) => p.name === 'tenants')!;
+    const { ideal, containers } = demoWithTenantsJudge().expect('download', tenants.active);
+    expect(mbit(ideal)).toEqual({ web: 0, api: 0, batch: 0, backup: 35, 'web-shop': 60, 'db-shop': 0, notebook: 5, shop: 60, lab: 5 });
+    // The judged containers are the leaves, a member's ceiling its group's where it writes none.
+    expect(containers.map((c) => [c.id, c.ceiling / 1e6])).toEqual([['web', 100], ['api', 100], ['batch', 90], ['backup', 100], ['web-shop', 60], ['db-shop', 60], ['notebook', 100]]);
   });
 });

@@ -4,11 +4,14 @@
 // rates with the few units the tests write; labels and annotations likewise.
 import { readFileSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
+import { allocateTree } from '../../src/allocate/hierarchy';
 import { allocate } from '../../src/allocate/oracle';
 import { writtenJudge, type Judge, type WrittenContainer, type WrittenDirection, type WrittenPolicy } from '../../src/measure/judge';
+import { writtenTreeJudge, type WrittenGroupDirection, type WrittenTree } from '../../src/measure/treeJudge';
 import type { Direction } from '../../src/tc/model';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 import type { RandomDraw } from './randomPolicy';
+import type { TreeDraw } from './randomTree';
 
 /** tc's decimal rate units, as the tests write them (kbit = 1,000 bit/s). */
 const RATE_UNITS: Readonly<Record<string, number>> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
@@ -22,17 +25,50 @@ export function writtenRate(text: unknown): BitsPerSec {
 
 type Fields = Readonly<Record<string, unknown>>;
 
-function direction(fields: Fields): WrittenDirection {
+/** A group's direction: every field may be left out (the judge states the defaults). */
+function groupDirection(fields: Fields = {}): WrittenGroupDirection {
   return {
-    guarantee: writtenRate(fields['guarantee']),
+    ...(fields['guarantee'] !== undefined ? { guarantee: writtenRate(fields['guarantee']) } : {}),
     ...(fields['ceiling'] !== undefined ? { ceiling: writtenRate(fields['ceiling']) } : {}),
     ...(fields['priority'] !== undefined ? { priority: Number(fields['priority']) } : {}),
   };
 }
 
+/** A container's direction: the same fields, a guarantee always written. */
+const direction = (fields: Fields): WrittenDirection => ({ ...groupDirection(fields), guarantee: writtenRate(fields['guarantee']) });
+
+interface Doc {
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string };
+  readonly spec?: Fields;
+}
+
+const documents = (text: string): Doc[] => parseAllDocuments(text).map((d) => d.toJS() as Doc);
+
 /** A flat policy's text (a Host and its Containers), as its author wrote it. */
-export function writtenFromYaml(text: string): WrittenPolicy {
-  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: Fields });
+export const writtenFromYaml = (text: string): WrittenPolicy => flatFromDocuments(documents(text));
+
+/** A policy's text with its Groups (a Host, Groups, Containers naming their group), as its author wrote it. */
+export function writtenTreeFromYaml(text: string): WrittenTree {
+  const docs = documents(text);
+  const flat = flatFromDocuments(docs);
+  const groupOf = new Map(docs.filter((d) => d.kind === 'Container').map((d) => [d.metadata!.name!, d.spec!['group'] as string | undefined]));
+  return {
+    capacity: flat.capacity,
+    groups: docs
+      .filter((d) => d.kind === 'Group')
+      .map((d) => {
+        const parent = d.spec?.['parent'] as string | undefined;
+        return { name: d.metadata!.name!, ...(parent !== undefined ? { parent } : {}), download: groupDirection(d.spec?.['download'] as Fields | undefined), upload: groupDirection(d.spec?.['upload'] as Fields | undefined) };
+      }),
+    containers: flat.containers.map((c) => {
+      const group = groupOf.get(c.name);
+      return { ...c, ...(group !== undefined ? { group } : {}) };
+    }),
+  };
+}
+
+function flatFromDocuments(docs: readonly Doc[]): WrittenPolicy {
   const host = docs.find((d) => d.kind === 'Host');
   const capacity = host?.spec?.['capacity'] as Fields | undefined;
   if (!capacity) throw new Error('the policy text has no Host with a capacity');
@@ -44,15 +80,29 @@ export function writtenFromYaml(text: string): WrittenPolicy {
   };
 }
 
+/** A drawn node's rates (kbit/s), the same both ways. */
+const drawnRates = (n: { readonly guaranteeKbit: number; readonly ceilingKbit: number | undefined; readonly priority: number }): WrittenDirection => ({
+  guarantee: bitsPerSec(n.guaranteeKbit * 1e3),
+  priority: n.priority,
+  ...(n.ceilingKbit !== undefined ? { ceiling: bitsPerSec(n.ceilingKbit * 1e3) } : {}),
+});
+
 /** A random draw: its numbers, in kbit/s, before any policy text was made of them. */
 export function writtenFromDraw(draw: RandomDraw): WrittenPolicy {
   const link = bitsPerSec(draw.linkMbit * 1e6);
   return {
     capacity: { download: link, upload: link },
-    containers: draw.containers.map((c) => {
-      const d: WrittenDirection = { guarantee: bitsPerSec(c.guaranteeKbit * 1e3), priority: c.priority, ...(c.ceilingKbit !== undefined ? { ceiling: bitsPerSec(c.ceilingKbit * 1e3) } : {}) };
-      return { name: c.name, download: d, upload: d };
-    }),
+    containers: draw.containers.map((c) => ({ name: c.name, download: drawnRates(c), upload: drawnRates(c) })),
+  };
+}
+
+/** A random hierarchical draw: its groups and containers, in kbit/s, before any policy text was made of them. */
+export function writtenFromTreeDraw(draw: TreeDraw): WrittenTree {
+  const link = bitsPerSec(draw.linkMbit * 1e6);
+  return {
+    capacity: { download: link, upload: link },
+    groups: draw.groups.map((g) => ({ name: g.name, ...(g.parent !== undefined ? { parent: g.parent } : {}), download: drawnRates(g), upload: drawnRates(g) })),
+    containers: draw.containers.map((c) => ({ name: c.name, ...(c.group !== undefined ? { group: c.group } : {}), download: drawnRates(c), upload: drawnRates(c) })),
   };
 }
 
@@ -91,3 +141,8 @@ export function judgeOfFile(path: string, edit: (text: string) => string = (t) =
 }
 
 export const judgeOf = (written: WrittenPolicy): Judge => writtenJudge(written, allocate);
+
+export const treeJudgeOf = (written: WrittenTree): Judge => writtenTreeJudge(written, allocateTree);
+
+/** The judge of policy files with groups as they are on disk, read as one text (the demo: demo.yaml and tenants.yaml). */
+export const treeJudgeOfFiles = (paths: readonly string[]): Judge => treeJudgeOf(writtenTreeFromYaml(paths.map((p) => readFileSync(p, 'utf8')).join('\n---\n')));
