@@ -1,9 +1,9 @@
-// Groups with real TCP traffic, shared mode: every container judged against the
-// hierarchical oracle computed from what the policy says (never from compiled classes),
+// Groups with real TCP traffic, shared mode: every container judged by the hierarchical
+// oracle fed from what the test wrote (the draw; never the compiled classes),
 // within 3% of the link and at its relative floor, utilisation ≥ 95% of the ideal.
 //   - two groups: each rule at group level and inside a group, both directions;
 //   - random hierarchical policies: a fixed seed list (CI) plus one random extra, one
-//     direction per draw, alternating; every seed printed, SLUICE_SEED=<n> replays one;
+//     direction per draw, alternating; every seed printed, SLUICE_SEED=<n>[,<n>…] replays;
 //   - negative control: the same harness on the same policy with the group level
 //     flattened (the containers under the link) fails.
 // Runtime budget: ~4 minutes for the file (measured: see docs/decisions.md, "Groups").
@@ -14,12 +14,15 @@ import { nativeProbe } from '../../src/wiring/runtime';
 import { teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import type { Judge } from '../../src/measure/judge';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
 import { describeKernel, promtoolCheck, removeNamespaces } from '../support/kernel';
 import { runTreePhases, type TreePhase } from '../support/groupsHarness';
-import { describeTree, drawTree, parseTreeDraw, seededRandom, treeOracleInputs, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
+import { describeTree, drawTree, parseTreeDraw, seededRandom, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
+import { seedPlan } from '../support/seeds';
+import { treeJudgeOf, writtenFromTreeDraw } from '../support/written';
 
 const PREFIX = 'gk-';
 
@@ -62,19 +65,17 @@ const TWO_GROUPS: readonly TwoGroups[] = [
   },
 ];
 
-/** The phase as the oracle reads it: the draw's nodes with the busy containers wanting twice the link. */
-function phaseOf(draw: TreeDraw, busy: readonly string[], direction: Direction): TreePhase {
-  const busyDraw = { ...draw, containers: draw.containers.map((c) => ({ ...c, busy: busy.includes(c.name) })) };
-  return { direction, nodes: treeOracleInputs(busyDraw), flows: new Map(draw.containers.map((c) => [c.name, c.flows])) };
-}
+/** One phase of a draw: who sends, each with the draw's number of flows. */
+const phaseOf = (draw: TreeDraw, busy: readonly string[], direction: Direction): TreePhase => ({ direction, busy, flows: new Map(draw.containers.map((c) => [c.name, c.flows])) });
 
-const randomSeed = process.env['SLUICE_SEED'] !== undefined ? Number(process.env['SLUICE_SEED']) : Math.floor(Math.random() * 2 ** 31);
-const replaying = process.env['SLUICE_SEED'] !== undefined;
-const seeds = replaying ? [randomSeed] : [...FIXED_SEEDS, randomSeed];
-/** DRAWS_PER_SEED draws per fixed seed; the random extra one draw. One direction each, alternating. */
-const draws = seeds.flatMap((seed, s) => {
+/** The draw as written, judged by the hierarchical oracle (the negative control's too: its policy is flattened, its judge is not). */
+const judgeOfDraw = (draw: TreeDraw): Judge => treeJudgeOf(writtenFromTreeDraw(draw));
+
+const plan = seedPlan('SLUICE_SEED', FIXED_SEEDS);
+/** DRAWS_PER_SEED draws per fixed (or replayed) seed; the random extra one draw. One direction each, alternating. */
+const draws = plan.seeds.flatMap((seed, s) => {
   const r = seededRandom(seed);
-  const count = !replaying && s === seeds.length - 1 ? 1 : DRAWS_PER_SEED;
+  const count = !plan.replay && s === plan.seeds.length - 1 ? 1 : DRAWS_PER_SEED;
   return Array.from({ length: count }, (_, i) => ({ seed, draw: drawTree(r, i, 100), direction: (s * DRAWS_PER_SEED + i) % 2 === 0 ? 'download' : ('upload' as Direction) }));
 });
 
@@ -84,7 +85,7 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
   let current: Policy | undefined;
 
   beforeAll(async () => {
-    console.log(`groups random policies: seeds ${seeds.join(', ')} (SLUICE_SEED=${randomSeed} replays the random one)`);
+    console.log(`groups random policies: ${plan.banner}`);
     await removeNamespaces(`sl-${PREFIX}`);
     kernel = new RtnlKernel();
     deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
@@ -107,7 +108,7 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
         const policy = parseTreeDraw(config.draw, PREFIX);
         current = policy;
         const phases = (['download', 'upload'] as const).flatMap((direction) => config.phases.map((p) => phaseOf(config.draw, p.busy, direction)));
-        const { verdicts, replanned, snapshot, metrics } = await runTreePhases(deps, policy, phases, HARNESS);
+        const { verdicts, replanned, snapshot, metrics } = await runTreePhases(deps, policy, judgeOfDraw(config.draw), phases, HARNESS);
         // Read back from the kernel, the nested trees are what was compiled: applying again does nothing.
         expect(replanned).toEqual([]);
         // Each group's class counted what its members sent: their bytes add up to its own.
@@ -130,7 +131,8 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
       it(`groups seed ${seed} ${direction} ${describeTree(draw)}`, async () => {
         const policy = parseTreeDraw(draw, PREFIX);
         current = policy;
-        const { verdicts: [verdict] } = await runTreePhases(deps, policy, [{ direction, nodes: treeOracleInputs(draw), flows: new Map(draw.containers.map((c) => [c.name, c.flows])) }], HARNESS);
+        const busy = draw.containers.filter((c) => c.busy).map((c) => c.name);
+        const { verdicts: [verdict] } = await runTreePhases(deps, policy, judgeOfDraw(draw), [phaseOf(draw, busy, direction)], HARNESS);
         console.log(`groups seed ${seed} ${verdict!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeTree(draw)}\n${formatVerdict(verdict!)}`);
         expect(verdict!.pass).toBe(true);
       }, 90_000);
@@ -143,7 +145,7 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
       const policy = parseTreeDraw(config.draw, PREFIX, true);
       current = policy;
       const phases = config.phases.slice(0, 2).map((p) => phaseOf(config.draw, p.busy, 'download'));
-      const { verdicts } = await runTreePhases(deps, policy, phases, HARNESS);
+      const { verdicts } = await runTreePhases(deps, policy, judgeOfDraw(config.draw), phases, HARNESS);
       verdicts.forEach((v, i) => console.log(`groups negative control (flattened): ${v.pass ? 'PASS' : 'FAIL'} ${config.phases[i]!.name}\n${formatVerdict(v)}`));
       expect(verdicts.map((v) => v.pass)).toEqual([false, false]);
     }, 120_000);

@@ -1,15 +1,15 @@
 // The groups kernel tests' harness: a policy applied to a fresh sandbox, its busy
 // containers sending with their own number of flows in one direction, each container's
-// goodput over a steady window judged against the hierarchical oracle computed from the
-// draw (what the user wrote), never from compiled classes.
-import { allocateTree, type TreeAllocationInput } from '../../src/allocate/hierarchy';
+// goodput over a steady window judged by a Judge fed from what the user wrote (the draw:
+// writtenTreeJudge with the hierarchical oracle), never from compiled classes.
 import { buildSandbox, sandboxSite, type DemoDeps } from '../../src/demo/run';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
+import type { Judge } from '../../src/measure/judge';
 import { judgeAllocation, type Tolerance, type Verdict } from '../../src/measure/verdict';
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
-import { bitsPerSec } from '../../src/units/units';
+import type { BitsPerSec } from '../../src/units/units';
 import { describeObject } from '../../src/tc/describe';
 import { peerState } from '../../src/demo/peer';
 import { createMetrics } from '../../src/metrics/metrics';
@@ -17,8 +17,8 @@ import { RateEstimator, snapshot, type TrafficSnapshot } from '../../src/traffic
 
 export interface TreePhase {
   readonly direction: Direction;
-  /** The nodes (groups and containers) with each container's demand: what the user wrote. */
-  readonly nodes: readonly TreeAllocationInput[];
+  /** The containers that send (the rest are idle). */
+  readonly busy: readonly string[];
   /** Parallel TCP flows per busy container (default 1). */
   readonly flows?: ReadonlyMap<string, number>;
 }
@@ -54,14 +54,13 @@ export interface TreeRun {
   readonly metrics: string;
 }
 
-/** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns a verdict per phase. */
-export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: readonly TreePhase[], options: HarnessOptions): Promise<TreeRun> {
+/** Builds the sandbox for `policy`, runs each phase in turn (traffic switched per phase), and returns `judge`'s verdict per phase. */
+export async function runTreePhases(deps: DemoDeps, policy: Policy, judge: Judge, phases: readonly TreePhase[], options: HarnessOptions): Promise<TreeRun> {
   const compiled = await buildSandbox(deps, policy, () => undefined);
   // With the demo's peer beside the policy, as the sandbox made it.
   const replanned = (await deps.applier.plan(policy, false, peerState(policy.host))).plan.map((op) => `${op.op} ${describeObject(op.object)}`);
   const site = sandboxSite(compiled);
-  const busyIn = (p: TreePhase): string[] => p.nodes.filter((n) => n.demand > 0).map((n) => n.id);
-  const everBusy = new Set(phases.flatMap(busyIn));
+  const everBusy = new Set(phases.flatMap((p) => p.busy));
   const flowsOf = (name: string): number => phases.find((p) => p.flows?.has(name))?.flows?.get(name) ?? 1;
   const containers = site.containers.filter((c) => everBusy.has(c.name)).map((c) => ({ ...c, flows: flowsOf(c.name) }));
   const directions = [...new Set(phases.map((p) => p.direction))];
@@ -69,12 +68,11 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: read
   const verdicts: Verdict[] = [];
   try {
     for (const phase of phases) {
-      const busy = busyIn(phase);
-      const from = rig.setActive(phase.direction, busy);
+      const from = rig.setActive(phase.direction, phase.busy);
       await sleep(options.phaseSeconds * 1000);
       const measured = rig.goodput(phase.direction, from, monotonicMs(), options.warmupSeconds * 1000);
       rig.setActive(phase.direction, []);
-      verdicts.push(judgeTree(policy.host.capacity[phase.direction], phase.nodes, measured, options.tolerance));
+      verdicts.push(judgePhase(judge, phase, measured, options.tolerance));
       await quiet(rig, phase.direction);
     }
   } finally {
@@ -86,14 +84,9 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, phases: read
   return { verdicts, replanned, snapshot: snap, metrics };
 }
 
-/** Each container against allocateTree of the nodes as written: within the tolerance of the link and at its relative floor. */
-export function judgeTree(capacity: number, nodes: readonly TreeAllocationInput[], measured: ReadonlyMap<string, number>, tolerance: Tolerance): Verdict {
-  const ideal = allocateTree(bitsPerSec(capacity), nodes);
-  const parents = new Set(nodes.flatMap((n) => (n.parent ? [n.parent] : [])));
-  const containers = nodes.filter((n) => !parents.has(n.id)).map((n) => ({ id: n.id, guarantee: n.guarantee, ceiling: n.ceiling, priority: n.priority, demand: n.demand }));
-  const known = new Set(containers.map((c) => c.id));
-  return judgeAllocation(
-    { capacity: bitsPerSec(capacity), containers, measuredGoodput: new Map([...measured].filter(([id]) => known.has(id)).map(([id, v]) => [id, bitsPerSec(v)])), tolerance },
-    () => ideal,
-  );
+/** Each container that sent against what `judge` expects of the phase: within the tolerance of the link and at its relative floor. */
+function judgePhase(judge: Judge, phase: TreePhase, measured: ReadonlyMap<string, BitsPerSec>, tolerance: Tolerance): Verdict {
+  const { capacity, containers, ideal } = judge.expect(phase.direction, phase.busy);
+  // A container that sends but was never written is no one's to judge: judgeAllocation refuses it.
+  return judgeAllocation({ capacity, containers, measuredGoodput: measured, tolerance }, () => ideal);
 }

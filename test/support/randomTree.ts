@@ -1,10 +1,9 @@
 // Random hierarchical policies for the groups kernel tests: a seeded generator (the same
 // seed draws the same trees), each draw with its groups, containers, flows and which of
-// them send, and the policy text and the oracle's inputs made from the draw itself. Pure.
+// them send, and the policy text made from the draw (its judge reads the draw itself:
+// written.ts, writtenFromTreeDraw). Pure.
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import type { TreeAllocationInput } from '../../src/allocate/hierarchy';
-import { bitsPerSec } from '../../src/units/units';
 import { directionText, sandboxContainerText, sandboxHostText, seededRandom } from './randomPolicy';
 
 export { seededRandom };
@@ -141,20 +140,6 @@ export function parseTreeDraw(draw: TreeDraw, prefix: string, flatten = false): 
   const r = parsePolicyTexts([{ path: `tree-${draw.index}.yaml`, text: treePolicyText(draw, prefix, flatten) }]);
   if (!r.ok) throw new Error(`${describeTree(draw)}: ${r.issues.map((i) => i.message).join('; ')}`);
   return r.policy;
-}
-
-/** The oracle's inputs, from the draw itself: busy containers want twice the link, idle ones nothing. */
-export function treeOracleInputs(draw: TreeDraw): TreeAllocationInput[] {
-  const link = draw.linkMbit * 1e6;
-  const ceilingOf = (g: string | undefined): number => {
-    if (g === undefined) return link;
-    const group = draw.groups.find((x) => x.name === g)!;
-    return group.ceilingKbit !== undefined ? group.ceilingKbit * 1000 : ceilingOf(group.parent);
-  };
-  return [
-    ...draw.groups.map((g) => ({ id: g.name, ...(g.parent ? { parent: g.parent } : {}), guarantee: bitsPerSec(g.guaranteeKbit * 1000), ceiling: bitsPerSec(ceilingOf(g.name)), priority: g.priority, demand: bitsPerSec(0) })),
-    ...draw.containers.map((c) => ({ id: c.name, ...(c.group ? { parent: c.group } : {}), guarantee: bitsPerSec(c.guaranteeKbit * 1000), ceiling: bitsPerSec(c.ceilingKbit !== undefined ? c.ceilingKbit * 1000 : ceilingOf(c.group)), priority: c.priority, demand: bitsPerSec(c.busy ? 2 * link : 0) })),
-  ];
 }
 
 export function describeTree(d: TreeDraw): string {
