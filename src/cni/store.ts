@@ -2,6 +2,9 @@
 // Runtimes run ADD, DEL and GC for different pods in parallel; each change to a
 // network's directory happens under that network's lock file, and each record is
 // written to a temporary name and renamed, so a reader (the daemon) never sees half a file.
+// The record and the directory entry are synced before put or remove returns: the plugin
+// (or the daemon answering for it) replies only after that, so a crash of either one
+// after the reply loses nothing a runtime was told had happened.
 
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +15,8 @@ const LOCK_FILE = '.lock';
 /** A lock older than this was left by a plugin that died holding it (runtimes kill slow plugins). */
 const STALE_LOCK_MS = 10_000;
 const LOCK_RETRY_MS = 2;
+/** Temporary names unique within the process: the daemon records many ADDs at once. */
+let temporaries = 0;
 
 export class AttachmentStore {
   constructor(readonly stateDir: string) {}
@@ -23,12 +28,18 @@ export class AttachmentStore {
   async put(a: Attachment): Promise<void> {
     const dir = this.networkDir(a.network);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.locked(dir, async () => {
-      const path = join(dir, attachmentFileName(a.containerId, a.ifname));
-      const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(a), { mode: 0o600 });
-      await rename(tmp, path);
-    });
+    const path = join(dir, attachmentFileName(a.containerId, a.ifname));
+    // Written and synced before the lock: the lock orders only the renames.
+    const tmp = `${path}.${process.pid}.${++temporaries}.tmp`;
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(a));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await this.locked(dir, () => rename(tmp, path));
+    await syncDirectory(dir);
   }
 
   async get(network: string, key: AttachmentKey): Promise<Attachment | undefined> {
@@ -44,12 +55,14 @@ export class AttachmentStore {
   async remove(network: string, key: AttachmentKey): Promise<boolean> {
     const dir = this.networkDir(network);
     if (!(await exists(dir))) return false;
-    return this.locked(dir, async () => {
+    const had = await this.locked(dir, async () => {
       const path = join(dir, attachmentFileName(key.containerId, key.ifname));
-      const had = await exists(path);
+      const present = await exists(path);
       await rm(path, { force: true });
-      return had;
+      return present;
     });
+    if (had) await syncDirectory(dir);
+    return had;
   }
 
   /** GC: removes every record of the network not in `valid`; returns the removed ones. */
@@ -102,6 +115,16 @@ export class AttachmentStore {
     } finally {
       await rm(path, { force: true });
     }
+  }
+}
+
+/** A rename or unlink is durable once the directory itself is synced. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -13,7 +13,8 @@ import { API_VERSION, policyDocument, type HostDocument } from '../../policy/sch
 import { DIRECTIONS, type Direction } from '../../tc/model';
 import { parseRate } from '../../policy/rates';
 import type { BitsPerSec } from '../../units/units';
-import { ANNOTATION_PREFIX, workloadName, type Attachment } from '../../cni/attachment';
+import { ANNOTATION_PREFIX } from '../../cni/annotations';
+import { workloadName, type Attachment } from '../../cni/attachment';
 import type { ResolvedWorkload } from '../source';
 
 export const CNI = 'cni';
