@@ -72,8 +72,10 @@ const match = z
         labels: z.record(z.string(), z.string()).optional(),
       }),
     }).meta({ description: 'A pod the sluice CNI plugin recorded, by "namespace/pod" name or by its sluice.dev/ annotations.' }),
+    z.strictObject({ pod: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Kubernetes pod as namespace/name, e.g. shop/web-0') })
+      .meta({ description: "A Kubernetes pod by namespace/name (the Host's cni source): this document's values win over the pod's annotations while it exists." }),
   ])
-  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni.' });
+  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni, pod.' });
 
 const hostSpec = z.strictObject({
   mode: z.enum(['shared', 'per-device']).default('shared')

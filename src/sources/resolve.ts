@@ -84,7 +84,7 @@ function address6Of(policy: Policy, w: ResolvedWorkload): string | undefined {
   return found === undefined ? undefined : canonicalIpv6(found);
 }
 
-function selects(selector: WorkloadSelector, w: ResolvedWorkload): boolean {
+export function selects(selector: WorkloadSelector, w: ResolvedWorkload): boolean {
   if (selector.name !== undefined && selector.name !== w.name) return false;
   if (selector.service !== undefined && w.service !== selector.service) return false;
   return Object.entries(selector.labels ?? {}).every(([k, v]) => w.labels[k] === v);

@@ -1,7 +1,9 @@
 // Recorded CNI attachments → the workloads the core shapes, and a Container document
-// per pod, validated by the same schema and checks as one from a file. Pure. A pod
-// whose annotations do not fit gets no document and is reported, without stopping the
-// other pods (one bad pod must not unshape a node).
+// per pod, validated by the same schema and checks as one from a file. Pure. Each pod's
+// document is a default (a policy file naming the pod wins over it), ordered by when the
+// plugin recorded the pod (the order pods are admitted in when they do not all fit). A
+// pod whose annotations can never be valid gets no document and is reported as not
+// shaped, without stopping the other pods (one bad pod must not unshape a node).
 //
 //   runtimeConfig.bandwidth.ingressRate / ingressBurst   download ceiling / burst (bits/s, bits)
 //   runtimeConfig.bandwidth.egressRate / egressBurst     upload ceiling / burst
@@ -10,32 +12,25 @@
 import { policyName } from '../docker/labels';
 import type { LocatedDocument } from '../../policy/documents';
 import { API_VERSION, policyDocument, type HostDocument } from '../../policy/schema';
-import { DIRECTIONS, type Direction } from '../../tc/model';
+import type { Direction } from '../../tc/model';
 import { parseRate } from '../../policy/rates';
 import type { BitsPerSec } from '../../units/units';
-import { ANNOTATION_PREFIX } from '../../cni/annotations';
+import { ANNOTATION_PREFIX, annotationProblems } from '../../cni/annotations';
 import { workloadName, type Attachment } from '../../cni/attachment';
-import type { ResolvedWorkload } from '../source';
+import type { ResolvedWorkload, UnshapedWorkload, WorkloadDefault } from '../source';
 
 export const CNI = 'cni';
 /** The label each pod's workload carries, that its document selects: one attachment exactly. */
 export const ATTACHMENT_LABEL = 'cni.sluice.dev/attachment';
 
-const FIELDS = ['guarantee', 'ceiling', 'priority', 'burst'] as const;
-export const ACCEPTED_ANNOTATIONS: readonly string[] = DIRECTIONS.flatMap((d) => FIELDS.map((f) => `${ANNOTATION_PREFIX}${d}-${f}`));
-
 type HostSpec = HostDocument['spec'];
 
-/** A pod that gets no document, and why. */
-export interface RefusedPod {
-  readonly pod: string;
-  readonly reason: string;
-}
-
 export interface CniDocuments {
-  readonly documents: readonly LocatedDocument[];
+  /** One per pod that can be shaped, in the order the plugin recorded them. */
+  readonly defaults: readonly WorkloadDefault[];
   readonly workloads: readonly ResolvedWorkload[];
-  readonly refused: readonly RefusedPod[];
+  /** Pods whose annotations can never be valid. */
+  readonly unshaped: readonly UnshapedWorkload[];
 }
 
 /** Where a pod-made document came from, as findings cite it. */
@@ -45,20 +40,22 @@ export const attachmentKey = (a: Pick<Attachment, 'containerId' | 'ifname'>): st
 
 export function cniDocuments(attachments: readonly Attachment[], host: HostSpec): CniDocuments {
   const cni = host.cni;
-  const documents: LocatedDocument[] = [];
+  const defaults: WorkloadDefault[] = [];
   const workloads: ResolvedWorkload[] = [];
-  const refused: RefusedPod[] = [];
-  if (!cni) return { documents, workloads, refused };
-  const ordered = [...attachments].sort((a, b) => a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
+  const unshaped: UnshapedWorkload[] = [];
+  if (!cni) return { defaults, workloads, unshaped };
+  // Records of plugins older than addedAt come first, as if recorded at the epoch.
+  const ordered = [...attachments].sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
   for (const a of ordered) {
     if (cni.network !== undefined && a.network !== cni.network) continue;
     if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
-    workloads.push(workloadOf(a));
+    const workload = workloadOf(a);
+    workloads.push(workload);
     const made = documentOf(a, podPolicyName(a), host);
-    if ('reason' in made) refused.push({ pod: workloadName(a), reason: made.reason });
-    else documents.push(made.document);
+    if ('reason' in made) unshaped.push({ source: CNI, workload: workload.name, reason: 'invalid', detail: made.reason });
+    else defaults.push({ workloadId: workload.id, workload: workload.name, document: made.document });
   }
-  return { documents, workloads, refused };
+  return { defaults, workloads, unshaped };
 }
 
 /** A recorded pod as the core sees it. */
@@ -87,8 +84,9 @@ export function podPolicyName(a: Attachment): string {
 }
 
 function documentOf(a: Attachment, name: string, host: HostSpec): { document: LocatedDocument } | { reason: string } {
-  const unknown = Object.keys(a.annotations).filter((k) => !ACCEPTED_ANNOTATIONS.includes(k));
-  if (unknown.length > 0) return { reason: `unknown annotation ${unknown.join(', ')}; Sluice reads ${ACCEPTED_ANNOTATIONS.join(', ')}` };
+  // What the plugin's ADD refuses; a record of an older plugin may still carry it.
+  const problems = annotationProblems(a.annotations, a.bandwidth);
+  if (problems.length > 0) return { reason: problems.join('; ') };
   const raw = {
     apiVersion: API_VERSION,
     kind: 'Container',

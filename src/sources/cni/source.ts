@@ -30,10 +30,10 @@ export class CniSource implements WorkloadSource {
     const attachments = await new AttachmentStore(this.stateDir).list(this.host.cni!.network);
     const made = cniDocuments(attachments, this.host);
     // Every reload reads every pod: say what is refused when it changes, not each time.
-    const refused = JSON.stringify(made.refused);
-    if (refused !== this.lastRefused && made.refused.length > 0) this.logger.log('warn', 'pods not shaped: their annotations do not fit', { pods: made.refused });
+    const refused = JSON.stringify(made.unshaped);
+    if (refused !== this.lastRefused && made.unshaped.length > 0) this.logger.log('warn', 'pods not shaped: their annotations can never be valid', { pods: made.unshaped.map((u) => ({ pod: u.workload, reason: u.detail })) });
     this.lastRefused = refused;
-    return { documents: made.documents, issues: [], workloads: made.workloads, origin: this.stateDir };
+    return { documents: [], defaults: made.defaults, unshaped: made.unshaped, issues: [], workloads: made.workloads, origin: this.stateDir };
   }
 
   follow(onChange: (reason: string) => void): Stop {

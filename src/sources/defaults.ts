@@ -1,0 +1,105 @@
+// The documents workloads bring for themselves (a pod's annotations) against the
+// operator's files, before validation. Pure. Two rules:
+//  - a file wins: a Container document whose match selects exactly one workload of a
+//    source replaces that workload's own document, until the file changes again;
+//  - a pod that does not fit waits: with `overcommit: reject`, workloads' documents are
+//    admitted in their source's order while Σ guarantees stays within the link in both
+//    directions; the others are reported as not shaped ('does-not-fit'), and the pods
+//    admitted before them keep their guarantees.
+// Without these, one pod's annotations (claimed by a file, or one pod too many) would
+// fail validation for the whole node and leave every later pod unshaped.
+
+import { formatRate } from '../policy/rates';
+import type { LocatedDocument } from '../policy/documents';
+import type { ContainerDocument, HostDocument } from '../policy/schema';
+import { toMatch } from '../policy/validate';
+import { DIRECTIONS, type Direction } from '../tc/model';
+import { bitsPerSec } from '../units/units';
+import { selects } from './resolve';
+import type { ResolvedWorkload, SourceLabel, UnshapedWorkload, WorkloadDefault } from './source';
+
+type HostSpec = HostDocument['spec'];
+
+export interface SourceDefaults {
+  readonly source: SourceLabel;
+  readonly defaults: readonly WorkloadDefault[];
+  readonly workloads: readonly ResolvedWorkload[];
+}
+
+export interface SettledDefaults {
+  /** The workloads' documents that stand: not named by a file, and admitted. */
+  readonly documents: readonly LocatedDocument[];
+  /** Workloads a file names instead of their own document ("shop/web" ← "policies/web.yaml"). */
+  readonly overridden: readonly { readonly workload: string; readonly by: string }[];
+  readonly unshaped: readonly UnshapedWorkload[];
+}
+
+/** `others`: every document that is not a workload's own (the files', Docker labels'). */
+export function settleDefaults(others: readonly LocatedDocument[], host: HostSpec | undefined, sources: readonly SourceDefaults[]): SettledDefaults {
+  const claims = fileClaims(others, sources);
+  const documents: LocatedDocument[] = [];
+  const overridden: { workload: string; by: string }[] = [];
+  const unshaped: UnshapedWorkload[] = [];
+  const used = guarantees(others);
+  for (const s of sources) {
+    for (const d of s.defaults) {
+      const by = claims.get(`${s.source}:${d.workloadId}`);
+      if (by) {
+        overridden.push({ workload: d.workload, by });
+        continue;
+      }
+      const over = host ? overLink(host, used, d.document) : undefined;
+      if (over) {
+        unshaped.push({ source: s.source, workload: d.workload, reason: 'does-not-fit', detail: over });
+        continue;
+      }
+      add(used, d.document);
+      documents.push(d.document);
+    }
+  }
+  return { documents, overridden, unshaped };
+}
+
+/** Workloads a file's Container document selects alone, keyed "<source>:<workload id>", with the document's file. */
+function fileClaims(others: readonly LocatedDocument[], sources: readonly SourceDefaults[]): Map<string, string> {
+  const claims = new Map<string, string>();
+  for (const doc of others) {
+    if (doc.value.kind !== 'Container') continue;
+    const match = toMatch(doc.value.spec.match);
+    if (match.kind !== 'workload') continue;
+    const source = sources.find((s) => s.source === match.source);
+    const selected = source?.workloads.filter((w) => selects(match, w)) ?? [];
+    // Selecting several, the file's container waits (resolve.ts says why); their own documents stay.
+    if (selected.length === 1) claims.set(`${match.source}:${selected[0]!.id}`, `${doc.file} (${doc.value.metadata.name})`);
+  }
+  return claims;
+}
+
+type Sums = Record<Direction, number>;
+
+function guarantees(docs: readonly LocatedDocument[]): Sums {
+  const sums: Sums = { download: 0, upload: 0 };
+  for (const d of docs) add(sums, d);
+  return sums;
+}
+
+function add(sums: Sums, doc: LocatedDocument): void {
+  if (doc.value.kind !== 'Container') return;
+  for (const dir of DIRECTIONS) sums[dir] += guaranteeOf(doc.value, dir);
+}
+
+const guaranteeOf = (doc: ContainerDocument, dir: Direction): number => doc.spec[dir].guarantee;
+
+/** Why `doc` does not fit beside what is admitted (overcommit: reject), or undefined. */
+function overLink(host: HostSpec, used: Sums, doc: LocatedDocument): string | undefined {
+  if (host.overcommit === 'scale-by-priority' || doc.value.kind !== 'Container') return undefined;
+  const container = doc.value;
+  for (const dir of DIRECTIONS) {
+    const link = host.capacity[dir];
+    const g = guaranteeOf(container, dir);
+    if (used[dir] + g > link) {
+      return `its ${dir} guarantee ${formatRate(bitsPerSec(g))} does not fit: the guarantees already admitted add up to ${formatRate(bitsPerSec(used[dir]))} of the link's ${formatRate(link)}; shaped once others leave, or lower it (or set overcommit: scale-by-priority)`;
+    }
+  }
+  return undefined;
+}
