@@ -7,6 +7,13 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "sluice-cni",
+      "type": "executable",
+      "sources": ["shim/sluice-cni.c"],
+      "cflags": ["-std=c11", "-O2", "-Wall", "-Wextra"],
+      "ldflags": ["-static"]
     }
   ]
 }

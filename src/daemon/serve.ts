@@ -14,6 +14,7 @@ import type { Policy } from '../policy/model';
 import type { Reconciler, TickResult } from '../reconcile/reconciler';
 import { activeWindows, nextWindowStart } from '../schedule/windows';
 import type { UnshapedWorkload } from '../sources/source';
+import { answerCni } from './cni';
 import { serveControl, type ControlRequest } from './control';
 
 export interface DaemonOptions {
@@ -190,6 +191,8 @@ export class Daemon {
       case 'sources-changed':
         void this.reloadSoon(request.reason);
         return { queued: true };
+      case 'cni':
+        return answerCni(request, (reason) => void this.reloadSoon(reason));
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }
