@@ -35,13 +35,13 @@ function installPlugin() {
  * plugin (`nodeCommand`), which it execs for other commands and while serve is down.
  * Without a built shim, `sluice` is that Node plugin too.
  */
-function installExecutables(dir, shim, nodeCommand) {
+function installExecutables(dir, shim, nodeCommand, log = console.log) {
   const node = `#!/bin/sh\nexec ${nodeCommand} "$@"\n`;
   replaceFile(path.join(dir, 'sluice-node'), (tmp) => fs.writeFileSync(tmp, node, { mode: 0o755 }));
   if (fs.existsSync(shim)) replaceFile(path.join(dir, 'sluice'), (tmp) => fs.copyFileSync(shim, tmp));
   else replaceFile(path.join(dir, 'sluice'), (tmp) => fs.writeFileSync(tmp, node, { mode: 0o755 }));
   fs.chmodSync(path.join(dir, 'sluice'), 0o755);
-  console.log(`installed ${path.join(dir, 'sluice')}${fs.existsSync(shim) ? ' (native) and sluice-node' : ' (node)'}`);
+  log(`installed ${path.join(dir, 'sluice')}${fs.existsSync(shim) ? ' (native) and sluice-node' : ' (node)'}`);
 }
 
 /** Written beside, then renamed: a runtime starting a pod meanwhile runs the old file or the new one, never half of one. */
@@ -55,7 +55,7 @@ function replaceFile(target, write) {
  * sluice at the end of that one's plugins, replacing the reference bandwidth plugin
  * (both shaping one pod would fight over its traffic).
  */
-function chainIntoFirstConflist(dir = confDir, plugin = SLUICE_PLUGIN) {
+function chainIntoFirstConflist(dir = confDir, plugin = SLUICE_PLUGIN, log = console.log) {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.conflist') || f.endsWith('.conf') || f.endsWith('.json')).sort();
   if (files.length === 0) throw new Error(`no CNI configuration in ${dir}: install the cluster's network plugin first`);
   const file = path.join(dir, files[0]);
@@ -63,7 +63,7 @@ function chainIntoFirstConflist(dir = confDir, plugin = SLUICE_PLUGIN) {
   // A single-plugin .conf becomes a list (same name and version) so a plugin can follow it.
   const list = Array.isArray(conf.plugins) ? conf : { cniVersion: conf.cniVersion, name: conf.name, plugins: [conf] };
   if (list.plugins.some((p) => p.type === 'sluice')) {
-    console.log(`${file} already chains sluice`);
+    log(`${file} already chains sluice`);
     return;
   }
   list.plugins = list.plugins.filter((p) => p.type !== 'bandwidth').concat([plugin]);
@@ -71,7 +71,7 @@ function chainIntoFirstConflist(dir = confDir, plugin = SLUICE_PLUGIN) {
   fs.writeFileSync(`${out}.tmp`, JSON.stringify(list, null, 2));
   fs.renameSync(`${out}.tmp`, out);
   if (out !== file) fs.renameSync(file, `${file}.sluice-replaced`);
-  console.log(`chained sluice into ${out}`);
+  log(`chained sluice into ${out}`);
 }
 
 /** A PATCH of the node's status: the scheduler then places pods by sluice.dev/bandwidth-mbit requests. */

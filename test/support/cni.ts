@@ -12,7 +12,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UNSET_BURST_BITS, type RuntimeBandwidth } from '../../src/cni/protocol';
+import type { RuntimeBandwidth } from '../../src/cni/protocol';
+import { asContainerdSends } from './containerd';
 import { silentLogger } from '../../src/wiring/logger';
 import { Applier as ApplierImpl, type Applier } from '../../src/apply/applier';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
@@ -25,7 +26,7 @@ import { Daemon } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { sh } from './kernel';
-import { installCni, NODE_PLUGIN_FROM_SOURCE, SHIM } from './installCni';
+import { installCni, NODE_PLUGIN_FROM_SOURCE, quietly, SHIM } from './installCni';
 import { policyLoader } from './sources';
 
 export const CNI_HOST_NETNS = 'sl-cnihost';
@@ -66,7 +67,7 @@ export class CniRig {
   async setUp(): Promise<void> {
     await sh('mkdir', ['-p', this.binDir, this.policyDir]);
     // A runtime runs the executable named by "type" from its CNI bin directory.
-    installCni.installExecutables(this.binDir, SHIM, NODE_PLUGIN_FROM_SOURCE);
+    installCni.installExecutables(this.binDir, SHIM, NODE_PLUGIN_FROM_SOURCE, quietly);
     await sh('ip', ['netns', 'add', CNI_HOST_NETNS]);
     await sh('ip', ['-n', CNI_HOST_NETNS, 'link', 'set', 'lo', 'up']);
     writeFileSync(join(this.policyDir, 'host.yaml'), [
@@ -198,16 +199,6 @@ export class CniRig {
     await sh('ip', ['netns', 'del', CNI_HOST_NETNS]).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * runtimeConfig.bandwidth as containerd's CRI plugin fills it: a Go struct without JSON
- * tags (capitalised keys), both directions (0: none), and math.MaxUint32 bits of burst
- * for a direction the pod sets (Kubernetes has no burst annotation).
- */
-export function asContainerdSends(b: RuntimeBandwidth): Record<string, number> {
-  const burst = (rate: number | undefined, given: number | undefined): number => (rate ? (given ?? UNSET_BURST_BITS) : 0);
-  return { IngressRate: b.ingressRate ?? 0, IngressBurst: burst(b.ingressRate, b.ingressBurst), EgressRate: b.egressRate ?? 0, EgressBurst: burst(b.egressRate, b.egressBurst) };
 }
 
 /** The class a u32 filter on `bridge` sends `address` to (download), if Sluice shapes it. */
