@@ -6,6 +6,7 @@
 // (or the daemon answering for it) replies only after that, so a crash of either one
 // after the reply loses nothing a runtime was told had happened.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attachmentFileName, parseAttachment, type Attachment } from './attachment';
@@ -137,10 +138,15 @@ async function breakIfStale(path: string): Promise<void> {
   }
 }
 
+/**
+ * Read synchronously: serve reads every record on every reload, and through the thread
+ * pool 100 small files took 12-15 ms (one after another 15-30), against 2 ms read in
+ * line, most of a reload beside 100 pods.
+ */
 async function readRecords(dir: string): Promise<{ file: string; attachment: Attachment | undefined }[]> {
   let files: string[];
   try {
-    files = await readdir(dir);
+    files = readdirSync(dir);
   } catch (e) {
     if (isMissing(e)) return [];
     throw e;
@@ -149,7 +155,7 @@ async function readRecords(dir: string): Promise<{ file: string; attachment: Att
   for (const file of files) {
     if (!file.endsWith('.json')) continue;
     try {
-      out.push({ file, attachment: parseAttachment(await readFile(join(dir, file), 'utf8')) });
+      out.push({ file, attachment: parseAttachment(readFileSync(join(dir, file), 'utf8')) });
     } catch (e) {
       // Removed by a DEL between readdir and read.
       if (!isMissing(e)) throw e;

@@ -8,7 +8,7 @@ import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { AttachmentStore } from '../../cni/store';
 import type { Logger } from '../../wiring/tokens';
 import type { HostSections, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
-import { CNI, cniDocuments } from './documents';
+import { CNI, cniDocuments, type DocumentCache } from './documents';
 
 const DEBOUNCE_MS = 20;
 
@@ -16,6 +16,8 @@ export class CniSource implements WorkloadSource {
   readonly name = CNI;
   readonly noun = 'CNI pod';
   private lastRefused = '';
+  /** Documents made at the last load (the Host is this source's own: a new Host makes a new source). */
+  private made: DocumentCache = new Map();
 
   constructor(
     private readonly host: HostSections,
@@ -28,7 +30,8 @@ export class CniSource implements WorkloadSource {
 
   async load(): Promise<SourceSnapshot> {
     const attachments = await new AttachmentStore(this.stateDir).list(this.host.cni!.network);
-    const made = cniDocuments(attachments, this.host);
+    const made = cniDocuments(attachments, this.host, this.made);
+    this.made = made.made;
     // Every reload reads every pod: say what is refused when it changes, not each time.
     const refused = JSON.stringify(made.unshaped);
     if (refused !== this.lastRefused && made.unshaped.length > 0) this.logger.log('warn', 'pods not shaped: their annotations can never be valid', { pods: made.unshaped.map((u) => ({ pod: u.workload, reason: u.detail })) });
