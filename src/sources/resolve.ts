@@ -36,13 +36,15 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
   const issues: PolicyIssue[] = [];
   const claimedBy = new Map<string, ContainerPolicy>();
   const containers: ContainerPolicy[] = [];
+  const indexes = new Map<SourceLabel, WorkloadIndex>();
   for (const c of policy.containers) {
     if (c.match.kind !== 'workload') {
       containers.push(c);
       continue;
     }
     const source = sources.get(c.match.source);
-    const found = source ? resolveOne(policy, c.match, source) : { reason: `the ${c.match.source} source was not read` };
+    if (source && !indexes.has(c.match.source)) indexes.set(c.match.source, new WorkloadIndex(source.snapshot.workloads));
+    const found = source ? resolveOne(policy, c.match, source, indexes.get(c.match.source)!) : { reason: `the ${c.match.source} source was not read` };
     if ('reason' in found) {
       waiting.push({ container: c.name, reason: found.reason });
       continue;
@@ -61,9 +63,38 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
   return { policy: { ...policy, containers }, waiting, issues };
 }
 
-function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource): { workload: ResolvedWorkload; address: string } | { reason: string } {
+/**
+ * A source's workloads by name and by each label, so that resolving each of n containers
+ * (a CNI pod's own document selects its pod by a label) does not scan all n workloads.
+ */
+class WorkloadIndex {
+  private readonly byName = new Map<string, ResolvedWorkload[]>();
+  private readonly byLabel = new Map<string, ResolvedWorkload[]>();
+
+  constructor(private readonly all: readonly ResolvedWorkload[]) {
+    for (const w of all) {
+      push(this.byName, w.name, w);
+      for (const [k, v] of Object.entries(w.labels)) push(this.byLabel, `${k}\0${v}`, w);
+    }
+  }
+
+  /** The workloads `selector` selects. */
+  select(selector: WorkloadSelector): ResolvedWorkload[] {
+    const label = Object.entries(selector.labels ?? {})[0];
+    const some = selector.name !== undefined ? this.byName.get(selector.name) : label ? this.byLabel.get(`${label[0]}\0${label[1]}`) : this.all;
+    return (some ?? []).filter((w) => selects(selector, w));
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource, index: WorkloadIndex): { workload: ResolvedWorkload; address: string } | { reason: string } {
   const { snapshot, noun } = source;
-  const candidates = snapshot.workloads.filter((w) => selects(match, w));
+  const candidates = index.select(match);
   if (candidates.length === 0) return { reason: `no running ${noun} matches ${describeSelector(match)} at ${snapshot.origin}; shaped as soon as one starts` };
   if (candidates.length > 1) return { reason: `${describeSelector(match)} matches ${candidates.length} running containers (${candidates.map((w) => w.name).join(', ')}); one policy container shapes one ${noun}: match by name, or label each container` };
   const workload = candidates[0]!;
