@@ -39,6 +39,8 @@ export interface CriNodeOptions {
   readonly cgroupParent: string;
   /** What sluice-node runs when serve does not answer (default: this checkout's source under tsx). */
   readonly nodePlugin?: string;
+  /** Where the plugin records pods (default: under the bed's directory). */
+  readonly stateDir?: string;
 }
 
 export class CriNode {
@@ -53,7 +55,7 @@ export class CriNode {
 
   constructor(readonly options: CriNodeOptions) {
     this.bed = new ContainerdBed({ netns: options.netns, cgroupParent: options.cgroupParent, referencePlugins: ['bridge', 'host-local', ...(options.chained === 'bandwidth' ? ['bandwidth'] : [])] });
-    this.stateDir = join(this.bed.dir, 'sluice', 'cni');
+    this.stateDir = options.stateDir ?? join(this.bed.dir, 'sluice', 'cni');
     this.controlSocket = join(this.bed.dir, 'sluice', 'sluice.sock');
     this.policyDir = join(this.bed.dir, 'sluice', 'policy');
     this.ownershipDir = join(this.bed.dir, 'sluice', 'owned');
