@@ -7,7 +7,7 @@ import { createConnection } from 'node:net';
 import { basename } from 'node:path';
 import { guessHostSide, hostInterfaces, type Attachment, type HostSide } from './attachment';
 import { runPlugin, type PluginDeps } from './plugin';
-import { CNI_ERROR, CniError, parseRequest, PLUGIN_CNI_VERSION, type PrevResult } from './protocol';
+import { CNI_ERROR, CniError, parseRequest, versionOfInput, type PrevResult } from './protocol';
 import { AttachmentStore } from './store';
 
 const POKE_TIMEOUT_MS = 200;
@@ -27,14 +27,12 @@ export interface PluginReply {
 
 /** One invocation, answered: the executable's path, and `serve` answering for its native shim. */
 export async function answer(stdin: string, env: Readonly<Record<string, string | undefined>>, deps: PluginDeps = systemDeps): Promise<PluginReply> {
-  let version = PLUGIN_CNI_VERSION;
   try {
-    const request = parseRequest(env, stdin);
-    version = request.command === 'VERSION' ? request.cniVersion : request.conf.cniVersion;
-    return { code: 0, output: await runPlugin(request, deps) };
+    return { code: 0, output: await runPlugin(parseRequest(env, stdin), deps) };
   } catch (e) {
-    const error = e instanceof CniError ? e : new CniError(CNI_ERROR.ioFailure, `sluice plugin failed: ${(e as Error).message}`, 'please report this with the network configuration');
-    return { code: 1, output: error.toJson(version) };
+    const error = e instanceof CniError ? e : new CniError(CNI_ERROR.internal, `sluice plugin failed: ${(e as Error).message}`, 'a bug in the plugin: please report this with the network configuration');
+    // In the version the runtime speaks, also when the request was refused before it parsed.
+    return { code: 1, output: error.toJson(versionOfInput(stdin)) };
   }
 }
 

@@ -8,6 +8,7 @@ import type { TickResult } from '../reconcile/reconciler';
 import { UNSHAPED_REASONS, type UnshapedWorkload } from '../sources/source';
 import type { TrafficSnapshot } from '../traffic/snapshot';
 import { ContainerMetricsCache } from './containerText';
+import { renderGroupMetrics } from './groupText';
 
 export interface SluiceMetrics {
   readonly registry: Registry;
@@ -71,11 +72,14 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
       for (const reason of UNSHAPED_REASONS) unshapedGauge.set({ reason }, unshaped.filter((u) => u.reason === reason).length);
     },
     async render() {
-      return (await registry.metrics()) + cache.get(source.snapshot());
+      const snap = source.snapshot();
+      return (await registry.metrics()) + cache.get(snap) + renderGroupMetrics(snap);
     },
     async renderGzip() {
-      const containers = cache.gzip(source.snapshot());
-      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers]);
+      const snap = source.snapshot();
+      const containers = cache.gzip(snap);
+      const groups = renderGroupMetrics(snap);
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(groups ? [gzipSync(groups, { level: 1 })] : [])]);
     },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };

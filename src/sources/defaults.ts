@@ -9,7 +9,7 @@
 // Without these, one pod's annotations (claimed by a file, or one pod too many) would
 // fail validation for the whole node and leave every later pod unshaped.
 
-import { formatRate } from '../policy/rates';
+import { formatRate } from '../units/format';
 import type { LocatedDocument } from '../policy/documents';
 import type { ContainerDocument, HostDocument } from '../policy/schema';
 import { toMatch } from '../policy/validate';

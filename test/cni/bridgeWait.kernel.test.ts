@@ -3,7 +3,7 @@
 // a normal state: the ticks wait quietly, say so once, and the first pod is shaped as
 // soon as it is added.
 import { expect, it } from 'vitest';
-import type { Logger } from '../../src/wiring/tokens';
+import type { Logger } from '../../src/ports/logger';
 import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, cniTestbed, until } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 

@@ -9,15 +9,16 @@ import { expect, it } from 'vitest';
 import { allocate, type AllocationInput } from '../../src/allocate/oracle';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { formatVerdict, judgeAllocation } from '../../src/measure/verdict';
-import { parseRate } from '../../src/policy/rates';
+import type { Judge } from '../../src/measure/judge';
+import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
-import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
+import { bitsPerSec } from '../../src/units/units';
 import { criTestbed } from '../support/criTestbed';
 import { describeKernel } from '../support/kernel';
+import { writtenRate } from '../support/written';
 
 const NODE = { netns: 'sl-crirules', bridge: 'sl-crir0', ifb: 'sl-cririfb0', subnet: '198.18.50.0/24', gateway: '198.18.50.1', network: 'sl-pods', capacity: '200mbit', chained: 'sluice', cgroupParent: '/sl-cri-rules' } as const;
-const LINK = parseRate(NODE.capacity);
+const LINK = writtenRate(NODE.capacity);
 
 const both = (field: string, value: string): Record<string, string> => ({ [`sluice.dev/download-${field}`]: value, [`sluice.dev/upload-${field}`]: value });
 /** The demo's four containers as pods: web's ceilings are the kubelet's own annotations. */
@@ -39,10 +40,10 @@ function quantity(text: string): number {
 function asked(pod: string, dir: Direction, busy: boolean): AllocationInput {
   const a = PODS[pod]!;
   const k8s = a[`kubernetes.io/${dir === 'download' ? 'ingress' : 'egress'}-bandwidth`];
-  const ceiling = a[`sluice.dev/${dir}-ceiling`] ? parseRate(a[`sluice.dev/${dir}-ceiling`]!) : k8s ? Math.min(quantity(k8s), LINK) : LINK;
+  const ceiling = a[`sluice.dev/${dir}-ceiling`] ? writtenRate(a[`sluice.dev/${dir}-ceiling`]!) : k8s ? Math.min(quantity(k8s), LINK) : LINK;
   return {
     id: pod,
-    guarantee: bitsPerSec(a[`sluice.dev/${dir}-guarantee`] ? parseRate(a[`sluice.dev/${dir}-guarantee`]!) : 1e6),
+    guarantee: bitsPerSec(a[`sluice.dev/${dir}-guarantee`] ? writtenRate(a[`sluice.dev/${dir}-guarantee`]!) : 1e6),
     ceiling: bitsPerSec(ceiling),
     priority: Number(a[`sluice.dev/${dir}-priority`] ?? 4),
     demand: bitsPerSec(busy ? LINK * 2 : 0),
@@ -58,28 +59,24 @@ describeKernel('containerd pods follow the four rules, judged from their annotat
     for (const [name, annotations] of Object.entries(PODS)) await node.bed.runPod({ name, namespace: 'shop', annotations });
     // Queued after the reloads the pods' ADDs asked for: it sees every pod.
     expect(await served.daemon.reload('test')).toBe(true);
-    const { policy, compiled } = served.reconciler.current;
+    const { compiled } = served.reconciler.current;
     const pods = compiled!.containers.map((c) => ({ pod: c.workload!.name.split('/')[1]!, container: c }));
     expect(pods.map((p) => p.container.workload!.name).sort()).toEqual(Object.keys(PODS).map((p) => `shop/${p}`).sort());
     const nameOf = new Map(pods.map((p) => [p.pod, p.container.name]));
-    const podOf = new Map(pods.map((p) => [p.container.name, p.pod]));
     const phases = DEMO_PHASES.map((p) => ({ ...p, active: p.active.map((n) => nameOf.get(n)!) }));
     const site = { peerNetns: NODE.netns, peerAddress: NODE.gateway, containers: pods.map((p) => ({ name: p.container.name, netns: p.container.workload!.netns!, address: p.container.address! })) };
-    const expected = (dir: Direction, active: readonly string[]): ReadonlyMap<string, BitsPerSec> => {
-      const ideal = allocate(bitsPerSec(LINK), Object.keys(PODS).map((pod) => asked(pod, dir, active.includes(nameOf.get(pod)!))));
-      return new Map([...ideal].map(([pod, rate]) => [nameOf.get(pod)!, rate]));
+    // Every input from the annotations as written (floors too), under the names the traffic site knows the pods by.
+    const judge: Judge = {
+      expect(dir, active) {
+        const containers = Object.keys(PODS).map((pod) => ({ ...asked(pod, dir, active.includes(nameOf.get(pod)!)), id: nameOf.get(pod)! }));
+        return { capacity: bitsPerSec(LINK), containers, ideal: allocate(bitsPerSec(LINK), containers) };
+      },
     };
-    const results = await runPhases({ kernel: served.kernel, applier: served.applier }, policy!, compiled!, site, { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false, expected: (dir, phase) => expected(dir, phase.active) });
-    // Judged again with every input from the annotations (the floors too), by pod name.
-    const verdicts = results.map((r) => {
-      const measured = new Map(r.verdict.containers.map((c) => [podOf.get(c.id)!, c.measuredGoodput]));
-      const verdict = judgeAllocation({ capacity: bitsPerSec(LINK), containers: Object.keys(PODS).map((pod) => asked(pod, r.direction, r.phase.active.includes(nameOf.get(pod)!))), measuredGoodput: measured }, allocate);
-      console.log(`${verdict.pass ? 'PASS' : 'FAIL'} containerd ${r.direction} ${r.phase.name}\n${formatVerdict(verdict)}`);
-      return { r, verdict };
-    });
-    expect(verdicts.map(({ r, verdict }) => `${r.direction}:${r.phase.name}:${verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
+    const results = await runPhases({ kernel: served.kernel, applier: served.applier }, compiled!, site, { judge, phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+    for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} containerd ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
+    expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
     // The lone pod is held at the kubelet's ceilings, not the link.
-    const lend = (dir: Direction): number => verdicts.find((v) => v.r.direction === dir && v.r.phase.name === 'lend')!.verdict.containers.find((c) => c.id === 'web')!.ideal;
+    const lend = (dir: Direction): number => results.find((r) => r.direction === dir && r.phase.name === 'lend')!.verdict.containers.find((c) => c.id === nameOf.get('web'))!.ideal;
     expect([lend('download'), lend('upload')]).toEqual([150e6, 100e6]);
   }, 300_000);
 });

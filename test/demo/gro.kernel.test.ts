@@ -5,7 +5,7 @@
 // at such rates are they large), must be within 3% of the link of the oracle both ways.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
@@ -16,9 +16,11 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction, KernelState, LinkObject } from '../../src/tc/model';
 import { describeKernel, removeNamespaces, sh } from '../support/kernel';
-import { demoPolicyFor } from '../support/policy';
+import { demoJudge, demoPolicyFor } from '../support/policy';
 
-const policy = demoPolicyFor('gro-', (t) => t.replace(/(\d+)mbit/g, (_, n: string) => `${Number(n) * 5}mbit`));
+const scaled = (t: string): string => t.replace(/(\d+)mbit/g, (_, n: string) => `${Number(n) * 5}mbit`);
+const policy = demoPolicyFor('gro-', scaled);
+const judge = demoJudge(scaled);
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 /** Well above the 16 KiB Sluice's own veths send: only uncapped GSO packets average this much. */
 const GSO_AVERAGE_BYTES = 24_000;
@@ -69,7 +71,7 @@ describeKernel('GRO: 64 KiB packets from devices Sluice does not cap', [], () =>
   for (const direction of ['download', 'upload'] as Direction[]) {
     it(`${direction}: every phase within 3% of the link of the oracle, with GSO packets in the tree`, async () => {
       const before = await peerVethCounters();
-      const results = await runPhases(deps, policy, compiled, sandboxSite(compiled), { phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false, tolerance: TOLERANCE });
+      const results = await runPhases(deps, compiled, sandboxSite(compiled), { judge, phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false, tolerance: TOLERANCE });
       for (const r of results) console.log(`GRO ${r.verdict.pass ? 'PASS' : 'FAIL'} ${direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       const after = await peerVethCounters();
       const side = direction === 'download' ? 'rx' : 'tx';

@@ -14,10 +14,12 @@ import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import type { PolicyLoader } from '../../src/sources/loader';
 import { buildContainer } from '../../src/wiring/container';
-import { silentLogger } from '../../src/wiring/logger';
-import { FileOwnershipStore } from '../../src/wiring/ownership';
+import { silentLogger } from '../../src/ports/logger';
+import { FileOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock, TOKENS, type Logger } from '../../src/wiring/tokens';
+import { TOKENS } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
+import type { Logger } from '../../src/ports/logger';
 import { ContainerdBed } from './containerd';
 import { installCni, NODE_PLUGIN_FROM_SOURCE, quietly, SHIM } from './installCni';
 

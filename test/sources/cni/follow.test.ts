@@ -10,7 +10,7 @@ import type { Attachment } from '../../../src/cni/attachment';
 import { AttachmentStore } from '../../../src/cni/store';
 import { hostDocument } from '../../../src/policy/schema';
 import { CniSource } from '../../../src/sources/cni/source';
-import { silentLogger } from '../../../src/wiring/logger';
+import { silentLogger } from '../../../src/ports/logger';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
