@@ -5,6 +5,7 @@
 // plugin's bad values); the daemon's CNI source refuses them too (a record written by an
 // older plugin). Whether a valid pod fits the node's link is the daemon's question. Pure.
 
+import { POLICY_NAME } from '../policy/limits';
 import { parseRate, parseSize } from '../policy/rates';
 import type { RuntimeBandwidth } from './protocol';
 
@@ -18,7 +19,10 @@ type AnnotationField = (typeof FIELDS)[number];
 
 export const annotationKey = (dir: AnnotationDirection, field: AnnotationField): string => `${ANNOTATION_PREFIX}${dir}-${field}`;
 
-export const ACCEPTED_ANNOTATIONS: readonly string[] = DIRECTIONS.flatMap((d) => FIELDS.map((f) => annotationKey(d, f)));
+/** The Group (kind: Group, in the files) the pod joins. */
+export const GROUP_ANNOTATION = `${ANNOTATION_PREFIX}group`;
+
+export const ACCEPTED_ANNOTATIONS: readonly string[] = [...DIRECTIONS.flatMap((d) => FIELDS.map((f) => annotationKey(d, f))), GROUP_ANNOTATION];
 
 const PRIORITY = /^[0-7]$/;
 
@@ -31,6 +35,8 @@ export function annotationProblems(annotations: Readonly<Record<string, string>>
   const problems: string[] = [];
   const unknown = Object.keys(annotations).filter((k) => k.startsWith(ANNOTATION_PREFIX) && !ACCEPTED_ANNOTATIONS.includes(k));
   if (unknown.length > 0) problems.push(`unknown annotation ${unknown.join(', ')} (Sluice reads ${ACCEPTED_ANNOTATIONS.join(', ')})`);
+  const group = annotations[GROUP_ANNOTATION];
+  if (group !== undefined && !POLICY_NAME.test(group)) problems.push(`${GROUP_ANNOTATION} "${group}" is not a group's name: lowercase letters, digits and "-" (at most 32), starting and ending with a letter or digit`);
   for (const dir of DIRECTIONS) {
     const value = (field: AnnotationField): string | undefined => annotations[annotationKey(dir, field)];
     const rate = (field: 'guarantee' | 'ceiling'): number | undefined => parsed(value(field), parseRate, annotationKey(dir, field), problems);

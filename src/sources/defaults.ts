@@ -1,11 +1,13 @@
 // The documents workloads bring for themselves (a pod's annotations) against the
-// operator's files, before validation. Pure. Two rules:
+// operator's files, before validation. Pure. Three rules:
 //  - a file wins: a Container document whose match selects exactly one workload of a
 //    source replaces that workload's own document, until the file changes again;
+//  - a workload joins the group its source puts it in (a pod's namespace, cni.groupBy)
+//    when the files define a Group of that name and its own document names none;
 //  - a pod that does not fit waits: with `overcommit: reject`, workloads' documents are
-//    admitted in their source's order while Σ guarantees stays within the link in both
-//    directions; the others are reported as not shaped ('does-not-fit'), and the pods
-//    admitted before them keep their guarantees.
+//    admitted in their source's order while Σ guarantees stays within the link, and
+//    within its group's stated guarantee, in both directions; the others are reported as
+//    not shaped ('does-not-fit'), and the pods admitted before them keep their guarantees.
 // Without these, one pod's annotations (claimed by a file, or one pod too many) would
 // fail validation for the whole node and leave every later pod unshaped.
 
@@ -26,9 +28,13 @@ export interface SourceDefaults {
   readonly workloads: readonly ResolvedWorkload[];
 }
 
+type Owner = Pick<UnshapedWorkload, 'source' | 'workload'>;
+
 export interface SettledDefaults {
   /** The workloads' documents that stand: not named by a file, and admitted. */
   readonly documents: readonly LocatedDocument[];
+  /** Whose each standing document is (one joined to its source's group is a new document). */
+  readonly owners: ReadonlyMap<LocatedDocument, Owner>;
   /** Workloads a file names instead of their own document ("shop/web" ← "policies/web.yaml"). */
   readonly overridden: readonly { readonly workload: string; readonly by: string }[];
   readonly unshaped: readonly UnshapedWorkload[];
@@ -38,26 +44,85 @@ export interface SettledDefaults {
 export function settleDefaults(others: readonly LocatedDocument[], host: HostSpec | undefined, sources: readonly SourceDefaults[]): SettledDefaults {
   const claims = fileClaims(others, sources);
   const documents: LocatedDocument[] = [];
+  const owners = new Map<LocatedDocument, Owner>();
   const overridden: { workload: string; by: string }[] = [];
   const unshaped: UnshapedWorkload[] = [];
   const used = guarantees(others);
+  const groups = groupBudgets(others);
   for (const s of sources) {
+    const groupOf = new Map(s.workloads.flatMap((w) => (w.group !== undefined ? [[w.id, w.group] as const] : [])));
     for (const d of s.defaults) {
       const by = claims.get(`${s.source}:${d.workloadId}`);
       if (by) {
         overridden.push({ workload: d.workload, by });
         continue;
       }
-      const over = host ? overLink(host, used, d.document) : undefined;
+      const document = joinedGroup(d.document, groupOf.get(d.workloadId), groups);
+      const over = host ? overLink(host, used, document) ?? overGroup(host, groups, document) : undefined;
       if (over) {
         unshaped.push({ source: s.source, workload: d.workload, reason: 'does-not-fit', detail: over });
         continue;
       }
-      add(used, d.document);
-      documents.push(d.document);
+      add(used, document);
+      addToGroup(groups, document);
+      documents.push(document);
+      owners.set(document, { source: s.source, workload: d.workload });
     }
   }
-  return { documents, overridden, unshaped };
+  return { documents, owners, overridden, unshaped };
+}
+
+/** A group's stated guarantees and what the admitted documents already take of them. */
+interface GroupBudget {
+  readonly stated: Partial<Sums>;
+  readonly used: Sums;
+}
+
+/** The files' groups, each charged with its file containers' and stated subgroups' guarantees. */
+function groupBudgets(others: readonly LocatedDocument[]): Map<string, GroupBudget> {
+  const budgets = new Map<string, GroupBudget>();
+  const groupDocs = others.flatMap((d) => (d.value.kind === 'Group' ? [d.value] : []));
+  for (const g of groupDocs) {
+    const stated: Partial<Sums> = {};
+    for (const dir of DIRECTIONS) if (g.spec[dir].guarantee !== undefined) stated[dir] = g.spec[dir].guarantee;
+    if (!budgets.has(g.metadata.name)) budgets.set(g.metadata.name, { stated, used: { download: 0, upload: 0 } });
+  }
+  for (const g of groupDocs) charge(budgets, g.spec.parent, (dir) => g.spec[dir].guarantee ?? 0);
+  for (const d of others) addToGroup(budgets, d);
+  return budgets;
+}
+
+function charge(budgets: Map<string, GroupBudget>, group: string | undefined, amount: (dir: Direction) => number): void {
+  const budget = group === undefined ? undefined : budgets.get(group);
+  if (budget) for (const dir of DIRECTIONS) budget.used[dir] += amount(dir);
+}
+
+function addToGroup(budgets: Map<string, GroupBudget>, doc: LocatedDocument): void {
+  if (doc.value.kind === 'Container') {
+    const container = doc.value;
+    charge(budgets, container.spec.group, (dir) => guaranteeOf(container, dir));
+  }
+}
+
+/** `doc` in its source's group, when it names none itself and the files define that group. */
+function joinedGroup(doc: LocatedDocument, group: string | undefined, groups: ReadonlyMap<string, GroupBudget>): LocatedDocument {
+  if (group === undefined || !groups.has(group) || doc.value.kind !== 'Container' || doc.value.spec.group !== undefined) return doc;
+  return { ...doc, value: { ...doc.value, spec: { ...doc.value.spec, group } } };
+}
+
+/** Why `doc` does not fit in its group's stated guarantee beside what is admitted (overcommit: reject), or undefined. */
+function overGroup(host: HostSpec, groups: ReadonlyMap<string, GroupBudget>, doc: LocatedDocument): string | undefined {
+  if (host.overcommit === 'scale-by-priority' || doc.value.kind !== 'Container' || doc.value.spec.group === undefined) return undefined;
+  const container = doc.value;
+  const budget = groups.get(container.spec.group!);
+  for (const dir of DIRECTIONS) {
+    const stated = budget?.stated[dir];
+    const g = guaranteeOf(container, dir);
+    if (budget && stated !== undefined && budget.used[dir] + g > stated) {
+      return `its ${dir} guarantee ${formatRate(bitsPerSec(g))} does not fit in group ${container.spec.group}: its members already admitted are guaranteed ${formatRate(bitsPerSec(budget.used[dir]))} of the group's ${formatRate(bitsPerSec(stated))}; shaped once others leave, or lower it (or raise the group's guarantee)`;
+    }
+  }
+  return undefined;
 }
 
 /** Workloads a file's Container document selects alone, keyed "<source>:<workload id>", with the document's file. */

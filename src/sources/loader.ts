@@ -49,7 +49,8 @@ export class PolicyLoader {
     const issues = extra.flatMap((r) => r.snapshot.issues);
     const others = extra.flatMap((r) => r.snapshot.documents);
     const settled = settleDefaults([...read.documents, ...others], host, [...snapshots].map(([source, r]) => ({ source, defaults: r.snapshot.defaults ?? [], workloads: r.snapshot.workloads })));
-    const owners = workloadOwners(snapshots);
+    // A document joined to its source's group is a new object: its owner comes from settling.
+    const owners = new Map([...workloadOwners(snapshots), ...settled.owners]);
     const unshaped: UnshapedWorkload[] = [...extra.flatMap((r) => r.snapshot.unshaped ?? []), ...settled.unshaped];
     const merged = validateGivingWay(files, read, others, settled.documents, issues, owners, unshaped);
     if (!merged.ok) return merged;

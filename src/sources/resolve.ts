@@ -57,13 +57,9 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
     }
     claimedBy.set(key, c);
     const joined = joinSourceGroup(policy, c, found.workload);
-    if ('issue' in joined) {
-      issues.push(joined.issue);
-      continue;
-    }
     // A dual-stack network gives the workload an IPv6 address too: classified into the same class.
     const address6 = c.address6 ?? address6Of(policy, found.workload);
-    containers.push({ ...joined.container, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
+    containers.push({ ...joined, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
   }
   return { policy: { ...policy, containers }, waiting, issues };
 }
@@ -116,15 +112,15 @@ function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource, in
 /**
  * A workload its source put in a group (a pod in its Kubernetes namespace's) joins it,
  * unless the policy container names a group itself; its ceilings stay within the group's.
+ * A source's group that no Group document defines leaves it under the link: every
+ * namespace is a source's group, and a node's policy must not fail for kube-system.
  */
-function joinSourceGroup(policy: Policy, c: ContainerPolicy, w: ResolvedWorkload): { container: ContainerPolicy } | { issue: PolicyIssue } {
-  if (c.group !== undefined || w.group === undefined) return { container: c };
+function joinSourceGroup(policy: Policy, c: ContainerPolicy, w: ResolvedWorkload): ContainerPolicy {
+  if (c.group !== undefined || w.group === undefined) return c;
   const group = policy.groups.find((g) => g.name === w.group);
-  if (!group) {
-    return { issue: { file: c.source.file, line: c.source.line, column: c.source.column, path: 'spec.group', message: `${w.source} workload ${w.name} belongs to group "${w.group}", which no Group document defines`, hint: `add a Group named ${w.group}, or give the container a group of its own` } };
-  }
+  if (!group) return c;
   const within = (d: DirectionPolicy, g: GroupDirectionPolicy): DirectionPolicy => (d.ceiling <= g.ceiling ? d : { ...d, ceiling: g.ceiling });
-  return { container: { ...c, group: group.name, bandwidth: { download: within(c.bandwidth.download, group.bandwidth.download), upload: within(c.bandwidth.upload, group.bandwidth.upload) } } };
+  return { ...c, group: group.name, bandwidth: { download: within(c.bandwidth.download, group.bandwidth.download), upload: within(c.bandwidth.upload, group.bandwidth.upload) } };
 }
 
 /** The workload's IPv6 address in the Host's subnet6 (any, without one): canonical text. */

@@ -89,4 +89,9 @@ describe('ADD refuses what can never be valid', () => {
     expect(annotationProblems({ 'sluice.dev/download-guarantee': '30mbit' }, { ingressRate: 20_000_000 })).toEqual([expect.stringContaining('above the pod\'s ceiling (kubernetes.io/ingress-bandwidth: 20000000 bit/s)')]);
     expect(annotationProblems({ 'sluice.dev/download-guarantee': '30mbit', 'sluice.dev/download-ceiling': '40mbit' }, { ingressRate: 20_000_000 })).toEqual([]);
   });
+
+  it("sluice.dev/group must be a group's name (whether the group exists is the node's question)", () => {
+    expect(annotationProblems({ 'sluice.dev/group': 'tenant-a' }, undefined)).toEqual([]);
+    expect(annotationProblems({ 'sluice.dev/group': 'Tenant A' }, undefined)).toEqual([expect.stringContaining('sluice.dev/group "Tenant A" is not a group\'s name')]);
+  });
 });

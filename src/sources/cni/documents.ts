@@ -8,6 +8,8 @@
 //   runtimeConfig.bandwidth.ingressRate / ingressBurst   download ceiling / burst (bits/s, bits)
 //   runtimeConfig.bandwidth.egressRate / egressBurst     upload ceiling / burst
 //   sluice.dev/<dir>-guarantee|ceiling|priority|burst    <dir> = download | upload; wins over the above
+//   sluice.dev/group                                      the Group it joins (spec.group); else, with
+//                                                         cni.groupBy: namespace, its namespace's Group if defined
 
 import { policyName } from '../docker/labels';
 import type { LocatedDocument } from '../../policy/documents';
@@ -15,7 +17,7 @@ import { API_VERSION, policyDocument, type HostDocument } from '../../policy/sch
 import type { Direction } from '../../tc/model';
 import { parseRate } from '../../policy/rates';
 import type { BitsPerSec } from '../../units/units';
-import { ANNOTATION_PREFIX, annotationProblems } from '../../cni/annotations';
+import { ANNOTATION_PREFIX, annotationProblems, GROUP_ANNOTATION } from '../../cni/annotations';
 import { workloadName, type Attachment } from '../../cni/attachment';
 import type { ResolvedWorkload, UnshapedWorkload, WorkloadDefault } from '../source';
 
@@ -60,7 +62,7 @@ export function cniDocuments(attachments: readonly Attachment[], host: HostSpec,
   for (const a of ordered) {
     if (cni.network !== undefined && a.network !== cni.network) continue;
     if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
-    const workload = workloadOf(a);
+    const workload = workloadOf(a, cni.groupBy);
     workloads.push(workload);
     const key = JSON.stringify(a);
     const doc = previous.get(key) ?? documentOf(a, podPolicyName(a), host);
@@ -71,10 +73,15 @@ export function cniDocuments(attachments: readonly Attachment[], host: HostSpec,
   return { defaults, workloads, unshaped, made };
 }
 
-/** A recorded pod as the core sees it. */
-export function workloadOf(a: Attachment): ResolvedWorkload {
+/**
+ * A recorded pod as the core sees it. With groupBy: namespace its source's group is its
+ * namespace: it joins the Group of that name where one is defined (resolve.ts, and
+ * settleDefaults for its own document).
+ */
+export function workloadOf(a: Attachment, groupBy?: 'namespace'): ResolvedWorkload {
   return {
     source: CNI,
+    ...(groupBy === 'namespace' && a.pod ? { group: a.pod.namespace } : {}),
     id: attachmentKey(a),
     name: workloadName(a),
     netns: a.netns,
@@ -104,7 +111,12 @@ function documentOf(a: Attachment, name: string, host: HostSpec): { document: Lo
     apiVersion: API_VERSION,
     kind: 'Container',
     metadata: { name },
-    spec: { match: { cni: { labels: { [ATTACHMENT_LABEL]: attachmentKey(a) } } }, download: directionOf(a, 'download', host), upload: directionOf(a, 'upload', host) },
+    spec: {
+      match: { cni: { labels: { [ATTACHMENT_LABEL]: attachmentKey(a) } } },
+      ...(a.annotations[GROUP_ANNOTATION] !== undefined ? { group: a.annotations[GROUP_ANNOTATION] } : {}),
+      download: directionOf(a, 'download', host),
+      upload: directionOf(a, 'upload', host),
+    },
   };
   const parsed = policyDocument.safeParse(raw);
   if (!parsed.success) return { reason: `pod ${workloadName(a)}: ${parsed.error.issues.map((i) => `${annotationOf(i.path)}: ${i.message}`).join('; ')}` };
@@ -149,6 +161,7 @@ function safeRate(text: string): number | undefined {
 }
 
 function annotationOf(path: readonly PropertyKey[]): string {
+  if (path[0] === 'spec' && path[1] === 'group') return GROUP_ANNOTATION;
   if (path[0] === 'spec' && typeof path[1] === 'string' && path[2] !== undefined) return `${ANNOTATION_PREFIX}${path[1]}-${String(path[2])}`;
   return path.map(String).join('.');
 }

@@ -14,15 +14,15 @@ import { policyLoader } from '../../support/sources';
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function node(overcommit = 'reject'): { policy: string; store: AttachmentStore } {
+function node(overcommit = 'reject', cni = ''): { policy: string; store: AttachmentStore } {
   dir = mkdtempSync(join(tmpdir(), 'sluice-precedence-'));
   const policy = join(dir, 'policy');
   mkdirSync(policy);
-  writeFileSync(join(policy, 'host.yaml'), `apiVersion: sluice.dev/v1\nkind: Host\nmetadata: { name: node }\nspec: { netns: sl-cnihost, bridge: cni0, ifb: sl-ifb0, subnet: 198.18.32.0/24, capacity: { download: 100mbit, upload: 100mbit }, overcommit: ${overcommit}, cni: { stateDir: ${join(dir, 'state')} } }\n`);
+  writeFileSync(join(policy, 'host.yaml'), `apiVersion: sluice.dev/v1\nkind: Host\nmetadata: { name: node }\nspec: { netns: sl-cnihost, bridge: cni0, ifb: sl-ifb0, subnet: 198.18.32.0/24, capacity: { download: 100mbit, upload: 100mbit }, overcommit: ${overcommit}, cni: { stateDir: ${join(dir, 'state')}${cni} } }\n`);
   return { policy, store: new AttachmentStore(join(dir, 'state')) };
 }
 
-const pod = (name: string, host: number, addedAt: number, annotations: Record<string, string> = {}): Attachment => ({
+const pod = (name: string, host: number, addedAt: number, annotations: Record<string, string> = {}, namespace = 'shop'): Attachment => ({
   format: 1,
   network: 'pods',
   containerId: `ctr${name}`,
@@ -32,7 +32,7 @@ const pod = (name: string, host: number, addedAt: number, annotations: Record<st
   bridge: 'cni0',
   addresses: [`198.18.32.${host}`],
   annotations,
-  pod: { namespace: 'shop', name },
+  pod: { namespace, name },
   addedAt,
 });
 
@@ -108,5 +108,57 @@ describe('pods against the files', () => {
     const loaded = await load(policy);
     expect(loaded.unshaped).toEqual([{ source: 'cni', workload: 'shop/away', reason: 'no-address', detail: expect.stringContaining('outside the Host subnet') }]);
     expect(loaded.waiting).toEqual([]);
+  });
+});
+
+describe('pods in groups', () => {
+  const group = (name: string, download: string): string => `apiVersion: sluice.dev/v1\nkind: Group\nmetadata: { name: ${name} }\nspec:\n  download: { ${download} }\n  upload: {}\n`;
+  const groups = (l: Extract<PolicyLoad, { ok: true }>): Record<string, string | undefined> => Object.fromEntries(l.policy.containers.map((c) => [c.workload!.name, c.group]));
+
+  it('a pod joins the Group its sluice.dev/group annotation names, its ceiling within the group\'s', async () => {
+    const { policy, store } = node();
+    writeFileSync(join(policy, 'groups.yaml'), group('gold', 'guarantee: 50mbit, ceiling: 60mbit'));
+    await store.put(pod('web', 10, 1, { ...guarantee('10mbit'), 'sluice.dev/group': 'gold' }));
+    await store.put(pod('api', 11, 2, guarantee('10mbit')));
+    const loaded = await load(policy);
+    expect(groups(loaded)).toEqual({ 'shop/web': 'gold', 'shop/api': undefined });
+    expect(loaded.policy.containers.find((c) => c.workload!.name === 'shop/web')!.bandwidth.download.ceiling).toBe(60e6);
+  });
+
+  it('a pod naming a group no file defines gives way alone (invalid, naming the group)', async () => {
+    const { policy, store } = node();
+    await store.put(pod('web', 10, 1, { 'sluice.dev/group': 'nope' }));
+    await store.put(pod('api', 11, 2));
+    const loaded = await load(policy);
+    expect(groups(loaded)).toEqual({ 'shop/api': undefined });
+    expect(loaded.unshaped).toEqual([{ source: 'cni', workload: 'shop/web', reason: 'invalid', detail: expect.stringContaining('unknown group "nope"') }]);
+  });
+
+  it('cni.groupBy: namespace puts each namespace\'s pods in the Group of its name; a namespace without one stays under the link', async () => {
+    const { policy, store } = node('reject', ', groupBy: namespace');
+    writeFileSync(join(policy, 'groups.yaml'), `${group('shop', 'guarantee: 40mbit, ceiling: 50mbit')}---\n${group('gold', 'ceiling: 90mbit')}`);
+    await store.put(pod('web', 10, 1, guarantee('10mbit')));
+    await store.put(pod('api', 11, 2, guarantee('10mbit')));
+    await store.put(pod('vip', 12, 3, { ...guarantee('10mbit'), 'sluice.dev/group': 'gold' }));
+    await store.put(pod('dns', 13, 4, guarantee('5mbit'), 'kube-system'));
+    const loaded = await load(policy);
+    expect(groups(loaded)).toEqual({ 'shop/web': 'shop', 'shop/api': 'shop', 'shop/vip': 'gold', 'kube-system/dns': undefined });
+    expect(loaded.policy.containers.find((c) => c.workload!.name === 'shop/web')!.bandwidth.download.ceiling).toBe(50e6);
+    expect(loaded.unshaped).toEqual([]);
+    // A file naming a pod that names no group: the pod's namespace group still holds it.
+    writeFileSync(join(policy, 'web.yaml'), 'apiVersion: sluice.dev/v1\nkind: Container\nmetadata: { name: web-override }\nspec:\n  match: { pod: shop/web }\n  download: { guarantee: 20mbit }\n  upload: { guarantee: 5mbit }\n');
+    const overridden = await load(policy);
+    expect(overridden.policy.containers.find((c) => c.name === 'web-override')).toMatchObject({ group: 'shop', bandwidth: { download: { guarantee: 20e6, ceiling: 50e6 } } });
+  });
+
+  it("pods that do not fit their group's guarantee wait (does-not-fit, naming the group); the node's other pods are shaped", async () => {
+    const { policy, store } = node('reject', ', groupBy: namespace');
+    writeFileSync(join(policy, 'groups.yaml'), group('shop', 'guarantee: 30mbit'));
+    await store.put(pod('first', 10, 1, guarantee('20mbit')));
+    await store.put(pod('second', 11, 2, guarantee('20mbit')));
+    await store.put(pod('other', 12, 3, guarantee('20mbit'), 'batch'));
+    const loaded = await load(policy);
+    expect(groups(loaded)).toEqual({ 'shop/first': 'shop', 'batch/other': undefined });
+    expect(loaded.unshaped).toEqual([{ source: 'cni', workload: 'shop/second', reason: 'does-not-fit', detail: expect.stringContaining('does not fit in group shop: its members already admitted are guaranteed 20mbit of the group\'s 30mbit') }]);
   });
 });
