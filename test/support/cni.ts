@@ -44,6 +44,8 @@ const CHAIN_VERSION = '1.0.0';
 export interface PodSpec {
   /** The pod's namespace is sl-cnipod-<name>. */
   readonly name: string;
+  /** Its Kubernetes namespace (K8S_POD_NAMESPACE); default shop. */
+  readonly namespace?: string;
   /** What kubernetes.io/ingress-bandwidth and egress-bandwidth say (bits/s). */
   readonly bandwidth?: RuntimeBandwidth;
   readonly annotations?: Record<string, string>;
@@ -164,7 +166,7 @@ export class CniRig {
       CNI_CONTAINERID: this.containerId(pod.name),
       CNI_NETNS: `/run/netns/${this.netnsOf(pod.name)}`,
       CNI_IFNAME: 'eth0',
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId(pod.name)}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace ?? 'shop'};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId(pod.name)}`,
       CNI_PATH: this.cniPath(),
     };
     const exe = plugin.type === 'sluice' ? join(this.binDir, 'sluice') : join(REFERENCE_PLUGINS, plugin.type);
