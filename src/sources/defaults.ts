@@ -72,9 +72,10 @@ export function settleDefaults(others: readonly LocatedDocument[], host: HostSpe
   return { documents, owners, overridden, unshaped };
 }
 
-/** A group's stated guarantees and what the admitted documents already take of them. */
+/** A group's stated guarantees, its ceilings (its own or inherited), and what the admitted documents already take of its guarantees. */
 interface GroupBudget {
   readonly stated: Partial<Sums>;
+  readonly ceiling: Partial<Sums>;
   readonly used: Sums;
 }
 
@@ -82,10 +83,19 @@ interface GroupBudget {
 function groupBudgets(others: readonly LocatedDocument[]): Map<string, GroupBudget> {
   const budgets = new Map<string, GroupBudget>();
   const groupDocs = others.flatMap((d) => (d.value.kind === 'Group' ? [d.value] : []));
+  const byName = new Map(groupDocs.map((g) => [g.metadata.name, g]));
   for (const g of groupDocs) {
     const stated: Partial<Sums> = {};
-    for (const dir of DIRECTIONS) if (g.spec[dir].guarantee !== undefined) stated[dir] = g.spec[dir].guarantee;
-    if (!budgets.has(g.metadata.name)) budgets.set(g.metadata.name, { stated, used: { download: 0, upload: 0 } });
+    const ceiling: Partial<Sums> = {};
+    for (const dir of DIRECTIONS) {
+      if (g.spec[dir].guarantee !== undefined) stated[dir] = g.spec[dir].guarantee;
+      // The lowest ceiling up its chain of parents (a cycle, reported by validation, ends the walk).
+      for (let up: typeof g | undefined = g, n = 0; up !== undefined && n <= groupDocs.length; up = up.spec.parent === undefined ? undefined : byName.get(up.spec.parent), n++) {
+        const c = up.spec[dir].ceiling;
+        if (c !== undefined && (ceiling[dir] === undefined || c < ceiling[dir])) ceiling[dir] = c;
+      }
+    }
+    if (!budgets.has(g.metadata.name)) budgets.set(g.metadata.name, { stated, ceiling, used: { download: 0, upload: 0 } });
   }
   for (const g of groupDocs) charge(budgets, g.spec.parent, (dir) => g.spec[dir].guarantee ?? 0);
   for (const d of others) addToGroup(budgets, d);
@@ -104,22 +114,34 @@ function addToGroup(budgets: Map<string, GroupBudget>, doc: LocatedDocument): vo
   }
 }
 
-/** `doc` in its source's group, when it names none itself and the files define that group. */
+/**
+ * `doc` in its source's group, when it names none itself and the files define that group;
+ * its ceilings held within the group's, as a file container's are (resolve.ts): the pod
+ * did not ask for the group, so a kubelet ceiling above it is no error of the pod's.
+ */
 function joinedGroup(doc: LocatedDocument, group: string | undefined, groups: ReadonlyMap<string, GroupBudget>): LocatedDocument {
-  if (group === undefined || !groups.has(group) || doc.value.kind !== 'Container' || doc.value.spec.group !== undefined) return doc;
-  return { ...doc, value: { ...doc.value, spec: { ...doc.value.spec, group } } };
+  const budget = group === undefined ? undefined : groups.get(group);
+  if (budget === undefined || doc.value.kind !== 'Container' || doc.value.spec.group !== undefined) return doc;
+  const spec = doc.value.spec;
+  const within = (dir: Direction): typeof spec.download => {
+    const cap = budget.ceiling[dir];
+    const own = spec[dir].ceiling;
+    return cap !== undefined && (own === undefined || own > cap) ? { ...spec[dir], ceiling: bitsPerSec(cap) } : spec[dir];
+  };
+  return { ...doc, value: { ...doc.value, spec: { ...spec, group, download: within('download'), upload: within('upload') } } };
 }
 
 /** Why `doc` does not fit in its group's stated guarantee beside what is admitted (overcommit: reject), or undefined. */
 function overGroup(host: HostSpec, groups: ReadonlyMap<string, GroupBudget>, doc: LocatedDocument): string | undefined {
-  if (host.overcommit === 'scale-by-priority' || doc.value.kind !== 'Container' || doc.value.spec.group === undefined) return undefined;
+  if (host.overcommit === 'scale-by-priority' || doc.value.kind !== 'Container') return undefined;
   const container = doc.value;
-  const budget = groups.get(container.spec.group!);
+  const group = container.spec.group;
+  const budget = group === undefined ? undefined : groups.get(group);
   for (const dir of DIRECTIONS) {
     const stated = budget?.stated[dir];
     const g = guaranteeOf(container, dir);
     if (budget && stated !== undefined && budget.used[dir] + g > stated) {
-      return `its ${dir} guarantee ${formatRate(bitsPerSec(g))} does not fit in group ${container.spec.group}: its members already admitted are guaranteed ${formatRate(bitsPerSec(budget.used[dir]))} of the group's ${formatRate(bitsPerSec(stated))}; shaped once others leave, or lower it (or raise the group's guarantee)`;
+      return `its ${dir} guarantee ${formatRate(bitsPerSec(g))} does not fit in group ${group}: its members already admitted are guaranteed ${formatRate(bitsPerSec(budget.used[dir]))} of the group's ${formatRate(bitsPerSec(stated))}; shaped once others leave, or lower it (or raise the group's guarantee)`;
     }
   }
   return undefined;
