@@ -1,16 +1,21 @@
 // bench/cniAdd: how long the sluice CNI plugin's ADD takes, run as a runtime runs it (a
-// process per call: node starting, config on stdin, result on stdout), 100 pods one
-// after another and 100 at once (a node starting 100 pods), with a daemon listening on
-// the control socket and with none; and the plugin's own work in-process (no node start).
-// Runs the built plugin (dist/, `npm run build` first; `--tsx` runs the source instead).
+// process per call, config on stdin, result on stdout), 100 pods one after another and
+// 100 at once (a node starting 100 pods): the native plugin (native/shim, what a runtime
+// runs as `sluice`) with serve's control socket answering it in-process as the daemon
+// does, and with no daemon (it execs the Node plugin); the Node plugin alone, with a
+// daemon listening for its poke and with none; and the plugin's own work in-process.
+// The Node plugin is the built one (dist/, `npm run build` first; `--tsx` runs the source).
 // Run: npx tsx bench/cniAdd.ts [pods=100]
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../src/cni/main';
+import { answerCni } from '../src/daemon/cni';
+import { serveControl } from '../src/daemon/control';
+import { installCni, quietly, SHIM } from '../test/support/installCni';
 
 const pods = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 100);
 const useTsx = process.argv.includes('--tsx');
@@ -36,9 +41,16 @@ const envFor = (i: number, command = 'ADD'): NodeJS.ProcessEnv => ({
   PATH: process.env['PATH'], CNI_COMMAND: command, CNI_CONTAINERID: `bench${i}`, CNI_NETNS: `/run/netns/pod${i}`, CNI_IFNAME: 'eth0', CNI_ARGS: `K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${i}`,
 });
 
+const nodePlugin: [string, string[]] = useTsx ? [resolve('node_modules/.bin/tsx'), [resolve('src/cni/main.ts')]] : [process.execPath, [resolve('bin/sluice-cni.js')]];
+/** As install-cni.js installs it: the native `sluice`, and `sluice-node` beside it. */
+const binDir = join(dir, 'bin');
+mkdirSync(binDir);
+installCni.installExecutables(binDir, SHIM, [nodePlugin[0], ...nodePlugin[1]].join(' '), quietly);
+let plugin: [string, string[]] = nodePlugin;
+
 function runPlugin(i: number): Promise<number> {
   const started = performance.now();
-  const [cmd, args] = useTsx ? [resolve('node_modules/.bin/tsx'), [resolve('src/cni/main.ts')]] : [process.execPath, [resolve('bin/sluice-cni.js')]];
+  const [cmd, args] = plugin;
   return new Promise((done, fail) => {
     const child = spawn(cmd, args, { env: envFor(i), stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
@@ -81,15 +93,35 @@ function listen(): Promise<{ server: Server; pokes: () => number }> {
   return new Promise((done) => server.listen(socket, () => done({ server, pokes: () => pokes })));
 }
 
+/** serve's control socket answering the native plugin in-process, as the daemon does (the reload it would start is counted, not run). */
+async function answering(): Promise<{ server: Server; reloads: () => number }> {
+  let reloads = 0;
+  const server = await serveControl(socket, async (request) => {
+    if (request.cmd !== 'cni') throw new Error(`unexpected ${request.cmd}`);
+    return answerCni(request, () => reloads++);
+  });
+  return { server, reloads: () => reloads };
+}
+
+const close = (server: Server): Promise<void> => new Promise((r) => server.close(() => r()));
+
 async function run(): Promise<void> {
-  console.log(`plugin: ${useTsx ? 'src/cni/main.ts under tsx' : 'bin/sluice-cni.js (dist/)'}, node ${process.version}`);
-  await sequential('no daemon');
-  await parallel('no daemon');
+  console.log(`native plugin ${SHIM}; Node plugin ${useTsx ? 'src/cni/main.ts under tsx' : 'bin/sluice-cni.js (dist/)'}, node ${process.version}`);
+  plugin = [join(binDir, 'sluice'), []];
+  const serve = await answering();
+  await sequential('native plugin, serve answering');
+  await parallel('native plugin, serve answering');
+  await close(serve.server);
+  console.log(`reloads asked of serve: ${serve.reloads()}`);
+  await sequential('native plugin, serve down (execs the Node plugin)');
+  plugin = nodePlugin;
+  await sequential('Node plugin, no daemon');
+  await parallel('Node plugin, no daemon');
   const daemon = await listen();
-  await sequential('daemon listening');
-  await parallel('daemon listening');
+  await sequential('Node plugin, daemon listening');
+  await parallel('Node plugin, daemon listening');
   await inProcess();
-  daemon.server.close();
+  await close(daemon.server);
   console.log(`pokes received: ${daemon.pokes()}`);
   rmSync(dir, { recursive: true, force: true });
 }

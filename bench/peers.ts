@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { killAllLoadgens } from '../src/loadgen/driver';
 import type { Direction } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
+import { timeContainerdSetup, type CriSetupTimes } from './peers/containerd';
 import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
 import { buildSystem, CNI_BIN, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
 
@@ -25,6 +26,8 @@ const PODS: readonly PodSpec[] = [
 interface SystemResult {
   readonly directions: Partial<Record<Direction, DirectionResult>>;
   readonly setup: SetupTimes;
+  /** The same systems with containerd's CRI plugin running the ADD chains. */
+  readonly containerd: CriSetupTimes;
 }
 
 interface Report {
@@ -33,6 +36,7 @@ interface Report {
   readonly rateMapping: string;
   readonly sluiceVia: string;
   readonly setupPods: number;
+  readonly containerdPods: number;
   readonly timing: ScenarioPlan['timing'];
   readonly results: Record<SystemName, SystemResult>;
   readonly elapsedS: number;
@@ -47,7 +51,7 @@ interface Row {
 
 const dirRow = (dir: Direction, scenario: string, unit: string, digits: number, f: (d: DirectionResult) => number): Row => ({ scenario: `${scenario} (${dir})`, unit, digits, value: (r) => (r.directions[dir] ? f(r.directions[dir]!) : undefined) });
 
-function rows(directions: readonly Direction[], setupPods: number): Row[] {
+function rows(directions: readonly Direction[], setupPods: number, containerdPods: number): Row[] {
   const out: Row[] = [];
   for (const d of directions) {
     out.push(
@@ -66,7 +70,12 @@ function rows(directions: readonly Direction[], setupPods: number): Row[] {
     { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup.chainedMs) },
     { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup.allShapedMs) },
     { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs },
+    { scenario: '  of which the plugin after bridge', unit: 'ms', digits: 0, value: (r) => r.setup.oneChainedMs },
     { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup.oneShapedMs },
+    { scenario: "setup: one more pod's ADD chain, serve down", unit: 'ms', digits: 0, value: (r) => r.setup.serveDownMs },
+    { scenario: `containerd: ${containerdPods} pods, RunPodSandbox each`, unit: 's', digits: 2, value: (r) => r.containerd.allMs / 1000 },
+    { scenario: "containerd: one more pod's RunPodSandbox", unit: 'ms', digits: 0, value: (r) => r.containerd.oneMs },
+    { scenario: 'containerd: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.containerd.oneShapedMs },
   );
   return out;
 }
@@ -74,7 +83,7 @@ function rows(directions: readonly Direction[], setupPods: number): Row[] {
 function table(report: Report, directions: readonly Direction[]): string {
   const head = ['scenario', 'none', 'bandwidth plugin', 'Sluice'];
   const lines: string[][] = [];
-  for (const row of rows(directions, report.setupPods)) {
+  for (const row of rows(directions, report.setupPods, report.containerdPods)) {
     const s = row.value(report.results.sluice);
     const cell = (sys: SystemName): string => {
       const v = row.value(report.results[sys]);
@@ -101,11 +110,16 @@ async function main(): Promise<number> {
     console.error('bench/peers needs root (it builds network namespaces); run it with sudo');
     return 4;
   }
-  for (const plugin of ['bridge', 'host-local', 'bandwidth']) {
+  for (const plugin of ['bridge', 'host-local', 'bandwidth', 'loopback']) {
     if (!existsSync(path.join(CNI_BIN, plugin))) {
       console.error(`the CNI ${plugin} plugin is missing from ${CNI_BIN}: apt-get install containernetworking-plugins (or scripts/setup.sh)`);
       return 1;
     }
+  }
+  const missing = ['containerd', 'runc', 'ctr', 'gcc', 'nsenter'].filter((tool) => !(process.env['PATH'] ?? '').split(':').some((dir) => existsSync(path.join(dir, tool))));
+  if (missing.length > 0) {
+    console.error(`bench/peers runs pods through containerd's CRI plugin too; missing: ${missing.join(', ')} (scripts/setup.sh installs them)`);
+    return 1;
   }
   const directions: Direction[] = ['download', 'upload'];
   const plan: ScenarioPlan = {
@@ -116,6 +130,7 @@ async function main(): Promise<number> {
     directions,
   };
   const setupPods = quick ? 20 : 100;
+  const containerdPods = quick ? 5 : 20;
   const started = performance.now();
   const results = {} as Record<SystemName, SystemResult>;
   removeNamespaces();
@@ -131,7 +146,9 @@ async function main(): Promise<number> {
       }
       log(`${system}: bringing up ${setupPods} pods, then one more`);
       const setup = await timeSetup(system, setupPods, CAPACITY);
-      results[system] = { directions: { download: measured.download, upload: measured.upload }, setup };
+      log(`${system}: ${containerdPods} pods through containerd's CRI plugin, then one more`);
+      const containerd = await timeContainerdSetup(system, containerdPods, CAPACITY);
+      results[system] = { directions: { download: measured.download, upload: measured.upload }, setup, containerd };
     }
   } finally {
     killAllLoadgens();
@@ -141,8 +158,9 @@ async function main(): Promise<number> {
     capacityBitsPerSec: CAPACITY,
     pods: PODS.map((p) => ({ ...p, pluginRate: pluginRate(p) })),
     rateMapping: 'bandwidth plugin: each pod gets its ceiling, or its guarantee where it has no ceiling (ingressRate = egressRate = that rate, burst = max(20 ms of it, 256 KiB))',
-    sluiceVia: 'its CNI plugin chained after bridge + host-local (ceiling as runtimeConfig.bandwidth, guarantee and priority as sluice.dev/ pod annotations), shaped by `sluice serve` on the bridge plugin\'s bridge',
+    sluiceVia: 'its CNI plugin (the native executable, handing ADD to serve; the Node plugin while serve is down) chained after bridge + host-local (ceiling as runtimeConfig.bandwidth as containerd sends it, guarantee and priority as sluice.dev/ pod annotations), shaped by `sluice serve` on the bridge plugin\'s bridge; containerd rows: Debian\'s containerd 1.6 CRI plugin runs the same conflists (RunPodSandbox as the kubelet sends it, the ceilings as kubernetes.io/*-bandwidth annotations)',
     setupPods,
+    containerdPods,
     timing: plan.timing,
     results,
     elapsedS: Math.round((performance.now() - started) / 1000),

@@ -13,8 +13,10 @@ missing=()
 # /usr/lib/cni/bandwidth: the reference CNI plugins (bridge, host-local, bandwidth) that
 # bench/peers compares Sluice with, and that the CNI tests chain sluice after; command -v
 # also answers for a path. podman: the second CNI runtime of the CNI tests (its own sl- namespace).
+# containerd (its CRI plugin built in, with ctr) and runc: the CRI test bed, a containerd of the
+# tests' own in its own sl- namespace; gcc builds its sandbox image's pause binary (static).
 # systemd-analyze: verifying deploy/systemd/sluice.service (nothing is started).
-for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman systemd-analyze:systemd; do
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ gcc:gcc python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman containerd:containerd runc:runc systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

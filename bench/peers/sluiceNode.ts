@@ -1,35 +1,30 @@
 // Sluice on a bench/peers node as it runs beside a CNI runtime: the `sluice` plugin in the
-// CNI bin directory, chained after bridge + host-local, and `sluice serve` (in-process,
-// as test/cni's kernel tests run it) for a Host whose bridge is the bridge plugin's and
-// whose `cni:` section reads the plugin's records.
+// CNI bin directory, chained after bridge + host-local, and `sluice serve` (the CLI from
+// this checkout's source, in its own process as on a node) for a Host whose bridge is the
+// bridge plugin's and whose `cni:` section reads the plugin's records. An in-process
+// serve shared the bench's event loop, which every spawn of a plugin blocks for
+// milliseconds (12 ms each under load, a third of the bench process's time).
 //
-// The plugin is this checkout's src/cni bundled into one file by esbuild and run by node,
-// the way the installed plugin runs (node + compiled JavaScript): a runtime starts a
-// process per plugin per pod, so running it through tsx would add its TypeScript start
-// (about 0.6 s here) to every ADD and the setup rows would measure tsx, not the plugin.
+// The plugin is installed as deploy/kubernetes/install-cni.js installs it: `sluice` is the
+// native executable (native/shim), which hands ADD to serve and starts no Node; beside
+// it `sluice-node`, the Node plugin it execs while serve does not answer. That one is
+// this checkout's src/cni bundled into one file by esbuild and run by node, the way the
+// installed plugin runs (node + compiled JavaScript): through tsx every fallback ADD
+// would add its TypeScript start (about 0.6 s here).
 
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
-import { Applier } from '../../src/apply/applier';
 import { shapingProblems } from '../../src/cni/check';
-import { Daemon } from '../../src/daemon/serve';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { formatPolicyIssue } from '../../src/policy/load';
-import { Reconciler } from '../../src/reconcile/reconciler';
-import type { PolicyLoader } from '../../src/sources/loader';
-import { buildContainer } from '../../src/wiring/container';
-import { silentLogger } from '../../src/ports/logger';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import { TOKENS } from '../../src/wiring/tokens';
-import { systemClock } from '../../src/ports/clock';
+import { requestControl } from '../../src/daemon/control';
 import type { BitsPerSec } from '../../src/units/units';
+import { installCni, quietly, SHIM } from '../../test/support/installCni';
 
-/** The ADD path's shaping comes from the plugin's poke; a tick this long never does it. */
+/** The ADD path's shaping comes from the plugin's ADD; a tick this long never does it. */
 const TICK_MS = 60_000;
-const POLL_MS = 5;
+const POLL_MS = 2;
 
 export interface NodeWiring {
   /** The CNI host namespace (the bridge plugin's bridge is made there). */
@@ -52,10 +47,13 @@ export interface SluiceNode {
   readonly controlSocket: string;
   /** Resolves once every address has its download and upload classes, as CHECK reads them. */
   shaped(addresses: readonly string[], timeoutMs?: number): Promise<void>;
+  /** Stops serve alone (as SIGTERM does): enforcement stays, ADDs fall back to the Node plugin. */
+  stopServe(): Promise<void>;
   stop(): Promise<void>;
 }
 
-function bundlePlugin(outfile: string): void {
+/** The Node plugin as one file (its entry point runs itself when it is the main module). */
+export function bundlePlugin(outfile: string): void {
   buildSync({
     // Its entry point, as tsx and the built bin run it (it starts itself when it is the main module).
     entryPoints: [path.resolve(__dirname, '..', '..', 'src', 'cni', 'main.ts')],
@@ -68,14 +66,18 @@ function bundlePlugin(outfile: string): void {
   });
 }
 
+/** `node <bundle>`: the Node plugin of this checkout, bundled into `dir`. */
+export function bundledNodePlugin(dir: string): string {
+  const bundle = path.join(dir, 'sluice-cni.js');
+  bundlePlugin(bundle);
+  return `${process.execPath} ${bundle}`;
+}
+
 function installPlugin(wiring: NodeWiring): string {
   const binDir = path.join(wiring.dir, 'bin');
   mkdirSync(binDir, { recursive: true });
-  const bundle = path.join(binDir, 'sluice-cni.js');
-  bundlePlugin(bundle);
   // A runtime runs the executable its "type" names from the CNI bin directory.
-  writeFileSync(path.join(binDir, 'sluice'), `#!/bin/sh\nexec ${process.execPath} ${bundle}\n`);
-  chmodSync(path.join(binDir, 'sluice'), 0o755);
+  installCni.installExecutables(binDir, SHIM, bundledNodePlugin(binDir), quietly);
   return binDir;
 }
 
@@ -95,27 +97,80 @@ function writeHost(wiring: NodeWiring, stateDir: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Installs the plugin and starts `serve` for the node's Host (before any pod, as on a node). */
-export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
-  const binDir = installPlugin(wiring);
-  const stateDir = path.join(wiring.dir, 'state');
-  const controlSocket = path.join(wiring.dir, 'sluice.sock');
-  const policyDir = writeHost(wiring, stateDir);
-  const loader = buildContainer({ paths: [policyDir] }).get<PolicyLoader>(TOKENS.PolicyLoader);
-  const loaded = await loader.load();
-  if (!loaded.ok) throw new Error(loaded.issues.map(formatPolicyIssue).join('\n'));
-  const kernel = new RtnlKernel({ followChanges: true });
-  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
-  const reconciler = new Reconciler(applier, systemClock, silentLogger);
-  const daemon = new Daemon(reconciler, loader, systemClock, silentLogger, { paths: [policyDir], tickMs: TICK_MS, controlSocket });
-  const probe = new RtnlKernel();
+const CLI = path.join(__dirname, 'sluiceCli.ts');
+
+/** Serve processes still running; killed however the bench ends. */
+const serving = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of serving) c.kill('SIGKILL');
+});
+
+/** `sluice <args>` as its own process, its log in `log`. */
+function sluice(args: readonly string[], log: string): ChildProcess {
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CLI, ...args], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  return child;
+}
+
+const exited = (child: ChildProcess): Promise<number | null> => (child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code))));
+
+/**
+ * Where the plugin records pods: a tmpfs, as a node's /run/sluice/cni is (this VM's /run
+ * is on its disk, where each record's two fsyncs took 3-7 ms).
+ */
+export function recordsDir(scratch: string): string {
+  return mkdtempSync(path.join('/dev/shm', `${path.basename(scratch)}-records-`));
+}
+
+export interface ServeProcess {
+  /** SIGTERM, as on a node: enforcement stays. */
+  stop(): Promise<void>;
+  /** Stopped, then what it made removed by its ownership record (`sluice destroy`). */
+  destroy(): Promise<void>;
+}
+
+/** `sluice serve` for the policy in `policyDir`, answering on `controlSocket` once it resolves. */
+export async function startServe(policyDir: string, controlSocket: string, log: string): Promise<ServeProcess> {
+  const daemon = sluice(['serve', policyDir, '--tick', String(TICK_MS), '--control-socket', controlSocket, '--metrics-address', 'off', '--log-level', 'warn'], log);
+  serving.add(daemon);
+  const stop = async (): Promise<void> => {
+    if (daemon.exitCode === null) daemon.kill('SIGTERM');
+    await exited(daemon);
+    serving.delete(daemon);
+  };
   try {
-    await daemon.start(loaded.policy);
-    daemon.stopWatching();
+    // Up once its control socket answers (its first tick may wait for the bridge the first pod brings).
+    const end = performance.now() + 60_000;
+    for (;;) {
+      if (daemon.exitCode !== null) throw new Error(`sluice serve exited ${daemon.exitCode}; its log: ${log}`);
+      if (await requestControl(controlSocket, { cmd: 'status' }, 500).then(() => true, () => false)) break;
+      if (performance.now() > end) throw new Error(`sluice serve did not answer on ${controlSocket} within 60 s; its log: ${log}`);
+      await sleep(50);
+    }
   } catch (e) {
-    await Promise.all([kernel.close(), probe.close()]);
+    await stop();
     throw e;
   }
+  return {
+    stop,
+    async destroy() {
+      await stop();
+      const code = await exited(sluice(['destroy', policyDir], log));
+      if (code !== 0) throw new Error(`sluice destroy exited ${code}; its log: ${log}`);
+    },
+  };
+}
+
+/** Installs the plugin and starts `sluice serve` for the node's Host (before any pod, as on a node). */
+export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
+  const binDir = installPlugin(wiring);
+  const stateDir = recordsDir(wiring.dir);
+  const controlSocket = path.join(wiring.dir, 'sluice.sock');
+  const policyDir = writeHost(wiring, stateDir);
+  const serve = await startServe(policyDir, controlSocket, path.join(wiring.dir, 'serve.log'));
+  // Following the namespace's change announcements: a poll while nothing changed costs a drain, not a full read (which would take CPU from serve).
+  const probe = new RtnlKernel({ followChanges: true });
   const problems = async (addresses: readonly string[]): Promise<string[]> => {
     const state = await probe.observe({ netns: [wiring.host], withStats: false, external: [{ netns: wiring.host, dev: wiring.bridge }] });
     return shapingProblems(state, wiring.bridge, addresses);
@@ -133,10 +188,11 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
         await sleep(POLL_MS);
       }
     },
+    stopServe: () => serve.stop(),
     async stop() {
-      await daemon.stop();
-      await applier.destroy('peers').catch(() => undefined);
-      await Promise.all([kernel.close(), probe.close()]);
+      await probe.close();
+      await serve.destroy();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { deleteNetns, listNetns } from '../../src/kernel/native';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
+import { asContainerdSends } from '../../test/support/containerd';
 import { startSluiceNode, type SluiceNode } from './sluiceNode';
 
 export type SystemName = 'none' | 'bandwidth' | 'sluice';
@@ -148,15 +149,23 @@ const bridgeConf = (dataDir: string): Record<string, unknown> => ({
 /** A rate in tc units, as a pod annotation carries it. */
 const tcRate = (bits: number): string => `${Math.round(bits / 1000)}kbit`;
 
-/** What a runtime passes `sluice` for the pod: its ceiling as runtimeConfig.bandwidth, the rest as sluice.dev/ annotations. */
-function sluiceRuntimeConfig(spec: PodSpec): Record<string, unknown> {
+/** The pod's guarantee and priority as Sluice's pod annotations. */
+export function sluiceAnnotations(spec: PodSpec): Record<string, string> {
   const annotations: Record<string, string> = {};
   for (const dir of ['download', 'upload']) {
     annotations[`sluice.dev/${dir}-guarantee`] = tcRate(spec.guarantee);
     annotations[`sluice.dev/${dir}-priority`] = String(spec.priority);
   }
-  const bandwidth = spec.ceiling ? { bandwidth: { ingressRate: spec.ceiling, egressRate: spec.ceiling } } : {};
-  return { ...bandwidth, 'io.kubernetes.cri.pod-annotations': annotations };
+  return annotations;
+}
+
+/** A rate as the kubelet's kubernetes.io/ingress-bandwidth and egress-bandwidth annotations carry it (a quantity: "60M"). */
+export const kubeletBandwidth = (rate: number): Record<string, string> => ({ 'kubernetes.io/ingress-bandwidth': `${Math.round(rate / 1e3)}k`, 'kubernetes.io/egress-bandwidth': `${Math.round(rate / 1e3)}k` });
+
+/** What a runtime passes `sluice` for the pod: its ceiling as runtimeConfig.bandwidth (as containerd fills it), the rest as sluice.dev/ annotations. */
+function sluiceRuntimeConfig(spec: PodSpec): Record<string, unknown> {
+  const bandwidth = spec.ceiling ? { bandwidth: asContainerdSends({ ingressRate: spec.ceiling, egressRate: spec.ceiling }) } : {};
+  return { ...bandwidth, 'io.kubernetes.cri.pod-annotations': sluiceAnnotations(spec) };
 }
 
 /** The plugin chained after bridge for this system, given the bridge's result; none for `none`. */
@@ -251,17 +260,21 @@ export interface SetupTimes {
   readonly allShapedMs: number | undefined;
   /** One more pod's ADD chain with the others in place. */
   readonly oneMs: number;
+  /** Of `oneMs`, the plugin chained after bridge; undefined for none. */
+  readonly oneChainedMs: number | undefined;
   /** From that ADD's start until the pod is shaped; undefined where nothing shapes. */
   readonly oneShapedMs: number | undefined;
+  /** Sluice: one more pod's ADD chain with serve stopped (the native plugin execs the Node one). */
+  readonly serveDownMs?: number;
 }
 
-const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
+export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
 /** The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when serve has reconciled. */
 export async function timeSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupTimes> {
   removeNamespaces(system);
   const prefix = prefixOf(system);
-  const specs = Array.from({ length: count + 1 }, (_, i) => setupSpec(i));
+  const specs = Array.from({ length: count + 2 }, (_, i) => setupSpec(i));
   const node = await cniNode(system, capacity);
   try {
     const addresses: string[] = [];
@@ -276,12 +289,19 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
     if (node.sluice) await node.sluice.shaped(addresses, 120_000);
     const allShapedMs = performance.now() - t0;
     const t1 = performance.now();
-    const { address } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
+    const { address, chainedMs: oneChainedMs } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
     const oneMs = performance.now() - t1;
     if (node.sluice) await node.sluice.shaped([address]);
     const oneShapedMs = performance.now() - t1;
+    let serveDownMs: number | undefined;
+    if (node.sluice) {
+      await node.sluice.stopServe();
+      const t2 = performance.now();
+      await cniAdd(node, `${prefix}${count + 1}`, specs[count + 1]!);
+      serveDownMs = performance.now() - t2;
+    }
     const shapes = system !== 'none';
-    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneShapedMs: shapes ? oneShapedMs : undefined };
+    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneChainedMs: system === 'none' ? undefined : oneChainedMs, oneShapedMs: shapes ? oneShapedMs : undefined, ...(serveDownMs !== undefined ? { serveDownMs } : {}) };
   } finally {
     await node.close();
   }

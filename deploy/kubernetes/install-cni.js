@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The DaemonSet's init container: installs the sluice CNI plugin on the node and chains it
 // into the node's CNI configuration, then advertises the node's bandwidth to the scheduler.
-// Idempotent (runs on every pod restart). Plain Node, no dependencies.
+// Idempotent (runs on every pod restart). Plain Node, no dependencies. The CRI test bed
+// (test/support/containerd.ts) installs and chains the plugin with these same functions.
 //
 //   SLUICE_CNI_BIN_DIR   the node's CNI bin dir, mounted (default /host/opt/cni/bin)
 //   SLUICE_CNI_CONF_DIR  the node's CNI conf dir, mounted (default /host/etc/cni/net.d)
@@ -25,12 +26,28 @@ function installPlugin() {
   fs.copyFileSync(process.execPath, path.join(hostPrefix, 'node.tmp'));
   fs.chmodSync(path.join(hostPrefix, 'node.tmp'), 0o755);
   fs.renameSync(path.join(hostPrefix, 'node.tmp'), path.join(hostPrefix, 'node'));
-  // The runtime runs <bin dir>/<type>: a wrapper under the name the conflist's type says.
-  const wrapper = `#!/bin/sh\nexec /opt/sluice/node /opt/sluice/app/bin/sluice-cni.js "$@"\n`;
-  const target = path.join(binDir, 'sluice');
-  fs.writeFileSync(`${target}.tmp`, wrapper, { mode: 0o755 });
+  installExecutables(binDir, '/app/native/build/Release/sluice-cni', '/opt/sluice/node /opt/sluice/app/bin/sluice-cni.js');
+}
+
+/**
+ * The runtime runs <bin dir>/<type>: `sluice` is the native executable (native/shim), which
+ * hands ADD and DEL to serve and starts no Node; beside it `sluice-node` runs the Node
+ * plugin (`nodeCommand`), which it execs for other commands and while serve is down.
+ * Without a built shim, `sluice` is that Node plugin too.
+ */
+function installExecutables(dir, shim, nodeCommand, log = console.log) {
+  const node = `#!/bin/sh\nexec ${nodeCommand} "$@"\n`;
+  replaceFile(path.join(dir, 'sluice-node'), (tmp) => fs.writeFileSync(tmp, node, { mode: 0o755 }));
+  if (fs.existsSync(shim)) replaceFile(path.join(dir, 'sluice'), (tmp) => fs.copyFileSync(shim, tmp));
+  else replaceFile(path.join(dir, 'sluice'), (tmp) => fs.writeFileSync(tmp, node, { mode: 0o755 }));
+  fs.chmodSync(path.join(dir, 'sluice'), 0o755);
+  log(`installed ${path.join(dir, 'sluice')}${fs.existsSync(shim) ? ' (native) and sluice-node' : ' (node)'}`);
+}
+
+/** Written beside, then renamed: a runtime starting a pod meanwhile runs the old file or the new one, never half of one. */
+function replaceFile(target, write) {
+  write(`${target}.tmp`);
   fs.renameSync(`${target}.tmp`, target);
-  console.log(`installed ${target}`);
 }
 
 /**
@@ -38,23 +55,23 @@ function installPlugin() {
  * sluice at the end of that one's plugins, replacing the reference bandwidth plugin
  * (both shaping one pod would fight over its traffic).
  */
-function chainIntoFirstConflist() {
-  const files = fs.readdirSync(confDir).filter((f) => f.endsWith('.conflist') || f.endsWith('.conf') || f.endsWith('.json')).sort();
-  if (files.length === 0) throw new Error(`no CNI configuration in ${confDir}: install the cluster's network plugin first`);
-  const file = path.join(confDir, files[0]);
+function chainIntoFirstConflist(dir = confDir, plugin = SLUICE_PLUGIN, log = console.log) {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.conflist') || f.endsWith('.conf') || f.endsWith('.json')).sort();
+  if (files.length === 0) throw new Error(`no CNI configuration in ${dir}: install the cluster's network plugin first`);
+  const file = path.join(dir, files[0]);
   const conf = JSON.parse(fs.readFileSync(file, 'utf8'));
   // A single-plugin .conf becomes a list (same name and version) so a plugin can follow it.
   const list = Array.isArray(conf.plugins) ? conf : { cniVersion: conf.cniVersion, name: conf.name, plugins: [conf] };
   if (list.plugins.some((p) => p.type === 'sluice')) {
-    console.log(`${file} already chains sluice`);
+    log(`${file} already chains sluice`);
     return;
   }
-  list.plugins = list.plugins.filter((p) => p.type !== 'bandwidth').concat([SLUICE_PLUGIN]);
+  list.plugins = list.plugins.filter((p) => p.type !== 'bandwidth').concat([plugin]);
   const out = file.endsWith('.conflist') ? file : file.replace(/\.(conf|json)$/, '.conflist');
   fs.writeFileSync(`${out}.tmp`, JSON.stringify(list, null, 2));
   fs.renameSync(`${out}.tmp`, out);
   if (out !== file) fs.renameSync(file, `${file}.sluice-replaced`);
-  console.log(`chained sluice into ${out}`);
+  log(`chained sluice into ${out}`);
 }
 
 /** A PATCH of the node's status: the scheduler then places pods by sluice.dev/bandwidth-mbit requests. */
@@ -82,9 +99,13 @@ function advertiseCapacity() {
   });
 }
 
-installPlugin();
-chainIntoFirstConflist();
-advertiseCapacity().catch((e) => {
-  console.error(e.message);
-  process.exit(1);
-});
+module.exports = { installExecutables, chainIntoFirstConflist, SLUICE_PLUGIN };
+
+if (require.main === module) {
+  installPlugin();
+  chainIntoFirstConflist();
+  advertiseCapacity().catch((e) => {
+    console.error(e.message);
+    process.exit(1);
+  });
+}

@@ -2,7 +2,7 @@
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
 import type { OwnershipRecord, OwnershipStore } from '../ports/ownership';
-import { BridgeFullError, ForeignObjectError } from './errors';
+import { BridgeFullError, BridgeMissingError, ForeignObjectError } from './errors';
 import { createdObjects, Ownership, touchesShared, withPinned, type DesiredLinkKinds, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
 import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
@@ -90,6 +90,8 @@ export class Applier {
     const scope = scopeOf(policy.host.netns, [...covered.netns, ...(extra ? netnsOf(extra) : [])], record);
     this.releaseGone(scope);
     const everything = await this.observe(scope, hints, withStats, record?.namespaces, unseenDevices(policy));
+    const host = policy.host;
+    if (host.external && !everything.links.some((l) => l.netns === host.netns && l.name === host.bridge)) throw new BridgeMissingError(host.name, host.bridge, host.netns);
     const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
     const merged = extra ? this.merge(compiled.state, extra) : compiled.state;
     const ownership = this.ownershipView(everything, merged, record);

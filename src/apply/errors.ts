@@ -27,6 +27,20 @@ export class BridgeFullError extends SluiceError {
 }
 
 /**
+ * The external bridge the Host names does not exist yet: on a fresh node the CNI bridge
+ * plugin makes it with the first pod (Docker, with its network). A normal state to wait in.
+ */
+export class BridgeMissingError extends SluiceError {
+  readonly code = 'ENOBRIDGE';
+  constructor(readonly host: string, readonly bridge: string, readonly netns: string) {
+    super(
+      `host ${host}: bridge ${bridge} does not exist in namespace ${netns} yet; waiting for it (the CNI bridge plugin makes it with the first pod, Docker with its network)`,
+      `if pods run and it never appears, check that the Host's bridge is the one the runtime's network uses`,
+    );
+  }
+}
+
+/**
  * The plan would create over, or change, objects Sluice did not create (they are not in
  * its ownership record): refused before any change is sent.
  */

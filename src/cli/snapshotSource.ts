@@ -7,12 +7,15 @@ import { TOKENS } from '../wiring/tokens';
 import { requestControl } from '../daemon/control';
 import type { Policy } from '../policy/model';
 import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
+import type { UnshapedWorkload } from '../sources/source';
 
 export interface SourcedSnapshot {
   readonly snap: TrafficSnapshot;
   /** "daemon (<socket>)" or "kernel (no daemon)". */
   readonly via: string;
   readonly fromDaemon: boolean;
+  /** The daemon's workloads found and not shaped (absent when read from the kernel). */
+  readonly unshaped?: readonly UnshapedWorkload[];
 }
 
 export class SnapshotSource {
@@ -33,8 +36,8 @@ export class SnapshotSource {
 
   async next(): Promise<SourcedSnapshot> {
     try {
-      const answer = await requestControl<{ snapshot?: TrafficSnapshot }>(this.socket, { cmd: 'status' }, 1000);
-      if (answer.snapshot) return { snap: answer.snapshot, via: `daemon (${this.socket})`, fromDaemon: true };
+      const answer = await requestControl<{ snapshot?: TrafficSnapshot; unshaped?: readonly UnshapedWorkload[] }>(this.socket, { cmd: 'status' }, 1000);
+      if (answer.snapshot) return { snap: answer.snapshot, via: `daemon (${this.socket})`, fromDaemon: true, ...(answer.unshaped ? { unshaped: answer.unshaped } : {}) };
     } catch {
       // No daemon running: read the kernel ourselves.
     }

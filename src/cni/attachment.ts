@@ -2,12 +2,10 @@
 // daemon's CNI source reads it back. Pure: built from the parsed request and what the
 // I/O edge found out about the host-side devices.
 
+import { ANNOTATION_PREFIX } from './annotations';
 import type { AttachmentEnv, NetConf, PrevResult, RuntimeBandwidth } from './protocol';
 
 export const ATTACHMENT_FORMAT = 1;
-
-/** Sluice's own pod annotations (io.kubernetes.cri.pod-annotations) start with this. */
-export const ANNOTATION_PREFIX = 'sluice.dev/';
 
 export interface PodRef {
   readonly namespace: string;
@@ -31,6 +29,8 @@ export interface Attachment {
   /** Only the sluice.dev/ annotations. */
   readonly annotations: Readonly<Record<string, string>>;
   readonly pod?: PodRef;
+  /** When the plugin recorded it (ms since the epoch): pods that do not all fit are admitted in this order. */
+  readonly addedAt?: number;
 }
 
 /** The host-side devices, as the I/O edge found them (sysfs) or guessed from the result. */
@@ -39,7 +39,7 @@ export interface HostSide {
   readonly bridge?: string;
 }
 
-export function attachmentOf(conf: NetConf, env: AttachmentEnv & { readonly netns: string }, hostSide: HostSide): Attachment {
+export function attachmentOf(conf: NetConf, env: AttachmentEnv & { readonly netns: string }, hostSide: HostSide, addedAt: number): Attachment {
   const pod = podOf(env.args);
   const bandwidth = conf.bandwidth && Object.keys(conf.bandwidth).length > 0 ? conf.bandwidth : undefined;
   return {
@@ -54,6 +54,7 @@ export function attachmentOf(conf: NetConf, env: AttachmentEnv & { readonly netn
     ...(bandwidth ? { bandwidth } : {}),
     annotations: Object.fromEntries(Object.entries(conf.annotations).filter(([k]) => k.startsWith(ANNOTATION_PREFIX))),
     ...(pod ? { pod } : {}),
+    addedAt,
   };
 }
 

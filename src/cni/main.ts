@@ -19,17 +19,27 @@ export const systemDeps: PluginDeps = {
   missingShaping: async (a: Attachment) => (await import('./check')).missingShaping(a),
 };
 
-export async function main(stdin: string, env: NodeJS.ProcessEnv, out: (text: string) => void, deps: PluginDeps = systemDeps): Promise<number> {
+/** What the plugin answers a runtime: its exit status and the JSON it prints (none: nothing). */
+export interface PluginReply {
+  readonly code: number;
+  readonly output: Record<string, unknown> | undefined;
+}
+
+/** One invocation, answered: the executable's path, and `serve` answering for its native shim. */
+export async function answer(stdin: string, env: Readonly<Record<string, string | undefined>>, deps: PluginDeps = systemDeps): Promise<PluginReply> {
   try {
-    const output = await runPlugin(parseRequest(env, stdin), deps);
-    if (output) out(JSON.stringify(output));
-    return 0;
+    return { code: 0, output: await runPlugin(parseRequest(env, stdin), deps) };
   } catch (e) {
     const error = e instanceof CniError ? e : new CniError(CNI_ERROR.internal, `sluice plugin failed: ${(e as Error).message}`, 'a bug in the plugin: please report this with the network configuration');
     // In the version the runtime speaks, also when the request was refused before it parsed.
-    out(JSON.stringify(error.toJson(versionOfInput(stdin))));
-    return 1;
+    return { code: 1, output: error.toJson(versionOfInput(stdin)) };
   }
+}
+
+export async function main(stdin: string, env: NodeJS.ProcessEnv, out: (text: string) => void, deps: PluginDeps = systemDeps): Promise<number> {
+  const reply = await answer(stdin, env, deps);
+  if (reply.output) out(JSON.stringify(reply.output));
+  return reply.code;
 }
 
 /** The host veth is the result's host-side interface that sysfs says is a bridge port; its master is the bridge. */

@@ -2,7 +2,8 @@
 // (its CNI source) does the shaping, so the plugin stays fast and never races other ADDs
 // over the kernel's HTB tree. Each command: parsed request → act → the spec's output.
 
-import { attachmentOf, type Attachment, type HostSide } from './attachment';
+import { annotationProblems } from './annotations';
+import { attachmentOf, workloadName, type Attachment, type HostSide } from './attachment';
 import { CNI_ERROR, CniError, passThrough, versionResult, type CniRequest, type PrevResult } from './protocol';
 import type { AttachmentStore } from './store';
 
@@ -14,6 +15,8 @@ export interface PluginDeps {
   readonly poke: (socket: string, reason: string) => Promise<boolean>;
   /** What is missing of the attachment's shaping in the kernel (empty: shaped). */
   readonly missingShaping: (a: Attachment) => Promise<string[]>;
+  /** The clock the record's addedAt is read from (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** What the plugin prints on stdout (undefined: nothing) on success. */
@@ -26,9 +29,14 @@ export async function runPlugin(request: CniRequest, deps: PluginDeps): Promise<
     case 'ADD': {
       const { conf, env } = request;
       const output = passThrough(conf);
-      const attachment = attachmentOf(conf, env, await deps.hostSide(conf.prevResult));
+      const attachment = attachmentOf(conf, env, await deps.hostSide(conf.prevResult), (deps.now ?? Date.now)());
       if (attachment.addresses.length === 0) {
         throw new CniError(CNI_ERROR.invalidConfig, `prevResult has no address for ${env.ifname} of container ${env.containerId}`, 'put an interface plugin with IPAM (e.g. bridge + host-local) before sluice in the conflist');
+      }
+      // Never valid, on any node: fail the pod now (its events say why), as the bandwidth plugin does.
+      const problems = annotationProblems(attachment.annotations, attachment.bandwidth);
+      if (problems.length > 0) {
+        throw new CniError(CNI_ERROR.invalidConfig, `pod ${workloadName(attachment)}: ${problems.join('; ')}`, 'fix the pod\'s sluice.dev/ annotations (rates in tc units such as 30mbit, sizes such as 64kib, priorities 0-7) and create it again');
       }
       await io(() => deps.storeFor(conf.stateDir).put(attachment), `recording the attachment in ${conf.stateDir}`);
       // The daemon shapes the pod; while it is down the record waits for it.

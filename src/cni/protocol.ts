@@ -230,14 +230,29 @@ function checkedPrevResult(prev: Record<string, unknown>): PrevResult {
   return prev as PrevResult;
 }
 
+const BANDWIDTH_KEYS = ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const;
+
+/**
+ * containerd's burst when the pod sets none: math.MaxUint32 bits. It means "unset"; at
+ * face value it would be a 512 MiB burst.
+ */
+export const UNSET_BURST_BITS = 4294967295;
+
+/**
+ * runtimeConfig.bandwidth. containerd serialises a Go struct without JSON tags, so its keys
+ * are capitalised ("IngressRate"); like the reference plugin (Go's JSON decoding) the keys
+ * match whatever their case, an exact match first. A rate of 0 is no limit.
+ */
 function bandwidthOf(b: Record<string, unknown>): RuntimeBandwidth {
   const out: Record<string, number> = {};
-  for (const key of ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const) {
-    const v = b[key];
+  for (const key of BANDWIDTH_KEYS) {
+    const given = key in b ? key : Object.keys(b).find((k) => k.toLowerCase() === key.toLowerCase());
+    const v = given === undefined ? undefined : b[given];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new CniError(CNI_ERROR.invalidConfig, `runtimeConfig.bandwidth.${key} is ${JSON.stringify(v)}`, `${key} is a non-negative number (${key.endsWith('Rate') ? 'bits per second' : 'bits'})`);
+      throw new CniError(CNI_ERROR.invalidConfig, `runtimeConfig.bandwidth.${given} is ${JSON.stringify(v)}`, `${key} is a non-negative number (${key.endsWith('Rate') ? 'bits per second' : 'bits'})`);
     }
+    if (v === 0 || (key.endsWith('Burst') && v === UNSET_BURST_BITS)) continue;
     out[key] = v;
   }
   return out;

@@ -2,7 +2,11 @@
 // Runtimes run ADD, DEL and GC for different pods in parallel; each change to a
 // network's directory happens under that network's lock file, and each record is
 // written to a temporary name and renamed, so a reader (the daemon) never sees half a file.
+// The record and the directory entry are synced before put or remove returns: the plugin
+// (or the daemon answering for it) replies only after that, so a crash of either one
+// after the reply loses nothing a runtime was told had happened.
 
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attachmentFileName, parseAttachment, type Attachment } from './attachment';
@@ -12,6 +16,8 @@ const LOCK_FILE = '.lock';
 /** A lock older than this was left by a plugin that died holding it (runtimes kill slow plugins). */
 const STALE_LOCK_MS = 10_000;
 const LOCK_RETRY_MS = 2;
+/** Temporary names unique within the process: the daemon records many ADDs at once. */
+let temporaries = 0;
 
 export class AttachmentStore {
   constructor(readonly stateDir: string) {}
@@ -23,12 +29,18 @@ export class AttachmentStore {
   async put(a: Attachment): Promise<void> {
     const dir = this.networkDir(a.network);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await this.locked(dir, async () => {
-      const path = join(dir, attachmentFileName(a.containerId, a.ifname));
-      const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(a), { mode: 0o600 });
-      await rename(tmp, path);
-    });
+    const path = join(dir, attachmentFileName(a.containerId, a.ifname));
+    // Written and synced before the lock: the lock orders only the renames.
+    const tmp = `${path}.${process.pid}.${++temporaries}.tmp`;
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(JSON.stringify(a));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await this.locked(dir, () => rename(tmp, path));
+    await syncDirectory(dir);
   }
 
   async get(network: string, key: AttachmentKey): Promise<Attachment | undefined> {
@@ -44,12 +56,14 @@ export class AttachmentStore {
   async remove(network: string, key: AttachmentKey): Promise<boolean> {
     const dir = this.networkDir(network);
     if (!(await exists(dir))) return false;
-    return this.locked(dir, async () => {
+    const had = await this.locked(dir, async () => {
       const path = join(dir, attachmentFileName(key.containerId, key.ifname));
-      const had = await exists(path);
+      const present = await exists(path);
       await rm(path, { force: true });
-      return had;
+      return present;
     });
+    if (had) await syncDirectory(dir);
+    return had;
   }
 
   /** GC: removes every record of the network not in `valid`; returns the removed ones. */
@@ -66,6 +80,27 @@ export class AttachmentStore {
       }
       return removed;
     });
+  }
+
+  /**
+   * What the records are now, as one string (each file's name, inode and mtime): equal
+   * strings, the same records. Cheaper than reading them (a stat each, in line).
+   */
+  listing(network?: string): string {
+    const dirs = network !== undefined ? [this.networkDir(network)] : subdirectoriesNow(this.stateDir);
+    const out: string[] = [];
+    for (const dir of dirs) {
+      for (const file of filesNow(dir)) {
+        if (!file.endsWith('.json')) continue;
+        try {
+          const s = statSync(join(dir, file), { bigint: true });
+          out.push(`${dir}/${file}:${s.ino}:${s.mtimeNs}`);
+        } catch (e) {
+          if (!isMissing(e)) throw e;
+        }
+      }
+    }
+    return out.sort().join('\n');
   }
 
   /** Every recorded attachment, of one network or of all. */
@@ -105,6 +140,16 @@ export class AttachmentStore {
   }
 }
 
+/** A rename or unlink is durable once the directory itself is synced. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 async function breakIfStale(path: string): Promise<void> {
   try {
     const s = await stat(path);
@@ -114,10 +159,15 @@ async function breakIfStale(path: string): Promise<void> {
   }
 }
 
+/**
+ * Read synchronously: serve reads every record on every reload, and through the thread
+ * pool 100 small files took 12-15 ms (one after another 15-30), against 2 ms read in
+ * line, most of a reload beside 100 pods.
+ */
 async function readRecords(dir: string): Promise<{ file: string; attachment: Attachment | undefined }[]> {
   let files: string[];
   try {
-    files = await readdir(dir);
+    files = readdirSync(dir);
   } catch (e) {
     if (isMissing(e)) return [];
     throw e;
@@ -126,13 +176,31 @@ async function readRecords(dir: string): Promise<{ file: string; attachment: Att
   for (const file of files) {
     if (!file.endsWith('.json')) continue;
     try {
-      out.push({ file, attachment: parseAttachment(await readFile(join(dir, file), 'utf8')) });
+      out.push({ file, attachment: parseAttachment(readFileSync(join(dir, file), 'utf8')) });
     } catch (e) {
       // Removed by a DEL between readdir and read.
       if (!isMissing(e)) throw e;
     }
   }
   return out;
+}
+
+function filesNow(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+}
+
+function subdirectoriesNow(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
 }
 
 async function subdirectories(dir: string): Promise<string[]> {

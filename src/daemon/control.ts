@@ -5,6 +5,7 @@ import { chmod, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import type { CniInvocation } from './cni';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/sluice/sluice.sock';
 
@@ -14,7 +15,9 @@ export type ControlRequest =
   | { readonly cmd: 'reload' }
   | { readonly cmd: 'tick' }
   /** A source's records changed (the CNI plugin after ADD, DEL, GC): reload soon, answer at once. */
-  | { readonly cmd: 'sources-changed'; readonly reason: string };
+  | { readonly cmd: 'sources-changed'; readonly reason: string }
+  /** A CNI invocation the plugin's native shim hands over: answered as the plugin would ({ code, output }). */
+  | ({ readonly cmd: 'cni' } & CniInvocation);
 
 export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
 

@@ -14,6 +14,8 @@ import { formatPolicyIssue } from '../policy/load';
 import type { Policy } from '../policy/model';
 import type { Reconciler, TickResult } from '../reconcile/reconciler';
 import { activeWindows, nextWindowStart } from '../schedule/windows';
+import type { UnshapedWorkload } from '../sources/source';
+import { answerCni } from './cni';
 import { serveControl, type ControlRequest } from './control';
 
 export interface DaemonOptions {
@@ -28,6 +30,8 @@ export interface DaemonHooks {
   /** Called after every tick (metrics). */
   onTick?(result: TickResult): void;
   onReloadFailure?(): void;
+  /** Called with the workloads found and not shaped, after every load (metrics). */
+  onUnshaped?(unshaped: readonly UnshapedWorkload[]): void;
 }
 
 export class Daemon {
@@ -39,6 +43,7 @@ export class Daemon {
   private stopFollowing: Stop | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
   private queued: { reasons: string[]; done: Promise<boolean> } | undefined;
+  private unshaped: readonly UnshapedWorkload[] = [];
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
@@ -51,8 +56,9 @@ export class Daemon {
   ) {}
 
   /** Loads the policy (a bad one at start is fatal: there is no last good one yet). */
-  async start(initial: Policy): Promise<void> {
+  async start(initial: Policy, unshaped: readonly UnshapedWorkload[] = []): Promise<void> {
     this.reconciler.setPolicy(initial);
+    this.setUnshaped(unshaped);
     this.armSchedules(initial);
     this.stopFollowing = this.source.follow((reason) => void this.reloadSoon(reason));
     process.on('SIGHUP', this.onHup);
@@ -121,10 +127,18 @@ export class Daemon {
       return false;
     }
     this.reconciler.setPolicy(loaded.policy);
+    this.setUnshaped(loaded.unshaped);
     this.armSchedules(loaded.policy);
     this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
     await this.runTick();
     return true;
+  }
+
+  /** Said when it changes, not at every reload (every CNI ADD reloads). */
+  private setUnshaped(unshaped: readonly UnshapedWorkload[]): void {
+    if (JSON.stringify(unshaped) !== JSON.stringify(this.unshaped) && unshaped.length > 0) this.logger.log('warn', 'workloads not shaped', { workloads: unshaped });
+    this.unshaped = unshaped;
+    this.hooks.onUnshaped?.(unshaped);
   }
 
   /** node-cron opens each window on time; a timer closes it; a tick applies either. */
@@ -164,11 +178,12 @@ export class Daemon {
     const state = this.reconciler.current;
     switch (request.cmd) {
       case 'status':
-        return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name };
+        return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name, unshaped: this.unshaped };
       case 'inspect':
         return {
           container: state.compiled?.containers.find((c) => c.name === request.container || c.workload?.name === request.container),
           snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.workload === request.container),
+          unshaped: this.unshaped.filter((u) => u.workload === request.container),
         };
       case 'reload':
         return { reloaded: await this.reload('control socket') };
@@ -177,6 +192,8 @@ export class Daemon {
       case 'sources-changed':
         void this.reloadSoon(request.reason);
         return { queued: true };
+      case 'cni':
+        return answerCni(request, (reason) => void this.reloadSoon(reason));
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TickResult } from '../reconcile/reconciler';
+import { UNSHAPED_REASONS, type UnshapedWorkload } from '../sources/source';
 import type { TrafficSnapshot } from '../traffic/snapshot';
 import { ContainerMetricsCache } from './containerText';
 import { renderGroupMetrics } from './groupText';
@@ -13,6 +14,8 @@ export interface SluiceMetrics {
   readonly registry: Registry;
   observeTick(result: TickResult): void;
   reloadFailed(): void;
+  /** The workloads found running and not shaped (sluice_workload_unshaped{reason}). */
+  observeUnshaped(unshaped: readonly UnshapedWorkload[]): void;
   /** The full exposition text. */
   render(): Promise<string>;
   /** The same, gzip-compressed (what Prometheus asks for); the per-container part is rendered and compressed once per snapshot. */
@@ -33,6 +36,8 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
   new Gauge({ name: 'sluice_build_info', help: 'Sluice version.', labelNames: ['version'], registers: [registry] }).set({ version }, 1);
   const capacity = new Gauge({ name: 'sluice_link_capacity_bytes_per_second', help: 'Link capacity per direction.', labelNames: ['direction'], registers: [registry] });
   const utilisation = new Gauge({ name: 'sluice_link_utilisation_ratio', help: 'Σ container rates / link capacity.', labelNames: ['direction'], registers: [registry] });
+  const unshapedGauge = new Gauge({ name: 'sluice_workload_unshaped', help: 'Workloads a source found running that are not shaped, by reason (invalid: annotations that can never be valid; does-not-fit: guarantees over the link; no-address: not on the bridge).', labelNames: ['reason'], registers: [registry] });
+  for (const reason of UNSHAPED_REASONS) unshapedGauge.set({ reason }, 0);
   const cache = new ContainerMetricsCache();
   let lastOk: number | undefined;
   let lastError: string | undefined;
@@ -62,6 +67,9 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
     },
     reloadFailed() {
       reloads.inc();
+    },
+    observeUnshaped(unshaped) {
+      for (const reason of UNSHAPED_REASONS) unshapedGauge.set({ reason }, unshaped.filter((u) => u.reason === reason).length);
     },
     async render() {
       const snap = source.snapshot();

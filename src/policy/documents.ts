@@ -119,7 +119,7 @@ function schemaIssue(file: string, issue: z.core.$ZodIssue, locate: (p: readonly
     };
   }
   if (issue.code === 'invalid_union' && issue.path.at(-1) === 'match') {
-    return { file, ...locate(issue.path), path: formatPath(issue.path), message: `match needs exactly one of: ${['managed', 'netns', 'pid', 'ip', 'cgroup', ...WORKLOAD_SOURCE_SECTIONS].join(', ')}`, hint: 'e.g. match: { managed: sl-web }' };
+    return { file, ...locate(issue.path), path: formatPath(issue.path), message: `match needs exactly one of: ${['managed', 'netns', 'pid', 'ip', 'cgroup', ...WORKLOAD_SOURCE_SECTIONS, 'pod'].join(', ')}`, hint: 'e.g. match: { managed: sl-web }' };
   }
   return { file, ...locate(issue.path), path: formatPath(issue.path), message: issue.message };
 }

@@ -14,3 +14,10 @@ export const MAX_GUARANTEE_RATIO = 1024;
  * container). Each level is one more HTB a packet passes through (src/compile/trees.ts).
  */
 export const MAX_GROUP_LEVELS = 3;
+
+/**
+ * A container's or group's name: a class and a metric label carry it, and `inspect` takes
+ * it on the command line. Here (not in the schema) so the CNI plugin's ADD can check a
+ * pod's sluice.dev/group without loading the schema.
+ */
+export const POLICY_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;

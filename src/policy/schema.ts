@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { parseDuration, parseRate, parseSize, ACCEPTED_RATE_UNITS, ACCEPTED_SIZE_UNITS } from './rates';
+import { POLICY_NAME } from './limits';
 
 export const API_VERSION = 'sluice.dev/v1';
 
@@ -28,7 +29,7 @@ function unitString<T>(parse: (text: string) => T, description: string, examples
 const rate = (description: string) =>
   unitString(parseRate, `${description} (units: ${ACCEPTED_RATE_UNITS})`, ['100mbit', '500kbit', '12.5mbyte/s']);
 
-const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const NAME = POLICY_NAME;
 const name = z.string().regex(NAME, 'use lowercase letters, digits and "-" (at most 32), starting and ending with a letter or digit');
 const ifname = z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'a Linux interface name: 1-15 letters, digits, "_", "-" or "."');
 const ipv4 = z.ipv4({ message: 'an IPv4 address such as 198.18.0.10' });
@@ -87,8 +88,10 @@ const match = z
         labels: z.record(z.string(), z.string()).optional(),
       }),
     }).meta({ description: 'A pod the sluice CNI plugin recorded, by "namespace/pod" name or by its sluice.dev/ annotations.' }),
+    z.strictObject({ pod: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a Kubernetes pod as namespace/name, e.g. shop/web-0') })
+      .meta({ description: "A Kubernetes pod by namespace/name (the Host's cni source): this document's values win over the pod's annotations while it exists." }),
   ])
-  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni.' });
+  .meta({ description: 'How Sluice finds the container: exactly one of managed, netns, pid, ip, cgroup, docker, cni, pod.' });
 
 const hostSpec = z.strictObject({
   mode: z.enum(['shared', 'per-device']).default('shared')
@@ -125,6 +128,8 @@ const hostSpec = z.strictObject({
       guarantee: rate('Guarantee of a pod without a sluice.dev/<direction>-guarantee annotation').prefault('1mbit'),
       priority: z.int().min(0).max(7).default(4).meta({ description: 'Priority of a pod without a sluice.dev/<direction>-priority annotation.' }),
     }).prefault({}),
+    groupBy: z.enum(['namespace']).optional()
+      .meta({ description: "namespace: each pod joins the Group named as its Kubernetes namespace, where one is defined (a pod's sluice.dev/group, or a file naming its group, wins); pods of a namespace without a Group stay directly under the link." }),
   }).optional()
     .meta({ description: "Shape the pods the sluice CNI plugin records: the bridge is the CNI bridge plugin's (shaped, never created or deleted) in the namespace `netns`." }),
 });

@@ -177,12 +177,14 @@ function checkMatchPath(doc: ContainerDoc, match: ContainerMatch, sink: IssueSin
   if (checked && issue) sink.add(doc, ['spec', 'match', checked.key], issue, checked.hint);
 }
 
-function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
+export function toMatch(m: ContainerDocument['spec']['match']): ContainerMatch {
   if ('managed' in m) return { kind: 'managed', netns: m.managed };
   if ('netns' in m) return { kind: 'netns-path', path: m.netns };
   if ('pid' in m) return { kind: 'pid', pid: m.pid };
   if ('ip' in m) return { kind: 'ip', address: isIpv6(m.ip) ? (canonicalIpv6(m.ip) ?? m.ip) : m.ip };
   if ('cgroup' in m) return { kind: 'cgroup', path: m.cgroup };
+  // A Kubernetes pod is a CNI workload named namespace/pod.
+  if ('pod' in m) return { kind: 'workload', source: 'cni', name: m.pod };
   // What is left is one workload source's selector, keyed by the source's label.
   const [source, selector] = Object.entries(m)[0] as [WorkloadSourceLabel, WorkloadSelector];
   return { kind: 'workload', source, ...selector };

@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock';
 import type { Logger } from '../ports/logger';
 import type { CompiledPolicy } from '../compile';
 import { SluiceError } from '../errors';
+import { BridgeMissingError } from '../apply/errors';
 import { describeOperation } from '../plan/format';
 import type { Policy } from '../policy/model';
 import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from '../schedule/windows';
@@ -29,6 +30,8 @@ export interface TickResult {
   /** Operations that repaired drift (the policy had not changed). */
   readonly driftRepairs: number;
   readonly windows: readonly OpenWindow[];
+  /** Nothing to shape yet, and why (the Host's external bridge does not exist): not an error. */
+  readonly waiting?: string;
   readonly error?: { readonly kind: 'terminal' | 'transient'; readonly message: string; readonly code: string };
 }
 
@@ -100,8 +103,11 @@ export class Reconciler {
       if (outcome.plan.length > 0 && drift === 0) this.logger.log('info', 'converged', { operations: outcome.plan.length, windows: windows.map((w) => w.schedule.name) });
       this.convergedVersion = version;
       this.lastWindows = windows.map((w) => w.schedule.name).join(',');
+      if (this.waitingFor) this.logger.log('info', 'the wait is over; shaping', { was: this.waitingFor });
+      this.waitingFor = undefined;
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: outcome.report.applied.length, driftRepairs: drift, windows });
     } catch (e) {
+      if (e instanceof BridgeMissingError) return this.wait(e, { at, durationMs: this.clock.monotonic() - started, operations: 0, driftRepairs: 0, windows });
       const kind = e instanceof SluiceError && (e.code === 'EPERM' || e.code === 'ENOFEATURE' || e.code === 'EFOREIGN' || e.code === 'EBRIDGEFULL') ? 'terminal' : 'transient';
       this.logger.log('error', 'tick failed', { kind, error: (e as Error).message });
       return this.finish({ at, durationMs: this.clock.monotonic() - started, operations: 0, driftRepairs: 0, windows, error: { kind, message: (e as Error).message, code: e instanceof SluiceError ? e.code : 'EINTERNAL' } });
@@ -109,6 +115,15 @@ export class Reconciler {
   }
 
   private lastWindows = '';
+  /** What the last ticks waited for, said once. */
+  private waitingFor: string | undefined;
+
+  private wait(e: BridgeMissingError, result: TickResult): TickResult {
+    if (this.waitingFor !== e.message) this.logger.log('info', 'waiting', { reason: e.message });
+    this.waitingFor = e.message;
+    return this.finish({ ...result, waiting: e.message });
+  }
+
   /** A short half-life: the per-device loop must react within a few ticks. */
   private readonly demandRates = new RateEstimator(50);
   /** Ceilings the loop set, so a tick that changes them is not mistaken for drift. */

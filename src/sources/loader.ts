@@ -2,12 +2,13 @@
 // contribute (label documents, running workloads), validated together, with workload
 // matches resolved to addresses. Commands and the daemon load policies only through here.
 
-import type { LocatedDocument } from '../policy/documents';
-import { validateParsed, type PolicyIssue } from '../policy/load';
+import type { LocatedDocument, ParsedFiles } from '../policy/documents';
+import { validateParsed, type PolicyIssue, type PolicyLoadResult } from '../policy/load';
 import type { Policy } from '../policy/model';
+import { settleDefaults } from './defaults';
 import type { FilesSource } from './files/source';
 import { resolveWorkloads, type ReadSource, type WaitingContainer } from './resolve';
-import type { HostSections, ResolvedWorkload, SourceLabel, Stop, WorkloadSource, WorkloadSourceFactory } from './source';
+import type { HostSections, ResolvedWorkload, SourceLabel, Stop, UnshapedWorkload, WorkloadSource, WorkloadSourceFactory } from './source';
 
 export type PolicyLoad =
   | {
@@ -19,6 +20,8 @@ export type PolicyLoad =
       readonly files: readonly string[];
       /** Every workload the sources found running, matched or not. */
       readonly workloads: readonly ResolvedWorkload[];
+      /** Workloads found running that are not shaped, and why (status, inspect, metrics). */
+      readonly unshaped: readonly UnshapedWorkload[];
     }
   | { readonly ok: false; readonly issues: readonly PolicyIssue[]; readonly files: readonly string[] };
 
@@ -43,16 +46,27 @@ export class PolicyLoader {
     const snapshots = new Map<SourceLabel, ReadSource>();
     for (const s of sources) snapshots.set(s.name, { snapshot: await s.load(), noun: s.noun });
     const extra = [...snapshots.values()];
-    const merged = validateParsed(files, () => read, {
-      documents: extra.flatMap((r) => r.snapshot.documents),
-      issues: extra.flatMap((r) => r.snapshot.issues),
-    });
+    const issues = extra.flatMap((r) => r.snapshot.issues);
+    const others = extra.flatMap((r) => r.snapshot.documents);
+    const settled = settleDefaults([...read.documents, ...others], host, [...snapshots].map(([source, r]) => ({ source, defaults: r.snapshot.defaults ?? [], workloads: r.snapshot.workloads })));
+    // A document joined to its source's group is a new object: its owner comes from settling.
+    const owners = new Map([...workloadOwners(snapshots), ...settled.owners]);
+    const unshaped: UnshapedWorkload[] = [...extra.flatMap((r) => r.snapshot.unshaped ?? []), ...settled.unshaped];
+    const merged = validateGivingWay(files, read, others, settled.documents, issues, owners, unshaped);
     if (!merged.ok) return merged;
     const workloads = extra.flatMap((r) => r.snapshot.workloads);
-    if (snapshots.size === 0) return { ...merged, waiting: [], workloads };
+    if (snapshots.size === 0) return { ...merged, waiting: [], workloads, unshaped };
     const resolved = resolveWorkloads(merged.policy, snapshots);
     if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues, files };
-    return { ok: true, policy: resolved.policy, waiting: resolved.waiting, files, workloads };
+    // A workload's own document that resolved nowhere: its workload is not shaped (no address on the bridge).
+    const byName = new Map([...owners].map(([doc, owner]) => [doc.value.metadata.name, owner]));
+    const waiting: WaitingContainer[] = [];
+    for (const w of resolved.waiting) {
+      const owner = byName.get(w.container);
+      if (owner) unshaped.push({ ...owner, reason: 'no-address', detail: w.reason });
+      else waiting.push(w);
+    }
+    return { ok: true, policy: resolved.policy, waiting, files, workloads, unshaped };
   }
 
   /**
@@ -92,6 +106,35 @@ export class PolicyLoader {
       }
     }
     for (const s of this.active) if (!f.stops.has(s)) f.stops.set(s, s.follow(f.onChange));
+  }
+}
+
+type Owner = Pick<UnshapedWorkload, 'source' | 'workload'>;
+
+/** Each workload's own document → its source and workload. */
+function workloadOwners(snapshots: ReadonlyMap<SourceLabel, ReadSource>): Map<LocatedDocument, Owner> {
+  const owners = new Map<LocatedDocument, Owner>();
+  for (const [source, r] of snapshots) for (const d of r.snapshot.defaults ?? []) owners.set(d.document, { source, workload: d.workload });
+  return owners;
+}
+
+/**
+ * Validates the files with the sources' documents. A workload's own document that a
+ * finding cites gives way (its workload is reported as not shaped, `invalid`) and the
+ * rest is validated again: one pod must not fail the node's policy.
+ */
+function validateGivingWay(files: readonly string[], read: ParsedFiles, others: readonly LocatedDocument[], defaults: readonly LocatedDocument[], issues: readonly PolicyIssue[], owners: ReadonlyMap<LocatedDocument, Owner>, unshaped: UnshapedWorkload[]): PolicyLoadResult {
+  let admitted = defaults;
+  for (;;) {
+    const merged = validateParsed(files, () => read, { documents: [...others, ...admitted], issues });
+    if (merged.ok) return merged;
+    const cited = admitted.filter((d) => merged.issues.some((i) => i.file === d.file));
+    if (cited.length === 0) return merged;
+    for (const d of cited) {
+      const findings = merged.issues.filter((i) => i.file === d.file).map((i) => `${i.path}: ${i.message}`);
+      unshaped.push({ ...owners.get(d)!, reason: 'invalid', detail: findings.join('; ') });
+    }
+    admitted = admitted.filter((d) => !cited.includes(d));
   }
 }
 

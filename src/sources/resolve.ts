@@ -36,13 +36,15 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
   const issues: PolicyIssue[] = [];
   const claimedBy = new Map<string, ContainerPolicy>();
   const containers: ContainerPolicy[] = [];
+  const indexes = new Map<SourceLabel, WorkloadIndex>();
   for (const c of policy.containers) {
     if (c.match.kind !== 'workload') {
       containers.push(c);
       continue;
     }
     const source = sources.get(c.match.source);
-    const found = source ? resolveOne(policy, c.match, source) : { reason: `the ${c.match.source} source was not read` };
+    if (source && !indexes.has(c.match.source)) indexes.set(c.match.source, new WorkloadIndex(source.snapshot.workloads));
+    const found = source ? resolveOne(policy, c.match, source, indexes.get(c.match.source)!) : { reason: `the ${c.match.source} source was not read` };
     if ('reason' in found) {
       waiting.push({ container: c.name, reason: found.reason });
       continue;
@@ -55,20 +57,45 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
     }
     claimedBy.set(key, c);
     const joined = joinSourceGroup(policy, c, found.workload);
-    if ('issue' in joined) {
-      issues.push(joined.issue);
-      continue;
-    }
     // A dual-stack network gives the workload an IPv6 address too: classified into the same class.
     const address6 = c.address6 ?? address6Of(policy, found.workload);
-    containers.push({ ...joined.container, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
+    containers.push({ ...joined, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
   }
   return { policy: { ...policy, containers }, waiting, issues };
 }
 
-function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource): { workload: ResolvedWorkload; address: string } | { reason: string } {
+/**
+ * A source's workloads by name and by each label, so that resolving each of n containers
+ * (a CNI pod's own document selects its pod by a label) does not scan all n workloads.
+ */
+class WorkloadIndex {
+  private readonly byName = new Map<string, ResolvedWorkload[]>();
+  private readonly byLabel = new Map<string, ResolvedWorkload[]>();
+
+  constructor(private readonly all: readonly ResolvedWorkload[]) {
+    for (const w of all) {
+      push(this.byName, w.name, w);
+      for (const [k, v] of Object.entries(w.labels)) push(this.byLabel, `${k}\0${v}`, w);
+    }
+  }
+
+  /** The workloads `selector` selects. */
+  select(selector: WorkloadSelector): ResolvedWorkload[] {
+    const label = Object.entries(selector.labels ?? {})[0];
+    const some = selector.name !== undefined ? this.byName.get(selector.name) : label ? this.byLabel.get(`${label[0]}\0${label[1]}`) : this.all;
+    return (some ?? []).filter((w) => selects(selector, w));
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource, index: WorkloadIndex): { workload: ResolvedWorkload; address: string } | { reason: string } {
   const { snapshot, noun } = source;
-  const candidates = snapshot.workloads.filter((w) => selects(match, w));
+  const candidates = index.select(match);
   if (candidates.length === 0) return { reason: `no running ${noun} matches ${describeSelector(match)} at ${snapshot.origin}; shaped as soon as one starts` };
   if (candidates.length > 1) return { reason: `${describeSelector(match)} matches ${candidates.length} running containers (${candidates.map((w) => w.name).join(', ')}); one policy container shapes one ${noun}: match by name, or label each container` };
   const workload = candidates[0]!;
@@ -85,15 +112,15 @@ function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource): {
 /**
  * A workload its source put in a group (a pod in its Kubernetes namespace's) joins it,
  * unless the policy container names a group itself; its ceilings stay within the group's.
+ * A source's group that no Group document defines leaves it under the link: every
+ * namespace is a source's group, and a node's policy must not fail for kube-system.
  */
-function joinSourceGroup(policy: Policy, c: ContainerPolicy, w: ResolvedWorkload): { container: ContainerPolicy } | { issue: PolicyIssue } {
-  if (c.group !== undefined || w.group === undefined) return { container: c };
+function joinSourceGroup(policy: Policy, c: ContainerPolicy, w: ResolvedWorkload): ContainerPolicy {
+  if (c.group !== undefined || w.group === undefined) return c;
   const group = policy.groups.find((g) => g.name === w.group);
-  if (!group) {
-    return { issue: { file: c.source.file, line: c.source.line, column: c.source.column, path: 'spec.group', message: `${w.source} workload ${w.name} belongs to group "${w.group}", which no Group document defines`, hint: `add a Group named ${w.group}, or give the container a group of its own` } };
-  }
+  if (!group) return c;
   const within = (d: DirectionPolicy, g: GroupDirectionPolicy): DirectionPolicy => (d.ceiling <= g.ceiling ? d : { ...d, ceiling: g.ceiling });
-  return { container: { ...c, group: group.name, bandwidth: { download: within(c.bandwidth.download, group.bandwidth.download), upload: within(c.bandwidth.upload, group.bandwidth.upload) } } };
+  return { ...c, group: group.name, bandwidth: { download: within(c.bandwidth.download, group.bandwidth.download), upload: within(c.bandwidth.upload, group.bandwidth.upload) } };
 }
 
 /** The workload's IPv6 address in the Host's subnet6 (any, without one): canonical text. */
@@ -103,7 +130,7 @@ function address6Of(policy: Policy, w: ResolvedWorkload): string | undefined {
   return found === undefined ? undefined : canonicalIpv6(found);
 }
 
-function selects(selector: WorkloadSelector, w: ResolvedWorkload): boolean {
+export function selects(selector: WorkloadSelector, w: ResolvedWorkload): boolean {
   if (selector.name !== undefined && selector.name !== w.name) return false;
   if (selector.service !== undefined && w.service !== selector.service) return false;
   return Object.entries(selector.labels ?? {}).every(([k, v]) => w.labels[k] === v);

@@ -12,10 +12,39 @@ import type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 // compile, traffic); re-exported here for the sources.
 export type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 
+/** Why a workload a source found is not shaped (sluice_workload_unshaped's `reason`). */
+export const UNSHAPED_REASONS = ['invalid', 'does-not-fit', 'no-address'] as const;
+export type UnshapedReason = (typeof UNSHAPED_REASONS)[number];
+
+/** A running workload Sluice does not shape, and why: shown by status and inspect, counted in metrics. */
+export interface UnshapedWorkload {
+  readonly source: SourceLabel;
+  /** Its display name (a pod's namespace/pod). */
+  readonly workload: string;
+  readonly reason: UnshapedReason;
+  /** What an operator reads: which value, which sum, what to change. */
+  readonly detail: string;
+}
+
+/**
+ * A document a workload brings for itself (a pod's annotations): it shapes that one
+ * workload unless a policy file names the workload, and only while it fits the link.
+ */
+export interface WorkloadDefault {
+  /** The workload it shapes (ResolvedWorkload.id). */
+  readonly workloadId: string;
+  readonly workload: string;
+  readonly document: LocatedDocument;
+}
+
 /** What one read of a source yields. */
 export interface SourceSnapshot {
   /** Container documents it contributes (Docker labels), validated with the files'. */
   readonly documents: readonly LocatedDocument[];
+  /** Per-workload documents that give way to the files (CNI pods), in the order they are admitted. */
+  readonly defaults?: readonly WorkloadDefault[];
+  /** Workloads it found but makes no document for (annotations that can never be valid). */
+  readonly unshaped?: readonly UnshapedWorkload[];
   /** Documents it could not turn into policy (a bad label), reported like a file's. */
   readonly issues: readonly PolicyIssue[];
   /** Workloads running now; `match: { <label>: … }` entries resolve against these. */

@@ -90,6 +90,7 @@ function bindLoop(c: Container): void {
       return new Daemon(await ctx.getAsync<Reconciler>(TOKENS.Reconciler), ctx.get(TOKENS.PolicyLoader), ctx.get(TOKENS.Clock), ctx.get(TOKENS.Logger), options, {
         onTick: (r) => metrics.observeTick(r),
         onReloadFailure: () => metrics.reloadFailed(),
+        onUnshaped: (unshaped) => metrics.observeUnshaped(unshaped),
       });
     })
     .inSingletonScope();

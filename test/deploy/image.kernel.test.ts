@@ -80,7 +80,9 @@ describeKernel('the agent image', ['dockerd', 'docker', 'nsenter', 'debootstrap'
     const env = (installer.env ?? []).filter((e) => e.value !== undefined).map((e) => `${e.name}=${e.value}`);
     const r = await run(installer.command, [`${node.bin}:/host/opt/cni/bin`, `${node.conf}:/host/etc/cni/net.d`, `${node.opt}:/host/opt/sluice`], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(node.bin, 'sluice'), 'utf8')).toContain('exec /opt/sluice/node /opt/sluice/app/bin/sluice-cni.js');
+    // `sluice` is the native plugin (it hands ADD to serve); `sluice-node`, which it execs while serve is down, the Node one.
+    expect(readFileSync(join(node.bin, 'sluice')).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(readFileSync(join(node.bin, 'sluice-node'), 'utf8')).toContain('exec /opt/sluice/node /opt/sluice/app/bin/sluice-cni.js');
     expect(existsSync(join(node.opt, 'node'))).toBe(true);
     expect(existsSync(join(node.opt, 'app', 'native', 'build', 'Release', 'sluice_native.node'))).toBe(true);
     const chained = JSON.parse(readFileSync(join(node.conf, '10-pods.conflist'), 'utf8')) as { plugins: { type: string }[] };

@@ -35,14 +35,15 @@ describeKernel('the npm package: packed, installed globally, run from anywhere',
 
   it('holds what the commands need and nothing else', async () => {
     const files = (await runProgram('tar', ['-tzf', tarball])).stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-    for (const needed of ['package.json', 'README.md', 'LICENSE', 'bin/sluice.js', 'bin/sluice-cni.js', 'dist/cli/main.js', 'dist/cni/main.js', 'dist/loadgen/main.js', 'native/binding.gyp', 'native/build.js', 'native/src/addon.cc', 'policies/demo.yaml', 'policies/tenants.yaml', 'policies/schema.json', 'deploy/systemd/sluice.service', 'deploy/kubernetes/install-cni.js', 'docker-compose.test.yml']) {
+    for (const needed of ['package.json', 'README.md', 'LICENSE', 'bin/sluice.js', 'bin/sluice-cni.js', 'dist/cli/main.js', 'dist/cni/main.js', 'dist/loadgen/main.js', 'native/binding.gyp', 'native/build.js', 'native/src/addon.cc', 'native/shim/sluice-cni.c', 'policies/demo.yaml', 'policies/tenants.yaml', 'policies/schema.json', 'deploy/systemd/sluice.service', 'deploy/kubernetes/install-cni.js', 'docker-compose.test.yml']) {
       expect(files, needed).toContain(needed);
     }
     expect(files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || f.endsWith('.map') || f.startsWith('native/build/') || f.startsWith('node_modules/'))).toEqual([]);
   });
 
-  it('builds the addon on install, without flags or a nodedir', () => {
+  it('builds the addon and the native CNI plugin on install, without flags or a nodedir', () => {
     expect(existsSync(join(installedPackage(prefix), 'native', 'build', 'Release', 'sluice_native.node')), installLog).toBe(true);
+    expect(existsSync(join(installedPackage(prefix), 'native', 'build', 'Release', 'sluice-cni')), installLog).toBe(true);
   });
 
   it('answers --version, validate and plan from a directory outside the checkout', async () => {

@@ -2,14 +2,19 @@
 // ships no cnitool): a conflist of the reference bridge + host-local plugins chained with
 // sluice, each plugin run with the CNI_* environment and its configuration on stdin, its
 // output piped as the next one's prevResult, runtimeConfig filled only for the
-// capabilities a plugin declares, DEL in reverse order. The CNI "host" is the sl-cnihost
-// namespace (the plugins run inside it, so the bridge is made there); pods are sl-cnipod-*.
+// capabilities a plugin declares (runtimeConfig.bandwidth exactly as containerd's CRI
+// plugin fills it), DEL in reverse order. The CNI "host" is the sl-cnihost namespace (the
+// plugins run inside it, so the bridge is made there); pods are sl-cnipod-*. The plugin is
+// installed as install-cni.js installs it: the native `sluice` and the Node `sluice-node`.
+// The real runtime is test/support/containerd.ts.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { silentLogger } from '../../src/ports/logger';
+import { join } from 'node:path';
+import type { RuntimeBandwidth } from '../../src/cni/protocol';
+import { asContainerdSends } from './containerd';
+import { silentLogger, type Logger } from '../../src/ports/logger';
 import { Applier as ApplierImpl, type Applier } from '../../src/apply/applier';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
@@ -21,6 +26,7 @@ import { Daemon } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { sh } from './kernel';
+import { installCni, NODE_PLUGIN_FROM_SOURCE, quietly, SHIM } from './installCni';
 import { policyLoader } from './sources';
 
 export const CNI_HOST_NETNS = 'sl-cnihost';
@@ -38,7 +44,10 @@ const CHAIN_VERSION = '1.0.0';
 export interface PodSpec {
   /** The pod's namespace is sl-cnipod-<name>. */
   readonly name: string;
-  readonly bandwidth?: Record<string, number>;
+  /** Its Kubernetes namespace (K8S_POD_NAMESPACE); default shop. */
+  readonly namespace?: string;
+  /** What kubernetes.io/ingress-bandwidth and egress-bandwidth say (bits/s). */
+  readonly bandwidth?: RuntimeBandwidth;
   readonly annotations?: Record<string, string>;
 }
 
@@ -62,8 +71,7 @@ export class CniRig {
   async setUp(): Promise<void> {
     await sh('mkdir', ['-p', this.binDir, this.policyDir]);
     // A runtime runs the executable named by "type" from its CNI bin directory.
-    writeFileSync(join(this.binDir, 'sluice'), `#!/bin/sh\nexec ${resolve('node_modules/.bin/tsx')} ${resolve('src/cni/main.ts')}\n`);
-    chmodSync(join(this.binDir, 'sluice'), 0o755);
+    installCni.installExecutables(this.binDir, SHIM, NODE_PLUGIN_FROM_SOURCE, quietly);
     await sh('ip', ['netns', 'add', CNI_HOST_NETNS]);
     await sh('ip', ['-n', CNI_HOST_NETNS, 'link', 'set', 'lo', 'up']);
     writeFileSync(join(this.policyDir, 'host.yaml'), [
@@ -134,13 +142,13 @@ export class CniRig {
   }
 
   /** serve, and its reconciler (what it compiled). */
-  async serveWith(applier: Applier, tickMs: number): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
+  async serveWith(applier: Applier, tickMs: number, logger: Logger = silentLogger): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
     const source = policyLoader([this.policyDir]);
     const loaded = await source.load();
     if (!loaded.ok) throw new Error(loaded.issues.map(formatPolicyIssue).join('\n'));
-    const reconciler = new Reconciler(applier, systemClock, silentLogger);
-    const daemon = new Daemon(reconciler, source, systemClock, silentLogger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket });
-    await daemon.start(loaded.policy);
+    const reconciler = new Reconciler(applier, systemClock, logger);
+    const daemon = new Daemon(reconciler, source, systemClock, logger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket });
+    await daemon.start(loaded.policy, loaded.unshaped);
     daemon.stopWatching();
     return { daemon, reconciler };
   }
@@ -150,7 +158,7 @@ export class CniRig {
   private invoke(command: string, pod: PodSpec, plugin: PluginConf, prev: Record<string, unknown> | undefined): Promise<CniOutcome> {
     const { capabilities, ...rest } = plugin;
     const runtimeConfig: Record<string, unknown> = {};
-    if (capabilities?.['bandwidth'] && pod.bandwidth) runtimeConfig['bandwidth'] = pod.bandwidth;
+    if (capabilities?.['bandwidth'] && pod.bandwidth) runtimeConfig['bandwidth'] = asContainerdSends(pod.bandwidth);
     if (capabilities?.['io.kubernetes.cri.pod-annotations'] && pod.annotations) runtimeConfig['io.kubernetes.cri.pod-annotations'] = pod.annotations;
     const conf = { cniVersion: CHAIN_VERSION, name: CNI_NETWORK, ...rest, ...(capabilities ? { capabilities } : {}), ...(Object.keys(runtimeConfig).length > 0 ? { runtimeConfig } : {}), ...(prev ? { prevResult: prev } : {}) };
     const env = {
@@ -158,7 +166,7 @@ export class CniRig {
       CNI_CONTAINERID: this.containerId(pod.name),
       CNI_NETNS: `/run/netns/${this.netnsOf(pod.name)}`,
       CNI_IFNAME: 'eth0',
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId(pod.name)}`,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace ?? 'shop'};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${this.containerId(pod.name)}`,
       CNI_PATH: this.cniPath(),
     };
     const exe = plugin.type === 'sluice' ? join(this.binDir, 'sluice') : join(REFERENCE_PLUGINS, plugin.type);

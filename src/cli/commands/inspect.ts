@@ -13,7 +13,11 @@ import { formatHandle } from '../../tc/handle';
 import { containerObjects, groupObjects } from '../format/inspect';
 import type { CompiledGroup } from '../../compile';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
+import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS } from './shared';
+import type { PolicyLoader } from '../../sources/loader';
+import type { UnshapedWorkload } from '../../sources/source';
+import { TOKENS } from '../../wiring/tokens';
+import { describeUnshaped } from '../format/unshaped';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
@@ -26,13 +30,14 @@ interface InspectOptions {
 interface DaemonView {
   readonly container?: CompiledContainer;
   readonly snapshot?: readonly ContainerTraffic[];
+  /** A workload of that name found running and not shaped, and why. */
+  readonly unshaped?: readonly UnshapedWorkload[];
 }
 
 /** The daemon's view, or undefined when no daemon answers on the socket. */
 async function askDaemon(socket: string, name: string): Promise<DaemonView | undefined> {
   try {
-    const view = await requestControl<DaemonView>(socket, { cmd: 'inspect', container: name }, 1000);
-    return view.container ? view : undefined;
+    return await requestControl<DaemonView>(socket, { cmd: 'inspect', container: name }, 1000);
   } catch {
     return undefined;
   }
@@ -95,8 +100,9 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
     .action(async (name: string, paths: string[], opts: InspectOptions) => {
       const wiring = commandContainer(paths, opts);
-      const policy = await loadOrReport(wiring, opts.output);
-      if (!policy) return;
+      const loaded = await loadSourceOrReport(wiring.get<PolicyLoader>(TOKENS.PolicyLoader), opts.output);
+      if (!loaded) return;
+      const policy = loaded.policy;
       try {
         const fromKernel = isRoot();
         let observed: ObservedState = { ...emptyKernelState(), stats: new Map() };
@@ -117,8 +123,16 @@ export function registerInspect(program: Command): void {
           process.exitCode = EXIT.ok;
           return;
         }
-        const daemon = await askDaemon(opts.controlSocket, name);
+        const asked = await askDaemon(opts.controlSocket, name);
+        const daemon = asked?.container ? asked : undefined;
         const container = daemon?.container ?? compiled.containers.find((c) => c.name === name || c.workload?.name === name);
+        const unshaped = (asked?.unshaped ?? loaded.unshaped).filter((u) => u.workload === name);
+        if (!container && unshaped.length > 0) {
+          if (opts.output === 'json') printJson({ workload: name, shaped: false, unshaped });
+          else process.stdout.write(`${name} is not shaped:\n${unshaped.map(describeUnshaped).join('\n')}\n`);
+          process.exitCode = EXIT.ok;
+          return;
+        }
         if (!container) throw new UnknownContainerError(name, [...compiled.containers.map((c) => c.name), ...compiled.groups.map((g) => `${g.name} (group)`)]);
         const objects = fromKernel ? containerObjects(container, observed) : [];
         const policyLines = sourceLines(container.source);

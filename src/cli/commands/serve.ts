@@ -10,7 +10,7 @@ import type { PolicyLoader } from '../../sources/loader';
 import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
-import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS } from './shared';
+import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS, type LoadedPolicy } from './shared';
 import { startMetricsServer, type SluiceMetrics } from '../../metrics/metrics';
 
 interface ServeOptions {
@@ -44,7 +44,7 @@ export function registerServe(program: Command): void {
         // Held for the daemon's life; the kernel releases it however the process ends.
         acquireHostLock({ netns: loaded.policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
         container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick) });
-        await serveUntilSignalled(container, loaded.policy, opts.metricsAddress, logger);
+        await serveUntilSignalled(container, loaded, opts.metricsAddress, logger);
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e);
@@ -52,13 +52,13 @@ export function registerServe(program: Command): void {
     });
 }
 
-async function serveUntilSignalled(container: Container, policy: Parameters<Daemon['start']>[0], metricsAddress: string, logger: Logger): Promise<void> {
+async function serveUntilSignalled(container: Container, loaded: LoadedPolicy, metricsAddress: string, logger: Logger): Promise<void> {
   const runtime = await openRuntime(container, 'sluice serve');
   const daemon = await container.getAsync<Daemon>(TOKENS.Daemon);
   const metrics = await container.getAsync<SluiceMetrics>(TOKENS.Metrics);
   const http = metricsAddress === 'off' ? undefined : await startMetricsServer(metricsAddress, metrics);
   if (http) logger.log('info', 'metrics', { address: metricsAddress, paths: ['/metrics', '/healthz'] });
-  await daemon.start(policy);
+  await daemon.start(loaded.policy, loaded.unshaped);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       logger.log('info', 'signal', { signal });

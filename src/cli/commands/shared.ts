@@ -46,6 +46,7 @@ export async function loadSourceOrReport(loader: PolicyLoader, format: OutputFor
   }
   if (result.ok) {
     if (format === 'text') for (const w of result.waiting) process.stderr.write(`note: ${w.container} is not shaped now: ${w.reason}\n`);
+    if (format === 'text') for (const u of result.unshaped) process.stderr.write(`note: ${u.source} ${u.workload} is not shaped (${u.reason}): ${u.detail}\n`);
     return result;
   }
   if (format === 'json') printJson({ ok: false, issues: result.issues });

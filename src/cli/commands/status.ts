@@ -4,7 +4,10 @@ import { renderStatus } from '../format/status';
 import type { Policy } from '../../policy/model';
 import { SnapshotSource, type SourcedSnapshot } from '../snapshotSource';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
+import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS } from './shared';
+import { formatUnshaped } from '../format/unshaped';
+import type { PolicyLoader } from '../../sources/loader';
+import { TOKENS } from '../../wiring/tokens';
 import type { Container } from 'inversify';
 import { formatWindows, windowsView } from '../format/windows';
 
@@ -38,13 +41,15 @@ export function registerStatus(program: Command): void {
     .addHelpText('after', '\nNeeds root. Exit status: 0 shown, 1 invalid policy, 3 kernel error, 4 not root.')
     .action(async (paths: string[], opts: StatusOptions) => {
       const container = commandContainer(paths, opts);
-      const policy = await loadOrReport(container, opts.output);
-      if (!policy) return;
+      const loaded = await loadSourceOrReport(container.get<PolicyLoader>(TOKENS.PolicyLoader), opts.output);
+      if (!loaded) return;
+      const policy = loaded.policy;
       try {
-        const { snap, via } = await readSnapshot(container, policy);
+        const { snap, via, unshaped: fromDaemon } = await readSnapshot(container, policy);
         const windows = windowsView(policy, Date.now());
-        if (opts.output === 'json') printJson({ ...snap, windows, via });
-        else process.stdout.write(`${renderStatus(snap)}\n\n${formatWindows(windows)}\n`);
+        const unshaped = fromDaemon ?? loaded.unshaped;
+        if (opts.output === 'json') printJson({ ...snap, windows, via, unshaped });
+        else process.stdout.write(`${renderStatus(snap)}\n\n${formatWindows(windows)}\n${unshaped.length > 0 ? `\n${formatUnshaped(unshaped)}\n` : ''}`);
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e, opts.output);

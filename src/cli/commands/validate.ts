@@ -45,4 +45,4 @@ export function registerValidate(program: Command): void {
     });
 }
 
-const filesOnly = (r: Awaited<ReturnType<typeof loadPolicyFromPaths>>): PolicyLoad => (r.ok ? { ...r, waiting: [], workloads: [] } : r);
+const filesOnly = (r: Awaited<ReturnType<typeof loadPolicyFromPaths>>): PolicyLoad => (r.ok ? { ...r, waiting: [], workloads: [], unshaped: [] } : r);

@@ -1,69 +1,87 @@
 // Recorded CNI attachments → the workloads the core shapes, and a Container document
-// per pod, validated by the same schema and checks as one from a file. Pure. A pod
-// whose annotations do not fit gets no document and is reported, without stopping the
-// other pods (one bad pod must not unshape a node).
+// per pod, validated by the same schema and checks as one from a file. Pure. Each pod's
+// document is a default (a policy file naming the pod wins over it), ordered by when the
+// plugin recorded the pod (the order pods are admitted in when they do not all fit). A
+// pod whose annotations can never be valid gets no document and is reported as not
+// shaped, without stopping the other pods (one bad pod must not unshape a node).
 //
 //   runtimeConfig.bandwidth.ingressRate / ingressBurst   download ceiling / burst (bits/s, bits)
 //   runtimeConfig.bandwidth.egressRate / egressBurst     upload ceiling / burst
 //   sluice.dev/<dir>-guarantee|ceiling|priority|burst    <dir> = download | upload; wins over the above
+//   sluice.dev/group                                      the Group it joins (spec.group); else, with
+//                                                         cni.groupBy: namespace, its namespace's Group if defined
 
 import { policyName } from '../docker/labels';
 import type { LocatedDocument } from '../../policy/documents';
 import { API_VERSION, policyDocument, type HostDocument } from '../../policy/schema';
-import { DIRECTIONS, type Direction } from '../../tc/model';
+import type { Direction } from '../../tc/model';
 import { parseRate } from '../../policy/rates';
 import type { BitsPerSec } from '../../units/units';
-import { ANNOTATION_PREFIX, workloadName, type Attachment } from '../../cni/attachment';
-import type { ResolvedWorkload } from '../source';
+import { ANNOTATION_PREFIX, annotationProblems, GROUP_ANNOTATION } from '../../cni/annotations';
+import { workloadName, type Attachment } from '../../cni/attachment';
+import type { ResolvedWorkload, UnshapedWorkload, WorkloadDefault } from '../source';
 
 export const CNI = 'cni';
 /** The label each pod's workload carries, that its document selects: one attachment exactly. */
 export const ATTACHMENT_LABEL = 'cni.sluice.dev/attachment';
 
-const FIELDS = ['guarantee', 'ceiling', 'priority', 'burst'] as const;
-export const ACCEPTED_ANNOTATIONS: readonly string[] = DIRECTIONS.flatMap((d) => FIELDS.map((f) => `${ANNOTATION_PREFIX}${d}-${f}`));
-
 type HostSpec = HostDocument['spec'];
 
-/** A pod that gets no document, and why. */
-export interface RefusedPod {
-  readonly pod: string;
-  readonly reason: string;
+export interface CniDocuments {
+  /** One per pod that can be shaped, in the order the plugin recorded them. */
+  readonly defaults: readonly WorkloadDefault[];
+  readonly workloads: readonly ResolvedWorkload[];
+  /** Pods whose annotations can never be valid. */
+  readonly unshaped: readonly UnshapedWorkload[];
+  /** What each record made, for the next load to reuse. */
+  readonly made: DocumentCache;
 }
 
-export interface CniDocuments {
-  readonly documents: readonly LocatedDocument[];
-  readonly workloads: readonly ResolvedWorkload[];
-  readonly refused: readonly RefusedPod[];
-}
+type PodDocument = { document: LocatedDocument } | { reason: string };
+
+/**
+ * Each record's document by the record's content (for one Host): serve reloads on every
+ * ADD and reads every pod, and validating 100 unchanged documents again cost 3-15 ms.
+ */
+export type DocumentCache = ReadonlyMap<string, PodDocument>;
 
 /** Where a pod-made document came from, as findings cite it. */
 export const cniSource = (a: Attachment): string => `cni pod ${workloadName(a)} (container ${a.containerId.slice(0, 12)})`;
 
 export const attachmentKey = (a: Pick<Attachment, 'containerId' | 'ifname'>): string => `${a.containerId}/${a.ifname}`;
 
-export function cniDocuments(attachments: readonly Attachment[], host: HostSpec): CniDocuments {
+export function cniDocuments(attachments: readonly Attachment[], host: HostSpec, previous: DocumentCache = new Map()): CniDocuments {
   const cni = host.cni;
-  const documents: LocatedDocument[] = [];
+  const defaults: WorkloadDefault[] = [];
   const workloads: ResolvedWorkload[] = [];
-  const refused: RefusedPod[] = [];
-  if (!cni) return { documents, workloads, refused };
-  const ordered = [...attachments].sort((a, b) => a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
+  const unshaped: UnshapedWorkload[] = [];
+  const made = new Map<string, PodDocument>();
+  if (!cni) return { defaults, workloads, unshaped, made };
+  // Records of plugins older than addedAt come first, as if recorded at the epoch.
+  const ordered = [...attachments].sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
   for (const a of ordered) {
     if (cni.network !== undefined && a.network !== cni.network) continue;
     if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
-    workloads.push(workloadOf(a));
-    const made = documentOf(a, podPolicyName(a), host);
-    if ('reason' in made) refused.push({ pod: workloadName(a), reason: made.reason });
-    else documents.push(made.document);
+    const workload = workloadOf(a, cni.groupBy);
+    workloads.push(workload);
+    const key = JSON.stringify(a);
+    const doc = previous.get(key) ?? documentOf(a, podPolicyName(a), host);
+    made.set(key, doc);
+    if ('reason' in doc) unshaped.push({ source: CNI, workload: workload.name, reason: 'invalid', detail: doc.reason });
+    else defaults.push({ workloadId: workload.id, workload: workload.name, document: doc.document });
   }
-  return { documents, workloads, refused };
+  return { defaults, workloads, unshaped, made };
 }
 
-/** A recorded pod as the core sees it. */
-export function workloadOf(a: Attachment): ResolvedWorkload {
+/**
+ * A recorded pod as the core sees it. With groupBy: namespace its source's group is its
+ * namespace: it joins the Group of that name where one is defined (resolve.ts, and
+ * settleDefaults for its own document).
+ */
+export function workloadOf(a: Attachment, groupBy?: 'namespace'): ResolvedWorkload {
   return {
     source: CNI,
+    ...(groupBy === 'namespace' && a.pod ? { group: a.pod.namespace } : {}),
     id: attachmentKey(a),
     name: workloadName(a),
     netns: a.netns,
@@ -86,13 +104,19 @@ export function podPolicyName(a: Attachment): string {
 }
 
 function documentOf(a: Attachment, name: string, host: HostSpec): { document: LocatedDocument } | { reason: string } {
-  const unknown = Object.keys(a.annotations).filter((k) => !ACCEPTED_ANNOTATIONS.includes(k));
-  if (unknown.length > 0) return { reason: `unknown annotation ${unknown.join(', ')}; Sluice reads ${ACCEPTED_ANNOTATIONS.join(', ')}` };
+  // What the plugin's ADD refuses; a record of an older plugin may still carry it.
+  const problems = annotationProblems(a.annotations, a.bandwidth);
+  if (problems.length > 0) return { reason: problems.join('; ') };
   const raw = {
     apiVersion: API_VERSION,
     kind: 'Container',
     metadata: { name },
-    spec: { match: { cni: { labels: { [ATTACHMENT_LABEL]: attachmentKey(a) } } }, download: directionOf(a, 'download', host), upload: directionOf(a, 'upload', host) },
+    spec: {
+      match: { cni: { labels: { [ATTACHMENT_LABEL]: attachmentKey(a) } } },
+      ...(a.annotations[GROUP_ANNOTATION] !== undefined ? { group: a.annotations[GROUP_ANNOTATION] } : {}),
+      download: directionOf(a, 'download', host),
+      upload: directionOf(a, 'upload', host),
+    },
   };
   const parsed = policyDocument.safeParse(raw);
   if (!parsed.success) return { reason: `pod ${workloadName(a)}: ${parsed.error.issues.map((i) => `${annotationOf(i.path)}: ${i.message}`).join('; ')}` };
@@ -137,6 +161,7 @@ function safeRate(text: string): number | undefined {
 }
 
 function annotationOf(path: readonly PropertyKey[]): string {
+  if (path[0] === 'spec' && path[1] === 'group') return GROUP_ANNOTATION;
   if (path[0] === 'spec' && typeof path[1] === 'string' && path[2] !== undefined) return `${ANNOTATION_PREFIX}${path[1]}-${String(path[2])}`;
   return path.map(String).join('.');
 }

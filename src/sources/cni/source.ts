@@ -8,7 +8,7 @@ import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { AttachmentStore } from '../../cni/store';
 import type { Logger } from '../../ports/logger';
 import type { HostSections, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
-import { CNI, cniDocuments } from './documents';
+import { CNI, cniDocuments, type DocumentCache } from './documents';
 
 const DEBOUNCE_MS = 20;
 
@@ -16,6 +16,10 @@ export class CniSource implements WorkloadSource {
   readonly name = CNI;
   readonly noun = 'CNI pod';
   private lastRefused = '';
+  /** The records as the last load found them (AttachmentStore.listing). */
+  private loadedListing: string | undefined;
+  /** Documents made at the last load (the Host is this source's own: a new Host makes a new source). */
+  private made: DocumentCache = new Map();
 
   constructor(
     private readonly host: HostSections,
@@ -27,13 +31,17 @@ export class CniSource implements WorkloadSource {
   }
 
   async load(): Promise<SourceSnapshot> {
-    const attachments = await new AttachmentStore(this.stateDir).list(this.host.cni!.network);
-    const made = cniDocuments(attachments, this.host);
+    const store = new AttachmentStore(this.stateDir);
+    // Taken first: a record written meanwhile makes the next check see a change, never hides one.
+    this.loadedListing = store.listing(this.host.cni!.network);
+    const attachments = await store.list(this.host.cni!.network);
+    const made = cniDocuments(attachments, this.host, this.made);
+    this.made = made.made;
     // Every reload reads every pod: say what is refused when it changes, not each time.
-    const refused = JSON.stringify(made.refused);
-    if (refused !== this.lastRefused && made.refused.length > 0) this.logger.log('warn', 'pods not shaped: their annotations do not fit', { pods: made.refused });
+    const refused = JSON.stringify(made.unshaped);
+    if (refused !== this.lastRefused && made.unshaped.length > 0) this.logger.log('warn', 'pods not shaped: their annotations can never be valid', { pods: made.unshaped.map((u) => ({ pod: u.workload, reason: u.detail })) });
     this.lastRefused = refused;
-    return { documents: made.documents, issues: [], workloads: made.workloads, origin: this.stateDir };
+    return { documents: [], defaults: made.defaults, unshaped: made.unshaped, issues: [], workloads: made.workloads, origin: this.stateDir };
   }
 
   follow(onChange: (reason: string) => void): Stop {
@@ -41,12 +49,14 @@ export class CniSource implements WorkloadSource {
     let pending: NodeJS.Timeout | undefined;
     try {
       mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-      // Catches records written while serve started, or whose poke was lost.
+      // Catches records written while serve started, or whose poke was lost. A record serve
+      // itself wrote (answering the native plugin) has been read by the reload that answer
+      // started: only records the last load did not see ask for another.
       watcher = watch(this.stateDir, { recursive: true }, (_event, file) => {
         if (!file || !String(file).endsWith('.json') || pending) return;
         pending = setTimeout(() => {
           pending = undefined;
-          onChange('cni attachments changed');
+          if (new AttachmentStore(this.stateDir).listing(this.host.cni!.network) !== this.loadedListing) onChange('cni attachments changed');
         }, DEBOUNCE_MS);
       });
     } catch (e) {

@@ -42,8 +42,8 @@ class RecordedPods implements WorkloadSource {
 
   async load(): Promise<SourceSnapshot> {
     const made = cniDocuments(this.attachments, this.host);
-    this.refused = made.refused;
-    return { documents: made.documents, issues: [], workloads: made.workloads, origin: this.host.cni?.stateDir ?? '' };
+    this.refused = made.unshaped.map((u) => ({ pod: u.workload, reason: u.detail }));
+    return { documents: [], defaults: made.defaults, unshaped: made.unshaped, issues: [], workloads: made.workloads, origin: this.host.cni?.stateDir ?? '' };
   }
 
   follow(): () => void {

@@ -111,8 +111,8 @@ export function memoryDeps(store: MemoryStore): PluginDeps {
 }
 
 const CODES: readonly number[] = Object.values(CNI_ERROR);
-/** Where a CNI error points: an environment variable, a configuration field, stdin, or the container. */
-export const CNI_LOCATED = /CNI_[A-Z]+|"[^"]+"|runtimeConfig|prevResult|cniVersion|stdin|stateDir|controlSocket|container \S+/;
+/** Where a CNI error points: an environment variable, a configuration field, stdin, the container, or the pod and its sluice.dev/ annotation (refused at ADD). */
+export const CNI_LOCATED = /CNI_[A-Z]+|"[^"]+"|runtimeConfig|prevResult|cniVersion|stdin|stateDir|controlSocket|container \S+|\bpod .*: (unknown annotation )?sluice\.dev\//s;
 
 /** The plugin's answer against the spec: exit 0 or 1, one JSON object, errors in the spec's shape. */
 export function judgeAnswer(command: string | undefined, code: number | null, stdout: string): CaseResult {

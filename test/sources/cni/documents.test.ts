@@ -39,8 +39,9 @@ describe('cni source documents', () => {
       annotations: { 'sluice.dev/upload-guarantee': '10mbit', 'sluice.dev/download-priority': '1' },
     });
     const out = cniDocuments([a], host);
-    expect(out.refused).toEqual([]);
-    const doc = out.documents[0]!.value;
+    expect(out.unshaped).toEqual([]);
+    expect(out.defaults.map((d) => [d.workloadId, d.workload])).toEqual([['abcdef0123/eth0', 'shop/web-0']]);
+    const doc = out.defaults[0]!.document.value;
     expect(doc.metadata.name).toBe('web-0-abcdef01');
     const spec = doc.spec as unknown as Record<string, Record<string, unknown>>;
     expect(spec['match']).toEqual({ cni: { labels: { [ATTACHMENT_LABEL]: 'abcdef0123/eth0' } } });
@@ -51,24 +52,30 @@ describe('cni source documents', () => {
     expect(out.workloads[0]).toMatchObject({ source: 'cni', id: 'abcdef0123/eth0', name: 'shop/web-0', netns: '/run/netns/abcdef0123', device: 'eth0', hostDevice: 'vethabcdef0123', addresses: { v4: ['198.18.32.10'], v6: [] } });
   });
 
-  it('a pod whose annotations do not fit is refused, the others get documents', () => {
+  it('a pod whose annotations can never be valid is reported unshaped (invalid), the others get documents', () => {
     const out = cniDocuments([pod('a1', { annotations: { 'sluice.dev/download-guarantee': 'lots' } }), pod('c3', { annotations: { 'sluice.dev/speed': '1' } }), pod('d4', { addresses: ['198.18.32.11'] })], host);
-    expect(out.documents.map((d) => d.value.metadata.name)).toEqual(['web-0-d4']);
-    expect(out.refused.map((w) => w.reason)).toEqual([expect.stringContaining('sluice.dev/download-guarantee'), expect.stringContaining('unknown annotation sluice.dev/speed')]);
+    expect(out.defaults.map((d) => d.document.value.metadata.name)).toEqual(['web-0-d4']);
+    expect(out.unshaped.map((w) => [w.workload, w.reason])).toEqual([['shop/web-0', 'invalid'], ['shop/web-0', 'invalid']]);
+    expect(out.unshaped.map((w) => w.detail)).toEqual([expect.stringContaining('sluice.dev/download-guarantee "lots"'), expect.stringContaining('unknown annotation sluice.dev/speed')]);
+  });
+
+  it('pods come in the order the plugin recorded them (the order they are admitted in)', () => {
+    const out = cniDocuments([pod('a1', { addedAt: 300 }), pod('b2', { addedAt: 100 }), pod('c3', { addedAt: 200 })], host);
+    expect(out.defaults.map((d) => d.workloadId)).toEqual(['b2/eth0', 'c3/eth0', 'a1/eth0']);
   });
 
   it('pods of another bridge or network are not this Host\'s; names stay DNS labels', () => {
-    expect(cniDocuments([pod('a1', { bridge: 'other0' })], host).documents).toEqual([]);
-    expect(cniDocuments([pod('a1', { network: 'x' })], { ...host, cni: { ...host.cni!, network: 'pods' } }).documents).toEqual([]);
+    expect(cniDocuments([pod('a1', { bridge: 'other0' })], host).defaults).toEqual([]);
+    expect(cniDocuments([pod('a1', { network: 'x' })], { ...host, cni: { ...host.cni!, network: 'pods' } }).defaults).toEqual([]);
     expect(podPolicyName(pod('0123456789abcdef', { pod: { namespace: 'n', name: 'A_very_long_pod_name_from_a_statefulset-12' } }))).toMatch(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/);
   });
 
   it('resolves and compiles into classes the CHECK finds on the external bridge; without them CHECK names what is missing', () => {
     const made = cniDocuments([pod('a1'), pod('b2', { addresses: ['10.0.0.5'] })], host);
     const parsed = parseFiles([{ path: 'host.yaml', text: HOST_YAML }]);
-    const loaded = validateParsed(['host.yaml'], () => parsed, { documents: made.documents, issues: [] });
+    const loaded = validateParsed(['host.yaml'], () => parsed, { documents: made.defaults.map((d) => d.document), issues: [] });
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    const resolved = resolveWorkloads(loaded.policy, new Map([['cni', { snapshot: { documents: made.documents, issues: [], workloads: made.workloads, origin: '/run/sluice/cni' }, noun: 'CNI pod' }]]));
+    const resolved = resolveWorkloads(loaded.policy, new Map([['cni', { snapshot: { documents: [], issues: [], workloads: made.workloads, origin: '/run/sluice/cni' }, noun: 'CNI pod' }]]));
     expect(resolved.waiting.map((w) => w.reason)).toEqual([expect.stringContaining('outside the Host subnet')]);
     const compiled = compilePolicy(resolved.policy);
     expect(compiled.containers.map((c) => c.workload?.name)).toEqual(['shop/web-0']);
@@ -85,9 +92,9 @@ describe('cni source documents', () => {
     expect(made.workloads[0]!.addresses).toEqual({ v4: ['198.18.32.10'], v6: ['2001:2:0:0::c612:200a'] });
     const text = HOST_YAML.replace('subnet: 198.18.32.0/24,', 'subnet: 198.18.32.0/24, subnet6: 2001:2::/64,');
     const parsed = parseFiles([{ path: 'host.yaml', text }]);
-    const loaded = validateParsed(['host.yaml'], () => parsed, { documents: made.documents, issues: [] });
+    const loaded = validateParsed(['host.yaml'], () => parsed, { documents: made.defaults.map((d) => d.document), issues: [] });
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    const resolved = resolveWorkloads(loaded.policy, new Map([['cni', { snapshot: { documents: made.documents, issues: [], workloads: made.workloads, origin: '/run/sluice/cni' }, noun: 'CNI pod' }]]));
+    const resolved = resolveWorkloads(loaded.policy, new Map([['cni', { snapshot: { documents: [], issues: [], workloads: made.workloads, origin: '/run/sluice/cni' }, noun: 'CNI pod' }]]));
     const compiled = compilePolicy(resolved.policy);
     expect(compiled.containers.map((c) => [c.address, c.address6])).toEqual([['198.18.32.10', '2001:2::c612:200a']]);
     const classid = compiled.containers[0]!.classes.download!.classid;

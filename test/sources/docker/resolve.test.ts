@@ -31,7 +31,7 @@ function resolveDocker(p: Policy, v: DockerView): Resolution {
 }
 
 describe('resolving Docker matches', () => {
-  it("puts a workload in the group its source names (a seam for CNI's namespaces), unless the policy names one; an unknown group is a conflict", () => {
+  it("puts a workload in the group its source names (a seam for CNI's namespaces), unless the policy names one; a group no document defines leaves it under the link", () => {
     const tenant = `---
 apiVersion: sluice.dev/v1
 kind: Group
@@ -50,9 +50,11 @@ spec:
       ['a', 'shop', 50e6, 100e6],
       ['b', 'shop', 50e6, 100e6],
     ]);
-    expect(resolveWith('nope').issues.map((i) => i.message)).toEqual([
-      'docker workload app_a_1 belongs to group "nope", which no Group document defines',
-      'docker workload app_b_1 belongs to group "nope", which no Group document defines',
+    const ungrouped = resolveWith('nope');
+    expect(ungrouped.issues).toEqual([]);
+    expect(ungrouped.policy.containers.map((c) => [c.name, c.group, c.bandwidth.download.ceiling])).toEqual([
+      ['a', undefined, 100e6],
+      ['b', undefined, 100e6],
     ]);
   });
 
