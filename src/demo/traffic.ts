@@ -22,9 +22,11 @@ export interface TrafficPlan {
   readonly peerAddress: string;
   readonly containers: readonly TrafficEndpoint[];
   readonly directions: readonly Direction[];
+  /** The first port (default 5301): two rigs on one site (two peers) need apart ranges. */
+  readonly basePort?: number;
 }
 
-const BASE_PORT = 5301;
+const DEFAULT_BASE_PORT = 5301;
 
 /** Live loadgen processes for one run; stop() always ends them all. */
 export class TrafficRig {
@@ -57,6 +59,7 @@ export class TrafficRig {
    */
   private async connectAll(): Promise<void> {
     const { plan } = this;
+    const BASE_PORT = plan.basePort ?? DEFAULT_BASE_PORT;
     const download = plan.directions.includes('download');
     const upload = plan.directions.includes('upload');
     const servers: Promise<void>[] = [];

@@ -4,11 +4,12 @@ import { compilePolicy, type CompiledPolicy } from '../../src/compile';
 import { diff } from '../../src/plan/diff';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import { formatHandle, majorOf, type TcHandle } from '../../src/tc/handle';
+import { formatHandle, majorOf, makeHandle, type TcHandle } from '../../src/tc/handle';
 import { emptyKernelState, type Direction, type FilterObject } from '../../src/tc/model';
 import { ipToInt } from '../../src/net/ipv4';
 import { parseIpv6 } from '../../src/net/ipv6';
 
+const ROOT_QDISC = makeHandle(1, 0);
 const EXAMPLE = readFileSync('policies/destinations/destinations.yaml', 'utf8');
 
 function load(text: string): Policy {
@@ -86,7 +87,7 @@ describe('destinations: the set-first trees', () => {
     for (const [dev, dir] of [['sl-dbr0', 'download'], ['sl-difb0', 'upload']] as const) {
       const cluster = setClassOf(dev, 1e9);
       const internet = setClassOf(dev, 100e6);
-      const at = (peer: string, container = frontend.address!) => classify(compiled.state.filters.filter((f) => f.dev === dev), 0x10000, header(dir, peer, container)).classid;
+      const at = (peer: string, container = frontend.address!) => classify(compiled.state.filters.filter((f) => f.dev === dev), ROOT_QDISC, header(dir, peer, container)).classid;
       expect(formatHandle(at('10.7.3.9')!)).toBe(formatHandle(cluster));
       expect(formatHandle(at('198.18.254.2')!)).toBe(formatHandle(cluster));
       expect(formatHandle(at('8.8.8.8')!)).toBe(formatHandle(internet));
@@ -94,7 +95,7 @@ describe('destinations: the set-first trees', () => {
       expect(formatHandle(at('fd12::1', frontend.address6!)!)).toBe(formatHandle(cluster));
       expect(formatHandle(at('2001:db8::1', frontend.address6!)!)).toBe(formatHandle(internet));
       // Inside the set's HTB, the container's own class there.
-      const inSet = classify(compiled.state.filters.filter((f) => f.dev === dev), internet & 0xffff0000 ? (internet & 0xffff) << 16 : 0, header(dir, '8.8.8.8', frontend.address!)).classid!;
+      const inSet = classify(compiled.state.filters.filter((f) => f.dev === dev), makeHandle(internet & 0xffff, 0), header(dir, '8.8.8.8', frontend.address!)).classid!;
       const cls = compiled.state.classes.find((k) => k.classid === inSet)!;
       expect(cls.spec.kind === 'htb' && cls.spec.ceil).toBe(20e6);
     }
@@ -107,7 +108,7 @@ describe('destinations: the set-first trees', () => {
     const cost = (p: Policy) => {
       const c = compilePolicy(p);
       const f = c.state.filters.filter((x) => x.dev === 'sl-br0');
-      return ['10.0.1.1', '10.49.1.1', '8.8.8.8'].map((peer) => classify(f, 0x10000, header('download', peer, '198.18.0.2')).compared);
+      return ['10.0.1.1', '10.49.1.1', '8.8.8.8'].map((peer) => classify(f, ROOT_QDISC, header('download', peer, '198.18.0.2')).compared);
     };
     // The version key, then one bucket of the one prefix length (an entry at most here), then the default: the same bound for 1 and 50 CIDRs.
     for (const compared of [...cost(policyOf(50, 200)), ...cost(policyOf(1, 1))]) expect(compared).toBeLessThanOrEqual(3);
