@@ -116,7 +116,7 @@ export function setLayout(tree: ShapeTree): SetLayout {
   return { sets, setClass, setQdisc, pairClass, pairLeaf, v4, v6, containerClass: pairClass[fallback]! };
 }
 
-/** A container's guarantee in a set, one direction (validation filled every set in). */
+/** A container's rates in a set, one direction (validation filled every set in). */
 const peerRates = (c: ContainerNode, set: string, direction: Direction) => c.policy.bandwidth[direction].peers![set]!;
 
 /** One direction's tree of a policy with peer sets, added to `t`. */

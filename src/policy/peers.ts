@@ -13,7 +13,7 @@ import { formatIpv6, isIpv6, parseSubnet6, type Subnet6 } from '../net/ipv6';
 import type { LocatedDocument } from './documents';
 import type { IssueSink } from './sink';
 import type { ContainerPolicy, HostPolicy, PeerRates, PeerSetPolicy } from './model';
-import type { ContainerDocument, HostDocument } from './schema';
+import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
 
 /** The name of the default set when no set without cidrs names it. */
 export const DEFAULT_PEER_SET = 'default';
@@ -35,10 +35,10 @@ export function validatePeerSets(doc: HostDoc, capacity: Readonly<Record<Directi
   for (const [name, set] of Object.entries(written)) {
     const path = ['spec', 'peers', name];
     const cidrs = Array.isArray(set) ? set : set.cidrs;
-    const written = Array.isArray(set) ? undefined : set.capacity;
+    const capacityWritten = Array.isArray(set) ? undefined : set.capacity;
     const own = {} as Record<Direction, BitsPerSec>;
     for (const dir of DIRECTIONS) {
-      const c = written?.[dir];
+      const c = capacityWritten?.[dir];
       if (c !== undefined && c <= 0) sink.add(doc, [...path, 'capacity', dir], `peer set "${name}"'s ${dir} capacity must be above zero`);
       if (c !== undefined && c > capacity[dir]) sink.add(doc, [...path, 'capacity', dir], `peer set "${name}"'s ${dir} capacity ${formatRate(c)} is above the link's ${formatRate(capacity[dir])}`, `lower it to at most ${formatRate(capacity[dir])}, or leave it out (the link)`);
       own[dir] = c ?? capacity[dir];
@@ -170,4 +170,21 @@ export function reportPeerAdmission(host: HostPolicy, containers: readonly Conta
     if (c.match.kind === 'cgroup') sink.add(docs[i]!, ['spec', 'match'], 'a cgroup-matched container cannot have per-set classes: the root HTB reads its net_cls classid, which names one class of the root, not one per peer set', 'match the workload by address (ip:), or give the policy no peer sets');
     if (c.group !== undefined) sink.add(docs[i]!, ['spec', 'group'], 'groups with peer sets are not built yet (a set\'s subtree would hold a copy of every group)', 'leave group out, or the Host\'s peers out');
   });
+}
+
+type ScheduleDoc = LocatedDocument & { readonly value: ScheduleDocument };
+
+/**
+ * A window's patch sets a container's rates over all peers, which the set-first trees do
+ * not render (they render its rates per set): refused rather than silently doing nothing.
+ */
+export function reportPeerSchedules(host: HostPolicy, docs: readonly ScheduleDoc[], sink: IssueSink): void {
+  if (host.peers === undefined) return;
+  for (const doc of docs) {
+    doc.value.spec.patches.forEach((patch, i) => {
+      for (const dir of DIRECTIONS) {
+        if (patch[dir] !== undefined) sink.add(doc, ['spec', 'patches', i, dir], `a schedule patches ${patch.container}'s ${dir} rates over all peers, but this Host has peer sets: its classes are per set`, 'per-set patches are not built yet: leave the schedule out, or the Host\'s peers');
+      }
+    });
+  }
 }

@@ -15,7 +15,7 @@ import { formatRate } from '../units/format';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from '../net/ipv4';
 import { dotDotIssue } from './paths';
-import { reportPeerAdmission, validateContainerPeers, validatePeerSets } from './peers';
+import { reportPeerAdmission, reportPeerSchedules, validateContainerPeers, validatePeerSets } from './peers';
 import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from '../net/ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
@@ -49,6 +49,7 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   reportDuplicateTargets(containerDocs, containers, sink);
   reportGroupOvercommits(host, tree, containers, sink, hostDoc);
   reportPeerAdmission(host, containers, containerDocs, hostDoc, sink);
+  reportPeerSchedules(host, scheduleDocs, sink);
   for (const dir of DIRECTIONS) checkGuaranteeRatio(tree, containers, dir, sink, containerDocs);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, tree, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, tree, containers, schedules[i]!, sink));

@@ -104,6 +104,21 @@ describe('destinations: peer sets as written', () => {
     ]);
   });
 
+  it('refuses a schedule patching rates over all peers on a Host with peer sets (its classes are per set)', () => {
+    const schedule = `---
+apiVersion: sluice.dev/v1
+kind: Schedule
+metadata: { name: night }
+spec:
+  cron: "0 1 * * *"
+  duration: 2h
+  patches:
+    - container: a
+      download: { ceiling: 50mbit }
+`;
+    expect(brief(issuesOf(host(CLUSTER_AND_INTERNET), pod('a', '{}'), schedule))).toEqual([expect.stringMatching(/^f2:\d+ spec.patches.0.download: a schedule patches a's download rates over all peers, but this Host has peer sets/)]);
+  });
+
   it('refuses a set capacity above the link, and peer sets with groups or cgroup matches (not kept by this tree)', () => {
     expect(brief(issuesOf(host('    internet: { capacity: { upload: 1gbit } }\n')))).toEqual([
       expect.stringMatching(/^f0:8 spec.peers.internet.capacity.upload: peer set "internet"'s upload capacity 1gbit is above the link's 100mbit/),
