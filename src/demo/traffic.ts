@@ -59,18 +59,18 @@ export class TrafficRig {
    */
   private async connectAll(): Promise<void> {
     const { plan } = this;
-    const BASE_PORT = plan.basePort ?? DEFAULT_BASE_PORT;
+    const basePort = plan.basePort ?? DEFAULT_BASE_PORT;
     const download = plan.directions.includes('download');
     const upload = plan.directions.includes('upload');
     const servers: Promise<void>[] = [];
     if (upload) {
-      servers.push(this.started(startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: BASE_PORT } }), (server) => {
+      servers.push(this.started(startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: basePort } }), (server) => {
         for (const c of plan.containers) this.receivers.set(this.key(c.name, 'upload'), server);
       }));
     }
     if (download) {
       plan.containers.forEach((c, i) => {
-        servers.push(this.started(startLoadgenServer({ netns: c.netns, listen: { host: c.address, port: BASE_PORT + 1 + i } }), (server) => this.receivers.set(this.key(c.name, 'download'), server)));
+        servers.push(this.started(startLoadgenServer({ netns: c.netns, listen: { host: c.address, port: basePort + 1 + i } }), (server) => this.receivers.set(this.key(c.name, 'download'), server)));
       });
     }
     await settleAll(servers);
@@ -79,11 +79,11 @@ export class TrafficRig {
       const flows = c.flows ? { flows: c.flows } : {};
       if (download) {
         const id = this.key(c.name, 'download');
-        senders.push(this.started(startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port: BASE_PORT + 1 + i }, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+        senders.push(this.started(startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port: basePort + 1 + i }, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
       }
       if (upload) {
         const id = this.key(c.name, 'upload');
-        senders.push(this.started(startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+        senders.push(this.started(startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: basePort }, bind: c.address, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
       }
     });
     await settleAll(senders);
