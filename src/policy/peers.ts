@@ -133,7 +133,9 @@ export function validateContainerPeers(doc: ContainerDoc, dir: Direction, host: 
     const w = written[set.name];
     const setPath = [...path, 'peers', set.name];
     const g = w?.guarantee ?? bitsPerSec(0);
-    const c = w?.ceiling ?? bitsPerSec(Math.min(set.capacity[dir], ceiling));
+    // Left out: no ceiling of its own (its own over all peers, the link): the set's class caps it, and a
+    // change of the set's capacity then changes that one class, not every member's.
+    const c = w?.ceiling ?? ceiling;
     if (w?.ceiling !== undefined && c > set.capacity[dir]) sink.add(doc, [...setPath, 'ceiling'], `${dir} ceiling ${formatRate(c)} for peer set "${set.name}" is above the set's capacity ${formatRate(set.capacity[dir])}`, `lower it to at most ${formatRate(set.capacity[dir])}, or leave it out`);
     if (g > c) sink.add(doc, [...setPath, 'guarantee'], `${dir} guarantee ${formatRate(g)} for peer set "${set.name}" is above its ceiling there, ${formatRate(c)}`, 'a guarantee cannot exceed the ceiling');
     sum += g;

@@ -43,11 +43,12 @@ const metadata = z.strictObject({
 
 /**
  * A container's rates towards one peer set of the Host (`peers:`): its class in that
- * set's subtree. Absent fields: no guarantee, the set's capacity, the container's priority.
+ * set's subtree. Absent fields: no guarantee, no ceiling of its own (the set's capacity caps
+ * it), the container's priority.
  */
 const peerDirection = z.strictObject({
   guarantee: rate('Rate this container always gets to or from this peer set when it wants it').optional(),
-  ceiling: rate("Most this container may use to or from this peer set; defaults to the set's capacity").optional(),
+  ceiling: rate("Most this container may use to or from this peer set; left out, the set's capacity caps it").optional(),
   priority: z.int().min(0, 'priority is 0 (highest) … 7').max(7, 'priority is 0 (highest) … 7').optional()
     .meta({ description: "Who borrows idle capacity first within this peer set; defaults to the container's priority." }),
 });
