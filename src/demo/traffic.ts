@@ -2,7 +2,7 @@
 // direction, connected up front and paused, switched on and off per phase, so phases
 // change demand without reconnecting; receivers count what arrives.
 
-import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type LoadgenChild } from '../loadgen/driver';
+import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type ByteSampleLine, type LoadgenChild } from '../loadgen/driver';
 import { monotonicMs } from '../loadgen/protocol';
 import { steadyRate } from '../measure/rate';
 import type { Direction } from '../tc/model';
@@ -125,6 +125,12 @@ export class TrafficRig {
       }
     }
     return out;
+  }
+
+  /** The receiver's byte samples of one container (its own clock, so a busy parent process does not delay them). */
+  samples(dir: Direction, name: string): readonly ByteSampleLine[] {
+    const key = this.key(name, dir);
+    return this.receivers.get(key)?.samples(key) ?? [];
   }
 
   /** Bytes received so far per container (for live rates). */
