@@ -11,6 +11,7 @@
 // samples) during that apply is printed, beside the same figure over as long a window without it.
 // Run as root, under the kernel lock:
 //   flock /run/sluice-dev.lock npx tsx bench/destinations.ts [--rounds 2] [--seconds 5]
+// (--rounds 0: the live change only)
 import { Applier } from '../src/apply/applier';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
@@ -28,7 +29,7 @@ function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
 }
-const rounds = Number(flag('--rounds', '2'));
+const rounds = Number(flag('--rounds', '2')); // 0: the live change only
 const seconds = Number(flag('--seconds', '5'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +147,13 @@ async function main(): Promise<void> {
       rig.setActive('download', ['web']);
       await sleep(1500);
       const quiet = await largestGap(rig, 'download', 3000);
+      // The control: an apply of the policy already in force (it observes and diffs, changes nothing).
+      let noopMs = 0;
+      const noop = await largestGap(rig, 'download', 3000, async () => {
+        const t0 = monotonicMs();
+        await deps.applier.apply(before);
+        noopMs = monotonicMs() - t0;
+      });
       let applied = 0;
       let ops = 0;
       const withChange = await largestGap(rig, 'download', 3000, async () => {
@@ -154,7 +162,7 @@ async function main(): Promise<void> {
         applied = monotonicMs() - t0;
         ops = a.report.applied.length;
       });
-      console.log(`live change (add a CIDR, default set 10 -> 5 gbit/s): ${ops} operations in ${applied.toFixed(0)} ms; largest gap in received bytes ${withChange.toFixed(0)} ms during it, ${quiet.toFixed(0)} ms over 3 s without it · load ${loadavg()}`);
+      console.log(`live change (add a CIDR, default set 10 -> 5 gbit/s): ${ops} operations in ${applied.toFixed(0)} ms; largest gap in received bytes ${withChange.toFixed(0)} ms during it; ${noop.toFixed(0)} ms during a no-op apply (${noopMs.toFixed(0)} ms); ${quiet.toFixed(0)} ms over 3 s without an apply · load ${loadavg()}`);
     } finally {
       await rig.stop();
       await teardownDemo(deps, after);
