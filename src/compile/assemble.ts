@@ -9,6 +9,7 @@ import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model'
 import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedLayout } from './nested';
+import { addSetTree, setLayout } from './destinations';
 
 function ratesOf(p: ContainerNode, dir: Direction): ClassRates {
   const b = p.policy.bandwidth[dir];
@@ -74,7 +75,7 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  const { addTree, containerClass, groupClass } = tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
+  const { addTree, containerClass, groupClass } = host.peers !== undefined ? setTrees(tree, leafSpec) : tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
   addTree(tc, bridge, 'download', host.capacity.download);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
@@ -122,6 +123,12 @@ function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof 
 function groupedTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
   const layout = groupedLayout(tree);
   return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: layout.groupClass };
+}
+
+/** Peer sets first, then containers in each (validation refuses groups with sets). */
+function setTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
+  const layout = setLayout(tree);
+  return { addTree: (t, d, direction, capacity) => addSetTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: [] };
 }
 
 function appendAll<T>(out: T[], items: readonly T[]): void {

@@ -14,36 +14,48 @@ export const PEER_LINK = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 3
 /** Dual-stack: a /64 of the IPv6 benchmarking prefix 2001:2::/48 (RFC 5180), apart from the containers' 2001:2::/64. */
 export const PEER_LINK6 = { host: '2001:2:0:ff::1', peer: '2001:2:0:ff::2', prefix: 64 } as const;
 
+/** Where a peer is: its namespace, the host side of its veth, and the /30 and /64 between them. */
+export interface PeerSite {
+  readonly netns: string;
+  readonly hostDev: string;
+  readonly link: { readonly host: string; readonly peer: string; readonly prefix: number };
+  readonly link6: { readonly host: string; readonly peer: string; readonly prefix: number };
+}
+
+export const DEMO_PEER: PeerSite = { netns: PEER_NETNS, hostDev: PEER_HOST_DEV, link: PEER_LINK, link6: PEER_LINK6 };
+
 /**
  * `gso`: 'capped' as Sluice caps its own veths; 'kernel-default' leaves the peer's
- * veth at 64 KiB GSO packets, as traffic from a NIC with GRO arrives.
+ * veth at 64 KiB GSO packets, as traffic from a NIC with GRO arrives. `site`: another
+ * peer beside the demo's (the destinations tests route two).
  */
-export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped'): KernelState {
+export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped', site: PeerSite = DEMO_PEER): KernelState {
   const s = emptyKernelState();
   const v6 = host.subnet6 !== undefined;
+  const { netns, hostDev, link, link6 } = site;
   const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: VETH_GSO_MAX_SIZE } : {};
   return {
     ...s,
-    namespaces: [namespaceObject(host, PEER_NETNS)],
+    namespaces: [namespaceObject(host, netns)],
     links: [
-      { type: 'link', netns: host.netns, name: PEER_HOST_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: PEER_NETNS } },
-      { type: 'link', netns: PEER_NETNS, name: PEER_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_HOST_DEV, peerNetns: host.netns } },
-      { type: 'link', netns: PEER_NETNS, name: 'lo', up: true, spec: { kind: 'external' } },
+      { type: 'link', netns: host.netns, name: hostDev, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: PEER_DEV, peerNetns: netns } },
+      { type: 'link', netns: netns, name: PEER_DEV, up: true, ...gsoMaxSize, spec: { kind: 'veth', peerName: hostDev, peerNetns: host.netns } },
+      { type: 'link', netns: netns, name: 'lo', up: true, spec: { kind: 'external' } },
     ],
     addresses: [
-      { type: 'address', netns: host.netns, dev: PEER_HOST_DEV, cidr: `${PEER_LINK.host}/${PEER_LINK.prefix}` },
-      { type: 'address', netns: PEER_NETNS, dev: PEER_DEV, cidr: `${PEER_LINK.peer}/${PEER_LINK.prefix}` },
+      { type: 'address', netns: host.netns, dev: hostDev, cidr: `${link.host}/${link.prefix}` },
+      { type: 'address', netns: netns, dev: PEER_DEV, cidr: `${link.peer}/${link.prefix}` },
       ...(v6
         ? [
-            { type: 'address' as const, netns: host.netns, dev: PEER_HOST_DEV, cidr: `${PEER_LINK6.host}/${PEER_LINK6.prefix}` },
-            { type: 'address' as const, netns: host.netns, dev: PEER_HOST_DEV, cidr: ROUTER_LINK_LOCAL6 },
-            { type: 'address' as const, netns: PEER_NETNS, dev: PEER_DEV, cidr: `${PEER_LINK6.peer}/${PEER_LINK6.prefix}` },
+            { type: 'address' as const, netns: host.netns, dev: hostDev, cidr: `${link6.host}/${link6.prefix}` },
+            { type: 'address' as const, netns: host.netns, dev: hostDev, cidr: ROUTER_LINK_LOCAL6 },
+            { type: 'address' as const, netns: netns, dev: PEER_DEV, cidr: `${link6.peer}/${link6.prefix}` },
           ]
         : []),
     ],
     routes: [
-      { type: 'route', netns: PEER_NETNS, dst: host.subnet, via: PEER_LINK.host, dev: PEER_DEV },
-      ...(v6 && host.subnet6 ? [{ type: 'route' as const, netns: PEER_NETNS, dst: host.subnet6, via: PEER_LINK6.host, dev: PEER_DEV }] : []),
+      { type: 'route', netns: netns, dst: host.subnet, via: link.host, dev: PEER_DEV },
+      ...(v6 && host.subnet6 ? [{ type: 'route' as const, netns: netns, dst: host.subnet6, via: link6.host, dev: PEER_DEV }] : []),
     ],
   };
 }

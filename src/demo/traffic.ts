@@ -2,7 +2,7 @@
 // direction, connected up front and paused, switched on and off per phase, so phases
 // change demand without reconnecting; receivers count what arrives.
 
-import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type LoadgenChild } from '../loadgen/driver';
+import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type ByteSampleLine, type LoadgenChild } from '../loadgen/driver';
 import { monotonicMs } from '../loadgen/protocol';
 import { steadyRate } from '../measure/rate';
 import type { Direction } from '../tc/model';
@@ -22,9 +22,11 @@ export interface TrafficPlan {
   readonly peerAddress: string;
   readonly containers: readonly TrafficEndpoint[];
   readonly directions: readonly Direction[];
+  /** The first port (default 5301): two rigs on one site (two peers) need apart ranges. */
+  readonly basePort?: number;
 }
 
-const BASE_PORT = 5301;
+const DEFAULT_BASE_PORT = 5301;
 
 /** Live loadgen processes for one run; stop() always ends them all. */
 export class TrafficRig {
@@ -57,17 +59,18 @@ export class TrafficRig {
    */
   private async connectAll(): Promise<void> {
     const { plan } = this;
+    const basePort = plan.basePort ?? DEFAULT_BASE_PORT;
     const download = plan.directions.includes('download');
     const upload = plan.directions.includes('upload');
     const servers: Promise<void>[] = [];
     if (upload) {
-      servers.push(this.started(startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: BASE_PORT } }), (server) => {
+      servers.push(this.started(startLoadgenServer({ netns: plan.peerNetns, listen: { host: plan.peerAddress, port: basePort } }), (server) => {
         for (const c of plan.containers) this.receivers.set(this.key(c.name, 'upload'), server);
       }));
     }
     if (download) {
       plan.containers.forEach((c, i) => {
-        servers.push(this.started(startLoadgenServer({ netns: c.netns, listen: { host: c.address, port: BASE_PORT + 1 + i } }), (server) => this.receivers.set(this.key(c.name, 'download'), server)));
+        servers.push(this.started(startLoadgenServer({ netns: c.netns, listen: { host: c.address, port: basePort + 1 + i } }), (server) => this.receivers.set(this.key(c.name, 'download'), server)));
       });
     }
     await settleAll(servers);
@@ -76,11 +79,11 @@ export class TrafficRig {
       const flows = c.flows ? { flows: c.flows } : {};
       if (download) {
         const id = this.key(c.name, 'download');
-        senders.push(this.started(startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port: BASE_PORT + 1 + i }, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+        senders.push(this.started(startLoadgenSender({ netns: plan.peerNetns, to: { host: c.address, port: basePort + 1 + i }, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
       }
       if (upload) {
         const id = this.key(c.name, 'upload');
-        senders.push(this.started(startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: BASE_PORT }, bind: c.address, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
+        senders.push(this.started(startLoadgenSender({ netns: c.netns, to: { host: plan.peerAddress, port: basePort }, bind: c.address, id, paused: true, ...flows }), (sender) => this.senders.set(id, sender)));
       }
     });
     await settleAll(senders);
@@ -122,6 +125,12 @@ export class TrafficRig {
       }
     }
     return out;
+  }
+
+  /** The receiver's byte samples of one container (its own clock, so a busy parent process does not delay them). */
+  samples(dir: Direction, name: string): readonly ByteSampleLine[] {
+    const key = this.key(name, dir);
+    return this.receivers.get(key)?.samples(key) ?? [];
   }
 
   /** Bytes received so far per container (for live rates). */

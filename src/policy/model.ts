@@ -7,7 +7,7 @@
 // across documents: a container's ceiling defaulted to the link, the gateway, the
 // match as a tagged union (exhaustive switches), and where each element came from.
 
-import type { Seconds } from '../units/units';
+import type { BitsPerSec, Seconds } from '../units/units';
 import type { Direction, NetnsLocator } from '../tc/model';
 import type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 import type { ContainerDocument, GroupDocument, HostDocument, ScheduleDocument } from './schema';
@@ -44,6 +44,11 @@ export type HostPolicy = Readonly<Pick<HostSpec, 'mode' | 'bridge' | 'ifb' | 'su
   readonly gateway6?: string;
   readonly capacity: Readonly<HostSpec['capacity']>;
   /**
+   * Destination classes (`peers:`), the default set last; undefined when the Host names
+   * none (then every peer is in one set, the link, as before).
+   */
+  readonly peers?: readonly PeerSetPolicy[];
+  /**
    * The bridge and `netns` belong to a workload runtime (Docker, a CNI plugin, Podman):
    * Sluice shapes the bridge and adds its IFB, never creates, re-addresses or deletes them.
    */
@@ -53,8 +58,33 @@ export type HostPolicy = Readonly<Pick<HostSpec, 'mode' | 'bridge' | 'ifb' | 'su
   readonly source: SourceRef;
 };
 
-/** One direction of a container: the schema's, with the ceiling defaulted (its group's, or the link). */
-export type DirectionPolicy = Readonly<Omit<DirectionSpec, 'ceiling'> & Required<Pick<DirectionSpec, 'ceiling'>>>;
+/** A set of peers named on the Host: its own subtree of every tree (set-first, docs/decisions.md "Destination classes"). */
+export interface PeerSetPolicy {
+  readonly name: string;
+  /** Canonical CIDRs (network address, prefix); both empty for the default set. */
+  readonly cidrs4: readonly string[];
+  readonly cidrs6: readonly string[];
+  /** The set of every peer in no other set. */
+  readonly isDefault: boolean;
+  /** Most all containers together get with this set; the link where none is written. */
+  readonly capacity: Readonly<Record<Direction, BitsPerSec>>;
+}
+
+/** One container's class in one peer set's subtree, one direction, defaults filled in. */
+export interface PeerRates {
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
+}
+
+/**
+ * One direction of a container: the schema's, with the guarantee and ceiling defaulted
+ * (its group's, or the link) and, where the Host names peer sets, its rates in every set
+ * (by set name; the guarantee is then their sum).
+ */
+export type DirectionPolicy = Readonly<
+  Omit<DirectionSpec, 'ceiling' | 'guarantee' | 'peers'> & Required<Pick<DirectionSpec, 'ceiling' | 'guarantee'>> & { readonly peers?: Readonly<Record<string, PeerRates>> }
+>;
 
 /** Which of a source's workloads a policy container shapes; every given field must match. */
 export type WorkloadSelector = Readonly<Extract<ContainerSpec['match'], { docker: unknown }>['docker']>;

@@ -42,13 +42,40 @@ const metadata = z.strictObject({
   labels: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * A container's rates towards one peer set of the Host (`peers:`): its class in that
+ * set's subtree. Absent fields: no guarantee, no ceiling of its own (the set's capacity caps
+ * it), the container's priority.
+ */
+const peerDirection = z.strictObject({
+  guarantee: rate('Rate this container always gets to or from this peer set when it wants it').optional(),
+  ceiling: rate("Most this container may use to or from this peer set; left out, the set's capacity caps it").optional(),
+  priority: z.int().min(0, 'priority is 0 (highest) … 7').max(7, 'priority is 0 (highest) … 7').optional()
+    .meta({ description: "Who borrows idle capacity first within this peer set; defaults to the container's priority." }),
+});
+
 const direction = z.strictObject({
-  guarantee: rate('Rate this container always gets when it wants it'),
+  guarantee: rate('Rate this container always gets when it wants it; with Host peer sets, the sum of its per-set guarantees (may be left out there)').optional(),
   ceiling: rate('Most this container may use, borrowing; defaults to the link capacity').optional(),
   priority: z.int().min(0, 'priority is 0 (highest) … 7').max(7, 'priority is 0 (highest) … 7').default(4)
     .meta({ description: 'Who borrows idle capacity first: 0 (highest) … 7 (lowest).' }),
   burst: unitString(parseSize, `Bytes sent at line rate before the rate applies (units: ${ACCEPTED_SIZE_UNITS})`, ['64kib']).optional(),
+  peers: z.record(name, peerDirection).optional()
+    .meta({ description: "Per peer set of the Host (its `peers:`, or the default set of peers in none): this container's guarantee, ceiling and priority for traffic with those peers." }),
 });
+
+/** A named set of peer addresses: the short form is its list of CIDRs. */
+const peerSet = z.union([
+  z.array(z.union([cidr, cidr6])).min(1, 'a peer set needs at least one CIDR (a set without cidrs is the default set: write it as { capacity: … })'),
+  z.strictObject({
+    cidrs: z.array(z.union([cidr, cidr6])).optional()
+      .meta({ description: 'The peers in this set (IPv4 and IPv6 CIDRs). Absent: this is the default set, every peer in no other set (at most one).' }),
+    capacity: z.strictObject({
+      download: rate('Most all containers together receive from this set; default: the link').optional(),
+      upload: rate('Most all containers together send to this set; default: the link').optional(),
+    }).optional(),
+  }),
+]).meta({ description: 'A set of peers: a list of CIDRs, or { cidrs, capacity }.' });
 
 /**
  * One direction of a group: what its members get together. Every field may be left out:
@@ -108,6 +135,8 @@ const hostSpec = z.strictObject({
     download: rate('Link capacity towards the containers'),
     upload: rate('Link capacity from the containers'),
   }),
+  peers: z.record(name, peerSet).optional()
+    .meta({ description: 'Destination classes: named sets of peer addresses (e.g. cluster: [10.0.0.0/8, fd00::/8]), each with an optional capacity; traffic with a peer in no set belongs to the default set (a set without cidrs names it, else it is "default"). Containers give per-set rates in download/upload.peers.' }),
   overcommit: z.enum(['reject', 'scale-by-priority']).default('reject')
     .meta({ description: 'When guarantees add up to more than the link: reject (an admission error) or scale them, highest priority first.' }),
   external: z.boolean().optional()

@@ -15,6 +15,7 @@ import { formatRate } from '../units/format';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
 import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from '../net/ipv4';
 import { dotDotIssue } from './paths';
+import { reportPeerAdmission, reportPeerSchedules, validateContainerPeers, validatePeerSets } from './peers';
 import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from '../net/ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
@@ -47,6 +48,8 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   const containers = containerDocs.map((d) => validateContainer(d, host, tree, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
   reportGroupOvercommits(host, tree, containers, sink, hostDoc);
+  reportPeerAdmission(host, containers, containerDocs, hostDoc, sink);
+  reportPeerSchedules(host, scheduleDocs, sink);
   for (const dir of DIRECTIONS) checkGuaranteeRatio(tree, containers, dir, sink, containerDocs);
   const schedules = scheduleDocs.map((d) => validateSchedule(d, host, tree, containers, sink));
   if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, tree, containers, schedules[i]!, sink));
@@ -65,6 +68,7 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   for (const dir of DIRECTIONS) {
     if (capacity[dir] <= 0) sink.add(doc, ['spec', 'capacity', dir], `${dir} capacity must be above zero`);
   }
+  const peers = validatePeerSets(doc, capacity, sink);
   const sources = WORKLOAD_SOURCE_SECTIONS.filter((label) => spec[label] !== undefined);
   if (spec.external === false && sources.length > 0) {
     sink.add(doc, ['spec', 'external'], `the Host enables ${sources.join(', ')}, whose bridge is the runtime's, but says external: false`, 'leave external out (or true) for a runtime\'s bridge');
@@ -90,6 +94,7 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
     gateway,
     ...(dualStack ? { subnet6: dualStack.subnet6, gateway6: dualStack.gateway6 } : {}),
     capacity,
+    ...(peers ? { peers } : {}),
     overcommit: spec.overcommit,
     external,
     sources,
@@ -199,14 +204,14 @@ function checkAddress(doc: ContainerDoc, address: string, path: readonly string[
 function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, above: BitsPerSec, group: string | undefined, sink: IssueSink): DirectionPolicy {
   const spec = doc.value.spec[dir];
   const link = host.capacity[dir];
-  const guarantee = spec.guarantee;
   const ceiling = spec.ceiling ?? above;
+  const { guarantee, peers } = validateContainerPeers(doc, dir, host, ceiling, sink);
   const path = ['spec', dir];
   if (spec.ceiling !== undefined && ceiling <= 0) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling must be above zero`);
   if (ceiling > link) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above the link's ${formatRate(link)}`, `lower it to at most ${formatRate(link)} or leave it out (defaults to the link)`);
   else if (group !== undefined && ceiling > above) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above its group "${group}"'s ${formatRate(above)}`, `lower it to at most ${formatRate(above)} or leave it out (defaults to the group's)`);
   if (guarantee > ceiling) sink.add(doc, [...path, 'guarantee'], `${dir} guarantee ${formatRate(guarantee)} is above its ceiling ${formatRate(ceiling)}`, 'a guarantee cannot exceed the ceiling');
-  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst !== undefined ? { burst: spec.burst } : {}) };
+  return { guarantee, ceiling, priority: spec.priority, ...(spec.burst !== undefined ? { burst: spec.burst } : {}), ...(peers ? { peers } : {}) };
 }
 
 /** Two containers on the same namespace, address or cgroup would fight over one class. */

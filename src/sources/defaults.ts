@@ -175,7 +175,11 @@ function add(sums: Sums, doc: LocatedDocument): void {
   for (const dir of DIRECTIONS) sums[dir] += guaranteeOf(doc.value, dir);
 }
 
-const guaranteeOf = (doc: ContainerDocument, dir: Direction): number => doc.spec[dir].guarantee;
+/** With Host peer sets the overall guarantee may be left out: it is then the sum of the per-set ones. */
+function guaranteeOf(doc: ContainerDocument, dir: Direction): number {
+  const spec = doc.spec[dir];
+  return spec.guarantee ?? Object.values(spec.peers ?? {}).reduce((sum, p) => sum + (p.guarantee ?? 0), 0);
+}
 
 /** Why `doc` does not fit beside what is admitted (overcommit: reject), or undefined. */
 function overLink(host: HostSpec, used: Sums, doc: LocatedDocument): string | undefined {

@@ -1,0 +1,135 @@
+// Destination classes with real TCP traffic, shared mode: two peers routed through the
+// host, "cluster" (a set of its own) and "internet" (the default set), traffic with both
+// at once; every (container, set) flow judged by the hierarchical oracle fed from what
+// the case wrote (never the compiled classes), within 3% of the link and at least 90% of
+// min(ideal, guarantee), utilisation ≥ 95% of the ideal.
+//   - cases (a) cluster limited only by the link, internet capped per pod; (b) a
+//     node-wide internet budget shared by the four rules; (c) a pod guaranteed 20 Mbit/s
+//     to the internet and 200 overall; each both directions;
+//   - random set policies: a fixed seed list plus one random extra (seedPlan), one
+//     direction per draw, alternating; SLUICE_SEED=<n> replays;
+//   - negative control: case (b) without the set classes (the same pods, guarantees
+//     summed, no peers) fails;
+//   - an IPv6 set shapes IPv6 traffic (case (a) over IPv6).
+// Runtime budget: ≤ 3 minutes for the file (measured: docs/decisions.md, "Destination classes").
+import { expect, it } from 'vitest';
+import { formatVerdict } from '../../src/measure/verdict';
+import type { Direction } from '../../src/tc/model';
+import { describeKernel } from '../support/kernel';
+import { sandboxSuite } from '../support/sandboxSuite';
+import { seededRandom } from '../support/randomTree';
+import { seedPlan } from '../support/seeds';
+import { flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type SetCase, type SetPhase } from '../support/destinations';
+
+const PREFIX = 'dk-';
+const HARNESS = { phaseSeconds: 3.5, warmupSeconds: 1.2, tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 } };
+
+interface Case {
+  readonly set: SetCase;
+  /** The busy flows of the one phase run per direction. */
+  readonly busy: readonly string[];
+}
+
+const CASES: readonly Case[] = [
+  {
+    // (a): p1 with both peers, p2 with the internet only; each pod's internet traffic capped at 20.
+    set: { name: 'a-internet-capped', linkMbit: 100, capacityMbit: {}, pods: [{ name: 'p1', rates: { internet: { c: 20 } } }, { name: 'p2', rates: { internet: { c: 20 } } }] },
+    busy: [flowKey('p1', 'cluster'), flowKey('p1', 'internet'), flowKey('p2', 'internet')],
+  },
+  {
+    // (b): 40 Mbit/s of internet for the node, split by guarantees and priorities; the cluster takes the rest of the link.
+    set: {
+      name: 'b-internet-budget',
+      linkMbit: 100,
+      capacityMbit: { internet: 40 },
+      pods: [
+        { name: 'p1', rates: { internet: { g: 10 } } },
+        { name: 'p2', rates: { internet: { g: 20 } } },
+        { name: 'p3', rates: { internet: { g: 5, p: 6 } } },
+      ],
+    },
+    busy: [flowKey('p1', 'internet'), flowKey('p2', 'internet'), flowKey('p3', 'internet'), flowKey('p3', 'cluster')],
+  },
+  {
+    // (c): c guaranteed 20 to the internet and 200 overall (180 + 20), against a busy neighbour.
+    set: {
+      name: 'c-guarantees',
+      linkMbit: 250,
+      capacityMbit: { internet: 50 },
+      pods: [
+        { name: 'c', rates: { cluster: { g: 180 }, internet: { g: 20 } } },
+        { name: 'n', rates: { cluster: { g: 20 }, internet: { g: 10 } } },
+      ],
+    },
+    busy: [flowKey('c', 'cluster'), flowKey('c', 'internet'), flowKey('n', 'cluster'), flowKey('n', 'internet')],
+  },
+];
+
+const FIXED_SEEDS = [23, 24];
+
+/** A random two-set policy: 2–3 pods, a link of 100–200, an internet capacity below it, guarantees that fit. */
+function drawCase(r: () => number, seed: number): Case {
+  const linkMbit = 100 + Math.floor(r() * 3) * 50;
+  const internet = Math.round(linkMbit * (0.2 + r() * 0.4));
+  const count = 2 + Math.floor(r() * 2);
+  let left = { cluster: linkMbit - internet, internet };
+  const pods = Array.from({ length: count }, (_, i) => {
+    const rates: Partial<Record<'cluster' | 'internet', { g?: number; c?: number; p?: number }>> = {};
+    for (const s of SETS) {
+      const g = r() < 0.6 ? Math.floor((left[s] / count) * (0.3 + r() * 0.5)) : 0;
+      left = { ...left, [s]: left[s] - g };
+      const c = r() < 0.3 ? Math.max(g + 5, Math.round((s === 'internet' ? internet : linkMbit) * (0.3 + r() * 0.5))) : undefined;
+      rates[s] = { ...(g > 0 ? { g } : {}), ...(c !== undefined ? { c } : {}), p: r() < 0.5 ? 4 : Math.floor(r() * 8) };
+    }
+    return { name: `r${i}`, rates };
+  });
+  const busy = pods.flatMap((p) => SETS.filter(() => r() < 0.7).map((s) => flowKey(p.name, s)));
+  return { set: { name: `seed-${seed}`, linkMbit, capacityMbit: { internet }, pods }, busy: busy.length > 0 ? busy : [flowKey(pods[0]!.name, 'internet'), flowKey(pods[1]!.name, 'cluster')] };
+}
+
+const describeCase = (c: Case): string =>
+  `${c.set.linkMbit} mbit/s, internet ${c.set.capacityMbit.internet ?? c.set.linkMbit}: ${c.set.pods.map((p) => `${p.name} ${SETS.map((s) => `${s}(${[p.rates[s]?.g !== undefined ? `g${p.rates[s]!.g}` : '', p.rates[s]?.c !== undefined ? `c${p.rates[s]!.c}` : '', `p${p.rates[s]?.p ?? 4}`].filter((x) => x).join(' ')})`).join(' ')}`).join('; ')}; busy ${c.busy.join(', ')}`;
+
+const plan = seedPlan('SLUICE_SEED', FIXED_SEEDS);
+const draws = plan.seeds.map((seed, i) => ({ seed, c: drawCase(seededRandom(seed), seed), direction: (i % 2 === 0 ? 'download' : 'upload') as Direction }));
+
+const phases = (c: Case, directions: readonly Direction[]): SetPhase[] => directions.map((direction) => ({ direction, busy: c.busy }));
+
+describeKernel('destinations: cluster and internet traffic shaped apart, real traffic', [], () => {
+  const suite = sandboxSuite(PREFIX, `destinations random policies: ${plan.banner}`);
+
+  for (const c of CASES) {
+    it(`destinations case ${c.set.name}, both directions: ${describeCase(c)}`, async () => {
+      const policy = suite.uses(parseSetCase(c.set, PREFIX));
+      const { verdicts, replanned } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, ['download', 'upload']), HARNESS);
+      expect(replanned).toEqual([]);
+      verdicts.forEach((v, i) => console.log(`destinations ${c.set.name}: ${v.pass ? 'PASS' : 'FAIL'} ${i === 0 ? 'download' : 'upload'}\n${formatVerdict(v)}`));
+      expect(verdicts.map((v) => v.pass)).toEqual([true, true]);
+    }, 90_000);
+  }
+
+  for (const { seed, c, direction } of draws) {
+    it(`destinations seed ${seed} ${direction}: ${describeCase(c)}`, async () => {
+      const policy = suite.uses(parseSetCase(c.set, PREFIX));
+      const { verdicts: [v] } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, [direction]), HARNESS);
+      console.log(`destinations seed ${seed} ${v!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeCase(c)}\n${formatVerdict(v!)}`);
+      expect(v!.pass).toBe(true);
+    }, 60_000);
+  }
+
+  it('destinations negative control: case (b) without the set classes fails the same harness', async () => {
+    const c = CASES[1]!;
+    const policy = suite.uses(parseSetCase(c.set, PREFIX, false));
+    const { verdicts } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, ['download']), HARNESS);
+    console.log(`destinations negative control (no sets): ${verdicts[0]!.pass ? 'PASS' : 'FAIL'}\n${formatVerdict(verdicts[0]!)}`);
+    expect(verdicts.map((v) => v.pass)).toEqual([false]);
+  }, 60_000);
+
+  it('destinations IPv6: an IPv6 set shapes IPv6 traffic (case (a) over IPv6, download)', async () => {
+    const c = CASES[0]!;
+    const policy = suite.uses(parseSetCase(c.set, PREFIX, true, true));
+    const { verdicts } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, ['download']), { ...HARNESS, ipv6: true });
+    console.log(`destinations IPv6: ${verdicts[0]!.pass ? 'PASS' : 'FAIL'}\n${formatVerdict(verdicts[0]!)}`);
+    expect(verdicts.map((v) => v.pass)).toEqual([true]);
+  }, 60_000);
+});
