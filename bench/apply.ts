@@ -2,15 +2,17 @@
 // managed containers, and a no-op reconcile tick (observe + compile + diff, nothing to do)
 // over 1,000 and 10,000 classes. Targets: < 5 ms per container; no-op tick < 100 ms at 10,000.
 // Run as root: npx tsx bench/apply.ts [apply|tick] (both by default)
+//   --groups N   apply: 1,000 containers flat and in N groups, alternating (twice each);
+//                tick: the 10,000 classes flat and with the containers in N groups
 
 import { Applier } from '../src/apply/applier';
-import { FileOwnershipStore, type OwnershipStore } from '../src/wiring/ownership';
+import { FileOwnershipStore, type OwnershipStore } from '../src/ports/ownership';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeProbe } from '../src/wiring/runtime';
-import { silentLogger } from '../src/wiring/logger';
-import { systemClock } from '../src/wiring/tokens';
+import { silentLogger } from '../src/ports/logger';
+import { systemClock } from '../src/ports/clock';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { listNetns, deleteNetns, NETNS_RUN_DIR } from '../src/kernel/native';
@@ -18,12 +20,17 @@ import { RtnlKernel } from '../src/kernel/rtnl/port';
 import type { Policy } from '../src/policy/model';
 import { executeInStages, syntheticPolicyDirect } from './fixtures';
 import { Reconciler } from '../src/reconcile/reconciler';
-import type { Plan } from '../src/plan/model';
+import type { Plan } from '../src/tc/operation';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../src/kernel/port';
 import type { ObservedState } from '../src/tc/model';
 
-const policy = (n: number, match: 'managed' | 'ip'): Policy =>
-  syntheticPolicyDirect(n, { match, name: `bench-${match}-${n}`, hostNetns: 'sl-ab-host', namespacePrefix: 'sl-ab-c' });
+const policy = (n: number, match: 'managed' | 'ip', groups = 0): Policy =>
+  syntheticPolicyDirect(n, { match, name: `bench-${match}-${n}`, hostNetns: 'sl-ab-host', namespacePrefix: 'sl-ab-c', groups });
+
+function groupsOption(): number {
+  const at = process.argv.indexOf('--groups');
+  return at < 0 ? 0 : Number(process.argv[at + 1]);
+}
 
 function cleanup(): void {
   for (const ns of listNetns()) if (ns.startsWith('sl-ab-')) deleteNetns(ns);
@@ -79,6 +86,17 @@ async function destroyTimed(applier: Applier, p: Policy): Promise<number> {
   return lastDestroyAt - t;
 }
 
+/** One apply on a settled machine, timed, and how many operations a second apply right after it plans. */
+async function timedApply(applier: Applier, p: Policy): Promise<{ ms: number; operations: number; second: number }> {
+  await settle();
+  const t = performance.now();
+  const outcome = await applier.apply(p);
+  const ms = performance.now() - t;
+  if (outcome.report.failed) throw outcome.report.failed.error;
+  const again = await applier.apply(p);
+  return { ms, operations: outcome.report.applied.length, second: again.plan.length };
+}
+
 async function stages(applier: Applier, kernel: RtnlKernel, store: OwnershipStore, p: Policy): Promise<void> {
   const planned = await applier.plan(p);
   for (const stage of await executeInStages(kernel, store, p, planned.plan)) console.log(`  ${stage.label}: ${stage.operations} operations, ${stage.ms.toFixed(0)} ms`);
@@ -116,9 +134,10 @@ async function main(): Promise<void> {
   const store = new FileOwnershipStore(dir);
   const applier = new Applier(kernel, store, nativeProbe, await detectFeatures());
   const only = process.argv[2];
+  const groups = groupsOption();
   try {
-    if (only !== 'tick') await fullApply(applier, kernel, store);
-    if (only !== 'apply') await noopTicks(applier, store);
+    if (only !== 'tick') await (groups > 0 ? groupedApply(applier, groups) : fullApply(applier, kernel, store));
+    if (only !== 'apply') await noopTicks(applier, store, groups);
   } finally {
     await kernel.close();
     cleanup();
@@ -130,18 +149,29 @@ async function fullApply(applier: Applier, kernel: RtnlKernel, store: OwnershipS
   console.log('bench/apply: full apply of N managed containers (target < 5 ms per container)');
   for (const n of [100, 1000]) {
     const p = policy(n, 'managed');
-    await settle();
-    const t = performance.now();
-    const outcome = await applier.apply(p);
-    const ms = performance.now() - t;
-    if (outcome.report.failed) throw outcome.report.failed.error;
-    const again = await applier.apply(p);
-    console.log(`  ${n} containers: ${outcome.report.applied.length} operations in ${ms.toFixed(0)} ms = ${(ms / n).toFixed(2)} ms per container; second apply: ${again.plan.length} operations`);
+    const { ms, operations, second } = await timedApply(applier, p);
+    console.log(`  ${n} containers: ${operations} operations in ${ms.toFixed(0)} ms = ${(ms / n).toFixed(2)} ms per container; second apply: ${second} operations`);
     console.log(`  destroy: ${(await destroyTimed(applier, p)).toFixed(0)} ms`);
   }
   console.log('where a 1,000-container apply spends its time (the same plan, executed in stages):');
   await settle();
   await stages(applier, kernel, store, policy(1000, 'managed'));
+}
+
+/** 1,000 containers flat and in `groups` groups, alternating: the apply time of each, and their ratio. */
+async function groupedApply(applier: Applier, groups: number): Promise<void> {
+  console.log(`bench/apply: full apply of 1,000 managed containers, flat and in ${groups} groups, alternating (target: grouped ≤ 1.1× flat)`);
+  const times: Record<string, number[]> = { flat: [], grouped: [] };
+  for (let round = 0; round < 2; round++) {
+    for (const [label, g] of [['flat', 0], ['grouped', groups]] as const) {
+      const p = policy(1000, 'managed', g);
+      const { ms, operations, second } = await timedApply(applier, p);
+      times[label]!.push(ms);
+      console.log(`  ${label}: ${operations} operations in ${ms.toFixed(0)} ms = ${(ms / 1000).toFixed(2)} ms per container; second apply: ${second} operations; destroy ${(await destroyTimed(applier, p)).toFixed(0)} ms`);
+    }
+  }
+  const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+  console.log(`  grouped / flat: ${(mean(times.grouped!) / mean(times.flat!)).toFixed(3)} (means of ${times.flat!.length} rounds)`);
 }
 
 const TICK_MODES = [
@@ -154,10 +184,12 @@ const TICK_MODES = [
  * everything only after an announced change (and every 60th tick); the others read class
  * counters alone. New devices announce their carrier up to a second late: waited out first.
  */
-async function noopTicks(applier: Applier, store: OwnershipStore): Promise<void> {
+async function noopTicks(applier: Applier, store: OwnershipStore, groups: number): Promise<void> {
   console.log('no-op reconcile tick (observe with counters + compile + diff + traffic snapshot; nothing to execute), target < 100 ms at 10,000 classes');
-  for (const n of [500, 5000]) {
-    const p = policy(n, 'ip');
+  const runs = groups > 0 ? [[5000, 0], [5000, groups]] : [[500, 0], [5000, 0]];
+  for (const [n, g] of runs as [number, number][]) {
+    const p = policy(n, 'ip', g);
+    if (g > 0) console.log(`  the same containers in ${g} groups:`);
     await applier.apply(p);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     for (const mode of TICK_MODES) {

@@ -5,6 +5,7 @@
 //   npx tsx bench/compile.ts --built    dist/ (npm run prepare) under plain node, as bin/sluice.js runs
 //   --runs N                            runs per size (default 5)
 //   --dual-stack                        the Host has an IPv6 prefix: every container also has an IPv6 address and filter
+//   --groups N                          also the same containers in N groups, each run alternating with the flat policy
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,11 @@ const TARGET_MS = 300;
 const TARGET_MB = 200;
 
 /** One size's figures from bench/compileChild.js: the sources under tsx, or dist/ under plain node. */
-function runSize(n: number, built: boolean, dualStack: boolean): Record<string, number> {
+function runSize(n: number, built: boolean, dualStack: boolean, groups: number): Record<string, number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
   try {
     const policyFile = path.join(dir, 'policy.json');
-    writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n, { dualStack })));
+    writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n, { dualStack, groups })));
     const root = path.resolve(__dirname, '..', built ? 'dist' : 'src');
     const loader = built ? [] : process.execArgv;
     return lastJsonLine(execFileSync(process.execPath, ['--expose-gc', ...loader, path.join(__dirname, 'compileChild.js'), root, policyFile], { encoding: 'utf8' }));
@@ -57,20 +58,31 @@ function runsOption(): number {
   return n;
 }
 
+function optionValue(name: string): number {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? 0 : Number(process.argv[at + 1]);
+}
+
 {
   const built = process.argv.includes('--built');
   const dualStack = process.argv.includes('--dual-stack');
+  const groups = optionValue('--groups');
   const runCount = runsOption();
   const what = `${built ? 'dist/ under plain node' : 'sources under tsx'}${dualStack ? ', dual-stack' : ''}`;
   console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), ${runCount} runs each, median (min–max); target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
+  // With --groups, the flat policy and the grouped one alternate, run by run.
+  const variants = groups > 0 ? [0, groups] : [0];
   for (const n of SIZES) {
-    const runs = Array.from({ length: runCount }, () => runSize(n, built, dualStack));
-    const r = runs[0]!;
-    const peak = Math.max(...runs.map((x) => x.rssMb!));
-    console.log(
-      `${String(n).padStart(6)} containers: ${r.objects} objects; compile ${spread(runs, 'compileMs')} ms + diff ${spread(runs, 'diffFromEmptyMs')} ms = ${spread(runs, 'compileAndDiffTotalMs')} ms; ` +
-        `recompile against observed + no-op diff ${spread(runs, 'recompileWithObservedAndNoopDiffMs')} ms (${r.noopOps} ops); peak RSS ${peak.toFixed(1)} MB (${r.baseRss!.toFixed(1)} MB with the policy loaded, before compile)` +
-        (built ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
-    );
+    const runs = variants.map(() => [] as Record<string, number>[]);
+    for (let i = 0; i < runCount; i++) variants.forEach((g, v) => runs[v]!.push(runSize(n, built, dualStack, g)));
+    variants.forEach((g, v) => {
+      const r = runs[v]![0]!;
+      const peak = Math.max(...runs[v]!.map((x) => x.rssMb!));
+      console.log(
+        `${String(n).padStart(6)} containers${g > 0 ? ` in ${g} groups` : groups > 0 ? ', no groups' : ''}: ${r.objects} objects; compile ${spread(runs[v]!, 'compileMs')} ms + diff ${spread(runs[v]!, 'diffFromEmptyMs')} ms = ${spread(runs[v]!, 'compileAndDiffTotalMs')} ms; ` +
+          `recompile against observed + no-op diff ${spread(runs[v]!, 'recompileWithObservedAndNoopDiffMs')} ms (${r.noopOps} ops); peak RSS ${peak.toFixed(1)} MB (${r.baseRss!.toFixed(1)} MB with the policy loaded, before compile)` +
+          (built || g > 0 ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
+      );
+    });
   }
 }

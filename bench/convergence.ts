@@ -11,14 +11,14 @@
 // end only when that has passed. Both are printed beside the figure.
 // Run as root: npx tsx bench/convergence.ts
 
-import { allocate } from '../src/allocate/oracle';
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
-import { silentLogger } from '../src/wiring/logger';
-import { systemClock } from '../src/wiring/tokens';
+import { silentLogger } from '../src/ports/logger';
+import { systemClock } from '../src/ports/clock';
 import type { CompiledPolicy } from '../src/compile';
-import { buildSandbox, oracleInputs, teardownDemo } from '../src/demo/run';
+import { buildSandbox, teardownDemo } from '../src/demo/run';
+import { policyJudge } from '../src/demo/written';
 import { PEER_LINK, PEER_NETNS, peerState } from '../src/demo/peer';
 import { TrafficRig } from '../src/demo/traffic';
 import { detectFeatures } from '../src/kernel/rtnl/features';
@@ -136,7 +136,7 @@ async function measure(mode: 'shared' | 'per-device'): Promise<void> {
         samples.push(await sampleBytes(meter, compiled));
         await new Promise((r) => setTimeout(r, SAMPLE_MS));
       }
-      const ideal = allocate(capacity, oracleInputs(compiled, 'download', step.active, capacity));
+      const ideal = policyJudge(policy).expect('download', step.active).ideal;
       const settled = settling(samples, from, ideal, capacity);
       const ms = settled.ms;
       const ticks = mode === 'per-device' && ms !== undefined ? ` (~${Math.ceil(ms / TICK_MS)} ticks of ${TICK_MS} ms)` : '';

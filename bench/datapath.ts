@@ -17,7 +17,7 @@
 import { loadavg } from 'node:os';
 import type { OracleInput } from '../src/measure/verdict';
 import { allocate } from '../src/allocate/oracle';
-import { judgeAgainstOracle } from '../src/measure/oracleVerdict';
+import { judgeAllocation } from '../src/measure/verdict';
 import type { Direction } from '../src/tc/model';
 import { bitsPerSec, type BitsPerSec } from '../src/units/units';
 import {
@@ -126,7 +126,7 @@ interface Judged {
 }
 
 function judge(node: Node, busy: readonly Container[], capacity: BitsPerSec, m: Measurement): Judged {
-  const verdict = judgeAgainstOracle({ capacity, containers: oracleInputs(node, busy, capacity), measuredGoodput: m.goodput });
+  const verdict = judgeAllocation({ capacity, containers: oracleInputs(node, busy, capacity), measuredGoodput: m.goodput }, allocate);
   const judged = verdict.containers.filter((c) => busy.some((b) => b.name === c.id));
   return {
     worstError: Math.max(...judged.map((c) => c.errorOfCapacity)),

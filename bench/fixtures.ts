@@ -2,10 +2,10 @@
 import { createdObjects } from '../src/apply/ownership';
 import { recordAhead } from '../src/apply/record';
 import type { KernelPort } from '../src/kernel/port';
-import type { Plan } from '../src/plan/model';
+import type { Plan } from '../src/tc/operation';
 import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
-import type { OwnershipStore } from '../src/wiring/ownership';
+import type { OwnershipStore } from '../src/ports/ownership';
 import { bitsPerSec } from '../src/units/units';
 
 export function syntheticPolicyText(containers: number, options: { mode?: 'shared' | 'per-device'; capacity?: string } = {}): string {
@@ -52,6 +52,8 @@ export interface DirectOptions {
   readonly capacity?: number;
   /** Dual-stack: the Host has subnet6 2001:2::/64, so managed containers get IPv6 addresses too. */
   readonly dualStack?: boolean;
+  /** Groups g0…g<n-1> (each guaranteeing its members' sum, priority i % 8); container i joins g<i % n>. */
+  readonly groups?: number;
 }
 
 /** The synthetic policy built directly (no YAML), so benchmarks measure what they name alone. */
@@ -71,9 +73,15 @@ export function syntheticPolicyDirect(containers: number, options: DirectOptions
           download: { guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(Math.min(1e9, capacity)), priority: i % 8 },
           upload: { guarantee: bitsPerSec(1e6), ceiling: capacity, priority: i % 8 },
         },
+        ...(options.groups ? { group: `g${i % options.groups}` } : {}),
         source,
       };
     }),
+    groups: Array.from({ length: options.groups ?? 0 }, (_, i) => ({
+      name: `g${i}`,
+      bandwidth: { download: { ceiling: capacity, priority: i % 8 }, upload: { ceiling: capacity, priority: i % 8 } },
+      source,
+    })),
     schedules: [],
   };
 }

@@ -15,7 +15,7 @@ import { RTM } from '../src/kernel/rtnl/constants';
 import { tcmsg } from '../src/kernel/rtnl/messages';
 import { diff } from '../src/plan/diff';
 import { emptyKernelState, type FilterObject, type KernelObject, type KernelState } from '../src/tc/model';
-import type { Operation, Plan } from '../src/plan/model';
+import type { Operation, Plan } from '../src/tc/operation';
 import { syntheticPolicyDirect } from './fixtures';
 import { tcCommand } from './tcBatch';
 

@@ -19,7 +19,7 @@ function snapshotOf(n: number, tick: number): TrafficSnapshot {
       rows.push({ container: `c${i}`, direction, guarantee: bitsPerSec(1e6), ceiling: bitsPerSec(1e9), priority: i % 8, bytes: 1e9 + i * tick, packets: 1e6 + i * tick, drops: tick % 3, overlimits: i * tick, backlogBytes: (i * tick) % 1500, lends: i * tick, borrows: 2 * i * tick, rate: bitsPerSec(1e6 + i + tick / 3) });
     }
   }
-  return { at: tick, host: 'bench', capacity: { download: bitsPerSec(10e9), upload: bitsPerSec(10e9) }, rows };
+  return { at: tick, host: 'bench', capacity: { download: bitsPerSec(10e9), upload: bitsPerSec(10e9) }, rows, groups: [] };
 }
 
 function scrape(url: string): Promise<Buffer> {

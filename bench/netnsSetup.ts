@@ -5,7 +5,7 @@
 // runs in one session. Run as root:
 //   npx tsx bench/netnsSetup.ts [N] [--dual-stack]      (N default 200)
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { deleteNetns, listNetns } from '../src/kernel/native';

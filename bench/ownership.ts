@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileOwnershipStore } from '../src/wiring/ownership';
+import { FileOwnershipStore } from '../src/ports/ownership';
 import { createdObjects, Ownership } from '../src/apply/ownership';
 import { recordAhead, recordedOwnership, recordSettled } from '../src/apply/record';
 import { compilePolicy } from '../src/compile';
-import type { Plan } from '../src/plan/model';
+import type { Plan } from '../src/tc/operation';
 import { type KernelObject, type KernelState, type ObservedState } from '../src/tc/model';
 import { objectKey } from '../src/tc/identity';
 import { syntheticPolicyDirect } from './fixtures';

@@ -9,11 +9,12 @@
 //   [--gso capped,kernel-default] [--flows n] [--phase-seconds s]
 
 import { Applier } from '../src/apply/applier';
-import { MemoryOwnershipStore } from '../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../src/demo/run';
 import { CAPPED_GSO_MAX_SIZE } from '../src/demo/peer';
 import { DEMO_PHASES } from '../src/demo/scenario';
+import { policyJudge } from '../src/demo/written';
 import { detectFeatures } from '../src/kernel/rtnl/features';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../src/policy/load';
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
           try {
             const compiled = await buildSandbox(deps, policy, () => undefined, { adjust: variantOf(rule, gso, linkMbit * 1e6), peerGso: gso });
             const site = sandboxSite(compiled);
-            const results = await runPhases(deps, policy, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows })) }, {
+            const results = await runPhases(deps, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows })) }, {
+              judge: policyJudge(policy),
               phases: DEMO_PHASES,
               directions: ['download', 'upload'],
               phaseSeconds,

@@ -14,7 +14,8 @@ missing=()
 # bench/peers compares Sluice with, and that the CNI tests chain sluice after; command -v
 # also answers for a path. podman: the second CNI runtime of the CNI tests (its own sl- namespace).
 # ethtool: the offload settings of devices Sluice does not own, which it must leave as they were.
-for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman ethtool:ethtool; do
+# systemd-analyze: verifying deploy/systemd/sluice.service (nothing is started).
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman systemd-analyze:systemd ethtool:ethtool; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -19,11 +19,15 @@ export abstract class SluiceError extends Error {
   }
 }
 
-/** The process lacks CAP_NET_ADMIN (or root) for something that needs it. */
+/**
+ * The process is not root, or (`lacking`) root without capabilities the action needs: a
+ * bounding set (systemd's CapabilityBoundingSet=, a container's capabilities) left them out.
+ */
 export class PermissionError extends SluiceError {
   readonly code = 'EPERM';
-  constructor(action: string) {
-    super(`${action} needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)`, 'run it as root, e.g. `sudo npx sluice ...`');
+  constructor(action: string, lacking: readonly string[] = []) {
+    if (lacking.length === 0) super(`${action} needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN)`, 'run it as root, e.g. `sudo npx sluice ...`');
+    else super(`${action} needs ${lacking.join(' and ')}, which this process lacks`, `add ${lacking.join(' ')} to the capability bounding set it runs with (CapabilityBoundingSet= in deploy/systemd/sluice.service, a container's capabilities)`);
   }
 }
 
@@ -77,6 +81,14 @@ export class DockerUnreachableError extends SluiceError {
       `cannot reach the Docker daemon at ${endpoint} (${cause})`,
       'start dockerd, or point Sluice at its socket: --docker-endpoint unix:///path/docker.sock, spec.docker.endpoint in the Host, or $DOCKER_HOST',
     );
+  }
+}
+
+/** The kernel answered with a message Sluice cannot read: shorter than its header, or an attribute of the wrong size. */
+export class MalformedReplyError extends SluiceError {
+  readonly code = 'EBADMSG';
+  constructor(readonly what: string, detail: string) {
+    super(`cannot read the kernel's ${what}: ${detail}`, 'no Linux kernel answers like this; report it with `uname -r` and the command that read it');
   }
 }
 

@@ -19,7 +19,7 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import type { BitsPerSec } from '../../src/units/units';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import { BRIDGE, bridgeConf, CNI_BIN, CNI_VERSION, GATEWAY, hostWithRoutedPeer, inNetns, NETWORK, run, SUBNET, UPLINK } from '../peers/systems';
 

@@ -20,10 +20,11 @@ import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import type { PolicyLoader } from '../../src/sources/loader';
 import { buildContainer } from '../../src/wiring/container';
-import { silentLogger } from '../../src/wiring/logger';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { silentLogger } from '../../src/ports/logger';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock, TOKENS } from '../../src/wiring/tokens';
+import { TOKENS } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
 import type { BitsPerSec } from '../../src/units/units';
 
 /** The ADD path's shaping comes from the plugin's poke; a tick this long never does it. */

@@ -1,19 +1,19 @@
 // Converging the kernel to a policy: observe what Sluice owns, compile, diff, execute.
 // The same path serves `plan`, `apply`, `destroy`, the reconciler's tick and the demo.
 
-import type { OwnershipRecord, OwnershipStore } from '../wiring/ownership';
+import type { OwnershipRecord, OwnershipStore } from '../ports/ownership';
 import { BridgeFullError, ForeignObjectError } from './errors';
-import { createdObjects, Ownership, touchesShared, withPinned, type OwnershipView } from './ownership';
+import { createdObjects, Ownership, touchesShared, withPinned, type DesiredLinkKinds, type OwnershipView } from './ownership';
 import { isEmptyRecord, recordAhead, recordedOwnership, recordSettled, type RecordBase } from './record';
 import { CompileMemo, policyFootprint, type CompiledPolicy, type KernelFeatures } from '../compile';
-import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../compile/placement';
+import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../shape/namespaces';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
-import type { Plan } from '../plan/model';
+import type { Plan } from '../tc/operation';
 import type { Policy } from '../policy/model';
 import { emptyKernelState, HOST_NETNS, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
-import { mergeStates, objectKey } from '../tc/identity';
+import { deviceKey, mergeStates, objectKey } from '../tc/identity';
 
 /** The namespace-level facts the applier needs from the machine (native.ts in production). */
 export interface NamespaceProbe {
@@ -63,7 +63,7 @@ export class Applier {
   /** Namespaces named by a process (/proc/<pid>/ns/net) observed last time. */
   private transient = new Set<NetnsLocator>();
   private viewed: { readonly revision: string; readonly record: OwnershipRecord | undefined; readonly desired: KernelState; readonly view: OwnershipView } | undefined;
-  private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string> } | undefined;
+  private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } | undefined;
   private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
 
   constructor(
@@ -107,15 +107,19 @@ export class Applier {
     const last = this.viewed;
     const revision = observed.revision;
     if (revision !== undefined && last && last.revision === revision && last.record === record && last.desired === desired) return { ...last.view, observed: { ...last.view.observed, stats: observed.stats } };
-    const view = new Ownership(recordedOwnership(record)).view(observed, this.keysOf(desired));
+    const view = new Ownership(recordedOwnership(record)).view(observed, this.keysOf(desired), this.desiredIndex(desired).links);
     this.viewed = revision === undefined ? undefined : { revision, record, desired, view };
     return view;
   }
 
   /** Every key of a desired state (made once per state: the compiled one keeps its identity). */
   private keysOf(state: KernelState): ReadonlySet<string> {
-    if (this.desiredKeys?.state !== state) this.desiredKeys = { state, keys: new Set(allObjects(state).map(objectKey)) };
-    return this.desiredKeys.keys;
+    return this.desiredIndex(state).keys;
+  }
+
+  private desiredIndex(state: KernelState): { readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } {
+    if (this.desiredKeys?.state !== state) this.desiredKeys = { state, keys: new Set(allObjects(state).map(objectKey)), links: new Map(state.links.map((l) => [objectKey(l), l.spec.kind])) };
+    return this.desiredKeys;
   }
 
   /** The desired state with the pinned objects in it, the same object while neither changes. */
@@ -246,9 +250,6 @@ export class Applier {
   }
 }
 
-const deviceKey = (netns: NetnsLocator, dev: string): string => `${netns}\0${dev}`;
-
-
 /**
  * A device Sluice shapes but does not own reads as `external` (never deleted or
  * replaced), and its addresses and routes are not Sluice's to remove; its qdiscs,
@@ -302,12 +303,12 @@ const unseenDevices = (policy: Policy): ExternalDevice[] =>
 /** The part of `observed` that `desired` speaks about: its namespaces, its links, and what is on them. */
 function footprint(observed: ObservedState, desired: KernelState): ObservedState {
   const namespaces = new Set(desired.namespaces.map((n) => n.name));
-  const links = new Set(desired.links.map((l) => `${l.netns}/${l.name}`));
-  const inside = (o: { netns: NetnsLocator; dev?: string }): boolean => namespaces.has(o.netns) || (o.dev !== undefined && links.has(`${o.netns}/${o.dev}`));
+  const links = new Set(desired.links.map((l) => deviceKey(l.netns, l.name)));
+  const inside = (o: { netns: NetnsLocator; dev?: string }): boolean => namespaces.has(o.netns) || (o.dev !== undefined && links.has(deviceKey(o.netns, o.dev)));
   return {
     ...observed,
     namespaces: observed.namespaces.filter((n) => namespaces.has(n.name)),
-    links: observed.links.filter((l) => namespaces.has(l.netns) || links.has(`${l.netns}/${l.name}`)),
+    links: observed.links.filter((l) => namespaces.has(l.netns) || links.has(deviceKey(l.netns, l.name))),
     addresses: observed.addresses.filter(inside),
     routes: observed.routes.filter(inside),
     sysctls: observed.sysctls.filter((s) => namespaces.has(s.netns)),

@@ -33,13 +33,34 @@ export class BridgeFullError extends SluiceError {
 export class ForeignObjectError extends SluiceError {
   readonly code = 'EFOREIGN';
   constructor(readonly host: string, readonly conflicts: readonly ForeignConflict[]) {
-    const shown = conflicts.slice(0, 5).map((c) => `${describeObject(c.object)} ${c.reason === 'exists' ? 'already exists' : 'would be changed'}`);
+    const shown = conflicts.slice(0, 5).map(describeConflict);
     const more = conflicts.length > shown.length ? `\n  … and ${conflicts.length - shown.length} more` : '';
     super(`apply to host ${host} refused before any change: Sluice did not create ${conflicts.length === 1 ? 'this object' : 'these objects'} (not in its ownership record)\n  ${shown.join('\n  ')}${more}`, hintFor(conflicts));
   }
 }
 
+function describeConflict(c: ForeignConflict): string {
+  switch (c.reason) {
+    case 'exists':
+      return `${describeObject(c.object)} already exists`;
+    case 'differs':
+      return `${describeObject(c.object)} would be changed`;
+    case 'other-kind':
+      return `${describeObject(c.object)} already exists and is not a${c.wanted === 'ifb' ? 'n' : ''} ${c.wanted}: the policy names it as its ${c.wanted}, and Sluice would have to delete it to create one`;
+    default: {
+      const never: never = c;
+      return String(never);
+    }
+  }
+}
+
 function hintFor(conflicts: readonly ForeignConflict[]): string {
+  const otherKind = conflicts.find((c) => c.reason === 'other-kind');
+  if (otherKind) {
+    const name = otherKind.object.name;
+    if (otherKind.wanted === 'ifb') return `write another name in the Host's spec.ifb (one that does not exist yet, or an IFB Sluice created): Sluice never deletes ${name}`;
+    return `write another name in the Host's spec.bridge (one that does not exist yet, or a bridge Sluice created): Sluice never deletes ${name}. To shape a bridge another tool made, name that bridge and set \`external: true\` in the Host`;
+  }
   const bridge = conflicts.find((c) => c.object.type === 'link' && c.object.spec.kind === 'bridge');
   if (bridge) {
     return 'a bridge someone else made is shaped but never created, re-addressed or deleted when the Host declares it external (today: spec.docker for a Docker bridge); or name another bridge in the Host, or remove this one if it is left over';

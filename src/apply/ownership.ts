@@ -13,9 +13,9 @@
 // deleted one by one instead, and it stays in the record.
 
 import { majorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
-import { objectKey } from '../tc/identity';
-import type { Plan } from '../plan/model';
+import { type KernelObject, type KernelState, type LinkObject, type LinkSpec, type NetnsLocator, type ObservedState } from '../tc/model';
+import { deviceKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
+import type { Plan } from '../tc/operation';
 
 /** What a record says Sluice created; a record without object keys (format 1) is read by its older rule. */
 export interface RecordedOwnership {
@@ -26,13 +26,17 @@ export interface RecordedOwnership {
   readonly legacyLinks?: readonly { readonly netns: NetnsLocator; readonly dev: string }[];
 }
 
-export type ConflictReason = 'exists' | 'differs';
+/** exists: Sluice would create over it; differs: change it; other-kind: delete it to make a device of another kind under its name. */
+export type ConflictReason = 'exists' | 'differs' | 'other-kind';
 
 /** An object the plan would create, change or delete that Sluice did not create. */
-export interface ForeignConflict {
-  readonly reason: ConflictReason;
-  readonly object: KernelObject;
-}
+export type ForeignConflict =
+  | { readonly reason: Exclude<ConflictReason, 'other-kind'>; readonly object: KernelObject }
+  /** `wanted`: the kind of device the policy wants under that name. */
+  | { readonly reason: 'other-kind'; readonly object: LinkObject; readonly wanted: LinkSpec['kind'] };
+
+/** The kind of each link the desired state makes, by objectKey. */
+export type DesiredLinkKinds = ReadonlyMap<string, LinkSpec['kind']>;
 
 export interface OwnershipView {
   /** The observed objects Sluice owns, plus foreign ones the desired state names (shared, never deleted). */
@@ -46,10 +50,6 @@ export interface OwnershipView {
   /** Keys of the foreign objects the desired state names (so that no plan touches them). */
   readonly shared: ReadonlySet<string>;
 }
-
-const sep = '\0';
-const devKey = (netns: NetnsLocator, dev: string): string => `${netns}${sep}${dev}`;
-const treeKey = (netns: NetnsLocator, dev: string, major: number): string => `${netns}${sep}${dev}${sep}${major}`;
 
 /** The tree a tc object hangs in: the major of the qdisc it belongs to (undefined for a root qdisc itself). */
 function treeMajorOf(o: KernelObject): number | undefined {
@@ -71,7 +71,7 @@ export class Ownership {
 
   constructor(private readonly record: RecordedOwnership | undefined) {
     this.namespaces = new Set(record?.namespaces ?? []);
-    this.legacyDevices = record && !record.keys ? new Set((record.legacyLinks ?? []).map((d) => devKey(d.netns, d.dev))) : undefined;
+    this.legacyDevices = record && !record.keys ? new Set((record.legacyLinks ?? []).map((d) => deviceKey(d.netns, d.dev))) : undefined;
   }
 
   /** Whether the record alone says Sluice created `o` (the HTB-tree rule aside). */
@@ -83,14 +83,14 @@ export class Ownership {
     if (!this.legacyDevices) return false;
     if (this.namespaces.has(o.netns)) return true;
     const dev = o.type === 'link' ? o.name : deviceOf(o);
-    return dev !== undefined && this.legacyDevices.has(devKey(o.netns, dev));
+    return dev !== undefined && this.legacyDevices.has(deviceKey(o.netns, dev));
   }
 
   /**
    * Splits an observation into what Sluice owns and what it must leave alone, and finds
    * the objects the desired state would take over although Sluice did not create them.
    */
-  view(observed: ObservedState, desiredKeys: ReadonlySet<string>): OwnershipView {
+  view(observed: ObservedState, desiredKeys: ReadonlySet<string>, desiredLinks: DesiredLinkKinds = new Map()): OwnershipView {
     const trees = new Set<string>();
     for (const q of observed.qdiscs) if (q.spec.kind === 'htb' && this.recorded(q)) trees.add(treeKey(q.netns, q.dev, majorOf(q.handle)));
     const foreign: KernelObject[] = [];
@@ -103,7 +103,13 @@ export class Ownership {
         const major = treeMajorOf(o);
         const dev = deviceOf(o);
         const inTree = major !== undefined && dev !== undefined && o.type !== 'namespace' && o.type !== 'cgroup-classid' && trees.has(treeKey(o.netns, dev, major));
-        if (neverDeleted(o) || inTree || this.recorded(o, key)) {
+        const wanted = o.type === 'link' ? desiredLinks.get(key) : undefined;
+        if (o.type === 'link' && wanted !== undefined && wanted !== 'external' && wanted !== o.spec.kind && !this.recorded(o, key)) {
+          // A device of another kind (lo, a NIC, a stranger's veth or IFB) under the name the
+          // policy gives one of its own: the diff would replace it, deleting what is not Sluice's.
+          conflicts.push({ reason: 'other-kind', object: o, wanted });
+          out.push(o);
+        } else if (neverDeleted(o) || inTree || this.recorded(o, key)) {
           out.push(o);
         } else if (desiredKeys.has(key)) {
           // Something Sluice would create is already there and is not its own.
@@ -136,23 +142,23 @@ function pinnedBy(view: ObservedState, foreign: readonly KernelObject[], desired
   const holders = new Set<string>();
   const hold = (o: KernelObject): void => {
     if (o.type === 'namespace' || o.type === 'cgroup-classid') return;
-    holders.add(`netns/${o.netns}`);
+    holders.add(namespaceKey(o.netns));
     const dev = deviceOf(o);
     if (dev === undefined) return;
-    holders.add(devKey(o.netns, dev));
+    holders.add(deviceKey(o.netns, dev));
     const major = treeMajorOf(o);
     if (major !== undefined) holders.add(treeKey(o.netns, dev, major));
   };
   for (const o of foreign) hold(o);
   // A device of a kind Sluice never makes (reported as external) dies with its namespace too.
-  for (const l of view.links) if (l.spec.kind === 'external' && l.name !== 'lo' && !desiredKeys.has(objectKey(l))) holders.add(`netns/${l.netns}`);
+  for (const l of view.links) if (l.spec.kind === 'external' && l.name !== 'lo' && !desiredKeys.has(objectKey(l))) holders.add(namespaceKey(l.netns));
   if (holders.size === 0) return [];
   const pinned: KernelObject[] = [];
   const consider = (o: KernelObject, holderKey: string): void => {
     if (holders.has(holderKey) && !desiredKeys.has(objectKey(o))) pinned.push(o);
   };
-  for (const n of view.namespaces) consider(n, `netns/${n.name}`);
-  for (const l of view.links) if (l.spec.kind !== 'external') consider(l, devKey(l.netns, l.name));
+  for (const n of view.namespaces) consider(n, namespaceKey(n.name));
+  for (const l of view.links) if (l.spec.kind !== 'external') consider(l, deviceKey(l.netns, l.name));
   for (const q of view.qdiscs) if (q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS) consider(q, treeKey(q.netns, q.dev, majorOf(q.handle)));
   return pinned;
 }

@@ -1,9 +1,9 @@
 // The ownership record as sets (pure): what it says Sluice created, the record to write
 // ahead of a plan's creates, and the record once a plan has been carried out.
 
-import type { OwnershipRecord } from '../wiring/ownership';
+import type { OwnershipRecord } from '../ports/ownership';
 import { type ExternalDevice, type KernelObject, type NetnsLocator } from '../tc/model';
-import { objectKey } from '../tc/identity';
+import { deviceKey, namespaceKey, objectKey } from '../tc/identity';
 import type { RecordedOwnership } from './ownership';
 
 /** Where a record's object keys are grouped: the object's namespace, "" for what has none. */
@@ -55,7 +55,7 @@ function build(base: RecordBase, namespaces: Iterable<string>, groups: Groups, p
 }
 
 function unionDevices(a: readonly ExternalDevice[], b: readonly ExternalDevice[]): ExternalDevice[] {
-  return [...new Map([...a, ...b].map((d) => [`${d.netns}\0${d.dev}`, d])).values()];
+  return [...new Map([...a, ...b].map((d) => [deviceKey(d.netns, d.dev), d])).values()];
 }
 
 /**
@@ -96,7 +96,7 @@ function add(o: KernelObject, namespaces: Set<string>, groups: Groups): void {
  * The same record when nothing left it.
  */
 export function recordSettled(record: OwnershipRecord, base: RecordBase, keep: ReadonlySet<string>): OwnershipRecord {
-  const namespaces = record.namespaces.filter((n) => keep.has(`netns/${n}`));
+  const namespaces = record.namespaces.filter((n) => keep.has(namespaceKey(n)));
   let dropped = namespaces.length !== record.namespaces.length;
   const groups: Groups = new Map();
   for (const [group, suffixes] of Object.entries(record.objects ?? {})) {

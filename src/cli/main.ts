@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
-import { EXIT, setDebug } from './output';
+import { EXIT, EXIT_HELP, setDebug } from './output';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
@@ -17,7 +17,8 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: false })
     .option('--debug', 'show the stack of an internal error (a bug: please report it with the stack)', false)
     // Before the commands are added: they inherit it, so a usage error exits 2 (README), not commander's 1.
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', EXIT_HELP);
   program.hook('preAction', (root) => setDebug((root.opts() as { debug: boolean }).debug));
   for (const register of COMMANDS) register(program);
   return program;

@@ -5,7 +5,7 @@
 // bridge (the runtime's), which is where the daemon's Host shapes it.
 
 import { openRtnlKernel } from '../kernel/rtnl/port';
-import { ipToInt } from '../policy/subnet';
+import { ipToInt } from '../net/ipv4';
 import { HOST_NETNS, type KernelState } from '../tc/model';
 import type { Attachment } from './attachment';
 

@@ -7,7 +7,7 @@ import { createConnection } from 'node:net';
 import { basename } from 'node:path';
 import { guessHostSide, hostInterfaces, type Attachment, type HostSide } from './attachment';
 import { runPlugin, type PluginDeps } from './plugin';
-import { CNI_ERROR, CniError, parseRequest, PLUGIN_CNI_VERSION, type PrevResult } from './protocol';
+import { CNI_ERROR, CniError, parseRequest, versionOfInput, type PrevResult } from './protocol';
 import { AttachmentStore } from './store';
 
 const POKE_TIMEOUT_MS = 200;
@@ -20,16 +20,14 @@ export const systemDeps: PluginDeps = {
 };
 
 export async function main(stdin: string, env: NodeJS.ProcessEnv, out: (text: string) => void, deps: PluginDeps = systemDeps): Promise<number> {
-  let version = PLUGIN_CNI_VERSION;
   try {
-    const request = parseRequest(env, stdin);
-    version = request.command === 'VERSION' ? request.cniVersion : request.conf.cniVersion;
-    const output = await runPlugin(request, deps);
+    const output = await runPlugin(parseRequest(env, stdin), deps);
     if (output) out(JSON.stringify(output));
     return 0;
   } catch (e) {
-    const error = e instanceof CniError ? e : new CniError(CNI_ERROR.ioFailure, `sluice plugin failed: ${(e as Error).message}`, 'please report this with the network configuration');
-    out(JSON.stringify(error.toJson(version)));
+    const error = e instanceof CniError ? e : new CniError(CNI_ERROR.internal, `sluice plugin failed: ${(e as Error).message}`, 'a bug in the plugin: please report this with the network configuration');
+    // In the version the runtime speaks, also when the request was refused before it parsed.
+    out(JSON.stringify(error.toJson(versionOfInput(stdin))));
     return 1;
   }
 }

@@ -19,6 +19,8 @@ export const CNI_ERROR = {
   notAvailable: 50,
   /** CHECK: the container's shaping is missing (Sluice's own code). */
   shapingMissing: 100,
+  /** A bug in the plugin (libcni's ErrInternal). */
+  internal: 999,
 } as const;
 
 export type CniErrorCode = (typeof CNI_ERROR)[keyof typeof CNI_ERROR];
@@ -116,19 +118,41 @@ export type CniRequest =
 
 const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'];
 
+/** Commands later than the first supported version, and the version that brought each (SPEC.md's version table). */
+const INTRODUCED_IN: Partial<Record<CniCommand, (typeof SUPPORTED_VERSIONS)[number]>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
+
+const isCommand = (c: string | undefined): c is CniCommand => c !== undefined && (COMMANDS as readonly string[]).includes(c);
+
+/** Position in SUPPORTED_VERSIONS: the versions are listed in order. */
+const versionIndex = (version: string): number => (SUPPORTED_VERSIONS as readonly string[]).indexOf(version);
+
+/** The configuration's cniVersion if stdin names a supported one (for an error's own cniVersion); else the plugin's. */
+export function versionOfInput(stdin: string): string {
+  try {
+    const v: unknown = (JSON.parse(stdin) as Record<string, unknown> | null)?.['cniVersion'];
+    if (typeof v === 'string' && versionIndex(v) >= 0) return v;
+  } catch {
+    // Not JSON: the plugin's version.
+  }
+  return PLUGIN_CNI_VERSION;
+}
+
 /** Parses an invocation; throws CniError with the spec's code when it is malformed. */
 export function parseRequest(env: Readonly<Record<string, string | undefined>>, stdin: string): CniRequest {
   const command = env['CNI_COMMAND'];
-  if (!command || !(COMMANDS as readonly string[]).includes(command)) {
+  if (!isCommand(command)) {
     throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_COMMAND is ${command === undefined ? 'not set' : JSON.stringify(command)}`, `set CNI_COMMAND to one of ${COMMANDS.join(', ')}`);
   }
   const raw = decode(stdin, command === 'VERSION');
   if (command === 'VERSION') return { command, cniVersion: typeof raw['cniVersion'] === 'string' ? raw['cniVersion'] : PLUGIN_CNI_VERSION };
   const conf = parseConf(raw);
+  const since = INTRODUCED_IN[command];
+  if (since && versionIndex(conf.cniVersion) < versionIndex(since)) {
+    throw new CniError(CNI_ERROR.incompatibleVersion, `${command} needs cniVersion ${since} or later, the configuration says ${conf.cniVersion}`, `${command} came with CNI ${since}; a runtime speaking ${conf.cniVersion} does not send it`);
+  }
   switch (command) {
     case 'GC':
     case 'STATUS':
-      if (conf.cniVersion !== '1.1.0') throw new CniError(CNI_ERROR.incompatibleVersion, `${command} needs cniVersion 1.1.0, the configuration says ${conf.cniVersion}`, 'GC and STATUS are CNI 1.1 commands; a 1.0 runtime does not send them');
       return { command, conf };
     case 'DEL':
       return { command, conf, env: attachmentEnv(env, false) };
@@ -161,17 +185,49 @@ function parseConf(raw: Record<string, unknown>): NetConf {
   const runtimeConfig = isRecord(raw['runtimeConfig']) ? raw['runtimeConfig'] : {};
   const prev = raw['prevResult'];
   const valid = raw['cni.dev/valid-attachments'];
+  const name = stringField(raw, 'name');
+  // The network's name is a directory of the state directory: the spec's own rule keeps it one.
+  if (!NETWORK_NAME.test(name)) throw new CniError(CNI_ERROR.invalidConfig, `the network configuration's "name" ${JSON.stringify(name)} is not a network name`, 'letters, digits, "_", "." and "-", starting with a letter or digit (the CNI specification)');
   return {
     cniVersion,
-    name: stringField(raw, 'name'),
+    name,
     type: stringField(raw, 'type'),
     stateDir: optionalString(raw, 'stateDir') ?? DEFAULT_STATE_DIR,
     controlSocket: optionalString(raw, 'controlSocket') ?? DEFAULT_CONTROL_SOCKET,
-    ...(isRecord(prev) ? { prevResult: prev as PrevResult } : {}),
+    ...(isRecord(prev) ? { prevResult: checkedPrevResult(prev) } : {}),
     ...(isRecord(runtimeConfig['bandwidth']) ? { bandwidth: bandwidthOf(runtimeConfig['bandwidth']) } : {}),
     annotations: stringRecord(runtimeConfig[POD_ANNOTATIONS_CAPABILITY]),
     ...(Array.isArray(valid) ? { validAttachments: valid.filter(isRecord).map((v) => ({ containerId: String(v['containerID'] ?? ''), ifname: String(v['ifname'] ?? '') })) } : {}),
   };
+}
+
+/** The spec's network name (libcni validates it the same way). */
+const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Linux's rule for a device name (dev_valid_name): 1 to 15 bytes, not "." or "..", no "/", ":" or white space. */
+export const isDeviceName = (name: string): boolean => name !== '.' && name !== '..' && Buffer.byteLength(name) > 0 && Buffer.byteLength(name) < 16 && !/[/:\s]/.test(name);
+
+/** The fields of the earlier plugins' result that Sluice reads, in the shape the spec gives them; the rest passes through untouched. */
+function checkedPrevResult(prev: Record<string, unknown>): PrevResult {
+  const refuse = (field: string, value: unknown, expected: string): never => {
+    throw new CniError(CNI_ERROR.invalidConfig, `prevResult.${field} is ${value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80)}, not ${expected}`, "the earlier plugins' result must follow the CNI specification's result format: check the plugins before sluice in the conflist");
+  };
+  const list = (key: string): unknown[] => {
+    const v = prev[key];
+    if (v === undefined) return [];
+    return Array.isArray(v) ? v : refuse(key, v, 'a list');
+  };
+  list('interfaces').forEach((i, n) => {
+    if (!isRecord(i)) refuse(`interfaces[${n}]`, i, 'an object');
+    else if (typeof i['name'] !== 'string') refuse(`interfaces[${n}].name`, i['name'], 'a string');
+    else if (i['sandbox'] !== undefined && typeof i['sandbox'] !== 'string') refuse(`interfaces[${n}].sandbox`, i['sandbox'], 'a string');
+  });
+  list('ips').forEach((ip, n) => {
+    if (!isRecord(ip)) refuse(`ips[${n}]`, ip, 'an object');
+    else if (typeof ip['address'] !== 'string') refuse(`ips[${n}].address`, ip['address'], 'a string');
+    else if (ip['interface'] !== undefined && !(Number.isInteger(ip['interface']) && (ip['interface'] as number) >= 0)) refuse(`ips[${n}].interface`, ip['interface'], 'an index into interfaces');
+  });
+  return prev as PrevResult;
 }
 
 function bandwidthOf(b: Record<string, unknown>): RuntimeBandwidth {
@@ -194,6 +250,8 @@ function attachmentEnv(env: Readonly<Record<string, string | undefined>>, needsN
   const missing = [...(!containerId ? ['CNI_CONTAINERID'] : []), ...(!ifname ? ['CNI_IFNAME'] : []), ...(needsNetns && !netns ? ['CNI_NETNS'] : [])];
   if (missing.length > 0) throw new CniError(CNI_ERROR.invalidEnvironment, `${missing.join(', ')} not set`, 'the runtime sets these for ADD, DEL and CHECK');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId!)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not a valid container id`, 'letters, digits, "_", "." and "-", starting with a letter or digit');
+  // Part of the attachment record's file name: a "/" would lead out of the state directory.
+  if (!isDeviceName(ifname!)) throw new CniError(CNI_ERROR.invalidEnvironment, `CNI_IFNAME ${JSON.stringify(ifname)} is not a network device name`, 'at most 15 characters, without "/", ":" or white space, as Linux names devices');
   return { containerId: containerId!, ifname: ifname!, ...(netns ? { netns } : {}), args: parseCniArgs(env['CNI_ARGS'] ?? '') };
 }
 
@@ -215,7 +273,18 @@ export function passThrough(conf: NetConf): Record<string, unknown> {
   if (!conf.prevResult) {
     throw new CniError(CNI_ERROR.invalidConfig, 'no prevResult: sluice is a chained plugin and shapes what an earlier plugin attached', 'put sluice after the interface plugin (e.g. bridge) in the conflist\'s "plugins"');
   }
-  return { ...conf.prevResult, cniVersion: conf.cniVersion };
+  const ips = conf.prevResult.ips;
+  return { ...conf.prevResult, cniVersion: conf.cniVersion, ...(Array.isArray(ips) ? { ips: ips.map((ip) => ipInVersion(ip, conf.cniVersion)) } : {}) };
+}
+
+/**
+ * A result's IP in `cniVersion`'s shape: before 1.0.0 each IP names its family
+ * ("version": "4" or "6", required by 0.3.x and 0.4.0 readers); from 1.0.0 it does not.
+ */
+function ipInVersion(ip: CniIp, cniVersion: string): CniIp {
+  const { version: _family, ...rest } = ip;
+  if (versionIndex(cniVersion) >= versionIndex('1.0.0')) return rest;
+  return { ...rest, version: ip.address.includes(':') ? '6' : '4' };
 }
 
 function stringField(raw: Record<string, unknown>, key: string): string {

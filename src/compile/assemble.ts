@@ -1,17 +1,16 @@
-// The tc objects of a whole policy, from its placements: the shared trees on the bridge
-// and the IFB, or a tree per container device. Pure.
+// The tc objects of a shaping tree: the shared trees on the bridge and the IFB (flat, or
+// nested where the policy has groups: nested.ts), or a tree per container device. Pure.
 
-import type { HostPolicy, Policy } from '../policy/model';
 import type { Direction, HtbClassSpec } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
-import type { KernelFeatures } from './features';
-import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, type TcObjects, type TreeClasses } from './trees';
+import type { KernelFeatures } from '../tc/features';
+import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
+import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
-import { guaranteeOf, type Placement } from './placement';
+import { addGroupedTree, groupedLayout } from './nested';
 
-
-function ratesOf(p: Placement, dir: Direction): ClassRates {
+function ratesOf(p: ContainerNode, dir: Direction): ClassRates {
   const b = p.policy.bandwidth[dir];
   return { rate: guaranteeOf(p, dir), ceil: b.ceiling, prio: b.priority, burst: b.burst };
 }
@@ -21,18 +20,18 @@ function ratesOf(p: Placement, dir: Direction): ClassRates {
  * p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and threw that
  * code away when the upload tree asked for 'upload'.
  */
-function treeSpecs(placements: readonly Placement[], dir: Direction, base: BitsPerSec): HtbClassSpec[] {
+function treeSpecs(nodes: readonly ContainerNode[], dir: Direction, base: BitsPerSec): HtbClassSpec[] {
   const specs = new HtbClassSpecs(base);
-  const out = new Array<HtbClassSpec>(placements.length);
+  const out = new Array<HtbClassSpec>(nodes.length);
   if (dir === 'download') {
-    for (let i = 0; i < placements.length; i++) {
-      const p = placements[i]!;
+    for (let i = 0; i < nodes.length; i++) {
+      const p = nodes[i]!;
       const b = p.policy.bandwidth.download;
       out[i] = specs.ofRates(p.downloadGuarantee, b.ceiling, b.priority, b.burst);
     }
   } else {
-    for (let i = 0; i < placements.length; i++) {
-      const p = placements[i]!;
+    for (let i = 0; i < nodes.length; i++) {
+      const p = nodes[i]!;
       const b = p.policy.bandwidth.upload;
       out[i] = specs.ofRates(p.uploadGuarantee, b.ceiling, b.priority, b.burst);
     }
@@ -41,35 +40,31 @@ function treeSpecs(placements: readonly Placement[], dir: Direction, base: BitsP
 }
 
 /** The containers' classes of one tree, their quanta scaled among them (quantumBase). */
-function treeClasses(placements: readonly Placement[], dir: Direction, capacity: BitsPerSec, classids: readonly TcHandle[], leaves: readonly TcHandle[]): TreeClasses {
-  const base = quantumBase(placements.map((p) => guaranteeOf(p, dir)), capacity);
-  return { classids, leaves, specs: treeSpecs(placements, dir, base), quantumBase: base };
+function treeClasses(nodes: readonly ContainerNode[], dir: Direction, capacity: BitsPerSec, classids: readonly TcHandle[], leaves: readonly TcHandle[]): TreeClasses {
+  const base = quantumBase(nodes.map((p) => guaranteeOf(p, dir)), capacity);
+  return { classids, leaves, specs: treeSpecs(nodes, dir, base), quantumBase: base };
 }
 
 /** A cgroup's packets come from the host, whatever address it was given: classified by classid. */
-const isClassifiedByAddress = (p: Placement): p is Placement & { readonly address: string } => p.address !== undefined && p.policy.match.kind !== 'cgroup';
+const isClassifiedByAddress = (p: ContainerNode): boolean => p.address4 >= 0 && p.policy.match.kind !== 'cgroup';
 
-export function sharedTrees(policy: Policy, placements: readonly Placement[], features: KernelFeatures): TcObjects {
-  const host = policy.host;
+/** The tc objects of a tree, and each node's class id in them (the same in both directions). */
+export interface RenderedTrees {
+  readonly tc: TcObjects;
+  /** In tree.containers order. */
+  readonly containerClass: readonly TcHandle[];
+  /** In tree.groups order. */
+  readonly groupClass: readonly TcHandle[];
+}
+
+export function sharedTrees(tree: ShapeTree, features: KernelFeatures): RenderedTrees {
+  const host = tree.host;
+  const nodes = tree.containers;
   const leafSpec = leafQdiscSpec(features.leafQdiscs);
   const bridge = { netns: host.netns, dev: host.bridge };
   const ifb = { netns: host.netns, dev: host.ifb };
-  const classids = new Array<TcHandle>(placements.length);
-  const leaves = new Array<TcHandle>(placements.length);
-  const byAddress: (Placement & { readonly address: string })[] = [];
-  const byAddress6: (Placement & { readonly address6: string })[] = [];
   let cgroups = false;
-  // One pass for what both trees need of every container.
-  for (let i = 0; i < placements.length; i++) {
-    const p = placements[i]!;
-    classids[i] = p.classid;
-    leaves[i] = makeHandle(p.minor, 0);
-    if (isClassifiedByAddress(p)) byAddress.push(p);
-    else if (p.policy.match.kind === 'cgroup') cgroups = true;
-    if (p.address6 !== undefined && p.policy.match.kind !== 'cgroup') byAddress6.push(p as Placement & { readonly address6: string });
-  }
-  const addresses = addressTable(byAddress);
-  const addresses6 = byAddress6.length === 0 ? emptyAddress6Table : address6Table(byAddress6);
+  for (let i = 0; i < nodes.length; i++) if (nodes[i]!.policy.match.kind === 'cgroup') cgroups = true;
   // Built before the trees though listed between them: its handles (ffff:, 800::800) are
   // above 2^31, not small integers to V8. Built after the 20,000 address filters, whose
   // handle and parent fields had held only small integers, it made V8 widen those fields
@@ -79,28 +74,71 @@ export function sharedTrees(policy: Policy, placements: readonly Placement[], fe
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  addSharedTree(tc, bridge, 'download', host.capacity.download, host.subnet, treeClasses(placements, 'download', host.capacity.download, classids, leaves), addresses, addresses6, leafSpec);
+  const { addTree, containerClass, groupClass } = tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
+  addTree(tc, bridge, 'download', host.capacity.download);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addSharedTree(tc, ifb, 'upload', host.capacity.upload, host.subnet, treeClasses(placements, 'upload', host.capacity.upload, classids, leaves), addresses, addresses6, leafSpec);
-  return tc;
+  addTree(tc, ifb, 'upload', host.capacity.upload);
+  return { tc, containerClass, groupClass };
+}
+
+interface TreeMaker {
+  readonly addTree: (t: TcObjects, d: { readonly netns: string; readonly dev: string }, direction: Direction, capacity: BitsPerSec) => void;
+  readonly containerClass: readonly TcHandle[];
+  readonly groupClass: readonly TcHandle[];
+}
+
+/** Every container a class of the root: what both trees share, made once. */
+function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof leafQdiscSpec>, subnet: string): TreeMaker {
+  const classids = new Array<TcHandle>(nodes.length);
+  const leaves = new Array<TcHandle>(nodes.length);
+  const ips: number[] = [];
+  const ipClassids: number[] = [];
+  const ips6: string[] = [];
+  const ip6Classids: number[] = [];
+  // One pass for what both trees need of every container.
+  for (let i = 0; i < nodes.length; i++) {
+    const p = nodes[i]!;
+    const classid = makeHandle(ROOT_MAJOR, p.slot);
+    classids[i] = classid;
+    leaves[i] = makeHandle(p.slot, 0);
+    if (isClassifiedByAddress(p)) {
+      ips.push(p.address4);
+      ipClassids.push(classid);
+    }
+    if (p.address6 !== undefined && p.policy.match.kind !== 'cgroup') {
+      ips6.push(p.address6);
+      ip6Classids.push(classid);
+    }
+  }
+  const addresses = addressTable(ips, ipClassids);
+  const addresses6 = ips6.length === 0 ? emptyAddress6Table : address6Table(ips6, ip6Classids);
+  return { addTree: (t, d, direction, capacity) => addSharedTree(t, d, direction, capacity, subnet, treeClasses(nodes, direction, capacity, classids, leaves), addresses, addresses6, leafSpec), containerClass: classids, groupClass: [] };
+}
+
+function groupedTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
+  const layout = groupedLayout(tree);
+  return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: layout.groupClass };
 }
 
 function appendAll<T>(out: T[], items: readonly T[]): void {
   for (let i = 0; i < items.length; i++) out.push(items[i]!);
 }
 
-export function perDeviceTrees(host: HostPolicy, placements: readonly Placement[], features: KernelFeatures): TcObjects {
+/** Per-device mode: a tree on each container's own devices (groups lend through the reconciler, src/reconcile/borrowing.ts). */
+export function perDeviceTrees(tree: ShapeTree, features: KernelFeatures): RenderedTrees {
+  const host = tree.host;
   const leafSpec = leafQdiscSpec(features.leafQdiscs);
-  const trees = placements.flatMap((p) => {
+  const trees = tree.containers.flatMap((p) => {
     if (!p.netns || !p.hostDev || !p.containerDev) return [];
     return [
-      deviceTree({ netns: host.netns, dev: p.hostDev }, p.minor, ratesOf(p, 'download'), host.capacity.download, leafSpec),
-      deviceTree({ netns: p.netns, dev: p.containerDev }, p.minor, ratesOf(p, 'upload'), host.capacity.upload, leafSpec),
+      deviceTree({ netns: host.netns, dev: p.hostDev }, p.slot, ratesOf(p, 'download'), host.capacity.download, leafSpec),
+      deviceTree({ netns: p.netns, dev: p.containerDev }, p.slot, ratesOf(p, 'upload'), host.capacity.upload, leafSpec),
     ];
   });
-  return { qdiscs: trees.flatMap((t) => t.qdiscs), classes: trees.flatMap((t) => t.classes), filters: trees.flatMap((t) => t.filters) };
+  const tc = { qdiscs: trees.flatMap((t) => t.qdiscs), classes: trees.flatMap((t) => t.classes), filters: trees.flatMap((t) => t.filters) };
+  return { tc, containerClass: tree.containers.map((p) => makeHandle(ROOT_MAJOR, p.slot)), groupClass: [] };
 }

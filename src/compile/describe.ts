@@ -1,18 +1,21 @@
-// Where each container ended up, for the reconciler, metrics and `inspect`. Pure.
+// Where each container and group ended up, for the reconciler, metrics and `inspect`. Pure.
 
-import type { Policy } from '../policy/model';
+import type { HostPolicy } from '../policy/model';
+import type { TcHandle } from '../tc/handle';
+import { makeHandle } from '../tc/handle';
 import type { Direction, NetnsLocator } from '../tc/model';
-import type { CompiledClassRef, CompiledContainer } from './model';
-import { guaranteeOf, type Placement } from './placement';
+import { guaranteeOf, type ContainerNode, type GroupNode, type ShapeTree } from '../shape/model';
+import type { CompiledClassRef, CompiledContainer, CompiledGroup } from './model';
 
-export function describe(policy: Policy, p: Placement): CompiledContainer {
-  const classes = describeClasses(classRef(policy, p, 'download'), classRef(policy, p, 'upload'));
+export function describe(host: HostPolicy, p: ContainerNode, classid: TcHandle): CompiledContainer {
+  const classes = describeClasses(classRef(host, p, classid, 'download'), classRef(host, p, classid, 'upload'));
   const match = p.policy.match;
   const cgroup = match.kind === 'cgroup' ? match.path : undefined;
   const workload = p.policy.workload;
-  // Two literals rather than a conditional spread of `workload` (see place).
-  if (workload) return { name: p.policy.name, matchKind: workload.source, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, workload };
-  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup };
+  const group = p.parent?.id;
+  // Two literals rather than a conditional spread of `workload` (see shapeTree).
+  if (workload) return { name: p.policy.name, matchKind: workload.source, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, workload, group };
+  return { name: p.policy.name, matchKind: match.kind, classes, source: p.policy.source, netns: p.netns, address: p.address, address6: p.address6, hostDev: p.hostDev, containerDev: p.containerDev, cgroup, group };
 }
 
 /**
@@ -27,8 +30,7 @@ function describeClasses(download: CompiledClassRef | undefined, upload: Compile
   return {};
 }
 
-function classRef(policy: Policy, p: Placement, dir: Direction): CompiledClassRef | undefined {
-  const host = policy.host;
+function classRef(host: HostPolicy, p: ContainerNode, classid: TcHandle, dir: Direction): CompiledClassRef | undefined {
   let netns: NetnsLocator;
   let dev: string;
   if (host.mode === 'per-device') {
@@ -40,5 +42,25 @@ function classRef(policy: Policy, p: Placement, dir: Direction): CompiledClassRe
     dev = dir === 'download' ? host.bridge : host.ifb;
   }
   const b = p.policy.bandwidth[dir];
-  return { netns, dev, classid: p.classid, guarantee: guaranteeOf(p, dir), ceiling: b.ceiling, priority: b.priority };
+  return { netns, dev, classid, guarantee: guaranteeOf(p, dir), ceiling: b.ceiling, priority: b.priority };
+}
+
+/**
+ * The groups in force, with their classes on the bridge and the IFB (shared mode) or
+ * none (per-device mode: no device carries a group; the reconciler lends within it).
+ */
+export function describeGroups(tree: ShapeTree, classids: readonly TcHandle[]): CompiledGroup[] {
+  const host = tree.host;
+  const members = new Map<GroupNode, string[]>(tree.groups.map((g) => [g, []]));
+  for (const g of tree.groups) if (g.parent) members.get(g.parent)!.push(g.id);
+  for (const c of tree.containers) if (c.parent) members.get(c.parent)!.push(c.policy.name);
+  return tree.groups.map((g, i): CompiledGroup => {
+    const ref = (dir: Direction): CompiledClassRef => {
+      const r = dir === 'download' ? g.download : g.upload;
+      return { netns: host.netns, dev: dir === 'download' ? host.bridge : host.ifb, classid: classids[i]!, guarantee: r.guarantee, ceiling: r.ceiling, priority: r.priority };
+    };
+    const classes = host.mode === 'shared' ? { download: ref('download'), upload: ref('upload') } : {};
+    const rates = (r: typeof g.download) => ({ guarantee: r.guarantee, ceiling: r.ceiling, priority: r.priority });
+    return { name: g.id, parent: g.parent?.id, level: g.level, bandwidth: { download: rates(g.download), upload: rates(g.upload) }, classes, qdisc: makeHandle(g.slot, 0), members: members.get(g)!, source: g.policy.source };
+  });
 }

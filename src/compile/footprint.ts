@@ -3,7 +3,7 @@
 import type { Policy } from '../policy/model';
 import type { ExternalDevice, NamespaceObject, NetnsLocator, SysctlObject } from '../tc/model';
 import { hostPlumbing, namespaceObject, workloadDevices } from './topology';
-import { hasOwnNamespace, containerNetns } from './placement';
+import { hasOwnNamespace, containerNetns } from '../shape/namespaces';
 
 /** What a policy covers, without compiling its trees: enough to know what to observe. */
 export interface PolicyFootprint {

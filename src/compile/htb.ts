@@ -2,6 +2,7 @@
 
 import { bitsToBytesPerSec, bytes, type BitsPerSec, type Bytes } from '../units/units';
 import type { HtbClassSpec, QdiscSpec } from '../tc/model';
+import { MAX_GUARANTEE_RATIO } from '../policy/limits';
 
 /**
  * The largest packet HTB may dequeue: a 64 KiB GSO/GRO packet (what a NIC with GRO, or a
@@ -17,12 +18,6 @@ export const MAX_PACKET_BYTES: Bytes = bytes(73_728);
  * link got 85% of its ceiling that way with a 1 ms cburst.
  */
 const MIN_BURST_BYTES = 2 * MAX_PACKET_BYTES;
-/**
- * The largest ratio between two non-zero guarantees of one direction whose quanta stay
- * proportional (validation rejects more). Classes below largest/ratio, and zero
- * guarantees, borrow as if guaranteed largest/ratio.
- */
-export const MAX_GUARANTEE_RATIO = 1024;
 /**
  * HTB keeps quantum and deficit in an int, and adds one to the other: the cap leaves the
  * sum room below 2^31. Only quanta of inner classes (unused by HTB) come near it.

@@ -2,19 +2,20 @@
 // always give the same objects, so a converged kernel diffs to an empty plan.
 
 import type { HostPolicy, Policy } from '../policy/model';
-import type { KernelState } from '../tc/model';
-import { BASELINE_FEATURES, type KernelFeatures } from './features';
-import type { CompiledPolicy, ObservedInputs } from './model';
+import type { CgroupClassidObject, KernelState } from '../tc/model';
+import { BASELINE_FEATURES, type KernelFeatures } from '../tc/features';
+import type { CompiledPolicy } from './model';
 import { sharedTrees, perDeviceTrees } from './assemble';
-import { describe } from './describe';
+import { describe, describeGroups } from './describe';
 import { observedInputs, sameInputs } from './observed';
-import { isWired, place, type Placement } from './placement';
-import { parseSubnet } from '../policy/subnet';
+import { shapeTree } from '../shape/build';
+import { isWired, type AssignedBefore, type ContainerNode } from '../shape/model';
+import { parseSubnet } from '../net/ipv4';
 import { addContainerPlumbing, hostPlumbing, prefix6Of, type Plumbing } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
-export type { CompiledPolicy, CompiledContainer, CompiledClassRef } from './model';
-export type { KernelFeatures } from './features';
+export type { CompiledPolicy, CompiledContainer, CompiledClassRef, CompiledGroup } from './model';
+export type { KernelFeatures } from '../tc/features';
 
 export interface CompileOptions {
   /**
@@ -37,13 +38,13 @@ export function compilePolicy(policy: Policy, options: CompileOptions = {}): Com
  * observed state only matters to it when the kernel drifted. One per applier.
  */
 export class CompileMemo {
-  private last: { readonly policy: Policy; readonly features: KernelFeatures; readonly inputs: ObservedInputs; readonly revision: string | undefined; readonly result: CompiledPolicy } | undefined;
+  private last: { readonly policy: Policy; readonly features: KernelFeatures; readonly inputs: AssignedBefore; readonly revision: string | undefined; readonly result: CompiledPolicy } | undefined;
 
   compile(policy: Policy, options: CompileOptions = {}): CompiledPolicy {
     const features = options.features ?? BASELINE_FEATURES;
     const revision = options.observed?.revision;
     const last = this.last;
-    const samePolicy = last !== undefined && last.features === features && last.policy.host === policy.host && last.policy.containers === policy.containers;
+    const samePolicy = last !== undefined && last.features === features && last.policy.host === policy.host && last.policy.containers === policy.containers && last.policy.groups === policy.groups;
     // An observation with the last one's revision holds the same objects: no need to look.
     if (samePolicy && revision !== undefined && last.revision === revision) return last.result;
     const inputs = observedInputs(policy, options.observed);
@@ -57,22 +58,26 @@ export class CompileMemo {
   }
 }
 
-function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedInputs): CompiledPolicy {
+function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedBefore): CompiledPolicy {
   const notes: string[] = [];
-  const placements = place(policy, inputs, notes);
+  const tree = shapeTree(policy, inputs, notes);
+  const nodes = tree.containers;
   const plumbing = hostPlumbing(policy.host);
   // "/<prefix>" of every container address, made once: one concatenation per address.
   const prefix = `/${parseSubnet(policy.host.subnet).prefix}`;
   const prefix6 = policy.host.subnet6 ? prefix6Of(policy.host.subnet6) : '';
   // forEach and map rather than for-of in code that runs once per compile: unoptimised,
   // for-of allocates an iterator result per element.
-  placements.forEach((p) => addWiring(plumbing, policy.host, p, prefix, prefix6));
-  const tc = policy.host.mode === 'shared' ? sharedTrees(policy, placements, features) : perDeviceTrees(policy.host, placements, features);
-  const cgroups = placements
-    .filter((p) => p.policy.match.kind === 'cgroup')
-    .map((p) => ({ type: 'cgroup-classid' as const, cgroup: (p.policy.match as { path: string }).path, classid: p.classid }));
+  nodes.forEach((p) => addWiring(plumbing, policy.host, p, prefix, prefix6));
+  const rendered = policy.host.mode === 'shared' ? sharedTrees(tree, features) : perDeviceTrees(tree, features);
+  const tc = rendered.tc;
+  const classids = rendered.containerClass;
+  const cgroups: CgroupClassidObject[] = [];
+  nodes.forEach((p, i) => {
+    if (p.policy.match.kind === 'cgroup') cgroups.push({ type: 'cgroup-classid', cgroup: p.policy.match.path, classid: classids[i]! });
+  });
   if (cgroups.length > 0) notes.push('cgroup-matched workloads: packets their sockets send through the bridge or the IFB are classified by net_cls classid (BPF), ahead of the address filters');
-  const containers = placements.map((p) => describe(policy, p));
+  const containers = nodes.map((p, i) => describe(policy.host, p, classids[i]!));
   return {
     state: {
       namespaces: plumbing.namespaces,
@@ -86,6 +91,7 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
       cgroups,
     },
     containers,
+    groups: describeGroups(tree, rendered.groupClass),
     notes,
   };
 }
@@ -94,8 +100,8 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: ObservedI
  * Adds the container's devices, address and route to `into` (one list per kind for all
  * containers). A workload's devices are its runtime's: nothing to add (the footprint observes them).
  */
-function addWiring(into: Plumbing, host: HostPolicy, p: Placement, prefix: string, prefix6: string): void {
+function addWiring(into: Plumbing, host: HostPolicy, p: ContainerNode, prefix: string, prefix6: string): void {
   if (p.policy.workload) return;
-  // The placement itself is the wiring: no object per container to say the same.
+  // The node itself is the wiring: no object per container to say the same.
   if (isWired(p)) addContainerPlumbing(into, host, p, prefix, prefix6);
 }

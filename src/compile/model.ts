@@ -1,8 +1,8 @@
-// What compiling a policy yields besides kernel objects: where each container ended
-// up, so the reconciler, metrics and `inspect` can find its classes and devices.
+// What compiling a policy yields besides kernel objects: where each container and group
+// ended up, so the reconciler, metrics and `inspect` can find their classes and devices.
 
 import type { SourceRef } from '../policy/model';
-import type { ResolvedWorkload } from '../sources/source';
+import type { ResolvedWorkload } from '../workload/workload';
 import type { TcHandle } from '../tc/handle';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
@@ -34,19 +34,40 @@ export interface CompiledContainer {
   readonly cgroup?: string;
   /** The workload it shapes, for a workload match (a Docker container). */
   readonly workload?: ResolvedWorkload;
+  /** The group it belongs to (undefined: directly under the link). */
+  readonly group: string | undefined;
+  readonly source: SourceRef;
+}
+
+export interface GroupRates {
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
+}
+
+/** A group as rendered: its class in its parent's tree (its members' total) per direction. */
+export interface CompiledGroup {
+  readonly name: string;
+  readonly parent: string | undefined;
+  /** 1 under the link, 2 under a group of level 1, … */
+  readonly level: number;
+  /** Its guarantee as enforced (its members' sum when it states none, after scaling), its ceiling and priority. */
+  readonly bandwidth: Readonly<Record<Direction, GroupRates>>;
+  /** Its class in its parent's HTB per direction (shared mode; per-device mode has none: the reconciler lends within it). */
+  readonly classes: Readonly<Partial<Record<Direction, CompiledClassRef>>>;
+  /** The handle of its own HTB, which holds its members' classes. */
+  readonly qdisc: TcHandle;
+  /** Its children (groups and containers), by name. */
+  readonly members: readonly string[];
   readonly source: SourceRef;
 }
 
 export interface CompiledPolicy {
   readonly state: KernelState;
   readonly containers: readonly CompiledContainer[];
+  /** Groups in force (with a container below them), parents before children. */
+  readonly groups: readonly CompiledGroup[];
   /** Things the operator should know that do not stop the compile. */
   readonly notes: readonly string[];
 }
 
-/** What a compile reads from the observed state: the addresses and class minors already assigned. */
-export interface ObservedInputs {
-  readonly devNames: ReadonlyMap<string, string>;
-  readonly addresses: ReadonlyMap<string, string>;
-  readonly minors: ReadonlyMap<string, number>;
-}

@@ -1,23 +1,25 @@
-// What a compile reads from the observed kernel state: the addresses and class minors
-// already assigned, so a recompile keeps them. Pure.
+// What a compile reads from the observed kernel state: the addresses and slots already
+// assigned, so a recompile keeps them. Pure.
 
 import type { Policy } from '../policy/model';
 import type { ClassObject, FilterObject, KernelState, NetnsLocator } from '../tc/model';
-import { minorOf, type TcHandle } from '../tc/handle';
-import { ipToInt } from '../policy/subnet';
-import { isIpv6 } from '../policy/ipv6';
-import { assignDeviceNames, isContainerMinor } from './naming';
-import { hasOwnNamespace, containerNetns } from './placement';
-import type { ObservedInputs } from './model';
+import { majorOf, minorOf, TC_H_ROOT, type TcHandle } from '../tc/handle';
+import { isIpv6 } from '../net/ipv6';
+import { assignDeviceNames, isSlot } from '../shape/naming';
+import { containerNetns, hasOwnNamespace } from '../shape/namespaces';
+import type { AssignedBefore } from '../shape/model';
+import { ROOT_MAJOR } from './trees';
 
-export function observedInputs(policy: Policy, observed: KernelState | undefined): ObservedInputs {
+export function observedInputs(policy: Policy, observed: KernelState | undefined): AssignedBefore {
   const devNames = assignDeviceNames(policy.containers.filter(hasOwnNamespace).map((c) => c.name), new Set([policy.host.bridge, policy.host.ifb, 'lo']));
-  return { devNames, addresses: observedAddresses(policy, observed), minors: observedMinors(policy, observed, devNames) };
+  const byAddress = policy.host.mode === 'per-device' ? { slots: new Map<number, number>(), paths: new Map<number, number[]>() } : addressPaths(policy.host.bridge, observed);
+  return { devNames, addresses: observedAddresses(policy, observed), slots: deviceSlots(policy, observed, devNames), addressSlots: byAddress.slots, addressPaths: byAddress.paths };
 }
 
-export function sameInputs(a: ObservedInputs, b: ObservedInputs): boolean {
-  const sameMap = <V>(x: ReadonlyMap<string, V>, y: ReadonlyMap<string, V>): boolean => x.size === y.size && [...x].every(([k, v]) => y.get(k) === v);
-  return sameMap(a.devNames, b.devNames) && sameMap(a.addresses, b.addresses) && sameMap(a.minors, b.minors);
+export function sameInputs(a: AssignedBefore, b: AssignedBefore): boolean {
+  const sameMap = <K, V>(x: ReadonlyMap<K, V>, y: ReadonlyMap<K, V>, same: (v: V, w: V | undefined) => boolean = (v, w) => v === w): boolean => x.size === y.size && [...x].every(([k, v]) => same(v, y.get(k)));
+  const samePath = (p: readonly number[], q: readonly number[] | undefined): boolean => q !== undefined && p.length === q.length && p.every((n, i) => n === q[i]);
+  return sameMap(a.devNames, b.devNames) && sameMap(a.addresses, b.addresses) && sameMap(a.slots, b.slots) && sameMap(a.addressSlots, b.addressSlots) && sameMap(a.addressPaths, b.addressPaths, samePath);
 }
 
 /** Addresses containers already carry inside their namespaces (for IPAM stability). */
@@ -46,46 +48,93 @@ function addressOf(cidr: string): string {
   return slash < 0 ? cidr : cidr.slice(0, slash);
 }
 
-/** Class minors containers already have: from their address filter or their own device. */
-function observedMinors(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
+/** Slots per-device containers already have: their own device's class. */
+function deviceSlots(policy: Policy, observed: KernelState | undefined, devNames: ReadonlyMap<string, string>): Map<string, number> {
   const out = new Map<string, number>();
-  if (!observed) return out;
-  // Only a per-device host has a class per container device.
-  const classOnDevice = policy.host.mode === 'per-device' ? containerClassesByDevice(policy.host.netns, observed.classes) : undefined;
-  const classOfAddress = classesByAddress(policy.host.bridge, observed.filters);
-  const containers = policy.containers;
-  // Indexed loops here and below: a re-apply reads 20,000 classes and filters, mostly
-  // before V8 optimises this, where for-of allocates an iterator result per element.
-  for (let i = 0; i < containers.length; i++) {
-    const c = containers[i]!;
-    const dev = classOnDevice ? devNames.get(c.name) : undefined;
-    const classid = (classOnDevice && dev ? classOnDevice.get(dev) : undefined) ?? (c.address ? classOfAddress.get(ipToInt(c.address)) : undefined);
-    if (classid !== undefined) out.set(c.name, minorOf(classid));
+  if (!observed || policy.host.mode !== 'per-device') return out;
+  const classOnDevice = containerClassesByDevice(policy.host.netns, observed.classes);
+  for (const c of policy.containers) {
+    const dev = devNames.get(c.name);
+    const own = dev ? classOnDevice.get(dev) : undefined;
+    if (own !== undefined) out.set(c.name, minorOf(own));
   }
   return out;
 }
+
+/**
+ * The slots along each IPv4 address's path on the bridge, from the root HTB down: each
+ * HTB's filter for the address names a class, whose minor is the next HTB's major (a
+ * group's) or the container's own slot. Paths of one (no groups) apart, without an
+ * array each.
+ */
+function addressPaths(bridge: string, observed: KernelState | undefined): { readonly slots: Map<number, number>; readonly paths: Map<number, number[]> } {
+  const slots = new Map<number, number>();
+  const paths = new Map<number, number[]>();
+  if (!observed) return { slots, paths };
+  const byQdisc = classesByAddress(bridge, observed.filters);
+  const root = byQdisc.get(ROOT_MAJOR);
+  if (root === undefined) return { slots, paths };
+  // A group's HTB on the bridge: a path that stops at one is incomplete (its filter for
+  // the address is missing), and its last slot the group's, not the container's.
+  const groupHtbs = new Set(observed.qdiscs.filter((q) => q.dev === bridge && q.spec.kind === 'htb' && q.parent !== TC_H_ROOT).map((q) => majorOf(q.handle)));
+  for (const [ip, classid] of root) {
+    const first = minorOf(classid);
+    if (!byQdisc.has(first) && !groupHtbs.has(first)) slots.set(ip, first);
+    else {
+      const path = chainOf(byQdisc, ip);
+      if (!groupHtbs.has(path[path.length - 1]!)) paths.set(ip, path);
+    }
+  }
+  return { slots, paths };
+}
+
+/** The minors an address's filters lead through, from the root qdisc down (at most a few levels). */
+function chainOf(byQdisc: ReadonlyMap<number, ReadonlyMap<number, TcHandle>>, ip: number): number[] {
+  const chain: number[] = [];
+  for (let major = ROOT_MAJOR; chain.length <= MAX_CHAIN; ) {
+    const classid = byQdisc.get(major)?.get(ip);
+    if (classid === undefined) break;
+    major = minorOf(classid);
+    chain.push(major);
+  }
+  return chain;
+}
+
+/** Deeper than any policy nests (MAX_GROUP_LEVELS): a loop in what was observed stops here. */
+const MAX_CHAIN = 8;
 
 /** The container's own class on each device in `netns`, not the device's root or default class (the last one listed wins). */
 function containerClassesByDevice(netns: NetnsLocator, classes: readonly ClassObject[]): Map<string, TcHandle> {
   const out = new Map<string, TcHandle>();
   for (let i = 0; i < classes.length; i++) {
     const k = classes[i]!;
-    if (k.netns === netns && isContainerMinor(minorOf(k.classid))) out.set(k.dev, k.classid);
+    if (k.netns === netns && isSlot(minorOf(k.classid))) out.set(k.dev, k.classid);
   }
   return out;
 }
 
 /**
- * The class of each IPv4 address the bridge's u32 filters match whole (the last one
- * listed wins): entries of one key (an IPv6 entry has four, one per word).
+ * Per qdisc on the bridge (by handle major), the class of each IPv4 address its u32
+ * filters match whole (the last one listed wins): entries of one key (an IPv6 entry has
+ * four, one per word).
  */
-function classesByAddress(bridge: string, filters: readonly FilterObject[]): Map<number, TcHandle> {
-  const out = new Map<number, TcHandle>();
+function classesByAddress(bridge: string, filters: readonly FilterObject[]): Map<number, Map<number, TcHandle>> {
+  const out = new Map<number, Map<number, TcHandle>>();
+  let major = -1;
+  let current: Map<number, TcHandle> | undefined;
   for (let i = 0; i < filters.length; i++) {
     const f = filters[i]!;
     if (f.dev !== bridge || f.spec.kind !== 'u32' || f.spec.classid === undefined) continue;
     const keys = f.spec.keys;
-    if (keys.length === 1 && keys[0]!.mask === 0xffffffff) out.set(keys[0]!.value, f.spec.classid);
+    if (keys.length !== 1 || keys[0]!.mask !== 0xffffffff) continue;
+    // A qdisc's filters come one after another: one map lookup per run, not per filter.
+    const parent = majorOf(f.parent);
+    if (parent !== major) {
+      major = parent;
+      current = out.get(major);
+      if (current === undefined) out.set(major, (current = new Map()));
+    }
+    current!.set(keys[0]!.value, f.spec.classid);
   }
   return out;
 }

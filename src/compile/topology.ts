@@ -2,8 +2,8 @@
 // any shaping. Pure.
 
 import type { HostPolicy } from '../policy/model';
-import { parseSubnet } from '../policy/subnet';
-import type { ResolvedWorkload } from '../sources/source';
+import { parseSubnet } from '../net/ipv4';
+import type { ResolvedWorkload } from '../workload/workload';
 import {
   HOST_NETNS,
   OWNED_PREFIX,

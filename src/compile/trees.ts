@@ -17,11 +17,13 @@ import {
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
-import { DEFAULT_MINOR, ROOT_MINOR } from './naming';
-import { ipToInt, maskOf, parseSubnet } from '../policy/subnet';
-import { parseIpv6, parsePlainIpv6Into } from '../policy/ipv6';
+import { maskOf, parseSubnet, type Subnet } from '../net/ipv4';
+import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
 
 export const ROOT_MAJOR = 1;
+/** The minors of a tree's own classes, below every node's slot (src/shape/naming.ts): its root class and its default class. */
+export const ROOT_MINOR = 0x1;
+export const DEFAULT_MINOR = 0x2;
 export const INGRESS_MAJOR = 0xffff;
 /** u32: the hash tables of container addresses (IPv4, IPv6), and the filter priorities. */
 const ADDRESS_TABLE = 0x2;
@@ -71,30 +73,35 @@ export interface AddressTable {
   readonly ips: Uint32Array;
   /** Each address's class id (a u32, as TcHandle). */
   readonly classids: Uint32Array;
+  /** Each address's owner (a container's index), when the table was given them. */
+  readonly owners?: Uint32Array;
 }
 
 /** Sort keys are address · 2^21 + index: exact below 2^53 for any IPv4 address. */
 const ADDRESS_INDEX_LIMIT = 2 ** 21;
 
 /**
- * The address table of `entries` (dotted-quad address and class id). Built once for
- * both trees, and sorted as numbers in a Float64Array (native, no comparator calls)
- * instead of mapping and sorting 10,000 objects with a comparator per direction.
+ * The address table of parallel arrays: each entry's IPv4 address (as a number, parsed
+ * once in the shaping tree) and class id. Built once for both trees, and sorted as
+ * numbers in a Float64Array (native, no comparator calls) instead of mapping and sorting
+ * 10,000 objects with a comparator per direction.
  */
-export function addressTable(entries: readonly { readonly address: string; readonly classid: TcHandle }[]): AddressTable {
-  const n = entries.length;
+export function addressTable(addresses: ArrayLike<number>, classidsGiven: ArrayLike<number>, ownersGiven?: ArrayLike<number>): AddressTable {
+  const n = addresses.length;
   if (n >= ADDRESS_INDEX_LIMIT) throw new RangeError(`${n} addressed containers is more than one u32 table holds`);
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = ipToInt(entries[i]!.address) * ADDRESS_INDEX_LIMIT + i;
+  for (let i = 0; i < n; i++) keys[i] = addresses[i]! * ADDRESS_INDEX_LIMIT + i;
   keys.sort();
   const ips = new Uint32Array(n);
   const classids = new Uint32Array(n);
+  const owners = ownersGiven === undefined ? undefined : new Uint32Array(n);
   for (let k = 0; k < n; k++) {
     const index = keys[k]! % ADDRESS_INDEX_LIMIT;
     ips[k] = (keys[k]! - index) / ADDRESS_INDEX_LIMIT;
-    classids[k] = entries[index]!.classid;
+    classids[k] = classidsGiven[index]!;
+    if (owners !== undefined) owners[k] = ownersGiven![index]!;
   }
-  return { ips, classids };
+  return owners === undefined ? { ips, classids } : { ips, classids, owners };
 }
 
 /**
@@ -106,13 +113,13 @@ export interface Address6Table {
   readonly classids: Uint32Array;
 }
 
-/** The IPv6 address table of `entries` (canonical address and class id), built once for both trees. */
-export function address6Table(entries: readonly { readonly address6: string; readonly classid: TcHandle }[]): Address6Table {
-  const n = entries.length;
+/** The IPv6 address table of parallel arrays (canonical address, class id), built once for both trees. */
+export function address6Table(addresses6: readonly string[], classidsGiven: ArrayLike<number>): Address6Table {
+  const n = addresses6.length;
   if (n >= ADDRESS_INDEX_LIMIT) throw new RangeError(`${n} IPv6-addressed containers is more than one u32 table holds`);
   const given = new Uint32Array(4 * n);
   for (let i = 0; i < n; i++) {
-    const text = entries[i]!.address6;
+    const text = addresses6[i]!;
     if (!parsePlainIpv6Into(text, given, 4 * i)) given.set(parseIpv6(text) ?? [0, 0, 0, 0], 4 * i);
   }
   const keys = new Float64Array(n);
@@ -123,12 +130,13 @@ export function address6Table(entries: readonly { readonly address6: string; rea
   for (let k = 0; k < n; k++) {
     const index = keys[k]! % ADDRESS_INDEX_LIMIT;
     words.set(given.subarray(4 * index, 4 * index + 4), 4 * k);
-    classids[k] = entries[index]!.classid;
+    classids[k] = classidsGiven[index]!;
   }
   return { words, classids };
 }
 
 export const emptyAddress6Table: Address6Table = { words: new Uint32Array(0), classids: new Uint32Array(0) };
+export const emptyAddressTable: AddressTable = { ips: new Uint32Array(0), classids: new Uint32Array(0) };
 
 export interface Device {
   readonly netns: NetnsLocator;
@@ -174,13 +182,7 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  * `t`, the lists of both trees, rather than returned and copied into them.
  */
 export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
-  t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
-  // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
-  // root's stays what it was created with: it must not follow the members' quantumBase.
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: capacity, ceil: capacity, prio: 0 }, quantumBase([], capacity))));
-  const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
-  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, members.quantumBase)));
-  t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
+  addTreeRoot(t, d, capacity, members.quantumBase, leafSpec);
   const rootClass = makeHandle(ROOT_MAJOR, ROOT_MINOR);
   const { classids, leaves, specs } = members;
   const { netns, dev } = d;
@@ -192,15 +194,45 @@ export function addSharedTree(t: TcObjects, d: Device, direction: Direction, cap
     t.classes.push({ type: 'class', netns, dev, classid, parent: rootClass, spec: specs[i]! });
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
   }
-  addAddressFilters(t.filters, d, direction === 'download' ? DST_OFFSET : SRC_OFFSET, subnet, addresses);
-  addAddress6Filters(t.filters, d, direction === 'download' ? DST6_OFFSET : SRC6_OFFSET, addresses6);
+  const rootQdisc = makeHandle(ROOT_MAJOR, 0);
+  addAddressFilters(t.filters, d, rootQdisc, direction, parseSubnet(subnet), addresses);
+  addAddress6Filters(t.filters, d, rootQdisc, direction, addresses6);
 }
 
-function addAddressFilters(into: FilterObject[], d: Device, offset: number, subnetCidr: string, addresses: AddressTable): void {
+/**
+ * A device's root HTB: the qdisc, its root class at the link's capacity, and a default
+ * class (and its leaf) for traffic no container claims, whose quantum is scaled among
+ * the root's other children (`base`).
+ */
+export function addTreeRoot(t: TcObjects, d: Device, capacity: BitsPerSec, base: BitsPerSec, leafSpec: QdiscSpec): void {
+  t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
+  // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
+  // root's stays what it was created with: it must not follow the members' quantumBase.
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, innerRootSpec(capacity)));
+  const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
+  t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, base)));
+  t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
+}
+
+/** The spec of a class every other class of its HTB borrows from: the link, its quantum one largest packet (unused: it is inner). */
+export const innerRootSpec = (capacity: BitsPerSec): HtbClassSpec => htbClass({ rate: capacity, ceil: capacity, prio: 0 }, quantumBase([], capacity));
+
+/** Where a direction's classifiers read the container's address: the destination downloading, the source uploading. */
+const offsetOf = (direction: Direction): number => (direction === 'download' ? DST_OFFSET : SRC_OFFSET);
+const offset6Of = (direction: Direction): number => (direction === 'download' ? DST6_OFFSET : SRC6_OFFSET);
+
+/**
+ * The IPv4 address table's filters on the qdisc `parent`: a hash table on the last
+ * octet, and the jump into it from the subnet. `sharedKeys`: each owner's key list (by
+ * the table's owners), kept from one qdisc's table for the next: a grouped container's
+ * address is in its group's table and its parents' with the same key (plain data, never
+ * changed). An array by owner, not a map by address: addresses above 2^31 are heap
+ * numbers to V8, and a Map keyed by them tripled this function's time.
+ */
+export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: (readonly U32Key[] | undefined)[]): void {
   const { ips, classids } = addresses;
   if (ips.length === 0) return;
-  const parent = makeHandle(ROOT_MAJOR, 0);
-  const subnet = parseSubnet(subnetCidr);
+  const offset = offsetOf(direction);
   into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
   into.push(
     addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x800), {
@@ -214,11 +246,17 @@ function addAddressFilters(into: FilterObject[], d: Device, offset: number, subn
     }),
   );
   const nodesInBucket = new Uint32Array(256);
+  const owners = sharedKeys === undefined ? undefined : addresses.owners;
   for (let k = 0; k < ips.length; k++) {
     const ip = ips[k]!;
     const bucket = ip & 0xff;
     const node = ++nodesInBucket[bucket]!;
-    into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys: [{ value: ip, mask: 0xffffffff, off: offset }], classid: classids[k]! as TcHandle }));
+    let keys = owners === undefined ? undefined : sharedKeys![owners[k]!];
+    if (keys === undefined) {
+      keys = [{ value: ip, mask: 0xffffffff, off: offset }];
+      if (owners !== undefined) sharedKeys![owners[k]!] = keys;
+    }
+    into.push(addressFilter(d, parent, u32Handle(ADDRESS_TABLE, bucket, node), { kind: 'u32', keys, classid: classids[k]! as TcHandle }));
   }
 }
 
@@ -228,10 +266,10 @@ function addAddressFilters(into: FilterObject[], d: Device, offset: number, subn
  * out IPv6 addresses in sequence), reached from the root table by the IPv6 version
  * nibble alone: each entry matches the whole address, so no prefix needs checking first.
  */
-function addAddress6Filters(into: FilterObject[], d: Device, offset: number, addresses6: Address6Table): void {
+export function addAddress6Filters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, addresses6: Address6Table): void {
   const { words, classids } = addresses6;
   if (classids.length === 0) return;
-  const parent = makeHandle(ROOT_MAJOR, 0);
+  const offset = offset6Of(direction);
   into.push(addressFilter(d, parent, u32Handle(ADDRESS6_TABLE, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
   into.push(
     addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, 0x801), {
@@ -312,7 +350,7 @@ export function deviceTree(d: Device, minor: number, rates: ClassRates, link: Bi
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(minor) });
   // The class has no sibling: its quantum is one largest packet.
   const base = quantumBase([rates.rate], link);
-  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, htbClass({ rate: link, ceil: link, prio: 0 }, quantumBase([], link))));
+  t.classes.push(htbClassObject(d, ROOT_MINOR, 0, innerRootSpec(link)));
   t.classes.push(htbClassObject(d, minor, ROOT_MINOR, htbClass(rates, base)));
   t.qdiscs.push(leaf(d, minor, leafSpec));
   return t;

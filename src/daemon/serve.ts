@@ -5,7 +5,8 @@
 
 import type { Server } from 'node:net';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger } from '../wiring/tokens';
+import type { Clock } from '../ports/clock';
+import type { Logger } from '../ports/logger';
 import type { PolicyLoad, PolicyLoader } from '../sources/loader';
 import type { Stop } from '../sources/source';
 import { SluiceError } from '../errors';

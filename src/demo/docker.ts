@@ -11,8 +11,9 @@ import type { Policy } from '../policy/model';
 import { ExecutionFailedError } from '../apply/errors';
 import { formatPolicyIssue } from '../policy/load';
 import type { DemoDeps, TrafficSite } from './run';
+import { packageFile } from '../packageFiles';
 
-export const DOCKER_POLICY = 'policies/docker/';
+export const DOCKER_POLICY = `${packageFile('policies', 'docker')}/`;
 
 export interface DockerBed {
   readonly policy: Policy;

@@ -6,8 +6,8 @@ import type { Applier } from '../apply/applier';
 import type { CompiledPolicy } from '../compile';
 import type { KernelPort } from '../kernel/port';
 import { monotonicMs } from '../loadgen/protocol';
-import { judgeAgainstOracle } from '../measure/oracleVerdict';
-import { judgeAllocation, type Tolerance, type Verdict, type VerdictInput } from '../measure/verdict';
+import type { Judge } from '../measure/judge';
+import { judgeAllocation, type Tolerance, type Verdict } from '../measure/verdict';
 import type { Policy } from '../policy/model';
 import type { Direction, KernelState, NetnsLocator } from '../tc/model';
 import { containerCounters, RateEstimator } from '../traffic/snapshot';
@@ -16,7 +16,6 @@ import { PEER_LINK, PEER_NETNS, peerState } from './peer';
 import type { Phase } from './scenario';
 import { renderLiveTable, type LiveRow } from './table';
 import { TrafficRig, type TrafficEndpoint } from './traffic';
-import { allocate, type AllocationInput } from '../allocate/oracle';
 import { ExecutionFailedError } from '../apply/errors';
 
 export interface DemoOptions {
@@ -31,10 +30,11 @@ export interface DemoOptions {
   /** Default: the issue's 5% of the link per container, 95% utilisation. */
   readonly tolerance?: Tolerance;
   /**
-   * What each container should get in a phase, when a test states it literally instead
-   * of asking the oracle (the per-device loop sets its ceilings from the oracle itself).
+   * What each container should get in each phase, and the link: from what the user wrote
+   * (the demo: the policy document; a test: its own policy text, draw, labels or
+   * annotations), never from `compiled`, which is what the kernel was told.
    */
-  readonly expected?: (direction: Direction, phase: Phase) => ReadonlyMap<string, BitsPerSec>;
+  readonly judge: Judge;
 }
 
 export interface PhaseResult {
@@ -87,12 +87,17 @@ export function sandboxSite(compiled: CompiledPolicy): TrafficSite {
   return { peerNetns: PEER_NETNS, peerAddress: PEER_LINK.peer, containers: containers.map((c) => ({ name: c.name, netns: c.netns!, address: c.address! })) };
 }
 
-export async function runPhases(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, site: TrafficSite, options: DemoOptions): Promise<PhaseResult[]> {
+/**
+ * Drives `phases` through the site and judges each against `options.judge`. `compiled`
+ * says where to count (the classes' counters, for the live table and the drops), not
+ * what to expect.
+ */
+export async function runPhases(deps: DemoDeps, compiled: CompiledPolicy, site: TrafficSite, options: DemoOptions): Promise<PhaseResult[]> {
   const rig = await TrafficRig.start({ ...site, directions: options.directions });
   const results: PhaseResult[] = [];
   try {
     for (const direction of options.directions) {
-      for (const phase of options.phases) results.push(await runPhase(deps, policy, compiled, rig, direction, phase, options));
+      for (const phase of options.phases) results.push(await runPhase(deps, compiled, rig, direction, phase, options));
       rig.setActive(direction, []);
     }
   } finally {
@@ -101,14 +106,13 @@ export async function runPhases(deps: DemoDeps, policy: Policy, compiled: Compil
   return results;
 }
 
-async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy, rig: TrafficRig, direction: Direction, phase: Phase, options: DemoOptions): Promise<PhaseResult> {
-  const capacity = policy.host.capacity[direction];
-  const inputs = oracleInputs(compiled, direction, phase.active, capacity);
-  const ideal = allocate(capacity, inputs);
+async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRig, direction: Direction, phase: Phase, options: DemoOptions): Promise<PhaseResult> {
+  const expectation = options.judge.expect(direction, phase.active);
+  const { capacity, ideal } = expectation;
   options.out(`\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`);
   const from = rig.setActive(direction, phase.active);
   const meter = new ClassMeter(deps.kernel, compiled, direction);
-  await meter.sample();
+  const dropsBefore = (await meter.sample()).drops;
   let lastTable = '';
   let shownLines = 0;
   for (let s = 0; s < options.phaseSeconds; s++) {
@@ -129,26 +133,21 @@ async function runPhase(deps: DemoDeps, policy: Policy, compiled: CompiledPolicy
   if (!options.live) options.out(lastTable);
   const to = monotonicMs();
   const measured = rig.goodput(direction, from, to, options.warmupSeconds * 1000);
-  const drops = (await meter.sample()).drops;
-  const input: VerdictInput = {
-    capacity,
-    containers: inputs,
-    measuredGoodput: new Map([...measured].filter(([name]) => inputs.some((i) => i.id === name))),
-    drops,
-    ...(options.tolerance ? { tolerance: options.tolerance } : {}),
-  };
-  const expected = options.expected;
-  const verdict = expected ? judgeAllocation(input, () => expected(direction, phase)) : judgeAgainstOracle(input);
+  // The phase's own drops: the counters count from the class's creation.
+  const dropsAfter = (await meter.sample()).drops;
+  const drops = new Map([...dropsAfter].map(([name, n]) => [name, n - (dropsBefore.get(name) ?? 0)]));
+  // A container that sends but was never written is no one's to judge: judgeAllocation refuses it.
+  const verdict = judgeAllocation(
+    {
+      capacity,
+      containers: expectation.containers,
+      measuredGoodput: measured,
+      drops,
+      ...(options.tolerance ? { tolerance: options.tolerance } : {}),
+    },
+    () => ideal,
+  );
   return { direction, phase, verdict };
-}
-
-/** Busy containers demand more than the link; idle ones nothing. */
-export function oracleInputs(compiled: CompiledPolicy, direction: Direction, active: readonly string[], capacity: BitsPerSec): AllocationInput[] {
-  return compiled.containers.flatMap((c) => {
-    const cls = c.classes[direction];
-    if (!cls) return [];
-    return [{ id: c.name, guarantee: cls.guarantee, ceiling: cls.ceiling, priority: cls.priority, demand: active.includes(c.name) ? bitsPerSec(capacity * 2) : bitsPerSec(0) }];
-  });
 }
 
 /** Per-container rates and drops from the HTB class counters (what the kernel itself counted). */

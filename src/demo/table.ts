@@ -2,7 +2,7 @@
 // priority, current rate, the oracle's share, borrowed, drops.
 
 import Table from 'cli-table3';
-import { formatRate } from '../policy/rates';
+import { formatRate } from '../units/format';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface LiveRow {

@@ -3,7 +3,8 @@
 
 import { mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { KernelError, PathEscapeError } from '../errors';
+import { KernelError, PathEscapeError, PermissionError } from '../errors';
+import { lackingHere } from './capabilities';
 import type { TcHandle } from '../tc/handle';
 import { asHandle } from '../tc/handle';
 import { OWNED_PREFIX, type CgroupClassidObject } from '../tc/model';
@@ -42,7 +43,13 @@ function requireRoot(action: string, object: string): string {
 export function writeCgroupClassid(o: CgroupClassidObject, action: 'create' | 'change'): void {
   const root = requireRoot(action, `cgroup ${o.cgroup}`);
   const dir = cgroupDir(root, o.cgroup);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`create cgroup ${o.cgroup} under ${root}`, lackingHere(['CAP_DAC_OVERRIDE']));
+    throw e;
+  }
   cgroupDir(root, o.cgroup, realpathSync);
   writeFileSync(join(dir, 'net_cls.classid'), `${o.classid >>> 0}\n`);
 }

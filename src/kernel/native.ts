@@ -14,6 +14,7 @@ import {
   SluiceError,
 } from '../errors';
 import { HOST_NETNS, type NetnsLocator } from '../tc/model';
+import { lackingHere } from './capabilities';
 
 /** Where `ip netns` keeps its namespace files. */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -78,7 +79,7 @@ function addon(): NativeAddon {
     } catch (error) {
       throw new FeatureMissingError(
         `the native addon (${ADDON_PATH}: ${(error as Error).message})`,
-        'build it with `npm ci` or `npx node-gyp rebuild --directory native` (needs a C++ compiler and Node headers)',
+        'build it: in a checkout `npm ci` (or `npx node-gyp rebuild --directory native`); where the package is installed, `npm rebuild -g sluice` (needs g++, make, python3 and Node\'s headers)',
       );
     }
   }
@@ -147,7 +148,9 @@ function isAddonSysError(error: unknown): error is AddonSysError {
 export function toSluiceError(error: unknown, context: FailureContext): Error {
   if (error instanceof SluiceError || !isAddonSysError(error)) return error as Error;
   if (error.code === 'EPERM' || error.code === 'EACCES') {
-    return new PermissionError(`${context.request} ${context.object}`);
+    // A process's namespace file is behind a ptrace access check, not only root.
+    const byPid = context.netnsFile?.startsWith('/proc/') === true ? lackingHere(['CAP_SYS_PTRACE']) : [];
+    return new PermissionError(`${context.request} ${context.object}`, byPid);
   }
   if (error.code === 'ENOENT' && context.netnsFile !== undefined && error.path === context.netnsFile) {
     return new NamespaceNotFoundError(describeNetns(context.netns), context.netnsFile);

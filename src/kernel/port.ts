@@ -2,7 +2,7 @@
 // One real implementation (netlink, src/kernel/netlink/) and, for unit tests of the
 // pure core only, an in-memory fake.
 
-import type { Plan, Operation } from '../plan/model';
+import type { Plan, Operation } from '../tc/operation';
 import type { KernelError } from '../errors';
 import type { ExternalDevice, NetnsLocator, ObservedState } from '../tc/model';
 

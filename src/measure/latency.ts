@@ -1,5 +1,7 @@
 // Round-trip times of a light flow: percentiles of what the loadgen's ping measured,
-// idle against loaded. Pure.
+// idle against loaded, and what the load delivered meanwhile. Pure.
+import type { Direction } from '../tc/model';
+import type { BitsPerSec } from '../units/units';
 
 export interface RttSummary {
   readonly samples: number;
@@ -22,26 +24,31 @@ export function summariseRtts(ms: readonly number[]): RttSummary {
 export interface LatencyReport {
   /** The priority-0 container the light flow ran to. */
   readonly container: string;
-  /** Containers saturating the link in both directions while loaded was measured. */
-  readonly busy: readonly string[];
+  /** Containers saturating the link, per direction, while loaded was measured. */
+  readonly busy: Readonly<Record<Direction, readonly string[]>>;
   readonly idle: RttSummary;
   readonly loaded: RttSummary;
   /** loaded − idle, per percentile. */
   readonly addedP50Ms: number;
   readonly addedP99Ms: number;
+  /**
+   * The busy containers' goodput, summed, over the loaded window: a loaded figure means
+   * something only if the load ran (senders that failed would leave loaded ≈ idle).
+   */
+  readonly loadedGoodput: Readonly<Record<Direction, BitsPerSec>>;
 }
 
-export function latencyReport(container: string, busy: readonly string[], idleMs: readonly number[], loadedMs: readonly number[]): LatencyReport {
+export function latencyReport(container: string, busy: Readonly<Record<Direction, readonly string[]>>, idleMs: readonly number[], loadedMs: readonly number[], loadedGoodput: Readonly<Record<Direction, BitsPerSec>>): LatencyReport {
   const idle = summariseRtts(idleMs);
   const loaded = summariseRtts(loadedMs);
-  return { container, busy, idle, loaded, addedP50Ms: loaded.p50Ms - idle.p50Ms, addedP99Ms: loaded.p99Ms - idle.p99Ms };
+  return { container, busy, idle, loaded, addedP50Ms: loaded.p50Ms - idle.p50Ms, addedP99Ms: loaded.p99Ms - idle.p99Ms, loadedGoodput };
 }
 
 export function formatLatency(r: LatencyReport): string {
   const f = (s: RttSummary): string => `p50 ${s.p50Ms.toFixed(3)} ms, p99 ${s.p99Ms.toFixed(3)} ms (${s.samples} round trips)`;
   return [
     `light flow to ${r.container} (priority 0), idle: ${f(r.idle)}`,
-    `while ${r.busy.join(', ')} saturate both directions: ${f(r.loaded)}`,
+    `while ${r.busy.download.join(', ')} saturate download (${(r.loadedGoodput.download / 1e6).toFixed(1)} mbit/s goodput) and ${r.busy.upload.join(', ')} upload (${(r.loadedGoodput.upload / 1e6).toFixed(1)} mbit/s): ${f(r.loaded)}`,
     `added: p50 ${r.addedP50Ms >= 0 ? '+' : ''}${r.addedP50Ms.toFixed(3)} ms, p99 ${r.addedP99Ms >= 0 ? '+' : ''}${r.addedP99Ms.toFixed(3)} ms`,
   ].join('\n');
 }

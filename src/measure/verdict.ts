@@ -24,6 +24,8 @@ export interface Tolerance {
   readonly perContainerOfCapacity: number;
   /** Required Σ measured / Σ ideal. */
   readonly minUtilisation: number;
+  /** Most packets the containers' classes may drop over the window, all together; unset: drops reported, not judged. */
+  readonly maxDrops?: number;
 }
 
 export const ISSUE_TOLERANCE: Tolerance = { perContainerOfCapacity: 0.05, minUtilisation: 0.95 };
@@ -51,7 +53,7 @@ export interface VerdictInput {
   readonly measuredGoodput: ReadonlyMap<string, BitsPerSec>;
   /** How goodput maps to L2 bits; default MTU 1500, IPv4, TCP timestamps. */
   readonly geometry?: FrameGeometry;
-  /** Drops per container (from the class counters), reported, not judged. */
+  /** Drops per container over the window (from the class counters); judged only against tolerance.maxDrops. */
   readonly drops?: ReadonlyMap<string, number>;
   readonly tolerance?: Tolerance;
 }
@@ -91,6 +93,8 @@ export interface Verdict {
   readonly utilisationOfIdeal: number;
   readonly utilisationPass: boolean;
   readonly totalDrops: number | undefined;
+  /** Within tolerance.maxDrops (true when drops are not judged). */
+  readonly dropsPass: boolean;
 }
 
 function judgeContainer(input: VerdictInput, ideal: BitsPerSec, container: OracleInput, tolerance: Tolerance): ContainerVerdict {
@@ -130,8 +134,11 @@ export function judgeAllocation(input: VerdictInput, allocator: Allocator): Verd
   const utilisationOfIdeal = totalIdeal > 0 ? totalMeasured / totalIdeal : 1;
   const utilisationPass = utilisationOfIdeal >= tolerance.minUtilisation;
   const dropCounts = containers.map((c) => c.drops).filter((d): d is number => d !== undefined);
+  const totalDrops = dropCounts.length > 0 ? dropCounts.reduce((a, b) => a + b, 0) : undefined;
+  // Judged drops that were never counted fail: "no drops" needs a count of zero.
+  const dropsPass = tolerance.maxDrops === undefined || (totalDrops !== undefined && totalDrops <= tolerance.maxDrops);
   return {
-    pass: utilisationPass && containers.every((c) => c.pass),
+    pass: utilisationPass && dropsPass && containers.every((c) => c.pass),
     capacity: input.capacity,
     tolerance,
     containers,
@@ -140,7 +147,8 @@ export function judgeAllocation(input: VerdictInput, allocator: Allocator): Verd
     linkUtilisation: totalMeasured / input.capacity,
     utilisationOfIdeal,
     utilisationPass,
-    totalDrops: dropCounts.length > 0 ? dropCounts.reduce((a, b) => a + b, 0) : undefined,
+    totalDrops,
+    dropsPass,
   };
 }
 
@@ -159,7 +167,8 @@ export function formatVerdict(verdict: Verdict): string {
   lines.push(
     `${verdict.utilisationPass ? 'PASS' : 'FAIL'} link: ${mbit(verdict.totalMeasured)} of ${mbit(verdict.capacity)} ` +
       `(${percent(verdict.linkUtilisation)} of capacity, ${percent(verdict.utilisationOfIdeal)} of ideal ${mbit(verdict.totalIdeal)}; ` +
-      `need ${percent(verdict.tolerance.minUtilisation)})${verdict.totalDrops !== undefined ? `, drops ${verdict.totalDrops}` : ''}`,
+      `need ${percent(verdict.tolerance.minUtilisation)})${verdict.totalDrops !== undefined ? `, drops ${verdict.totalDrops}` : ''}` +
+      `${verdict.tolerance.maxDrops !== undefined ? ` (at most ${verdict.tolerance.maxDrops}${verdict.dropsPass ? '' : ': FAIL'})` : ''}`,
   );
   return lines.join('\n');
 }

@@ -7,14 +7,15 @@
 import { gzip } from 'node:zlib';
 import type { TrafficSnapshot, ContainerTraffic } from '../traffic/snapshot';
 
-interface Family {
+/** A metric family rendered from snapshot rows of type R. */
+export interface Family<R> {
   readonly name: string;
   readonly type: 'counter' | 'gauge';
   readonly help: string;
-  readonly value: (r: ContainerTraffic) => number;
+  readonly value: (r: R) => number;
 }
 
-const FAMILIES: readonly Family[] = [
+const FAMILIES: readonly Family<ContainerTraffic>[] = [
   { name: 'sluice_container_bytes_total', type: 'counter', help: 'Bytes sent through the container class (L2, as HTB counts them).', value: (r) => r.bytes },
   { name: 'sluice_container_packets_total', type: 'counter', help: 'Packets sent through the container class.', value: (r) => r.packets },
   { name: 'sluice_container_drops_total', type: 'counter', help: 'Packets dropped in the container class (its leaf queue included).', value: (r) => r.drops },
@@ -35,7 +36,7 @@ const ZERO_DIGIT = 0x30;
 /** Widest value a line can carry: a double's shortest form is at most 24 characters. */
 const MAX_VALUE_BYTES = 32;
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+export const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** A growable byte buffer for one block of exposition text. */
 class TextBuffer {

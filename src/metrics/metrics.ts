@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TickResult } from '../reconcile/reconciler';
 import type { TrafficSnapshot } from '../traffic/snapshot';
 import { ContainerMetricsCache } from './containerText';
+import { renderGroupMetrics } from './groupText';
 
 export interface SluiceMetrics {
   readonly registry: Registry;
@@ -63,11 +64,14 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
       reloads.inc();
     },
     async render() {
-      return (await registry.metrics()) + cache.get(source.snapshot());
+      const snap = source.snapshot();
+      return (await registry.metrics()) + cache.get(snap) + renderGroupMetrics(snap);
     },
     async renderGzip() {
-      const containers = cache.gzip(source.snapshot());
-      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers]);
+      const snap = source.snapshot();
+      const containers = cache.gzip(snap);
+      const groups = renderGroupMetrics(snap);
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(groups ? [gzipSync(groups, { level: 1 })] : [])]);
     },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };

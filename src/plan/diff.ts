@@ -6,14 +6,14 @@
 // one (converged.ts).
 
 import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
-import { classKey, linkKey, namespaceKey, objectKey } from '../tc/identity';
+import { classKey, linkKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
 import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
 import { compare, creatable, deletable } from './compare';
 import { isConverged } from './converged';
 import { fromNothing } from './fresh';
 import { dedupeVethPairs, isLoopback, loopbackChange } from './links';
-import type { Operation, Plan } from './model';
-import { createRank } from './order';
+import type { Operation, Plan } from '../tc/operation';
+import { createRank, QdiscNesting } from './order';
 import { RankedOperations, sortByRank } from './ranked';
 
 export function diff(desired: KernelState, observed: KernelState): Plan {
@@ -31,14 +31,17 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
   const removed: KernelObject[] = [];
-  for (const [key, o] of have) if ((!want.has(key) && deletable(o)) || replaced.has(key)) removed.push(o);
+  // A device Sluice did not make is never deleted, not even to replace it by one of its own
+  // (the ownership check refuses such a policy first, EFOREIGN).
+  for (const [key, o] of have) if ((!want.has(key) || replaced.has(key)) && deletable(o)) removed.push(o);
   const nothingRemoved = removed.length === 0;
   const gone = nothingRemoved ? new Set<string>() : cascade(removed, [...have.values()]);
   const implied = nothingRemoved ? new Set<KernelObject>() : impliedRemovals(removed, [...have.values()]);
-  const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o)).map((o): Operation => ({ op: 'delete', object: o }));
+  const observedNesting = nothingRemoved ? undefined : QdiscNesting.of(observed.qdiscs);
+  const deletes = sortByRank(dedupeVethPairs(removed.filter((o) => !implied.has(o))), (o) => -createRank(o, observedNesting)).map((o): Operation => ({ op: 'delete', object: o }));
   const toCreate: KernelObject[] = [];
   for (const [key, d] of want) if (creatable(d) && (!have.has(key) || gone.has(key))) toCreate.push(d);
-  const forward = new RankedOperations();
+  const forward = new RankedOperations(QdiscNesting.of(desired.qdiscs));
   for (const o of dedupeVethPairs(toCreate)) forward.add({ op: 'create', object: o });
   for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
   for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
@@ -97,7 +100,7 @@ type QdiscIndex = ReadonlyMap<string, string>;
 /** (netns, dev, handle major) → key of the qdisc with that handle. */
 function qdiscIndex(all: readonly KernelObject[]): QdiscIndex {
   const index = new Map<string, string>();
-  for (const o of all) if (o.type === 'qdisc') index.set(`${o.netns}/${o.dev}/${majorOf(o.handle)}`, objectKey(o));
+  for (const o of all) if (o.type === 'qdisc') index.set(treeKey(o.netns, o.dev, majorOf(o.handle)), objectKey(o));
   return index;
 }
 
@@ -112,7 +115,7 @@ function parentKeys(o: KernelObject, qdiscs: QdiscIndex): string[] {
   }
   if (o.type === 'route') return o.dev ? [...keys, linkKey(o.netns, o.dev)] : keys;
   keys.push(linkKey(o.netns, o.dev));
-  const qdiscOf = (major: number): string | undefined => qdiscs.get(`${o.netns}/${o.dev}/${major}`);
+  const qdiscOf = (major: number): string | undefined => qdiscs.get(treeKey(o.netns, o.dev, major));
   if (o.type === 'class') keys.push(...defined(qdiscOf(majorOf(o.classid))));
   if (o.type === 'filter') keys.push(...defined(qdiscOf(majorOf(o.parent))));
   // A root qdisc's parent (ffff:ffff) has the ingress qdisc's major: it is no child of it.

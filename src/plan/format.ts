@@ -2,7 +2,7 @@
 
 import { describeObject } from '../tc/describe';
 import { objectKey } from '../tc/identity';
-import type { Operation, Plan } from './model';
+import type { Operation, Plan } from '../tc/operation';
 
 export { describeObject } from '../tc/describe';
 

@@ -3,8 +3,8 @@
 import type { KernelObject, KernelState, LinkObject } from '../tc/model';
 import { creatable } from './compare';
 import { isLoopback, keptEndOf, LinkIndex, loopbackChange, type VethObject } from './links';
-import type { Operation, Plan } from './model';
-import { ADDRESS_RANK, CGROUP_RANK, classRank, filterRank, linkRank, NAMESPACE_RANK, qdiscRank, ROUTE_RANK, SYSCTL_RANK } from './order';
+import type { Operation, Plan } from '../tc/operation';
+import { ADDRESS_RANK, CGROUP_RANK, classRank, filterRank, linkRank, NAMESPACE_RANK, QdiscNesting, qdiscRank, ROUTE_RANK, SYSCTL_RANK } from './order';
 import { RankedOperations } from './ranked';
 
 /**
@@ -12,7 +12,8 @@ import { RankedOperations } from './ranked';
  * what differs (the same result as the general path, which a unit test checks).
  */
 export function fromNothing(desired: KernelState): Plan {
-  const forward = new RankedOperations();
+  const nesting = QdiscNesting.of(desired.qdiscs);
+  const forward = new RankedOperations(nesting);
   // List by list, in STATE_LISTS order, with each type's own rank (no switch on the type
   // per object). Only links can be left out (external devices, the second end of a
   // veth): the other lists are created whole.
@@ -31,8 +32,8 @@ export function fromNothing(desired: KernelState): Plan {
   desired.addresses.forEach((o) => forward.addAt(ADDRESS_RANK, create(o)));
   desired.routes.forEach((o) => forward.addAt(ROUTE_RANK, create(o)));
   desired.sysctls.forEach((o) => forward.addAt(SYSCTL_RANK, create(o)));
-  desired.qdiscs.forEach((o) => forward.addAt(qdiscRank(o), create(o)));
-  desired.classes.forEach((o) => forward.addAt(classRank(o), create(o)));
+  desired.qdiscs.forEach((o) => forward.addAt(qdiscRank(o, nesting), create(o)));
+  desired.classes.forEach((o) => forward.addAt(classRank(o, nesting), create(o)));
   desired.filters.forEach((o) => forward.addAt(filterRank(o), create(o)));
   desired.cgroups.forEach((o) => forward.addAt(CGROUP_RANK, create(o)));
   const created = new Set<string>();

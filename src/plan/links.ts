@@ -3,7 +3,7 @@
 
 import type { KernelObject, LinkObject, NetnsLocator } from '../tc/model';
 import { changedLinkFields } from './compare';
-import type { Operation } from './model';
+import type { Operation } from '../tc/operation';
 
 /** A veth end: what a peer is looked up from. */
 export type VethObject = LinkObject & { readonly spec: { readonly kind: 'veth'; readonly peerName: string; readonly peerNetns: NetnsLocator } };

@@ -3,8 +3,8 @@
 
 import type { NetnsLocator } from '../tc/model';
 import { peerUpChange, type PeerLookup } from './links';
-import type { Operation } from './model';
-import { createRank } from './order';
+import type { Operation } from '../tc/operation';
+import { createRank, type QdiscNesting } from './order';
 
 /**
  * The forward part of a plan (creates and changes) in execution order, built in one pass:
@@ -18,11 +18,14 @@ export class RankedOperations {
   /** Operations by create rank (small integers, see order.ts); each rank holds one object type. */
   private readonly byRank: Operation[][] = [];
 
+  /** `nesting`: the desired state's nested HTB trees, if any (createRank). */
+  constructor(private readonly nesting?: QdiscNesting) {}
+
   add(op: Operation): void {
-    this.addAt(createRank(op.object), op);
+    this.addAt(createRank(op.object, this.nesting), op);
   }
 
-  /** add(op) when the caller knows the rank (createRank(op.object)). */
+  /** add(op) when the caller knows the rank (createRank(op.object, nesting)). */
   addAt(rank: number, op: Operation): void {
     const ops = this.byRank[rank];
     if (ops) ops.push(op);

@@ -49,7 +49,7 @@ function parseFile(file: PolicyFileText): ParsedFiles {
     const message = `nested more than ${MAX_POLICY_DEPTH} levels deep here; a policy needs about 10, so the file is malformed (or built to exhaust the parser) and was not parsed`;
     return { documents, issues: [{ file: file.path, line: tooDeep.line, column: tooDeep.column, path: '', message, hint: 'check the brackets and indentation around this line' }] };
   }
-  for (const doc of parseAllDocuments(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })) {
+  for (const doc of parseAllDocuments(file.text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })) {
     const locate = (path: readonly PropertyKey[]): Position => positionOf(doc, path, lines);
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
@@ -90,11 +90,18 @@ function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
 }
 
+/** A value as a finding quotes it: a string as written; a list or map (an alias can make it circular) by what it is. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return '(a list)';
+  return typeof v === 'object' && v !== null ? '(a map)' : String(v);
+}
+
 function checkKind(raw: unknown): { message: string; hint: string } | undefined {
   const kind = typeof raw === 'object' && raw !== null && 'kind' in raw ? (raw as { kind: unknown }).kind : undefined;
   if ((DOCUMENT_KINDS as readonly unknown[]).includes(kind)) return undefined;
   return {
-    message: kind === undefined ? 'document has no kind' : `unknown kind ${JSON.stringify(kind)}`,
+    message: kind === undefined ? 'document has no kind' : `unknown kind ${describeValue(kind)}`,
     hint: `kind is one of ${DOCUMENT_KINDS.join(', ')}`,
   };
 }

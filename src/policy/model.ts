@@ -9,8 +9,8 @@
 
 import type { Seconds } from '../units/units';
 import type { Direction, NetnsLocator } from '../tc/model';
-import type { ResolvedWorkload, SourceLabel } from '../sources/source';
-import type { ContainerDocument, HostDocument, ScheduleDocument } from './schema';
+import type { ResolvedWorkload, SourceLabel } from '../workload/workload';
+import type { ContainerDocument, GroupDocument, HostDocument, ScheduleDocument } from './schema';
 
 /** Where a policy element came from, so errors and `inspect` can cite it. */
 export interface SourceRef {
@@ -23,6 +23,7 @@ type HostSpec = HostDocument['spec'];
 type ContainerSpec = ContainerDocument['spec'];
 type DirectionSpec = ContainerSpec['download'];
 type ScheduleSpec = ScheduleDocument['spec'];
+type GroupDirectionSpec = GroupDocument['spec']['download'];
 
 export type EnforcementMode = HostSpec['mode'];
 
@@ -52,7 +53,7 @@ export type HostPolicy = Readonly<Pick<HostSpec, 'mode' | 'bridge' | 'ifb' | 'su
   readonly source: SourceRef;
 };
 
-/** One direction of a container: the schema's, with the ceiling defaulted to the link. */
+/** One direction of a container: the schema's, with the ceiling defaulted (its group's, or the link). */
 export type DirectionPolicy = Readonly<Omit<DirectionSpec, 'ceiling'> & Required<Pick<DirectionSpec, 'ceiling'>>>;
 
 /** Which of a source's workloads a policy container shapes; every given field must match. */
@@ -79,9 +80,27 @@ export interface ContainerPolicy {
   /** IPv6 address (canonical text), classified into the same classes as `address`. */
   readonly address6?: string;
   readonly bandwidth: Readonly<Record<Direction, DirectionPolicy>>;
+  /** The group it belongs to (a GroupPolicy's name); undefined: directly under the link. */
+  readonly group?: string;
   readonly source: SourceRef;
   /** Set by resolution (src/sources/resolve.ts) for a workload match while the workload runs. */
   readonly workload?: ResolvedWorkload;
+}
+
+/**
+ * One direction of a group: the schema's, with the ceiling defaulted to its parent
+ * group's (or the link). The guarantee stays as written: absent, it is the sum of the
+ * members' guarantees in force, which only the shaping tree knows (workloads come and go).
+ */
+export type GroupDirectionPolicy = Readonly<Omit<GroupDirectionSpec, 'ceiling'> & Required<Pick<GroupDirectionSpec, 'ceiling'>>>;
+
+/** A set of containers (and groups) sharing one guarantee and one ceiling: a tenant, a team. */
+export interface GroupPolicy {
+  readonly name: string;
+  /** The group it belongs to; undefined: directly under the link. */
+  readonly parent?: string;
+  readonly bandwidth: Readonly<Record<Direction, GroupDirectionPolicy>>;
+  readonly source: SourceRef;
 }
 
 /** A change to apply while a schedule's window is open; absent fields keep their value. */
@@ -92,7 +111,7 @@ export interface SchedulePatch {
 
 export interface SchedulePolicy {
   readonly name: string;
-  /** Five-field cron expression for the window's start (src/schedule/cron.ts). */
+  /** Five-field cron expression for the window's start (src/policy/cron.ts). */
   readonly cron: ScheduleSpec['cron'];
   readonly duration: Seconds;
   readonly patches: readonly SchedulePatch[];
@@ -102,5 +121,7 @@ export interface SchedulePolicy {
 export interface Policy {
   readonly host: HostPolicy;
   readonly containers: readonly ContainerPolicy[];
+  /** Parents before their children (validation orders them so). */
+  readonly groups: readonly GroupPolicy[];
   readonly schedules: readonly SchedulePolicy[];
 }

@@ -1,6 +1,7 @@
-// Rates, sizes and durations as operators write them. tc's own spellings for rates
-// (`bit`, `kbit`, `mbit`, …), but never tc's `bps`, which means *bytes* per second and
-// is misread as bits so often that it is refused with a hint.
+// Rates, sizes and durations as operators write them, parsed at the edge. tc's own
+// spellings for rates (`bit`, `kbit`, `mbit`, …), but never tc's `bps`, which means
+// *bytes* per second and is misread as bits so often that it is refused with a hint.
+// Writing them back for people is src/units/format.ts.
 
 import { bitsPerSec, bytes, seconds, type BitsPerSec, type Bytes, type Seconds } from '../units/units';
 
@@ -48,18 +49,6 @@ export function parseRate(text: string): BitsPerSec {
   return bitsPerSec(Math.round(Number(m[1]) * factor));
 }
 
-/** 100e6 → "100mbit"; picks the largest SI unit that keeps the number short and exact. */
-export function formatRate(rate: BitsPerSec): string {
-  const steps: readonly [string, number][] = [['gbit', 1e9], ['mbit', 1e6], ['kbit', 1e3]];
-  for (const [unit, factor] of steps) {
-    if (rate >= factor) {
-      const value = rate / factor;
-      return `${Number.isInteger(value) ? value : Number(value.toFixed(2))}${unit}`;
-    }
-  }
-  return `${Math.round(rate)}bit`;
-}
-
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   b: 1,
   byte: 1,
@@ -82,12 +71,6 @@ export function parseSize(text: string): Bytes {
   return bytes(Math.round(Number(m[1]) * factor));
 }
 
-export function formatSize(size: Bytes): string {
-  if (size >= 1024 * 1024 && size % (1024 * 1024) === 0) return `${size / (1024 * 1024)}mib`;
-  if (size >= 1024 && size % 1024 === 0) return `${size / 1024}kib`;
-  return `${size}b`;
-}
-
 const DURATION_PART = /([0-9]+)(h|m|s)/g;
 const DURATION_WHOLE = /^(?:[0-9]+[hms])+$/;
 const DURATION_FACTOR: Readonly<Record<string, number>> = { h: 3600, m: 60, s: 1 };
@@ -98,11 +81,4 @@ export function parseDuration(text: string): Seconds {
   let total = 0;
   for (const m of text.matchAll(DURATION_PART)) total += Number(m[1]) * DURATION_FACTOR[m[2]!]!;
   return seconds(total);
-}
-
-export function formatDuration(s: Seconds): string {
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const rest = s % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${rest || (!h && !m) ? `${rest}s` : ''}`;
 }

@@ -49,6 +49,21 @@ const direction = z.strictObject({
   burst: unitString(parseSize, `Bytes sent at line rate before the rate applies (units: ${ACCEPTED_SIZE_UNITS})`, ['64kib']).optional(),
 });
 
+/**
+ * One direction of a group: what its members get together. Every field may be left out:
+ * the guarantee is then the sum of its members' guarantees, the ceiling its parent
+ * group's (or the link), the priority 4.
+ */
+const groupDirection = z
+  .strictObject({
+    guarantee: rate("Rate the group's members together always get when they want it; default: the sum of their guarantees").optional(),
+    ceiling: rate("Most the group's members may use together, borrowing; defaults to the parent group's ceiling, or the link").optional(),
+    priority: z.int().min(0, 'priority is 0 (highest) … 7').max(7, 'priority is 0 (highest) … 7').default(4)
+      .meta({ description: 'Who borrows idle capacity first among the groups and containers beside this group: 0 (highest) … 7 (lowest).' }),
+    burst: unitString(parseSize, `Bytes the group may send at line rate before its rate applies (units: ${ACCEPTED_SIZE_UNITS})`, ['64kib']).optional(),
+  })
+  .prefault({});
+
 const match = z
   .union([
     z.strictObject({ managed: z.string().regex(/^sl-[a-z0-9-]{1,28}$/, 'a managed namespace name starts with "sl-"') })
@@ -116,10 +131,17 @@ const hostSpec = z.strictObject({
 
 const containerSpec = z.strictObject({
   match,
+  group: name.optional().meta({ description: 'The group (kind: Group) whose guarantee and ceiling this container shares; absent: directly under the link.' }),
   address: ipv4.optional().meta({ description: 'Address on the bridge; assigned from the subnet when absent (managed and attached namespaces).' }),
   address6: ipv6.optional().meta({ description: "IPv6 address on the bridge, classified with the IPv4 one; for a managed namespace it defaults to the Host's subnet6 with the IPv4 address as the low 32 bits." }),
   download: direction,
   upload: direction,
+});
+
+const groupSpec = z.strictObject({
+  parent: name.optional().meta({ description: 'The group this group belongs to (at most three levels of groups); absent: directly under the link.' }),
+  download: groupDirection,
+  upload: groupDirection,
 });
 
 const patchDirection = z.strictObject({
@@ -149,8 +171,9 @@ const envelope = <K extends string, S extends z.ZodType>(kind: K, spec: S) =>
 export const hostDocument = envelope('Host', hostSpec);
 export const containerDocument = envelope('Container', containerSpec);
 export const scheduleDocument = envelope('Schedule', scheduleSpec);
+export const groupDocument = envelope('Group', groupSpec);
 
-export const policyDocument = z.discriminatedUnion('kind', [hostDocument, containerDocument, scheduleDocument]);
+export const policyDocument = z.discriminatedUnion('kind', [hostDocument, containerDocument, scheduleDocument, groupDocument]);
 
 /**
  * The Host sections that enable a workload source, each also a `match:` key selecting
@@ -159,11 +182,12 @@ export const policyDocument = z.discriminatedUnion('kind', [hostDocument, contai
 export const WORKLOAD_SOURCE_SECTIONS = ['docker', 'cni'] as const;
 export type WorkloadSourceLabel = (typeof WORKLOAD_SOURCE_SECTIONS)[number];
 
-export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule'] as const;
+export const DOCUMENT_KINDS = ['Host', 'Container', 'Schedule', 'Group'] as const;
 
 export type HostDocument = z.output<typeof hostDocument>;
 export type ContainerDocument = z.output<typeof containerDocument>;
 export type ScheduleDocument = z.output<typeof scheduleDocument>;
+export type GroupDocument = z.output<typeof groupDocument>;
 export type PolicyDocument = z.output<typeof policyDocument>;
 
 /** The JSON Schema an editor uses for policy files (one document). */

@@ -2,18 +2,20 @@
 // link, schedules that name real containers. Every finding is reported, not the first.
 
 import { HOST_NETNS, DIRECTIONS, type Direction } from '../tc/model';
-import { bitsPerSec } from '../units/units';
-import type { LocatedDocument, Position } from './documents';
+import { bitsPerSec, type BitsPerSec } from '../units/units';
+import type { LocatedDocument } from './documents';
+import { IssueSink, sourceOf, where } from './sink';
+import { ceilingAbove, groupGuarantees, levelsOf, OVERCOMMIT_HINT, overcommitMessage, overcommits, reportGroupOvercommits, reportNameClashes, validateGroups, type GroupDoc, type GroupTree } from './groups';
 import type { PolicyIssue } from './issues';
-import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, SourceRef, WorkloadSelector } from './model';
-import { cronProblem } from '../schedule/cron';
-import { applyPatches } from '../schedule/patch';
-import { MAX_GUARANTEE_RATIO } from '../compile/htb';
-import { formatRate } from './rates';
+import type { ContainerMatch, ContainerPolicy, DirectionPolicy, HostPolicy, Policy, SchedulePolicy, WorkloadSelector } from './model';
+import { cronProblem } from './cron';
+import { applyPatches } from './patch';
+import { MAX_GUARANTEE_RATIO } from './limits';
+import { formatRate } from '../units/format';
 import { WORKLOAD_SOURCE_SECTIONS, type WorkloadSourceLabel, type ContainerDocument, type HostDocument, type ScheduleDocument } from './schema';
-import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from './subnet';
+import { firstHost, ipToInt, isHostAddress, parseSubnet, type Subnet } from '../net/ipv4';
 import { dotDotIssue } from './paths';
-import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from './ipv6';
+import { canonicalIpv6, embedIpv4, formatIpv6, inSubnet6, isIpv6, MAX_EMBEDDING_PREFIX, parseSubnet6 } from '../net/ipv6';
 
 type HostDoc = LocatedDocument & { readonly value: HostDocument };
 type ContainerDoc = LocatedDocument & { readonly value: ContainerDocument };
@@ -21,30 +23,11 @@ type ScheduleDoc = LocatedDocument & { readonly value: ScheduleDocument };
 
 export type ValidationResult = { readonly ok: true; readonly policy: Policy } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
 
-/** Collects issues against documents; `at` names the document and field. */
-class IssueSink {
-  readonly issues: PolicyIssue[] = [];
-
-  add(doc: LocatedDocument, path: readonly PropertyKey[], message: string, hint?: string): void {
-    const pos: Position = doc.locate(path);
-    this.issues.push({ file: doc.file, line: pos.line, column: pos.column, path: path.join('.'), message, ...(hint ? { hint } : {}) });
-  }
-}
-
-const where = (doc: LocatedDocument, path: readonly PropertyKey[] = ['metadata', 'name']): string => {
-  const p = doc.locate(path);
-  return p.line > 0 ? `${doc.file}:${p.line}:${p.column}` : doc.file;
-};
-
-const sourceOf = (doc: LocatedDocument): SourceRef => {
-  const p = doc.locate(['metadata', 'name']);
-  return { file: doc.file, line: p.line, column: p.column };
-};
-
 export function validateDocuments(documents: readonly LocatedDocument[], fileNames: readonly string[]): ValidationResult {
   const sink = new IssueSink();
   const hosts = documents.filter((d): d is HostDoc => d.value.kind === 'Host');
   const containerDocs = documents.filter((d): d is ContainerDoc => d.value.kind === 'Container');
+  const groupDocs = documents.filter((d): d is GroupDoc => d.value.kind === 'Group');
   const scheduleDocs = documents.filter((d): d is ScheduleDoc => d.value.kind === 'Schedule');
 
   const hostDoc = hosts[0];
@@ -58,14 +41,17 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   const host = validateHost(hostDoc, sink);
   reportDuplicateNames(containerDocs, 'container', sink);
   reportDuplicateNames(scheduleDocs, 'schedule', sink);
-  const containers = containerDocs.map((d) => validateContainer(d, host, sink));
+  reportDuplicateNames(groupDocs, 'group', sink);
+  reportNameClashes(groupDocs, containerDocs, sink);
+  const tree = validateGroups(groupDocs, host, sink);
+  const containers = containerDocs.map((d) => validateContainer(d, host, tree, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
-  for (const dir of DIRECTIONS) checkAdmission(host, containers, dir, sink, hostDoc, ['spec', 'capacity', dir]);
-  for (const dir of DIRECTIONS) checkGuaranteeRatio(containers, dir, sink, containerDocs);
-  const schedules = scheduleDocs.map((d) => validateSchedule(d, host, containers, sink));
-  if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, containers, schedules[i]!, sink));
+  reportGroupOvercommits(host, tree, containers, sink, hostDoc);
+  for (const dir of DIRECTIONS) checkGuaranteeRatio(tree, containers, dir, sink, containerDocs);
+  const schedules = scheduleDocs.map((d) => validateSchedule(d, host, tree, containers, sink));
+  if (sink.issues.length === 0) scheduleDocs.forEach((d, i) => checkWindowAdmission(d, host, tree, containers, schedules[i]!, sink));
   if (sink.issues.length > 0) return { ok: false, issues: sink.issues };
-  return { ok: true, policy: { host, containers, schedules } };
+  return { ok: true, policy: { host, containers, groups: tree.groups, schedules } };
 }
 
 function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
@@ -86,6 +72,10 @@ function validateHost(doc: HostDoc, sink: IssueSink): HostPolicy {
   const external = spec.external ?? sources.length > 0;
   if (spec.mode === 'per-device' && external) {
     sink.add(doc, sources.length > 0 ? ['spec', sources[0]!] : ['spec', 'external'], 'per-device mode is not supported on an external bridge yet', 'use mode: shared (the default)');
+  }
+  for (const field of ['bridge', 'ifb'] as const) {
+    // Every namespace has it: never a device Sluice can make, and never one it deletes.
+    if (spec[field] === 'lo') sink.add(doc, ['spec', field], `${field}: lo names the loopback device every namespace has, not a${field === 'ifb' ? 'n IFB' : ' bridge'} Sluice can make or shape`, `name another device (the default is ${field === 'ifb' ? 'sl-ifb0' : 'sl-br0'}); Sluice never deletes lo`);
   }
   if (spec.mode === 'per-device' && spec.netns === 'host') {
     sink.add(doc, ['spec', 'netns'], 'per-device mode in the real host namespace is not supported yet', 'use the sandbox (default sl-host)');
@@ -127,8 +117,10 @@ function reportDuplicateNames(docs: readonly LocatedDocument[], what: string, si
   }
 }
 
-function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink): ContainerPolicy {
+function validateContainer(doc: ContainerDoc, host: HostPolicy, tree: GroupTree, sink: IssueSink): ContainerPolicy {
   const spec = doc.value.spec;
+  const group = spec.group !== undefined && tree.byName.has(spec.group) ? spec.group : undefined;
+  if (spec.group !== undefined && !group) sink.add(doc, ['spec', 'group'], `unknown group "${spec.group}"`, `known groups: ${[...tree.byName.keys()].join(', ') || '(none)'}; a group is a document of kind: Group`);
   const match = toMatch(spec.match);
   const subnet = parseSubnet(host.subnet);
   const matched = match.kind === 'ip' ? match.address : undefined;
@@ -153,9 +145,14 @@ function validateContainer(doc: ContainerDoc, host: HostPolicy, sink: IssueSink)
   if (match.kind === 'managed' && match.netns === host.netns) {
     sink.add(doc, ['spec', 'match', 'managed'], `namespace ${match.netns} is the host namespace of this policy`, 'give the container its own sl- namespace');
   }
+  if (group && match.kind === 'cgroup') {
+    // The root qdisc's classifier reads the cgroup's classid, which can only name one of
+    // the root's own classes; a group member's class is in its group's HTB.
+    sink.add(doc, ['spec', 'group'], `a cgroup-matched container cannot be in a group: its packets are classified by the net_cls classid the root HTB reads, which can name only a class of the root, not one inside group "${group}"`, 'leave group out for this container, or match the workload by address (ip:)');
+  }
   const bandwidth = {} as Record<Direction, DirectionPolicy>;
-  for (const dir of DIRECTIONS) bandwidth[dir] = validateDirection(doc, dir, host, sink);
-  return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), ...(address6 ? { address6 } : {}), bandwidth, source: sourceOf(doc) };
+  for (const dir of DIRECTIONS) bandwidth[dir] = validateDirection(doc, dir, host, ceilingAbove(tree, group, dir, host.capacity[dir]), group, sink);
+  return { name: doc.value.metadata.name, match, ...(address ? { address } : {}), ...(address6 ? { address6 } : {}), bandwidth, ...(group ? { group } : {}), source: sourceOf(doc) };
 }
 
 function checkAddress6(doc: ContainerDoc, address: string, path: readonly string[], host: HostPolicy, sink: IssueSink): void {
@@ -196,14 +193,16 @@ function checkAddress(doc: ContainerDoc, address: string, path: readonly string[
   else if (address === host.gateway) sink.add(doc, path, `address ${address} is the bridge's own (gateway) address`, 'pick another address, or leave it out to have one assigned');
 }
 
-function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, sink: IssueSink): DirectionPolicy {
+/** `above`: the ceiling of the container's group (or the link), its default and its bound. */
+function validateDirection(doc: ContainerDoc, dir: Direction, host: HostPolicy, above: BitsPerSec, group: string | undefined, sink: IssueSink): DirectionPolicy {
   const spec = doc.value.spec[dir];
   const link = host.capacity[dir];
   const guarantee = spec.guarantee;
-  const ceiling = spec.ceiling ?? link;
+  const ceiling = spec.ceiling ?? above;
   const path = ['spec', dir];
   if (spec.ceiling !== undefined && ceiling <= 0) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling must be above zero`);
   if (ceiling > link) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above the link's ${formatRate(link)}`, `lower it to at most ${formatRate(link)} or leave it out (defaults to the link)`);
+  else if (group !== undefined && ceiling > above) sink.add(doc, [...path, 'ceiling'], `${dir} ceiling ${formatRate(ceiling)} is above its group "${group}"'s ${formatRate(above)}`, `lower it to at most ${formatRate(above)} or leave it out (defaults to the group's)`);
   if (guarantee > ceiling) sink.add(doc, [...path, 'guarantee'], `${dir} guarantee ${formatRate(guarantee)} is above its ceiling ${formatRate(ceiling)}`, 'a guarantee cannot exceed the ceiling');
   return { guarantee, ceiling, priority: spec.priority, ...(spec.burst !== undefined ? { burst: spec.burst } : {}) };
 }
@@ -234,46 +233,43 @@ function targetsOf(c: ContainerPolicy): [string, readonly string[], string][] {
   return out;
 }
 
-function checkAdmission(host: HostPolicy, containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, doc: LocatedDocument, path: readonly PropertyKey[], during?: string): void {
-  if (host.overcommit === 'scale-by-priority') return;
-  const total = containers.reduce((s, c) => s + c.bandwidth[dir].guarantee, 0);
-  const link = host.capacity[dir];
-  if (total <= link) return;
-  const list = containers.map((c) => `${c.name} ${formatRate(c.bandwidth[dir].guarantee)}`).join(', ');
-  sink.add(
-    doc,
-    path,
-    `admission: ${dir} guarantees add up to ${formatRate(bitsPerSec(total))}${during ? ` ${during}` : ''}, ${formatRate(bitsPerSec(total - link))} more than the link's ${formatRate(link)} (${list})`,
-    'lower some guarantees, raise the capacity if the link is faster, or set overcommit: scale-by-priority',
-  );
-}
-
 /**
- * HTB shares the excess by quanta, which stay proportional to guarantees only within
- * MAX_GUARANTEE_RATIO of the largest (src/compile/htb.ts); a smaller non-zero guarantee
- * would borrow more than the oracle gives it.
+ * HTB shares the excess among siblings by quanta, which stay proportional to guarantees
+ * only within MAX_GUARANTEE_RATIO of the largest sibling (src/compile/htb.ts,
+ * quantumBase); a smaller non-zero guarantee would borrow more than the oracle gives it.
+ * Siblings: the groups and containers under the link, or under one group.
  */
-function checkGuaranteeRatio(containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {
-  const largest = containers.reduce((m, c) => Math.max(m, c.bandwidth[dir].guarantee), 0);
-  containers.forEach((c, i) => {
-    const g = c.bandwidth[dir].guarantee;
-    if (g <= 0 || g * MAX_GUARANTEE_RATIO >= largest || !docs[i]) return;
-    sink.add(
-      docs[i]!,
-      ['spec', dir, 'guarantee'],
-      `${dir} guarantee ${formatRate(g)} is more than ${MAX_GUARANTEE_RATIO} times below the largest (${formatRate(bitsPerSec(largest))}): HTB could not share the excess in proportion`,
-      `raise it to at least ${formatRate(bitsPerSec(Math.ceil(largest / MAX_GUARANTEE_RATIO)))}, or set it to 0 (best effort)`,
-    );
-  });
+function checkGuaranteeRatio(tree: GroupTree, containers: readonly ContainerPolicy[], dir: Direction, sink: IssueSink, docs: readonly ContainerDoc[]): void {
+  const guarantees = groupGuarantees(tree.groups, containers, dir);
+  const docOf = new Map(containers.map((c, i) => [c, docs[i]]));
+  for (const level of levelsOf(tree.groups, containers)) {
+    const siblings = [
+      ...level.childGroups.map((g) => ({ guarantee: guarantees.get(g.name)!, doc: tree.docs.get(g.name), path: g.bandwidth[dir].guarantee !== undefined ? ['spec', dir, 'guarantee'] : ['metadata', 'name'] })),
+      ...level.containers.map((c) => ({ guarantee: c.bandwidth[dir].guarantee, doc: docOf.get(c), path: ['spec', dir, 'guarantee'] })),
+    ];
+    const largest = siblings.reduce((m, s) => Math.max(m, s.guarantee), 0);
+    for (const { guarantee: g, doc, path } of siblings) {
+      if (g <= 0 || g * MAX_GUARANTEE_RATIO >= largest || !doc) continue;
+      sink.add(
+        doc,
+        path,
+        `${dir} guarantee ${formatRate(g)} is more than ${MAX_GUARANTEE_RATIO} times below the largest${level.group ? ` in group "${level.group.name}"` : ''} (${formatRate(bitsPerSec(largest))}): HTB could not share the excess in proportion`,
+        `raise it to at least ${formatRate(bitsPerSec(Math.ceil(largest / MAX_GUARANTEE_RATIO)))}, or set it to 0 (best effort)`,
+      );
+    }
+  }
 }
 
-/** While a window is open its patched guarantees must still fit the link. */
-function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], schedule: SchedulePolicy, sink: IssueSink): void {
+/** While a window is open its patched guarantees must still fit, at every level. */
+function checkWindowAdmission(doc: ScheduleDoc, host: HostPolicy, tree: GroupTree, containers: readonly ContainerPolicy[], schedule: SchedulePolicy, sink: IssueSink): void {
+  if (host.overcommit === 'scale-by-priority') return;
   const patched = applyPatches(containers, schedule.patches);
-  for (const dir of DIRECTIONS) checkAdmission(host, patched, dir, sink, doc, ['spec', 'patches'], `while window "${schedule.name}" is open`);
+  for (const dir of DIRECTIONS) {
+    for (const o of overcommits(host, tree.groups, patched, dir)) sink.add(doc, ['spec', 'patches'], overcommitMessage(o, dir, `while window "${schedule.name}" is open`), OVERCOMMIT_HINT);
+  }
 }
 
-function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readonly ContainerPolicy[], sink: IssueSink): SchedulePolicy {
+function validateSchedule(doc: ScheduleDoc, host: HostPolicy, tree: GroupTree, containers: readonly ContainerPolicy[], sink: IssueSink): SchedulePolicy {
   const spec = doc.value.spec;
   const cron = cronProblem(spec.cron);
   if (cron) sink.add(doc, ['spec', 'cron'], `"${spec.cron}" is not a valid cron expression (${cron})`, 'five fields: minute hour day-of-month month day-of-week, e.g. "0 1 * * *" for 01:00 daily');
@@ -284,7 +280,7 @@ function validateSchedule(doc: ScheduleDoc, host: HostPolicy, containers: readon
       sink.add(doc, ['spec', 'patches', i, 'container'], `schedule patches unknown container "${patch.container}"`, `known containers: ${[...byName.keys()].join(', ') || '(none)'}`);
       return;
     }
-    for (const dir of DIRECTIONS) checkPatchedDirection(doc, i, dir, target, host, patch[dir], sink);
+    for (const dir of DIRECTIONS) checkPatchedDirection(doc, i, dir, target, ceilingAbove(tree, target.group, dir, host.capacity[dir]), patch[dir], sink);
   });
   const duration = spec.duration;
   if (duration <= 0) sink.add(doc, ['spec', 'duration'], 'a window needs a duration above zero');
@@ -311,11 +307,12 @@ function patchOf(p: PatchDirectionSpec): Partial<DirectionPolicy> {
   };
 }
 
-function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, host: HostPolicy, patch: PatchDirectionSpec | undefined, sink: IssueSink): void {
+/** `above`: the ceiling of the target's group, or the link. */
+function checkPatchedDirection(doc: ScheduleDoc, index: number, dir: Direction, target: ContainerPolicy, above: BitsPerSec, patch: PatchDirectionSpec | undefined, sink: IssueSink): void {
   if (!patch) return;
   const merged = { ...target.bandwidth[dir], ...patchOf(patch) };
   const path = ['spec', 'patches', index, dir];
-  if (merged.ceiling > host.capacity[dir]) sink.add(doc, [...path, 'ceiling'], `during the window ${target.name}'s ${dir} ceiling ${formatRate(merged.ceiling)} is above the link's ${formatRate(host.capacity[dir])}`);
+  if (merged.ceiling > above) sink.add(doc, [...path, 'ceiling'], `during the window ${target.name}'s ${dir} ceiling ${formatRate(merged.ceiling)} is above ${target.group !== undefined ? `its group "${target.group}"'s` : "the link's"} ${formatRate(above)}`);
   if (merged.guarantee > merged.ceiling) sink.add(doc, [...path, 'guarantee'], `during the window ${target.name}'s ${dir} guarantee ${formatRate(merged.guarantee)} is above its ceiling ${formatRate(merged.ceiling)}`);
 }
 

@@ -8,6 +8,7 @@
 // container that resumes gets its guarantee at once, without waiting for a tick.
 
 import { allocate, type AllocationInput } from '../allocate/oracle';
+import { allocateTree } from '../allocate/hierarchy';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 
 export interface DeviceClassState {
@@ -20,6 +21,17 @@ export interface DeviceClassState {
   readonly currentCeiling: BitsPerSec;
   /** Smoothed measured rate (L2 bits/s, what HTB counts). */
   readonly rate: BitsPerSec;
+  /** The group it belongs to (an id among the groups given to nextCeilings). */
+  readonly group?: string;
+}
+
+/** A group of the policy: what its members may take together, lent by the loop as the kernel would lend it. */
+export interface DeviceGroup {
+  readonly id: string;
+  readonly parent?: string;
+  readonly guarantee: BitsPerSec;
+  readonly ceiling: BitsPerSec;
+  readonly priority: number;
 }
 
 export interface BorrowingTuning {
@@ -44,11 +56,15 @@ export function estimateDemand(c: DeviceClassState, link: BitsPerSec, tuning: Bo
 /**
  * New ceilings per container. Capacity the oracle leaves unallocated (nobody wants it)
  * is spread over the containers pressing their ceiling, so the link stays usable while
- * demand is being discovered.
+ * demand is being discovered. With groups, the hierarchical oracle decides (a group's
+ * members share what the group gets).
  */
-export function nextCeilings(link: BitsPerSec, classes: readonly DeviceClassState[], tuning: BorrowingTuning = DEFAULT_TUNING): Map<string, BitsPerSec> {
+export function nextCeilings(link: BitsPerSec, classes: readonly DeviceClassState[], tuning: BorrowingTuning = DEFAULT_TUNING, groups: readonly DeviceGroup[] = []): Map<string, BitsPerSec> {
   const inputs: AllocationInput[] = classes.map((c) => ({ id: c.id, guarantee: c.guarantee, ceiling: c.maxCeiling, priority: c.priority, demand: estimateDemand(c, link, tuning) }));
-  const allocation = allocate(link, inputs);
+  const allocation =
+    groups.length === 0
+      ? allocate(link, inputs)
+      : allocateTree(link, [...groups.map((g) => ({ ...g, demand: bitsPerSec(0) })), ...inputs.map((input, i) => (classes[i]!.group === undefined ? input : { ...input, parent: classes[i]!.group }))]);
   const out = new Map<string, BitsPerSec>();
   for (const c of classes) {
     const target = Math.min(c.maxCeiling, Math.max(c.guarantee, allocation.get(c.id) ?? 0));

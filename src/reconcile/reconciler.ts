@@ -3,7 +3,8 @@
 // unchanged policy is drift: something changed the kernel behind Sluice's back.
 
 import type { Applier } from '../apply/applier';
-import type { Clock, Logger } from '../wiring/tokens';
+import type { Clock } from '../ports/clock';
+import type { Logger } from '../ports/logger';
 import type { CompiledPolicy } from '../compile';
 import { SluiceError } from '../errors';
 import { describeOperation } from '../plan/format';
@@ -15,7 +16,10 @@ import { burstBytesFor } from '../compile/htb';
 import { DIRECTIONS, type KernelState } from '../tc/model';
 import { classKey, objectKey } from '../tc/identity';
 import { bitsPerSec } from '../units/units';
-import { nextCeilings, type DeviceClassState } from './borrowing';
+import { DEFAULT_TUNING, nextCeilings, type DeviceClassState, type DeviceGroup } from './borrowing';
+
+/** A group's id among the per-device loop's class keys (which hold a '/'; a group name holds none). */
+const groupId = (name: string): string => `group:${name}`;
 
 export interface TickResult {
   readonly at: number;
@@ -129,9 +133,11 @@ export class Reconciler {
         const got = counted.get(`${direction}/${c.name}`);
         if (!ref || !got) return [];
         const key = classKey(ref.netns, ref.dev, ref.classid);
-        return [{ id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) }];
+        const state: DeviceClassState = { id: key, guarantee: ref.guarantee, maxCeiling: ref.ceiling, priority: ref.priority, currentCeiling: bitsPerSec(observedCeil.get(key) ?? ref.guarantee), rate: this.demandRates.update(key, got.counters.bytes, at) };
+        return [c.group === undefined ? state : { ...state, group: groupId(c.group) }];
       });
-      for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states)) ceilings.set(key, ceil);
+      const groups = planned.compiled.groups.map((g): DeviceGroup => ({ id: groupId(g.name), ...(g.parent !== undefined ? { parent: groupId(g.parent) } : {}), ...g.bandwidth[direction] }));
+      for (const [key, ceil] of nextCeilings(policy.host.capacity[direction], states, DEFAULT_TUNING, groups)) ceilings.set(key, ceil);
       this.logger.log('debug', 'per-device ceilings', { direction, countersAgeMs: Math.round(this.clock.monotonic() - at), classes: states.map((s) => ({ class: s.id, rate: Math.round(s.rate), ceiling: Math.round(s.currentCeiling), next: ceilings.get(s.id) })) });
     }
     this.loopCeilings = ceilings;

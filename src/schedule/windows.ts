@@ -7,7 +7,7 @@
 
 import { CronExpressionParser } from 'cron-parser';
 import type { Policy, SchedulePolicy } from '../policy/model';
-import { applyPatches } from './patch';
+import { applyPatches } from '../policy/patch';
 
 export interface OpenWindow {
   readonly schedule: SchedulePolicy;

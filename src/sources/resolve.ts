@@ -4,9 +4,9 @@
 // claiming one workload is a conflict.
 
 import type { PolicyIssue } from '../policy/issues';
-import type { ContainerMatch, ContainerPolicy, Policy, WorkloadSelector } from '../policy/model';
-import { isHostAddress, parseSubnet } from '../policy/subnet';
-import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../policy/ipv6';
+import type { ContainerMatch, ContainerPolicy, DirectionPolicy, GroupDirectionPolicy, Policy, WorkloadSelector } from '../policy/model';
+import { isHostAddress, parseSubnet } from '../net/ipv4';
+import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../net/ipv6';
 import type { ResolvedWorkload, SourceLabel, SourceSnapshot } from './source';
 
 type WorkloadMatch = Extract<ContainerMatch, { kind: 'workload' }>;
@@ -54,9 +54,14 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
       continue;
     }
     claimedBy.set(key, c);
+    const joined = joinSourceGroup(policy, c, found.workload);
+    if ('issue' in joined) {
+      issues.push(joined.issue);
+      continue;
+    }
     // A dual-stack network gives the workload an IPv6 address too: classified into the same class.
     const address6 = c.address6 ?? address6Of(policy, found.workload);
-    containers.push({ ...c, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
+    containers.push({ ...joined.container, address: found.address, ...(address6 ? { address6 } : {}), workload: found.workload });
   }
   return { policy: { ...policy, containers }, waiting, issues };
 }
@@ -75,6 +80,20 @@ function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource): {
     return { reason: `${noun} ${workload.name} has ${address} on ${policy.host.bridge}, outside the Host subnet ${policy.host.subnet}; make the Host subnet the ${match.source} network's` };
   }
   return { workload, address };
+}
+
+/**
+ * A workload its source put in a group (a pod in its Kubernetes namespace's) joins it,
+ * unless the policy container names a group itself; its ceilings stay within the group's.
+ */
+function joinSourceGroup(policy: Policy, c: ContainerPolicy, w: ResolvedWorkload): { container: ContainerPolicy } | { issue: PolicyIssue } {
+  if (c.group !== undefined || w.group === undefined) return { container: c };
+  const group = policy.groups.find((g) => g.name === w.group);
+  if (!group) {
+    return { issue: { file: c.source.file, line: c.source.line, column: c.source.column, path: 'spec.group', message: `${w.source} workload ${w.name} belongs to group "${w.group}", which no Group document defines`, hint: `add a Group named ${w.group}, or give the container a group of its own` } };
+  }
+  const within = (d: DirectionPolicy, g: GroupDirectionPolicy): DirectionPolicy => (d.ceiling <= g.ceiling ? d : { ...d, ceiling: g.ceiling });
+  return { container: { ...c, group: group.name, bandwidth: { download: within(c.bandwidth.download, group.bandwidth.download), upload: within(c.bandwidth.upload, group.bandwidth.upload) } } };
 }
 
 /** The workload's IPv6 address in the Host's subnet6 (any, without one): canonical text. */

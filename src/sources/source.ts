@@ -6,32 +6,11 @@
 import type { LocatedDocument } from '../policy/documents';
 import type { PolicyIssue } from '../policy/issues';
 import type { HostDocument } from '../policy/schema';
-import type { NetnsLocator } from '../tc/model';
+import type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 
-/** A source's label: "files", "docker", "cni", … (also the `match:` key that selects its workloads). */
-export type SourceLabel = string;
-
-/** A workload a source found running, as the core needs it: where it is and how to name it. */
-export interface ResolvedWorkload {
-  readonly source: SourceLabel;
-  /** Stable while it runs (a Docker container id, a CNI container id). */
-  readonly id: string;
-  /** For people: a Docker name, a Kubernetes "namespace/pod". */
-  readonly name: string;
-  /** Its network namespace (/proc/<pid>/ns/net, /var/run/netns/…), when it has its own. */
-  readonly netns?: NetnsLocator;
-  /** Its own device inside `netns` when known (Docker's eth0): Sluice caps its GSO size. */
-  readonly device?: string;
-  /** The host-side veth on a bridge Sluice does not own (a CNI plugin's): its GSO size is capped too. */
-  readonly hostDevice?: string;
-  /** Its addresses on the Host's bridge. */
-  readonly addresses: { readonly v4: readonly string[]; readonly v6: readonly string[] };
-  readonly labels: Readonly<Record<string, string>>;
-  /** The group it was started in (a compose service), for `match: { <source>: { service } }`. */
-  readonly service?: string;
-  /** Why it has no address on the Host's bridge (its networks), for the waiting note. */
-  readonly placement?: string;
-}
+// The typed workload the core shapes lives below every folder that reads it (policy,
+// compile, traffic); re-exported here for the sources.
+export type { ResolvedWorkload, SourceLabel } from '../workload/workload';
 
 /** What one read of a source yields. */
 export interface SourceSnapshot {

@@ -1,8 +1,8 @@
 // Kernel objects named the way tc and ip name them, one line each: for plans, errors
 // and inspect. Pure.
 
-import { formatRate, formatSize } from '../policy/rates';
-import { intToIp } from '../policy/subnet';
+import { formatRate, formatSize } from '../units/format';
+import { intToIp } from '../net/ipv4';
 import { formatHandle } from './handle';
 import { assertNever, type FilterObject, type FilterSpec, type ForeignSpec, type KernelObject, type QdiscSpec } from './model';
 

@@ -25,6 +25,10 @@ import type {
 
 export const namespaceKey = (name: string): string => `netns/${name}`;
 export const linkKey = (netns: NetnsLocator, name: string): string => `${netns}/link/${name}`;
+/** A device by where it is: the key sets and maps of devices use (device names hold no NUL). */
+export const deviceKey = (netns: NetnsLocator, dev: string): string => `${netns}\0${dev}`;
+/** An HTB tree on a device: the qdisc whose handle has `major` there, and everything in it. */
+export const treeKey = (netns: NetnsLocator, dev: string, major: number): string => `${netns}\0${dev}\0${major}`;
 /** The key of the class `classid` on `dev` in `netns`, without building the object. */
 export const classKey = (netns: NetnsLocator, dev: string, classid: TcHandle): string => `${netns}/${dev}/class/${classid >>> 0}`;
 

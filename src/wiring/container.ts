@@ -19,10 +19,11 @@ import { DockerSourceFactory } from '../sources/docker/source';
 import { FilesSource } from '../sources/files/source';
 import { PolicyLoader } from '../sources/loader';
 import type { WorkloadSourceFactory } from '../sources/source';
-import { silentLogger } from './logger';
+import { systemClock, type Clock } from '../ports/clock';
+import { silentLogger, type Logger } from '../ports/logger';
 import { nativeProbe } from './probe';
-import { FileOwnershipStore, type OwnershipStore } from './ownership';
-import { TOKENS, systemClock, type Clock, type Logger } from './tokens';
+import { FileOwnershipStore, type OwnershipStore } from '../ports/ownership';
+import { TOKENS } from './tokens';
 
 const VERSION = (require('../../package.json') as { version: string }).version;
 

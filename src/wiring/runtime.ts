@@ -6,6 +6,7 @@ import type { Container } from 'inversify';
 import type { Applier } from '../apply/applier';
 import type { KernelFeatures } from '../compile';
 import { PermissionError } from '../errors';
+import { ALWAYS_NEEDED, lackingHere } from '../kernel/capabilities';
 import type { KernelPort } from '../kernel/port';
 import { TOKENS } from './tokens';
 
@@ -23,6 +24,8 @@ export const isRoot = (): boolean => typeof process.getuid === 'function' && pro
 
 export async function openRuntime(container: Container, action: string): Promise<Runtime> {
   if (!isRoot()) throw new PermissionError(action);
+  const lacks = lackingHere(ALWAYS_NEEDED);
+  if (lacks.length > 0) throw new PermissionError(action, lacks);
   const kernel = await container.getAsync<KernelPort>(TOKENS.KernelPort);
   try {
     const applier = await container.getAsync<Applier>(TOKENS.Applier);

@@ -1,5 +1,5 @@
-// inversify tokens for everything the composition root (container.ts) wires, and the
-// small port interfaces that are not the kernel's.
+// inversify tokens for everything the composition root (container.ts) wires. The ports
+// themselves (clock, logger, ownership store) live in src/ports/.
 
 export const TOKENS = {
   Clock: Symbol.for('sluice.Clock'),
@@ -19,25 +19,3 @@ export const TOKENS = {
   WorkloadSourceFactory: Symbol.for('sluice.WorkloadSourceFactory'),
   PolicyLoader: Symbol.for('sluice.PolicyLoader'),
 } as const;
-
-/** Time, injected so tests step it instead of waiting. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Monotonic milliseconds, for rates and durations. */
-  monotonic(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  monotonic: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/** Structured logs: one JSON object per line in the daemon. */
-export interface Logger {
-  log(level: LogLevel, event: string, fields?: Readonly<Record<string, unknown>>): void;
-}

@@ -1,26 +1,33 @@
-// Ownership under faults: the kernel refuses the Nth operation of an apply (N drawn from a
-// printed seed), then destroy, or a re-apply and destroy, must leave nothing behind: no
-// sl- namespaces or links, no qdiscs on a bridge Sluice shapes but does not own, no record.
-// Replay a run with SLUICE_FAULT_SEEDS=<seed>,<seed>.
+// Ownership under faults: an apply meets a fault, then destroy, or a re-apply and destroy,
+// must leave nothing behind: no sl- namespaces or links, no qdiscs on a bridge Sluice
+// shapes but does not own, no record. A fault is one of FAULT_KINDS: the kernel refuses
+// the Nth operation; the kernel applies the Nth operation and then reports an error; the
+// process dies just after writing its ownership record, before sending anything. Each
+// seed draws, for both hosts, a fault at a drawn position before each follow-up, and
+// adds a crash (test/support/faultDraw.ts): 6 faults a seed. Seeds 1–5 always run (20
+// drawn positions, 10 crashes), plus one random extra; every seed is printed, and
+// SLUICE_FAULT_SEEDS=<seed>[,<seed>…] replays.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { FileOwnershipStore } from '../../src/wiring/ownership';
+import { FileOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { KernelFeatures } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { Policy } from '../../src/policy/model';
 import { describeKernel, removeNamespaces, sh } from '../support/kernel';
-import { externalBridgePolicy, FaultyKernel, leftovers, makeExternalBridge } from '../support/ownership';
+import { describeFault, drawFaults, FIXED_FAULT_SEEDS } from '../support/faultDraw';
+import { CrashAfterWriteStore, externalBridgePolicy, FaultyKernel, InjectedCrash, leftovers, makeExternalBridge } from '../support/ownership';
 import { seededRandom } from '../support/randomPolicy';
+import { seedPlan } from '../support/seeds';
 import { demoPolicyFor } from '../support/policy';
 
 const EXT_NS = 'sl-fj-ext';
 const EXT_BRIDGE = 'fj-br';
-const seeds = process.env.SLUICE_FAULT_SEEDS ? process.env.SLUICE_FAULT_SEEDS.split(',').map(Number) : Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 31));
+const plan = seedPlan('SLUICE_FAULT_SEEDS', FIXED_FAULT_SEEDS);
 
 interface Case {
   readonly label: string;
@@ -48,7 +55,7 @@ describeKernel('ownership: a kernel failure at any step, then destroy or re-appl
     kernel = new RtnlKernel();
     features = await detectFeatures();
     dir = await mkdtemp(join(tmpdir(), 'sluice-faults-'));
-    console.log(`ownership fault seeds: ${seeds.join(',')} (replay: SLUICE_FAULT_SEEDS=${seeds.join(',')})`);
+    console.log(`ownership faults: ${plan.banner}`);
   });
 
   afterAll(async () => {
@@ -58,19 +65,26 @@ describeKernel('ownership: a kernel failure at any step, then destroy or re-appl
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  for (const seed of seeds) {
-    it(`seed ${seed}: nothing is left after the failure, whatever the step`, async () => {
+  for (const seed of plan.seeds) {
+    it(`seed ${seed}: nothing is left after the fault, whatever the step and kind`, async () => {
       const random = seededRandom(seed);
       for (const c of cases) {
         const store = new FileOwnershipStore(join(dir, String(seed)));
         const total = (await new Applier(kernel, store, nativeProbe, features).plan(c.policy)).plan.length;
-        for (const then of ['destroy', 'reapply'] as const) {
-          const failAt = 1 + Math.floor(random() * total);
-          const context = `seed ${seed}, ${c.label}, operation ${failAt} of ${total} fails, then ${then}`;
-          const faulty = new Applier(new FaultyKernel(kernel, failAt), store, nativeProbe, features);
-          const failed = await faulty.apply(c.policy);
-          expect(failed.report.failed, context).toBeDefined();
-          expect(failed.report.applied.length, context).toBe(failAt - 1);
+        for (const { fault, then } of drawFaults(random, total, seed)) {
+          const context = `seed ${seed} (SLUICE_FAULT_SEEDS=${seed}), ${c.label}, ${describeFault(fault, total)}, then ${then}`;
+          console.log(context);
+          if (fault.kind === 'crash-after-record') {
+            const dying = new Applier(kernel, new CrashAfterWriteStore(store), nativeProbe, features);
+            await expect(dying.apply(c.policy), context).rejects.toThrow(InjectedCrash);
+            // Nothing was sent; the record names what the apply was about to make.
+            expect(await store.read(c.policy.host.name), context).toBeDefined();
+          } else {
+            const faulty = new Applier(new FaultyKernel(kernel, fault.at, fault.kind), store, nativeProbe, features);
+            const failed = await faulty.apply(c.policy);
+            expect(failed.report.failed, context).toBeDefined();
+            expect(failed.report.applied.length, context).toBe(fault.at - 1);
+          }
           // A new process: the same record, a port that works.
           const next = new Applier(kernel, store, nativeProbe, features);
           if (then === 'reapply') {

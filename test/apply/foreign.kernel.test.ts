@@ -4,10 +4,10 @@
 // apply, the daemon's ticks and destroy. What holds them is kept and reported.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { silentLogger } from '../../src/wiring/logger';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
+import { silentLogger } from '../../src/ports/logger';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
 import type { KernelFeatures } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';

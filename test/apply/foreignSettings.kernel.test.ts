@@ -10,11 +10,11 @@ import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
+import { systemClock } from '../../src/ports/clock';
+import { silentLogger } from '../../src/ports/logger';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { silentLogger } from '../../src/wiring/logger';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock } from '../../src/wiring/tokens';
 import { describeKernel, removeNamespaces, sh } from '../support/kernel';
 import { makeExternalBridge } from '../support/ownership';
 

@@ -1,10 +1,11 @@
 // `sluice` as an operator runs it: the built bin/sluice.js as a process, its exit codes
-// (README: 0 ok, 1 invalid bed.policy, 2 usage, 3 the kernel refused, 4 not root), its
+// (README and src/cli/output.ts EXIT: 0 ok, 1 invalid policy, 2 usage, 3 the kernel refused, 4 not root), its
 // `-o json` shapes, status and inspect through a running daemon's control socket, and
 // destroy run twice. Everything it creates lives in sl-cli- namespaces.
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/output';
 import { cliTestbed, json, sluice, startServe, stopServe } from '../support/cli';
 import { describeKernel, netnsList } from '../support/kernel';
 
@@ -30,10 +31,20 @@ describeKernel('cli: the built sluice as a process', ['setpriv'], () => {
     expect(text.stderr).toContain(`${bad}:6:`);
   });
 
-  it('cli exit 2: usage errors (unknown option, unknown command, bad choice)', async () => {
-    for (const args of [['validate', '--bogus'], ['no-such-command'], ['plan', bed.policy, '-o', 'xml']]) {
+  it('cli exit 2: usage errors (unknown option, unknown command, bad choice), each with commander\'s own message', async () => {
+    // The message, not only the status: an internal error (a crash) exits 70, and a crash
+    // that printed something else would fail here too.
+    const cases: readonly [readonly string[], string][] = [
+      [['validate', '--bogus'], "error: unknown option '--bogus'"],
+      [['no-such-command'], "error: unknown command 'no-such-command'"],
+      [['plan', bed.policy, '-o', 'xml'], "error: option '-o, --output <format>' argument 'xml' is invalid. Allowed choices are text, json."],
+      [['serve', bed.policy, '--metrics-address', 'nowhere'], "error: option '--metrics-address <host:port>' argument 'nowhere' is invalid."],
+    ];
+    for (const [args, message] of cases) {
       const r = await sluice(args);
-      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+      expect(r.stderr.split('\n')[0], args.join(' ')).toContain(message);
+      expect(r.stderr).toContain('(run `sluice <command> --help` for usage)');
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });

@@ -1,6 +1,7 @@
 // What an operator sees when something fails: never a stack, unless --debug.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { describeInternal, EXIT, exitCodeFor, reportError, setDebug } from '../../src/cli/output';
+import { describeInternal, EXIT, EXIT_HELP, exitCodeFor, reportError, setDebug } from '../../src/cli/output';
+import { buildProgram } from '../../src/cli/main';
 import { PermissionError } from '../../src/errors';
 import { HostBusyError } from '../../src/host/lock';
 
@@ -34,5 +35,20 @@ describe('errors on the command line', () => {
     expect(stderrOf(() => reportError(busy))).toContain('hint: stop it first with `kill 7`');
     expect(exitCodeFor(busy)).toBe(EXIT.busy);
     expect(exitCodeFor(new PermissionError('apply'))).toBe(EXIT.permission);
+  });
+
+  it('an internal error exits with its own status, not usage (2): a usage test cannot pass on a crash', () => {
+    expect(exitCodeFor(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe(EXIT.internal);
+    expect(EXIT.internal).not.toBe(EXIT.usage);
+    expect(stderrOf(() => expect(reportError(new Error('boom'))).toBe(EXIT.internal))).toContain('internal error: boom');
+  });
+
+  it('every exit status is distinct and listed in `sluice --help`', () => {
+    const codes = Object.values(EXIT);
+    expect(new Set(codes).size).toBe(codes.length);
+    let help = '';
+    buildProgram().configureOutput({ writeOut: (t) => (help += t) }).outputHelp();
+    expect(help).toContain(EXIT_HELP.trim());
+    for (const code of codes) expect(help).toMatch(new RegExp(`^ +${code}  \\S`, 'm'));
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,5 +102,106 @@ describe('cni plugin', () => {
 
   it('reads CNI_ARGS pairs', () => {
     expect(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAME=a=b;junk')).toEqual({ IgnoreUnknown: '1', K8S_POD_NAME: 'a=b' });
+  });
+});
+
+/** The spec's cases (containernetworking/cni SPEC.md, 1.1.0), each as a runtime would send it. */
+describe('cni plugin: the spec\'s cases', () => {
+  const errorShape = (out: Record<string, unknown> | undefined): void => {
+    expect(Object.keys(out ?? {}).sort()).toEqual(['cniVersion', 'code', 'details', 'msg']);
+    expect(typeof out!['code']).toBe('number');
+    expect(String(out!['msg']).length).toBeGreaterThan(0);
+    expect(String(out!['details']).length).toBeGreaterThan(0);
+  };
+
+  it('an error: exit status 1, and on stdout exactly cniVersion (the configuration\'s), code, msg and details', async () => {
+    const { deps } = setup();
+    const failed = await call(deps, conf({ cniVersion: '0.4.0', prevResult: undefined }), env('ADD'));
+    expect(failed.code).toBe(1);
+    errorShape(failed.out);
+    expect(failed.out).toMatchObject({ cniVersion: '0.4.0', code: CNI_ERROR.invalidConfig });
+  });
+
+  it('an error the plugin did not raise on purpose is code 999 (internal), not an I/O failure', async () => {
+    const { deps } = setup();
+    const failed = await call({ ...deps, hostSide: () => Promise.reject(new TypeError('x is undefined')) }, conf(), env('ADD'));
+    expect(failed.code).toBe(1);
+    errorShape(failed.out);
+    expect(failed.out).toMatchObject({ cniVersion: '1.0.0', code: CNI_ERROR.internal });
+    expect(String(failed.out!['msg'])).toContain('x is undefined');
+  });
+
+  it('an unknown or missing CNI_COMMAND: code 4 naming the variable', async () => {
+    const { deps } = setup();
+    for (const e of [{ ...env('FROB') }, { ...env('ADD'), CNI_COMMAND: undefined }]) {
+      const failed = await call(deps, conf(), e);
+      expect(failed.code).toBe(1);
+      errorShape(failed.out);
+      expect(failed.out).toMatchObject({ cniVersion: '1.0.0', code: CNI_ERROR.invalidEnvironment });
+      expect(String(failed.out!['msg'])).toContain('CNI_COMMAND');
+    }
+  });
+
+  it('CHECK with a cniVersion before 0.4.0 is refused (code 1) without looking at the kernel; from 0.4.0 it runs', async () => {
+    let looked = 0;
+    const { deps } = setup();
+    const counting: PluginDeps = { ...deps, missingShaping: async () => (looked++, []) };
+    await call(counting, conf(), env('ADD'));
+    for (const cniVersion of ['0.3.0', '0.3.1']) {
+      const refused = await call(counting, conf({ cniVersion }), env('CHECK'));
+      expect(refused.code, cniVersion).toBe(1);
+      errorShape(refused.out);
+      expect(refused.out, cniVersion).toMatchObject({ cniVersion, code: CNI_ERROR.incompatibleVersion });
+      expect(String(refused.out!['msg'])).toContain('CHECK needs cniVersion 0.4.0');
+    }
+    expect(looked).toBe(0);
+    expect((await call(counting, conf({ cniVersion: '0.4.0' }), env('CHECK'))).code).toBe(0);
+    expect(looked).toBe(1);
+  });
+
+  it('VERSION with empty stdin answers in the plugin\'s own version', async () => {
+    const { deps } = setup();
+    const r = await call(deps, '', { CNI_COMMAND: 'VERSION' });
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  });
+
+  it('DEL without prevResult (and without CNI_NETNS) succeeds and removes the record', async () => {
+    const { deps, pokes } = setup();
+    await call(deps, conf(), env('ADD'));
+    const r = await call(deps, conf({ prevResult: undefined }), { ...env('DEL'), CNI_NETNS: undefined });
+    expect(r).toEqual({ code: 0, out: undefined });
+    expect(await new AttachmentStore(dir).list()).toEqual([]);
+    expect(pokes).toEqual(['cni ADD c0ffee01', 'cni DEL c0ffee01']);
+  });
+
+  it('GC without cni.dev/valid-attachments collects nothing (an absent list is not an empty one)', async () => {
+    const { deps } = setup();
+    for (const id of ['aa', 'bb']) await call(deps, conf(), env('ADD', id));
+    const gc = JSON.stringify({ cniVersion: '1.1.0', name: 'pods', type: 'sluice', stateDir: dir });
+    expect(await call(deps, gc, { CNI_COMMAND: 'GC' })).toEqual({ code: 0, out: undefined });
+    expect((await new AttachmentStore(dir).list()).map((a) => a.containerId).sort()).toEqual(['aa', 'bb']);
+  });
+
+  it('STATUS fails with code 50 when attachments cannot be recorded', async () => {
+    const { deps } = setup();
+    const notADirectory = join(dir, 'file');
+    writeFileSync(notADirectory, '');
+    const r = await call(deps, JSON.stringify({ cniVersion: '1.1.0', name: 'pods', type: 'sluice', stateDir: notADirectory }), { CNI_COMMAND: 'STATUS' });
+    expect(r.code).toBe(1);
+    errorShape(r.out);
+    expect(r.out).toMatchObject({ cniVersion: '1.1.0', code: CNI_ERROR.notAvailable });
+    expect(String(r.out!['msg'])).toContain(notADirectory);
+  });
+
+  it('0.4.0 results: each IP names its family (required before 1.0.0), and 1.x results do not', async () => {
+    const { deps } = setup();
+    const prev040 = { ...prevResult, cniVersion: '0.4.0', ips: [{ version: '4', address: '198.18.32.5/24', gateway: '198.18.32.1', interface: 2 }, { address: '2001:2::5/64', interface: 2 }] };
+    const r = await call(deps, conf({ cniVersion: '0.4.0', prevResult: prev040 }), env('ADD'));
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual({ ...prev040, ips: [prev040.ips[0], { version: '6', address: '2001:2::5/64', interface: 2 }] });
+    const back = await call(deps, conf({ cniVersion: '1.0.0', prevResult: prev040 }), env('ADD', 'c0ffee02'));
+    expect((back.out!['ips'] as Record<string, unknown>[]).map((ip) => 'version' in ip)).toEqual([false, false]);
+    expect(back.out!['cniVersion']).toBe('1.0.0');
   });
 });

@@ -1,13 +1,15 @@
 // Real TCP through pods attached by bridge + host-local + sluice, as a runtime does, and
 // shaped by `serve` from their annotations: the demo's four containers and phases, both
-// directions, judged against the oracle as the demo does. The peer is the CNI host
-// namespace itself (the node), on the bridge's gateway address.
+// directions, judged against the oracle fed with the annotations as this test writes
+// them (not what serve compiled from them), and no drops in any phase. The peer is the
+// CNI host namespace itself (the node), on the bridge's gateway address.
 import { expect, it } from 'vitest';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { formatVerdict } from '../../src/measure/verdict';
-import { CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, type PodSpec } from '../support/cni';
+import { formatVerdict, ISSUE_TOLERANCE } from '../../src/measure/verdict';
+import { CNI_CAPACITY, CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, type PodSpec } from '../support/cni';
 import { describeKernel } from '../support/kernel';
+import { judgeOf, writtenFromMaps, writtenRate } from '../support/written';
 
 /** policies/demo.yaml's containers as pod annotations. */
 const PODS: readonly PodSpec[] = [
@@ -37,15 +39,17 @@ describeKernel('cni pods follow the four rules', [], () => {
     }
     // Queued after the reloads the plugin's pokes asked for: it sees every pod.
     expect(await daemon.reload('test')).toBe(true);
-    const state = served.reconciler.current;
-    const policy = state.policy!;
-    const compiled = state.compiled!;
+    const compiled = served.reconciler.current.compiled!;
     expect(compiled.containers.map((c) => c.workload?.name).sort()).toEqual(PODS.map((p) => `shop/${p.name}`).sort());
     // The demo's phases name containers web, api…; the pods' policy entries are named per pod.
     const nameOf = new Map(compiled.containers.map((c) => [c.workload!.name.split('/')[1]!, c.name]));
     const phases = DEMO_PHASES.map((p) => ({ ...p, active: p.active.map((n) => nameOf.get(n)!) }));
     const site = { peerNetns: CNI_HOST_NETNS, peerAddress: CNI_GATEWAY, containers: compiled.containers.map((c) => ({ name: c.name, netns: c.workload!.netns!, address: c.address! })) };
-    const results = await runPhases({ kernel: bed.kernel, applier: bed.applier }, policy, compiled, site, { phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+    // The annotations as written, under the names the traffic site knows the pods by.
+    const written = writtenFromMaps(writtenRate(CNI_CAPACITY), PODS.map((p) => ({ name: nameOf.get(p.name)!, entries: p.annotations ?? {} })), (dir, field) => `sluice.dev/${dir}-${field}`);
+    // "No drops" is judged, not only printed: each phase's class counters must not move.
+    const tolerance = { ...ISSUE_TOLERANCE, maxDrops: 0 };
+    const results = await runPhases({ kernel: bed.kernel, applier: bed.applier }, compiled, site, { judge: judgeOf(written), tolerance, phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
     for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} cni ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
     expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
   }, 300_000);

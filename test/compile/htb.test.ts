@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { htbClass, HtbClassSpecs, MAX_GUARANTEE_RATIO, MAX_PACKET_BYTES, MIN_RATE, quantumBase, quantumBytesFor, type ClassRates } from '../../src/compile/htb';
+import { htbClass, HtbClassSpecs, MAX_PACKET_BYTES, MIN_RATE, quantumBase, quantumBytesFor, type ClassRates } from '../../src/compile/htb';
+import { MAX_GUARANTEE_RATIO } from '../../src/policy/limits';
 import type { BitsPerSec, Bytes } from '../../src/units/units';
 
 const LINK = 10e9 as BitsPerSec;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipToInt } from '../../src/policy/subnet';
+import { ipToInt } from '../../src/net/ipv4';
 import { addressTable } from '../../src/compile/trees';
 import type { TcHandle } from '../../src/tc/handle';
 
@@ -13,7 +13,7 @@ describe('addressTable', () => {
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 300 }), (entries) => {
         const expected = entries.map((e, i) => ({ ip: ipToInt(e.address), classid: e.classid, i })).sort((a, b) => a.ip - b.ip || a.i - b.i);
-        const table = addressTable(entries);
+        const table = addressTable(entries.map((e) => ipToInt(e.address)), entries.map((e) => e.classid));
         expect([...table.ips]).toEqual(expected.map((e) => e.ip));
         expect([...table.classids]).toEqual(expected.map((e) => e.classid));
       }),
@@ -21,6 +21,6 @@ describe('addressTable', () => {
   });
 
   it('is empty for no entries', () => {
-    expect(addressTable([])).toEqual({ ips: new Uint32Array(0), classids: new Uint32Array(0) });
+    expect(addressTable([], [])).toEqual({ ips: new Uint32Array(0), classids: new Uint32Array(0) });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy, policyFootprint } from '../../src/compile';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import type { ResolvedWorkload } from '../../src/sources/source';
+import type { ResolvedWorkload } from '../../src/workload/workload';
 
 const HOST = `apiVersion: sluice.dev/v1
 kind: Host

@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { silentLogger } from '../../src/wiring/logger';
-import { systemClock } from '../../src/wiring/tokens';
+import { silentLogger } from '../../src/ports/logger';
+import { systemClock } from '../../src/ports/clock';
 import { policyLoader } from '../support/sources';
 import { Daemon } from '../../src/daemon/serve';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { loadPolicyFromPaths } from '../../src/sources/files/read';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { describeKernel, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, removeNamespaces, sh, until } from '../support/kernel';
 
 const dir = mkdtempSync(join(tmpdir(), 'sl-serve-'));
 const file = join(dir, 'demo.yaml');
@@ -28,6 +28,12 @@ describeKernel('serve: reloads', [], () => {
   let daemon: Daemon;
   let reconciler: Reconciler;
   let reloadFailures = 0;
+  let ticks = 0;
+  /** Resolves once `n` more ticks have run: the reconciler has acted on whatever policy is in force. */
+  const ticksPass = async (n: number): Promise<void> => {
+    const from = ticks;
+    await until(`${n} reconcile ticks`, () => ticks >= from + n);
+  };
 
   const backupRate = async (): Promise<string> => {
     const classid = reconciler.current.compiled!.containers.find((c) => c.name === 'backup')!.classes.download!.classid;
@@ -36,10 +42,7 @@ describeKernel('serve: reloads', [], () => {
   };
   const eventually = async (want: string): Promise<string> => {
     let got = '';
-    for (let i = 0; i < 40 && got !== want; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      got = await backupRate();
-    }
+    await until(`backup's class at ${want}`, async () => (got = await backupRate()) === want, 4000, 100).catch(() => undefined);
     return got;
   };
 
@@ -50,7 +53,7 @@ describeKernel('serve: reloads', [], () => {
     kernel = new RtnlKernel({ followChanges: true });
     applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
     reconciler = new Reconciler(applier, systemClock, silentLogger);
-    daemon = new Daemon(reconciler, policyLoader([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++ });
+    daemon = new Daemon(reconciler, policyLoader([dir]), systemClock, silentLogger, { paths: [dir], tickMs: 300 }, { onReloadFailure: () => reloadFailures++, onTick: () => ticks++ });
     const loaded = await loadPolicyFromPaths([dir]);
     if (!loaded.ok) throw new Error('policy');
     await daemon.start(loaded.policy);
@@ -70,15 +73,17 @@ describeKernel('serve: reloads', [], () => {
     writeFileSync(file, withBackup('15mbit'));
     expect(await eventually('15Mbit')).toBe('15Mbit');
     writeFileSync(file, withBackup('15mbps'));
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(reloadFailures).toBeGreaterThan(0);
+    await until('the bad file reported', () => reloadFailures > 0, 5000);
+    // Ticks after the refused reload still apply the last good policy.
+    await ticksPass(2);
     expect(await backupRate()).toBe('15Mbit');
   });
 
   it('SIGHUP reloads', async () => {
     daemon.stopWatching();
     writeFileSync(file, withBackup('12mbit'));
-    await new Promise((r) => setTimeout(r, 500));
+    // Not watched any more: ticks go on, and the change waits for SIGHUP.
+    await ticksPass(2);
     expect(await backupRate()).toBe('15Mbit');
     process.emit('SIGHUP', 'SIGHUP');
     expect(await eventually('12Mbit')).toBe('12Mbit');

@@ -11,7 +11,7 @@
 // link (docs/decisions.md, "GRO shares").
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
@@ -22,7 +22,7 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
 import { describeKernel, removeNamespaces, sh } from '../support/kernel';
-import { demoPolicyFor } from '../support/policy';
+import { demoJudge, demoPolicyFor } from '../support/policy';
 
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const FLOWS = 4;
@@ -36,7 +36,9 @@ interface LinkStats {
 
 /** The demo policy with every rate × `factor` (100 Mbit/s × factor). */
 for (const factor of [5, 10]) {
-  const policy = demoPolicyFor('gro-', (t) => t.replace(/(\d+)mbit/g, (_, n: string) => `${Number(n) * factor}mbit`));
+  const scaled = (t: string): string => t.replace(/(\d+)mbit/g, (_, n: string) => `${Number(n) * factor}mbit`);
+  const policy = demoPolicyFor('gro-', scaled);
+  const judge = demoJudge(scaled);
   const link = `${factor * 100} Mbit/s`;
 
   /**
@@ -78,7 +80,8 @@ for (const factor of [5, 10]) {
       it(`${direction}: every phase within 3% of the link of the oracle, with GSO packets in the tree`, async () => {
         const before = await peerVethCounters();
         const site = sandboxSite(compiled);
-        const results = await runPhases(deps, policy, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows: FLOWS })) }, {
+        const results = await runPhases(deps, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows: FLOWS })) }, {
+          judge,
           phases: DEMO_PHASES,
           directions: [direction],
           phaseSeconds: PHASE_SECONDS,

@@ -13,7 +13,7 @@ import { bitsPerSec } from '../../src/units/units';
 import { closeSandbox, dualStackPolicy, iperf3Goodput6, judgeFlows, openSandbox } from '../support/dualStack';
 import { describeKernel, removeNamespaces } from '../support/kernel';
 
-const policy = dualStackPolicy('v6c-', [
+const { policy, judge } = dualStackPolicy('v6c-', [
   { name: 'capped', octet: 10, rates: '{ guarantee: 10mbit, ceiling: 30mbit, priority: 0 }' },
   { name: 'other', octet: 11, rates: '{ guarantee: 20mbit, priority: 1 }' },
 ]);
@@ -35,7 +35,7 @@ describeKernel('IPv6: a container cannot exceed its ceiling over IPv6', ['ip', '
 
   for (const direction of ['download', 'upload'] as Direction[]) {
     it(`${direction}: an IPv6 flow alone gets its 30 mbit/s ceiling, not the link`, async () => {
-      const verdict = await judgeFlows(policy, compiled, direction, [{ container: 'capped', family: 6 }], 5, 0.03);
+      const verdict = await judgeFlows(judge, compiled, direction, [{ container: 'capped', family: 6 }], 5, 0.03);
       console.log(`${verdict.pass ? 'PASS' : 'FAIL'} IPv6 ceiling ${direction}\n${formatVerdict(verdict)}`);
       expect(verdict.containers.map((c) => [c.id, c.pass])).toEqual([['capped', true]]);
       expect(verdict.pass).toBe(true);

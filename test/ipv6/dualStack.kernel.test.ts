@@ -13,7 +13,7 @@ import type { Direction } from '../../src/tc/model';
 import { closeSandbox, dualStackPolicy, judgeFlows, openSandbox } from '../support/dualStack';
 import { describeKernel, removeNamespaces } from '../support/kernel';
 
-const policy = dualStackPolicy('v6d-', [
+const { policy, judge } = dualStackPolicy('v6d-', [
   { name: 'both', octet: 10, rates: '{ guarantee: 40mbit, ceiling: 80mbit, priority: 1 }' },
   { name: 'v4', octet: 11, rates: '{ guarantee: 20mbit, priority: 1 }' },
   { name: 'v6', octet: 12, rates: '{ guarantee: 10mbit, priority: 1 }' },
@@ -40,9 +40,9 @@ describeKernel('IPv6 dual-stack: IPv4 and IPv6 flows of one container share its 
         { container: 'both', family: 4 },
         { container: 'both', family: 6 },
       ] as const;
-      const alone = await judgeFlows(policy, compiled, direction, both, 5, 0.03);
+      const alone = await judgeFlows(judge, compiled, direction, both, 5, 0.03);
       console.log(`${alone.pass ? 'PASS' : 'FAIL'} dual-stack ceiling ${direction}\n${formatVerdict(alone)}`);
-      const shared = await judgeFlows(policy, compiled, direction, [...both, { container: 'v4', family: 4 }, { container: 'v6', family: 6 }], 6, 0.03);
+      const shared = await judgeFlows(judge, compiled, direction, [...both, { container: 'v4', family: 4 }, { container: 'v6', family: 6 }], 6, 0.03);
       console.log(`${shared.pass ? 'PASS' : 'FAIL'} dual-stack share ${direction}\n${formatVerdict(shared)}`);
       expect(alone.containers.map((c) => [c.id, c.pass])).toEqual([['both', true]]);
       expect(shared.containers.map((c) => [c.id, c.pass])).toEqual([['both', true], ['v4', true], ['v6', true]]);

@@ -127,6 +127,17 @@ describe('measure: verdict against the oracle', () => {
     expect(verdict.containers[1]!.floorPass).toBe(true);
   });
 
+  it('drops are reported, and judged only with tolerance.maxDrops: one drop fails a "no drops" verdict, no count fails it too', () => {
+    const input = { capacity: C, containers: [busy('a', 20)], measuredGoodput: new Map([['a', goodputFor(59.5)]]) };
+    const noDrops = { perContainerOfCapacity: 0.05, minUtilisation: 0.95, maxDrops: 0 };
+    expect(judgeAllocation({ ...input, drops: new Map([['a', 3]]) }, standInAllocate)).toMatchObject({ pass: true, totalDrops: 3, dropsPass: true });
+    const dropped = judgeAllocation({ ...input, drops: new Map([['a', 1]]), tolerance: noDrops }, standInAllocate);
+    expect(dropped).toMatchObject({ pass: false, dropsPass: false, utilisationPass: true });
+    expect(formatVerdict(dropped)).toContain('drops 1 (at most 0: FAIL)');
+    expect(judgeAllocation({ ...input, drops: new Map([['a', 0]]), tolerance: noDrops }, standInAllocate).pass).toBe(true);
+    expect(judgeAllocation({ ...input, tolerance: noDrops }, standInAllocate).dropsPass).toBe(false);
+  });
+
   it('rejects a measurement for an unknown container', () => {
     expect(() =>
       judgeAllocation({ capacity: C, containers: [busy('a', 20)], measuredGoodput: new Map([['zz', M(1)]]) }, standInAllocate),

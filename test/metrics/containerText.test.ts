@@ -43,7 +43,7 @@ const row = fc.record({
   borrows: counter,
   rate: counter.map(bitsPerSec),
 });
-const snapshotOf = (rows: ContainerTraffic[]): TrafficSnapshot => ({ at: 1, host: 'h', capacity: { download: bitsPerSec(1e9), upload: bitsPerSec(1e9) }, rows: rows.map(({ workload, ...r }) => (workload === undefined ? r : { ...r, workload, source: 'docker' })) });
+const snapshotOf = (rows: ContainerTraffic[]): TrafficSnapshot => ({ at: 1, host: 'h', capacity: { download: bitsPerSec(1e9), upload: bitsPerSec(1e9) }, rows: rows.map(({ workload, ...r }) => (workload === undefined ? r : { ...r, workload, source: 'docker' })), groups: [] });
 
 describe('per-container metrics text', () => {
   it('writes every sample exactly as template strings would (escapes, UTF-8, integers, fractions)', () => {

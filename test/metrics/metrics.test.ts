@@ -12,6 +12,7 @@ const snap = (bytes: number): TrafficSnapshot => ({
   rows: [
     { container: 'web', direction: 'download', guarantee: bitsPerSec(30e6), ceiling: bitsPerSec(100e6), priority: 0, bytes, packets: 10, drops: 0, overlimits: 3, backlogBytes: 0, lends: 1, borrows: 2, rate: bitsPerSec(50e6) },
   ],
+  groups: [],
 });
 
 describe('metrics', () => {
@@ -38,6 +39,28 @@ describe('metrics', () => {
     expect(text).toContain('sluice_container_info{container="db",source="",workload=""} 1');
     expect(renderStatus(current)).toContain('web (sl-test_web_1)');
     expect(renderTop(current, 'test', 120)).toMatch(/^web \(sl-test_web_1\)\s+download/m);
+  });
+
+  it('exposes per-group families, and status and top show the tree indented with group totals', async () => {
+    const base = snap(1).rows[0]!;
+    const group = { parent: undefined, level: 1, direction: 'download' as const, guarantee: bitsPerSec(40e6), ceiling: bitsPerSec(70e6), priority: 2, bytes: 9000, packets: 9, drops: 1, overlimits: 0, backlogBytes: 0, borrows: 0 };
+    const current: TrafficSnapshot = {
+      ...snap(1),
+      rows: [{ ...base, container: 'web', group: 'front', rate: bitsPerSec(30e6) }, { ...base, container: 'db', group: 'shop', rate: bitsPerSec(10e6) }, { ...base, container: 'tool', rate: bitsPerSec(5e6) }],
+      groups: [
+        { ...group, group: 'shop', rate: bitsPerSec(40e6) },
+        { ...group, group: 'front', parent: 'shop', level: 2, guarantee: bitsPerSec(20e6), rate: bitsPerSec(30e6) },
+      ],
+    };
+    const text = await createMetrics({ snapshot: () => current }, 'x').render();
+    expect(text).toContain('# TYPE sluice_group_bytes_total counter');
+    expect(text).toContain('sluice_group_bytes_total{group="shop",direction="download"} 9000');
+    expect(text).toContain('sluice_group_guarantee_bytes_per_second{group="front",direction="download"} 2500000');
+    expect(text).toContain('sluice_group_ceiling_bytes_per_second{group="shop",direction="download"} 8750000');
+    expect(text).toContain('sluice_group_info{group="front",parent="shop",level="2"} 1');
+    const names = renderStatus(current).split('\n').map((l) => l.split('│')[1]?.trimEnd() ?? '').filter((n) => /\w/.test(n) && !n.includes('container'));
+    expect(names.slice(0, 4)).toEqual([' shop/', '   front/', '     web', '   db']);
+    expect(renderTop(current, 'test', 120).split('\n').slice(3, 7).map((l) => l.split(' download')[0]!.trimEnd())).toEqual(['shop/', '  front/', '    web', '  db']);
   });
 
   it('healthz follows the last tick', () => {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { silentLogger } from '../../src/wiring/logger';
-import { systemClock } from '../../src/wiring/tokens';
+import { silentLogger } from '../../src/ports/logger';
+import { systemClock } from '../../src/ports/clock';
 import { policyLoader } from '../support/sources';
 import { Daemon } from '../../src/daemon/serve';
 import { buildSandbox, teardownDemo, type DemoDeps } from '../../src/demo/run';
@@ -21,7 +21,7 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { createMetrics, startMetricsServer } from '../../src/metrics/metrics';
 import { l2OverheadFactor } from '../../src/measure/overhead';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { describeKernel, removeNamespaces } from '../support/kernel';
+import { describeKernel, promtoolCheck, removeNamespaces } from '../support/kernel';
 import { demoPolicyFor } from '../support/policy';
 import type { Server } from 'node:http';
 
@@ -95,14 +95,7 @@ describeKernel('metrics scraped by a real Prometheus', ['prometheus'], () => {
 
   it('metrics: the bytes PromQL counts for a container agree with the traffic driven; promtool accepts the exposition', async () => {
     const text = await (await fetch(`http://${METRICS}/metrics`)).text();
-    const check = spawn('promtool', ['check', 'metrics']);
-    check.stdin.end(text);
-    let complaints = '';
-    check.stdout.on('data', (d: Buffer) => (complaints += d.toString()));
-    check.stderr.on('data', (d: Buffer) => (complaints += d.toString()));
-    const code = await new Promise<number | null>((r) => check.on('exit', r));
-    expect(complaints).toBe('');
-    expect(code).toBe(0);
+    expect(await promtoolCheck(text)).toEqual({ code: 0, complaints: '' });
 
     // Bytes, not a rate over a short window: the counter moves on the daemon's ticks and
     // Prometheus samples it on its own clock, so a rate() over a few seconds aliases by a

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { diff } from '../../src/plan/diff';
 import { formatPlan } from '../../src/plan/format';
-import type { Operation } from '../../src/plan/model';
+import type { Operation } from '../../src/tc/operation';
 import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
 import { demoPolicy } from '../support/policy';
 import { bytes } from '../../src/units/units';

@@ -32,7 +32,8 @@ describe('policy loader: valid input', () => {
     const r = await loadPolicyFromPaths(['policies/']);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.policy.containers.map((c) => c.name).sort()).toEqual(['agent', 'api', 'backup', 'batch', 'web']);
+    expect(r.policy.containers.map((c) => c.name).sort()).toEqual(['agent', 'api', 'backup', 'batch', 'db-shop', 'notebook', 'web', 'web-shop']);
+    expect(r.policy.groups.map((g) => g.name)).toEqual(['shop', 'lab']);
     expect(r.policy.schedules[0]?.name).toBe('nightly-backup');
     expect(r.policy.host.capacity.download).toBe(100e6);
   });
@@ -90,6 +91,15 @@ describe('policy loader: every error, with file, line, column and field', () => 
   it('admission is waived with overcommit: scale-by-priority', () => {
     const r = parsePolicyTexts([{ path: 'a', text: HOST.replace('spec:\n', 'spec:\n  overcommit: scale-by-priority\n') + simple('a', 'sl-a', '60mbit') + simple('b', 'sl-b', '50mbit') }]);
     expect(r.ok).toBe(true);
+  });
+
+  it('refuses lo as the bridge or the IFB: every namespace has it, and Sluice would have to delete it', () => {
+    const issues = issuesOf(HOST.replace('spec:\n', 'spec:\n  bridge: lo\n  ifb: lo\n'));
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'spec.bridge: bridge: lo names the loopback device every namespace has, not a bridge Sluice can make or shape',
+      'spec.ifb: ifb: lo names the loopback device every namespace has, not an IFB Sluice can make or shape',
+    ]);
+    expect(issues[0]!.line).toBe(5);
   });
 
   it('rejects duplicate namespaces, addresses and cgroups', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatRate, parseDuration, parseRate, parseSize } from '../../src/policy/rates';
+import { parseDuration, parseRate, parseSize } from '../../src/policy/rates';
+import { formatRate } from '../../src/units/format';
 
 describe('parseRate', () => {
   it.each([

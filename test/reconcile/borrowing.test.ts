@@ -70,3 +70,27 @@ describe('per-device borrowing (control loop)', () => {
     expect(history[3]!.get('web')!).toBeGreaterThanOrEqual(95 * M);
   });
 });
+
+describe('per-device borrowing with groups: ceilings from the hierarchical oracle', () => {
+  it("lends by the groups' guarantees, not by how many members send", () => {
+    // A (g40) with a1 (g10) sending and a2, a3 idle; B (g20) with b1 (g10) sending: the oracle gives A 66.7, B 33.3.
+    const groups = [
+      { id: 'A', guarantee: bitsPerSec(40 * M), ceiling: LINK, priority: 4 },
+      { id: 'B', guarantee: bitsPerSec(20 * M), ceiling: LINK, priority: 4 },
+    ];
+    const members = [
+      { id: 'a1', group: 'A', demand: 1000 },
+      { id: 'a2', group: 'A', demand: 0 },
+      { id: 'a3', group: 'A', demand: 0 },
+      { id: 'b1', group: 'B', demand: 1000 },
+    ];
+    let ceilings = new Map(members.map((m) => [m.id, bitsPerSec(10 * M)]));
+    for (let t = 0; t < 6; t++) {
+      const state: DeviceClassState[] = members.map((m) => ({ id: m.id, group: m.group, guarantee: bitsPerSec(10 * M), maxCeiling: LINK, priority: 4, currentCeiling: ceilings.get(m.id)!, rate: bitsPerSec(Math.min(m.demand * M, ceilings.get(m.id)!)) }));
+      ceilings = nextCeilings(LINK, state, undefined, groups);
+    }
+    expect(Math.abs(ceilings.get('a1')! - 66.67 * M)).toBeLessThan(0.05 * LINK);
+    expect(Math.abs(ceilings.get('b1')! - 33.33 * M)).toBeLessThan(0.05 * LINK);
+    expect(ceilings.get('a2')).toBe(10 * M);
+  });
+});

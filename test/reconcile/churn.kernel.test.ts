@@ -3,22 +3,27 @@
 // while containers start and stop at 50 per second for 60 s (each a namespace Sluice
 // creates and removes as the policy changes, as when serve reloads its policy files).
 // Afterwards nothing has leaked (namespaces, links, classes, filters, descriptors,
-// sockets), memory is flat, and the busy containers kept their guarantees throughout.
+// sockets), memory is flat, the rate of starts achieved is at least 45/s, and the busy
+// containers kept their guarantees in every 5 s window (a relative floor, as every
+// verdict: 95% of a guarantee that is the ideal, 90% where the ideal is more).
+// SLUICE_CHURN_SECONDS shortens it (any whole number of seconds). Runtime: ~70 s.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
-import { silentLogger } from '../../src/wiring/logger';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
+import { silentLogger } from '../../src/ports/logger';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { ContainerPolicy, Policy } from '../../src/policy/model';
 import { Reconciler } from '../../src/reconcile/reconciler';
-import { bitsPerSec } from '../../src/units/units';
+import { judgeAllocation } from '../../src/measure/verdict';
+import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 import { describeKernel, netnsList, removeNamespaces, sh } from '../support/kernel';
+import { judgeOf } from '../support/written';
 
 const HOST = 'sl-ch-host';
 const STEADY = 1000;
@@ -49,11 +54,11 @@ const BUSY = [
   { index: 1, guarantee: 20e6, priority: 1 },
   { index: 2, guarantee: 10e6, priority: 2 },
 ] as const;
-/** Stated margins: goodput is TCP payload, the guarantee a class rate on the wire. */
-const GUARANTEE_MARGIN = 0.9;
+/** Starts per second the run must achieve (the target is 50; a tick over 400 ms delays the next). */
+const MIN_STARTS_PER_SECOND = 45;
 /** Several TCP flows per busy container, as real services open: one flow's retransmission timeout is not the container's. */
 const FLOWS = 4;
-/** The goodput timeline's step, so a missed guarantee shows when it was missed. */
+/** The window each guarantee is judged over: one average over the run would hide a 10 s outage. */
 const TIMELINE_MS = 5000;
 const RSS_MARGIN = 0.15;
 const source = { file: 'churn', line: 1, column: 1 };
@@ -75,6 +80,7 @@ function policyWith(containers: readonly ContainerPolicy[]): Policy {
   return {
     host: { name: 'churn', mode: 'shared', netns: HOST, bridge: 'sl-br0', ifb: 'sl-ifb0', subnet: '198.18.0.0/16', gateway: '198.18.0.1', capacity: { download: bitsPerSec(100e6), upload: bitsPerSec(100e6) }, overcommit: 'reject', external: false, sources: [], source },
     containers,
+    groups: [],
     schedules: [],
   };
 }
@@ -113,6 +119,21 @@ function descriptors(): { fds: number; sockets: number } {
 }
 
 const medianOf = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The busy containers as this test writes them, all sending: what the judge expects of them. */
+const busyJudge = judgeOf({
+  capacity: { download: bitsPerSec(100e6), upload: bitsPerSec(100e6) },
+  containers: BUSY.map((b) => {
+    const d = { guarantee: bitsPerSec(b.guarantee), priority: b.priority };
+    return { name: `s${b.index}`, download: d, upload: d };
+  }),
+}).expect('download', BUSY.map((b) => `s${b.index}`));
+
+/** Busy containers below their relative floor in one window of goodput; empty when all held. */
+function missedFloors(goodput: ReadonlyMap<string, BitsPerSec>): string[] {
+  const verdict = judgeAllocation({ capacity: busyJudge.capacity, containers: busyJudge.containers, measuredGoodput: goodput }, () => busyJudge.ideal);
+  return verdict.containers.filter((c) => !c.floorPass).map((c) => `${c.id} ${(c.measured / 1e6).toFixed(1)} < ${(c.floor / 1e6).toFixed(1)} mbit/s`);
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,7 +196,8 @@ describeKernel('churn under load: 50 containers/s for 60 s beside 1,000 steady o
       }
       rssBySecond.push({ second, rss: process.memoryUsage.rss() });
       if (slot % Math.round(TICKS_PER_SECOND * 5) === 0) rssMiB.push(Math.round(rssBySecond.at(-1)!.rss / 2 ** 20));
-      if (second === WARMUP_S) warm = { ...descriptors(), at: monotonicMs() };
+      // The first tick at or past the warm-up point: a tick falls on a whole second only every 2.
+      if (warm === undefined && second >= WARMUP_S) warm = { ...descriptors(), at: monotonicMs() };
       const due = started + ((slot + 1) * 1000) / TICKS_PER_SECOND;
       if (performance.now() < due) await sleep(due - performance.now());
     }
@@ -184,9 +206,13 @@ describeKernel('churn under load: 50 containers/s for 60 s beside 1,000 steady o
     const measuredTo = monotonicMs() - 300;
     const goodput = rig.goodput('download', warm!.at, measuredTo, 0);
     const timeline = new Map<string, number[]>();
+    const missed: string[] = [];
     for (let from = warm!.at; from + TIMELINE_MS <= measuredTo; from += TIMELINE_MS) {
-      for (const [name, rate] of rig.goodput('download', from, from + TIMELINE_MS, 0)) timeline.set(name, [...(timeline.get(name) ?? []), Math.round(rate / 1e6)]);
+      const window = rig.goodput('download', from, from + TIMELINE_MS, 0);
+      for (const [name, rate] of window) timeline.set(name, [...(timeline.get(name) ?? []), Math.round(rate / 1e6)]);
+      missed.push(...missedFloors(window).map((m) => `${((from - warm!.at) / 1000).toFixed(0)}–${((from - warm!.at + TIMELINE_MS) / 1000).toFixed(0)} s after warm-up: ${m}`));
     }
+    const windows = timeline.get(`s${BUSY[0].index}`)?.length ?? 0;
 
     // The churned containers leave; the steady ones stay.
     reconciler.setPolicy(policyWith(steady));
@@ -219,12 +245,15 @@ describeKernel('churn under load: 50 containers/s for 60 s beside 1,000 steady o
       rssMiB: { warmMedian: Math.round(rss.warm / 2 ** 20), endMedian: Math.round(rss.end / 2 ** 20), per5s: rssMiB },
       goodputMbit: Object.fromEntries([...goodput].map(([name, rate]) => [name, Math.round(rate / 1e5) / 10])),
       goodputMbitPer5s: Object.fromEntries(timeline),
+      floorsMissed: missed,
     };
     console.log(`churn figures: ${JSON.stringify(figures)}`);
     expect(failedTicks).toBe(0);
+    expect(figures.startsPerSecond, 'starts per second achieved').toBeGreaterThanOrEqual(MIN_STARTS_PER_SECOND);
     expect(end.fds).toBeLessThanOrEqual(warm!.fds);
     expect(end.sockets).toBeLessThanOrEqual(warm!.sockets);
     expect(rss.end).toBeLessThanOrEqual(rss.warm * (1 + RSS_MARGIN));
-    for (const b of BUSY) expect(goodput.get(`s${b.index}`)!, `s${b.index}`).toBeGreaterThanOrEqual(b.guarantee * GUARANTEE_MARGIN);
+    expect(windows, 'whole 5 s windows judged after warm-up').toBeGreaterThanOrEqual(Math.floor((SECONDS - WARMUP_S) * 1000 / TIMELINE_MS) - 1);
+    expect(missed, 'busy containers below their floor, per 5 s window').toEqual([]);
   });
 });

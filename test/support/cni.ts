@@ -9,14 +9,14 @@ import { afterAll, beforeAll } from 'vitest';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { silentLogger } from '../../src/wiring/logger';
+import { silentLogger } from '../../src/ports/logger';
 import { Applier as ApplierImpl, type Applier } from '../../src/apply/applier';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
-import { ipToInt } from '../../src/policy/subnet';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { ipToInt } from '../../src/net/ipv4';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { systemClock } from '../../src/wiring/tokens';
+import { systemClock } from '../../src/ports/clock';
 import { Daemon } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
@@ -29,6 +29,8 @@ export const CNI_IFB = 'sl-cniifb0';
 export const CNI_SUBNET = '198.18.40.0/24';
 export const CNI_GATEWAY = '198.18.40.1';
 export const CNI_NETWORK = 'sl-pods';
+/** The link each way, as the test's Host writes it. */
+export const CNI_CAPACITY = '100mbit';
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
 const CHAIN_VERSION = '1.0.0';
@@ -68,7 +70,7 @@ export class CniRig {
       'apiVersion: sluice.dev/v1',
       'kind: Host',
       'metadata: { name: cni-test }',
-      `spec: { netns: ${CNI_HOST_NETNS}, bridge: ${CNI_BRIDGE}, ifb: ${CNI_IFB}, subnet: ${CNI_SUBNET}, gateway: ${CNI_GATEWAY}, capacity: { download: 100mbit, upload: 100mbit }, cni: { stateDir: ${this.stateDir}, network: ${CNI_NETWORK} } }`,
+      `spec: { netns: ${CNI_HOST_NETNS}, bridge: ${CNI_BRIDGE}, ifb: ${CNI_IFB}, subnet: ${CNI_SUBNET}, gateway: ${CNI_GATEWAY}, capacity: { download: ${CNI_CAPACITY}, upload: ${CNI_CAPACITY} }, cni: { stateDir: ${this.stateDir}, network: ${CNI_NETWORK} } }`,
       '',
     ].join('\n'));
   }
@@ -203,14 +205,7 @@ export async function classOnBridge(kernel: RtnlKernel, netns: string, bridge: s
   return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
 }
 
-/** Polls `check` every 20 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './kernel';
 
 /** What each CNI test works with: the runtime rig, a kernel port following changes, an Applier over it, and serve's daemon once a test starts one. */
 export interface CniTestbed {

@@ -3,23 +3,24 @@
 // container (all its flows together) against the oracle, as the demo judges.
 import { spawn } from 'node:child_process';
 import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import type { CompiledPolicy } from '../../src/compile';
-import { buildSandbox, oracleInputs, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { buildSandbox, teardownDemo, type DemoDeps } from '../../src/demo/run';
 import { PEER_LINK, PEER_LINK6, PEER_NETNS } from '../../src/demo/peer';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type LoadgenChild } from '../../src/loadgen/driver';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { ETHERNET_IPV4_TCP_TIMESTAMPS, ETHERNET_IPV6_TCP_TIMESTAMPS, goodputToWireRate, steadyRate, wireRateToGoodput } from '../../src/measure';
-import { judgeAgainstOracle } from '../../src/measure/oracleVerdict';
-import type { Verdict } from '../../src/measure/verdict';
+import type { Judge } from '../../src/measure/judge';
+import { judgeAllocation, type Verdict } from '../../src/measure/verdict';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 import { sh } from './kernel';
+import { judgeOf, writtenFromYaml } from './written';
 
 export const SUBNET6 = '2001:2::/64';
 
@@ -31,8 +32,14 @@ export interface DualStackContainer {
   readonly rates: string;
 }
 
+/** A dual-stack test's policy, and the judge of its text as written. */
+export interface DualStackPolicy {
+  readonly policy: Policy;
+  readonly judge: Judge;
+}
+
 /** A 100 mbit/s dual-stack Host (subnet6 2001:2::/64) and its managed containers, in sl-<prefix>… namespaces. */
-export function dualStackPolicy(prefix: string, containers: readonly DualStackContainer[]): Policy {
+export function dualStackPolicy(prefix: string, containers: readonly DualStackContainer[]): DualStackPolicy {
   const host = `apiVersion: sluice.dev/v1
 kind: Host
 metadata: { name: ${prefix}v6 }
@@ -56,9 +63,10 @@ spec:
   upload: ${c.rates}
 `,
   );
-  const r = parsePolicyTexts([{ path: `${prefix}v6.yaml`, text: host + docs.join('') }]);
+  const text = host + docs.join('');
+  const r = parsePolicyTexts([{ path: `${prefix}v6.yaml`, text }]);
   if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
-  return r.policy;
+  return { policy: r.policy, judge: judgeOf(writtenFromYaml(text)) };
 }
 
 export async function openSandbox(policy: Policy): Promise<{ deps: DemoDeps; kernel: RtnlKernel; compiled: CompiledPolicy }> {
@@ -83,11 +91,12 @@ const BASE_PORT = 5401;
 
 /**
  * Runs `flows` in `direction` for `seconds` and judges each container (its flows summed)
- * against the oracle with every listed container busy, within `tolerance` of the link.
+ * against `judge` (the policy text as written) with every listed container busy, within
+ * `tolerance` of the link; the containers not listed are left out of the verdict.
  * Goodput is turned into the bits HTB counts per family (IPv6 carries 20 bytes less
  * payload per frame), then back into IPv4 goodput, the geometry the verdict assumes.
  */
-export async function judgeFlows(policy: Policy, compiled: CompiledPolicy, direction: Direction, flows: readonly Flow[], seconds: number, tolerance: number): Promise<Verdict> {
+export async function judgeFlows(judge: Judge, compiled: CompiledPolicy, direction: Direction, flows: readonly Flow[], seconds: number, tolerance: number): Promise<Verdict> {
   const children: LoadgenChild[] = [];
   const measuredBy: { flow: Flow; id: string; receiver: LoadgenChild }[] = [];
   try {
@@ -113,11 +122,10 @@ export async function judgeFlows(policy: Policy, compiled: CompiledPolicy, direc
       const geometry = m.flow.family === 6 ? ETHERNET_IPV6_TCP_TIMESTAMPS : ETHERNET_IPV4_TCP_TIMESTAMPS;
       wire.set(m.flow.container, (wire.get(m.flow.container) ?? 0) + goodputToWireRate(goodput, geometry));
     }
-    const capacity = policy.host.capacity[direction];
     const active = [...new Set(flows.map((f) => f.container))];
-    const containers = oracleInputs(compiled, direction, active, capacity).filter((x) => active.includes(x.id));
+    const { capacity, containers, ideal } = judge.expect(direction, active);
     const measuredGoodput = new Map<string, BitsPerSec>([...wire].map(([name, w]) => [name, wireRateToGoodput(bitsPerSec(w))]));
-    return judgeAgainstOracle({ capacity, containers, measuredGoodput, tolerance: { perContainerOfCapacity: tolerance, minUtilisation: 0.95 } });
+    return judgeAllocation({ capacity, containers: containers.filter((x) => active.includes(x.id)), measuredGoodput, tolerance: { perContainerOfCapacity: tolerance, minUtilisation: 0.95 } }, () => ideal);
   } finally {
     await Promise.all(children.map((c) => c.stop(500).catch(() => null)));
     killAllLoadgens();

@@ -1,7 +1,7 @@
 // Shared helpers for real-kernel tests: describeKernel (fails, never skips, when the
 // machine cannot run them), `ip`/`tc` for independent checks, and making sure no `sl-`
 // namespace of a test outlives it.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
-export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap' | 'ethtool';
+export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'promtool' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap' | 'systemd-analyze' | 'npm' | 'containerd' | 'ctr' | 'ethtool';
 
 /**
  * setpriv's arguments for uid 65534 with no capability but reading any file
@@ -63,6 +63,17 @@ export function describeKernel(name: string, tools: readonly Tool[], body: () =>
   });
 }
 
+/** `promtool check metrics` on an exposition: its exit code and whatever it says (nothing when clean). */
+export async function promtoolCheck(text: string): Promise<{ code: number | null; complaints: string }> {
+  const check = spawn('promtool', ['check', 'metrics']);
+  check.stdin.end(text);
+  let complaints = '';
+  check.stdout.on('data', (d: Buffer) => (complaints += d.toString()));
+  check.stderr.on('data', (d: Buffer) => (complaints += d.toString()));
+  const code = await new Promise<number | null>((r) => check.on('exit', r));
+  return { code, complaints };
+}
+
 export async function sh(cmd: string, args: readonly string[]): Promise<string> {
   const { stdout } = await run(cmd, [...args], { maxBuffer: 64 << 20 });
   return stdout;
@@ -77,5 +88,14 @@ export async function netnsList(): Promise<string[]> {
 export async function removeNamespaces(prefix: string): Promise<void> {
   for (const ns of await netnsList()) {
     if (ns.startsWith(prefix)) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
+  }
+}
+
+/** Polls `check` every `intervalMs` until it holds; fails naming `what` after `timeoutMs`. A wait on a condition, never a fixed sleep. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

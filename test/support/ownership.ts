@@ -1,21 +1,58 @@
-// Helpers for the ownership kernel tests: a kernel port that fails the Nth operation,
-// a host whose bridge someone else made, and what is left.
+// Helpers for the ownership kernel tests: a kernel port that fails the Nth operation (or
+// applies it and then reports a failure), an ownership store after whose write the
+// process "dies", a host whose bridge someone else made, and what is left.
 import { KernelError } from '../../src/errors';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../../src/kernel/port';
-import type { Plan } from '../../src/plan/model';
+import type { Plan } from '../../src/tc/operation';
 import type { Policy } from '../../src/policy/model';
+import type { OwnershipRecord, OwnershipStore } from '../../src/ports/ownership';
 import type { NetnsLocator, ObservedState } from '../../src/tc/model';
+import type { FaultKind } from './faultDraw';
 import { netnsList, sh } from './kernel';
 import { demoPolicyFor } from './policy';
 
+/** What "the process died" looks like to the test: the Applier that met it is dropped. */
+export class InjectedCrash extends Error {
+  constructor() {
+    super('injected crash: the process died just after writing its ownership record');
+  }
+}
+
+/** A store whose first write lands (synced, as the real one) and then the process dies. */
+export class CrashAfterWriteStore implements OwnershipStore {
+  private crashed = false;
+  constructor(private readonly real: OwnershipStore) {}
+
+  read(host: string): Promise<OwnershipRecord | undefined> {
+    return this.real.read(host);
+  }
+
+  async write(record: OwnershipRecord): Promise<void> {
+    await this.real.write(record);
+    if (!this.crashed) {
+      this.crashed = true;
+      throw new InjectedCrash();
+    }
+  }
+
+  list(): Promise<OwnershipRecord[]> {
+    return this.real.list();
+  }
+
+  remove(host: string): Promise<void> {
+    return this.real.remove(host);
+  }
+}
+
 /**
  * The real port, except that the `failAt`-th operation sent through it (counted from 1
- * across plans) is refused as the kernel would refuse it: the operations before it are
- * applied, it and the rest are not.
+ * across plans) fails: 'refused', as the kernel would refuse it (the operations before it
+ * are applied, it and the rest are not); 'applied-then-error', applied by the kernel and
+ * then reported failed (the rest not sent).
  */
 export class FaultyKernel implements KernelPort {
   private sent = 0;
-  constructor(private readonly real: KernelPort, private readonly failAt: number) {}
+  constructor(private readonly real: KernelPort, private readonly failAt: number, private readonly kind: Exclude<FaultKind, 'crash-after-record'> = 'refused') {}
 
   observe(scope: ObserveScope): Promise<ObservedState> {
     return this.real.observe(scope);
@@ -27,12 +64,13 @@ export class FaultyKernel implements KernelPort {
       this.sent += plan.length;
       return this.real.execute(plan);
     }
-    const head = await this.real.execute(plan.slice(0, room));
+    const sentForReal = this.kind === 'applied-then-error' ? room + 1 : room;
+    const head = await this.real.execute(plan.slice(0, sentForReal));
     this.sent += plan.length;
-    if (head.failed) return { ...head, skipped: [...head.skipped, ...plan.slice(room)] };
+    if (head.failed) return { ...head, skipped: [...head.skipped, ...plan.slice(sentForReal)] };
     const operation = plan[room]!;
-    const error = new KernelError(5, 'EIO', 'injected', operation.op, 'netns' in operation.object ? operation.object.netns : '-', `fault injected at operation ${this.failAt}`);
-    return { applied: head.applied, failed: { operation, error }, skipped: plan.slice(room) };
+    const error = new KernelError(5, 'EIO', 'injected', operation.op, 'netns' in operation.object ? operation.object.netns : '-', `fault injected at operation ${this.failAt} (${this.kind})`);
+    return { applied: head.applied.slice(0, room), failed: { operation, error }, skipped: plan.slice(room + 1) };
   }
 
   release(netns: readonly NetnsLocator[]): void {

@@ -65,34 +65,48 @@ export function drawPolicy(r: () => number, index: number, linkMbit: number): Ra
   return { index, linkMbit, containers };
 }
 
-const rate = (kbit: number): string => `${kbit}kbit`;
+/** A 1 Gbit/s link for about one draw in four, else 100 Mbit/s. */
+const GBIT_SHARE = 0.25;
 
-export function policyText(draw: RandomDraw, prefix: string): string {
-  const host = `apiVersion: sluice.dev/v1
+/** The draw a seed stands for, link speed included: the same seed, the same policy and traffic. */
+export function drawFromSeed(seed: number, index: number): RandomDraw {
+  const r = seededRandom(seed);
+  return drawPolicy(r, index, r() < GBIT_SHARE ? 1000 : 100);
+}
+
+export const rate = (kbit: number): string => `${kbit}kbit`;
+
+/** The Host of a random draw's sandbox: its own namespace, bridge and IFB, the link both ways. */
+export const sandboxHostText = (prefix: string, name: string, linkMbit: number): string => `apiVersion: sluice.dev/v1
 kind: Host
-metadata: { name: ${prefix}rand }
+metadata: { name: ${prefix}${name} }
 spec:
   mode: shared
   netns: sl-${prefix}host
   bridge: sl-${prefix}br0
   ifb: sl-${prefix}ifb0
   subnet: 198.18.0.0/24
-  capacity: { download: ${draw.linkMbit}mbit, upload: ${draw.linkMbit}mbit }
+  capacity: { download: ${linkMbit}mbit, upload: ${linkMbit}mbit }
 `;
-  const containers = draw.containers.map((c, i) => {
-    const dir = `{ guarantee: ${rate(c.guaranteeKbit)}${c.ceilingKbit !== undefined ? `, ceiling: ${rate(c.ceilingKbit)}` : ''}, priority: ${c.priority} }`;
-    return `---
+
+/** A draw's rates in one direction, the same both ways. */
+export const directionText = (n: { readonly guaranteeKbit: number; readonly ceilingKbit: number | undefined; readonly priority: number }): string =>
+  `{ guarantee: ${rate(n.guaranteeKbit)}${n.ceilingKbit !== undefined ? `, ceiling: ${rate(n.ceilingKbit)}` : ''}, priority: ${n.priority} }`;
+
+/** The i-th container of a draw, in a managed namespace of the sandbox (`extra`: more spec lines, such as its group). */
+export const sandboxContainerText = (prefix: string, c: { readonly name: string; readonly guaranteeKbit: number; readonly ceilingKbit: number | undefined; readonly priority: number }, i: number, extra = ''): string => `---
 apiVersion: sluice.dev/v1
 kind: Container
 metadata: { name: ${c.name} }
 spec:
   match: { managed: sl-${prefix}${c.name} }
   address: 198.18.0.${10 + i}
-  download: ${dir}
-  upload: ${dir}
+${extra}  download: ${directionText(c)}
+  upload: ${directionText(c)}
 `;
-  });
-  return [host, ...containers].join('');
+
+export function policyText(draw: RandomDraw, prefix: string): string {
+  return [sandboxHostText(prefix, 'rand', draw.linkMbit), ...draw.containers.map((c, i) => sandboxContainerText(prefix, c, i))].join('');
 }
 
 export function parseDraw(draw: RandomDraw, prefix: string): Policy {

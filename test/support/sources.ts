@@ -5,7 +5,7 @@ import { DockerSourceFactory } from '../../src/sources/docker/source';
 import type { PolicyLoader } from '../../src/sources/loader';
 import type { WorkloadSourceFactory } from '../../src/sources/source';
 import { buildContainer } from '../../src/wiring/container';
-import { silentLogger } from '../../src/wiring/logger';
+import { silentLogger } from '../../src/ports/logger';
 import { TOKENS } from '../../src/wiring/tokens';
 
 export function policyLoader(paths: readonly string[], engine?: DockerEngine): PolicyLoader {

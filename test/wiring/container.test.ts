@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { NamespaceProbe } from '../../src/apply/applier';
 import type { KernelFeatures } from '../../src/compile';
-import { BASELINE_FEATURES } from '../../src/compile/features';
+import { BASELINE_FEATURES } from '../../src/tc/features';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../../src/kernel/port';
-import type { Plan } from '../../src/plan/model';
+import type { Plan } from '../../src/tc/operation';
 import type { Reconciler } from '../../src/reconcile/reconciler';
 import { emptyKernelState, type ObservedState } from '../../src/tc/model';
 import { buildContainer } from '../../src/wiring/container';
-import { MemoryOwnershipStore, type OwnershipStore } from '../../src/wiring/ownership';
-import { TOKENS, type Clock } from '../../src/wiring/tokens';
+import { MemoryOwnershipStore, type OwnershipStore } from '../../src/ports/ownership';
+import { TOKENS } from '../../src/wiring/tokens';
+import type { Clock } from '../../src/ports/clock';
 import { demoPolicy } from '../support/policy';
 
 /** Records what the reconciler asks of the kernel; the kernel is always empty. */

@@ -7,7 +7,7 @@ import { describeOperation, formatPlan, planToJson, summarize } from '../../plan
 import type { Policy } from '../../policy/model';
 import { HOST_NETNS } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 
 interface ApplyOptions {
   readonly dockerEndpoint?: string;
@@ -31,7 +31,7 @@ export function registerApply(program: Command): void {
   program
     .command('apply')
     .description('Converge the kernel to the policy: sandbox host, managed namespaces, veths, addresses, HTB trees, filters. Validates first; changes nothing on an invalid policy. Running it again changes nothing.')
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--host-netns', 'allow a policy whose host is the real host namespace (netns: host)', false)

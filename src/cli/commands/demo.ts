@@ -4,7 +4,8 @@ import type { CompiledPolicy } from '../../compile';
 import { DockerDemo, DOCKER_POLICY } from '../../demo/docker';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type PhaseResult, type TrafficSite } from '../../demo/run';
 import type { Policy } from '../../policy/model';
-import { DEMO_DIRECTIONS, DEMO_PHASES } from '../../demo/scenario';
+import { DEMO_DIRECTIONS, phasesFor } from '../../demo/scenario';
+import { policyJudge } from '../../demo/written';
 import { formatVerdict } from '../../measure/verdict';
 import { formatLatency, type LatencyReport } from '../../measure/latency';
 import { measureLatency, probeContainer } from '../../demo/latency';
@@ -12,7 +13,14 @@ import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '.
 import { commandContainer, loadOrReport } from './shared';
 import { acquireHostLock, commandLine, type HostLock } from '../../host/lock';
 import { TESTBED } from '../../sources/docker/testbed';
+import { packageFile } from '../../packageFiles';
 import type { Direction } from '../../tc/model';
+
+/**
+ * The demo's containers and the two tenants beside them (their phase judged by the
+ * hierarchical oracle), from the package: an installed `sluice demo` runs from anywhere.
+ */
+const DEFAULT_POLICY = [packageFile('policies', 'demo.yaml'), packageFile('policies', 'tenants.yaml')];
 
 interface DemoCliOptions {
   readonly output: OutputFormat;
@@ -34,8 +42,8 @@ interface Bed {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Show the four rules with real traffic in about a minute: builds a sandbox (host, 4 containers, a remote peer) in sl- namespaces, applies policies/demo.yaml, drives traffic in phases, prints live per-container rates and a verdict per phase against the ideal allocation, then removes everything.')
-    .argument('[policy]', 'the demo policy (default: policies/demo.yaml; with --docker, policies/docker/)')
+    .description('Show the four rules with real traffic in about a minute: builds a sandbox (host, 4 containers, 3 more in two tenants, a remote peer) in sl- namespaces, applies policies/demo.yaml and policies/tenants.yaml, drives traffic in phases, prints live per-container rates and a verdict per phase against the ideal allocation, then removes everything.')
+    .argument('[policy]', 'the demo policy (default: policies/demo.yaml with the two tenants of policies/tenants.yaml; with --docker, policies/docker/)')
     .addOption(outputOption())
     .option('--phase-seconds <n>', 'length of each phase', '5')
     .option('--warmup-seconds <n>', 'skipped at the start of each phase before measuring', '1.5')
@@ -43,7 +51,7 @@ export function registerDemo(program: Command): void {
     .option('--latency-seconds <n>', 'after the phases, RTT of a light flow to the priority-0 container, idle then under load, each this long (0: skip)', '4')
     .option('--keep', 'leave the sandbox in place at the end (remove it with `sluice destroy`)', false)
     .option('--docker', 'the same with real Docker containers: starts a test dockerd in namespace sl-docker (unless one answers at unix:///run/sl-docker.sock), builds the image sl-iperf3:local if missing (debootstrap, once), brings up docker-compose.test.yml, shapes it from its labels, and stops and removes all of it at the end', false)
-    .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root, 5 another Sluice process (named) writes to this host.\nCtrl-C at any point removes everything the demo made.')
+    .addHelpText('after', '\nNeeds root. Exit status: 0 every phase within tolerance (each container within 5% of link capacity of the oracle, utilisation >= 95%), 1 a phase failed, 3 kernel error, 4 not root, 5 another Sluice process (named) writes to this host, 130 interrupted.\nCtrl-C at any point removes everything the demo made.')
     .action(async (policyArg: string | undefined, opts: DemoCliOptions) => {
       const out = opts.output === 'json' ? () => undefined : (t: string) => process.stdout.write(`${t}\n`);
       let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
@@ -60,20 +68,21 @@ export function registerDemo(program: Command): void {
         out(`\n${signal}: removing the sandbox…`);
         void cleanup()
           .catch((e: unknown) => reportError(e, opts.output))
-          .finally(() => process.exit(130));
+          .finally(() => process.exit(EXIT.interrupted));
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const sandboxPolicy = policyArg ?? 'policies/demo.yaml';
-        runtime = await openRuntime(commandContainer(opts.docker ? [] : [sandboxPolicy]), 'sluice demo');
-        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy, opts.output);
+        const sandboxPolicy = policyArg ? [policyArg] : DEFAULT_POLICY;
+        runtime = await openRuntime(commandContainer(opts.docker ? [] : sandboxPolicy), 'sluice demo');
+        bed = opts.docker ? dockerBed(runtime, policyArg, out) : await sandboxBed(runtime, sandboxPolicy.join(' + '), opts.output);
         if (!bed) return;
         out(`Sluice demo (${bed.describe}; leaf qdisc: ${runtime.features.leafQdiscs[0] ?? 'pfifo'})`);
         const { policy, compiled, site } = await bed.build(out);
         out(`${policy.host.name}: ${compiled.containers.length} containers, ${policy.host.capacity.download / 1e6} mbit/s each way`);
-        const results = await runPhases(runtime, policy, compiled, site, {
-          phases: DEMO_PHASES,
+        const results = await runPhases(runtime, compiled, site, {
+          judge: policyJudge(policy),
+          phases: phasesFor(compiled.containers.map((c) => c.name)),
           directions: opts.direction === 'both' ? DEMO_DIRECTIONS : [opts.direction],
           phaseSeconds: Number(opts.phaseSeconds),
           warmupSeconds: Number(opts.warmupSeconds),

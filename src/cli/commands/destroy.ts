@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { OwnershipStore } from '../../wiring/ownership';
+import type { OwnershipStore } from '../../ports/ownership';
 import { openRuntime } from '../../wiring/runtime';
 import { ExecutionFailedError } from '../../apply/errors';
 import { describeObject, summarize } from '../../plan/format';

@@ -7,10 +7,13 @@ import { DEFAULT_CONTROL_SOCKET, requestControl } from '../../daemon/control';
 import type { ContainerTraffic } from '../../traffic/snapshot';
 import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
-import { emptyKernelState, type KernelObject, type ObservedState } from '../../tc/model';
+import { emptyKernelState, type ObservedState } from '../../tc/model';
 import { objectKey } from '../../tc/identity';
+import { formatHandle } from '../../tc/handle';
+import { containerObjects, groupObjects } from '../format/inspect';
+import type { CompiledGroup } from '../../compile';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 
 interface InspectOptions {
@@ -56,29 +59,37 @@ function sourceLines(source: SourceRef): string[] {
   }
 }
 
-/** Kernel objects behind one container: its devices, addresses, classes, leaf queues, filters. */
-function objectsOf(c: CompiledContainer, observed: ObservedState): KernelObject[] {
-  const classids = new Set(Object.values(c.classes).map((r) => `${r!.netns}/${r!.dev}/${r!.classid >>> 0}`));
-  const devices = new Set([c.hostDev, c.containerDev].filter((d): d is string => d !== undefined));
-  return [
-    ...observed.namespaces.filter((n) => n.name === c.netns),
-    ...observed.links.filter((l) => devices.has(l.name) && (l.netns === c.netns || l.name === c.hostDev)),
-    ...observed.addresses.filter((a) => a.netns === c.netns),
-    ...observed.routes.filter((r) => r.netns === c.netns),
-    ...observed.classes.filter((k) => classids.has(`${k.netns}/${k.dev}/${k.classid >>> 0}`)),
-    ...observed.qdiscs.filter((q) => classids.has(`${q.netns}/${q.dev}/${q.parent >>> 0}`)),
-    ...observed.filters.filter((f) => f.spec.kind === 'u32' && f.spec.classid !== undefined && classids.has(`${f.netns}/${f.dev}/${f.spec.classid >>> 0}`)),
-    ...observed.cgroups.filter((g) => g.cgroup === c.cgroup),
-  ];
+/** The kernel objects with their counters, one or two lines each. */
+function objectLines(objects: readonly ReturnType<typeof containerObjects>[number][], observed: ObservedState, fromKernel: boolean): string[] {
+  const out = [fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)'];
+  for (const o of objects) {
+    const s = observed.stats.get(objectKey(o));
+    out.push(`  ${describeObject(o)}`);
+    if (s) out.push(`      sent ${s.bytes} bytes ${s.packets} pkts, dropped ${s.drops}, overlimits ${s.overlimits}, backlog ${s.backlogBytes}b${s.htb ? `, lends ${s.htb.lends}, borrows ${s.htb.borrows}` : ''}`);
+  }
+  return out;
+}
+
+/** `inspect <group>`: its policy lines, where it hangs, its members, and its kernel objects. */
+function printGroup(group: CompiledGroup, observed: ObservedState, fromKernel: boolean, output: OutputFormat, host: string): void {
+  const objects = fromKernel ? groupObjects(group, observed) : [];
+  if (output === 'json') {
+    printJson({ group, source: group.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })), via: fromKernel ? 'kernel' : 'policy' });
+    return;
+  }
+  const out: string[] = [`group ${group.name} on host ${host}, ${group.parent ? `in group ${group.parent}` : 'under the link'} (level ${group.level})`, `policy: ${group.source.file}:${group.source.line}`, ...sourceLines(group.source), '', `members: ${group.members.join(', ')}`];
+  for (const [dir, ref] of Object.entries(group.classes)) out.push(`${dir}: class ${formatHandle(ref.classid)} (guarantee ${(ref.guarantee / 1e6).toFixed(2)} mbit/s, ceiling ${(ref.ceiling / 1e6).toFixed(2)} mbit/s, prio ${ref.priority}) holding HTB ${formatHandle(group.qdisc)} on ${ref.dev} in ${ref.netns}`);
+  out.push('', ...objectLines(objects, observed, fromKernel));
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('The kernel objects behind one container (namespace, devices, addresses, class ids, leaf queues, filters, cgroup) with their counters, and the policy lines they came from.')
-    .argument('<container>', 'container name from the policy')
+    .description('The kernel objects behind one container (namespace, devices, addresses, class ids, leaf queues, filters, cgroup) or one group (its class, its own HTB, its members\' classes, its filters) with their counters, and the policy lines they came from.')
+    .argument('<container>', 'container (or group) name from the policy')
     .addOption(dockerEndpointOption())
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .addOption(outputOption())
     .option('--control-socket <path>', 'the daemon socket: when `serve` runs, its compiled view and live rates are shown too', DEFAULT_CONTROL_SOCKET)
     .addHelpText('after', '\nAs root it reads the kernel; otherwise it shows what apply would create.\nExit status: 0 shown, 1 invalid policy or unknown container, 3 kernel error.')
@@ -100,10 +111,16 @@ export function registerInspect(program: Command): void {
             await runtime.close();
           }
         }
+        const group = compiled.groups.find((g) => g.name === name);
+        if (group) {
+          printGroup(group, observed, fromKernel, opts.output, policy.host.name);
+          process.exitCode = EXIT.ok;
+          return;
+        }
         const daemon = await askDaemon(opts.controlSocket, name);
         const container = daemon?.container ?? compiled.containers.find((c) => c.name === name || c.workload?.name === name);
-        if (!container) throw new UnknownContainerError(name, compiled.containers.map((c) => c.name));
-        const objects = fromKernel ? objectsOf(container, observed) : [];
+        if (!container) throw new UnknownContainerError(name, [...compiled.containers.map((c) => c.name), ...compiled.groups.map((g) => `${g.name} (group)`)]);
+        const objects = fromKernel ? containerObjects(container, observed) : [];
         const policyLines = sourceLines(container.source);
         if (opts.output === 'json') {
           printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })), via: daemon ? `daemon (${opts.controlSocket})` : fromKernel ? 'kernel' : 'policy', traffic: daemon?.snapshot ?? [] });
@@ -117,15 +134,11 @@ export function registerInspect(program: Command): void {
           ];
           const w = container.workload;
           if (w) out.push(`${w.source} container: ${w.name} (${w.id.slice(0, 12)})${w.netns ? `, namespace ${w.netns}` : ''}`);
+          if (container.group) out.push(`group: ${container.group}`);
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
           for (const row of daemon?.snapshot ?? []) out.push(`${row.direction}: ${(row.rate / 1e6).toFixed(2)} mbit/s now (from the daemon)`);
-          for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${ref.classid >>> 16}:${(ref.classid & 0xffff).toString(16)} on ${ref.dev} in ${ref.netns}`);
-          out.push('', fromKernel ? 'kernel objects:' : 'kernel objects: (not root: run as root to read the kernel)');
-          for (const o of objects) {
-            const s = observed.stats.get(objectKey(o));
-            out.push(`  ${describeObject(o)}`);
-            if (s) out.push(`      sent ${s.bytes} bytes ${s.packets} pkts, dropped ${s.drops}, overlimits ${s.overlimits}, backlog ${s.backlogBytes}b${s.htb ? `, lends ${s.htb.lends}, borrows ${s.htb.borrows}` : ''}`);
-          }
+          for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${formatHandle(ref.classid)} on ${ref.dev} in ${ref.netns}`);
+          out.push('', ...objectLines(objects, observed, fromKernel));
           process.stdout.write(`${out.join('\n')}\n`);
         }
         process.exitCode = EXIT.ok;

@@ -4,7 +4,7 @@ import { formatPlan, planToJson } from '../../plan/format';
 import { diff } from '../../plan/diff';
 import { emptyKernelState, type KernelState } from '../../tc/model';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import { formatWindows, windowsView } from '../format/windows';
 import type { CompiledPolicy } from '../../compile';
 import { formatHandle } from '../../tc/handle';
@@ -30,7 +30,7 @@ export function registerPlan(program: Command): void {
   program
     .command('plan')
     .description('Show the ordered operations `apply` would perform (create/change/delete of namespaces, links, addresses, qdiscs, classes, filters, classids). Changes nothing.')
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--against <state>', 'compare with: kernel (the current state; root), empty (a fresh machine), auto (kernel when root)', 'auto')

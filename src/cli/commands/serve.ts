@@ -1,15 +1,16 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Container } from 'inversify';
-import { JsonLogger } from '../../wiring/logger';
+import { JsonLogger } from '../../ports/logger';
 import { openRuntime } from '../../wiring/runtime';
-import { TOKENS, type Logger } from '../../wiring/tokens';
+import { TOKENS } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import type { Daemon, DaemonOptions } from '../../daemon/serve';
 import type { PolicyLoader } from '../../sources/loader';
 import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
 import { assertNamespaceAllowed } from './apply';
-import { commandContainer, dockerEndpointOption, loadSourceOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadSourceOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import { startMetricsServer, type SluiceMetrics } from '../../metrics/metrics';
 
 interface ServeOptions {
@@ -25,13 +26,13 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('Keep the kernel converged: every tick observe → diff → execute (drift is repaired and logged), reload policies on change and SIGHUP (a bad file is reported and the last good policy stays), open and close time windows on schedule. Logs are JSON lines on stderr.')
-    .argument('[paths...]', 'policy files or directories', ['policies/'])
+    .argument('[paths...]', 'policy files or directories', [...DEFAULT_POLICY_PATHS])
     .option('--tick <ms>', 'reconcile interval in milliseconds', '1000')
     .option('--control-socket <path>', 'unix socket for `sluice status`/`top`/`inspect` (mode 0600)', DEFAULT_CONTROL_SOCKET)
     .option('--host-netns', 'allow a policy whose host is the real host namespace', false)
     .addOption(dockerEndpointOption())
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable', '127.0.0.1:9617')
+    .addOption(new Option('--metrics-address <host:port>', 'serve /metrics and /healthz here (loopback unless you say otherwise); "off" to disable').default('127.0.0.1:9617').argParser(metricsAddress))
     .addHelpText('after', '\nNeeds root. SIGTERM/SIGINT stop the daemon and leave enforcement in place; `sluice destroy` removes it.\nRestarted, it adopts what is in the kernel: no changes, no traffic interruption.\nFor a Docker host (a Host with a docker section) it follows the daemon\'s events: a container that starts is shaped within a tick, one that stops loses its classes; if Docker goes away the last good state stays until it returns.\n\nExample:\n  sudo npx sluice serve policies/ --tick 500')
     .action(async (paths: string[], opts: ServeOptions) => {
       const logger = new JsonLogger(opts.logLevel);
@@ -67,4 +68,10 @@ async function serveUntilSignalled(container: Container, policy: Parameters<Daem
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/** A malformed address is a usage error (exit 2), refused before the daemon starts. */
+function metricsAddress(value: string): string {
+  if (value === 'off' || /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value)) return value;
+  throw new InvalidArgumentError('expected host:port (e.g. 127.0.0.1:9617, [::1]:9617) or "off"');
 }

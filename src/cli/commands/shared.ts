@@ -18,6 +18,12 @@ export interface LoadOptions {
 export const dockerEndpointOption = (): Option =>
   new Option('--docker-endpoint <url>', "Docker Engine API socket for a Docker host (default: the Host's docker.endpoint, then $DOCKER_HOST, then unix:///var/run/docker.sock)");
 
+/**
+ * Where a host keeps its policy (the systemd unit and the DaemonSet mount it there): the
+ * paths of every command that is given none.
+ */
+export const DEFAULT_POLICY_PATHS: readonly string[] = ['/etc/sluice/'];
+
 export type LoadedPolicy = Extract<PolicyLoad, { ok: true }>;
 
 /** The composition root for a command over policy `paths`. */

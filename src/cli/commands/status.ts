@@ -4,7 +4,7 @@ import { renderStatus } from '../format/status';
 import type { Policy } from '../../policy/model';
 import { SnapshotSource, type SourcedSnapshot } from '../snapshotSource';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 import type { Container } from 'inversify';
 import { formatWindows, windowsView } from '../format/windows';
 
@@ -31,7 +31,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('One row per container and direction: guarantee, ceiling, priority, current rate, % of guarantee, borrowed, drops; totals per direction against the link. From the daemon when `serve` runs, else straight from the kernel (over one second).')
-    .argument('[paths...]', 'policy files (for the containers and time windows)', ['policies/'])
+    .argument('[paths...]', 'policy files (for the containers and time windows)', [...DEFAULT_POLICY_PATHS])
     .addOption(dockerEndpointOption())
     .addOption(outputOption())
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)

@@ -3,7 +3,7 @@ import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
 import { SnapshotSource } from '../snapshotSource';
 import { renderTop } from '../format/top';
 import { EXIT, reportError } from '../output';
-import { commandContainer, dockerEndpointOption, loadOrReport } from './shared';
+import { commandContainer, dockerEndpointOption, loadOrReport, DEFAULT_POLICY_PATHS } from './shared';
 
 interface TopOptions {
   readonly dockerEndpoint?: string;
@@ -15,7 +15,7 @@ export function registerTop(program: Command): void {
   program
     .command('top')
     .description('Live per-container rates, refreshed in the terminal: sorted by rate, a bar per row (rate against ceiling, | marks the guarantee). Uses the daemon when `serve` runs, the kernel otherwise. Press q to quit.')
-    .argument('[paths...]', 'policy files (to know the containers)', ['policies/'])
+    .argument('[paths...]', 'policy files (to know the containers)', [...DEFAULT_POLICY_PATHS])
     .addOption(dockerEndpointOption())
     .option('--control-socket <path>', 'the daemon socket', DEFAULT_CONTROL_SOCKET)
     .option('--interval <ms>', 'refresh interval', '1000')

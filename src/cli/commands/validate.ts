@@ -3,7 +3,7 @@ import { formatPolicyIssue } from '../../policy/load';
 import { loadPolicyFromPaths } from '../../sources/files/read';
 import type { PolicyLoad } from '../../sources/loader';
 import { EXIT, outputOption, printJson, reportError, type OutputFormat } from '../output';
-import { commandContainer, dockerEndpointOption } from './shared';
+import { commandContainer, dockerEndpointOption, DEFAULT_POLICY_PATHS } from './shared';
 import { TOKENS } from '../../wiring/tokens';
 import type { PolicyLoader } from '../../sources/loader';
 
@@ -17,7 +17,7 @@ export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('Check policy files: every error in every file, with file:line:column, the field and how to fix it. No root needed.')
-    .argument('[paths...]', 'policy files or directories (*.yaml, *.yml, *.json)', ['policies/'])
+    .argument('[paths...]', 'policy files or directories (*.yaml, *.yml, *.json)', [...DEFAULT_POLICY_PATHS])
     .addOption(outputOption())
     .option('--docker', "for a Docker host: also check the io.sluice.* labels of running containers with the files, and resolve the Docker matches (reads the Docker daemon)", false)
     .addOption(dockerEndpointOption())

@@ -1,6 +1,7 @@
 // The `top` screen: rows sorted by rate, a bar of rate against ceiling with the guarantee marked.
-import { formatRate } from '../../policy/rates';
-import { displayName, type TrafficSnapshot } from '../../traffic/snapshot';
+import { formatRate } from '../../units/format';
+import type { TrafficSnapshot } from '../../traffic/snapshot';
+import { indented, treeLines, type TreeLine } from './tree';
 import { bitsPerSec } from '../../units/units';
 
 const rate = (n: number): string => formatRate(bitsPerSec(Math.round(n))).padStart(9);
@@ -12,13 +13,24 @@ function bar(value: number, guarantee: number, ceiling: number, width: number): 
   return cells.join('');
 }
 
+/**
+ * Without groups, every row by rate (both directions mixed, busiest first); with groups,
+ * each direction's tree: groups (name/) with their members indented under them.
+ */
+function ordered(snap: TrafficSnapshot): TreeLine[] {
+  const lines = [...treeLines(snap, 'download'), ...treeLines(snap, 'upload')];
+  return snap.groups.length === 0 ? lines.sort((a, b) => b.row.rate - a.row.rate) : lines;
+}
+
 export function renderTop(snap: TrafficSnapshot, via: string, columns: number): string {
-  const nameWidth = Math.max(14, ...snap.rows.map((r) => displayName(r).length));
+  const shown = ordered(snap);
+  const nameWidth = Math.max(14, ...shown.map((l) => indented(l).length));
   const width = Math.max(10, Math.min(40, columns - 56 - nameWidth));
   const lines = [`sluice top · host ${snap.host} · from ${via} · ${new Date().toISOString()}`, ''];
-  lines.push(`${'container'.padEnd(nameWidth)} ${'dir'.padEnd(8)} prio ${'rate'.padStart(9)} ${'guarantee'.padStart(9)} ${'ceiling'.padStart(9)} drops  rate vs ceiling`);
-  for (const r of [...snap.rows].sort((a, b) => b.rate - a.rate)) {
-    lines.push(`${displayName(r).padEnd(nameWidth)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`);
+  lines.push(`${(snap.groups.length > 0 ? 'group / container' : 'container').padEnd(nameWidth)} ${'dir'.padEnd(8)} prio ${'rate'.padStart(9)} ${'guarantee'.padStart(9)} ${'ceiling'.padStart(9)} drops  rate vs ceiling`);
+  for (const line of shown) {
+    const r = line.row;
+    lines.push(`${indented(line).padEnd(nameWidth)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`);
   }
   for (const direction of ['download', 'upload'] as const) {
     const total = snap.rows.filter((r) => r.direction === direction).reduce((s, r) => s + r.rate, 0);

@@ -5,11 +5,12 @@
 
 import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
-import type { Operation } from '../../plan/model';
+import type { Operation } from '../../tc/operation';
 import { describeObject } from '../../tc/describe';
 import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
+import { errnoName } from './errno';
 import { addressBody, bridgeAddress, frame, linkChangeBody, linkCreateBody, routeBody, type LinkCreate, type NlError } from './messages';
 import { DeleteRun } from './linkDeletes';
 import { allocSeq, type NetnsSession } from './session';
@@ -32,8 +33,6 @@ export interface HostOps {
   writeCgroupClassid(o: CgroupClassidObject, action: 'create' | 'change' | 'delete'): void;
 }
 
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
-const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
 /** The libuv pool has 4 threads; more batches in flight would only queue. */
 const MAX_PARALLEL_BATCHES = 4;
 /**

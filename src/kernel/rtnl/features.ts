@@ -1,7 +1,7 @@
 // What this kernel can do, found by trying it in a throwaway namespace (module
 // autoloading makes reading /proc unreliable): leaf qdisc kinds and cls_bpf.
 
-import type { KernelFeatures } from '../../compile/features';
+import type { KernelFeatures } from '../../tc/features';
 import { makeHandle, TC_H_ROOT } from '../../tc/handle';
 import type { QdiscKind } from '../../tc/model';
 import * as native from '../native';

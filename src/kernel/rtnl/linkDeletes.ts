@@ -4,7 +4,7 @@
 // list). Churn stops containers a batch at a time and destroy removes hundreds of veths,
 // so this was most of their kernel time (figures: docs/decisions.md, bench/linkDeletes).
 
-import type { Operation } from '../../plan/model';
+import type { Operation } from '../../tc/operation';
 import { NLM_F, RTM } from './constants';
 import { frame, groupDeleteBody, linkChangeBody } from './messages';
 

@@ -2,11 +2,21 @@
 // and their attributes, built and parsed without I/O.
 
 import { createHash } from 'node:crypto';
-import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../policy/ipv6';
+import { MalformedReplyError } from '../../errors';
+import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../net/ipv6';
 import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
-import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
+import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTM, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 
 export const NLMSG_HDRLEN = 16;
+
+/**
+ * A message must hold its family's fixed header after the nlmsghdr before any field is
+ * read; its attributes end where the message does, whatever nlmsg_len claims.
+ */
+function readable(msg: Buffer, header: number, what: string): number {
+  if (msg.length < NLMSG_HDRLEN + header) throw new MalformedReplyError(what === TC_ANSWER ? tcAnswer(msg) : what, `${msg.length} bytes, shorter than its ${NLMSG_HDRLEN + header}-byte header`);
+  return Math.min(msg.readUInt32LE(0), msg.length);
+}
 
 export interface NlHeader {
   readonly len: number;
@@ -36,12 +46,13 @@ export interface NlError {
 
 /** An NLMSG_ERROR reply: the errno and the kernel's extended-ack text. */
 export function parseError(msg: Buffer): NlError {
+  const end = readable(msg, 4, 'NLMSG_ERROR answer');
   const errno = -msg.readInt32LE(NLMSG_HDRLEN);
   const h = header(msg);
   if (!(h.flags & NLM_F.ACK_TLVS)) return { errno };
   // With NETLINK_CAP_ACK the original request is not echoed: only its header follows.
   const tlvStart = NLMSG_HDRLEN + 4 + NLMSG_HDRLEN;
-  const text = readString(attrMap(msg, tlvStart, h.len).get(NLMSGERR_ATTR_MSG));
+  const text = readString(attrMap(msg, tlvStart, end).get(NLMSGERR_ATTR_MSG));
   return { errno, ...(text ? { message: text } : {}) };
 }
 
@@ -149,16 +160,19 @@ export interface LinkInfo {
 }
 
 export function parseLink(msg: Buffer): LinkInfo | undefined {
+  const end = readable(msg, 16, 'RTM_NEWLINK answer');
   const index = msg.readInt32LE(NLMSG_HDRLEN + 4);
   const flags = msg.readUInt32LE(NLMSG_HDRLEN + 8);
-  const a = attrMap(msg, NLMSG_HDRLEN + 16, header(msg).len);
+  const a = attrMap(msg, NLMSG_HDRLEN + 16, end);
   const name = readString(a.get(IFLA.IFNAME));
   if (!name) return undefined;
   const info = a.get(IFLA.LINKINFO);
   const kind = info ? readString(attrMap(info).get(IFLA_INFO.KIND)) : undefined;
   const master = readU32(a.get(IFLA.MASTER));
   const link = readU32(a.get(IFLA.LINK));
-  const nsid = a.get(IFLA.LINK_NETNSID)?.readInt32LE(0);
+  const nsidAttr = a.get(IFLA.LINK_NETNSID);
+  if (nsidAttr && nsidAttr.length < 4) throw new MalformedReplyError(`RTM_NEWLINK answer for ${name}`, `IFLA_LINK_NETNSID of ${nsidAttr.length} bytes, not 4`);
+  const nsid = nsidAttr?.readInt32LE(0);
   return {
     index,
     name,
@@ -189,7 +203,11 @@ const ipv4 = (ip: string): Buffer => Buffer.from(ip.split('.').map(Number));
 /** An address's bytes and family: IPv6 when it has a colon. */
 const ipBytes = (ip: string): { family: number; bytes: Buffer } => (isIpv6(ip) ? { family: AF_INET6, bytes: ipv6Bytes(ip) } : { family: AF_INET, bytes: ipv4(ip) });
 
-const ipText = (family: number, b: Buffer): string => (family === AF_INET6 ? ipv6FromBytes(b) : [...b].join('.'));
+function ipText(family: number, b: Buffer, what: string): string {
+  const size = family === AF_INET6 ? 16 : 4;
+  if (b.length !== size) throw new MalformedReplyError(what, `an ${family === AF_INET6 ? 'IPv6' : 'IPv4'} address of ${b.length} bytes, not ${size}`);
+  return family === AF_INET6 ? ipv6FromBytes(b) : [...b].join('.');
+}
 
 export function addressBody(cidr: string, index: number): Buffer {
   const [ip, prefix] = cidr.split('/');
@@ -207,17 +225,18 @@ export function addressBody(cidr: string, index: number): Buffer {
  * kernel configures by itself (in a namespace Sluice attaches to) are not Sluice's.
  */
 export function parseAddress(msg: Buffer): { index: number; cidr: string } | undefined {
+  const end = readable(msg, 8, 'RTM_NEWADDR answer');
   const family = msg.readUInt8(NLMSG_HDRLEN);
   if (family !== AF_INET && family !== AF_INET6) return undefined;
   const prefix = msg.readUInt8(NLMSG_HDRLEN + 1);
   const index = msg.readUInt32LE(NLMSG_HDRLEN + 4);
-  const a = attrMap(msg, NLMSG_HDRLEN + 8, header(msg).len);
+  const a = attrMap(msg, NLMSG_HDRLEN + 8, end);
   if (family === AF_INET6 && msg.readUInt8(NLMSG_HDRLEN + 3) !== RT_SCOPE.UNIVERSE) {
     const flags = readU32(a.get(IFA.FLAGS)) ?? msg.readUInt8(NLMSG_HDRLEN + 2);
     if ((flags & IFA_F_NODAD) === 0) return undefined;
   }
   const ip = a.get(IFA.LOCAL) ?? a.get(IFA.ADDRESS);
-  return ip ? { index, cidr: `${ipText(family, ip)}/${prefix}` } : undefined;
+  return ip ? { index, cidr: `${ipText(family, ip, 'RTM_NEWADDR answer (IFA_LOCAL)')}/${prefix}` } : undefined;
 }
 
 /** Both families: a dual-stack container's IPv6 address is observed with its IPv4 one. */
@@ -255,20 +274,21 @@ export interface RouteInfo {
 
 /** Routes an operator (or Sluice) added; the kernel's own connected routes are left out. */
 export function parseRoute(msg: Buffer): RouteInfo | undefined {
+  const end = readable(msg, 12, 'RTM_NEWROUTE answer');
   const b = NLMSG_HDRLEN;
   const family = msg.readUInt8(b);
   if ((family !== AF_INET && family !== AF_INET6) || msg.readUInt8(b + 4) !== RT_TABLE_MAIN) return undefined;
   const protocol = msg.readUInt8(b + 5);
   if (protocol !== RTPROT.BOOT && protocol !== RTPROT.STATIC) return undefined;
   const dstLen = msg.readUInt8(b + 1);
-  const a = attrMap(msg, b + 12, header(msg).len);
+  const a = attrMap(msg, b + 12, end);
   const dst = a.get(RTA.DST);
   const gw = a.get(RTA.GATEWAY);
   const oif = readU32(a.get(RTA.OIF));
   const v6 = family === AF_INET6;
   return {
-    dst: dstLen === 0 ? (v6 ? '::/0' : 'default') : `${ipText(family, dst ?? Buffer.alloc(v6 ? 16 : 4))}/${dstLen}`,
-    ...(gw ? { via: ipText(family, gw) } : {}),
+    dst: dstLen === 0 ? (v6 ? '::/0' : 'default') : `${ipText(family, dst ?? Buffer.alloc(v6 ? 16 : 4), 'RTM_NEWROUTE answer (RTA_DST)')}/${dstLen}`,
+    ...(gw ? { via: ipText(family, gw, 'RTM_NEWROUTE answer (RTA_GATEWAY)') } : {}),
     ...(oif !== undefined ? { oif } : {}),
   };
 }
@@ -307,9 +327,14 @@ export interface TcMessage extends TcHeader {
 // Read once: under a CommonJS transform each `TCA.X` in the loop below is a module getter call.
 const { KIND: TCA_KIND, OPTIONS: TCA_OPTIONS, STATS2: TCA_STATS2, XSTATS: TCA_XSTATS } = TCA;
 
+/** parseTc reads qdiscs, classes and filters alike: the message's own type says which, for an error. */
+const TC_ANSWER = 'tc answer';
+const TC_TYPES: Readonly<Record<number, string>> = { [RTM.NEWQDISC]: 'RTM_NEWQDISC', [RTM.NEWTCLASS]: 'RTM_NEWTCLASS', [RTM.NEWTFILTER]: 'RTM_NEWTFILTER' };
+const tcAnswer = (msg: Buffer): string => `${(msg.length >= 6 ? TC_TYPES[msg.readUInt16LE(4)] : undefined) ?? 'RTM_NEW(QDISC|TCLASS|TFILTER)'} answer`;
+
 export function parseTc(msg: Buffer): TcMessage | undefined {
   const b = NLMSG_HDRLEN;
-  const end = Math.min(msg.readUInt32LE(0), msg.length);
+  const end = readable(msg, 20, TC_ANSWER);
   // One pass over the attributes (the first of each type counts): a dump of 10,000
   // classes is 10,000 of these.
   let kind: string | undefined;

@@ -104,7 +104,9 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
         }
       }
     }
-    for (const root of onDev.filter((q) => q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS)) {
+    // Filters hang on a device's root and ingress qdiscs, and on the HTB of each group
+    // (the leaf qdisc of the group's class, with its own address table).
+    for (const root of onDev.filter((q) => q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS || q.spec.kind === 'htb')) {
       const replies = await session.dump(RTM.GETTFILTER, tcmsg({ ifindex: link.index, handle: 0, parent: root.handle, info: 0 }));
       for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, link.name, root.handle, m, ctx, problems));
     }

@@ -8,7 +8,7 @@ import * as native from '../native';
 import type { ChangeWatch, NetlinkChannelFactory } from '../netlink/channel';
 import { nativeChannelFactory } from '../netlink/nativeChannel';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../port';
-import type { Plan } from '../../plan/model';
+import type { Plan } from '../../tc/operation';
 import { Executor, type HostOps } from './execute';
 import { classKeyIndex, dumpNamespace, linkObjects, namespaceIsOwned, refreshClassStats, type ClassKeyIndex, type NamespaceDump } from './observe';
 import { NetnsSession } from './session';

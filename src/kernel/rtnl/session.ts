@@ -1,7 +1,9 @@
 // One namespace's netlink socket plus what requests need: sequence numbers, the
 // device-name ↔ ifindex cache (filled by dumps and by single lookups), replies matched to requests.
 
+import { KernelError } from '../../errors';
 import type { NetlinkChannel } from '../netlink/channel';
+import { errnoName } from './errno';
 import { stringAttr } from './attrs';
 import { IFLA, LOOPBACK_IFINDEX, NLM_F, NLMSG, RTM } from './constants';
 import { frame, header, isError, linkDumpBody, parseError, parseLink, type LinkInfo, type NlError } from './messages';
@@ -11,6 +13,16 @@ const NLMSG_TYPE_OFFSET = 4;
 const NLMSG_SEQ_OFFSET = 8;
 
 const LOOPBACK = 'lo';
+
+/** What each dump reads, as a refusal names it. */
+const DUMPED: Readonly<Record<number, string>> = {
+  [RTM.GETLINK]: 'links (RTM_GETLINK)',
+  [RTM.GETADDR]: 'addresses (RTM_GETADDR)',
+  [RTM.GETROUTE]: 'routes (RTM_GETROUTE)',
+  [RTM.GETQDISC]: 'qdiscs (RTM_GETQDISC)',
+  [RTM.GETTCLASS]: 'classes (RTM_GETTCLASS)',
+  [RTM.GETTFILTER]: 'filters (RTM_GETTFILTER)',
+};
 
 let nextSeq = 1;
 export const allocSeq = (): number => {
@@ -42,7 +54,7 @@ export class NetnsSession {
     }
     if (err) {
       const e = parseError(err);
-      if (e.errno !== 0) throw Object.assign(new Error(`dump ${type} failed: errno ${e.errno}${e.message ? ` (${e.message})` : ''}`), { errno: e.errno });
+      if (e.errno !== 0) throw new KernelError(e.errno, errnoName(e.errno), 'dump', DUMPED[type] ?? `RTM type ${type}`, this.channel.netns, e.message);
     }
     return out;
   }

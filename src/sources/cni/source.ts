@@ -6,7 +6,7 @@
 
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { AttachmentStore } from '../../cni/store';
-import type { Logger } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import type { HostSections, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
 import { CNI, cniDocuments } from './documents';
 

@@ -2,7 +2,7 @@
 // containers with their labels and bridge addresses, their pids, and the event stream
 // that tells the daemon when to look again.
 
-import { canonicalIpv6 } from '../../policy/ipv6';
+import { canonicalIpv6 } from '../../net/ipv6';
 import type Docker from 'dockerode';
 import { DockerUnreachableError } from '../../errors';
 import { DEFAULT_DOCKER_ENDPOINT, type DockerContainer, type DockerEndpointAddress, type DockerView } from './model';

@@ -3,7 +3,7 @@
 // the stream ends; the last good state stays in force and we reconnect, then reload,
 // since events were missed while it was gone.
 
-import type { Logger } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import type { DockerEngine, DockerEvent, EventSubscription } from './engine';
 
 export interface FollowerOptions {

@@ -2,6 +2,7 @@
 // document, validated by the same schema and checks as one from a file. Pure.
 //
 //   io.sluice.name                    policy name (default: the container name, made DNS-safe)
+//   io.sluice.group                   the group (kind: Group, in the files) it belongs to
 //   io.sluice.<dir>.guarantee         required for both directions (download, upload)
 //   io.sluice.<dir>.ceiling|priority|burst
 
@@ -14,7 +15,7 @@ import type { DockerContainer } from './model';
 
 export const LABEL_PREFIX = 'io.sluice.';
 const DIRECTION_FIELDS = ['guarantee', 'ceiling', 'priority', 'burst'] as const;
-const ACCEPTED = ['name', ...DIRECTIONS.flatMap((d) => DIRECTION_FIELDS.map((f) => `${d}.${f}`))];
+const ACCEPTED = ['name', 'group', ...DIRECTIONS.flatMap((d) => DIRECTION_FIELDS.map((f) => `${d}.${f}`))];
 
 /** Where a label-made document came from, as findings cite it. */
 export const labelSource = (container: DockerContainer): string => `docker container ${container.name} (labels)`;
@@ -48,11 +49,16 @@ function documentOf(c: DockerContainer, keys: readonly string[]): { document: Lo
     apiVersion: API_VERSION,
     kind: 'Container',
     metadata: { name: c.labels[`${LABEL_PREFIX}name`] ?? policyName(c.name) },
-    spec: { match: { docker: { name: c.name } }, ...Object.fromEntries(DIRECTIONS.map((d) => [d, directionOf(c.labels, d)])) },
+    spec: { match: { docker: { name: c.name } }, ...groupOf(c.labels), ...Object.fromEntries(DIRECTIONS.map((d) => [d, directionOf(c.labels, d)])) },
   };
   const parsed = policyDocument.safeParse(raw);
   if (!parsed.success) return { issues: parsed.error.issues.map((i) => issue(labelOfPath(i.path), i.message)) };
   return { document: { file, value: parsed.data, locate: () => ({ line: 0, column: 0 }) } };
+}
+
+function groupOf(labels: Readonly<Record<string, string>>): { group?: string } {
+  const group = labels[`${LABEL_PREFIX}group`];
+  return group === undefined ? {} : { group };
 }
 
 function directionOf(labels: Readonly<Record<string, string>>, dir: string): Record<string, unknown> {
@@ -69,6 +75,7 @@ function directionOf(labels: Readonly<Record<string, string>>, dir: string): Rec
 /** The label an issue in the generated document comes from. */
 function labelOfPath(path: readonly PropertyKey[]): string {
   if (path[0] === 'metadata') return `${LABEL_PREFIX}name`;
+  if (path[0] === 'spec' && path[1] === 'group') return `${LABEL_PREFIX}group`;
   if (path[0] === 'spec' && typeof path[1] === 'string' && path[2] !== undefined) return `${LABEL_PREFIX}${path[1]}.${String(path[2])}`;
   return path.map(String).join('.');
 }

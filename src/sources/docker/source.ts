@@ -2,7 +2,7 @@
 // labels as Container documents, and their addresses on the Host's bridge. Enabled by
 // the Host's `docker:` section; followed through the daemon's event stream.
 
-import type { Logger } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import type { HostSections, ResolvedWorkload, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
 import { dockerEndpoint, DockerodeEngine, type DockerEngine } from './engine';
 import { DockerFollower } from './follow';

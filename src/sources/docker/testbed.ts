@@ -6,8 +6,9 @@
 
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
+import { packageFile } from '../../packageFiles';
 import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {
@@ -20,7 +21,7 @@ export const TESTBED = {
   image: 'sl-iperf3:local',
   /** The debootstrapped root file system, so a wiped data root re-imports in seconds. */
   rootfsCache: '/var/cache/sluice/sl-iperf3-rootfs.tar',
-  composeFile: 'docker-compose.test.yml',
+  composeFile: packageFile('docker-compose.test.yml'),
   project: 'sl-test',
 } as const;
 
@@ -106,35 +107,45 @@ async function removeAllContainers(endpoint: string): Promise<void> {
 
 /** Builds the test image (debootstrap, minbase + iperf3) unless the daemon has it. */
 export async function ensureImage(endpoint: string, progress: Progress): Promise<void> {
+  await ensureDebianImage(endpoint, TESTBED.image, TESTBED.rootfsCache, ['iperf3'], progress);
+}
+
+/** `image` in the daemon at `endpoint`, imported from a debootstrapped root (`tar`, built if missing) unless it has it. */
+export async function ensureDebianImage(endpoint: string, image: string, tar: string, include: readonly string[], progress: Progress): Promise<void> {
   const docker = dockerClient(endpoint);
   try {
-    await docker.getImage(TESTBED.image).inspect();
+    await docker.getImage(image).inspect();
     return;
   } catch {
     // Missing: build it below.
   }
-  await ensureRootfs(progress);
-  progress(`importing ${TESTBED.rootfsCache} as ${TESTBED.image}`);
-  const [repo, tag] = TESTBED.image.split(':') as [string, string];
-  const stream = await docker.importImage(createReadStream(TESTBED.rootfsCache) as unknown as string, { repo, tag });
+  await ensureRootfsTar(tar, include, progress);
+  progress(`importing ${tar} as ${image}`);
+  const [repo, tag] = image.split(':') as [string, string];
+  const stream = await docker.importImage(createReadStream(tar) as unknown as string, { repo, tag });
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
 }
 
 /** The test image's root filesystem as a tar (Docker and Podman import it; built once). */
 export async function ensureRootfs(progress: Progress): Promise<void> {
-  if (!existsSync(TESTBED.rootfsCache)) await debootstrap(progress);
+  await ensureRootfsTar(TESTBED.rootfsCache, ['iperf3'], progress);
 }
 
-async function debootstrap(progress: Progress): Promise<void> {
-  const dir = `${TESTBED.rootfsCache}.d`;
+/** A Debian bookworm minbase root filesystem (plus `include`) as a tar at `tar`, unless it is there. */
+export async function ensureRootfsTar(tar: string, include: readonly string[], progress: Progress): Promise<void> {
+  if (existsSync(tar)) return;
+  const dir = `${tar}.d`;
   const mirror = debianMirror();
-  progress(`building the test image: debootstrap --variant=minbase --include=iperf3 bookworm from ${mirror} (about a minute, once)`);
+  const extra = include.length > 0 ? [`--include=${include.join(',')}`] : [];
+  progress(`building ${tar}: debootstrap --variant=minbase ${extra.join(' ')} bookworm from ${mirror} (about a minute, once)`);
   await rm(dir, { recursive: true, force: true });
-  await mkdir(`${TESTBED.rootfsCache.replace(/\/[^/]+$/, '')}`, { recursive: true });
+  await mkdir(`${tar.replace(/\/[^/]+$/, '')}`, { recursive: true });
   try {
-    await run('debootstrap', ['--variant=minbase', '--include=iperf3', 'bookworm', dir, mirror]);
-    await run('tar', ['-C', dir, '-cf', `${TESTBED.rootfsCache}.tmp`, '.']);
-    await rename(`${TESTBED.rootfsCache}.tmp`, TESTBED.rootfsCache);
+    await run('debootstrap', ['--variant=minbase', ...extra, 'bookworm', dir, mirror]);
+    // The packages debootstrap downloaded (~32 MB) are installed; an image need not carry them.
+    for (const deb of await readdir(`${dir}/var/cache/apt/archives`).catch(() => [])) if (deb.endsWith('.deb')) await rm(`${dir}/var/cache/apt/archives/${deb}`);
+    await run('tar', ['-C', dir, '-cf', `${tar}.tmp`, '.']);
+    await rename(`${tar}.tmp`, tar);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import { parseFiles } from '../../policy/documents';
-import type { Logger } from '../../wiring/tokens';
+import type { Logger } from '../../ports/logger';
 import type { SourceSnapshot, Stop, WorkloadSource } from '../source';
 import { readPolicyFiles } from './read';
 

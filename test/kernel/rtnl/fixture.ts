@@ -2,6 +2,13 @@
 import { makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../../src/tc/handle';
 import { emptyKernelState, ETH_P_ALL, ETH_P_IP, type ClassObject, type KernelState } from '../../../src/tc/model';
 import { bitsPerSec, bytes } from '../../../src/units/units';
+import { Applier } from '../../../src/apply/applier';
+import type { NetlinkChannelFactory } from '../../../src/kernel/netlink/channel';
+import { detectFeatures } from '../../../src/kernel/rtnl/features';
+import { RtnlKernel } from '../../../src/kernel/rtnl/port';
+import { MemoryOwnershipStore } from '../../../src/ports/ownership';
+import { nativeProbe } from '../../../src/wiring/runtime';
+import { deleteNetns, listNetns } from '../../../src/kernel/native';
 
 export const A = 'sl-kt-a';
 export const B = 'sl-kt-b';
@@ -45,3 +52,32 @@ export function desiredState(rate = 20e6): KernelState {
   };
 }
 
+/**
+ * For the fixture recorders (run as scripts, root, under the kernel lock): applies
+ * `state` in sl-kt-a/b, runs `body` with the kernel (its channels from `factory`, if
+ * given), and removes everything, also when `body` fails.
+ */
+export async function withTestTree(state: KernelState, body: (kernel: RtnlKernel) => Promise<void>, factory?: NetlinkChannelFactory): Promise<void> {
+  // Not test/support/kernel's removeNamespaces: these run as scripts, where vitest cannot be loaded.
+  const removeNamespaces = (prefix: string): void => listNetns().filter((n) => n.startsWith(prefix)).forEach((n) => deleteNetns(n));
+  removeNamespaces('sl-kt-');
+  const kernel = new RtnlKernel(factory ? { factory } : {});
+  const applier = new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures());
+  try {
+    const { report } = await applier.converge(state, [A, B]);
+    if (report.failed) throw new Error(`applying the tree failed: ${report.failed.error.message}`);
+    await body(kernel);
+  } finally {
+    await applier.converge(emptyKernelState(), [A, B]).catch(() => undefined);
+    await kernel.close();
+    removeNamespaces('sl-kt-');
+  }
+}
+
+/** A recorder script's entry: failures printed, exit status 1. */
+export function runRecorder(main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RtnlKernel } from '../../../src/kernel/rtnl/port';
 import { MAX_LINKS_PER_GROUP } from '../../../src/kernel/rtnl/linkDeletes';
-import type { Operation } from '../../../src/plan/model';
+import type { Operation } from '../../../src/tc/operation';
 import type { LinkObject } from '../../../src/tc/model';
 import { describeKernel, removeNamespaces, sh } from '../../support/kernel';
 

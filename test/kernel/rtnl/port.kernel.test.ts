@@ -4,7 +4,7 @@
 // counters move with traffic.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../../src/wiring/ownership';
+import { MemoryOwnershipStore } from '../../../src/ports/ownership';
 import { nativeProbe } from '../../../src/wiring/runtime';
 import { KernelError } from '../../../src/errors';
 import { diff } from '../../../src/plan/diff';

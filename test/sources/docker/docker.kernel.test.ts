@@ -3,16 +3,16 @@
 // Engine API. The four rules, attach by name and label, serve following events over
 // 100 start/stop cycles without leaks, and the daemon going away and coming back.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../../src/apply/applier';
-import { silentLogger } from '../../../src/wiring/logger';
-import { MemoryOwnershipStore } from '../../../src/wiring/ownership';
+import { silentLogger } from '../../../src/ports/logger';
+import { MemoryOwnershipStore } from '../../../src/ports/ownership';
 import { nativeProbe } from '../../../src/wiring/runtime';
-import { systemClock } from '../../../src/wiring/tokens';
+import { systemClock } from '../../../src/ports/clock';
 import { Daemon } from '../../../src/daemon/serve';
 import { DockerDemo } from '../../../src/demo/docker';
 import { runPhases } from '../../../src/demo/run';
@@ -23,10 +23,11 @@ import { detectFeatures } from '../../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../../src/measure/verdict';
 import { formatPolicyIssue } from '../../../src/policy/load';
-import { ipToInt } from '../../../src/policy/subnet';
+import { ipToInt } from '../../../src/net/ipv4';
 import { Reconciler } from '../../../src/reconcile/reconciler';
 import { containerYaml, createContainer, createNetwork, docker, hostYaml, removeNetwork, type TestNetwork } from '../../support/docker';
-import { describeKernel, netnsList, sh } from '../../support/kernel';
+import { describeKernel, netnsList, sh, until as waitUntil } from '../../support/kernel';
+import { judgeOf, writtenFromComposeLabels, writtenFromYaml } from '../../support/written';
 
 const NET: TestNetwork = { name: 'sl-dk-net', bridge: 'sl-dbr1', subnet: '198.18.66.0/24', gateway: '198.18.66.1' };
 const IFB = 'sl-ifb1';
@@ -38,7 +39,6 @@ const openSockets = (): number => readdirSync('/proc/self/fd').filter((fd) => {
     return false;
   }
 }).length;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () => {
   let testDaemon: TestDaemon;
@@ -54,13 +54,8 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
     return filter?.spec.kind === 'u32' ? filter.spec.classid : undefined;
   };
   const addressOf = async (c: Docker.Container): Promise<string> => (await c.inspect()).NetworkSettings.Networks[NET.name]!.IPAddress;
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-      await sleep(10);
-    }
-  };
+  /** Docker's events take their time on a loaded machine: up to 15 s, checked every 10 ms. */
+  const until = (what: string, check: () => Promise<boolean>): Promise<void> => waitUntil(what, check, 15_000, 10);
   /** Every kernel object in the daemon's namespace, and Docker's own count, as text to compare. */
   const census = async (): Promise<Record<string, number>> => {
     const lines = async (args: string[]): Promise<number> => (await sh('tc', ['-n', TESTBED.netns, ...args])).split('\n').filter((l) => l.trim() && !l.startsWith(' ')).length;
@@ -96,7 +91,10 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
     try {
       const bed = await demo.bringUp();
       expect(bed.site.containers.map((c) => c.name).sort()).toEqual(['api', 'backup', 'batch', 'web']);
-      const results = await runPhases({ kernel, applier }, bed.policy, bed.compiled, bed.site, { phases: DEMO_PHASES, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+      // The compose file's labels and the Host's link as written, not what the source made of them.
+      const capacity = writtenFromYaml(readFileSync('policies/docker/host.yaml', 'utf8')).capacity.download;
+      const judge = judgeOf(writtenFromComposeLabels(readFileSync('docker-compose.test.yml', 'utf8'), capacity));
+      const results = await runPhases({ kernel, applier }, bed.compiled, bed.site, { judge, phases: DEMO_PHASES, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} docker ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
     } finally {
@@ -143,11 +141,14 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
   /** A container's policy as io.sluice labels: 10 mbit guaranteed each way. */
   const labelsFor = (name: string): Record<string, string> => ({ 'io.sluice.name': name, 'io.sluice.download.guarantee': '10mbit', 'io.sluice.upload.guarantee': '10mbit' });
 
+  /** Reconcile ticks serve has run (the daemon of `serving`). */
+  let ticks = 0;
+
   /** `serve` on a Docker host that takes its containers from labels, following Docker's events (not the policy files). */
   async function serving(tickMs: number): Promise<Daemon> {
     writeFileSync(join(dir, 'host.yaml'), hostYaml('dk-test', NET, IFB, true));
     const source = policyLoader([dir]);
-    const daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [dir], tickMs });
+    const daemon = new Daemon(new Reconciler(applier, systemClock, silentLogger), source, systemClock, silentLogger, { paths: [dir], tickMs }, { onTick: () => ticks++ });
     const loaded = await source.load();
     if (!loaded.ok) throw new Error('policy');
     await daemon.start(loaded.policy);
@@ -200,7 +201,8 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
       await testDaemon.stop({ keepNetns: true, keepContainers: true });
       // Reloads fail and ticks go on; the container (still running: live-restore) keeps its class.
       expect(await daemon.reload('test')).toBe(false);
-      await sleep(1000);
+      const from = ticks;
+      await until('serve ticks on with the daemon away', async () => ticks >= from + 5);
       expect(await classOf(address)).toBe(shapedAs);
       await testDaemon.restart();
       // Back: the follower reconnects and re-reads; a container started now is shaped.

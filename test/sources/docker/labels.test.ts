@@ -30,6 +30,14 @@ describe('Docker labels as a policy source', () => {
     expect(missing[0]!.message).toBe('no upload guarantee');
   });
 
+  it('joins the group io.sluice.group names (a group of the files)', () => {
+    const { documents, issues } = labelDocuments([dockerContainer('a', '198.18.64.2', sluiceLabels('1mbit', '1mbit', { 'io.sluice.group': 'shop' }))]);
+    expect(issues).toEqual([]);
+    expect(documents[0]!.value.spec).toMatchObject({ group: 'shop' });
+    const bad = labelDocuments([dockerContainer('a', '198.18.64.2', sluiceLabels('1mbit', '1mbit', { 'io.sluice.group': 'Not A Name' }))]).issues;
+    expect(bad[0]).toMatchObject({ path: 'label io.sluice.group' });
+  });
+
   it('makes Docker names into policy names', () => {
     expect(policyName('sl-test_web_1')).toBe('sl-test-web-1');
     expect(policyName('My.App')).toBe('my-app');

@@ -31,6 +31,31 @@ function resolveDocker(p: Policy, v: DockerView): Resolution {
 }
 
 describe('resolving Docker matches', () => {
+  it("puts a workload in the group its source names (a seam for CNI's namespaces), unless the policy names one; an unknown group is a conflict", () => {
+    const tenant = `---
+apiVersion: sluice.dev/v1
+kind: Group
+metadata: { name: shop }
+spec:
+  download: { ceiling: 50mbit }
+`;
+    const p = policy(tenant, container('a', '{ name: app_a_1 }'), container('b', '{ name: app_b_1 }'));
+    const resolveWith = (group: string) => {
+      const workloads = [dockerContainer('app_a_1', '198.18.64.2'), dockerContainer('app_b_1', '198.18.64.3')].map((c) => ({ ...workloadOf(c, p.host.bridge), group }));
+      return resolveWorkloads(p, new Map([['docker', { snapshot: { documents: [], issues: [], workloads, origin: 'test' }, noun: 'Docker container' }]]));
+    };
+    const r = resolveWith('shop');
+    expect(r.issues).toEqual([]);
+    expect(r.policy.containers.map((c) => [c.name, c.group, c.bandwidth.download.ceiling, c.bandwidth.upload.ceiling])).toEqual([
+      ['a', 'shop', 50e6, 100e6],
+      ['b', 'shop', 50e6, 100e6],
+    ]);
+    expect(resolveWith('nope').issues.map((i) => i.message)).toEqual([
+      'docker workload app_a_1 belongs to group "nope", which no Group document defines',
+      'docker workload app_b_1 belongs to group "nope", which no Group document defines',
+    ]);
+  });
+
   it('binds a match by name, compose service or labels to the address on the policy bridge', () => {
     const p = policy(container('a', '{ name: app_a_1 }'), container('b', '{ service: b }'), container('c', '{ labels: { tier: db } }'));
     const r = resolveDocker(p, view(dockerContainer('app_a_1', '198.18.64.2'), dockerContainer('app_b_1', '198.18.64.3', { 'com.docker.compose.service': 'b' }), dockerContainer('app_c_1', '198.18.64.4', { tier: 'db' })));

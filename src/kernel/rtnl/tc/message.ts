@@ -1,7 +1,7 @@
 // The request for one qdisc, class or filter operation: which message, which flags
 // (create is exclusive, a change replaces), and the kind's options from its codec.
 
-import type { Operation } from '../../../plan/model';
+import type { Operation } from '../../../tc/operation';
 import { kindName } from '../../../tc/describe';
 import { assertNever, type ClassObject, type FilterObject, type QdiscObject } from '../../../tc/model';
 import { NLM_F, RTM } from '../constants';

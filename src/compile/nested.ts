@@ -1,0 +1,153 @@
+// The shared trees of a policy with groups. Each group is a leaf class of its parent's
+// HTB (rate = its guarantee, ceil = its ceiling, prio = its priority, quantum ∝ its
+// guarantee among its siblings) whose leaf qdisc is an HTB of its own, holding its
+// members' classes under a root class at the link's rate: the group's ceiling is
+// enforced once, by its class above. In one HTB a leaf's priority and quantum decide at
+// every level and inner classes' are ignored, so groups as inner classes would share
+// the excess by their members' priorities and by how many of them send; as leaves of
+// their own HTB they share it by their own (docs/decisions.md, "Groups: a nested HTB per
+// group", measured by bench/groupRendering). Pure.
+//
+// Numbering: every node's slot (src/shape/naming.ts) is its class minor in its parent's
+// HTB and the major of its leaf qdisc, so a group's HTB is <slot>: and its members'
+// classes <slot>:<their slot>. Each HTB classifies with its own u32 address tables: the
+// root's send every container to the class of its top-level group (or its own), a
+// group's to the class of its child on the way to the container.
+
+import { makeHandle, type TcHandle } from '../tc/handle';
+import { parseSubnet } from '../net/ipv4';
+import type { Direction, QdiscSpec, U32Key } from '../tc/model';
+import type { BitsPerSec } from '../units/units';
+import { type GroupNode, type NodeRates, type ShapeTree, guaranteeOf } from '../shape/model';
+import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
+import {
+  addAddress6Filters,
+  addAddressFilters,
+  address6Table,
+  addressTable,
+  addTreeRoot,
+  emptyAddress6Table,
+  emptyAddressTable,
+  innerRootSpec,
+  ROOT_MAJOR,
+  ROOT_MINOR,
+  type Address6Table,
+  type AddressTable,
+  type Device,
+  type TcObjects,
+} from './trees';
+
+/** One HTB of the tree: the root's (scope 0) or a group's (scope 1 + its index). */
+interface Scope {
+  readonly qdisc: TcHandle;
+  /** The class its children hang from. */
+  readonly rootClass: TcHandle;
+  /** Indices into tree.groups and tree.containers of its children. */
+  readonly groups: number[];
+  readonly containers: number[];
+  v4: AddressTable;
+  v6: Address6Table;
+}
+
+/** What both directions' trees share: each node's class id and each HTB's children and address tables. */
+export interface GroupedLayout {
+  /** In tree.containers order. */
+  readonly containerClass: readonly TcHandle[];
+  /** In tree.groups order. */
+  readonly groupClass: readonly TcHandle[];
+  /** Each container's leaf qdisc handle (<slot>:), in tree.containers order. */
+  readonly leaves: readonly TcHandle[];
+  readonly scopes: readonly Scope[];
+}
+
+/** A group's HTB never classifies by default: a packet no member's filter claims (none should) goes through its direct queue, still within the group's class. */
+const NO_DEFAULT_MINOR = 0;
+
+export function groupedLayout(tree: ShapeTree): GroupedLayout {
+  const { groups, containers } = tree;
+  const scopeOf = new Map<GroupNode, number>(groups.map((g, i) => [g, i + 1]));
+  const scopes: Scope[] = [{ qdisc: makeHandle(ROOT_MAJOR, 0), rootClass: makeHandle(ROOT_MAJOR, ROOT_MINOR), groups: [], containers: [], v4: emptyAddressTable, v6: emptyAddress6Table }];
+  for (const g of groups) scopes.push({ qdisc: makeHandle(g.slot, 0), rootClass: makeHandle(g.slot, ROOT_MINOR), groups: [], containers: [], v4: emptyAddressTable, v6: emptyAddress6Table });
+  const majorOf = (parent: GroupNode | undefined): number => (parent === undefined ? ROOT_MAJOR : parent.slot);
+  const groupClass = groups.map((g, i) => {
+    scopes[g.parent === undefined ? 0 : scopeOf.get(g.parent)!]!.groups.push(i);
+    return makeHandle(majorOf(g.parent), g.slot);
+  });
+  const containerClass = containers.map((c, i) => {
+    scopes[c.parent === undefined ? 0 : scopeOf.get(c.parent)!]!.containers.push(i);
+    return makeHandle(majorOf(c.parent), c.slot);
+  });
+  // Each HTB's address entries: a container below it leads to the class of its child on the way.
+  const v4 = scopes.map(() => ({ addresses: [] as number[], classids: [] as number[], owners: [] as number[] }));
+  const v6 = scopes.map(() => ({ addresses: [] as string[], classids: [] as number[] }));
+  containers.forEach((c, i) => {
+    if (c.policy.match.kind === 'cgroup') return;
+    let child: TcHandle = containerClass[i]!;
+    for (let g = c.parent; ; g = g.parent) {
+      const scope = g === undefined ? 0 : scopeOf.get(g)!;
+      if (c.address4 >= 0) {
+        v4[scope]!.addresses.push(c.address4);
+        v4[scope]!.classids.push(child);
+        v4[scope]!.owners.push(i);
+      }
+      if (c.address6 !== undefined) {
+        v6[scope]!.addresses.push(c.address6);
+        v6[scope]!.classids.push(child);
+      }
+      if (g === undefined) break;
+      child = groupClass[scopeOf.get(g)! - 1]!;
+    }
+  });
+  scopes.forEach((s, i) => {
+    if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids, v4[i]!.owners);
+    s.v6 = v6[i]!.addresses.length === 0 ? emptyAddress6Table : address6Table(v6[i]!.addresses, v6[i]!.classids);
+  });
+  return { containerClass, groupClass, leaves: containers.map((c) => makeHandle(c.slot, 0)), scopes };
+}
+
+/** One direction's tree of a policy with groups, added to `t`. */
+export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
+  const { netns, dev } = d;
+  const { scopes, groupClass, containerClass, leaves } = layout;
+  // Immutable, so one object serves every group: its HTB and the root class in it.
+  const groupHtb = htbQdisc(NO_DEFAULT_MINOR);
+  const groupRoot = innerRootSpec(capacity);
+  const download = direction === 'download';
+  // Indexed loops and named reads (download/upload) below: this runs once per compile,
+  // mostly before V8 optimises it (see assemble.ts, treeSpecs).
+  for (let s = 0; s < scopes.length; s++) {
+    const scope = scopes[s]!;
+    const { groups, containers } = scope;
+    const guarantees: number[] = [];
+    for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
+    for (let k = 0; k < containers.length; k++) guarantees.push(guaranteeOf(tree.containers[containers[k]!]!, direction));
+    const base = quantumBase(guarantees, capacity);
+    // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
+    if (s === 0) addTreeRoot(t, d, capacity, base, leafSpec);
+    else t.classes.push({ type: 'class', netns, dev, classid: scope.rootClass, parent: scope.qdisc, spec: groupRoot });
+    const specs = new HtbClassSpecs(base);
+    for (let k = 0; k < groups.length; k++) {
+      const i = groups[k]!;
+      const r = rates(tree.groups[i]!, direction);
+      const classid = groupClass[i]!;
+      t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(r.guarantee, r.ceiling, r.priority, r.burst) });
+      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: scopes[i + 1]!.qdisc, parent: classid, spec: groupHtb });
+    }
+    for (let k = 0; k < containers.length; k++) {
+      const i = containers[k]!;
+      const c = tree.containers[i]!;
+      const b = download ? c.policy.bandwidth.download : c.policy.bandwidth.upload;
+      const classid = containerClass[i]!;
+      t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(download ? c.downloadGuarantee : c.uploadGuarantee, b.ceiling, b.priority, b.burst) });
+      t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
+    }
+  }
+  const keys = new Array<readonly U32Key[] | undefined>(tree.containers.length);
+  const parsed = parseSubnet(subnet);
+  for (let s = 0; s < scopes.length; s++) {
+    addAddressFilters(t.filters, d, scopes[s]!.qdisc, direction, parsed, scopes[s]!.v4, keys);
+    addAddress6Filters(t.filters, d, scopes[s]!.qdisc, direction, scopes[s]!.v6);
+  }
+}
+
+const rates = (g: GroupNode, direction: Direction): NodeRates => (direction === 'download' ? g.download : g.upload);
