@@ -9,6 +9,8 @@
 // drained class leaves. Four flows per container keep its class backlogged through one
 // flow's drain; 5.5 s measured per phase keep a ProbeRTT of all of them under 1.5% of the
 // link (docs/decisions.md, "GRO shares").
+// Only the phases where classes compete run here (CI budget, ~100 s for the file): a lone
+// borrower ('lend') and the same senders again ('idle', 'return') are the demo's at 100 Mbit/s.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/ports/ownership';
@@ -27,6 +29,11 @@ import { demoJudge, demoPolicyFor } from '../support/policy';
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const FLOWS = 4;
 const PHASE_SECONDS = 7;
+/**
+ * Priority 0 against 1 ('rank'), 2:1 at one priority ('share'), and a priority-0 class
+ * arriving at queues the others filled with GSO packets ('priority', where the misses were).
+ */
+const GRO_PHASES = DEMO_PHASES.filter((p) => ['rank', 'share', 'priority'].includes(p.name));
 /** Well above what TCP sends at 100 Mbit/s: only large GSO packets average this much. */
 const GSO_AVERAGE_BYTES = 24_000;
 
@@ -82,7 +89,7 @@ for (const factor of [5, 10]) {
         const site = sandboxSite(compiled);
         const results = await runPhases(deps, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows: FLOWS })) }, {
           judge,
-          phases: DEMO_PHASES,
+          phases: GRO_PHASES,
           directions: [direction],
           phaseSeconds: PHASE_SECONDS,
           warmupSeconds: 1.5,
@@ -96,8 +103,8 @@ for (const factor of [5, 10]) {
         const average = (after[side].bytes - before[side].bytes) / Math.max(1, after[side].packets - before[side].packets);
         console.log(`GRO ${link} ${direction}: ${Math.round(average)} bytes per packet through the peer's veth on average`);
         expect(average).toBeGreaterThan(GSO_AVERAGE_BYTES);
-        expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(DEMO_PHASES.map((p) => `${p.name}:true`));
-      }, 180_000);
+        expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(GRO_PHASES.map((p) => `${p.name}:true`));
+      }, 120_000);
     }
   });
 }
