@@ -34,8 +34,12 @@ const PHASE_SECONDS = 7;
  * arriving at queues the others filled with GSO packets ('priority', where the misses were).
  */
 const GRO_PHASES = DEMO_PHASES.filter((p) => ['rank', 'share', 'priority'].includes(p.name));
-/** Well above what TCP sends at 100 Mbit/s: only large GSO packets average this much. */
-const GSO_AVERAGE_BYTES = 24_000;
+/**
+ * Above the 16 KiB a capped device sends and the ~12.5 KB of 1 ms at 100 Mbit/s: only
+ * large GSO packets average this much. Four flows per container at these rates average
+ * 25–41 KB (smallest: upload at 500 Mbit/s, where each flow has a quarter of its class).
+ */
+const GSO_AVERAGE_BYTES = 20_000;
 
 interface LinkStats {
   readonly stats64: { readonly rx: { readonly bytes: number; readonly packets: number }; readonly tx: { readonly bytes: number; readonly packets: number } };
