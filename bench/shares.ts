@@ -2,8 +2,8 @@
 // for Sluice's HTB parameters and (A/B, same run) the rule before issue #16 (quanta
 // 200000·rate/link clamped to 1000..200000 bytes, burst and cburst 1 ms, at least
 // 3200 bytes), with the peer's and containers' GSO at the kernel's 64 KiB (as Sluice
-// leaves them since issue #25) or capped at 16 KiB (as it made them before). The demo policy is scaled to the link (every rate × link/100
-// Mbit/s). Prints, per phase and direction, the largest error of a container (% of the
+// leaves them since issue #25) or capped at 16 KiB (as it made them before). The demo
+// policy is scaled to the link (every rate × link/100 Mbit/s). Prints, per phase and direction, the largest error of a container (% of the
 // link) and the utilisation; a phase passes within 3% of the link and 95% utilisation.
 // Run as root: npx tsx bench/shares.ts [--links 100,1000] [--rules new,old]
 //   [--gso capped,kernel-default] [--flows n] [--phase-seconds s]
