@@ -10,8 +10,10 @@ import { killAllLoadgens } from '../src/loadgen/driver';
 import type { Direction } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
 import { timeContainerdSetup, type CriSetupTimes } from './peers/containerd';
+import { cannotRun, runBench } from './cniBench';
+import { markdownTable } from './table';
 import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
-import { buildSystem, CNI_BIN, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
+import { buildSystem, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
 
 const CAPACITY = bitsPerSec(100e6);
 const mbit = (n: number) => bitsPerSec(n * 1e6);
@@ -94,9 +96,7 @@ function table(report: Report, directions: readonly Direction[]): string {
     };
     lines.push([row.scenario, cell('none'), cell('bandwidth'), cell('sluice')]);
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+  return markdownTable(head, lines);
 }
 
 async function main(): Promise<number> {
@@ -106,15 +106,10 @@ async function main(): Promise<number> {
     if (!json) console.log(t);
     else console.error(t);
   };
-  if (process.getuid?.() !== 0) {
-    console.error('bench/peers needs root (it builds network namespaces); run it with sudo');
-    return 4;
-  }
-  for (const plugin of ['bridge', 'host-local', 'bandwidth', 'loopback']) {
-    if (!existsSync(path.join(CNI_BIN, plugin))) {
-      console.error(`the CNI ${plugin} plugin is missing from ${CNI_BIN}: apt-get install containernetworking-plugins (or scripts/setup.sh)`);
-      return 1;
-    }
+  const refused = cannotRun('peers');
+  if (refused) {
+    console.error(refused.message);
+    return refused.status;
   }
   const missing = ['containerd', 'runc', 'ctr', 'gcc', 'nsenter'].filter((tool) => !(process.env['PATH'] ?? '').split(':').some((dir) => existsSync(path.join(dir, tool))));
   if (missing.length > 0) {
@@ -177,14 +172,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.error(e);
-    killAllLoadgens();
-    removeNamespaces();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => {
+  killAllLoadgens();
+  removeNamespaces();
+});

@@ -1,9 +1,9 @@
 // bench/shares: how close the demo's phases come to the oracle at a given link speed,
 // for Sluice's HTB parameters and (A/B, same run) the rule before issue #16 (quanta
 // 200000·rate/link clamped to 1000..200000 bytes, burst and cburst 1 ms, at least
-// 3200 bytes), with the peer's and containers' GSO capped as Sluice makes them or left
-// at the kernel's 64 KiB. The demo policy is scaled to the link (every rate × link/100
-// Mbit/s). Prints, per phase and direction, the largest error of a container (% of the
+// 3200 bytes), with the peer's and containers' GSO at the kernel's 64 KiB (as Sluice
+// leaves them since issue #25) or capped at 16 KiB (as it made them before). The demo
+// policy is scaled to the link (every rate × link/100 Mbit/s). Prints, per phase and direction, the largest error of a container (% of the
 // link) and the utilisation; a phase passes within 3% of the link and 95% utilisation.
 // Run as root: npx tsx bench/shares.ts [--links 100,1000] [--rules new,old]
 //   [--gso capped,kernel-default] [--flows n] [--phase-seconds s]
@@ -12,6 +12,7 @@ import { Applier } from '../src/apply/applier';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../src/demo/run';
+import { CAPPED_GSO_MAX_SIZE } from '../src/demo/peer';
 import { DEMO_PHASES } from '../src/demo/scenario';
 import { policyJudge } from '../src/demo/written';
 import { detectFeatures } from '../src/kernel/rtnl/features';
@@ -32,7 +33,7 @@ function flag(name: string, fallback: string): string {
 
 const links = flag('--links', '100,1000').split(',').map(Number);
 const rules = flag('--rules', 'new').split(',') as Rule[];
-const gsos = flag('--gso', 'capped').split(',') as Gso[];
+const gsos = flag('--gso', 'kernel-default').split(',') as Gso[];
 const flows = Number(flag('--flows', '1'));
 const phaseSeconds = Number(flag('--phase-seconds', '5'));
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
@@ -62,14 +63,12 @@ function oldRule(linkBits: number) {
   });
 }
 
-const uncapped = (l: LinkObject): LinkObject => {
-  const { gsoMaxSize: _dropped, ...rest } = l;
-  return rest;
-};
+/** Sluice's veths as they were before issue #25: GSO capped at 16 KiB. */
+const capped = (l: LinkObject): LinkObject => (l.spec.kind === 'veth' ? { ...l, gsoMaxSize: CAPPED_GSO_MAX_SIZE } : l);
 
 function variantOf(rule: Rule, gso: Gso, linkBits: number): (s: KernelState) => KernelState {
   const rules = rule === 'old' ? oldRule(linkBits) : (s: KernelState) => s;
-  return gso === 'capped' ? rules : (s) => ({ ...rules(s), links: s.links.map(uncapped) });
+  return gso === 'capped' ? (s) => ({ ...rules(s), links: s.links.map(capped) }) : rules;
 }
 
 async function main(): Promise<void> {

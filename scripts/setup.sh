@@ -15,8 +15,9 @@ missing=()
 # also answers for a path. podman: the second CNI runtime of the CNI tests (its own sl- namespace).
 # containerd (its CRI plugin built in, with ctr) and runc: the CRI test bed, a containerd of the
 # tests' own in its own sl- namespace; gcc builds its sandbox image's pause binary (static).
+# ethtool: the offload settings of devices Sluice does not own, which it must leave as they were.
 # systemd-analyze: verifying deploy/systemd/sluice.service (nothing is started).
-for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ gcc:gcc python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman containerd:containerd runc:runc systemd-analyze:systemd; do
+for pair in ip:iproute2 tc:iproute2 nsenter:util-linux iperf3:iperf3 prometheus:prometheus promtool:prometheus tmux:tmux make:make g++:g++ gcc:gcc python3:python3 dockerd:docker.io docker-compose:docker-compose debootstrap:debootstrap /usr/lib/cni/bandwidth:containernetworking-plugins podman:podman containerd:containerd runc:runc systemd-analyze:systemd ethtool:ethtool; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

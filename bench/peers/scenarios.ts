@@ -48,7 +48,7 @@ process.on('exit', () => {
   for (const c of liveServers) c.kill('SIGKILL');
 });
 
-function spawnIn(netns: string, cmd: string, args: readonly string[]): ChildProcess {
+export function spawnIn(netns: string, cmd: string, args: readonly string[]): ChildProcess {
   const child = spawn('nsenter', [`--net=/run/netns/${netns}`, cmd, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
   liveServers.add(child);
   child.on('exit', () => liveServers.delete(child));

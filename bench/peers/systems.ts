@@ -48,15 +48,16 @@ export interface Site {
 }
 
 export const CNI_BIN = '/usr/lib/cni';
-const CNI_VERSION = '1.0.0';
-const SUBNET = '198.18.0.0/24';
-const GATEWAY = '198.18.0.1';
+export const CNI_VERSION = '1.0.0';
+export const SUBNET = '198.18.0.0/24';
+export const GATEWAY = '198.18.0.1';
 const FIRST_POD_HOST = 10;
 /** The conflist's network name (and the Sluice Host's `cni.network`). */
-const NETWORK = 'sl-bench';
-const PEER = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
-const BRIDGE = 'sl-br0';
-const UPLINK = 'sl-peer';
+export const NETWORK = 'sl-bench';
+export const PEER = { host: '198.18.255.1', peer: '198.18.255.2', prefix: 30 } as const;
+export const BRIDGE = 'sl-br0';
+/** The host end of the peer's veth: the node's NIC. */
+export const UPLINK = 'sl-peer';
 const IFB = 'sl-ifb0';
 /** TBF needs a bucket above the largest (GSO) packet: 20 ms of the rate, at least 256 KiB. */
 const BURST_SECONDS = 0.02;
@@ -104,6 +105,24 @@ interface CniNode {
   close(): Promise<void>;
 }
 
+/**
+ * The node's namespace and the world behind its NIC: a peer namespace routed to the pods'
+ * subnet through the host over a veth (UPLINK, at the kernel's default GSO/GRO sizes).
+ */
+export async function hostWithRoutedPeer(host: string, peer: string): Promise<void> {
+  await run('ip', ['netns', 'add', host]);
+  await run('ip', ['netns', 'add', peer]);
+  await run('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  await run('ip', ['-n', peer, 'link', 'set', 'lo', 'up']);
+  await run('ip', ['-n', host, 'link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
+  await run('ip', ['-n', host, 'addr', 'add', `${PEER.host}/${PEER.prefix}`, 'dev', UPLINK]);
+  await run('ip', ['-n', peer, 'addr', 'add', `${PEER.peer}/${PEER.prefix}`, 'dev', 'eth0']);
+  await run('ip', ['-n', host, 'link', 'set', UPLINK, 'up']);
+  await run('ip', ['-n', peer, 'link', 'set', 'eth0', 'up']);
+  await run('ip', ['-n', peer, 'route', 'add', SUBNET, 'via', PEER.host]);
+  await inNetns(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+}
+
 async function cniNode(system: SystemName, capacity: BitsPerSec): Promise<CniNode> {
   const prefix = prefixOf(system);
   const host = `${prefix}host`;
@@ -116,17 +135,7 @@ async function cniNode(system: SystemName, capacity: BitsPerSec): Promise<CniNod
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await run('ip', ['netns', 'add', host]);
-    await run('ip', ['netns', 'add', peer]);
-    await run('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-    await run('ip', ['-n', peer, 'link', 'set', 'lo', 'up']);
-    await run('ip', ['-n', host, 'link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', peer]);
-    await run('ip', ['-n', host, 'addr', 'add', `${PEER.host}/${PEER.prefix}`, 'dev', UPLINK]);
-    await run('ip', ['-n', peer, 'addr', 'add', `${PEER.peer}/${PEER.prefix}`, 'dev', 'eth0']);
-    await run('ip', ['-n', host, 'link', 'set', UPLINK, 'up']);
-    await run('ip', ['-n', peer, 'link', 'set', 'eth0', 'up']);
-    await run('ip', ['-n', peer, 'route', 'add', SUBNET, 'via', PEER.host]);
-    await inNetns(host, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await hostWithRoutedPeer(host, peer);
     // As on a node, the daemon runs before the first pod (and before the bridge exists).
     if (system === 'sluice') sluice = await startSluiceNode({ host, bridge: BRIDGE, ifb: IFB, subnet: SUBNET, gateway: GATEWAY, network: NETWORK, capacity, dir });
     return { system, host, peer, dir, sluice, close };
@@ -136,7 +145,8 @@ async function cniNode(system: SystemName, capacity: BitsPerSec): Promise<CniNod
   }
 }
 
-const bridgeConf = (dataDir: string): Record<string, unknown> => ({
+/** The bridge plugin's network config (host-local IPAM from `dataDir`). */
+export const bridgeConf = (dataDir: string): Record<string, unknown> => ({
   cniVersion: CNI_VERSION,
   name: NETWORK,
   type: 'bridge',

@@ -11,7 +11,7 @@ import { observedInputs, sameInputs } from './observed';
 import { shapeTree } from '../shape/build';
 import { isWired, type AssignedBefore, type ContainerNode } from '../shape/model';
 import { parseSubnet } from '../net/ipv4';
-import { addContainerPlumbing, addWorkloadDevicePlumbing, hostPlumbing, prefix6Of, workloadDevices, type Plumbing } from './topology';
+import { addContainerPlumbing, hostPlumbing, prefix6Of, type Plumbing } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef, CompiledGroup } from './model';
@@ -96,10 +96,12 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedB
   };
 }
 
-/** Adds the container's devices, address and route to `into` (one list per kind for all containers). */
+/**
+ * Adds the container's devices, address and route to `into` (one list per kind for all
+ * containers). A workload's devices are its runtime's: nothing to add (the footprint observes them).
+ */
 function addWiring(into: Plumbing, host: HostPolicy, p: ContainerNode, prefix: string, prefix6: string): void {
-  const workload = p.policy.workload;
-  if (workload) return addWorkloadDevicePlumbing(into, workloadDevices(workload, host.netns));
+  if (p.policy.workload) return;
   // The node itself is the wiring: no object per container to say the same.
   if (isWired(p)) addContainerPlumbing(into, host, p, prefix, prefix6);
 }

@@ -65,13 +65,13 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
 /**
  * An external bridge: the namespace and the bridge (with its address) are a workload
  * runtime's (Docker, a CNI plugin). Sluice adds only its IFB, and shapes the bridge
- * without owning it.
+ * without owning it: its GSO and GRO sizes and offloads stay as the runtime set them.
+ * A GSO cap there made the bridge cut every forwarded 64 KiB packet into MTU-sized
+ * segments in software after HTB had dequeued it (docs/decisions.md, "Line rate").
  */
 function externalHostPlumbing(host: HostPolicy): Plumbing {
   const p = emptyPlumbing();
-  // The bridge takes the smallest GSO size of its ports whenever one joins; capping it
-  // again after that is drift the next tick repairs.
-  p.links.push({ type: 'link', netns: host.netns, name: host.bridge, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
+  p.links.push({ type: 'link', netns: host.netns, name: host.bridge, up: true, spec: EXTERNAL });
   p.links.push({ type: 'link', netns: host.netns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   return p;
 }
@@ -91,12 +91,6 @@ export const prefix6Of = (subnet6: string): string => subnet6.slice(subnet6.inde
 export function loopback(ns: NetnsLocator): LinkObject {
   return { type: 'link', netns: ns, name: 'lo', up: true, spec: EXTERNAL };
 }
-
-/**
- * GSO cap on the veths Sluice creates: HTB serves a whole packet per DRR turn, so
- * packets must stay below the smallest quantum for shares to follow guarantees.
- */
-export const VETH_GSO_MAX_SIZE = 16_384;
 
 /** A container's veth, as its placement in the compile says (no object made to say it again). */
 export interface ContainerWiring {
@@ -118,7 +112,8 @@ export interface WorkloadDevice {
 
 /**
  * A workload's own devices (its end inside its namespace, and the host-side veth on
- * the external bridge) when its source knows them: only their GSO size is Sluice's business.
+ * the external bridge) when its source knows them: observed, so that they are known as
+ * the runtime's (never deleted), and otherwise left as the runtime set them.
  */
 export function workloadDevices(w: ResolvedWorkload, hostNetns: NetnsLocator): WorkloadDevice[] {
   const out: WorkloadDevice[] = [];
@@ -127,18 +122,12 @@ export function workloadDevices(w: ResolvedWorkload, hostNetns: NetnsLocator): W
   return out;
 }
 
-/** A workload's devices, added to `into`. */
-export function addWorkloadDevicePlumbing(into: Plumbing, devices: readonly WorkloadDevice[]): void {
-  for (let i = 0; i < devices.length; i++) {
-    const d = devices[i]!;
-    into.links.push({ type: 'link', netns: d.netns, name: d.dev, up: true, gsoMaxSize: VETH_GSO_MAX_SIZE, spec: EXTERNAL });
-  }
-}
-
 /**
  * A veth from the bridge into the container's namespace, its address and route, added
  * to `into`: one Plumbing for all containers, not one per container merged afterwards.
- * `prefix` is the host subnet's, as "/24", made once per compile.
+ * `prefix` is the host subnet's, as "/24", made once per compile. The veth keeps the
+ * kernel's GSO size: HTB's quanta and bursts are sized for 64 KiB packets (htb.ts), and
+ * a smaller one would make the bridge cut forwarded GRO packets into segments in software.
  */
 export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: ContainerWiring, prefix: string, prefix6: string): void {
   if (w.managed) {
@@ -150,7 +139,6 @@ export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: Contai
     netns: host.netns,
     name: w.hostDev,
     up: true,
-    gsoMaxSize: VETH_GSO_MAX_SIZE,
     master: host.bridge,
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.netns },
   });
@@ -159,7 +147,6 @@ export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: Contai
     netns: w.netns,
     name: w.containerDev,
     up: true,
-    gsoMaxSize: VETH_GSO_MAX_SIZE,
     spec: { kind: 'veth', peerName: w.hostDev, peerNetns: host.netns },
   });
   into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address + prefix });

@@ -2,7 +2,7 @@
 // traffic to and from containers crosses the host's shaping trees as traffic from the
 // outside world does. Pure: kernel objects only.
 
-import { namespaceObject, ROUTER_LINK_LOCAL6, VETH_GSO_MAX_SIZE } from '../compile/topology';
+import { namespaceObject, ROUTER_LINK_LOCAL6 } from '../compile/topology';
 import type { HostPolicy } from '../policy/model';
 import { emptyKernelState, type KernelState } from '../tc/model';
 
@@ -24,16 +24,19 @@ export interface PeerSite {
 
 export const DEMO_PEER: PeerSite = { netns: PEER_NETNS, hostDev: PEER_HOST_DEV, link: PEER_LINK, link6: PEER_LINK6 };
 
+/** The GSO size Sluice once gave its veths (and this peer), for benchmarks that compare with it. */
+export const CAPPED_GSO_MAX_SIZE = 16_384;
+
 /**
- * `gso`: 'capped' as Sluice caps its own veths; 'kernel-default' leaves the peer's
- * veth at 64 KiB GSO packets, as traffic from a NIC with GRO arrives. `site`: another
- * peer beside the demo's (the destinations tests route two).
+ * `gso`: 'kernel-default' leaves the peer's veth at 64 KiB GSO packets, as traffic from a
+ * NIC with GRO arrives; 'capped' sends at most CAPPED_GSO_MAX_SIZE per packet. `site`:
+ * another peer beside the demo's (the destinations tests route two).
  */
-export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'capped', site: PeerSite = DEMO_PEER): KernelState {
+export function peerState(host: HostPolicy, gso: 'capped' | 'kernel-default' = 'kernel-default', site: PeerSite = DEMO_PEER): KernelState {
   const s = emptyKernelState();
   const v6 = host.subnet6 !== undefined;
   const { netns, hostDev, link, link6 } = site;
-  const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: VETH_GSO_MAX_SIZE } : {};
+  const gsoMaxSize = gso === 'capped' ? { gsoMaxSize: CAPPED_GSO_MAX_SIZE } : {};
   return {
     ...s,
     namespaces: [namespaceObject(host, netns)],

@@ -59,7 +59,7 @@ export async function teardownDemo(deps: DemoDeps, policy: Policy): Promise<void
 /** How a test bends the sandbox: what it applies instead of the compiled state, the peer's GSO. */
 export interface SandboxVariant {
   readonly adjust?: (compiled: KernelState) => KernelState;
-  /** The peer veth's GSO (peerState); default 'capped'. */
+  /** The peer veth's GSO (peerState); default 'kernel-default'. */
   readonly peerGso?: 'capped' | 'kernel-default';
 }
 

@@ -16,9 +16,9 @@ export interface ResolvedWorkload {
   readonly name: string;
   /** Its network namespace (/proc/<pid>/ns/net, /var/run/netns/…), when it has its own. */
   readonly netns?: NetnsLocator;
-  /** Its own device inside `netns` when known (Docker's eth0): Sluice caps its GSO size. */
+  /** Its own device inside `netns` when known (Docker's eth0): observed as the runtime's, never changed. */
   readonly device?: string;
-  /** The host-side veth on a bridge Sluice does not own (a CNI plugin's): its GSO size is capped too. */
+  /** The host-side veth on a bridge Sluice does not own (a CNI plugin's): observed, never changed. */
   readonly hostDevice?: string;
   /** Its addresses on the Host's bridge. */
   readonly addresses: { readonly v4: readonly string[]; readonly v6: readonly string[] };

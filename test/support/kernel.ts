@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Programs a kernel test drives besides Sluice (ip and tc are always needed). */
-export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'promtool' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap' | 'systemd-analyze' | 'npm' | 'containerd' | 'runc' | 'ctr' | 'gcc';
+export type Tool = 'ip' | 'tc' | 'nsenter' | 'setpriv' | 'iperf3' | 'prometheus' | 'promtool' | 'tmux' | 'dockerd' | 'docker' | 'podman' | 'debootstrap' | 'systemd-analyze' | 'npm' | 'containerd' | 'runc' | 'ctr' | 'gcc' | 'ethtool';
 
 /**
  * setpriv's arguments for uid 65534 with no capability but reading any file
