@@ -9,7 +9,8 @@ import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model'
 import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedLayout } from './nested';
-import { addSetTree, setLayout } from './destinations';
+import { addSetTree, describePeerSets, setLayout } from './destinations';
+import type { CompiledPeerSet } from './model';
 
 function ratesOf(p: ContainerNode, dir: Direction): ClassRates {
   const b = p.policy.bandwidth[dir];
@@ -56,6 +57,8 @@ export interface RenderedTrees {
   readonly containerClass: readonly TcHandle[];
   /** In tree.groups order. */
   readonly groupClass: readonly TcHandle[];
+  /** A policy with peer sets: where each set's and each (container, set)'s classes are. */
+  readonly peerSets?: readonly CompiledPeerSet[];
 }
 
 export function sharedTrees(tree: ShapeTree, features: KernelFeatures): RenderedTrees {
@@ -75,7 +78,7 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
   // Both trees and the redirect go straight into one set of lists, in the order
   // download tree, redirect (and cgroup classifier), upload tree.
   const tc = emptyTc();
-  const { addTree, containerClass, groupClass } = host.peers !== undefined ? setTrees(tree, leafSpec) : tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
+  const { addTree, containerClass, groupClass, peerSets } = host.peers !== undefined ? setTrees(tree, leafSpec) : tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
   addTree(tc, bridge, 'download', host.capacity.download);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
@@ -83,13 +86,14 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
   addTree(tc, ifb, 'upload', host.capacity.upload);
-  return { tc, containerClass, groupClass };
+  return peerSets ? { tc, containerClass, groupClass, peerSets } : { tc, containerClass, groupClass };
 }
 
 interface TreeMaker {
   readonly addTree: (t: TcObjects, d: { readonly netns: string; readonly dev: string }, direction: Direction, capacity: BitsPerSec) => void;
   readonly containerClass: readonly TcHandle[];
   readonly groupClass: readonly TcHandle[];
+  readonly peerSets?: readonly CompiledPeerSet[];
 }
 
 /** Every container a class of the root: what both trees share, made once. */
@@ -128,7 +132,7 @@ function groupedTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec
 /** Peer sets first, then containers in each (validation refuses groups with sets). */
 function setTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
   const layout = setLayout(tree);
-  return { addTree: (t, d, direction, capacity) => addSetTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: [] };
+  return { addTree: (t, d, direction, capacity) => addSetTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: [], peerSets: describePeerSets(tree, layout) };
 }
 
 function appendAll<T>(out: T[], items: readonly T[]): void {

@@ -23,6 +23,7 @@ import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { maskOf, parseSubnet } from '../net/ipv4';
 import { parseSubnet6 } from '../net/ipv6';
 import type { PeerSetPolicy } from '../policy/model';
+import type { CompiledClassRef, CompiledPeerSet } from './model';
 import { PEER_SET_PRIORITY } from '../allocate/destinations';
 import { assignSlots } from '../shape/naming';
 import type { ContainerNode, ShapeTree } from '../shape/model';
@@ -118,6 +119,31 @@ export function setLayout(tree: ShapeTree): SetLayout {
 
 /** A container's rates in a set, one direction (validation filled every set in). */
 const peerRates = (c: ContainerNode, set: string, direction: Direction) => c.policy.bandwidth[direction].peers![set]!;
+
+/** Where each set's class and each container's class in it are, for the snapshot, metrics and `inspect`. */
+export function describePeerSets(tree: ShapeTree, layout: SetLayout): CompiledPeerSet[] {
+  const host = tree.host;
+  const dev = (direction: Direction): string => (direction === 'download' ? host.bridge : host.ifb);
+  const both = (ref: (direction: Direction) => CompiledClassRef): Record<Direction, CompiledClassRef> => ({ download: ref('download'), upload: ref('upload') });
+  return layout.sets.map((s, k) => ({
+    name: s.name,
+    isDefault: s.isDefault,
+    cidrs: [...s.cidrs4, ...s.cidrs6],
+    classes: both((direction) => {
+      const guarantee = tree.containers.reduce((sum, c) => sum + peerRates(c, s.name, direction).guarantee, 0);
+      return { netns: host.netns, dev: dev(direction), classid: layout.setClass[k]!, guarantee: bitsPerSec(guarantee), ceiling: s.capacity[direction], priority: PEER_SET_PRIORITY };
+    }),
+    containers: tree.containers.map((c, i) =>
+      both((direction) => {
+        const r = peerRates(c, s.name, direction);
+        // The ceiling in force: the class's own ceil is left at the container's (so a set's capacity change is one
+        // class change), but the set's class above it caps it at the set's capacity; inspect and metrics show that.
+        const ceiling = bitsPerSec(Math.min(r.ceiling, s.capacity[direction]));
+        return { netns: host.netns, dev: dev(direction), classid: layout.pairClass[k]![i]!, guarantee: r.guarantee, ceiling, priority: r.priority };
+      }),
+    ),
+  }));
+}
 
 /** One direction's tree of a policy with peer sets, added to `t`. */
 export function addSetTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: SetLayout, leafSpec: QdiscSpec): void {

@@ -14,7 +14,7 @@ import { parseSubnet } from '../net/ipv4';
 import { addContainerPlumbing, hostPlumbing, prefix6Of, type Plumbing } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
-export type { CompiledPolicy, CompiledContainer, CompiledClassRef, CompiledGroup } from './model';
+export type { CompiledPolicy, CompiledContainer, CompiledClassRef, CompiledGroup, CompiledPeerSet } from './model';
 export type { KernelFeatures } from '../tc/features';
 
 export interface CompileOptions {
@@ -78,7 +78,7 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedB
   });
   if (cgroups.length > 0) notes.push('cgroup-matched workloads: packets their sockets send through the bridge or the IFB are classified by net_cls classid (BPF), ahead of the address filters');
   const containers = nodes.map((p, i) => describe(policy.host, p, classids[i]!));
-  return {
+  const compiled = {
     state: {
       namespaces: plumbing.namespaces,
       links: plumbing.links,
@@ -94,6 +94,7 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedB
     groups: describeGroups(tree, rendered.groupClass),
     notes,
   };
+  return rendered.peerSets ? { ...compiled, peerSets: rendered.peerSets } : compiled;
 }
 
 /**

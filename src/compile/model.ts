@@ -62,11 +62,27 @@ export interface CompiledGroup {
   readonly source: SourceRef;
 }
 
+/**
+ * A peer set as rendered (shared mode): its class under the link per direction (all its
+ * containers' traffic with its peers) and each container's class in its own HTB.
+ */
+export interface CompiledPeerSet {
+  readonly name: string;
+  readonly isDefault: boolean;
+  readonly cidrs: readonly string[];
+  /** Guarantee: its containers' guarantees in it together; ceiling: its capacity. */
+  readonly classes: Readonly<Record<Direction, CompiledClassRef>>;
+  /** [i]: CompiledPolicy.containers[i]'s class in this set, with its rates in the set. */
+  readonly containers: readonly Readonly<Record<Direction, CompiledClassRef>>[];
+}
+
 export interface CompiledPolicy {
   readonly state: KernelState;
   readonly containers: readonly CompiledContainer[];
   /** Groups in force (with a container below them), parents before children. */
   readonly groups: readonly CompiledGroup[];
+  /** Peer sets in policy order; absent for a policy without `peers:` (containers' classes are then their only ones). */
+  readonly peerSets?: readonly CompiledPeerSet[];
   /** Things the operator should know that do not stop the compile. */
   readonly notes: readonly string[];
 }

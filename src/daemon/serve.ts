@@ -179,12 +179,15 @@ export class Daemon {
     switch (request.cmd) {
       case 'status':
         return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name, unshaped: this.unshaped };
-      case 'inspect':
+      case 'inspect': {
+        const container = state.compiled?.containers.find((c) => c.name === request.container || c.workload?.name === request.container);
         return {
-          container: state.compiled?.containers.find((c) => c.name === request.container || c.workload?.name === request.container),
+          container,
           snapshot: state.snapshot?.rows.filter((r) => r.container === request.container || r.workload === request.container),
+          peers: container ? state.snapshot?.peers?.filter((r) => r.container === container.name) : undefined,
           unshaped: this.unshaped.filter((u) => u.workload === request.container),
         };
+      }
       case 'reload':
         return { reloaded: await this.reload('control socket') };
       case 'tick':

@@ -9,6 +9,7 @@ import { UNSHAPED_REASONS, type UnshapedWorkload } from '../sources/source';
 import type { TrafficSnapshot } from '../traffic/snapshot';
 import { ContainerMetricsCache } from './containerText';
 import { renderGroupMetrics } from './groupText';
+import { renderPeerMetrics } from './peerText';
 
 export interface SluiceMetrics {
   readonly registry: Registry;
@@ -73,13 +74,13 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
     },
     async render() {
       const snap = source.snapshot();
-      return (await registry.metrics()) + cache.get(snap) + renderGroupMetrics(snap);
+      return (await registry.metrics()) + cache.get(snap) + renderGroupMetrics(snap) + renderPeerMetrics(snap);
     },
     async renderGzip() {
       const snap = source.snapshot();
       const containers = cache.gzip(snap);
-      const groups = renderGroupMetrics(snap);
-      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(groups ? [gzipSync(groups, { level: 1 })] : [])]);
+      const extra = renderGroupMetrics(snap) + renderPeerMetrics(snap);
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(extra ? [gzipSync(extra, { level: 1 })] : [])]);
     },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };

@@ -1,7 +1,7 @@
-// Per-container and per-group traffic as operators read it: counters from the HTB
+// Per-container, per-group and per-peer-set traffic as operators read it: counters from the HTB
 // classes, rates from successive counters. Pure: samples in, rates out.
 
-import type { CompiledClassRef, CompiledContainer, CompiledGroup, CompiledPolicy } from '../compile';
+import type { CompiledClassRef, CompiledContainer, CompiledGroup, CompiledPeerSet, CompiledPolicy } from '../compile';
 import { DIRECTIONS, type Direction, type ObservedState, type TcCounters, type HtbXstats } from '../tc/model';
 import { classKey } from '../tc/identity';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
@@ -45,6 +45,19 @@ export interface GroupTraffic extends ClassTraffic {
   readonly level: number;
 }
 
+/** A container's traffic with one peer set: its class in that set's HTB. */
+export interface PeerTraffic extends ClassTraffic {
+  readonly container: string;
+  /** The peer set's name. */
+  readonly peer: string;
+}
+
+/** A peer set's traffic: all containers' with its peers, from its class under the link. */
+export interface PeerSetTraffic extends ClassTraffic {
+  readonly peer: string;
+  readonly isDefault: boolean;
+}
+
 export interface TrafficSnapshot {
   readonly at: number;
   readonly host: string;
@@ -52,6 +65,13 @@ export interface TrafficSnapshot {
   readonly rows: readonly ContainerTraffic[];
   /** Groups in force, parents before children; empty for a policy without groups. */
   readonly groups: readonly GroupTraffic[];
+  /**
+   * A policy with peer sets: each container's row per set and direction (sets in policy
+   * order, containers in rows' order). Its row in `rows` is then the sum of these: its total.
+   */
+  readonly peers?: readonly PeerTraffic[];
+  /** A policy with peer sets: each set's row per direction. */
+  readonly peerSets?: readonly PeerSetTraffic[];
 }
 
 interface Counted {
@@ -134,13 +154,63 @@ export class RateEstimator {
 export const displayName = (r: Pick<ContainerTraffic, 'container' | 'workload'>): string => (r.workload && r.workload !== r.container ? `${r.container} (${r.workload})` : r.container);
 
 export function snapshot(compiled: CompiledPolicy, observed: ObservedState, host: { name: string; capacity: Readonly<Record<Direction, BitsPerSec>> }, rates: RateEstimator, at: number): TrafficSnapshot {
+  const sets = compiled.peerSets;
+  const perSet = sets ? peerRows(compiled, sets, observed, rates, at) : undefined;
   const rows: ContainerTraffic[] = [];
   for (const slot of counterSlots(compiled)) {
-    const stats = observed.stats.get(slot.key) ?? ZERO;
+    // With peer sets a container has a class per set and none for its whole traffic: its row is their sum.
+    const stats = perSet?.totals.get(slot.id) ?? observed.stats.get(slot.key) ?? ZERO;
     rows.push(trafficRow(slot, stats, rates.update(slot.id, stats.bytes, at)));
   }
   const groups = compiled.groups.length === 0 ? NO_GROUPS : groupRows(compiled, observed, rows, rates, at);
-  return { at, host: host.name, capacity: host.capacity, rows, groups };
+  if (!sets || !perSet) return { at, host: host.name, capacity: host.capacity, rows, groups };
+  const peerSets = DIRECTIONS.flatMap((direction) =>
+    sets.map((s): PeerSetTraffic => {
+      const ref = s.classes[direction];
+      const stats = observed.stats.get(classKey(ref.netns, ref.dev, ref.classid)) ?? ZERO;
+      return { peer: s.name, isDefault: s.isDefault, ...classTraffic(direction, ref, stats, rates.update(`${direction}/peer-set/${s.name}`, stats.bytes, at)) };
+    }),
+  );
+  return { at, host: host.name, capacity: host.capacity, rows, groups, peers: perSet.rows, peerSets };
+}
+
+/** Each container's row in each set, and its counters over all sets (by `<direction>/<container>`). */
+function peerRows(compiled: CompiledPolicy, sets: readonly CompiledPeerSet[], observed: ObservedState, rates: RateEstimator, at: number): { rows: PeerTraffic[]; totals: Map<string, TcCounters> } {
+  const rows: PeerTraffic[] = [];
+  const totals = new Map<string, TcCounters>();
+  for (const direction of DIRECTIONS) {
+    for (const s of sets) {
+      s.containers.forEach((classes, i) => {
+        const container = compiled.containers[i]!.name;
+        const ref = classes[direction];
+        const stats = observed.stats.get(classKey(ref.netns, ref.dev, ref.classid)) ?? ZERO;
+        rows.push({ container, peer: s.name, ...classTraffic(direction, ref, stats, rates.update(`${direction}/peer/${s.name}/${container}`, stats.bytes, at)) });
+        const id = `${direction}/${container}`;
+        totals.set(id, addCounters(totals.get(id) ?? ZERO, stats));
+      });
+    }
+  }
+  return { rows, totals };
+}
+
+function addCounters(a: TcCounters, b: TcCounters): TcCounters {
+  return { bytes: a.bytes + b.bytes, packets: a.packets + b.packets, drops: a.drops + b.drops, overlimits: a.overlimits + b.overlimits, requeues: a.requeues + b.requeues, backlogBytes: a.backlogBytes + b.backlogBytes, qlen: a.qlen + b.qlen };
+}
+
+function classTraffic(direction: Direction, ref: Pick<CompiledClassRef, 'guarantee' | 'ceiling' | 'priority'>, stats: TcCounters & { readonly htb?: HtbXstats }, rate: BitsPerSec): ClassTraffic {
+  return {
+    direction,
+    guarantee: ref.guarantee,
+    ceiling: ref.ceiling,
+    priority: ref.priority,
+    bytes: stats.bytes,
+    packets: stats.packets,
+    drops: stats.drops,
+    overlimits: stats.overlimits,
+    backlogBytes: stats.backlogBytes,
+    borrows: stats.htb?.borrows ?? 0,
+    rate,
+  };
 }
 
 const NO_GROUPS: readonly GroupTraffic[] = [];
@@ -167,22 +237,8 @@ function groupRows(compiled: CompiledPolicy, observed: ObservedState, rows: read
 }
 
 function groupRow(g: CompiledGroup, direction: Direction, ref: CompiledClassRef | undefined, stats: TcCounters & { readonly htb?: HtbXstats }, rate: BitsPerSec): GroupTraffic {
-  return {
-    group: g.name,
-    parent: g.parent,
-    level: g.level,
-    direction,
-    guarantee: ref?.guarantee ?? bitsPerSec(0),
-    ceiling: ref?.ceiling ?? bitsPerSec(0),
-    priority: ref?.priority ?? 0,
-    bytes: stats.bytes,
-    packets: stats.packets,
-    drops: stats.drops,
-    overlimits: stats.overlimits,
-    backlogBytes: stats.backlogBytes,
-    borrows: stats.htb?.borrows ?? 0,
-    rate,
-  };
+  const rates = ref ?? { guarantee: bitsPerSec(0), ceiling: bitsPerSec(0), priority: 0 };
+  return { group: g.name, parent: g.parent, level: g.level, ...classTraffic(direction, rates, stats, rate) };
 }
 
 /** A group's members' counters added up (its containers' rows and its subgroups' rows of the same direction). */

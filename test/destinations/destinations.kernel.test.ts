@@ -10,16 +10,22 @@
 //     direction per draw, alternating; SLUICE_SEED=<n> replays;
 //   - negative control: case (b) without the set classes (the same pods, guarantees
 //     summed, no peers) fails;
-//   - an IPv6 set shapes IPv6 traffic (case (a) over IPv6).
+//   - an IPv6 set shapes IPv6 traffic (case (a) over IPv6);
+//   - seeing it (cases a-c, from their own phases, no traffic of its own): the snapshot's
+//     per-set rows carry what the receivers measured, each set's row its containers'
+//     together, each container's row its sets' together; metrics promtool-clean with
+//     the peer families; status shows the by-peer-set tables.
 // Runtime budget: ≤ 3 minutes for the file (measured: docs/decisions.md, "Destination classes").
 import { expect, it } from 'vitest';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
-import { describeKernel } from '../support/kernel';
+import { describeKernel, promtoolCheck } from '../support/kernel';
+import { createMetrics } from '../../src/metrics/metrics';
+import { renderStatus } from '../../src/cli/format/status';
 import { sandboxSuite } from '../support/sandboxSuite';
 import { seededRandom } from '../support/randomTree';
 import { seedPlan } from '../support/seeds';
-import { flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type SetCase, type SetPhase } from '../support/destinations';
+import { flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type PhaseSeen, type SetCase, type SetPhase } from '../support/destinations';
 
 const PREFIX = 'dk-';
 const HARNESS = { phaseSeconds: 3.5, warmupSeconds: 1.2, tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 } };
@@ -95,16 +101,52 @@ const draws = plan.seeds.map((seed, i) => ({ seed, c: drawCase(seededRandom(seed
 
 const phases = (c: Case, directions: readonly Direction[]): SetPhase[] => directions.map((direction) => ({ direction, busy: c.busy }));
 
+/** Below this a flow's rate is too small to compare with its goodput (Mbit/s are noisy there). */
+const COMPARED_FROM = 5e6;
+
+/**
+ * What status and the metrics showed at the end of each phase agrees with the traffic:
+ * a busy flow's row in its set within [0.9, 1.2] of its receiver's goodput (L2 over
+ * TCP payload is ~1.05; the rows' window starts in the warmup), every set's row its
+ * containers' rows together, every container's row its rows in the sets together.
+ */
+async function expectSeen(c: Case, seen: readonly PhaseSeen[]): Promise<void> {
+  expect(seen).toHaveLength(2);
+  for (const [i, { snap, measured }] of seen.entries()) {
+    const direction: Direction = i === 0 ? 'download' : 'upload';
+    const pairs = snap.peers!.filter((r) => r.direction === direction);
+    for (const key of c.busy) {
+      const [pod, set] = key.split('@');
+      const row = pairs.find((r) => r.container === pod && r.peer === set)!;
+      const goodput = measured.get(key) ?? 0;
+      console.log(`destinations ${c.set.name} seen ${direction} ${key}: row ${(row.rate / 1e6).toFixed(1)} Mbit/s, goodput ${(goodput / 1e6).toFixed(1)} Mbit/s`);
+      if (goodput >= COMPARED_FROM) expect(row.rate / goodput).toBeGreaterThan(0.9);
+      if (goodput >= COMPARED_FROM) expect(row.rate / goodput).toBeLessThan(1.2);
+    }
+    for (const s of snap.peerSets!.filter((r) => r.direction === direction)) {
+      const sum = pairs.filter((r) => r.peer === s.peer).reduce((t, r) => t + r.rate, 0);
+      expect(Math.abs(s.rate - sum)).toBeLessThan(0.02 * s.rate + 0.5e6);
+    }
+    for (const r of snap.rows.filter((x) => x.direction === direction)) expect(r.bytes).toBe(pairs.filter((p) => p.container === r.container).reduce((t, p) => t + p.bytes, 0));
+    expect(renderStatus(snap)).toContain(`${direction} by peer set`);
+  }
+  const text = await createMetrics({ snapshot: () => seen[1]!.snap }, 'test').render();
+  expect(text).toMatch(new RegExp(`^sluice_container_peer_rate_bytes_per_second\\{container="${c.busy[0]!.split('@')[0]}",peer="${c.busy[0]!.split('@')[1]}",direction="upload"\\} [1-9]`, 'm'));
+  expect(text).toMatch(/^sluice_peer_set_capacity_bytes_per_second\{peer="internet",direction="download"\} [1-9]/m);
+  expect(await promtoolCheck(text)).toEqual({ code: 0, complaints: '' });
+}
+
 describeKernel('destinations: cluster and internet traffic shaped apart, real traffic', [], () => {
   const suite = sandboxSuite(PREFIX, `destinations random policies: ${plan.banner}`);
 
   for (const c of CASES) {
     it(`destinations case ${c.set.name}, both directions: ${describeCase(c)}`, async () => {
       const policy = suite.uses(parseSetCase(c.set, PREFIX));
-      const { verdicts, replanned } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, ['download', 'upload']), HARNESS);
+      const { verdicts, replanned, seen } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, ['download', 'upload']), { ...HARNESS, snapshots: true });
       expect(replanned).toEqual([]);
       verdicts.forEach((v, i) => console.log(`destinations ${c.set.name}: ${v.pass ? 'PASS' : 'FAIL'} ${i === 0 ? 'download' : 'upload'}\n${formatVerdict(v)}`));
       expect(verdicts.map((v) => v.pass)).toEqual([true, true]);
+      await expectSeen(c, seen);
     }, 90_000);
   }
 

@@ -18,6 +18,7 @@ import { judgeAllocation, type Tolerance, type Verdict } from '../../src/measure
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
+import { RateEstimator, snapshot, type TrafficSnapshot } from '../../src/traffic/snapshot';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 
 export type SetName = 'cluster' | 'internet';
@@ -122,6 +123,17 @@ export interface SetHarness {
   readonly tolerance: Tolerance;
   /** Flows over IPv6 (the containers' and the peers' IPv6 addresses). */
   readonly ipv6?: boolean;
+  /**
+   * Read the kernel's counters as the daemon does, as each phase starts (in its warmup)
+   * and once it has been measured, for a snapshot whose rates cover the phase.
+   */
+  readonly snapshots?: boolean;
+}
+
+/** What `status` and the metrics would have shown at the end of a phase, and what the receivers measured in it (by flow key). */
+export interface PhaseSeen {
+  readonly snap: TrafficSnapshot;
+  readonly measured: ReadonlyMap<string, BitsPerSec>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -129,7 +141,7 @@ const FLOWS = 2;
 const CLUSTER_BASE_PORT = 5501;
 
 /** Builds the sandbox and the cluster peer for `policy`, runs the phases, and returns a verdict per phase. */
-export async function runSetPhases(deps: DemoDeps, policy: Policy, prefix: string, judge: Judge, phases: readonly SetPhase[], options: SetHarness): Promise<{ verdicts: Verdict[]; replanned: string[] }> {
+export async function runSetPhases(deps: DemoDeps, policy: Policy, prefix: string, judge: Judge, phases: readonly SetPhase[], options: SetHarness): Promise<{ verdicts: Verdict[]; replanned: string[]; seen: PhaseSeen[] }> {
   const compiled = await buildSandbox(deps, policy, () => undefined);
   const site = clusterPeer(prefix);
   const peer = await deps.applier.ensure(peerState(policy.host, 'capped', site), [policy.host.netns, site.netns], policy);
@@ -142,15 +154,24 @@ export async function runSetPhases(deps: DemoDeps, policy: Policy, prefix: strin
   const directions = [...new Set(phases.map((p) => p.direction))];
   const rigs: Record<SetName, TrafficRig | undefined> = { cluster: undefined, internet: undefined };
   const verdicts: Verdict[] = [];
+  const seen: PhaseSeen[] = [];
+  const look = async (rates: RateEstimator): Promise<TrafficSnapshot> => {
+    const planned = await deps.applier.plan(policy, true, peerState(policy.host));
+    return snapshot(planned.compiled, planned.observed, policy.host, rates, monotonicMs());
+  };
   try {
     rigs.internet = await TrafficRig.start({ peerNetns: base.peerNetns, peerAddress: v6 ? PEER_LINK6.peer : PEER_LINK.peer, containers, directions });
     rigs.cluster = await TrafficRig.start({ peerNetns: site.netns, peerAddress: v6 ? site.link6.peer : site.link.peer, containers, directions, basePort: CLUSTER_BASE_PORT });
     for (const phase of phases) {
       const from = Math.max(...SETS.map((s) => rigs[s]!.setActive(phase.direction, phase.busy.filter((k) => k.endsWith(`@${s}`)).map((k) => k.slice(0, -s.length - 1)))));
+      // A 1 ms half-life: the second snapshot's rates are the averages since the first.
+      const rates = new RateEstimator(1);
+      if (options.snapshots) await look(rates);
       await sleep(options.phaseSeconds * 1000);
       const to = monotonicMs();
       const measured = new Map<string, BitsPerSec>();
       for (const s of SETS) for (const [pod, rate] of rigs[s]!.goodput(phase.direction, from, to, options.warmupSeconds * 1000)) if (rate > 0 || phase.busy.includes(flowKey(pod, s))) measured.set(flowKey(pod, s), rate);
+      if (options.snapshots) seen.push({ snap: await look(rates), measured });
       for (const s of SETS) rigs[s]!.setActive(phase.direction, []);
       const { capacity, containers: judged, ideal } = judge.expect(phase.direction, phase.busy);
       verdicts.push(judgeAllocation({ capacity, containers: judged, measuredGoodput: measured, tolerance: options.tolerance, ...(v6 ? { geometry: ETHERNET_IPV6_TCP_TIMESTAMPS } : {}) }, () => ideal));
@@ -159,5 +180,5 @@ export async function runSetPhases(deps: DemoDeps, policy: Policy, prefix: strin
   } finally {
     await Promise.all(SETS.map((s) => rigs[s]?.stop()));
   }
-  return { verdicts, replanned };
+  return { verdicts, replanned, seen };
 }

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openRuntime, isRoot } from '../../wiring/runtime';
-import { compilePolicy, type CompiledContainer } from '../../compile';
+import { compilePolicy, type CompiledClassRef, type CompiledContainer } from '../../compile';
 import { SluiceError } from '../../errors';
 import { DEFAULT_CONTROL_SOCKET, requestControl } from '../../daemon/control';
-import type { ContainerTraffic } from '../../traffic/snapshot';
+import type { ContainerTraffic, PeerTraffic } from '../../traffic/snapshot';
 import { describeObject } from '../../plan/format';
 import type { SourceRef } from '../../policy/model';
-import { emptyKernelState, type ObservedState } from '../../tc/model';
+import { DIRECTIONS, emptyKernelState, type Direction, type ObservedState } from '../../tc/model';
 import { objectKey } from '../../tc/identity';
 import { formatHandle } from '../../tc/handle';
 import { containerObjects, groupObjects } from '../format/inspect';
@@ -30,8 +30,21 @@ interface InspectOptions {
 interface DaemonView {
   readonly container?: CompiledContainer;
   readonly snapshot?: readonly ContainerTraffic[];
+  /** With peer sets: its live rows per set. */
+  readonly peers?: readonly PeerTraffic[];
   /** A workload of that name found running and not shaped, and why. */
   readonly unshaped?: readonly UnshapedWorkload[];
+}
+
+/** Its class and rates in each peer set per direction, and the live rate from the daemon where it runs. */
+function peerSetLines(inSets: readonly { peer: string; classes: Readonly<Record<Direction, CompiledClassRef>> }[], live: readonly PeerTraffic[]): string[] {
+  return inSets.flatMap(({ peer, classes }) =>
+    DIRECTIONS.map((dir) => {
+      const ref = classes[dir];
+      const now = live.find((r) => r.peer === peer && r.direction === dir);
+      return `${dir} with peer set ${peer}: class ${formatHandle(ref.classid)} (guarantee ${(ref.guarantee / 1e6).toFixed(2)} mbit/s, ceiling ${(ref.ceiling / 1e6).toFixed(2)} mbit/s, prio ${ref.priority})${now ? `, ${(now.rate / 1e6).toFixed(2)} mbit/s now (from the daemon)` : ''}`;
+    }),
+  );
 }
 
 /** The daemon's view, or undefined when no daemon answers on the socket. */
@@ -134,10 +147,13 @@ export function registerInspect(program: Command): void {
           return;
         }
         if (!container) throw new UnknownContainerError(name, [...compiled.containers.map((c) => c.name), ...compiled.groups.map((g) => `${g.name} (group)`)]);
-        const objects = fromKernel ? containerObjects(container, observed) : [];
+        // With peer sets: its class in each set (the one in `classes` is its class in the default set).
+        const at = compiled.containers.findIndex((c) => c.name === container.name);
+        const inSets = (compiled.peerSets ?? []).flatMap((s) => (s.containers[at] ? [{ peer: s.name, classes: s.containers[at] }] : []));
+        const objects = fromKernel ? containerObjects(container, observed, inSets.flatMap((s) => DIRECTIONS.map((d) => s.classes[d]))) : [];
         const policyLines = sourceLines(container.source);
         if (opts.output === 'json') {
-          printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })), via: daemon ? `daemon (${opts.controlSocket})` : fromKernel ? 'kernel' : 'policy', traffic: daemon?.snapshot ?? [] });
+          printJson({ container, mode: policy.host.mode, windows: windowsView(policy, Date.now()), source: container.source, objects: objects.map((o) => ({ key: objectKey(o), object: o, counters: observed.stats.get(objectKey(o)) })), via: daemon ? `daemon (${opts.controlSocket})` : fromKernel ? 'kernel' : 'policy', traffic: daemon?.snapshot ?? [], peers: inSets, peerTraffic: daemon?.peers ?? [] });
         } else {
           const out: string[] = [
             `container ${container.name} (match: ${container.matchKind}) on host ${policy.host.name}, ${policy.host.mode} mode`,
@@ -152,6 +168,7 @@ export function registerInspect(program: Command): void {
           out.push(`namespace: ${container.netns ?? '-'}  address: ${container.address ?? '-'}  host device: ${container.hostDev ?? '-'}  container device: ${container.containerDev ?? '-'}${container.cgroup ? `  cgroup: ${container.cgroup}` : ''}`);
           for (const row of daemon?.snapshot ?? []) out.push(`${row.direction}: ${(row.rate / 1e6).toFixed(2)} mbit/s now (from the daemon)`);
           for (const [dir, ref] of Object.entries(container.classes)) out.push(`${dir}: class ${formatHandle(ref.classid)} on ${ref.dev} in ${ref.netns}`);
+          out.push(...peerSetLines(inSets, daemon?.peers ?? []));
           out.push('', ...objectLines(objects, observed, fromKernel));
           process.stdout.write(`${out.join('\n')}\n`);
         }

@@ -1,13 +1,13 @@
 // The kernel objects `inspect` shows for a container or a group, picked from an
 // observation by the identities the compile gave them.
-import type { CompiledContainer, CompiledGroup } from '../../compile';
+import type { CompiledClassRef, CompiledContainer, CompiledGroup } from '../../compile';
 import { majorOf } from '../../tc/handle';
 import { classKey, treeKey } from '../../tc/identity';
 import type { KernelObject, ObservedState } from '../../tc/model';
 
-/** Kernel objects behind one container: its devices, addresses, classes, leaf queues, filters. */
-export function containerObjects(c: CompiledContainer, observed: ObservedState): KernelObject[] {
-  const classids = new Set(Object.values(c.classes).map((r) => classKey(r!.netns, r!.dev, r!.classid)));
+/** Kernel objects behind one container: its devices, addresses, classes (`inSets`: its classes in the peer sets), leaf queues, filters. */
+export function containerObjects(c: CompiledContainer, observed: ObservedState, inSets: readonly CompiledClassRef[] = []): KernelObject[] {
+  const classids = new Set([...Object.values(c.classes), ...inSets].map((r) => classKey(r!.netns, r!.dev, r!.classid)));
   const devices = new Set([c.hostDev, c.containerDev].filter((d): d is string => d !== undefined));
   return [
     ...observed.namespaces.filter((n) => n.name === c.netns),

@@ -2,6 +2,7 @@
 import { formatRate } from '../../units/format';
 import type { TrafficSnapshot } from '../../traffic/snapshot';
 import { indented, treeLines, type TreeLine } from './tree';
+import { peerLines } from './peers';
 import { bitsPerSec } from '../../units/units';
 
 const rate = (n: number): string => formatRate(bitsPerSec(Math.round(n))).padStart(9);
@@ -24,14 +25,17 @@ function ordered(snap: TrafficSnapshot): TreeLine[] {
 
 export function renderTop(snap: TrafficSnapshot, via: string, columns: number): string {
   const shown = ordered(snap);
-  const nameWidth = Math.max(14, ...shown.map((l) => indented(l).length));
+  const byPeer = [...peerLines(snap, 'download'), ...peerLines(snap, 'upload')];
+  const nameWidth = Math.max(14, ...shown.map((l) => indented(l).length), ...byPeer.map((l) => l.name.length));
   const width = Math.max(10, Math.min(40, columns - 56 - nameWidth));
   const lines = [`sluice top · host ${snap.host} · from ${via} · ${new Date().toISOString()}`, ''];
   lines.push(`${(snap.groups.length > 0 ? 'group / container' : 'container').padEnd(nameWidth)} ${'dir'.padEnd(8)} prio ${'rate'.padStart(9)} ${'guarantee'.padStart(9)} ${'ceiling'.padStart(9)} drops  rate vs ceiling`);
-  for (const line of shown) {
-    const r = line.row;
-    lines.push(`${indented(line).padEnd(nameWidth)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`);
-  }
+  const row = (name: string, r: { direction: string; priority: number; rate: number; guarantee: number; ceiling: number; drops: number }): string =>
+    `${name.padEnd(nameWidth)} ${r.direction.padEnd(8)} ${String(r.priority).padStart(4)} ${rate(r.rate)} ${rate(r.guarantee)} ${rate(r.ceiling)} ${String(r.drops).padStart(5)}  ${bar(r.rate, r.guarantee, r.ceiling, width)}`;
+  for (const line of shown) lines.push(row(indented(line), line.row));
+  // Peer sets: each set (ceiling: its capacity) with its containers' rows in it, after the totals' rows.
+  if (byPeer.length > 0) lines.push('', 'peer set / container');
+  for (const line of byPeer) lines.push(row(line.name, line.row));
   for (const direction of ['download', 'upload'] as const) {
     const total = snap.rows.filter((r) => r.direction === direction).reduce((s, r) => s + r.rate, 0);
     lines.push(`${direction} total ${formatRate(bitsPerSec(Math.round(total)))} of ${formatRate(snap.capacity[direction])}`);
