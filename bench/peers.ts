@@ -2,7 +2,7 @@
 // same pods wired the same way, the same traffic, in one run (see bench/peers/systems.ts
 // for how each system is built). Prints one table, scenario × system, with each system's
 // figure as a ratio of Sluice's.
-// Run as root: npx tsx bench/peers.ts [--quick] [--json]
+// Run as root: npx tsx bench/peers.ts [--quick] [--json] [--shares-only: no setup or containerd rows]
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -27,9 +27,10 @@ const PODS: readonly PodSpec[] = [
 
 interface SystemResult {
   readonly directions: Partial<Record<Direction, DirectionResult>>;
-  readonly setup: SetupTimes;
+  /** Absent with --shares-only (as the kernel test runs it: it judges the sharing rows only). */
+  readonly setup?: SetupTimes;
   /** The same systems with containerd's CRI plugin running the ADD chains. */
-  readonly containerd: CriSetupTimes;
+  readonly containerd?: CriSetupTimes;
 }
 
 interface Report {
@@ -68,16 +69,16 @@ function rows(directions: readonly Direction[], setupPods: number, containerdPod
   }
   const seconds = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
   out.push(
-    { scenario: `setup: ${setupPods} pods brought up (ADD chains)`, unit: 's', digits: 2, value: (r) => r.setup.allMs / 1000 },
-    { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup.chainedMs) },
-    { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup.allShapedMs) },
-    { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup.oneMs },
-    { scenario: '  of which the plugin after bridge', unit: 'ms', digits: 0, value: (r) => r.setup.oneChainedMs },
-    { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup.oneShapedMs },
-    { scenario: "setup: one more pod's ADD chain, serve down", unit: 'ms', digits: 0, value: (r) => r.setup.serveDownMs },
-    { scenario: `containerd: ${containerdPods} pods, RunPodSandbox each`, unit: 's', digits: 2, value: (r) => r.containerd.allMs / 1000 },
-    { scenario: "containerd: one more pod's RunPodSandbox", unit: 'ms', digits: 0, value: (r) => r.containerd.oneMs },
-    { scenario: 'containerd: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.containerd.oneShapedMs },
+    { scenario: `setup: ${setupPods} pods brought up (ADD chains)`, unit: 's', digits: 2, value: (r) => seconds(r.setup?.allMs) },
+    { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup?.chainedMs) },
+    { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup?.allShapedMs) },
+    { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup?.oneMs },
+    { scenario: '  of which the plugin after bridge', unit: 'ms', digits: 0, value: (r) => r.setup?.oneChainedMs },
+    { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup?.oneShapedMs },
+    { scenario: "setup: one more pod's ADD chain, serve down", unit: 'ms', digits: 0, value: (r) => r.setup?.serveDownMs },
+    { scenario: `containerd: ${containerdPods} pods, RunPodSandbox each`, unit: 's', digits: 2, value: (r) => seconds(r.containerd?.allMs) },
+    { scenario: "containerd: one more pod's RunPodSandbox", unit: 'ms', digits: 0, value: (r) => r.containerd?.oneMs },
+    { scenario: 'containerd: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.containerd?.oneShapedMs },
   );
   return out;
 }
@@ -102,6 +103,7 @@ function table(report: Report, directions: readonly Direction[]): string {
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
   const json = process.argv.includes('--json');
+  const sharesOnly = process.argv.includes('--shares-only');
   const log = (t: string): void => {
     if (!json) console.log(t);
     else console.error(t);
@@ -111,7 +113,7 @@ async function main(): Promise<number> {
     console.error(refused.message);
     return refused.status;
   }
-  const missing = ['containerd', 'runc', 'ctr', 'gcc', 'nsenter'].filter((tool) => !(process.env['PATH'] ?? '').split(':').some((dir) => existsSync(path.join(dir, tool))));
+  const missing = sharesOnly ? [] : ['containerd', 'runc', 'ctr', 'gcc', 'nsenter'].filter((tool) => !(process.env['PATH'] ?? '').split(':').some((dir) => existsSync(path.join(dir, tool))));
   if (missing.length > 0) {
     console.error(`bench/peers runs pods through containerd's CRI plugin too; missing: ${missing.join(', ')} (scripts/setup.sh installs them)`);
     return 1;
@@ -139,11 +141,16 @@ async function main(): Promise<number> {
       } finally {
         await site.teardown();
       }
+      const measuredDirections = { download: measured.download, upload: measured.upload };
+      if (sharesOnly) {
+        results[system] = { directions: measuredDirections };
+        continue;
+      }
       log(`${system}: bringing up ${setupPods} pods, then one more`);
       const setup = await timeSetup(system, setupPods, CAPACITY);
       log(`${system}: ${containerdPods} pods through containerd's CRI plugin, then one more`);
       const containerd = await timeContainerdSetup(system, containerdPods, CAPACITY);
-      results[system] = { directions: { download: measured.download, upload: measured.upload }, setup, containerd };
+      results[system] = { directions: measuredDirections, setup, containerd };
     }
   } finally {
     killAllLoadgens();

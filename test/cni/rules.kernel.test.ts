@@ -30,7 +30,9 @@ describeKernel('cni pods follow the four rules', [], () => {
   });
   const { rig } = bed;
 
-  it('guarantee, lending, fair sharing by priority and guarantee, no drops: both directions', async () => {
+  // Download only: test/cni/containerd.rules runs the same phases both ways through the same plugin, driven by a
+  // real containerd; this one keeps the plugin as a runtime without CRI calls it, and judges drops.
+  it('guarantee, lending, fair sharing by priority and guarantee, no drops: download', async () => {
     const served = await rig.serveWith(bed.applier, 1000);
     const daemon = (bed.daemon = served.daemon);
     for (const p of PODS) {
@@ -49,8 +51,8 @@ describeKernel('cni pods follow the four rules', [], () => {
     const written = writtenFromMaps(writtenRate(CNI_CAPACITY), PODS.map((p) => ({ name: nameOf.get(p.name)!, entries: p.annotations ?? {} })), (dir, field) => `sluice.dev/${dir}-${field}`);
     // "No drops" is judged, not only printed: each phase's class counters must not move.
     const tolerance = { ...ISSUE_TOLERANCE, maxDrops: 0 };
-    const results = await runPhases({ kernel: bed.kernel, applier: bed.applier }, compiled, site, { judge: judgeOf(written), tolerance, phases, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+    const results = await runPhases({ kernel: bed.kernel, applier: bed.applier }, compiled, site, { judge: judgeOf(written), tolerance, phases, directions: ['download'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
     for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} cni ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
-    expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
+    expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
   }, 300_000);
 });
