@@ -28,6 +28,12 @@ const PREFIX = 'gk-';
 
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
+/**
+ * A random draw's one phase measures 4.5 s, not 2.5: a draw can give a busy container 2 Mbit/s over
+ * 7 flows, whose goodput over 2.5 s measured 93–102% of its guarantee in repeated runs while its
+ * class counted ≥ 99% (the window's edges, not the share); its floor is 95%.
+ */
+const DRAW_HARNESS = { ...HARNESS, phaseSeconds: 6 };
 /** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */
 const FIXED_SEEDS = [22, 23, 24, 25, 26];
 const DRAWS_PER_SEED = 2;
@@ -132,7 +138,7 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
         const policy = parseTreeDraw(draw, PREFIX);
         current = policy;
         const busy = draw.containers.filter((c) => c.busy).map((c) => c.name);
-        const { verdicts: [verdict] } = await runTreePhases(deps, policy, judgeOfDraw(draw), [phaseOf(draw, busy, direction)], HARNESS);
+        const { verdicts: [verdict] } = await runTreePhases(deps, policy, judgeOfDraw(draw), [phaseOf(draw, busy, direction)], DRAW_HARNESS);
         console.log(`groups seed ${seed} ${verdict!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeTree(draw)}\n${formatVerdict(verdict!)}`);
         expect(verdict!.pass).toBe(true);
       }, 90_000);
