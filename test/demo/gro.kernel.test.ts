@@ -11,19 +11,14 @@
 // link (docs/decisions.md, "GRO shares").
 // Only the phases where classes compete run here (CI budget, ~100 s for the file): a lone
 // borrower ('lend') and the same senders again ('idle', 'return') are the demo's at 100 Mbit/s.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import type { CompiledPolicy } from '../../src/compile';
-import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { expect, it } from 'vitest';
+import { runPhases, sandboxSite } from '../../src/demo/run';
 import { PEER_NETNS } from '../../src/demo/peer';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
-import { describeKernel, removeNamespaces, sh } from '../support/kernel';
+import { describeKernel, sh } from '../support/kernel';
+import { builtSandbox } from '../support/sandboxSuite';
 import { demoJudge, demoPolicyFor } from '../support/policy';
 
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
@@ -63,22 +58,7 @@ for (const factor of [5, 10]) {
   };
 
   describeKernel(`GRO: 64 KiB packets at ${link}`, [], () => {
-    let deps: DemoDeps;
-    let kernel: RtnlKernel;
-    let compiled: CompiledPolicy;
-
-    beforeAll(async () => {
-      await removeNamespaces('sl-gro-');
-      kernel = new RtnlKernel();
-      deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
-      compiled = await buildSandbox(deps, policy, () => undefined);
-    });
-
-    afterAll(async () => {
-      await teardownDemo(deps, policy).catch(() => undefined);
-      await kernel.close();
-      await removeNamespaces('sl-gro-');
-    });
+    const sandbox = builtSandbox('gro-', policy);
 
     it('the peer veth and the containers\' veths are at the kernel default GSO size (64 KiB)', async () => {
       const [peer] = JSON.parse(await sh('ip', ['-n', PEER_NETNS, '-d', '-j', 'link', 'show', 'eth0'])) as { gso_max_size: number }[];
@@ -90,8 +70,9 @@ for (const factor of [5, 10]) {
     for (const direction of ['download', 'upload'] as Direction[]) {
       it(`${direction}: every phase within 3% of the link of the oracle, with GSO packets in the tree`, async () => {
         const before = await peerVethCounters();
+        const compiled = sandbox.compiled();
         const site = sandboxSite(compiled);
-        const results = await runPhases(deps, compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows: FLOWS })) }, {
+        const results = await runPhases(sandbox.deps(), compiled, { ...site, containers: site.containers.map((c) => ({ ...c, flows: FLOWS })) }, {
           judge,
           phases: GRO_PHASES,
           directions: [direction],

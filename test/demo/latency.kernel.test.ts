@@ -4,18 +4,13 @@
 // the same run. The load must have run: the busy containers' goodput during the loaded
 // window is at least 95% of the link each way (in the bits HTB counts); senders that
 // failed would leave loaded ≈ idle and pass. Runtime: ~15 s.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import type { CompiledPolicy } from '../../src/compile';
+import { expect, it } from 'vitest';
 import { measureLatency, probeContainer } from '../../src/demo/latency';
-import { buildSandbox, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { sandboxSite } from '../../src/demo/run';
 import { formatLatency } from '../../src/measure/latency';
 import { goodputToWireRate } from '../../src/measure/overhead';
-import { describeKernel, removeNamespaces } from '../support/kernel';
+import { describeKernel } from '../support/kernel';
+import { builtSandbox } from '../support/sandboxSuite';
 import { demoPolicyFor } from '../support/policy';
 
 const policy = demoPolicyFor('lat-');
@@ -31,24 +26,10 @@ const MAX_ADDED_P99_MS = MAX_ADDED_MS + (2 * 16_384 * 8) / 100e6 * 1000;
 const MIN_LOADED_UTILISATION = 0.95;
 
 describeKernel('latency of a light priority-0 flow under load', [], () => {
-  let deps: DemoDeps;
-  let kernel: RtnlKernel;
-  let compiled: CompiledPolicy;
-
-  beforeAll(async () => {
-    await removeNamespaces('sl-lat-');
-    kernel = new RtnlKernel();
-    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
-    compiled = await buildSandbox(deps, policy, () => undefined);
-  });
-
-  afterAll(async () => {
-    await teardownDemo(deps, policy).catch(() => undefined);
-    await kernel.close();
-    await removeNamespaces('sl-lat-');
-  });
+  const sandbox = builtSandbox('lat-', policy);
 
   it(`p50 RTT stays within ${MAX_ADDED_MS} ms of idle, p99 within ${MAX_ADDED_P99_MS.toFixed(1)} ms, while the others saturate both directions`, async () => {
+    const compiled = sandbox.compiled();
     const probe = probeContainer(compiled);
     expect(probe).toBe('web');
     const report = await measureLatency(sandboxSite(compiled), probe!, { seconds: 4, warmupSeconds: 1.5 });

@@ -2,44 +2,25 @@
 // in the shared mode: each phase's measured rates against the oracle fed with
 // policies/demo.yaml as written (not the compiled classes), within 5% of the link per
 // container, every busy one at its relative floor, >= 95% utilisation; drops reported.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import type { CompiledPolicy } from '../../src/compile';
-import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { expect, it } from 'vitest';
+import { runPhases, sandboxSite } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { formatVerdict } from '../../src/measure/verdict';
 import type { Direction } from '../../src/tc/model';
-import { describeKernel, removeNamespaces } from '../support/kernel';
+import { describeKernel } from '../support/kernel';
+import { builtSandbox } from '../support/sandboxSuite';
 import { demoJudge, demoPolicyFor } from '../support/policy';
 
 const policy = demoPolicyFor('fr-');
 const judge = demoJudge();
 
 describeKernel('the four rules, shared mode, real traffic', [], () => {
-  let deps: DemoDeps;
-  let kernel: RtnlKernel;
-  let compiled: CompiledPolicy;
-
-  beforeAll(async () => {
-    await removeNamespaces('sl-fr-');
-    kernel = new RtnlKernel();
-    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
-    compiled = await buildSandbox(deps, policy, () => undefined);
-  });
-
-  afterAll(async () => {
-    await teardownDemo(deps, policy).catch(() => undefined);
-    await kernel.close();
-    await removeNamespaces('sl-fr-');
-  });
+  const sandbox = builtSandbox('fr-', policy);
 
   for (const direction of ['download', 'upload'] as Direction[]) {
     it(`${direction}: lend, priority 0 over 1, share by guarantee, priority, idle share returns`, async () => {
-      const results = await runPhases(deps, compiled, sandboxSite(compiled), { judge, phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
+      const compiled = sandbox.compiled();
+      const results = await runPhases(sandbox.deps(), compiled, sandboxSite(compiled), { judge, phases: DEMO_PHASES, directions: [direction], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} ${direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.phase.name}:${r.verdict.pass}`)).toEqual(DEMO_PHASES.map((p) => `${p.name}:true`));
     }, 120_000);

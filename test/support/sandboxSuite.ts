@@ -1,11 +1,13 @@
-// The lifecycle every sandbox kernel suite repeats: fresh deps before, the policy's
-// sandbox torn down after each test (and every sl-<prefix> namespace removed, also on
-// failure), the kernel socket closed at the end. Call inside describeKernel's body.
+// The lifecycles sandbox kernel suites repeat, called inside describeKernel's body:
+// sandboxSuite: fresh deps before, the policy each test applies torn down after it;
+// builtSandbox: one policy's sandbox built before the suite and torn down after it.
+// Both remove every sl-<prefix> namespace, also on failure, and close the kernel socket.
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Applier } from '../../src/apply/applier';
 import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
-import { teardownDemo, type DemoDeps } from '../../src/demo/run';
+import { buildSandbox, teardownDemo, type DemoDeps } from '../../src/demo/run';
+import type { CompiledPolicy } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { Policy } from '../../src/policy/model';
@@ -25,8 +27,7 @@ export function sandboxSuite(prefix: string, banner: string): SandboxSuite {
   beforeAll(async () => {
     console.log(banner);
     await removeNamespaces(`sl-${prefix}`);
-    kernel = new RtnlKernel();
-    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
+    ({ kernel, deps } = await openDeps());
   });
   afterEach(async () => {
     if (current && deps) await teardownDemo(deps, current).catch(() => undefined);
@@ -44,4 +45,33 @@ export function sandboxSuite(prefix: string, banner: string): SandboxSuite {
       return policy;
     },
   };
+}
+
+export interface BuiltSandbox {
+  /** The suite's kernel and applier, and the policy as compiled into its sandbox (set in beforeAll). */
+  readonly deps: () => DemoDeps;
+  readonly compiled: () => CompiledPolicy;
+}
+
+/** `policy`'s sandbox (namespaces named sl-<prefix>…), built once for the suite. */
+export function builtSandbox(prefix: string, policy: Policy): BuiltSandbox {
+  let deps: DemoDeps | undefined;
+  let kernel: RtnlKernel | undefined;
+  let compiled: CompiledPolicy | undefined;
+  beforeAll(async () => {
+    await removeNamespaces(`sl-${prefix}`);
+    ({ kernel, deps } = await openDeps());
+    compiled = await buildSandbox(deps, policy, () => undefined);
+  });
+  afterAll(async () => {
+    if (deps) await teardownDemo(deps, policy).catch(() => undefined);
+    await kernel?.close();
+    await removeNamespaces(`sl-${prefix}`);
+  });
+  return { deps: () => deps!, compiled: () => compiled! };
+}
+
+async function openDeps(): Promise<{ kernel: RtnlKernel; deps: DemoDeps }> {
+  const kernel = new RtnlKernel();
+  return { kernel, deps: { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) } };
 }
