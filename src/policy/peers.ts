@@ -157,6 +157,15 @@ export function validateContainerPeers(doc: ContainerDoc, dir: Direction, host: 
   return { guarantee: total, peers };
 }
 
+/**
+ * A direction's guarantee over all peers as its document gives it: with per-set rates, their sum (what
+ * validation keeps, a written overall one being refused unless it equals that sum); else the written one.
+ */
+export function writtenGuarantee(spec: DirectionSpec): number {
+  if (spec.peers === undefined) return spec.guarantee ?? 0;
+  return Object.values(spec.peers).reduce((sum, p) => sum + (p.guarantee ?? 0), 0);
+}
+
 /** Σ of the containers' guarantees in each set must fit the set's capacity, and all sets' the link. */
 export function reportPeerAdmission(host: HostPolicy, containers: readonly ContainerPolicy[], docs: readonly LocatedDocument[], hostDoc: LocatedDocument, sink: IssueSink): void {
   const sets = host.peers;

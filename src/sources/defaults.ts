@@ -14,6 +14,7 @@
 import { formatRate } from '../units/format';
 import type { LocatedDocument } from '../policy/documents';
 import type { ContainerDocument, HostDocument } from '../policy/schema';
+import { writtenGuarantee } from '../policy/peers';
 import { toMatch } from '../policy/validate';
 import { DIRECTIONS, type Direction } from '../tc/model';
 import { bitsPerSec } from '../units/units';
@@ -175,11 +176,7 @@ function add(sums: Sums, doc: LocatedDocument): void {
   for (const dir of DIRECTIONS) sums[dir] += guaranteeOf(doc.value, dir);
 }
 
-/** With Host peer sets the overall guarantee may be left out: it is then the sum of the per-set ones. */
-function guaranteeOf(doc: ContainerDocument, dir: Direction): number {
-  const spec = doc.spec[dir];
-  return spec.guarantee ?? Object.values(spec.peers ?? {}).reduce((sum, p) => sum + (p.guarantee ?? 0), 0);
-}
+const guaranteeOf = (doc: ContainerDocument, dir: Direction): number => writtenGuarantee(doc.spec[dir]);
 
 /** Why `doc` does not fit beside what is admitted (overcommit: reject), or undefined. */
 function overLink(host: HostSpec, used: Sums, doc: LocatedDocument): string | undefined {

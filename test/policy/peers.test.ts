@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
+import { writtenGuarantee } from '../../src/policy/peers';
+import { bitsPerSec } from '../../src/units/units';
 
 const host = (peers: string, extra = ''): string => `apiVersion: sluice.dev/v1
 kind: Host
@@ -125,5 +127,15 @@ spec:
     ]);
     const cgroup = pod('a', '{ guarantee: 0mbit }').replace('managed: sl-a', 'cgroup: sl-agent');
     expect(brief(issuesOf(host(CLUSTER_AND_INTERNET), cgroup))).toEqual([expect.stringMatching(/^f1:\d+ spec.match: a cgroup-matched container cannot have per-set classes/)]);
+  });
+});
+
+describe('writtenGuarantee (admission counts what validation keeps)', () => {
+  it('is the sum of the per-set guarantees when a document gives them, whatever its overall one says', () => {
+    const rate = (n: number) => bitsPerSec(n * 1e6);
+    expect(writtenGuarantee({ priority: 4, peers: { cluster: { guarantee: rate(180) }, internet: { guarantee: rate(20) } } })).toBe(200e6);
+    expect(writtenGuarantee({ guarantee: rate(0), priority: 4, peers: { internet: { guarantee: rate(20) }, cluster: {} } })).toBe(20e6);
+    expect(writtenGuarantee({ guarantee: rate(30), priority: 4 })).toBe(30e6);
+    expect(writtenGuarantee({ priority: 4 })).toBe(0);
   });
 });
