@@ -38,6 +38,12 @@ const MAX_VALUE_BYTES = 32;
 
 export const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
+/** One family as plain exposition text (the small families: groups', peer sets'), appended to `out`. */
+export function familyText<R>(out: string[], f: Family<R>, rows: readonly R[], labels: (r: R) => string): void {
+  out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
+  for (const r of rows) out.push(`${f.name}{${labels(r)}} ${f.value(r)}\n`);
+}
+
 /** A growable byte buffer for one block of exposition text. */
 class TextBuffer {
   private buf: Buffer;

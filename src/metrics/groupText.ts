@@ -1,9 +1,9 @@
 // Per-group metric families from the latest snapshot: a group's class counts what all
 // its members send (and drop), so these are its totals. A policy has tens or hundreds of
-// groups, not tens of thousands of containers: plain text, rendered per scrape.
+// groups, not tens of thousands of containers: plain text, rendered once per snapshot.
 
 import type { GroupTraffic, TrafficSnapshot } from '../traffic/snapshot';
-import { escapeLabel, type Family } from './containerText';
+import { escapeLabel, familyText, type Family } from './containerText';
 
 const FAMILIES: readonly Family<GroupTraffic>[] = [
   { name: 'sluice_group_bytes_total', type: 'counter', help: "Bytes the group's members sent together (L2, as HTB counts them at the group's class).", value: (g) => g.bytes },
@@ -21,10 +21,7 @@ export function renderGroupMetrics(snapshot: TrafficSnapshot | undefined): strin
   const groups = snapshot?.groups ?? [];
   if (groups.length === 0) return '';
   const out: string[] = [];
-  for (const f of FAMILIES) {
-    out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
-    for (const g of groups) out.push(`${f.name}{group="${escapeLabel(g.group)}",direction="${g.direction}"} ${f.value(g)}\n`);
-  }
+  for (const f of FAMILIES) familyText(out, f, groups, (g) => `group="${escapeLabel(g.group)}",direction="${g.direction}"`);
   out.push(`# HELP ${INFO_NAME} A group of the policy (value 1): its parent group ("" under the link) and its level (1 under the link).\n# TYPE ${INFO_NAME} gauge\n`);
   for (const g of groups) if (g.direction === 'download') out.push(`${INFO_NAME}{group="${escapeLabel(g.group)}",parent="${escapeLabel(g.parent ?? '')}",level="${g.level}"} 1\n`);
   return out.join('');

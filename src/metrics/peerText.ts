@@ -2,10 +2,10 @@
 // container's traffic with each set (sluice_container_peer_*, a `peer` label) and each
 // set's class (sluice_peer_set_*). Families of their own, not a `peer` label on the
 // sluice_container_* ones: those stay the container's total, and sum() over a family
-// never counts a byte twice. Plain text per scrape, as groups' (groupText.ts).
+// never counts a byte twice. Plain text, once per snapshot (metrics.ts), as groups'.
 
 import type { PeerSetTraffic, PeerTraffic, TrafficSnapshot } from '../traffic/snapshot';
-import { escapeLabel, type Family } from './containerText';
+import { escapeLabel, familyText, type Family } from './containerText';
 
 const PAIR_FAMILIES: readonly Family<PeerTraffic>[] = [
   { name: 'sluice_container_peer_bytes_total', type: 'counter', help: "Bytes the container exchanged with the peer set's peers (L2, at its class in the set's HTB).", value: (r) => r.bytes },
@@ -25,18 +25,13 @@ const SET_FAMILIES: readonly Family<PeerSetTraffic>[] = [
   { name: 'sluice_peer_set_capacity_bytes_per_second', type: 'gauge', help: "The peer set's capacity: the most all containers get with it together.", value: (r) => r.ceiling / 8 },
 ];
 
-function family<R>(out: string[], f: Family<R>, rows: readonly R[], labels: (r: R) => string): void {
-  out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
-  for (const r of rows) out.push(`${f.name}{${labels(r)}} ${f.value(r)}\n`);
-}
-
 /** The peer sets' families as exposition text ('' for a policy without peer sets). */
 export function renderPeerMetrics(snapshot: TrafficSnapshot | undefined): string {
   const pairs = snapshot?.peers ?? [];
   const sets = snapshot?.peerSets ?? [];
   if (sets.length === 0) return '';
   const out: string[] = [];
-  for (const f of PAIR_FAMILIES) family(out, f, pairs, (r) => `container="${escapeLabel(r.container)}",peer="${escapeLabel(r.peer)}",direction="${r.direction}"`);
-  for (const f of SET_FAMILIES) family(out, f, sets, (r) => `peer="${escapeLabel(r.peer)}",direction="${r.direction}"`);
+  for (const f of PAIR_FAMILIES) familyText(out, f, pairs, (r) => `container="${escapeLabel(r.container)}",peer="${escapeLabel(r.peer)}",direction="${r.direction}"`);
+  for (const f of SET_FAMILIES) familyText(out, f, sets, (r) => `peer="${escapeLabel(r.peer)}",direction="${r.direction}"`);
   return out.join('');
 }
