@@ -40,6 +40,7 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
   const unshapedGauge = new Gauge({ name: 'sluice_workload_unshaped', help: 'Workloads a source found running that are not shaped, by reason (invalid: annotations that can never be valid; does-not-fit: guarantees over the link; no-address: not on the bridge).', labelNames: ['reason'], registers: [registry] });
   for (const reason of UNSHAPED_REASONS) unshapedGauge.set({ reason }, 0);
   const cache = new ContainerMetricsCache();
+  const extra = smallFamiliesCache();
   let lastOk: number | undefined;
   let lastError: string | undefined;
 
@@ -74,16 +75,41 @@ export function createMetrics(source: MetricsSource, version: string, registry: 
     },
     async render() {
       const snap = source.snapshot();
-      return (await registry.metrics()) + cache.get(snap) + renderGroupMetrics(snap) + renderPeerMetrics(snap);
+      return (await registry.metrics()) + cache.get(snap) + extra.text(snap);
     },
     async renderGzip() {
       const snap = source.snapshot();
       const containers = cache.gzip(snap);
-      const extra = renderGroupMetrics(snap) + renderPeerMetrics(snap);
-      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(extra ? [gzipSync(extra, { level: 1 })] : [])]);
+      const tail = extra.gzip(snap);
+      return Buffer.concat([gzipSync(await registry.metrics(), { level: 1 }), await containers, ...(tail ? [tail] : [])]);
     },
     healthy() {
       return { ok: lastOk !== undefined && lastError === undefined, lastSuccess: lastOk, ...(lastError ? { lastError } : {}) };
+    },
+  };
+}
+
+/** The groups' and peer sets' families, rendered (and compressed) once per snapshot however often Prometheus scrapes. */
+function smallFamiliesCache(): { text(snap: TrafficSnapshot | undefined): string; gzip(snap: TrafficSnapshot | undefined): Buffer | undefined } {
+  let renderedFor: TrafficSnapshot | undefined | null = null;
+  let text = '';
+  let gzipped: Buffer | undefined;
+  const refresh = (snap: TrafficSnapshot | undefined): void => {
+    if (snap === renderedFor) return;
+    renderedFor = snap;
+    text = renderGroupMetrics(snap) + renderPeerMetrics(snap);
+    gzipped = undefined;
+  };
+  return {
+    text(snap) {
+      refresh(snap);
+      return text;
+    },
+    gzip(snap) {
+      refresh(snap);
+      if (text === '') return undefined;
+      gzipped ??= gzipSync(text, { level: 1 });
+      return gzipped;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { TrafficSnapshot } from '../../src/traffic/snapshot';
@@ -61,6 +62,19 @@ describe('metrics', () => {
     const names = renderStatus(current).split('\n').map((l) => l.split('│')[1]?.trimEnd() ?? '').filter((n) => /\w/.test(n) && !n.includes('container'));
     expect(names.slice(0, 4)).toEqual([' shop/', '   front/', '     web', '   db']);
     expect(renderTop(current, 'test', 120).split('\n').slice(3, 7).map((l) => l.split(' download')[0]!.trimEnd())).toEqual(['shop/', '  front/', '    web', '  db']);
+  });
+
+  it('renders the group families once per snapshot: a scrape of the same snapshot reads the same text, gzipped alike, a new snapshot its own', async () => {
+    const base = snap(1).rows[0]!;
+    const group = { group: 'shop', parent: undefined, level: 1, direction: 'download' as const, guarantee: bitsPerSec(40e6), ceiling: bitsPerSec(70e6), priority: 2, bytes: 9000, packets: 9, drops: 0, overlimits: 0, backlogBytes: 0, borrows: 0, rate: bitsPerSec(1e6) };
+    let current: TrafficSnapshot = { ...snap(1), rows: [{ ...base, container: 'web', group: 'shop' }], groups: [group] };
+    const m = createMetrics({ snapshot: () => current }, 'x');
+    const first = await m.render();
+    expect(await m.render()).toBe(first);
+    expect(gunzipSync(await m.renderGzip()).toString()).toBe(first);
+    current = { ...current, groups: [{ ...group, bytes: 12_000 }] };
+    expect(await m.render()).toContain('sluice_group_bytes_total{group="shop",direction="download"} 12000');
+    expect(gunzipSync(await m.renderGzip()).toString()).toContain('sluice_group_bytes_total{group="shop",direction="download"} 12000');
   });
 
   it('healthz follows the last tick', () => {
