@@ -6,17 +6,12 @@
 // hands out. Seeded: one draw per seed, a fixed list (10 draws, 3 of them at 1 Gbit/s)
 // plus one random extra, every seed printed; SLUICE_SEED=<seed>[,<seed>…] replays.
 // Runtime: ~11 s per draw (two 4 s phases and the sandbox), ~2 min in all.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import { buildSandbox, runPhases, sandboxSite, teardownDemo, type DemoDeps } from '../../src/demo/run';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { expect, it } from 'vitest';
+import { buildSandbox, runPhases, sandboxSite } from '../../src/demo/run';
 import { formatVerdict } from '../../src/measure/verdict';
-import type { Policy } from '../../src/policy/model';
-import { describeKernel, removeNamespaces } from '../support/kernel';
+import { describeKernel } from '../support/kernel';
 import { describeDraw, drawFromSeed, parseDraw } from '../support/randomPolicy';
+import { sandboxSuite } from '../support/sandboxSuite';
 import { seedPlan } from '../support/seeds';
 import { judgeOf, writtenFromDraw } from '../support/written';
 
@@ -29,39 +24,19 @@ const plan = seedPlan('SLUICE_SEED', FIXED_SEEDS);
 const draws = plan.seeds.map((seed, i) => ({ seed, draw: drawFromSeed(seed, i) }));
 
 describeKernel('random policies, shared mode, real traffic', [], () => {
-  let deps: DemoDeps;
-  let kernel: RtnlKernel;
-  let current: Policy | undefined;
-
-  beforeAll(async () => {
-    console.log(`random policies: ${plan.banner}`);
-    await removeNamespaces(`sl-${PREFIX}`);
-    kernel = new RtnlKernel();
-    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
-  });
-
-  afterEach(async () => {
-    if (current) await teardownDemo(deps, current).catch(() => undefined);
-    current = undefined;
-    await removeNamespaces(`sl-${PREFIX}`);
-  });
-
-  afterAll(async () => {
-    await kernel.close();
-    await removeNamespaces(`sl-${PREFIX}`);
-  });
+  const suite = sandboxSuite(PREFIX, `random policies: ${plan.banner}`);
 
   for (const { seed, draw } of draws) {
     it(`seed ${seed}: draw ${describeDraw(draw)}`, async () => {
       const policy = parseDraw(draw, PREFIX);
-      current = policy;
-      const compiled = await buildSandbox(deps, policy, () => undefined);
+      suite.uses(policy);
+      const compiled = await buildSandbox(suite.deps(), policy, () => undefined);
       const site = sandboxSite(compiled);
       const byName = new Map(draw.containers.map((c) => [c.name, c]));
       // Idle containers need no sender: they are judged against an ideal of 0.
       const busy = draw.containers.filter((c) => c.busy).map((c) => c.name);
       const containers = site.containers.filter((c) => byName.get(c.name)!.busy).map((c) => ({ ...c, flows: byName.get(c.name)!.flows }));
-      const results = await runPhases(deps, compiled, { ...site, containers }, {
+      const results = await runPhases(suite.deps(), compiled, { ...site, containers }, {
         judge: judgeOf(writtenFromDraw(draw)),
         phases: [{ name: `draw-${draw.index}`, shows: 'random policy', active: busy }],
         directions: ['download', 'upload'],

@@ -7,20 +7,14 @@
 //   - negative control: the same harness on the same policy with the group level
 //     flattened (the containers under the link) fails.
 // Runtime budget: ~4 minutes for the file (measured: see docs/decisions.md, "Groups").
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Applier } from '../../src/apply/applier';
-import { MemoryOwnershipStore } from '../../src/ports/ownership';
-import { nativeProbe } from '../../src/wiring/runtime';
-import { teardownDemo, type DemoDeps } from '../../src/demo/run';
-import { detectFeatures } from '../../src/kernel/rtnl/features';
-import { RtnlKernel } from '../../src/kernel/rtnl/port';
+import { describe, expect, it } from 'vitest';
 import type { Judge } from '../../src/measure/judge';
 import { formatVerdict } from '../../src/measure/verdict';
-import type { Policy } from '../../src/policy/model';
 import type { Direction } from '../../src/tc/model';
-import { describeKernel, promtoolCheck, removeNamespaces } from '../support/kernel';
+import { describeKernel, promtoolCheck } from '../support/kernel';
 import { runTreePhases, type TreePhase } from '../support/groupsHarness';
 import { describeTree, drawTree, parseTreeDraw, seededRandom, type DrawnContainer, type DrawnGroup, type TreeDraw } from '../support/randomTree';
+import { sandboxSuite } from '../support/sandboxSuite';
 import { seedPlan } from '../support/seeds';
 import { treeJudgeOf, writtenFromTreeDraw } from '../support/written';
 
@@ -86,35 +80,15 @@ const draws = plan.seeds.flatMap((seed, s) => {
 });
 
 describeKernel('groups: shares at group level and inside groups, real traffic', ['promtool'], () => {
-  let deps: DemoDeps;
-  let kernel: RtnlKernel;
-  let current: Policy | undefined;
-
-  beforeAll(async () => {
-    console.log(`groups random policies: ${plan.banner}`);
-    await removeNamespaces(`sl-${PREFIX}`);
-    kernel = new RtnlKernel();
-    deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
-  });
-
-  afterEach(async () => {
-    if (current) await teardownDemo(deps, current).catch(() => undefined);
-    current = undefined;
-    await removeNamespaces(`sl-${PREFIX}`);
-  });
-
-  afterAll(async () => {
-    await kernel.close();
-    await removeNamespaces(`sl-${PREFIX}`);
-  });
+  const suite = sandboxSuite(PREFIX, `groups random policies: ${plan.banner}`);
 
   describe('groups: two groups, every rule, both directions', () => {
     for (const config of TWO_GROUPS) {
       it(`groups "${config.name}": ${config.phases.map((p) => p.name).join('; ')}`, async () => {
         const policy = parseTreeDraw(config.draw, PREFIX);
-        current = policy;
+        suite.uses(policy);
         const phases = (['download', 'upload'] as const).flatMap((direction) => config.phases.map((p) => phaseOf(config.draw, p.busy, direction)));
-        const { verdicts, replanned, snapshot, metrics } = await runTreePhases(deps, policy, judgeOfDraw(config.draw), phases, HARNESS);
+        const { verdicts, replanned, snapshot, metrics } = await runTreePhases(suite.deps(), policy, judgeOfDraw(config.draw), phases, HARNESS);
         // Read back from the kernel, the nested trees are what was compiled: applying again does nothing.
         expect(replanned).toEqual([]);
         // Each group's class counted what its members sent: their bytes add up to its own.
@@ -136,9 +110,9 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
     for (const { seed, draw, direction } of draws) {
       it(`groups seed ${seed} ${direction} ${describeTree(draw)}`, async () => {
         const policy = parseTreeDraw(draw, PREFIX);
-        current = policy;
+        suite.uses(policy);
         const busy = draw.containers.filter((c) => c.busy).map((c) => c.name);
-        const { verdicts: [verdict] } = await runTreePhases(deps, policy, judgeOfDraw(draw), [phaseOf(draw, busy, direction)], DRAW_HARNESS);
+        const { verdicts: [verdict] } = await runTreePhases(suite.deps(), policy, judgeOfDraw(draw), [phaseOf(draw, busy, direction)], DRAW_HARNESS);
         console.log(`groups seed ${seed} ${verdict!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeTree(draw)}\n${formatVerdict(verdict!)}`);
         expect(verdict!.pass).toBe(true);
       }, 90_000);
@@ -149,9 +123,9 @@ describeKernel('groups: shares at group level and inside groups, real traffic', 
     it('groups flattened (the same containers under the link) fail the same harness', async () => {
       const config = TWO_GROUPS[1]!;
       const policy = parseTreeDraw(config.draw, PREFIX, true);
-      current = policy;
+      suite.uses(policy);
       const phases = config.phases.slice(0, 2).map((p) => phaseOf(config.draw, p.busy, 'download'));
-      const { verdicts } = await runTreePhases(deps, policy, judgeOfDraw(config.draw), phases, HARNESS);
+      const { verdicts } = await runTreePhases(suite.deps(), policy, judgeOfDraw(config.draw), phases, HARNESS);
       verdicts.forEach((v, i) => console.log(`groups negative control (flattened): ${v.pass ? 'PASS' : 'FAIL'} ${config.phases[i]!.name}\n${formatVerdict(v)}`));
       expect(verdicts.map((v) => v.pass)).toEqual([false, false]);
     }, 120_000);
