@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/model';
+import { brief, issuesOf, load } from '../support/policyTexts';
 import { MINIMAL_HOST } from '../support/policy';
 
 const HOST = MINIMAL_HOST;
@@ -21,20 +20,6 @@ spec:
 ${groupName ? `  group: ${groupName}\n` : ''}  download: { guarantee: ${g}${extra} }
   upload: { guarantee: ${g}${extra} }
 `;
-
-function load(...texts: string[]): Policy {
-  const r = parsePolicyTexts(texts.map((text, i) => ({ path: `f${i}.yaml`, text })));
-  if (!r.ok) throw new Error(JSON.stringify(r.issues, null, 1));
-  return r.policy;
-}
-
-function issuesOf(...texts: string[]): PolicyIssue[] {
-  const r = parsePolicyTexts(texts.map((text, i) => ({ path: `f${i}.yaml`, text })));
-  if (r.ok) throw new Error('expected issues');
-  return [...r.issues];
-}
-
-const brief = (issues: readonly PolicyIssue[]): string[] => issues.map((i) => `${i.file.replace('.yaml', '')}:${i.line} ${i.path}: ${i.message}`);
 
 describe('groups: what a policy says', () => {
   it('reads groups parents first, with ceilings defaulted down the tree, guarantees as written', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicyTexts, type PolicyIssue } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/model';
+import { brief, issuesOf, load } from '../support/policyTexts';
 import { writtenGuarantee } from '../../src/policy/peers';
 import { bitsPerSec } from '../../src/units/units';
 
@@ -26,20 +25,6 @@ spec:
   download: ${download}
   upload: ${upload}
 `;
-
-function load(...texts: string[]): Policy {
-  const r = parsePolicyTexts(texts.map((text, i) => ({ path: `f${i}.yaml`, text })));
-  if (!r.ok) throw new Error(JSON.stringify(r.issues, null, 1));
-  return r.policy;
-}
-
-function issuesOf(...texts: string[]): PolicyIssue[] {
-  const r = parsePolicyTexts(texts.map((text, i) => ({ path: `f${i}.yaml`, text })));
-  if (r.ok) throw new Error('expected issues');
-  return [...r.issues];
-}
-
-const brief = (issues: readonly PolicyIssue[]): string[] => issues.map((i) => `${i.file.replace('.yaml', '')}:${i.line} ${i.path}: ${i.message}`);
 
 describe('destinations: peer sets as written', () => {
   it('reads the sets (the default last, capacities defaulted to the link) and every container rate per set', () => {
