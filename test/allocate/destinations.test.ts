@@ -72,6 +72,9 @@ describe('destinations oracle: sets, then containers in each set', () => {
       fc.property(fc.array(f, { minLength: 1, maxLength: 10 }), fc.array(fc.integer({ min: 200, max: 1000 }), { minLength: 3, maxLength: 3 }), (fs, caps) => {
         const sets = caps.map((cap, i) => ({ name: `s${i}`, capacity: mbit(cap) }));
         const flows = fs.map((x, i) => flow(`c${i}`, `s${x.set}`, Math.min(x.g, x.c), x.d, x.c, x.p));
+        // Only what validation admits (policy/peers.ts): Σ guarantees in a set within its
+        // capacity. Five flows of 41 in a set of 200 cannot all get their guarantee.
+        fc.pre(sets.every((s) => flows.filter((x) => x.set === s.name).reduce((t, x) => t + x.guarantee, 0) <= s.capacity));
         const a = allocateSets(C, sets, flows);
         let total = 0;
         for (const s of sets) {
