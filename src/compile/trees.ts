@@ -43,6 +43,27 @@ const VERSION_MASK = 0xf0000000;
 const IPV4_VERSION = 0x40000000;
 const IPV6_VERSION = 0x60000000;
 
+/**
+ * One object of each tc shape whose number fields also hold numbers above 2^31 (the
+ * handles root, ffff: and 800::800; addresses and masks in u32 keys), made when this
+ * module loads, before any other, with `undefined` in those fields. V8 keeps one
+ * representation per field of an object shape: a field that has held only numbers, one
+ * of them above 2^31, is a double field, and every object of the shape then has a heap
+ * number of its own for it, even for 1:. A field that has held `undefined` is tagged:
+ * small integers sit in the object and only large numbers are heap numbers. Alive after
+ * a compile of 10,000 containers in 100 groups: 92,000 heap numbers instead of 204,000
+ * (each qdisc and address filter had two boxes), flat 87,000 instead of 160,000: fewer
+ * objects for the garbage collector to copy.
+ * The literals' keys are those of the objects made below and in the kernel port's
+ * decoder, in the same order (that is what makes them one shape). Kept alive: V8 drops
+ * a shape that no object has.
+ */
+export const TAGGED_FIELDS: readonly object[] = [
+  { type: 'qdisc', netns: '', dev: '', handle: undefined, parent: undefined, spec: undefined },
+  { type: 'filter', netns: '', dev: '', parent: undefined, prio: 0, protocol: 0, handle: undefined, spec: undefined },
+  { value: undefined, mask: undefined, off: 0 },
+];
+
 export interface TcObjects {
   qdiscs: QdiscObject[];
   classes: ClassObject[];
