@@ -154,6 +154,15 @@ export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, ca
       t.qdiscs.push({ type: 'qdisc', netns, dev, handle: leaves[i]!, parent: classid, spec: leafSpec });
     }
   }
+  addScopeFilters(t, d, direction, subnet, tree, scopes);
+}
+
+/**
+ * Each HTB's address filters. A function of its own: V8 compiles addGroupedTree's class
+ * loop on the stack (OSR) before this part has run, and code reaching a part without
+ * type feedback is thrown away and compiled again, whole.
+ */
+function addScopeFilters(t: TcObjects, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
   const keys = new Array<readonly U32Key[] | undefined>(tree.containers.length);
   const parsed = parseSubnet(subnet);
   for (let s = 0; s < scopes.length; s++) {
