@@ -95,7 +95,7 @@ export interface AddressTable {
   /** Each address's class id (a u32, as TcHandle). */
   readonly classids: Uint32Array;
   /** Each address's owner (a container's index), when the table was given them. */
-  readonly owners?: Uint32Array;
+  readonly owners: Uint32Array | undefined;
 }
 
 /** Sort keys are address · 2^21 + index: exact below 2^53 for any IPv4 address. */
@@ -113,16 +113,20 @@ export function addressTable(addresses: ArrayLike<number>, classidsGiven: ArrayL
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) keys[i] = addresses[i]! * ADDRESS_INDEX_LIMIT + i;
   keys.sort();
-  const ips = new Uint32Array(n);
-  const classids = new Uint32Array(n);
-  const owners = ownersGiven === undefined ? undefined : new Uint32Array(n);
+  // The result is made before the loop, not returned as a literal after it: V8 compiles
+  // this function on the stack while the first (largest) table's loop runs (OSR), and
+  // that code, meeting a literal that had never run, was thrown away on reaching it,
+  // and again on every later call, which enters the loop through the same code (83
+  // times for 100 groups' tables).
+  const table: AddressTable = { ips: new Uint32Array(n), classids: new Uint32Array(n), owners: ownersGiven === undefined ? undefined : new Uint32Array(n) };
+  const { ips, classids, owners } = table;
   for (let k = 0; k < n; k++) {
     const index = keys[k]! % ADDRESS_INDEX_LIMIT;
     ips[k] = (keys[k]! - index) / ADDRESS_INDEX_LIMIT;
     classids[k] = classidsGiven[index]!;
     if (owners !== undefined) owners[k] = ownersGiven![index]!;
   }
-  return owners === undefined ? { ips, classids } : { ips, classids, owners };
+  return table;
 }
 
 /**
@@ -157,7 +161,7 @@ export function address6Table(addresses6: readonly string[], classidsGiven: Arra
 }
 
 export const emptyAddress6Table: Address6Table = { words: new Uint32Array(0), classids: new Uint32Array(0) };
-export const emptyAddressTable: AddressTable = { ips: new Uint32Array(0), classids: new Uint32Array(0) };
+export const emptyAddressTable: AddressTable = { ips: new Uint32Array(0), classids: new Uint32Array(0), owners: undefined };
 
 export interface Device {
   readonly netns: NetnsLocator;
