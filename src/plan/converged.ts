@@ -2,6 +2,7 @@
 // (tc/identity.ts) without building key strings. Pure.
 
 import { deviceId, IDENTITY, sameFilterRest, type PartIdentity } from '../tc/identity';
+import { majorOf } from '../tc/handle';
 import { assertNever, stateLists, type FilterObject, type KernelObject, type KernelState } from '../tc/model';
 import { compare, deletable, SAME } from './compare';
 import { isLoopback } from './links';
@@ -60,10 +61,20 @@ function forEachMixed(lists: readonly (readonly KernelObject[])[], visit: (o: Ke
 interface DeviceIndex {
   readonly qdiscs: Map<number, number>;
   readonly classes: Map<number, number>;
+  /**
+   * Filters by the major of the qdisc they hang from: every group's HTB has its own
+   * address tables with the root's handles (2:5:1 is on each of them), so by handle
+   * alone one handle held ~100 filters at 100 groups, searched one by one.
+   */
+  readonly filters: Map<number, FilterIndex>;
+}
+
+/** The filters on one qdisc of a device. */
+interface FilterIndex {
   /** By handle: the first filter with that handle. */
-  readonly filters: Map<number, number>;
+  readonly first: Map<number, number>;
   /** By handle: the further filters sharing it, told apart by parent, prio and protocol. */
-  readonly moreFilters: Map<number, number[]>;
+  readonly more: Map<number, number[]>;
 }
 
 /**
@@ -86,6 +97,8 @@ class ObservedIndex {
   private readonly devices = new Map<string, Map<string, DeviceIndex>>();
   /** The device device() found last. */
   private last: { readonly netns: string; readonly dev: string; readonly index: DeviceIndex } | undefined;
+  /** The qdisc's filters filtersOn() found last. */
+  private lastFilters: { readonly device: DeviceIndex; readonly major: number; readonly index: FilterIndex } | undefined;
   private matched: Uint8Array | undefined;
 
   add(o: KernelObject): void {
@@ -95,7 +108,7 @@ class ObservedIndex {
       case 'class':
         return this.put(this.device(o.netns, o.dev, true)!.classes, deviceId.class(o), o);
       case 'filter':
-        return this.addFilter(this.device(o.netns, o.dev, true)!, o);
+        return this.addFilter(this.filtersOn(this.device(o.netns, o.dev, true)!, o, true)!, o);
       case 'namespace':
         return this.namespaces.add(o, IDENTITY.namespace.first(o));
       case 'link':
@@ -122,7 +135,8 @@ class ObservedIndex {
         return this.device(o.netns, o.dev, false)?.classes.get(deviceId.class(o));
       case 'filter': {
         const d = this.device(o.netns, o.dev, false);
-        return d ? this.findFilter(d, o) : undefined;
+        const on = d ? this.filtersOn(d, o, false) : undefined;
+        return on ? this.findFilter(on, o) : undefined;
       }
       case 'namespace':
         return this.namespaces.find(o, IDENTITY.namespace.first(o));
@@ -171,32 +185,47 @@ class ObservedIndex {
     else this.objects[at] = o;
   }
 
-  private addFilter(d: DeviceIndex, f: FilterObject): void {
+  private addFilter(on: FilterIndex, f: FilterObject): void {
     const handle = deviceId.filter(f);
-    const first = d.filters.get(handle);
+    const first = on.first.get(handle);
     if (first === undefined) {
-      d.filters.set(handle, this.objects.push(f) - 1);
+      on.first.set(handle, this.objects.push(f) - 1);
       return;
     }
     if (sameFilterRest(this.objects[first] as FilterObject, f)) {
       this.objects[first] = f;
       return;
     }
-    const more = d.moreFilters.get(handle);
+    const more = on.more.get(handle);
     const at = more ? this.filterAt(more, f) : -1;
     if (at >= 0) this.objects[more![at]!] = f;
     else if (more) more.push(this.objects.push(f) - 1);
-    else d.moreFilters.set(handle, [this.objects.push(f) - 1]);
+    else on.more.set(handle, [this.objects.push(f) - 1]);
   }
 
-  private findFilter(d: DeviceIndex, f: FilterObject): number | undefined {
+  private findFilter(on: FilterIndex, f: FilterObject): number | undefined {
     const handle = deviceId.filter(f);
-    const first = d.filters.get(handle);
+    const first = on.first.get(handle);
     if (first === undefined) return undefined;
     if (sameFilterRest(this.objects[first] as FilterObject, f)) return first;
-    const more = d.moreFilters.get(handle);
+    const more = on.more.get(handle);
     const at = more ? this.filterAt(more, f) : -1;
     return at >= 0 ? more![at] : undefined;
+  }
+
+  /**
+   * The filters on the qdisc `f` hangs from (by its parent's major: a small integer, where
+   * the whole parent of an ingress filter is above 2^31). A qdisc's filters come one after
+   * another: one map lookup per run, not per filter.
+   */
+  private filtersOn(d: DeviceIndex, f: FilterObject, create: boolean): FilterIndex | undefined {
+    const major = majorOf(f.parent);
+    const last = this.lastFilters;
+    if (last !== undefined && last.device === d && last.major === major) return last.index;
+    let index = d.filters.get(major);
+    if (index === undefined && create) d.filters.set(major, (index = { first: new Map(), more: new Map() }));
+    if (index !== undefined) this.lastFilters = { device: d, major, index };
+    return index;
   }
 
   /**
@@ -226,7 +255,7 @@ class ObservedIndex {
     }
     let d = devs.get(dev);
     if (!d && create) {
-      d = { qdiscs: new Map(), classes: new Map(), filters: new Map(), moreFilters: new Map() };
+      d = { qdiscs: new Map(), classes: new Map(), filters: new Map() };
       devs.set(dev, d);
     }
     return d;

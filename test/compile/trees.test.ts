@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ipToInt } from '../../src/net/ipv4';
-import { addressTable } from '../../src/compile/trees';
+import { addressTable, TAGGED_FIELDS } from '../../src/compile/trees';
+import { compilePolicy } from '../../src/compile';
+import { syntheticPolicyDirect } from '../../bench/fixtures';
 import type { TcHandle } from '../../src/tc/handle';
 
 describe('addressTable', () => {
@@ -22,5 +24,22 @@ describe('addressTable', () => {
 
   it('is empty for no entries', () => {
     expect(addressTable([], [])).toEqual({ ips: new Uint32Array(0), classids: new Uint32Array(0) });
+  });
+});
+
+describe('TAGGED_FIELDS', () => {
+  // The seeds only work on objects of their shape: the same keys in the same order.
+  // A compile that made its qdiscs, filters or u32 keys with other keys, or in another
+  // order, would silently be back to a boxed double per handle (bench/compile).
+  it('has the keys, in order, of every qdisc, filter and u32 key a compile makes', () => {
+    const keysOf = (o: object): string => Object.keys(o).join(',');
+    const [qdisc, filter, key] = TAGGED_FIELDS.map(keysOf);
+    for (const options of [{ groups: 3 }, { dualStack: true }, { mode: 'per-device' as const }]) {
+      const { state } = compilePolicy(syntheticPolicyDirect(20, options));
+      expect(new Set(state.qdiscs.map(keysOf))).toEqual(new Set([qdisc]));
+      expect(new Set(state.filters.map(keysOf))).toEqual(new Set(state.filters.length > 0 ? [filter] : []));
+      const keys = state.filters.flatMap((f) => (f.spec.kind === 'u32' ? f.spec.keys : []));
+      expect(new Set(keys.map(keysOf))).toEqual(new Set(keys.length > 0 ? [key] : []));
+    }
   });
 });
