@@ -54,6 +54,8 @@ export interface SetPhaseOptions {
    * and once it has been measured, for a snapshot whose rates cover the phase.
    */
   readonly snapshots?: boolean;
+  /** The pause after the phase (default 1.5 s): the queues drain, the paused senders' connections go quiet. */
+  readonly settleSeconds?: number;
   /** Called every second of the phase with the last second's rates (the demo's live table). */
   readonly live?: (snap: TrafficSnapshot, second: number) => void;
 }
@@ -68,8 +70,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Parallel connections per (container, peer): two, so one connection's slow start does not decide a flow's rate. */
 const FLOWS = 2;
 const CLUSTER_BASE_PORT = 5501;
-/** Between phases: the queues drain and the paused senders' connections go quiet. */
-const SETTLE_MS = 1500;
+const SETTLE_SECONDS = 1.5;
 
 /** The peers' kernel objects beside the sandbox (an apply that leaves them out would remove them). */
 const peersState = (policy: Policy, site: PeerSite): KernelState => mergeStates(peerState(policy.host), peerState(policy.host, 'capped', site));
@@ -157,7 +158,7 @@ export class SetSandbox {
     for (const s of SETS) rigs[s].setActive(phase.direction, []);
     const { capacity, containers, ideal } = judge.expect(phase.direction, phase.busy);
     const verdict = judgeAllocation({ capacity, containers, measuredGoodput: measured, ...(options.tolerance ? { tolerance: options.tolerance } : {}), ...(this.v6 ? { geometry: ETHERNET_IPV6_TCP_TIMESTAMPS } : {}) }, () => ideal);
-    await sleep(SETTLE_MS);
+    await sleep((options.settleSeconds ?? SETTLE_SECONDS) * 1000);
     return { verdict, ...(seen ? { seen } : {}) };
   }
 

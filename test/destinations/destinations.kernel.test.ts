@@ -9,11 +9,12 @@
 //   - random set policies: ten fixed seeds plus one random extra (seedPlan), one direction
 //     per draw (odd seeds download, even upload), all draws in one sandbox (each draw's
 //     policy applied over the last: building and tearing down a sandbox per draw cost more
-//     than its phase); every (pod, set) guaranteed at least 5 Mbit/s, as the other random
+//     than its phase); every (pod, set) guaranteed at least 8 Mbit/s, as the other random
 //     drawers floor theirs: a zero guarantee borrows like the smallest sibling in HTB but
 //     gets ~0 from the oracle (docs/decisions.md, "Largest guarantee ratio"), a flow starved
-//     by it would carry its TCP backoff into the next draw, and a floor of 90% of 5 Mbit/s
-//     keeps clear of a 2.3 s window's edge noise; SLUICE_SEED=<n> replays;
+//     by it would carry its TCP backoff into the next draw, and a flow held at a small
+//     guarantee needs a longer window to clear its 95% floor (DRAW_HARNESS: 3.3 s measured);
+//     SLUICE_SEED=<n> replays;
 //   - negative control: case (b) without the set classes (the same pods, guarantees
 //     summed, no peers) fails;
 //   - an IPv6 set shapes IPv6 traffic (case (a) over IPv6);
@@ -39,6 +40,12 @@ const PREFIX = 'dk-';
 /** The draws' sandbox: apart from the cases' (whose namespaces go after each test). */
 const DRAW_PREFIX = 'dr-';
 const HARNESS = { phaseSeconds: 3.5, warmupSeconds: 1.2, tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 } };
+/**
+ * A draw measures 3.3 s, not 2.3: a flow held at a small guarantee measured 96–98% of it
+ * over 2.3 s (floor 95%) in the first runs of ten seeds. The time comes from the pause
+ * between draws: the next draw's warmup (1.2 s, not measured) covers the drain too.
+ */
+const DRAW_HARNESS = { ...HARNESS, phaseSeconds: 4.5, settleSeconds: 0.5 };
 
 interface Case {
   readonly set: SetCase;
@@ -82,15 +89,15 @@ const CASES: readonly Case[] = [
 ];
 
 const FIXED_SEEDS = [23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
-/** Every (pod, set) of a draw is guaranteed at least this much (see the header). */
-const MIN_GUARANTEE_MBIT = 5;
+/** Every (pod, set) of a draw is guaranteed at least this much (see the header); three pods' fit the smallest internet capacity (25). */
+const MIN_GUARANTEE_MBIT = 8;
 /** Every draw's sandbox has this many pods; a draw of fewer writes the rest with no rates, idle. */
 const DRAW_PODS = 3;
 
 /** A random two-set policy: 2–3 pods, a link of 100–200, an internet capacity below it, every pod guaranteed ≥ 5 Mbit/s in each set, the guarantees fitting each set. */
 function drawCase(r: () => number, seed: number): Case {
   const linkMbit = 100 + Math.floor(r() * 3) * 50;
-  const internet = Math.round(linkMbit * (0.2 + r() * 0.4));
+  const internet = Math.round(linkMbit * (0.25 + r() * 0.35));
   const count = 2 + Math.floor(r() * 2);
   const capacity = { cluster: linkMbit - internet, internet };
   const pods = Array.from({ length: count }, (_, i) => {
@@ -190,7 +197,7 @@ describeKernel('destinations: cluster and internet traffic shaped apart, real tr
         const operations = await sandbox!.reapply(applied);
         // Applied over the last draw, the trees read back are what this draw compiles.
         expect(await sandbox!.replanned()).toEqual([]);
-        const { verdict: v } = await sandbox!.run({ direction, busy: c.busy }, setJudgeOf(written), HARNESS);
+        const { verdict: v } = await sandbox!.run({ direction, busy: c.busy }, setJudgeOf(written), DRAW_HARNESS);
         console.log(`destinations seed ${seed} ${v.pass ? 'PASS' : 'FAIL'} ${direction} (${operations} operations over the last draw) ${describeCase(c)}\n${formatVerdict(v)}`);
         expect(v.pass).toBe(true);
       }, 60_000);
