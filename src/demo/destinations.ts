@@ -54,8 +54,6 @@ export interface SetPhaseOptions {
    * and once it has been measured, for a snapshot whose rates cover the phase.
    */
   readonly snapshots?: boolean;
-  /** The pause after the phase (default 1.5 s): the queues drain, the paused senders' connections go quiet. */
-  readonly settleSeconds?: number;
   /** Called every second of the phase with the last second's rates (the demo's live table). */
   readonly live?: (snap: TrafficSnapshot, second: number) => void;
 }
@@ -70,7 +68,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Parallel connections per (container, peer): two, so one connection's slow start does not decide a flow's rate. */
 const FLOWS = 2;
 const CLUSTER_BASE_PORT = 5501;
-const SETTLE_SECONDS = 1.5;
 /** A phase starts once no receiver has counted a byte for this long (paused senders' socket buffers drained), waiting at most QUIET_MAX_MS. */
 const QUIET_MS = 500;
 const QUIET_MAX_MS = 6000;
@@ -144,7 +141,8 @@ export class SetSandbox {
   /**
    * Until nothing arrives: a paused sender stops writing, but what its socket holds still
    * drains at its class's rate, and a connection in loss recovery may trickle for seconds
-   * (a draw once measured 12 Mbit/s of an idle flow, left from two draws before).
+   * (a draw once measured 12 Mbit/s of an idle flow, left from two draws before). This
+   * replaces a fixed pause after each phase (1.5 s), which did not cover that.
    */
   private async quiet(): Promise<void> {
     const received = (): number => SETS.reduce((t, s) => t + DIRECTIONS.reduce((u, d) => u + [...this.rigs[s].receivedBytes(d).values()].reduce((a, b) => a + b, 0), 0), 0);
@@ -179,7 +177,6 @@ export class SetSandbox {
     for (const s of SETS) rigs[s].setActive(phase.direction, []);
     const { capacity, containers, ideal } = judge.expect(phase.direction, phase.busy);
     const verdict = judgeAllocation({ capacity, containers, measuredGoodput: measured, ...(options.tolerance ? { tolerance: options.tolerance } : {}), ...(this.v6 ? { geometry: ETHERNET_IPV6_TCP_TIMESTAMPS } : {}) }, () => ideal);
-    await sleep((options.settleSeconds ?? SETTLE_SECONDS) * 1000);
     return { verdict, ...(seen ? { seen } : {}) };
   }
 
