@@ -22,7 +22,7 @@
 //     per-set rows carry what the receivers measured, each set's row its containers'
 //     together, each container's row its sets' together; metrics promtool-clean with
 //     the peer families; status shows the by-peer-set tables.
-// Runtime budget: ≤ 3 minutes for the file; measured 162 s at load 2–4.5, main's with three
+// Runtime budget: ≤ 3 minutes for the file; measured 154–158 s at load 1.2–2.4, main's with three
 // draws 117 s (docs/decisions.md, "Random draws: ten fixed seeds").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatVerdict } from '../../src/measure/verdict';
