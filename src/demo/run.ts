@@ -14,7 +14,7 @@ import { containerCounters, RateEstimator } from '../traffic/snapshot';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
 import { PEER_LINK, PEER_NETNS, peerState } from './peer';
 import type { Phase } from './scenario';
-import { renderLiveTable, type LiveRow } from './table';
+import { liveTablePrinter, renderLiveTable, type LiveRow } from './table';
 import { TrafficRig, type TrafficEndpoint } from './traffic';
 import { ExecutionFailedError } from '../apply/errors';
 
@@ -109,12 +109,11 @@ export async function runPhases(deps: DemoDeps, compiled: CompiledPolicy, site: 
 async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRig, direction: Direction, phase: Phase, options: DemoOptions): Promise<PhaseResult> {
   const expectation = options.judge.expect(direction, phase.active);
   const { capacity, ideal } = expectation;
-  options.out(`\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`);
+  options.out(phaseHeading(direction, phase));
   const from = rig.setActive(direction, phase.active);
   const meter = new ClassMeter(deps.kernel, compiled, direction);
   const dropsBefore = (await meter.sample()).drops;
-  let lastTable = '';
-  let shownLines = 0;
+  const printer = liveTablePrinter(options.out, options.live);
   for (let s = 0; s < options.phaseSeconds; s++) {
     await sleep(1000);
     const rates = await meter.sample();
@@ -123,14 +122,9 @@ async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRi
       if (!cls) return [];
       return [{ name: c.name, guarantee: cls.guarantee, ceiling: cls.ceiling, priority: cls.priority, rate: rates.rate.get(c.name) ?? bitsPerSec(0), ideal: ideal.get(c.name) ?? bitsPerSec(0), drops: rates.drops.get(c.name) ?? 0, active: phase.active.includes(c.name) }];
     });
-    lastTable = renderLiveTable(`${direction} t=${s + 1}s`, rows, capacity);
-    if (options.live) {
-      // Move up over the previous table and clear, so the table updates in place.
-      options.out(`${shownLines > 0 ? `\x1b[${shownLines}F\x1b[J` : ''}${lastTable}`);
-      shownLines = lastTable.split('\n').length;
-    }
+    printer.show(renderLiveTable(`${direction} t=${s + 1}s`, rows, capacity));
   }
-  if (!options.live) options.out(lastTable);
+  printer.done();
   const to = monotonicMs();
   const measured = rig.goodput(direction, from, to, options.warmupSeconds * 1000);
   // The phase's own drops: the counters count from the class's creation.
@@ -149,6 +143,9 @@ async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRi
   );
   return { direction, phase, verdict };
 }
+
+/** The line that opens a phase of the demo. */
+export const phaseHeading = (direction: Direction, phase: Phase): string => `\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`;
 
 /** Per-container rates and drops from the HTB class counters (what the kernel itself counted). */
 class ClassMeter {

@@ -44,3 +44,24 @@ export function renderLiveTable(title: string, rows: readonly LiveRow[], capacit
   const total = rows.reduce((s, r) => s + r.rate, 0);
   return `${title}\n${table.toString()}\ntotal ${formatRate(bitsPerSec(Math.round(total)))} of ${formatRate(capacity)} (${((total / capacity) * 100).toFixed(1)}%)`;
 }
+
+/**
+ * Shows a phase's tables: in a terminal each replaces the last in place; otherwise only
+ * the last is printed, when the phase ends.
+ */
+export function liveTablePrinter(out: (text: string) => void, live: boolean): { show(table: string): void; done(): void } {
+  let last = '';
+  let shownLines = 0;
+  return {
+    show(table) {
+      last = table;
+      if (!live) return;
+      // Move up over the previous table and clear, so the table updates in place.
+      out(`${shownLines > 0 ? `\x1b[${shownLines}F\x1b[J` : ''}${table}`);
+      shownLines = table.split('\n').length;
+    },
+    done() {
+      if (!live) out(last);
+    },
+  };
+}
