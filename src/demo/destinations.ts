@@ -75,16 +75,12 @@ const QUIET_MAX_MS = 6000;
 /** The peers' kernel objects beside the sandbox (an apply that leaves them out would remove them). */
 const peersState = (policy: Policy, site: PeerSite): KernelState => mergeStates(peerState(policy.host), peerState(policy.host, 'capped', site));
 
-/**
- * A sandbox with peer sets and traffic rigs to both peers, for any number of phases and
- * of policies applied over it in turn (the same containers; their rates, the link's and
- * the sets' capacities may change): building it costs more than a phase.
- */
+/** A sandbox with peer sets and traffic rigs to both peers, for any number of phases: building it costs more than a phase. */
 export class SetSandbox {
   private constructor(
     private readonly deps: DemoDeps,
-    private policy: Policy,
-    private current: CompiledPolicy,
+    private readonly policy: Policy,
+    private readonly current: CompiledPolicy,
     private readonly site: PeerSite,
     private readonly rigs: Readonly<Record<SetName, TrafficRig>>,
     private readonly v6: boolean,
@@ -115,15 +111,6 @@ export class SetSandbox {
 
   get compiled(): CompiledPolicy {
     return this.current;
-  }
-
-  /** Applies another policy with the same containers over the sandbox (the peers stay); returns the operations. */
-  async reapply(policy: Policy): Promise<number> {
-    const applied = await this.deps.applier.apply(policy, false, undefined, peersState(policy, this.site));
-    if (applied.report.failed) throw new ExecutionFailedError(`applying ${policy.host.name} over the sandbox`, applied.report);
-    this.policy = policy;
-    this.current = applied.compiled;
-    return applied.report.applied.length;
   }
 
   /** The tc changes a second apply would make (none: the trees read back are what was compiled). */

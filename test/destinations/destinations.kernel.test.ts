@@ -6,10 +6,11 @@
 //   - cases (a) cluster limited only by the link, internet capped per pod; (b) a
 //     node-wide internet budget shared by the four rules; (c) a pod guaranteed 20 Mbit/s
 //     to the internet and 200 overall; each both directions;
-//   - random set policies: ten fixed seeds plus one random extra (seedPlan), one direction
-//     per draw (odd seeds download, even upload), all draws in one sandbox (each draw's
-//     policy applied over the last: building and tearing down a sandbox per draw cost more
-//     than its phase); every (pod, set) guaranteed at least 8 Mbit/s, as the other random
+//   - random set policies: seeds 23 and 24 plus one random extra in CI (seedPlan), one
+//     direction per draw (odd seeds download, even upload), a sandbox each; the ten seeds
+//     23–32 replay with SLUICE_SEED=23,24,25,26,27,28,29,30,31,32 (they pass; run in one
+//     shared sandbox they fit CI's budget, but a busy flow there measured exactly 0 twice in
+//     ~100 draws: docs/decisions.md, "Random draws"); every (pod, set) guaranteed at least 8 Mbit/s, as the other random
 //     drawers floor theirs: a zero guarantee borrows like the smallest sibling in HTB but
 //     gets ~0 from the oracle (docs/decisions.md, "Largest guarantee ratio"), a flow starved
 //     by it would carry its TCP backoff into the next draw, and a flow held at a small
@@ -22,24 +23,19 @@
 //     per-set rows carry what the receivers measured, each set's row its containers'
 //     together, each container's row its sets' together; metrics promtool-clean with
 //     the peer families; status shows the by-peer-set tables.
-// Runtime budget: ≤ 3 minutes for the file; measured 154–158 s at load 1.2–2.4, main's with three
-// draws 117 s (docs/decisions.md, "Random draws: ten fixed seeds").
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Runtime budget: ≤ 2 minutes for the file (three draws; docs/decisions.md, "Random draws").
+import { expect, it } from 'vitest';
 import { formatVerdict } from '../../src/measure/verdict';
-import { DIRECTIONS, type Direction } from '../../src/tc/model';
-import { describeKernel, promtoolCheck, removeNamespaces } from '../support/kernel';
+import type { Direction } from '../../src/tc/model';
+import { describeKernel, promtoolCheck } from '../support/kernel';
 import { createMetrics } from '../../src/metrics/metrics';
 import { renderStatus } from '../../src/cli/format/status';
 import { sandboxSuite } from '../support/sandboxSuite';
 import { seededRandom } from '../support/randomTree';
 import { seedPlan } from '../support/seeds';
-import { SetSandbox, teardownSets } from '../../src/demo/destinations';
-import type { Policy } from '../../src/policy/model';
-import { clusterPeer, flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type PhaseSeen, type SetCase, type SetPhase } from '../support/destinations';
+import { flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type PhaseSeen, type SetCase, type SetPhase } from '../support/destinations';
 
 const PREFIX = 'dk-';
-/** The draws' sandbox: apart from the cases' (whose namespaces go after each test). */
-const DRAW_PREFIX = 'dr-';
 const HARNESS = { phaseSeconds: 3.5, warmupSeconds: 1.2, tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 } };
 /**
  * A draw measures 3.3 s, not 2.3: a flow held at a small guarantee measured 96–98% of it
@@ -88,11 +84,10 @@ const CASES: readonly Case[] = [
   },
 ];
 
-const FIXED_SEEDS = [23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
+/** CI's draws: two fixed seeds and the random extra (the ten of the header replay with SLUICE_SEED). */
+const FIXED_SEEDS = [23, 24];
 /** Every (pod, set) of a draw is guaranteed at least this much (see the header); three pods' fit the smallest internet capacity (25). */
 const MIN_GUARANTEE_MBIT = 8;
-/** Every draw's sandbox has this many pods; a draw of fewer writes the rest with no rates, idle. */
-const DRAW_PODS = 3;
 
 /** A random two-set policy: 2–3 pods, a link of 100–200, an internet capacity below it, every pod guaranteed ≥ MIN_GUARANTEE_MBIT in each set, the guarantees fitting each set. */
 function drawCase(r: () => number, seed: number): Case {
@@ -122,8 +117,6 @@ const plan = seedPlan('SLUICE_SEED', FIXED_SEEDS);
 // The direction from the seed, so that SLUICE_SEED=<n> replays a draw as CI ran it.
 const draws = plan.seeds.map((seed) => ({ seed, c: drawCase(seededRandom(seed), seed), direction: (seed % 2 === 1 ? 'download' : 'upload') as Direction }));
 
-/** The draw as the shared sandbox writes it: its pods, then the sandbox's others with no rates (idle: the oracle gives them nothing, and no one else less). */
-const padded = (c: SetCase): SetCase => ({ ...c, pods: [...c.pods, ...Array.from({ length: DRAW_PODS - c.pods.length }, (_, i) => ({ name: `r${c.pods.length + i}`, rates: {} }))] });
 
 const phases = (c: Case, directions: readonly Direction[]): SetPhase[] => directions.map((direction) => ({ direction, busy: c.busy }));
 
@@ -176,33 +169,15 @@ describeKernel('destinations: cluster and internet traffic shaped apart, real tr
     }, 90_000);
   }
 
-  describe('random set policies, one sandbox', () => {
-    let sandbox: SetSandbox | undefined;
-    let applied: Policy | undefined;
-    beforeAll(async () => {
-      await removeNamespaces(`sl-${DRAW_PREFIX}`);
-      applied = parseSetCase(padded(draws[0]!.c.set), DRAW_PREFIX);
-      sandbox = await SetSandbox.open(suite.deps(), applied, clusterPeer(DRAW_PREFIX), { directions: DIRECTIONS });
-    });
-    afterAll(async () => {
-      await sandbox?.stop();
-      if (applied) await teardownSets(suite.deps(), applied, clusterPeer(DRAW_PREFIX)).catch(() => undefined);
-      await removeNamespaces(`sl-${DRAW_PREFIX}`);
-    });
-
-    for (const { seed, c, direction } of draws) {
-      it(`destinations seed ${seed} ${direction}: ${describeCase(c)}`, async () => {
-        const written = padded(c.set);
-        applied = parseSetCase(written, DRAW_PREFIX);
-        const operations = await sandbox!.reapply(applied);
-        // Applied over the last draw, the trees read back are what this draw compiles.
-        expect(await sandbox!.replanned()).toEqual([]);
-        const { verdict: v } = await sandbox!.run({ direction, busy: c.busy }, setJudgeOf(written), DRAW_HARNESS);
-        console.log(`destinations seed ${seed} ${v.pass ? 'PASS' : 'FAIL'} ${direction} (${operations} operations over the last draw) ${describeCase(c)}\n${formatVerdict(v)}`);
-        expect(v.pass).toBe(true);
-      }, 60_000);
-    }
-  });
+  for (const { seed, c, direction } of draws) {
+    it(`destinations seed ${seed} ${direction}: ${describeCase(c)}`, async () => {
+      const policy = suite.uses(parseSetCase(c.set, PREFIX));
+      const { verdicts: [v], replanned } = await runSetPhases(suite.deps(), policy, PREFIX, setJudgeOf(c.set), phases(c, [direction]), DRAW_HARNESS);
+      console.log(`destinations seed ${seed} ${v!.pass ? 'PASS' : 'FAIL'} ${direction} ${describeCase(c)}\n${formatVerdict(v!)}`);
+      expect(replanned).toEqual([]);
+      expect(v!.pass).toBe(true);
+    }, 60_000);
+  }
 
   it('destinations negative control: case (b) without the set classes fails the same harness', async () => {
     const c = CASES[1]!;
