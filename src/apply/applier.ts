@@ -203,9 +203,9 @@ export class Applier {
    * ADD, that is the pod's classes, queues and filters and its siblings' new quanta,
    * before the ADD is answered. Compiled against the last observation, so every other
    * workload keeps its class ids and addresses. Skipped (nothing sent) whenever that base
-   * is not known to hold: before a first apply, after a refusal, in per-device mode (the
-   * control loop sets ceilings from an observation), or for a change that removes
-   * anything. A refusal leaves the record as it was plus what was made, and the next
+   * is not known to hold: before a first apply, after a refusal or another change (until
+   * an apply observes again), in per-device mode (the control loop sets ceilings from an
+   * observation), or for a change that removes anything. A refusal leaves the record as it was plus what was made, and the next
    * apply, which observes, converges: the caller runs it after this in any case.
    */
   async applyChange(policy: Policy, extra?: KernelState): Promise<ChangeOutcome> {
@@ -232,9 +232,9 @@ export class Applier {
       // Sluice's (EEXIST). Only what was made stays recorded as Sluice's.
       const made = recordAhead(record, recordBase, createdObjects(report.applied));
       if (made !== ahead) await this.store.write(made);
-      return { kind: 'applied', plan, report };
     }
-    this.applied = { ...applied, state };
+    // One change per apply: a second one compiled against the same observation could
+    // place the first one's workloads anew (their objects were never observed).
     return { kind: 'applied', plan, report };
   }
 

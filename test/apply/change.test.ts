@@ -65,7 +65,7 @@ function setup(): { kernel: MemoryKernel; store: MemoryOwnershipStore; applier: 
 }
 
 describe('Applier.applyChange (a change applied without observing)', () => {
-  it("makes the new workload's objects, recorded ahead, and a full apply after it finds nothing to do", async () => {
+  it("makes the new workload's objects, recorded ahead, once per apply, and a full apply after it finds nothing to do", async () => {
     const { kernel, store, applier } = setup();
     expect((await applier.apply(without('batch'))).report.failed).toBeUndefined();
     const before = new Map(kernel.objects);
@@ -78,6 +78,8 @@ describe('Applier.applyChange (a change applied without observing)', () => {
     for (const k of before.keys()) expect(kernel.objects.has(k)).toBe(true);
     const recorded = JSON.stringify(await store.read(full.host.name));
     expect(recorded).toContain('sl-batch');
+    // One change per apply: the next waits for an apply that observes what this one made.
+    expect(await applier.applyChange(full)).toMatchObject({ kind: 'skipped', reason: 'no apply to build on' });
     // The tick that follows observes and diffs: the change left nothing for it.
     expect((await applier.apply(full)).plan).toEqual([]);
   });
