@@ -72,13 +72,11 @@ export class Applier {
   private viewed: { readonly revision: string; readonly record: OwnershipRecord | undefined; readonly desired: KernelState; readonly view: OwnershipView } | undefined;
   private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } | undefined;
   private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
-  /** The observation the last plan compiled against. */
-  private lastObservation: ObservedState | undefined;
   /**
    * What the last apply left in the kernel, in full and without a refusal: the base
    * `applyChange` diffs against. Gone after any refusal, until an apply succeeds again.
    */
-  private applied: { readonly host: string; readonly state: KernelState; readonly observation: ObservedState; readonly pinned: readonly KernelObject[]; readonly shared: ReadonlySet<string> } | undefined;
+  private applied: { readonly host: string; readonly state: KernelState; readonly pinned: readonly KernelObject[]; readonly shared: ReadonlySet<string> } | undefined;
 
   constructor(
     private readonly kernel: KernelPort,
@@ -107,7 +105,6 @@ export class Applier {
     const host = policy.host;
     if (host.external && !everything.links.some((l) => l.netns === host.netns && l.name === host.bridge)) throw new BridgeMissingError(host.name, host.bridge, host.netns);
     const compiled = this.compiler.compile(policy, { observed: everything, features: this.features });
-    this.lastObservation = everything;
     const merged = extra ? this.merge(compiled.state, extra) : compiled.state;
     const ownership = this.ownershipView(everything, merged, record);
     if (ownership.conflicts.length > 0) throw new ForeignObjectError(policy.host.name, ownership.conflicts);
@@ -193,27 +190,28 @@ export class Applier {
   }
 
   private remember(policy: Policy, planned: PlannedChange): void {
-    const observation = this.lastObservation;
-    this.applied = observation ? { host: policy.host.name, state: planned.compiled.state, observation, pinned: planned.kept, shared: planned.ownership.shared } : undefined;
+    this.applied = { host: policy.host.name, state: planned.compiled.state, pinned: planned.kept, shared: planned.ownership.shared };
   }
 
   /**
    * Applies what changed in the policy since the last apply, without observing: the new
    * desired state against the one the last apply left (src/plan/change.ts). For a pod's
-   * ADD, that is the pod's classes, queues and filters and its siblings' new quanta,
-   * before the ADD is answered. Compiled against the last observation, so every other
-   * workload keeps its class ids and addresses. Skipped (nothing sent) whenever that base
-   * is not known to hold: before a first apply, after a refusal or another change (until
-   * an apply observes again), in per-device mode (the control loop sets ceilings from an
-   * observation), or for a change that removes anything. A refusal leaves the record as it was plus what was made, and the next
-   * apply, which observes, converges: the caller runs it after this in any case.
+   * ADD: the pod's classes, queues and filters and its siblings' new quanta, before the
+   * ADD is answered. Compiled against that state as if observed (it is what the kernel
+   * holds after the apply; the observation before the apply is not, when the apply
+   * changed anything), so every other workload keeps its class ids and addresses.
+   * Skipped (nothing sent) whenever that base is not known to hold: before a first
+   * apply, after a refusal or another change (until an apply observes again), in
+   * per-device mode (the control loop sets ceilings from an observation), or for a
+   * change that removes anything. A refusal leaves the record as it was plus what was
+   * made; the next apply, which observes, converges (the caller runs it after this).
    */
   async applyChange(policy: Policy, extra?: KernelState): Promise<ChangeOutcome> {
     const applied = this.applied;
     if (!applied || applied.host !== policy.host.name) return { kind: 'skipped', reason: 'no apply to build on' };
     if (policy.host.mode === 'per-device') return { kind: 'skipped', reason: 'per-device: the control loop sets ceilings' };
     if (bridgePortsNeeded(policy) > BRIDGE_MAX_PORTS) return { kind: 'skipped', reason: 'the bridge is full' };
-    const compiled = this.compiler.compile(policy, { observed: applied.observation, features: this.features });
+    const compiled = this.compiler.compile(policy, { observed: applied.state, features: this.features });
     const state = this.pin(extra ? this.merge(compiled.state, extra) : compiled.state, applied.pinned);
     const change = planChange(state, applied.state);
     if (change.kind === 'skip') return { kind: 'skipped', reason: change.reason };

@@ -113,4 +113,16 @@ describe('Applier.applyChange (a change applied without observing)', () => {
     expect((await applier.apply(full)).plan).toEqual([]);
     expect(await applier.applyChange(full)).toEqual({ kind: 'applied', plan: [], report: { applied: [], skipped: [] } });
   });
+
+  it('after an apply that added a workload, the change builds on what that apply left, not on what it saw before', async () => {
+    const { applier } = setup();
+    const only = (...names: string[]): Policy => ({ ...full, containers: full.containers.filter((c) => names.includes(c.name)) });
+    await applier.apply(only('web', 'backup'));
+    // A tick adds api: the observation it compiled against has no api in it.
+    expect((await applier.apply(only('web', 'api', 'backup'))).plan.length).toBeGreaterThan(0);
+    const outcome = await applier.applyChange(full);
+    if (outcome.kind !== 'applied') throw new Error(outcome.reason);
+    expect(outcome.plan.filter((op) => op.op !== 'create' && JSON.stringify(op.object).includes('"sl-api"'))).toEqual([]);
+    expect((await applier.apply(full)).plan).toEqual([]);
+  });
 });
