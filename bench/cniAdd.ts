@@ -98,7 +98,7 @@ async function answering(): Promise<{ server: Server; reloads: () => number }> {
   let reloads = 0;
   const server = await serveControl(socket, async (request) => {
     if (request.cmd !== 'cni') throw new Error(`unexpected ${request.cmd}`);
-    return answerCni(request, () => reloads++);
+    return answerCni(request, { reloadSoon: () => reloads++, shapeSoon: () => Promise.resolve(void reloads++) });
   });
   return { server, reloads: () => reloads };
 }

@@ -45,8 +45,13 @@ export interface SluiceNode {
   readonly binDir: string;
   readonly stateDir: string;
   readonly controlSocket: string;
-  /** Resolves once every address has its download and upload classes, as CHECK reads them. */
-  shaped(addresses: readonly string[], timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once every address has its download and upload classes, as CHECK reads them,
+   * with the time (performance.now()) the read that found them started: they were in
+   * the kernel by then. Not when it returned: a read of the namespace beside 100 pods
+   * took tens of ms under load, racing serve's tick for the two cores.
+   */
+  shaped(addresses: readonly string[], timeoutMs?: number): Promise<number>;
   /** Stops serve alone (as SIGTERM does): enforcement stays, ADDs fall back to the Node plugin. */
   stopServe(): Promise<void>;
   stop(): Promise<void>;
@@ -182,8 +187,9 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
     async shaped(addresses, timeoutMs = 30_000) {
       const end = performance.now() + timeoutMs;
       for (;;) {
+        const readAt = performance.now();
         const missing = await problems(addresses);
-        if (missing.length === 0) return;
+        if (missing.length === 0) return readAt;
         if (performance.now() > end) throw new Error(`Sluice did not shape the pods within ${timeoutMs} ms: ${missing.join('; ')}`);
         await sleep(POLL_MS);
       }

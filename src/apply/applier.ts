@@ -10,6 +10,7 @@ import { BRIDGE_MAX_PORTS, bridgePortsNeeded } from '../shape/namespaces';
 import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
+import { planChange } from '../plan/change';
 import type { Plan } from '../tc/operation';
 import type { Policy } from '../policy/model';
 import { emptyKernelState, HOST_NETNS, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
@@ -44,6 +45,12 @@ export interface ApplyOutcome extends PlannedChange {
   readonly report: ExecutionReport;
 }
 
+/** What applying a change without observing did (`applyChange`). */
+export type ChangeOutcome =
+  | { readonly kind: 'applied'; readonly plan: Plan; readonly report: ExecutionReport }
+  /** Nothing sent: the next tick converges as it always did. */
+  | { readonly kind: 'skipped'; readonly reason: string };
+
 export interface ConvergeOutcome {
   readonly observed: ObservedState;
   readonly plan: Plan;
@@ -65,6 +72,11 @@ export class Applier {
   private viewed: { readonly revision: string; readonly record: OwnershipRecord | undefined; readonly desired: KernelState; readonly view: OwnershipView } | undefined;
   private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } | undefined;
   private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
+  /**
+   * What the last apply left in the kernel, in full and without a refusal: the base
+   * `applyChange` diffs against. Gone after any refusal, until an apply succeeds again.
+   */
+  private applied: { readonly host: string; readonly state: KernelState; readonly pinned: readonly KernelObject[]; readonly shared: ReadonlySet<string> } | undefined;
 
   constructor(
     private readonly kernel: KernelPort,
@@ -158,18 +170,70 @@ export class Applier {
     const record = await this.store.read(policy.host.name);
     const base = await this.planWith(policy, withStats, extra, record);
     const planned = adjust ? withState(base, adjust(base)) : base;
-    if (planned.plan.length === 0 && record?.objects) return { ...planned, report: { applied: [], skipped: [] } };
+    if (planned.plan.length === 0 && record?.objects) {
+      this.remember(policy, planned);
+      return { ...planned, report: { applied: [], skipped: [] } };
+    }
     // Written (and synced) before anything is sent: if the kernel refuses halfway, or the
     // process dies, the next apply or destroy still knows every object this run may have made.
     const recordBase = baseOf(policy);
     const ahead = recordAhead(record, recordBase, createdObjects(planned.plan), record?.objects ? [] : ownedObjects(planned.ownership));
     if (ahead !== record) await this.store.write(ahead);
+    this.applied = undefined;
     const report = planned.plan.length === 0 ? { applied: [], skipped: [] } : await this.kernel.execute(planned.plan);
     if (!report.failed) {
       const settled = recordSettled(ahead, recordBase, this.keysOf(planned.compiled.state));
       if (settled !== ahead) await this.store.write(settled);
+      this.remember(policy, planned);
     }
     return { ...planned, report };
+  }
+
+  private remember(policy: Policy, planned: PlannedChange): void {
+    this.applied = { host: policy.host.name, state: planned.compiled.state, pinned: planned.kept, shared: planned.ownership.shared };
+  }
+
+  /**
+   * Applies what changed in the policy since the last apply, without observing: the new
+   * desired state against the one the last apply left (src/plan/change.ts). For a pod's
+   * ADD: the pod's classes, queues and filters and its siblings' new quanta, before the
+   * ADD is answered. Compiled against that state as if observed (it is what the kernel
+   * holds after the apply; the observation before the apply is not, when the apply
+   * changed anything), so every other workload keeps its class ids and addresses.
+   * Skipped (nothing sent) whenever that base is not known to hold: before a first
+   * apply, after a refusal or another change (until an apply observes again), in
+   * per-device mode (the control loop sets ceilings from an observation), or for a
+   * change that removes anything. A refusal leaves the record as it was plus what was
+   * made; the next apply, which observes, converges (the caller runs it after this).
+   */
+  async applyChange(policy: Policy, extra?: KernelState): Promise<ChangeOutcome> {
+    const applied = this.applied;
+    if (!applied || applied.host !== policy.host.name) return { kind: 'skipped', reason: 'no apply to build on' };
+    if (policy.host.mode === 'per-device') return { kind: 'skipped', reason: 'per-device: the control loop sets ceilings' };
+    if (bridgePortsNeeded(policy) > BRIDGE_MAX_PORTS) return { kind: 'skipped', reason: 'the bridge is full' };
+    const compiled = this.compiler.compile(policy, { observed: applied.state, features: this.features });
+    const state = this.pin(extra ? this.merge(compiled.state, extra) : compiled.state, applied.pinned);
+    const change = planChange(state, applied.state);
+    if (change.kind === 'skip') return { kind: 'skipped', reason: change.reason };
+    const plan = change.plan;
+    if (plan.length === 0) return { kind: 'applied', plan, report: { applied: [], skipped: [] } };
+    if (touchesShared(plan, applied.shared).length > 0) return { kind: 'skipped', reason: 'the change touches objects Sluice shares' };
+    const record = await this.store.read(policy.host.name);
+    const recordBase = baseOf(policy);
+    // Ahead, as apply does: a process that dies halfway still knows what it may have made.
+    const ahead = recordAhead(record, recordBase, createdObjects(plan));
+    if (ahead !== record) await this.store.write(ahead);
+    this.applied = undefined;
+    const report = await this.kernel.execute(plan);
+    if (report.failed) {
+      // Not observed first: a create the kernel refused may have met an object that is not
+      // Sluice's (EEXIST). Only what was made stays recorded as Sluice's.
+      const made = recordAhead(record, recordBase, createdObjects(report.applied));
+      if (made !== ahead) await this.store.write(made);
+    }
+    // One change per apply: a second one compiled against the same observation could
+    // place the first one's workloads anew (their objects were never observed).
+    return { kind: 'applied', plan, report };
   }
 
   /**

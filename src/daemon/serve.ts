@@ -34,6 +34,17 @@ export interface DaemonHooks {
   onUnshaped?(unshaped: readonly UnshapedWorkload[]): void;
 }
 
+/** A reload asked for and not started yet: later asks join it. */
+interface QueuedReload {
+  readonly reasons: string[];
+  done: Promise<boolean>;
+  /** Some ask wants the change applied before the tick (a pod's ADD). */
+  change: boolean;
+  /** Settled once the change is applied, or could not be, or the reload failed. */
+  readonly shaped: Promise<void>;
+  readonly settle: () => void;
+}
+
 export class Daemon {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -42,7 +53,7 @@ export class Daemon {
   private control: Server | undefined;
   private stopFollowing: Stop | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
-  private queued: { reasons: string[]; done: Promise<boolean> } | undefined;
+  private queued: QueuedReload | undefined;
   private unshaped: readonly UnshapedWorkload[] = [];
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
@@ -97,21 +108,43 @@ export class Daemon {
    * parallel ADDs cost a few reloads, not 100.
    */
   reloadSoon(reason: string): Promise<boolean> {
-    if (this.queued) {
-      this.queued.reasons.push(reason);
-      return this.queued.done;
-    }
-    const queued: { reasons: string[]; done: Promise<boolean> } = { reasons: [reason], done: Promise.resolve(false) };
-    this.queued = queued;
-    queued.done = this.reloads.then(() => {
-      this.queued = undefined;
-      return this.reloadNow(queued.reasons.join(', '));
-    });
-    this.reloads = queued.done.catch(() => false);
-    return queued.done;
+    return this.enqueue(reason).done;
   }
 
-  private async reloadNow(reason: string): Promise<boolean> {
+  /**
+   * As reloadSoon, and the reload applies the change before its tick, without observing
+   * (Reconciler.applyChange): settled once that is done (or could not be), before the tick.
+   * serve answers a pod's ADD then, so that the pod is shaped when its ADD returns.
+   */
+  shapeSoon(reason: string): Promise<void> {
+    const queued = this.enqueue(reason);
+    queued.change = true;
+    return queued.shaped;
+  }
+
+  private enqueue(reason: string): QueuedReload {
+    if (this.queued) {
+      this.queued.reasons.push(reason);
+      return this.queued;
+    }
+    let settle = (): void => undefined;
+    const shaped = new Promise<void>((resolve) => (settle = resolve));
+    const queued: QueuedReload = { reasons: [reason], done: Promise.resolve(false), change: false, shaped, settle: () => settle() };
+    this.queued = queued;
+    queued.done = this.reloads.then(async () => {
+      this.queued = undefined;
+      try {
+        return await this.reloadNow(queued.reasons.join(', '), queued.change ? queued.settle : undefined);
+      } finally {
+        queued.settle();
+      }
+    });
+    this.reloads = queued.done.catch(() => false);
+    return queued;
+  }
+
+  /** `changed`: apply the change without observing first, then call it (before the tick). */
+  private async reloadNow(reason: string, changed?: () => void): Promise<boolean> {
     let loaded: PolicyLoad;
     try {
       loaded = await this.source.load();
@@ -130,6 +163,11 @@ export class Daemon {
     this.setUnshaped(loaded.unshaped);
     this.armSchedules(loaded.policy);
     this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
+    if (changed) {
+      const change = await this.reconciler.applyChange();
+      this.logger.log('debug', 'change applied before the tick', { reason, ...change });
+      changed();
+    }
     await this.runTick();
     return true;
   }
@@ -196,7 +234,7 @@ export class Daemon {
         void this.reloadSoon(request.reason);
         return { queued: true };
       case 'cni':
-        return answerCni(request, (reason) => void this.reloadSoon(reason));
+        return answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon: (reason) => this.shapeSoon(reason) });
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }

@@ -35,6 +35,14 @@ export interface TickResult {
   readonly error?: { readonly kind: 'terminal' | 'transient'; readonly message: string; readonly code: string };
 }
 
+/** What `applyChange` did: the operations sent, or why it sent none. */
+export interface ChangeResult {
+  readonly durationMs: number;
+  readonly operations: number;
+  readonly skipped?: string;
+  readonly error?: string;
+}
+
 export interface ReconcilerOptions extends WindowOptions {
   /** Read counters every tick (for status and metrics). */
   readonly withStats?: boolean;
@@ -51,6 +59,8 @@ export class Reconciler {
   private lastTick: TickResult | undefined;
   private readonly rates = new RateEstimator();
   private running: Promise<TickResult> | undefined;
+  /** An applyChange in progress: a tick starts after it. */
+  private changing: Promise<unknown> | undefined;
 
   constructor(
     private readonly applier: Applier,
@@ -71,10 +81,47 @@ export class Reconciler {
 
   /** One observe → diff → execute pass; concurrent callers share the running tick. */
   tick(): Promise<TickResult> {
-    this.running ??= this.runTick().finally(() => {
-      this.running = undefined;
-    });
+    this.running ??= (this.changing ?? Promise.resolve())
+      .then(() => this.runTick())
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
+  }
+
+  /**
+   * Applies what the policy set last changed, without observing (Applier.applyChange),
+   * after any running tick and before the next. Never throws: whatever it could not do,
+   * the next tick does, as it did before this existed. Schedule windows are applied as
+   * the tick would; per-device mode is skipped (the loop's ceilings need counters).
+   */
+  async applyChange(): Promise<ChangeResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.runChange();
+    this.changing = run;
+    try {
+      return await run;
+    } finally {
+      if (this.changing === run) this.changing = undefined;
+    }
+  }
+
+  private async runChange(): Promise<ChangeResult> {
+    const started = this.clock.monotonic();
+    const base = this.policy;
+    if (!base) return { durationMs: 0, operations: 0, skipped: 'no policy yet' };
+    const effective = applyWindows(base, activeWindows(base.schedules, this.clock.now(), this.options));
+    try {
+      const outcome = await this.applier.applyChange(effective, this.options.extra);
+      const durationMs = this.clock.monotonic() - started;
+      if (outcome.kind === 'skipped') return { durationMs, operations: 0, skipped: outcome.reason };
+      const failed = outcome.report.failed;
+      if (failed) this.logger.log('info', 'a change applied without observing was refused; the tick converges', { operation: describeOperation(failed.operation), error: failed.error.message });
+      return { durationMs, operations: outcome.report.applied.length, ...(failed ? { error: failed.error.message } : {}) };
+    } catch (e) {
+      this.logger.log('warn', 'applying a change without observing failed; the tick converges', { error: (e as Error).message });
+      return { durationMs: this.clock.monotonic() - started, operations: 0, error: (e as Error).message };
+    }
   }
 
   private async runTick(): Promise<TickResult> {

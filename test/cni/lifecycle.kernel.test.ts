@@ -1,10 +1,14 @@
 // The sluice CNI plugin chained after the reference bridge + host-local plugins, run the
 // way a runtime runs it, with `serve` shaping what it records: ADD → shaped within a
 // tick (the tick is a minute: the plugin's poke does it), CHECK passes, then fails once
-// the shaping is removed, DEL twice → unshaped and gone, GC removes stale attachments.
+// the shaping is removed; one more pod is shaped when its ADD returns; DEL twice →
+// unshaped and gone, GC removes stale attachments.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import type { ChangeOutcome } from '../../src/apply/applier';
+import { objectKey } from '../../src/tc/identity';
+import { stateLists } from '../../src/tc/model';
 import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, cniTestbed, type PodSpec, until } from '../support/cni';
 import { describeKernel, sh } from '../support/kernel';
 
@@ -24,7 +28,7 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
     }
   };
 
-  it('ADD → shaped within a tick; CHECK; DEL twice → gone; GC', async () => {
+  it('ADD → shaped within a tick; CHECK; one more pod shaped when its ADD returns; DEL twice → gone; GC', async () => {
     const daemon = (bed.daemon = await rig.serve(bed.applier, TICK_MS));
     const web: PodSpec = { name: 'web', bandwidth: { ingressRate: 20_000_000, egressRate: 10_000_000 }, annotations: { 'sluice.dev/download-guarantee': '5mbit', 'sluice.dev/upload-priority': '1' } };
     await rig.createPod('web');
@@ -47,9 +51,42 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
     await daemon.runTick();
     expect((await rig.check(web)).code).toBe(0);
 
+    // One more pod: shaped when its ADD returns. serve applies the pod's objects (the
+    // change since its last apply, without observing) before it answers; the tick follows.
+    const changes: ChangeOutcome[] = [];
+    const applyChange = bed.applier.applyChange.bind(bed.applier);
+    bed.applier.applyChange = async (policy, extra) => {
+      const outcome = await applyChange(policy, extra);
+      changes.push(outcome);
+      return outcome;
+    };
+    const webClass = await classOf(address);
+    const ownedKeys = async (): Promise<string[]> => stateLists(await bed.kernel.observe({ netns: [CNI_HOST_NETNS], withStats: false, external: [{ netns: CNI_HOST_NETNS, dev: CNI_BRIDGE }] })).flatMap((l) => l.map(objectKey));
+    const before = await ownedKeys();
+    const quick: PodSpec = { name: 'quick', annotations: { 'sluice.dev/download-guarantee': '3mbit' } };
+    await rig.createPod('quick');
+    const quickAddress = addressOf(await rig.add(quick));
+    expect(await classOf(quickAddress)).toBeDefined();
+    expect(changes).toHaveLength(1);
+    const change = changes[0]!;
+    if (change.kind !== 'applied') throw new Error(`the change was not applied before the answer: ${change.reason}`);
+    expect(change.report.failed).toBeUndefined();
+    // Both directions' classes and filters were the change's own creates (not the tick's).
+    const created = change.report.applied.filter((op) => op.op === 'create').map((op) => op.object.type);
+    expect(created.filter((t) => t === 'class').length).toBeGreaterThanOrEqual(2);
+    expect(created.filter((t) => t === 'filter').length).toBeGreaterThanOrEqual(2);
+    expect(change.report.applied.every((op) => op.op !== 'delete')).toBe(true);
+    expect((await rig.check(quick)).code).toBe(0);
+    // Nothing else disturbed: web keeps its class, every object there before is still there.
+    expect(await classOf(address)).toBe(webClass);
+    const after = new Set(await ownedKeys());
+    expect(before.filter((k) => !after.has(k))).toEqual([]);
+    expect((await rig.check(web)).code).toBe(0);
+
     // DEL, twice: each plugin succeeds both times; the pod is unshaped and its record gone.
     for (let i = 0; i < 2; i++) expect((await rig.del(web)).map((o) => o.code)).toEqual([0, 0]);
-    await until(`${address} unshaped`, async () => (await classOf(address)) === undefined);
+    expect((await rig.del(quick)).map((o) => o.code)).toEqual([0, 0]);
+    await until(`${address} unshaped`, async () => (await classOf(address)) === undefined && (await classOf(quickAddress)) === undefined);
     expect(records()).toEqual([]);
 
     // GC: two pods recorded, the runtime knows only one; the other's record and classes go.

@@ -57,7 +57,7 @@ async function serve(refuse = false): Promise<void> {
       if (nl < 0) return;
       const request = JSON.parse(buffer.slice(0, nl)) as ControlRequest;
       requests.push(request);
-      const answered = request.cmd !== 'cni' || refuse ? Promise.resolve({ ok: false, error: `unknown request ${request.cmd}` }) : answerCni(request, (reason) => reloads.push(reason)).then((result) => ({ ok: true, result }));
+      const answered = request.cmd !== 'cni' || refuse ? Promise.resolve({ ok: false, error: `unknown request ${request.cmd}` }) : answerCni(request, { reloadSoon: (reason) => reloads.push(reason), shapeSoon: (reason) => Promise.resolve(void reloads.push(reason)) }).then((result) => ({ ok: true, result }));
       void answered.then((response) => conn.write(`${JSON.stringify(response)}\n`));
     });
   });
