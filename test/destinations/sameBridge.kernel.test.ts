@@ -7,17 +7,19 @@
 // the wire rate HTB counts) and at least 85% of it (so it is shaped, not broken). A second
 // plan has nothing to change (the isolation and the bridge's sysctls read back as
 // written). Negative control: the same sandbox with the ports not isolated (switched):
-// a → b runs far above b's download ceiling. IPv4 only: a dual-stack host keeps its ports
+// a → b and b → a run far above b's ceilings; applying the policy again isolates the two
+// ports again, and changes nothing else. IPv4 only: a dual-stack host keeps its ports
 // switched (docs/decisions.md, "Traffic between two containers on the same bridge").
 // Runtime budget: ≤ 25 s (one sandbox, two 3 s phases).
 import { expect, it } from 'vitest';
 import type { PlannedChange } from '../../src/apply/applier';
+import { PEER_NETNS, peerState } from '../../src/demo/peer';
 import { buildSandbox } from '../../src/demo/run';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import type { Direction, KernelState } from '../../src/tc/model';
+import type { Direction, KernelObject, KernelState } from '../../src/tc/model';
 import { describeKernel } from '../support/kernel';
 import { sandboxHostText } from '../support/randomPolicy';
 import { sandboxSuite } from '../support/sandboxSuite';
@@ -68,6 +70,9 @@ async function bothWays(rig: TrafficRig): Promise<{ aToB: number; bToA: number }
   return out;
 }
 
+/** A link or tc object of the sandbox, not of the demo peer (its namespace, and its end in the host, named alike). */
+const isSandboxDeviceObject = (o: KernelObject): boolean => (o.type === 'link' ? o.name !== PEER_NETNS && o.netns !== PEER_NETNS : o.type === 'qdisc' || o.type === 'class' || o.type === 'filter');
+
 /** The ports as the negative control has them: not isolated (frames switched port to port). */
 const switched = (p: PlannedChange): KernelState => ({ ...p.compiled.state, links: p.compiled.state.links.map((l) => (l.isolated ? { ...l, isolated: false } : l)) });
 
@@ -78,7 +83,8 @@ describeKernel('same bridge: traffic between two containers shaped by both class
     const policy = suite.uses(parsed());
     const deps = suite.deps();
     const compiled = await buildSandbox(deps, policy, () => undefined);
-    const { plan } = await deps.applier.plan(policy);
+    // The demo peer beside the sandbox (buildSandbox's) as extra, or the plan would remove it.
+    const { plan } = await deps.applier.plan(policy, false, peerState(policy.host));
     expect(plan.map((op) => `${op.op} ${op.object.type}`)).toEqual([]);
     const b = policy.containers.find((c) => c.name === 'b')!;
     const ceilingDown = b.bandwidth.download.ceiling / MBIT;
@@ -100,6 +106,12 @@ describeKernel('same bridge: traffic between two containers shaped by both class
       console.log(`switched (negative control): a → b ${open.aToB.toFixed(1)} Mbit/s, b → a ${open.bToA.toFixed(1)}`);
       expect(open.aToB).toBeGreaterThan(2 * ceilingDown);
       expect(open.bToA).toBeGreaterThan(2 * ceilingUp);
+
+      // Drift: the policy applied again isolates both ports again, and changes no other link or tc object.
+      const repaired = await deps.applier.apply(policy);
+      // The demo peer (removed by the negative control's apply, which had no extra) is made again beside: not counted.
+      const sandboxOps = repaired.plan.filter((op) => isSandboxDeviceObject(op.object));
+      expect(sandboxOps.map((op) => `${op.op} ${op.object.type === 'link' ? op.object.name : op.object.type} ${op.op === 'change' ? op.fields.join(',') : ''}`).sort()).toEqual([`change ${a.hostDev} isolated`, `change ${bWired.hostDev} isolated`].sort());
     } finally {
       await rig.stop();
     }
