@@ -50,16 +50,28 @@ SysFailure CreateEmptyFile(const std::string& path) {
   return SysFailure{};
 }
 
+// Keys are dotted as sysctl(8) writes them: "." separates path components and "/" stands
+// for a "." inside one (a device name such as "br.0": net.ipv4.conf.br/0.forwarding).
 bool IsValidSysctlKey(const std::string& key) {
-  if (key.empty() || key.find('/') != std::string::npos) return false;
-  if (key.front() == '.' || key.back() == '.') return false;
-  return key.find("..") == std::string::npos;
+  if (key.empty() || key.front() == '.' || key.back() == '.') return false;
+  if (key.find("..") != std::string::npos) return false;
+  // No component may be "." or ".." once "/" becomes "." (a key must stay under /proc/sys).
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t end = key.find('.', start);
+    if (end == std::string::npos) end = key.size();
+    const std::string part = key.substr(start, end - start);
+    if (part == "/" || part == "//") return false;
+    start = end + 1;
+  }
+  return true;
 }
 
 std::string SysctlPath(const std::string& key) {
   std::string path = "/proc/sys/" + key;
   for (size_t i = 10; i < path.size(); ++i) {
     if (path[i] == '.') path[i] = '/';
+    else if (path[i] == '/') path[i] = '.';
   }
   return path;
 }

@@ -53,6 +53,7 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
     if (host.subnet6) p.sysctls.push({ type: 'sysctl', netns: ns, key: 'net.ipv6.conf.all.forwarding', value: '1' });
   }
   p.links.push({ type: 'link', netns: ns, name: host.bridge, up: true, spec: { kind: 'bridge' } });
+  if (routesBetweenPorts(host)) p.sysctls.push(...bridgeRoutingSysctls(ns, host.bridge, isOwnedNamespaceName(ns)));
   p.links.push({ type: 'link', netns: ns, name: host.ifb, up: true, spec: { kind: 'ifb' } });
   p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: `${host.gateway}/${parseSubnet(host.subnet).prefix}` });
   if (host.subnet6 && host.gateway6) {
@@ -60,6 +61,41 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
     p.addresses.push({ type: 'address', netns: ns, dev: host.bridge, cidr: ROUTER_LINK_LOCAL6 });
   }
   return p;
+}
+
+/**
+ * Whether the containers' ports on the bridge are isolated, so that traffic between two
+ * of them is routed through the bridge device: out of the IFB (the sender's upload class)
+ * and the bridge's egress (the receiver's download class), instead of switched port to
+ * port past both trees (docs/decisions.md, "Traffic between two containers on the same
+ * bridge"). Only on a bridge Sluice creates (never a runtime's), in shared mode (per-device
+ * mode shapes each veth, which such traffic passes anyway), and IPv4-only: an isolated
+ * port's IPv6 neighbour solicitations reach no other container, and the bridge would
+ * answer them only with a proxy entry per address, which Sluice does not make yet.
+ */
+export const routesBetweenPorts = (host: HostPolicy): boolean => !host.external && host.mode === 'shared' && !host.subnet6;
+
+/**
+ * The bridge's per-device settings that route between its isolated ports: it forwards
+ * (per device: set on the real host too, where ip_forward stays as it is), answers ARP
+ * for the other containers at once (proxy ARP back onto the port it came from, which is
+ * proxy_arp_pvlan, with no delay), and sends no ICMP redirects (a container's route to
+ * another is on-link, so it would ignore them; they are noise). All of them live and
+ * die with the bridge: deleting it removes them. In a namespace Sluice owns, redirects
+ * are off for all devices as well: the kernel sends them when either the device's or
+ * `all`'s setting says so.
+ */
+function bridgeRoutingSysctls(ns: NetnsLocator, bridge: string, ownedNetns: boolean): SysctlObject[] {
+  const key = (family: string, leaf: string): string => `net.ipv4.${family}.${bridge.replaceAll('.', '/')}.${leaf}`;
+  const on = (k: string, value: string): SysctlObject => ({ type: 'sysctl', netns: ns, key: k, value });
+  return [
+    on(key('conf', 'forwarding'), '1'),
+    on(key('conf', 'proxy_arp'), '1'),
+    on(key('conf', 'proxy_arp_pvlan'), '1'),
+    on(key('conf', 'send_redirects'), '0'),
+    on(key('neigh', 'proxy_delay'), '0'),
+    ...(ownedNetns ? [on('net.ipv4.conf.all.send_redirects', '0')] : []),
+  ];
 }
 
 /**
@@ -140,6 +176,7 @@ export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: Contai
     name: w.hostDev,
     up: true,
     master: host.bridge,
+    ...(routesBetweenPorts(host) ? { isolated: true } : {}),
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.netns },
   });
   into.links.push({

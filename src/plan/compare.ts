@@ -90,12 +90,14 @@ export function changedLinkFields(d: LinkObject, o: LinkObject): string[] {
   const mtu = d.mtu !== undefined && d.mtu !== o.mtu;
   const gso = d.gsoMaxSize !== undefined && d.gsoMaxSize !== o.gsoMaxSize;
   const master = d.master !== o.master && d.spec.kind !== 'external';
-  if (!up && !mtu && !gso && !master) return NO_FIELDS;
+  const isolated = d.isolated !== undefined && d.isolated !== (o.isolated ?? false);
+  if (!up && !mtu && !gso && !master && !isolated) return NO_FIELDS;
   const fields: string[] = [];
   if (up) fields.push('up');
   if (mtu) fields.push('mtu');
   if (gso) fields.push('gsoMaxSize');
   if (master) fields.push('master');
+  if (isolated) fields.push('isolated');
   return fields;
 }
 

@@ -77,6 +77,20 @@ export function peerUpChange(o: KernelObject, peerOf: PeerLookup): Operation | u
   return fields.length === 0 ? undefined : { op: 'change', object: peer, before: asMade, fields };
 }
 
+const ISOLATED: readonly string[] = ['isolated'];
+
+/**
+ * The change that isolates a bridge port the plan creates, or enslaves in `peerUp` (its
+ * veth's other end made as desired): a request of its own after the one that gives the
+ * port its master, since the kernel takes no port attributes with a new device or a new
+ * master (messages.ts, LinkChange.isolated).
+ */
+export function isolateChange(created: KernelObject, peerUp: Operation | undefined): Operation | undefined {
+  const port = peerUp?.op === 'change' && peerUp.fields.includes('master') ? peerUp.object : created;
+  if (port.type !== 'link' || port.isolated !== true || port.master === undefined) return undefined;
+  return { op: 'change', object: port, before: { ...port, isolated: false }, fields: ISOLATED };
+}
+
 /** Every namespace's lo: Sluice shapes none and creates none, but wants it up. */
 export const isLoopback = (o: KernelObject): o is LinkObject => o.type === 'link' && o.spec.kind === 'external' && o.name === 'lo';
 

@@ -2,13 +2,14 @@
 // by the general diff and the fresh-machine path.
 
 import type { NetnsLocator } from '../tc/model';
-import { peerUpChange, type PeerLookup } from './links';
+import { isolateChange, peerUpChange, type PeerLookup } from './links';
 import type { Operation } from '../tc/operation';
 import { createRank, type QdiscNesting } from './order';
 
 /**
  * The forward part of a plan (creates and changes) in execution order, built in one pass:
- * stable by create rank; each new veth followed by the change that brings its peer up;
+ * stable by create rank; each new veth followed by the change that brings its peer up and
+ * the one that isolates its bridge port;
  * then, after the namespaces and link creations, each namespace's operations together
  * (namespaces in order of first appearance), so the executor sends one batch per
  * namespace instead of one per operation when thousands of containers each need an
@@ -41,10 +42,10 @@ export class RankedOperations {
   ordered(peerOf: PeerLookup): Operation[] {
     const ranks = this.byRank.filter((ops) => ops !== undefined);
     const peerUps = peerUpsOf(ranks, peerOf);
-    // Link creations (one peerUps entry each) go first with the namespaces, the cgroups
+    // Link creations (two peerUps entries each) go first with the namespaces, the cgroups
     // last, everything else (peer changes included) by namespace in between.
     let total = peerUps.count;
-    let grouped = peerUps.count - peerUps.changes.length;
+    let grouped = peerUps.count - peerUps.changes.length / 2;
     let last = 0;
     for (let r = 0; r < ranks.length; r++) {
       const ops = ranks[r]!;
@@ -67,7 +68,8 @@ export class RankedOperations {
 }
 
 /**
- * For each link creation, in rank order, the change that brings its peer up (if any),
+ * For each link creation, in rank order, the change that brings its peer up and the one
+ * that isolates its bridge port (each if any, so two entries per creation),
  * and how many there are. One type per rank: the type is read once per rank.
  */
 function peerUpsOf(ranks: readonly (readonly Operation[])[], peerOf: PeerLookup): { changes: (Operation | undefined)[]; count: number } {
@@ -82,8 +84,10 @@ function peerUpsOf(ranks: readonly (readonly Operation[])[], peerOf: PeerLookup)
     for (let i = 0; i < ops.length; i++) {
       if (ops[i]!.op !== 'create') continue;
       const change = peerUpChange(ops[i]!.object, peerOf);
-      changes.push(change);
+      const isolate = isolateChange(ops[i]!.object, change);
+      changes.push(change, isolate);
       if (change) count++;
+      if (isolate) count++;
     }
   }
   return { changes, count };
@@ -110,6 +114,8 @@ function splitFirsts(ranks: readonly (readonly Operation[])[], peerUps: readonly
           out[at++] = op;
           const peerUp = peerUps[created++];
           if (peerUp) inNamespaces[g++] = peerUp;
+          const isolate = peerUps[created++];
+          if (isolate) inNamespaces[g++] = isolate;
         }
       }
     } else if (type !== 'cgroup-classid') for (let i = 0; i < ops.length; i++) inNamespaces[g++] = ops[i]!;

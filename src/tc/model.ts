@@ -46,6 +46,14 @@ export interface LinkCommon {
   readonly up: boolean;
   /** Name of the bridge this link is enslaved to, in the same namespace. */
   readonly master?: string;
+  /**
+   * A port of a bridge Sluice owns, isolated (IFLA_BRPORT_ISOLATED): it forwards frames
+   * only to the bridge device and non-isolated ports, never to another isolated port, so
+   * traffic between two containers on the bridge is routed through the bridge device and
+   * shaped by both trees (docs/decisions.md, "Traffic between two containers on the same
+   * bridge"). Absent: left as the kernel has it (observed: read only on bridge ports).
+   */
+  readonly isolated?: boolean;
 }
 
 export type LinkSpec =

@@ -277,6 +277,15 @@ describeKernel('native addon against the kernel', [], () => {
     expect(() => readSysctl(name, 'net.ipv4.no_such_key')).toThrow(KernelError);
   });
 
+  it("names a device with a dot in a sysctl key as sysctl(8) does ('/' for '.'), and refuses keys that climb out of /proc/sys", () => {
+    const name = makeNetns('sysdot');
+    execFileSync('ip', ['-n', name, 'link', 'add', 'sl-br.0', 'type', 'bridge']);
+    writeSysctl(name, 'net.ipv4.conf.sl-br/0.proxy_arp', '1');
+    expect(readSysctl(name, 'net.ipv4.conf.sl-br/0.proxy_arp')).toBe('1');
+    expect(execFileSync('ip', ['netns', 'exec', name, 'cat', '/proc/sys/net/ipv4/conf/sl-br.0/proxy_arp'], { encoding: 'utf8' }).trim()).toBe('1');
+    for (const key of ['net.ipv4.conf.//.x', 'net./.ipv4', 'net..ipv4']) expect(() => readSysctl(name, key)).toThrow(/invalid sysctl key/);
+  });
+
   it('creates an IPv4-only namespace on request: its loopback and every later device without IPv6, the host untouched', () => {
     const hostBefore = readSysctl(HOST_NETNS, 'net.ipv6.conf.default.disable_ipv6');
     const plain = makeNetns('v6');

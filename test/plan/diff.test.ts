@@ -34,8 +34,13 @@ describe('diff', () => {
     const vethCreates = plan.filter((o) => o.op === 'create' && o.object.type === 'link' && o.object.spec.kind === 'veth');
     expect(vethCreates).toHaveLength(4);
     const ups = plan.filter((o) => o.op === 'change' && o.object.type === 'link');
-    // The namespaces the plan creates come with lo up: only the veths' peers need a change.
-    expect(ups.map((o) => (o.object.type === 'link' ? o.object.name : '')).sort()).toEqual(['eth0', 'eth0', 'eth0', 'eth0']);
+    // The namespaces the plan creates come with lo up: only the veths' peers need a change,
+    // and each container's bridge port its isolation (a request after the port has its master).
+    expect(ups.map((o) => (o.object.type === 'link' ? o.object.name : '')).sort()).toEqual(['eth0', 'eth0', 'eth0', 'eth0', 'sl-api', 'sl-backup', 'sl-batch', 'sl-web']);
+    for (const port of ups.filter((o) => o.object.type === 'link' && o.object.name !== 'eth0')) {
+      expect(port).toMatchObject({ before: { isolated: false }, fields: ['isolated'] });
+      expect(plan.indexOf(port)).toBeGreaterThan(plan.findIndex((o) => o.op === 'create' && o.object === port.object));
+    }
     expect(ups.find((o) => o.object.type === 'link' && o.object.name === 'eth0')).toMatchObject({ before: { up: false }, fields: ['up'] });
     const table = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.divisor === 256);
     const link = plan.findIndex((o) => o.object.type === 'filter' && o.object.spec.kind === 'u32' && o.object.spec.link !== undefined);

@@ -26,10 +26,12 @@ export const AF_INET6 = 10;
 export const IFF_UP = 0x1;
 
 export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, GROUP: 27, NET_NS_FD: 28, LINK_NETNSID: 37, GSO_MAX_SIZE: 41 } as const;
-export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
+export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const;
 export const VETH_INFO_PEER = 1;
 /** IFLA_BR_MCAST_SNOOPING (u8) inside a bridge's IFLA_INFO_DATA. */
 export const IFLA_BR_MCAST_SNOOPING = 23;
+/** IFLA_BRPORT_ISOLATED (u8) inside a bridge port's IFLA_INFO_SLAVE_DATA (Linux 4.18). */
+export const IFLA_BRPORT_ISOLATED = 33;
 
 export const IFA = { ADDRESS: 1, LOCAL: 2, FLAGS: 8 } as const;
 /** ifa_flags: no duplicate address detection (if_addr.h). */

@@ -314,7 +314,7 @@ export class Executor {
     if (op.op === 'change') {
       const before = op.before as LinkObject;
       const masterIndex = o.master !== undefined ? await this.index(session, o.master) : before.master !== undefined ? 0 : undefined;
-      return frame(RTM.NEWLINK, NLM_F.ACK, seq, linkChangeBody({ index: await this.index(session, o.name), up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) }));
+      return frame(RTM.NEWLINK, NLM_F.ACK, seq, linkChangeBody({ index: await this.index(session, o.name), up: o.up, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(isolationChange(op.fields, o)) }));
     }
     if (o.spec.kind === 'external') return undefined;
     const masterIndex = o.master !== undefined ? await this.index(session, o.master) : undefined;
@@ -365,6 +365,15 @@ export class Executor {
       bpfProgram: (p) => this.host.bpfProgram(p),
     };
   }
+}
+
+/**
+ * A change's port isolation, when it changes and the port keeps its master: the kernel
+ * reads port attributes with the master the device has before the request, so a port
+ * put back on its bridge is isolated by the next apply (or tick), not in the same request.
+ */
+function isolationChange(fields: readonly string[], o: LinkObject): { isolated?: boolean } {
+  return fields.includes('isolated') && !fields.includes('master') ? { isolated: o.isolated === true } : {};
 }
 
 /** build() found a device it needs unknown to the session: look it up (asynchronously). */

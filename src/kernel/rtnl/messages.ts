@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { MalformedReplyError } from '../../errors';
 import { ipv6Bytes, ipv6FromBytes, isIpv6 } from '../../net/ipv6';
-import { attr, attrMap, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
-import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTM, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
+import { attr, attrMap, attrOf, NLA_TYPE_MASK, nestedPlain, readCString, readString, readU32, stringAttr, u32Attr, u8Attr } from './attrs';
+import { AF_INET, AF_INET6, AF_UNSPEC, IFA, IFA_F_NODAD, IFF_UP, IFLA, IFLA_BR_MCAST_SNOOPING, IFLA_BRPORT_ISOLATED, IFLA_INFO, NLM_F, NLMSG, NLMSGERR_ATTR_MSG, RT_SCOPE, RT_TABLE_MAIN, RTA, RTM, RTN_UNICAST, RTPROT, TCA, VETH_INFO_PEER } from './constants';
 
 export const NLMSG_HDRLEN = 16;
 
@@ -130,6 +130,12 @@ export interface LinkChange {
   readonly gsoMaxSize?: number;
   /** The device group (iproute2's `link set group`): how links are marked for a group delete. */
   readonly group?: number;
+  /**
+   * A bridge port's isolation. Only in a request of its own on a port already enslaved:
+   * the kernel reads a port's attributes with the ops of the master it has before the
+   * request (a new device's IFLA_MASTER and port attributes cannot go in one request).
+   */
+  readonly isolated?: boolean;
 }
 
 export function linkChangeBody(c: LinkChange): Buffer {
@@ -138,6 +144,7 @@ export function linkChangeBody(c: LinkChange): Buffer {
   if (c.mtu !== undefined) attrs.push(u32Attr(IFLA.MTU, c.mtu));
   if (c.masterIndex !== undefined) attrs.push(u32Attr(IFLA.MASTER, c.masterIndex));
   if (c.gsoMaxSize !== undefined) attrs.push(u32Attr(IFLA.GSO_MAX_SIZE, c.gsoMaxSize));
+  if (c.isolated !== undefined) attrs.push(nestedPlain(IFLA.LINKINFO, [stringAttr(IFLA_INFO.SLAVE_KIND, 'bridge'), nestedPlain(IFLA_INFO.SLAVE_DATA, [u8Attr(IFLA_BRPORT_ISOLATED, c.isolated ? 1 : 0)])]));
   return Buffer.concat([ifinfomsg(c.index, c.up ? IFF_UP : 0, c.up === undefined ? 0 : IFF_UP), ...attrs]);
 }
 
@@ -157,6 +164,8 @@ export interface LinkInfo {
   /** veth: the peer's ifindex (in the peer's namespace) and that namespace's id here. */
   readonly peerIndex?: number;
   readonly peerNetnsId?: number;
+  /** A bridge port: whether it is isolated (IFLA_BRPORT_ISOLATED); absent on other devices. */
+  readonly isolated?: boolean;
 }
 
 export function parseLink(msg: Buffer): LinkInfo | undefined {
@@ -167,7 +176,9 @@ export function parseLink(msg: Buffer): LinkInfo | undefined {
   const name = readString(a.get(IFLA.IFNAME));
   if (!name) return undefined;
   const info = a.get(IFLA.LINKINFO);
-  const kind = info ? readString(attrMap(info).get(IFLA_INFO.KIND)) : undefined;
+  const infoAttrs = info ? attrMap(info) : undefined;
+  const kind = infoAttrs ? readString(infoAttrs.get(IFLA_INFO.KIND)) : undefined;
+  const isolated = infoAttrs ? bridgePortIsolated(infoAttrs) : undefined;
   const master = readU32(a.get(IFLA.MASTER));
   const link = readU32(a.get(IFLA.LINK));
   const nsidAttr = a.get(IFLA.LINK_NETNSID);
@@ -183,7 +194,16 @@ export function parseLink(msg: Buffer): LinkInfo | undefined {
     ...(master ? { masterIndex: master } : {}),
     ...(link !== undefined && link !== index ? { peerIndex: link } : {}),
     ...(nsid !== undefined ? { peerNetnsId: nsid } : {}),
+    ...(isolated !== undefined ? { isolated } : {}),
   };
+}
+
+/** A bridge port's IFLA_BRPORT_ISOLATED from its IFLA_LINKINFO; undefined for a device that is no bridge's port. */
+function bridgePortIsolated(info: ReadonlyMap<number, Buffer>): boolean | undefined {
+  const data = info.get(IFLA_INFO.SLAVE_DATA);
+  if (!data || readString(info.get(IFLA_INFO.SLAVE_KIND)) !== 'bridge') return undefined;
+  const flag = attrOf(data, IFLA_BRPORT_ISOLATED);
+  return flag === undefined || flag.length < 1 ? undefined : flag.readUInt8(0) !== 0;
 }
 
 // ---------------------------------------------------------------- addresses

@@ -181,6 +181,7 @@ export function linkObjects(dumps: readonly NamespaceDump[]): LinkObject[] {
         mtu: l.mtu,
         ...(l.gsoMaxSize !== undefined ? { gsoMaxSize: l.gsoMaxSize } : {}),
         ...(l.masterIndex !== undefined && nameOf.get(l.masterIndex) ? { master: nameOf.get(l.masterIndex)! } : {}),
+        ...(l.isolated !== undefined ? { isolated: l.isolated } : {}),
         spec: specOf(l, d, veths),
       });
     }
