@@ -4,7 +4,6 @@
 // issue #23's same-bridge change), alternating in one sandbox, side by side.
 //   flock /run/sluice-dev.lock npx tsx bench/sameBridge.ts [--rounds 3] [--seconds 5]
 import { loadavg } from 'node:os';
-import type { PlannedChange } from '../src/apply/applier';
 import { Applier } from '../src/apply/applier';
 import { buildSandbox, teardownDemo } from '../src/demo/run';
 import { TrafficRig } from '../src/demo/traffic';
@@ -13,8 +12,8 @@ import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { monotonicMs } from '../src/loadgen/protocol';
 import { parsePolicyTexts } from '../src/policy/load';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
-import type { KernelState } from '../src/tc/model';
 import { nativeProbe } from '../src/wiring/runtime';
+import { forgetNeighbours, switchedPorts } from '../test/support/sameBridge';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -46,8 +45,6 @@ spec:
   capacity: { download: 10gbit, upload: 10gbit }
 ${container('a', 10)}${container('b', 11)}`;
 
-const switched = (p: PlannedChange): KernelState => ({ ...p.compiled.state, links: p.compiled.state.links.map((l) => (l.isolated ? { ...l, isolated: false } : l)) });
-
 async function main(): Promise<void> {
   const r = parsePolicyTexts([{ path: 'sameBridge.yaml', text: TEXT }]);
   if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
@@ -69,9 +66,12 @@ async function main(): Promise<void> {
     };
     console.log(`a → b goodput, Mbit/s (${seconds} s each, 1 s warmup; load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
     for (let i = 0; i < rounds; i++) {
+      // Each way from fresh neighbour entries: a stale one keeps the other path.
       await deps.applier.apply(policy);
+      forgetNeighbours([a!.netns!, b!.netns!]);
       const routed = await measure();
-      await deps.applier.apply(policy, false, switched);
+      await deps.applier.apply(policy, false, switchedPorts);
+      forgetNeighbours([a!.netns!, b!.netns!]);
       const direct = await measure();
       console.log(`round ${i + 1}: isolated (routed) ${routed.toFixed(0)} · switched ${direct.toFixed(0)} · ratio ${(routed / direct).toFixed(2)}`);
     }

@@ -11,18 +11,17 @@
 // ports again, and changes nothing else. IPv4 only: a dual-stack host keeps its ports
 // switched (docs/decisions.md, "Traffic between two containers on the same bridge").
 // Runtime budget: ≤ 25 s (one sandbox, three 3 s phases).
-import { execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
-import type { PlannedChange } from '../../src/apply/applier';
 import { PEER_NETNS, peerState } from '../../src/demo/peer';
 import { buildSandbox } from '../../src/demo/run';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
-import type { Direction, KernelObject, KernelState } from '../../src/tc/model';
+import type { Direction, KernelObject } from '../../src/tc/model';
 import { describeKernel } from '../support/kernel';
 import { sandboxHostText } from '../support/randomPolicy';
+import { forgetNeighbours, switchedPorts } from '../support/sameBridge';
 import { sandboxSuite } from '../support/sandboxSuite';
 
 const PREFIX = 'sb-';
@@ -91,14 +90,6 @@ async function bothWays(rig: TrafficRig): Promise<{ aToB: number; bToA: number }
 /** A link or tc object of the sandbox, not of the demo peer (its namespace, and its end in the host, named alike). */
 const isSandboxDeviceObject = (o: KernelObject): boolean => (o.type === 'link' ? o.name !== PEER_NETNS && o.netns !== PEER_NETNS : o.type === 'qdisc' || o.type === 'class' || o.type === 'filter');
 
-/** The ports as the negative control has them: not isolated (frames switched port to port). */
-const switched = (p: PlannedChange): KernelState => ({
-  ...p.compiled.state,
-  links: p.compiled.state.links.map((l) => (l.isolated ? { ...l, isolated: false } : l)),
-  // Else the bridge still answers ARP for b (with its own address), racing b's own answer.
-  sysctls: p.compiled.state.sysctls.map((s) => (s.key.endsWith('.proxy_arp_pvlan') ? { ...s, value: '0' } : s)),
-});
-
 describeKernel('same bridge: traffic between two containers shaped by both classes', [], () => {
   const suite = sandboxSuite(PREFIX, 'same bridge: a ⇄ b on one Sluice bridge, b capped 40 down / 25 up');
 
@@ -123,10 +114,10 @@ describeKernel('same bridge: traffic between two containers shaped by both class
       expect(shaped.bToA).toBeLessThanOrEqual(ceilingUp);
       expect(shaped.bToA).toBeGreaterThanOrEqual(SHAPED_FLOOR * ceilingUp);
 
-      const control = await deps.applier.apply(policy, false, switched);
+      const control = await deps.applier.apply(policy, false, switchedPorts);
       expect(control.report.failed).toBeUndefined();
       // The containers' ARP entries still name the bridge: forget them, as a fresh pair would have none.
-      for (const ns of [a.netns!, bWired.netns!]) execFileSync('ip', ['-n', ns, 'neigh', 'flush', 'all']);
+      forgetNeighbours([a.netns!, bWired.netns!]);
       const open = await bothWays(rig);
       console.log(`switched (negative control): a → b ${open.aToB.toFixed(1)} Mbit/s, b → a ${open.bToA.toFixed(1)}`);
       expect(open.aToB).toBeGreaterThan(2 * ceilingDown);
