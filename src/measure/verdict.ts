@@ -31,18 +31,19 @@ export interface Tolerance {
 export const ISSUE_TOLERANCE: Tolerance = { perContainerOfCapacity: 0.05, minUtilisation: 0.95 };
 
 /**
- * A busy container gets at least this share of min(ideal, guarantee); `ofGuarantee` where
- * the ideal is exactly its guarantee (nothing to borrow, nothing lent away: the kernel
- * has no excuse).
+ * A busy container gets at least this share of min(ideal, guarantee), the spec's figure.
+ * Not 95% where the ideal is the guarantee (as from c572a99 to session 12): a 3.47 Mbit/s
+ * guarantee over 7 TCP flows, judged on 2.5 s of receiver goodput, measured 94.8–101.4%
+ * of it in five runs of one draw (seed 578353212, download), and a 2 Mbit/s one 93–102%
+ * while HTB's counters showed 99.5–105% (docs/decisions.md, "A random draw measures
+ * 4.5 s"): that spread is the meter's, not the shaper's.
  */
-export const RELATIVE_FLOOR = { ofPromised: 0.9, ofGuarantee: 0.95 } as const;
+export const RELATIVE_FLOOR = 0.9;
 
 /** The least a busy container may measure: 0 for an idle one (demand 0). */
 export function relativeFloor(container: OracleInput, ideal: BitsPerSec): BitsPerSec {
   if (!(container.demand > 0)) return bitsPerSec(0);
-  const promised = Math.min(ideal, container.guarantee);
-  const isGuarantee = Math.abs(ideal - container.guarantee) <= 1e-6 * Math.max(1, container.guarantee);
-  return bitsPerSec(promised * (isGuarantee ? RELATIVE_FLOOR.ofGuarantee : RELATIVE_FLOOR.ofPromised));
+  return bitsPerSec(Math.min(ideal, container.guarantee) * RELATIVE_FLOOR);
 }
 
 export interface VerdictInput {

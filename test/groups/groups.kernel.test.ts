@@ -25,7 +25,7 @@ const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
 /**
  * A random draw's one phase measures 4.5 s, not 2.5: a draw can give a busy container 2 Mbit/s over
  * 7 flows, whose goodput over 2.5 s measured 93–102% of its guarantee in repeated runs while its
- * class counted ≥ 99% (the window's edges, not the share); its floor is 95%.
+ * class counted ≥ 99% (the window's edges, not the share); the floor was then 95% (90% since session 12).
  */
 const DRAW_HARNESS = { ...HARNESS, phaseSeconds: 6 };
 /** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */

@@ -5,7 +5,7 @@
 // Afterwards nothing has leaked (namespaces, links, classes, filters, descriptors,
 // sockets), memory is flat, the rate of starts achieved is at least 45/s, and the busy
 // containers kept their guarantees in every 5 s window (a relative floor, as every
-// verdict: 95% of a guarantee that is the ideal, 90% where the ideal is more).
+// verdict: 90% of min(ideal, guarantee)).
 // SLUICE_CHURN_SECONDS shortens it (any whole number of seconds). Runtime: ~70 s.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
