@@ -3,6 +3,7 @@
 // for how each system is built). Prints one table, scenario × system, with each system's
 // figure as a ratio of Sluice's.
 // Run as root: npx tsx bench/peers.ts [--quick] [--json] [--shares-only: no setup or containerd rows]
+//   [--shaped-only: bandwidth plugin and Sluice, not the unshaped baseline (as the kernel test runs it)]
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -41,7 +42,8 @@ interface Report {
   readonly setupPods: number;
   readonly containerdPods: number;
   readonly timing: ScenarioPlan['timing'];
-  readonly results: Record<SystemName, SystemResult>;
+  /** Every system but `none` with --shaped-only. */
+  readonly results: Partial<Record<SystemName, SystemResult>>;
   readonly elapsedS: number;
 }
 
@@ -87,9 +89,13 @@ function table(report: Report, directions: readonly Direction[]): string {
   const head = ['scenario', 'none', 'bandwidth plugin', 'Sluice'];
   const lines: string[][] = [];
   for (const row of rows(directions, report.setupPods, report.containerdPods)) {
-    const s = row.value(report.results.sluice);
+    const valueOf = (sys: SystemName): number | undefined => {
+      const result = report.results[sys];
+      return result === undefined ? undefined : row.value(result);
+    };
+    const s = valueOf('sluice');
     const cell = (sys: SystemName): string => {
-      const v = row.value(report.results[sys]);
+      const v = valueOf(sys);
       if (v === undefined) return '–';
       const text = `${v.toFixed(row.digits)}${row.unit && row.unit !== '×' ? ` ${row.unit}` : row.unit}`;
       if (sys === 'sluice' || s === undefined) return text;
@@ -100,10 +106,28 @@ function table(report: Report, directions: readonly Direction[]): string {
   return markdownTable(head, lines);
 }
 
+const USAGE = `usage: npx tsx bench/peers.ts [options]   (root, under the kernel lock; ~5 min, --quick ~2)
+Sluice against the CNI bandwidth plugin and no shaping: the same pods, the same traffic, one table.
+  --quick        3 s phases, 20 pods in the setup rows, 5 through containerd
+  --json         the report as JSON on stdout (progress on stderr)
+  --shares-only  the sharing and latency rows only: no setup or containerd rows
+  --shaped-only  the bandwidth plugin and Sluice only, not the unshaped baseline
+  --help         this text`;
+
 async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const unknown = process.argv.slice(2).filter((a) => !['--quick', '--json', '--shares-only', '--shaped-only'].includes(a));
+  if (unknown.length > 0) {
+    console.error(`bench/peers: unknown option ${unknown.join(' ')}\n${USAGE}`);
+    return 2;
+  }
   const quick = process.argv.includes('--quick');
   const json = process.argv.includes('--json');
   const sharesOnly = process.argv.includes('--shares-only');
+  const systems = process.argv.includes('--shaped-only') ? SYSTEMS.filter((system) => system !== 'none') : SYSTEMS;
   const log = (t: string): void => {
     if (!json) console.log(t);
     else console.error(t);
@@ -129,10 +153,10 @@ async function main(): Promise<number> {
   const setupPods = quick ? 20 : 100;
   const containerdPods = quick ? 5 : 20;
   const started = performance.now();
-  const results = {} as Record<SystemName, SystemResult>;
+  const results: Partial<Record<SystemName, SystemResult>> = {};
   removeNamespaces();
   try {
-    for (const system of SYSTEMS) {
+    for (const system of systems) {
       log(`${system}: building ${PODS.length} pods, then ${directions.join(' and ')} scenarios`);
       const site = await buildSystem(system, PODS, CAPACITY);
       let measured: Awaited<ReturnType<typeof measureSite>>;

@@ -2,7 +2,8 @@
 // Sluice uses the link with half its pods idle (≥ 95%, and more than the bandwidth
 // plugin's static caps), holds every busy pod within 3% of the link of the oracle and at
 // its relative floor (the oracle fed with the pods as the bench writes them), and drops
-// nothing in its qdiscs. The setup rows are figures, not judged: --shares-only leaves them out.
+// nothing in its qdiscs. The setup rows are figures, not judged: --shares-only leaves them out,
+// and --shaped-only the unshaped baseline (a third of the run).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
@@ -22,12 +23,13 @@ interface DirectionFigures {
 interface PeersReport {
   readonly capacityBitsPerSec: number;
   readonly pods: readonly { name: string; guarantee: number; ceiling?: number; priority: number }[];
-  readonly results: Record<'none' | 'bandwidth' | 'sluice', { directions: Record<'download' | 'upload', DirectionFigures> }>;
+  /** --shaped-only: no unshaped baseline, nothing here is judged against it. */
+  readonly results: Record<'bandwidth' | 'sluice', { directions: Record<'download' | 'upload', DirectionFigures> }>;
 }
 
-describeKernel('peers: Sluice beside the CNI bandwidth plugin and no shaping', ['iperf3', 'nsenter'], () => {
+describeKernel('peers: Sluice beside the CNI bandwidth plugin', ['iperf3', 'nsenter'], () => {
   it('Sluice lends idle capacity, holds guarantees and drops nothing', async () => {
-    const { stdout } = await run('npx', ['tsx', 'bench/peers.ts', '--quick', '--json', '--shares-only'], { maxBuffer: 16 << 20, timeout: 280_000 });
+    const { stdout } = await run('npx', ['tsx', 'bench/peers.ts', '--quick', '--json', '--shares-only', '--shaped-only'], { maxBuffer: 16 << 20, timeout: 280_000 });
     const report = JSON.parse(stdout) as PeersReport;
     const link = bitsPerSec(report.capacityBitsPerSec);
     const judge = writtenJudge({
