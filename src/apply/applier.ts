@@ -45,6 +45,9 @@ export interface ApplyOutcome extends PlannedChange {
   readonly report: ExecutionReport;
 }
 
+/** The steps of `applyChange`, each reported as it ends (serve's timing of an ADD). */
+export type ChangePhase = 'plan' | 'record' | 'execute';
+
 /** What applying a change without observing did (`applyChange`). */
 export type ChangeOutcome =
   | { readonly kind: 'applied'; readonly plan: Plan; readonly report: ExecutionReport }
@@ -73,8 +76,10 @@ export class Applier {
   private desiredKeys: { readonly state: KernelState; readonly keys: ReadonlySet<string>; readonly links: DesiredLinkKinds } | undefined;
   private pinnedState: { readonly state: KernelState; readonly signature: string; readonly pinned: KernelState } | undefined;
   /**
-   * What the last apply left in the kernel, in full and without a refusal: the base
-   * `applyChange` diffs against. Gone after any refusal, until an apply succeeds again.
+   * What the kernel holds by Sluice's doing, as far as known without observing: the
+   * desired state of the last apply, or of the last change applied after it, in full and
+   * without a refusal. The base `applyChange` diffs against. Gone after any refusal,
+   * until an apply succeeds again.
    */
   private applied: { readonly host: string; readonly state: KernelState; readonly pinned: readonly KernelObject[]; readonly shared: ReadonlySet<string> } | undefined;
 
@@ -200,13 +205,16 @@ export class Applier {
    * ADD is answered. Compiled against that state as if observed (it is what the kernel
    * holds after the apply; the observation before the apply is not, when the apply
    * changed anything), so every other workload keeps its class ids and addresses.
+   * Changes chain: one that the kernel took in full becomes the next one's base, so
+   * back-to-back ADDs each apply at once, and each compiles against the state the one
+   * before it left (its workloads keep their class ids), not against an older one.
    * Skipped (nothing sent) whenever that base is not known to hold: before a first
-   * apply, after a refusal or another change (until an apply observes again), in
-   * per-device mode (the control loop sets ceilings from an observation), or for a
-   * change that removes anything. A refusal leaves the record as it was plus what was
-   * made; the next apply, which observes, converges (the caller runs it after this).
+   * apply, after a refusal (until an apply observes again), in per-device mode (the
+   * control loop sets ceilings from an observation), or for a change that removes
+   * anything. A refusal leaves the record as it was plus what was made; the next apply,
+   * which observes, converges (the caller runs it after this).
    */
-  async applyChange(policy: Policy, extra?: KernelState): Promise<ChangeOutcome> {
+  async applyChange(policy: Policy, extra?: KernelState, lap: (phase: ChangePhase) => void = () => undefined): Promise<ChangeOutcome> {
     const applied = this.applied;
     if (!applied || applied.host !== policy.host.name) return { kind: 'skipped', reason: 'no apply to build on' };
     if (policy.host.mode === 'per-device') return { kind: 'skipped', reason: 'per-device: the control loop sets ceilings' };
@@ -214,6 +222,7 @@ export class Applier {
     const compiled = this.compiler.compile(policy, { observed: applied.state, features: this.features });
     const state = this.pin(extra ? this.merge(compiled.state, extra) : compiled.state, applied.pinned);
     const change = planChange(state, applied.state);
+    lap('plan');
     if (change.kind === 'skip') return { kind: 'skipped', reason: change.reason };
     const plan = change.plan;
     if (plan.length === 0) return { kind: 'applied', plan, report: { applied: [], skipped: [] } };
@@ -223,16 +232,21 @@ export class Applier {
     // Ahead, as apply does: a process that dies halfway still knows what it may have made.
     const ahead = recordAhead(record, recordBase, createdObjects(plan));
     if (ahead !== record) await this.store.write(ahead);
+    lap('record');
     this.applied = undefined;
     const report = await this.kernel.execute(plan);
+    lap('execute');
     if (report.failed) {
       // Not observed first: a create the kernel refused may have met an object that is not
       // Sluice's (EEXIST). Only what was made stays recorded as Sluice's.
       const made = recordAhead(record, recordBase, createdObjects(report.applied));
       if (made !== ahead) await this.store.write(made);
+    } else {
+      // The kernel took all of it: what it holds now is this desired state, the next
+      // change's base. The record is left ahead (it lists what was made; a later apply,
+      // which observes, settles it as after any apply).
+      this.applied = { ...applied, state };
     }
-    // One change per apply: a second one compiled against the same observation could
-    // place the first one's workloads anew (their objects were never observed).
     return { kind: 'applied', plan, report };
   }
 

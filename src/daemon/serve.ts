@@ -34,6 +34,15 @@ export interface DaemonHooks {
   onUnshaped?(unshaped: readonly UnshapedWorkload[]): void;
 }
 
+/**
+ * After a change applied before its tick (a pod's ADD), how long serve waits for
+ * another before it observes and repairs: a burst of ADDs costs one tick after it, not
+ * one each (each ADD would otherwise wait behind the tick of the one before it).
+ */
+export const TICK_AFTER_CHANGE_MS = 250;
+/** The longest a tick is put off by changes that keep coming (the timer's tick also runs). */
+export const TICK_AFTER_CHANGE_MAX_MS = 1000;
+
 /** A reload asked for and not started yet: later asks join it. */
 interface QueuedReload {
   readonly reasons: string[];
@@ -43,6 +52,8 @@ interface QueuedReload {
   /** Settled once the change is applied, or could not be, or the reload failed. */
   readonly shaped: Promise<void>;
   readonly settle: () => void;
+  /** When it was asked for (monotonic ms), for the ADD's timing. */
+  readonly askedAt: number;
 }
 
 export class Daemon {
@@ -55,6 +66,8 @@ export class Daemon {
   private reloads: Promise<boolean> = Promise.resolve(true);
   private queued: QueuedReload | undefined;
   private unshaped: readonly UnshapedWorkload[] = [];
+  /** The tick put off after changes, and when the first of them was applied. */
+  private changeTick: { readonly timer: NodeJS.Timeout; readonly since: number } | undefined;
   private readonly onHup = (): void => void this.reload('SIGHUP');
 
   constructor(
@@ -129,12 +142,12 @@ export class Daemon {
     }
     let settle = (): void => undefined;
     const shaped = new Promise<void>((resolve) => (settle = resolve));
-    const queued: QueuedReload = { reasons: [reason], done: Promise.resolve(false), change: false, shaped, settle: () => settle() };
+    const queued: QueuedReload = { reasons: [reason], done: Promise.resolve(false), change: false, shaped, settle: () => settle(), askedAt: this.clock.monotonic() };
     this.queued = queued;
     queued.done = this.reloads.then(async () => {
       this.queued = undefined;
       try {
-        return await this.reloadNow(queued.reasons.join(', '), queued.change ? queued.settle : undefined);
+        return await this.reloadNow(queued.reasons.join(', '), queued.change ? queued : undefined);
       } finally {
         queued.settle();
       }
@@ -143,8 +156,12 @@ export class Daemon {
     return queued;
   }
 
-  /** `changed`: apply the change without observing first, then call it (before the tick). */
-  private async reloadNow(reason: string, changed?: () => void): Promise<boolean> {
+  /**
+   * `changed`: apply the change without observing first, then settle its wait. A change
+   * the kernel took in full leaves the tick to tickAfterChange; any other runs it here.
+   */
+  private async reloadNow(reason: string, changed?: QueuedReload): Promise<boolean> {
+    const startedAt = this.clock.monotonic();
     let loaded: PolicyLoad;
     try {
       loaded = await this.source.load();
@@ -164,12 +181,30 @@ export class Daemon {
     this.armSchedules(loaded.policy);
     this.logger.log('info', 'policy reloaded', { reason, containers: loaded.policy.containers.length, ...(loaded.waiting.length > 0 ? { waiting: loaded.waiting } : {}) });
     if (changed) {
+      const loadedAt = this.clock.monotonic();
       const change = await this.reconciler.applyChange();
-      this.logger.log('debug', 'change applied before the tick', { reason, ...change });
-      changed();
+      changed.settle();
+      this.logger.log('debug', 'change applied before the tick', { reason, queuedMs: startedAt - changed.askedAt, loadMs: loadedAt - startedAt, ...change });
+      if (change.skipped === undefined && change.error === undefined) {
+        this.tickAfterChange();
+        return true;
+      }
     }
     await this.runTick();
     return true;
+  }
+
+  /** One tick once changes stop coming for TICK_AFTER_CHANGE_MS, and no later than TICK_AFTER_CHANGE_MAX_MS after the first. */
+  private tickAfterChange(): void {
+    if (this.stopped) return;
+    const now = this.clock.monotonic();
+    const since = this.changeTick?.since ?? now;
+    if (this.changeTick) clearTimeout(this.changeTick.timer);
+    const timer = setTimeout(() => {
+      this.changeTick = undefined;
+      void this.runTick();
+    }, Math.max(0, Math.min(TICK_AFTER_CHANGE_MS, since + TICK_AFTER_CHANGE_MAX_MS - now)));
+    this.changeTick = { timer, since };
   }
 
   /** Said when it changes, not at every reload (every CNI ADD reloads). */
@@ -233,8 +268,17 @@ export class Daemon {
       case 'sources-changed':
         void this.reloadSoon(request.reason);
         return { queued: true };
-      case 'cni':
-        return answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon: (reason) => this.shapeSoon(reason) });
+      case 'cni': {
+        const startedAt = this.clock.monotonic();
+        let pokedAt: number | undefined;
+        const shapeSoon = (reason: string): Promise<void> => {
+          pokedAt = this.clock.monotonic();
+          return this.shapeSoon(reason);
+        };
+        const reply = await answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon });
+        if (pokedAt !== undefined) this.logger.log('debug', 'cni ADD answered', { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt });
+        return reply;
+      }
       default:
         throw new Error(`unknown request ${JSON.stringify(request)}`);
     }
@@ -244,6 +288,7 @@ export class Daemon {
     this.stopped = true;
     this.stopFollowing?.();
     if (this.timer) clearTimeout(this.timer);
+    if (this.changeTick) clearTimeout(this.changeTick.timer);
     for (const t of this.cronTasks) void t.stop();
     for (const t of this.windowTimers) clearTimeout(t);
     process.off('SIGHUP', this.onHup);

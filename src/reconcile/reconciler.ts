@@ -12,7 +12,7 @@ import { describeOperation } from '../plan/format';
 import type { Policy } from '../policy/model';
 import { activeWindows, applyWindows, type OpenWindow, type WindowOptions } from '../schedule/windows';
 import { containerCounters, RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
-import type { PlannedChange } from '../apply/applier';
+import type { ChangePhase, PlannedChange } from '../apply/applier';
 import { burstBytesFor } from '../compile/htb';
 import { DIRECTIONS, type KernelState } from '../tc/model';
 import { classKey, objectKey } from '../tc/identity';
@@ -38,6 +38,8 @@ export interface TickResult {
 /** What `applyChange` did: the operations sent, or why it sent none. */
 export interface ChangeResult {
   readonly durationMs: number;
+  /** Where the time went: compile and diff, the ownership record (synced), netlink. */
+  readonly phasesMs?: Readonly<Partial<Record<ChangePhase, number>>>;
   readonly operations: number;
   readonly skipped?: string;
   readonly error?: string;
@@ -111,13 +113,20 @@ export class Reconciler {
     const base = this.policy;
     if (!base) return { durationMs: 0, operations: 0, skipped: 'no policy yet' };
     const effective = applyWindows(base, activeWindows(base.schedules, this.clock.now(), this.options));
+    const phasesMs: Partial<Record<ChangePhase, number>> = {};
+    let lapped = started;
+    const lap = (phase: ChangePhase): void => {
+      const now = this.clock.monotonic();
+      phasesMs[phase] = now - lapped;
+      lapped = now;
+    };
     try {
-      const outcome = await this.applier.applyChange(effective, this.options.extra);
+      const outcome = await this.applier.applyChange(effective, this.options.extra, lap);
       const durationMs = this.clock.monotonic() - started;
-      if (outcome.kind === 'skipped') return { durationMs, operations: 0, skipped: outcome.reason };
+      if (outcome.kind === 'skipped') return { durationMs, phasesMs, operations: 0, skipped: outcome.reason };
       const failed = outcome.report.failed;
       if (failed) this.logger.log('info', 'a change applied without observing was refused; the tick converges', { operation: describeOperation(failed.operation), error: failed.error.message });
-      return { durationMs, operations: outcome.report.applied.length, ...(failed ? { error: failed.error.message } : {}) };
+      return { durationMs, phasesMs, operations: outcome.report.applied.length, ...(failed ? { error: failed.error.message } : {}) };
     } catch (e) {
       this.logger.log('warn', 'applying a change without observing failed; the tick converges', { error: (e as Error).message });
       return { durationMs: this.clock.monotonic() - started, operations: 0, error: (e as Error).message };

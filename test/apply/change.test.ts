@@ -78,9 +78,27 @@ describe('Applier.applyChange (a change applied without observing)', () => {
     for (const k of before.keys()) expect(kernel.objects.has(k)).toBe(true);
     const recorded = JSON.stringify(await store.read(full.host.name));
     expect(recorded).toContain('sl-batch');
-    // One change per apply: the next waits for an apply that observes what this one made.
-    expect(await applier.applyChange(full)).toMatchObject({ kind: 'skipped', reason: 'no apply to build on' });
+    // The change is the next one's base: the same policy again is nothing to do.
+    expect(await applier.applyChange(full)).toEqual({ kind: 'applied', plan: [], report: { applied: [], skipped: [] } });
     // The tick that follows observes and diffs: the change left nothing for it.
+    expect((await applier.apply(full)).plan).toEqual([]);
+  });
+
+  it('changes chain: each builds on the desired state the one before it left, moves none of its objects, and a full apply after them finds nothing to do', async () => {
+    const { kernel, applier } = setup();
+    const names = full.containers.map((c) => c.name);
+    const only = (n: number): Policy => ({ ...full, containers: full.containers.filter((c) => names.indexOf(c.name) < n) });
+    expect((await applier.apply(only(1))).report.failed).toBeUndefined();
+    for (let n = 2; n <= names.length; n++) {
+      const before = new Map(kernel.objects);
+      const outcome = await applier.applyChange(only(n));
+      if (outcome.kind !== 'applied') throw new Error(`change ${n}: ${outcome.reason}`);
+      expect(outcome.report.failed).toBeUndefined();
+      // Every object an earlier change made is where it was: only the new workload's are created.
+      expect(outcome.plan.filter((op) => op.op === 'create' && before.has(objectKey(op.object)))).toEqual([]);
+      expect([...kernel.objects.keys()].some((k) => k.includes(`sl-${names[n - 1]}`))).toBe(true);
+    }
+    expect(kernel.executed.length).toBe(names.length);
     expect((await applier.apply(full)).plan).toEqual([]);
   });
 
