@@ -24,6 +24,8 @@ export interface DaemonOptions {
   readonly tickMs: number;
   readonly controlSocket?: string;
   readonly tz?: string;
+  /** TICK_AFTER_CHANGE_MS and TICK_AFTER_CHANGE_MAX_MS unless given (a test holds the tick off). */
+  readonly tickAfterChange?: TickAfterChange;
 }
 
 export interface DaemonHooks {
@@ -42,6 +44,12 @@ export interface DaemonHooks {
 export const TICK_AFTER_CHANGE_MS = 250;
 /** The longest a tick is put off by changes that keep coming (the timer's tick also runs). */
 export const TICK_AFTER_CHANGE_MAX_MS = 1000;
+
+/** When the tick after a change runs: once none came for `quietMs`, at most `maxMs` after the first. */
+export interface TickAfterChange {
+  readonly quietMs: number;
+  readonly maxMs: number;
+}
 
 /** A reload asked for and not started yet: later asks join it. */
 interface QueuedReload {
@@ -197,13 +205,14 @@ export class Daemon {
   /** One tick once changes stop coming for TICK_AFTER_CHANGE_MS, and no later than TICK_AFTER_CHANGE_MAX_MS after the first. */
   private tickAfterChange(): void {
     if (this.stopped) return;
+    const { quietMs, maxMs } = this.options.tickAfterChange ?? { quietMs: TICK_AFTER_CHANGE_MS, maxMs: TICK_AFTER_CHANGE_MAX_MS };
     const now = this.clock.monotonic();
     const since = this.changeTick?.since ?? now;
     if (this.changeTick) clearTimeout(this.changeTick.timer);
     const timer = setTimeout(() => {
       this.changeTick = undefined;
       void this.runTick();
-    }, Math.max(0, Math.min(TICK_AFTER_CHANGE_MS, since + TICK_AFTER_CHANGE_MAX_MS - now)));
+    }, Math.max(0, Math.min(quietMs, since + maxMs - now)));
     this.changeTick = { timer, since };
   }
 

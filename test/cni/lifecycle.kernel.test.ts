@@ -1,7 +1,8 @@
 // The sluice CNI plugin chained after the reference bridge + host-local plugins, run the
 // way a runtime runs it, with `serve` shaping what it records: ADD → shaped within a
 // tick (the tick is a minute: the plugin's poke does it), CHECK passes, then fails once
-// the shaping is removed; one more pod is shaped when its ADD returns; DEL twice →
+// the shaping is removed; one more pod is shaped when its ADD returns, and so is each
+// of two more back to back (their changes chained, no tick between); DEL twice →
 // unshaped and gone, GC removes stale attachments.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +10,13 @@ import { expect, it } from 'vitest';
 import type { ChangeOutcome } from '../../src/apply/applier';
 import { objectKey } from '../../src/tc/identity';
 import { stateLists } from '../../src/tc/model';
+import type { TickAfterChange } from '../../src/daemon/serve';
 import { classOnBridge, CNI_BRIDGE, CNI_HOST_NETNS, CNI_NETWORK, cniTestbed, type PodSpec, until } from '../support/cni';
 import { describeKernel, sh } from '../support/kernel';
 
 const TICK_MS = 60_000;
+/** The tick after an ADD's change held off too: what shapes each pod here is its ADD's change. */
+const NO_TICK_AFTER_CHANGE: TickAfterChange = { quietMs: TICK_MS, maxMs: TICK_MS };
 
 describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [], () => {
   const bed = cniTestbed();
@@ -29,7 +33,7 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
   };
 
   it('ADD → shaped within a tick; CHECK; one more pod shaped when its ADD returns; DEL twice → gone; GC', async () => {
-    const daemon = (bed.daemon = await rig.serve(bed.applier, TICK_MS));
+    const daemon = (bed.daemon = await rig.serve(bed.applier, TICK_MS, NO_TICK_AFTER_CHANGE));
     const web: PodSpec = { name: 'web', bandwidth: { ingressRate: 20_000_000, egressRate: 10_000_000 }, annotations: { 'sluice.dev/download-guarantee': '5mbit', 'sluice.dev/upload-priority': '1' } };
     await rig.createPod('web');
     const result = await rig.add(web);
@@ -55,8 +59,8 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
     // change since its last apply, without observing) before it answers; the tick follows.
     const changes: ChangeOutcome[] = [];
     const applyChange = bed.applier.applyChange.bind(bed.applier);
-    bed.applier.applyChange = async (policy, extra) => {
-      const outcome = await applyChange(policy, extra);
+    bed.applier.applyChange = async (policy, extra, lap) => {
+      const outcome = await applyChange(policy, extra, lap);
       changes.push(outcome);
       return outcome;
     };
@@ -82,6 +86,32 @@ describeKernel('cni plugin chained with bridge + host-local, shaped by serve', [
     const after = new Set(await ownedKeys());
     expect(before.filter((k) => !after.has(k))).toEqual([]);
     expect((await rig.check(web)).code).toBe(0);
+
+    // Back to back: each ADD's change builds on the one before it, with no full apply
+    // (a tick) in between, so each pod's classes and filters both ways exist when its
+    // ADD returns, and no earlier pod's class moves.
+    let applies = 0;
+    const apply = bed.applier.apply.bind(bed.applier);
+    bed.applier.apply = (...args) => {
+      applies++;
+      return apply(...args);
+    };
+    const classesBefore = [await classOf(address), await classOf(quickAddress)];
+    const burst: PodSpec[] = [{ name: 'next1', annotations: { 'sluice.dev/download-guarantee': '2mbit' } }, { name: 'next2', annotations: { 'sluice.dev/download-guarantee': '1mbit' } }];
+    const burstAddresses: string[] = [];
+    for (const pod of burst) {
+      await rig.createPod(pod.name);
+      burstAddresses.push(addressOf(await rig.add(pod)));
+      expect((await rig.check(pod)).code).toBe(0);
+      const latest = changes[changes.length - 1]!;
+      if (latest.kind !== 'applied') throw new Error(`${pod.name}'s change was not applied before the answer: ${latest.reason}`);
+      expect(latest.report.failed).toBeUndefined();
+    }
+    expect(changes).toHaveLength(1 + burst.length);
+    expect(applies).toBe(0);
+    expect([await classOf(address), await classOf(quickAddress)]).toEqual(classesBefore);
+    for (const pod of burst) expect((await rig.del(pod)).map((o) => o.code)).toEqual([0, 0]);
+    await until('the burst unshaped', async () => (await Promise.all(burstAddresses.map(classOf))).every((c) => c === undefined));
 
     // DEL, twice: each plugin succeeds both times; the pod is unshaped and its record gone.
     for (let i = 0; i < 2; i++) expect((await rig.del(web)).map((o) => o.code)).toEqual([0, 0]);

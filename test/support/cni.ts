@@ -22,7 +22,7 @@ import { ipToInt } from '../../src/net/ipv4';
 import { MemoryOwnershipStore } from '../../src/ports/ownership';
 import { nativeProbe } from '../../src/wiring/runtime';
 import { systemClock } from '../../src/ports/clock';
-import { Daemon } from '../../src/daemon/serve';
+import { Daemon, type TickAfterChange } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { sh } from './kernel';
@@ -137,17 +137,17 @@ export class CniRig {
   }
 
   /** The `sluice serve` of a node whose Host names the CNI bridge, ticking every `tickMs`. */
-  async serve(applier: Applier, tickMs: number): Promise<Daemon> {
-    return (await this.serveWith(applier, tickMs)).daemon;
+  async serve(applier: Applier, tickMs: number, tickAfterChange?: TickAfterChange): Promise<Daemon> {
+    return (await this.serveWith(applier, tickMs, silentLogger, tickAfterChange)).daemon;
   }
 
   /** serve, and its reconciler (what it compiled). */
-  async serveWith(applier: Applier, tickMs: number, logger: Logger = silentLogger): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
+  async serveWith(applier: Applier, tickMs: number, logger: Logger = silentLogger, tickAfterChange?: TickAfterChange): Promise<{ daemon: Daemon; reconciler: Reconciler }> {
     const source = policyLoader([this.policyDir]);
     const loaded = await source.load();
     if (!loaded.ok) throw new Error(loaded.issues.map(formatPolicyIssue).join('\n'));
     const reconciler = new Reconciler(applier, systemClock, logger);
-    const daemon = new Daemon(reconciler, source, systemClock, logger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket });
+    const daemon = new Daemon(reconciler, source, systemClock, logger, { paths: [this.policyDir], tickMs, controlSocket: this.controlSocket, ...(tickAfterChange ? { tickAfterChange } : {}) });
     await daemon.start(loaded.policy, loaded.unshaped);
     daemon.stopWatching();
     return { daemon, reconciler };
