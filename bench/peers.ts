@@ -4,6 +4,7 @@
 // figure as a ratio of Sluice's.
 // Run as root: npx tsx bench/peers.ts [--quick] [--json] [--shares-only: no setup or containerd rows]
 //   [--shaped-only: bandwidth plugin and Sluice, not the unshaped baseline (as the kernel test runs it)]
+//   [--setup-only: no shares rows] [--timings: serve's part of each ADD, phase by phase, on stderr]
 
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -112,6 +113,8 @@ Sluice against the CNI bandwidth plugin and no shaping: the same pods, the same 
   --json         the report as JSON on stdout (progress on stderr)
   --shares-only  the sharing and latency rows only: no setup or containerd rows
   --shaped-only  the bandwidth plugin and Sluice only, not the unshaped baseline
+  --setup-only   the setup and containerd rows only: no sharing or latency rows
+  --timings      serve's part of each ADD, phase by phase (its debug log), on stderr
   --help         this text`;
 
 async function main(): Promise<number> {
@@ -119,7 +122,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const unknown = process.argv.slice(2).filter((a) => !['--quick', '--json', '--shares-only', '--shaped-only'].includes(a));
+  const unknown = process.argv.slice(2).filter((a) => !['--quick', '--json', '--shares-only', '--shaped-only', '--setup-only', '--timings'].includes(a));
   if (unknown.length > 0) {
     console.error(`bench/peers: unknown option ${unknown.join(' ')}\n${USAGE}`);
     return 2;
@@ -128,6 +131,7 @@ async function main(): Promise<number> {
   const json = process.argv.includes('--json');
   const sharesOnly = process.argv.includes('--shares-only');
   const systems = process.argv.includes('--shaped-only') ? SYSTEMS.filter((system) => system !== 'none') : SYSTEMS;
+  const setupOnly = process.argv.includes('--setup-only');
   const log = (t: string): void => {
     if (!json) console.log(t);
     else console.error(t);
@@ -157,15 +161,18 @@ async function main(): Promise<number> {
   removeNamespaces();
   try {
     for (const system of systems) {
-      log(`${system}: building ${PODS.length} pods, then ${directions.join(' and ')} scenarios`);
-      const site = await buildSystem(system, PODS, CAPACITY);
-      let measured: Awaited<ReturnType<typeof measureSite>>;
-      try {
-        measured = await measureSite(site, plan);
-      } finally {
-        await site.teardown();
+      let measuredDirections: SystemResult['directions'] = {};
+      if (!setupOnly) {
+        log(`${system}: building ${PODS.length} pods, then ${directions.join(' and ')} scenarios`);
+        const site = await buildSystem(system, PODS, CAPACITY);
+        let measured: Awaited<ReturnType<typeof measureSite>>;
+        try {
+          measured = await measureSite(site, plan);
+        } finally {
+          await site.teardown();
+        }
+        measuredDirections = { download: measured.download, upload: measured.upload };
       }
-      const measuredDirections = { download: measured.download, upload: measured.upload };
       if (sharesOnly) {
         results[system] = { directions: measuredDirections };
         continue;

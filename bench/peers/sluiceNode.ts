@@ -13,7 +13,7 @@
 // would add its TypeScript start (about 0.6 s here).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { shapingProblems } from '../../src/cni/check';
@@ -21,9 +21,12 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { requestControl } from '../../src/daemon/control';
 import type { BitsPerSec } from '../../src/units/units';
 import { installCni, quietly, SHIM } from '../../test/support/installCni';
+import { addPhases } from './addPhases';
 
 /** The ADD path's shaping comes from the plugin's ADD; a tick this long never does it. */
 const TICK_MS = 60_000;
+/** `--timings`: serve logs each ADD's phases (debug), summed up when the node stops. */
+const TIMINGS = process.argv.includes('--timings');
 const POLL_MS = 2;
 
 export interface NodeWiring {
@@ -137,7 +140,7 @@ export interface ServeProcess {
 
 /** `sluice serve` for the policy in `policyDir`, answering on `controlSocket` once it resolves. */
 export async function startServe(policyDir: string, controlSocket: string, log: string): Promise<ServeProcess> {
-  const daemon = sluice(['serve', policyDir, '--tick', String(TICK_MS), '--control-socket', controlSocket, '--metrics-address', 'off', '--log-level', 'warn'], log);
+  const daemon = sluice(['serve', policyDir, '--tick', String(TICK_MS), '--control-socket', controlSocket, '--metrics-address', 'off', '--log-level', TIMINGS ? 'debug' : 'warn'], log);
   serving.add(daemon);
   const stop = async (): Promise<void> => {
     if (daemon.exitCode === null) daemon.kill('SIGTERM');
@@ -173,7 +176,8 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
   const stateDir = recordsDir(wiring.dir);
   const controlSocket = path.join(wiring.dir, 'sluice.sock');
   const policyDir = writeHost(wiring, stateDir);
-  const serve = await startServe(policyDir, controlSocket, path.join(wiring.dir, 'serve.log'));
+  const serveLog = path.join(wiring.dir, 'serve.log');
+  const serve = await startServe(policyDir, controlSocket, serveLog);
   // Following the namespace's change announcements: a poll while nothing changed costs a drain, not a full read (which would take CPU from serve).
   const probe = new RtnlKernel({ followChanges: true });
   const problems = async (addresses: readonly string[]): Promise<string[]> => {
@@ -197,6 +201,7 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
     stopServe: () => serve.stop(),
     async stop() {
       await probe.close();
+      if (TIMINGS) console.error(addPhases(readFileSync(serveLog, 'utf8')));
       await serve.destroy();
       rmSync(stateDir, { recursive: true, force: true });
     },

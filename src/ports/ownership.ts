@@ -2,8 +2,10 @@
 // left the policy and `destroy` can remove everything, without ever guessing from
 // names alone which `sl-` namespace is whose.
 
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectorySync } from './fsync';
 import type { ExternalDevice, NetnsLocator } from '../tc/model';
 
 export interface OwnershipRecord {
@@ -83,39 +85,38 @@ export class FileOwnershipStore implements OwnershipStore {
 
   /**
    * Write-then-rename, each synced: the record is written ahead of the creates it
-   * announces, so it must be on disk (and never torn) before they are sent.
+   * announces, so it must be on disk (and never torn) before they are sent. In line,
+   * not through the thread pool: a pod's ADD waits for it in serve, where its seven
+   * operations each waited for a pool thread and a turn of a busy event loop (4 ms
+   * median beside 100 pods, against under 1 ms in line, on this VM's disk).
    */
   async write(record: OwnershipRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file(record.host)}.tmp`;
-    const handle = await open(tmp, 'w', 0o600);
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       // One line: at 10,000 containers the record holds some 100,000 keys.
-      await handle.writeFile(`${JSON.stringify(record)}\n`);
-      await handle.sync();
+      writeFileSync(fd, `${JSON.stringify(record)}\n`);
+      fsyncSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
-    await rename(tmp, this.file(record.host));
-    await this.syncDir();
+    renameSync(tmp, this.file(record.host));
+    syncDirectorySync(this.dir);
     this.cache.delete(record.host);
   }
 
   async remove(host: string): Promise<void> {
     await rm(this.file(host), { force: true });
     this.cache.delete(host);
-    await this.syncDir().catch(() => undefined);
-  }
-
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, 'r');
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      syncDirectorySync(this.dir);
+    } catch {
+      // The directory is gone too: nothing left to make durable.
     }
   }
 }
+
 
 /** For tests of code that takes a store. */
 export class MemoryOwnershipStore implements OwnershipStore {
