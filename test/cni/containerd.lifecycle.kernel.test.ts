@@ -75,6 +75,8 @@ describeKernel('containerd CRI drives the CNI chain: pod lifecycle with serve', 
     await until('web shaped', () => shaped(web));
     expect(await classes(NODE.bridge)).toMatch(/rate 60Mbit ceil 150Mbit/);
     expect(await classes(NODE.ifb)).toMatch(/rate 60Mbit ceil 100Mbit/);
+    // status is the tick's reading, and that tick follows a burst of ADDs (serve's TICK_AFTER_CHANGE_MS), not each ADD.
+    await until('status names web', async () => (await status()).snapshot.rows.some((r) => r.workload === 'shop/web'));
     const { snapshot } = await status();
     expect([...new Set(snapshot.rows.map((r) => r.workload))].sort()).toEqual(['shop/early', 'shop/web']);
     expect(renderStatus(snapshot)).toContain('shop/web');
