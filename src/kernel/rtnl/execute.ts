@@ -60,6 +60,14 @@ interface Pending {
   readonly completes?: readonly Operation[];
 }
 
+/** A veth end created from `netns` into `peerNetns`. */
+interface MadePeer {
+  readonly netns: NetnsLocator;
+  readonly name: string;
+  readonly peerNetns: NetnsLocator;
+  readonly peerName: string;
+}
+
 class MissingDeviceError extends Error {
   constructor(readonly dev: string) {
     super(`device ${dev} not found`);
@@ -78,6 +86,8 @@ export class Executor {
   private readonly sessions = new Map<NetnsLocator, NetnsSession>();
   /** Consecutive link deletions in batchNs, sent as one group delete when the run ends. */
   private deleteRun: DeleteRun | undefined;
+  /** Veths this run created into another namespace, by that namespace: their ends' indexes are not known there yet. */
+  private peersMade = new Map<NetnsLocator, MadePeer[]>();
 
   constructor(private readonly host: HostOps) {}
 
@@ -109,6 +119,7 @@ export class Executor {
       this.runHostOp(op);
       return;
     }
+    if (this.peersMade.has(o.netns)) await this.learnPeers();
     if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.dispatch();
     // Within one namespace order holds without waiting here: dispatch() sends a batch only
     // after the namespace's previous one, and lookups share the socket's queue.
@@ -154,6 +165,35 @@ export class Executor {
       this.pending.push({ op, seq, message });
     }
     if (this.pending.length >= PIPELINE_BATCH) await this.dispatchAndYield();
+  }
+
+  /**
+   * The indexes of the veth ends this run created in other namespaces, from their other
+   * ends (IFLA_LINK), in one exchange per namespace those ends are in: each new
+   * container's namespace otherwise costs a lookup round trip of its own, waited for
+   * before its next operation is sent (20 a churn tick). After the creations are answered.
+   * An end not found is looked up as before, one by one.
+   */
+  private async learnPeers(): Promise<void> {
+    const made = [...this.peersMade.values()].flat();
+    this.peersMade = new Map();
+    await this.flush();
+    const byOwnNetns = new Map<NetnsLocator, MadePeer[]>();
+    for (const m of made) {
+      const ends = byOwnNetns.get(m.netns);
+      if (ends) ends.push(m);
+      else byOwnNetns.set(m.netns, [m]);
+    }
+    for (const [netns, ends] of byOwnNetns) {
+      const session = this.sessions.get(netns) ?? (await this.openSession(netns));
+      const found = await session.lookUp(ends.map((e) => e.name));
+      for (const e of ends) {
+        const peerIndex = found.get(e.name)?.peerIndex;
+        if (peerIndex === undefined) continue;
+        const peerSession = this.sessions.get(e.peerNetns) ?? (await this.openSession(e.peerNetns));
+        peerSession.rememberIndex(e.peerName, peerIndex);
+      }
+    }
   }
 
   /** Closes the run of link deletions: one request deletes every device it marked. */
@@ -324,6 +364,12 @@ export class Executor {
       this.fdsToClose.push(fd);
       // Down: opening it now fails with ENOTCONN (its peer, this end, is registered after
       // it); the plan brings it up right after (plan/links.ts, peerUpChange).
+      if (o.spec.peerNetns !== o.netns) {
+        const made: MadePeer = { netns: o.netns, name: o.name, peerNetns: o.spec.peerNetns, peerName: o.spec.peerName };
+        const into = this.peersMade.get(made.peerNetns);
+        if (into) into.push(made);
+        else this.peersMade.set(made.peerNetns, [made]);
+      }
       peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.spec.kind === 'bridge' ? { address: bridgeAddress(o.netns, o.name) } : {}), ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));
