@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../tc/operation';
 import { describeObject } from '../../tc/describe';
-import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
+import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
 import { errnoName } from './errno';
@@ -115,7 +115,7 @@ export class Executor {
     const linkDelete = o.type === 'link' && op.op === 'delete';
     if (!linkDelete || this.deleteRun?.full) this.endDeleteRun();
     if (o.type === 'namespace' || o.type === 'sysctl' || o.type === 'cgroup-classid') {
-      await this.flush();
+      await this.answeredBefore(o);
       this.runHostOp(op);
       return;
     }
@@ -270,6 +270,20 @@ export class Executor {
     });
     this.inFlight.set(ns, sending);
     if (this.inFlight.size >= MAX_PARALLEL_BATCHES) await Promise.race(this.inFlight.values());
+  }
+
+  /**
+   * Sends what is pending and waits for what a host operation may depend on: the batches
+   * of the namespace it acts in (a sysctl names a device made there; a namespace goes after
+   * its objects' deletions), not the other namespaces'. A namespace does not wait for the
+   * host namespace's veth deletions (a churn tick's group delete, ~36 ms of RCU grace
+   * periods) to be created or deleted. A cgroup's classid waits for everything.
+   */
+  private async answeredBefore(o: NamespaceObject | SysctlObject | CgroupClassidObject): Promise<void> {
+    await this.dispatch();
+    const netns = o.type === 'namespace' ? o.name : o.type === 'sysctl' ? o.netns : undefined;
+    if (netns === undefined) await Promise.all(this.inFlight.values());
+    else await this.inFlight.get(netns);
   }
 
   /** Sends what is pending and waits for every batch in flight. */
