@@ -119,7 +119,11 @@ export class Executor {
       this.runHostOp(op);
       return;
     }
-    if (this.peersMade.has(o.netns)) await this.learnPeers();
+    if (this.peersMade.has(o.netns)) {
+      await this.learnPeers();
+      // A creation refused: nothing more is sent (the run stops at this operation).
+      if (this.failed) return;
+    }
     if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.dispatch();
     // Within one namespace order holds without waiting here: dispatch() sends a batch only
     // after the namespace's previous one, and lookups share the socket's queue.
