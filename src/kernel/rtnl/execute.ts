@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { KernelError, SluiceError } from '../../errors';
 import type { Operation } from '../../tc/operation';
 import { describeObject } from '../../tc/describe';
-import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NetnsLocator } from '../../tc/model';
+import { assertNever, type CgroupClassidObject, type FilterObject, type LinkObject, type NamespaceObject, type NetnsLocator, type SysctlObject } from '../../tc/model';
 import type { ExecutionReport } from '../port';
 import { NLM_F, RTM } from './constants';
 import { errnoName } from './errno';
@@ -60,6 +60,14 @@ interface Pending {
   readonly completes?: readonly Operation[];
 }
 
+/** A veth end created from `netns` into `peerNetns`. */
+interface MadePeer {
+  readonly netns: NetnsLocator;
+  readonly name: string;
+  readonly peerNetns: NetnsLocator;
+  readonly peerName: string;
+}
+
 class MissingDeviceError extends Error {
   constructor(readonly dev: string) {
     super(`device ${dev} not found`);
@@ -78,6 +86,8 @@ export class Executor {
   private readonly sessions = new Map<NetnsLocator, NetnsSession>();
   /** Consecutive link deletions in batchNs, sent as one group delete when the run ends. */
   private deleteRun: DeleteRun | undefined;
+  /** Veths this run created into another namespace, by that namespace: their ends' indexes are not known there yet. */
+  private peersMade = new Map<NetnsLocator, MadePeer[]>();
 
   constructor(private readonly host: HostOps) {}
 
@@ -105,9 +115,14 @@ export class Executor {
     const linkDelete = o.type === 'link' && op.op === 'delete';
     if (!linkDelete || this.deleteRun?.full) this.endDeleteRun();
     if (o.type === 'namespace' || o.type === 'sysctl' || o.type === 'cgroup-classid') {
-      await this.flush();
+      await this.answeredBefore(o);
       this.runHostOp(op);
       return;
+    }
+    if (this.peersMade.has(o.netns)) {
+      await this.learnPeers();
+      // A creation refused: nothing more is sent (the run stops at this operation).
+      if (this.failed) return;
     }
     if (this.batchNs !== undefined && this.batchNs !== o.netns) await this.dispatch();
     // Within one namespace order holds without waiting here: dispatch() sends a batch only
@@ -154,6 +169,35 @@ export class Executor {
       this.pending.push({ op, seq, message });
     }
     if (this.pending.length >= PIPELINE_BATCH) await this.dispatchAndYield();
+  }
+
+  /**
+   * The indexes of the veth ends this run created in other namespaces, from their other
+   * ends (IFLA_LINK), in one exchange per namespace those ends are in: each new
+   * container's namespace otherwise costs a lookup round trip of its own, waited for
+   * before its next operation is sent (20 a churn tick). After the creations are answered.
+   * An end not found is looked up as before, one by one.
+   */
+  private async learnPeers(): Promise<void> {
+    const made = [...this.peersMade.values()].flat();
+    this.peersMade = new Map();
+    await this.flush();
+    const byOwnNetns = new Map<NetnsLocator, MadePeer[]>();
+    for (const m of made) {
+      const ends = byOwnNetns.get(m.netns);
+      if (ends) ends.push(m);
+      else byOwnNetns.set(m.netns, [m]);
+    }
+    for (const [netns, ends] of byOwnNetns) {
+      const session = this.sessions.get(netns) ?? (await this.openSession(netns));
+      const found = await session.lookUp(ends.map((e) => e.name));
+      for (const e of ends) {
+        const peerIndex = found.get(e.name)?.peerIndex;
+        if (peerIndex === undefined) continue;
+        const peerSession = this.sessions.get(e.peerNetns) ?? (await this.openSession(e.peerNetns));
+        peerSession.rememberIndex(e.peerName, peerIndex);
+      }
+    }
   }
 
   /** Closes the run of link deletions: one request deletes every device it marked. */
@@ -230,6 +274,20 @@ export class Executor {
     });
     this.inFlight.set(ns, sending);
     if (this.inFlight.size >= MAX_PARALLEL_BATCHES) await Promise.race(this.inFlight.values());
+  }
+
+  /**
+   * Sends what is pending and waits for what a host operation may depend on: the batches
+   * of the namespace it acts in (a sysctl names a device made there; a namespace goes after
+   * its objects' deletions), not the other namespaces'. A namespace does not wait for the
+   * host namespace's veth deletions (a churn tick's group delete, ~36 ms of RCU grace
+   * periods) to be created or deleted. A cgroup's classid waits for everything.
+   */
+  private async answeredBefore(o: NamespaceObject | SysctlObject | CgroupClassidObject): Promise<void> {
+    await this.dispatch();
+    const netns = o.type === 'namespace' ? o.name : o.type === 'sysctl' ? o.netns : undefined;
+    if (netns === undefined) await Promise.all(this.inFlight.values());
+    else await this.inFlight.get(netns);
   }
 
   /** Sends what is pending and waits for every batch in flight. */
@@ -324,6 +382,12 @@ export class Executor {
       this.fdsToClose.push(fd);
       // Down: opening it now fails with ENOTCONN (its peer, this end, is registered after
       // it); the plan brings it up right after (plan/links.ts, peerUpChange).
+      if (o.spec.peerNetns !== o.netns) {
+        const made: MadePeer = { netns: o.netns, name: o.name, peerNetns: o.spec.peerNetns, peerName: o.spec.peerName };
+        const into = this.peersMade.get(made.peerNetns);
+        if (into) into.push(made);
+        else this.peersMade.set(made.peerNetns, [made]);
+      }
       peer = { name: o.spec.peerName, netnsFd: fd, up: false, ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}) };
     }
     return frame(RTM.NEWLINK, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq, linkCreateBody({ name: o.name, kind: o.spec.kind, up: o.up, ...(o.spec.kind === 'bridge' ? { address: bridgeAddress(o.netns, o.name) } : {}), ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(masterIndex !== undefined ? { masterIndex } : {}), ...(o.gsoMaxSize !== undefined ? { gsoMaxSize: o.gsoMaxSize } : {}), ...(peer ? { peer } : {}) }));

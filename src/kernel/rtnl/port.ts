@@ -78,20 +78,28 @@ export class RtnlKernel implements KernelPort {
   async observe(scope: ObserveScope): Promise<ObservedState> {
     const dumps: NamespaceDump[] = [];
     const generations: string[] = [];
-    for (const ns of scope.netns) {
-      try {
-        const wholly = scope.wholly ? scope.wholly.includes(ns) : namespaceIsOwned(ns);
+    const wholly = scope.wholly ? new Set(scope.wholly) : undefined;
+    // All at once, kept in scope order: while one namespace's dumps wait on the kernel (on
+    // the addon's threads), the others are read. A churn tick's full read of the host
+    // namespace (9 dumps, ~50 ms of round trips at 1,000 containers) used to wait alone,
+    // and then the new namespaces' reads and the 1,000 unchanged ones' watches one by one.
+    const reads = await Promise.allSettled(
+      scope.netns.map((ns) => {
         const external = new Set((scope.external ?? []).filter((d) => d.netns === ns).map((d) => d.dev));
-        const read = await this.read(ns, scope.withStats, wholly, external);
-        dumps.push(read.dump);
-        generations.push(`${ns}#${read.generation ?? '?'}`);
-      } catch (e) {
+        return this.read(ns, scope.withStats, wholly ? wholly.has(ns) : namespaceIsOwned(ns), external);
+      }),
+    );
+    for (let i = 0; i < reads.length; i++) {
+      const ns = scope.netns[i]!;
+      const read = reads[i]!;
+      if (read.status === 'fulfilled') {
+        dumps.push(read.value.dump);
+        generations.push(`${ns}#${read.value.generation ?? '?'}`);
+      } else if (read.reason instanceof NamespaceNotFoundError) {
         // A namespace deleted since the scope was computed has nothing to observe.
-        if (e instanceof NamespaceNotFoundError) {
-          this.forget(ns);
-          continue;
-        }
-        throw e;
+        this.forget(ns);
+      } else {
+        throw read.reason;
       }
     }
     const statsAt = performance.now();

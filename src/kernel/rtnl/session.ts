@@ -32,8 +32,8 @@ export const allocSeq = (): number => {
 
 export class NetnsSession {
   private links: LinkInfo[] | undefined;
-  /** Devices looked up one by one since the last full dump (no dump per lookup). */
-  private readonly byName = new Map<string, LinkInfo>();
+  /** Indexes of devices looked up by name since the last full dump (no dump per lookup). */
+  private readonly byName = new Map<string, number>();
 
   constructor(readonly channel: NetlinkChannel) {}
 
@@ -83,24 +83,50 @@ export class NetnsSession {
     // A new container's `lo up` needs no lookup round trip.
     if (name === LOOPBACK) return LOOPBACK_IFINDEX;
     let known = this.byName.get(name);
-    if (!known && this.links) {
-      known = this.links.find((l) => l.name === name);
+    if (known === undefined && this.links) {
+      known = this.links.find((l) => l.name === name)?.index;
       // Remembered by name: a plan names the same device thousands of times.
-      if (known) this.byName.set(name, known);
+      if (known !== undefined) this.byName.set(name, known);
     }
-    return known?.index;
+    return known;
   }
 
   /** The device's index: from the cache, else one RTM_GETLINK by name (not a dump). */
   async ifindex(name: string): Promise<number | undefined> {
     const known = this.knownIfindex(name);
     if (known !== undefined) return known;
-    const seq = allocSeq();
-    const replies = await this.channel.exchange([frame(RTM.GETLINK, 0, seq, Buffer.concat([linkDumpBody(), stringAttr(IFLA.IFNAME, name)]))], [seq]);
-    const reply = replies.find((r) => header(r).seq === seq && header(r).type === RTM.NEWLINK);
-    const link = reply ? parseLink(reply) : undefined;
-    if (link) this.byName.set(name, link);
-    return link?.index;
+    return (await this.lookUp([name])).get(name)?.index;
+  }
+
+  /**
+   * Devices by name, one RTM_GETLINK each (not a dump), all in one exchange; the ones
+   * found are remembered. Absent from the result: no such device.
+   */
+  async lookUp(names: readonly string[]): Promise<Map<string, LinkInfo>> {
+    const seqs = names.map(() => allocSeq());
+    const replies = await this.channel.exchange(
+      names.map((name, i) => frame(RTM.GETLINK, 0, seqs[i]!, Buffer.concat([linkDumpBody(), stringAttr(IFLA.IFNAME, name)]))),
+      seqs,
+    );
+    const asked = new Set(seqs);
+    const found = new Map<string, LinkInfo>();
+    for (const r of replies) {
+      const h = header(r);
+      if (h.type !== RTM.NEWLINK || !asked.has(h.seq)) continue;
+      const link = parseLink(r);
+      if (!link) continue;
+      found.set(link.name, link);
+      this.byName.set(link.name, link.index);
+    }
+    return found;
+  }
+
+  /**
+   * A device's index learnt elsewhere: a veth end created from another namespace, whose
+   * index the other end reports (IFLA_LINK).
+   */
+  rememberIndex(name: string, index: number): void {
+    this.byName.set(name, index);
   }
 
   /** Sends requests that each carry NLM_F_ACK; returns the errno (and ext-ack text) per seq. */

@@ -16,6 +16,9 @@ import { RtnlKernel, type RtnlKernelOptions } from '../../../src/kernel/rtnl/por
 import { detectFeatures } from '../../../src/kernel/rtnl/features';
 import { describeKernel, netnsList, removeNamespaces, sh } from '../../support/kernel';
 import { startLoadgenSender, startLoadgenServer } from '../../../src/loadgen/driver';
+import type { NetlinkChannelFactory } from '../../../src/kernel/netlink/channel';
+import { nativeChannelFactory } from '../../../src/kernel/netlink/nativeChannel';
+import { NLM_F, RTM } from '../../../src/kernel/rtnl/constants';
 
 interface PortUnderTest {
   kernel: RtnlKernel;
@@ -201,5 +204,40 @@ describeKernel('kernel port following change announcements (as serve runs it)', 
     const after = await observe();
     expect(after.revision).not.toBe(before.revision);
     expect(after.links.some((l) => l.netns === B && l.name === 'eth0')).toBe(false);
+  });
+});
+
+/** Channels of the native factory that remember, per namespace, every device looked up by name (RTM_GETLINK, not a dump). */
+function recordingLookups(): { factory: NetlinkChannelFactory; lookups: Map<string, number> } {
+  const lookups = new Map<string, number>();
+  const factory: NetlinkChannelFactory = {
+    async open(ns) {
+      const channel = await nativeChannelFactory.open(ns);
+      return {
+        netns: channel.netns,
+        close: () => channel.close(),
+        exchange(messages, seqs) {
+          const single = messages.filter((m) => m.readUInt16LE(4) === RTM.GETLINK && (m.readUInt16LE(6) & NLM_F.DUMP) !== NLM_F.DUMP);
+          lookups.set(ns, (lookups.get(ns) ?? 0) + single.length);
+          return channel.exchange(messages, seqs);
+        },
+      };
+    },
+  };
+  return { factory, lookups };
+}
+
+describeKernel('kernel port: a veth made into a new namespace', [], () => {
+  const recorded = recordingLookups();
+  const port = portUnderTest({ factory: recorded.factory });
+
+  // Each new container's namespace cost a lookup round trip before its links, address and
+  // route could be sent (20 a churn tick, each waited for in turn).
+  it('is known there by the index its other end reports: no device looked up in that namespace', async () => {
+    const created = await port.applier.converge(desiredState(), [A, B]);
+    expect(created.report.failed).toBeUndefined();
+    expect(recorded.lookups.get(B) ?? 0).toBe(0);
+    expect(diff(desiredState(), await port.applier.observe([A, B], desiredState(), false))).toEqual([]);
+    expect(await sh('ip', ['-n', B, '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).toMatch(/198\.18\.11\.2\/24/);
   });
 });
