@@ -30,6 +30,7 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     if (verdict.kind === 'replace') replaced.add(key);
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
+  if (replaced.size > 0) replaceFiltersOf(replaced, want, have);
   const removed: KernelObject[] = [];
   // A device Sluice did not make is never deleted, not even to replace it by one of its own
   // (the ownership check refuses such a policy first, EFOREIGN).
@@ -46,6 +47,25 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
   for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
   return [...deletes, ...forward.ordered((veth) => want.get(linkKey(veth.spec.peerNetns, veth.spec.peerName)))];
+}
+
+/**
+ * Filters that send packets to a replaced class are replaced with it: the kernel refuses
+ * to delete a class a filter points to (EBUSY, "class in use"), so they go first and
+ * come back after it. Packets of that class meanwhile meet no filter of its HTB.
+ */
+function replaceFiltersOf(replaced: Set<string>, want: ReadonlyMap<string, KernelObject>, have: ReadonlyMap<string, KernelObject>): void {
+  const classes = new Set<string>();
+  for (const key of replaced) {
+    const o = have.get(key);
+    if (o?.type === 'class') classes.add(key);
+  }
+  if (classes.size === 0) return;
+  for (const [key, o] of have) {
+    if (o.type !== 'filter' || !want.has(key) || o.spec.kind === 'foreign') continue;
+    const classid = o.spec.classid;
+    if (classid !== undefined && classes.has(classKey(o.netns, o.dev, classid))) replaced.add(key);
+  }
 }
 
 function indexByKey(s: KernelState): Map<string, KernelObject> {
