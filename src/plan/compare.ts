@@ -35,7 +35,6 @@ export function compare(d: KernelObject, o: KernelObject): Verdict {
       const oc = o as typeof d;
       if (d.parent !== oc.parent) return REPLACE;
       if (sameClassSpec(d.spec, oc.spec)) return SAME;
-      if (raisedOutOfDebt(d.spec, oc.spec)) return REPLACE;
       const fields = changedClassFields(d.spec, oc.spec);
       return changedOrSame(fields);
     }
@@ -130,7 +129,7 @@ export const MAX_TOKEN_DEBT_MS = 1000;
 /** Rates below this (bit/s) can owe more than MAX_TOKEN_DEBT_MS for one largest packet. */
 const DEBT_PRONE_RATE = (MAX_PACKET_BYTES * 8 * 1000) / MAX_TOKEN_DEBT_MS;
 
-/** A leaf raised from a debt-prone rate: replaced rather than changed (see MAX_TOKEN_DEBT_MS). */
+/** A leaf raised from a debt-prone rate: to be replaced rather than changed (see MAX_TOKEN_DEBT_MS; diff.ts decides). */
 export const raisedOutOfDebt = (desired: ClassSpec, observed: ClassSpec): boolean =>
   desired.inner !== true && observed.inner !== true && observed.rate < DEBT_PRONE_RATE && desired.rate > observed.rate && !sameRate(desired.rate, observed.rate);
 

@@ -7,8 +7,8 @@
 
 import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
 import { classKey, linkKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
-import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
-import { compare, creatable, deletable } from './compare';
+import { stateLists, stateSize, type ClassObject, type KernelObject, type KernelState } from '../tc/model';
+import { compare, creatable, deletable, raisedOutOfDebt } from './compare';
 import { isConverged } from './converged';
 import { fromNothing } from './fresh';
 import { dedupeVethPairs, isLoopback, loopbackChange } from './links';
@@ -27,7 +27,7 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     const o = have.get(key);
     if (!o) continue;
     const verdict = compare(d, o);
-    if (verdict.kind === 'replace') replaced.add(key);
+    if (verdict.kind === 'replace' || (verdict.kind === 'change' && d.type === 'class' && o.type === 'class' && raisedOutOfDebt(d.spec, o.spec) && !hasHtbBelow(d, desired))) replaced.add(key);
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
   if (replaced.size > 0) replaceFiltersOf(replaced, want, have);
@@ -47,6 +47,15 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
   for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
   return [...deletes, ...forward.ordered((veth) => want.get(linkKey(veth.spec.peerNetns, veth.spec.peerName)))];
+}
+
+/**
+ * A group's or a set's class (an HTB of its own below it) is changed even when raised out
+ * of debt: replacing it would rebuild its whole HTB and drop every member's queue. Its
+ * debt stays (docs/decisions.md, "The zero's cause").
+ */
+function hasHtbBelow(c: ClassObject, desired: KernelState): boolean {
+  return desired.qdiscs.some((q) => q.parent === c.classid && q.dev === c.dev && q.netns === c.netns && q.spec.kind === 'htb');
 }
 
 /**
