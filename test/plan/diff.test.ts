@@ -4,7 +4,7 @@ import { diff } from '../../src/plan/diff';
 import { formatPlan } from '../../src/plan/format';
 import type { Operation } from '../../src/tc/operation';
 import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
-import { demoPolicy } from '../support/policy';
+import { demoPolicy, demoWithTenantsPolicy } from '../support/policy';
 import { bitsPerSec, bytes } from '../../src/units/units';
 
 const desired = compilePolicy(demoPolicy()).state;
@@ -94,6 +94,13 @@ describe('diff', () => {
     expect(diff(desired, above).map((o) => `${o.op} ${o.object.type}`)).toEqual(['change class']);
     const lowered = compilePolicy(demoPolicy((t) => t.replace('download: { guarantee: 10mbit, priority: 2 }', 'download: { guarantee: 0mbit, priority: 2 }'))).state;
     expect(diff(lowered, desired).every((o) => o.op === 'change')).toBe(true);
+  });
+
+  it("a group's class raised out of debt is changed, not replaced: replacing it would rebuild the group's whole HTB", () => {
+    const grouped = compilePolicy(demoWithTenantsPolicy()).state;
+    const group = grouped.classes.find((c) => grouped.qdiscs.some((q) => q.parent === c.classid && q.dev === c.dev && q.spec.kind === 'htb'))!;
+    const observed: KernelState = { ...grouped, classes: grouped.classes.map((c) => (c === group ? { ...c, spec: { ...c.spec, rate: bitsPerSec(8_000) } } : c)) };
+    expect(diff(grouped, observed).map((o) => `${o.op} ${o.object.type}`)).toEqual(['change class']);
   });
 
   it('changing one container rate changes exactly its class in that direction', () => {
