@@ -14,6 +14,7 @@ import type { Judge } from '../measure/judge';
 import { judgeAllocation, type Tolerance, type Verdict } from '../measure/verdict';
 import type { Policy } from '../policy/model';
 import { describeObject } from '../tc/describe';
+import type { Operation } from '../tc/operation';
 import { mergeStates } from '../tc/identity';
 import { DIRECTIONS, type Direction, type KernelState } from '../tc/model';
 import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
@@ -79,8 +80,8 @@ const peersState = (policy: Policy, site: PeerSite): KernelState => mergeStates(
 export class SetSandbox {
   private constructor(
     private readonly deps: DemoDeps,
-    private readonly policy: Policy,
-    private readonly current: CompiledPolicy,
+    private policy: Policy,
+    private current: CompiledPolicy,
     private readonly site: PeerSite,
     private readonly rigs: Readonly<Record<SetName, TrafficRig>>,
     private readonly v6: boolean,
@@ -111,6 +112,18 @@ export class SetSandbox {
 
   get compiled(): CompiledPolicy {
     return this.current;
+  }
+
+  /**
+   * Applies another policy with the same containers over the sandbox, the traffic rigs
+   * and the peers staying (a live change, as an operator's apply); returns what was sent.
+   */
+  async reapply(policy: Policy): Promise<readonly Operation[]> {
+    const applied = await this.deps.applier.apply(policy, false, undefined, peersState(policy, this.site));
+    if (applied.report.failed) throw new ExecutionFailedError(`applying ${policy.host.name} over the sandbox`, applied.report);
+    this.policy = policy;
+    this.current = applied.compiled;
+    return applied.report.applied;
   }
 
   /** The tc changes a second apply would make (none: the trees read back are what was compiled). */
@@ -165,6 +178,11 @@ export class SetSandbox {
     const { capacity, containers, ideal } = judge.expect(phase.direction, phase.busy);
     const verdict = judgeAllocation({ capacity, containers, measuredGoodput: measured, ...(options.tolerance ? { tolerance: options.tolerance } : {}), ...(this.v6 ? { geometry: ETHERNET_IPV6_TCP_TIMESTAMPS } : {}) }, () => ideal);
     return { verdict, ...(seen ? { seen } : {}) };
+  }
+
+  /** Makes exactly `busy` (flow keys) send in `direction`, outside a phase (a bench watching a class). */
+  setBusy(direction: Direction, busy: readonly string[]): void {
+    for (const s of SETS) this.rigs[s].setActive(direction, busy.filter((k) => k.endsWith(`@${s}`)).map((k) => k.slice(0, -s.length - 1)));
   }
 
   /** Stops the rigs (the sandbox stays: teardownSets). */

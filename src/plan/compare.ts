@@ -2,6 +2,7 @@
 // (which fields), or replace. Pure; shared by every diff path.
 
 import { assertNever, type ClassSpec, type KernelObject, type LinkObject } from '../tc/model';
+import { MAX_PACKET_BYTES } from '../compile/htb';
 
 /** Devices Sluice shapes but did not create, and sysctls, are never deleted. */
 export const deletable = (o: KernelObject): boolean => !(o.type === 'link' && o.spec.kind === 'external') && o.type !== 'sysctl';
@@ -115,6 +116,22 @@ const sameRate = (desired: number, observed: number): boolean => near(desired, o
 const sameBurst = (desired: number, observed: number): boolean => near(desired, observed, Math.max(64, desired * 0.02));
 /** The kernel ignores a new quantum for a class with children (it read back `inner`). */
 const sameQuantum = (a: ClassSpec, b: ClassSpec): boolean => a.quantum === b.quantum || a.inner === true || b.inner === true;
+
+/**
+ * A leaf at a rate where its largest packet takes longer than this to send may be that
+ * far in token debt: HTB keeps a class's tokens as time at its rate, floored at -60 s,
+ * and keeps them through a change of rate, so raised it has no guarantee until the debt
+ * has run off at 1 s per second (a class at 8 kbit/s, a zero guarantee, sat 16 s in
+ * debt and sent nothing beside a sibling of higher priority: docs/decisions.md, "The
+ * zero's cause"). Made again, a class starts with a full bucket.
+ */
+export const MAX_TOKEN_DEBT_MS = 1000;
+/** Rates below this (bit/s) can owe more than MAX_TOKEN_DEBT_MS for one largest packet. */
+const DEBT_PRONE_RATE = (MAX_PACKET_BYTES * 8 * 1000) / MAX_TOKEN_DEBT_MS;
+
+/** A leaf raised from a debt-prone rate: to be replaced rather than changed (see MAX_TOKEN_DEBT_MS; diff.ts decides). */
+export const raisedOutOfDebt = (desired: ClassSpec, observed: ClassSpec): boolean =>
+  desired.inner !== true && observed.inner !== true && observed.rate < DEBT_PRONE_RATE && desired.rate > observed.rate && !sameRate(desired.rate, observed.rate);
 
 function changedClassFields(a: ClassSpec, b: ClassSpec): string[] {
   const fields: string[] = [];

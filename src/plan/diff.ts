@@ -7,8 +7,8 @@
 
 import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
 import { classKey, linkKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
-import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
-import { compare, creatable, deletable } from './compare';
+import { stateLists, stateSize, type ClassObject, type KernelObject, type KernelState } from '../tc/model';
+import { compare, creatable, deletable, raisedOutOfDebt } from './compare';
 import { isConverged } from './converged';
 import { fromNothing } from './fresh';
 import { dedupeVethPairs, isLoopback, loopbackChange } from './links';
@@ -27,9 +27,10 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
     const o = have.get(key);
     if (!o) continue;
     const verdict = compare(d, o);
-    if (verdict.kind === 'replace') replaced.add(key);
+    if (verdict.kind === 'replace' || (verdict.kind === 'change' && d.type === 'class' && o.type === 'class' && raisedOutOfDebt(d.spec, o.spec) && !hasHtbBelow(d, desired))) replaced.add(key);
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
+  if (replaced.size > 0) replaceFiltersOf(replaced, want, have);
   const removed: KernelObject[] = [];
   // A device Sluice did not make is never deleted, not even to replace it by one of its own
   // (the ownership check refuses such a policy first, EFOREIGN).
@@ -46,6 +47,34 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   for (const op of changes) if (!gone.has(objectKey(op.object))) forward.add(op);
   for (const op of loopbacksOfNewNamespaces(want, have, gone)) forward.add(op);
   return [...deletes, ...forward.ordered((veth) => want.get(linkKey(veth.spec.peerNetns, veth.spec.peerName)))];
+}
+
+/**
+ * A group's or a set's class (an HTB of its own below it) is changed even when raised out
+ * of debt: replacing it would rebuild its whole HTB and drop every member's queue. Its
+ * debt stays (docs/decisions.md, "The zero's cause").
+ */
+function hasHtbBelow(c: ClassObject, desired: KernelState): boolean {
+  return desired.qdiscs.some((q) => q.parent === c.classid && q.dev === c.dev && q.netns === c.netns && q.spec.kind === 'htb');
+}
+
+/**
+ * Filters that send packets to a replaced class are replaced with it: the kernel refuses
+ * to delete a class a filter points to (EBUSY, "class in use"), so they go first and
+ * come back after it. Packets of that class meanwhile meet no filter of its HTB.
+ */
+function replaceFiltersOf(replaced: Set<string>, want: ReadonlyMap<string, KernelObject>, have: ReadonlyMap<string, KernelObject>): void {
+  const classes = new Set<string>();
+  for (const key of replaced) {
+    const o = have.get(key);
+    if (o?.type === 'class') classes.add(key);
+  }
+  if (classes.size === 0) return;
+  for (const [key, o] of have) {
+    if (o.type !== 'filter' || !want.has(key) || o.spec.kind === 'foreign') continue;
+    const classid = o.spec.classid;
+    if (classid !== undefined && classes.has(classKey(o.netns, o.dev, classid))) replaced.add(key);
+  }
 }
 
 function indexByKey(s: KernelState): Map<string, KernelObject> {

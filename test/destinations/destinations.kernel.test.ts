@@ -30,16 +30,10 @@ import { renderStatus } from '../../src/cli/format/status';
 import { sandboxSuite } from '../support/sandboxSuite';
 import { seededRandom } from '../support/randomTree';
 import { seedPlan } from '../support/seeds';
-import { flowKey, parseSetCase, runSetPhases, setJudgeOf, SETS, type PhaseSeen, type SetCase, type SetPhase } from '../support/destinations';
+import { describeCase, drawCase, flowKey, parseSetCase, runSetPhases, setJudgeOf, type Case, type PhaseSeen, type SetPhase } from '../support/destinations';
 
 const PREFIX = 'dk-';
 const HARNESS = { phaseSeconds: 3.5, warmupSeconds: 1.2, tolerance: { perContainerOfCapacity: 0.03, minUtilisation: 0.95 } };
-
-interface Case {
-  readonly set: SetCase;
-  /** The busy flows of the one phase run per direction. */
-  readonly busy: readonly string[];
-}
 
 const CASES: readonly Case[] = [
   {
@@ -78,33 +72,6 @@ const CASES: readonly Case[] = [
 
 /** CI's draws: ten fixed seeds (five each way) and the random extra. */
 const FIXED_SEEDS = [23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
-/** Every (pod, set) of a draw is guaranteed at least this much (see the header); three pods' fit the smallest internet capacity (25). */
-const MIN_GUARANTEE_MBIT = 8;
-
-/** A random two-set policy: 2–3 pods, a link of 100–200, an internet capacity below it, every pod guaranteed ≥ MIN_GUARANTEE_MBIT in each set, the guarantees fitting each set. */
-function drawCase(r: () => number, seed: number): Case {
-  const linkMbit = 100 + Math.floor(r() * 3) * 50;
-  const internet = Math.round(linkMbit * (0.25 + r() * 0.35));
-  const count = 2 + Math.floor(r() * 2);
-  const capacity = { cluster: linkMbit - internet, internet };
-  const pods = Array.from({ length: count }, (_, i) => {
-    const rates: Partial<Record<'cluster' | 'internet', { g?: number; c?: number; p?: number }>> = {};
-    for (const s of SETS) {
-      // The floors first; 60% of the pods get a part of what they leave on top.
-      const spare = capacity[s] - MIN_GUARANTEE_MBIT * count;
-      const g = MIN_GUARANTEE_MBIT + (r() < 0.6 ? Math.floor((spare / count) * (0.3 + r() * 0.5)) : 0);
-      const c = r() < 0.3 ? Math.max(g + 5, Math.round((s === 'internet' ? internet : linkMbit) * (0.3 + r() * 0.5))) : undefined;
-      rates[s] = { g, ...(c !== undefined ? { c } : {}), p: r() < 0.5 ? 4 : Math.floor(r() * 8) };
-    }
-    return { name: `r${i}`, rates };
-  });
-  const busy = pods.flatMap((p) => SETS.filter(() => r() < 0.7).map((s) => flowKey(p.name, s)));
-  return { set: { name: `seed-${seed}`, linkMbit, capacityMbit: { internet }, pods }, busy: busy.length > 0 ? busy : [flowKey(pods[0]!.name, 'internet'), flowKey(pods[1]!.name, 'cluster')] };
-}
-
-const describeCase = (c: Case): string =>
-  `${c.set.linkMbit} mbit/s, internet ${c.set.capacityMbit.internet ?? c.set.linkMbit}: ${c.set.pods.map((p) => `${p.name} ${SETS.map((s) => `${s}(${[p.rates[s]?.g !== undefined ? `g${p.rates[s]!.g}` : '', p.rates[s]?.c !== undefined ? `c${p.rates[s]!.c}` : '', `p${p.rates[s]?.p ?? 4}`].filter((x) => x).join(' ')})`).join(' ')}`).join('; ')}; busy ${c.busy.join(', ')}`;
-
 const plan = seedPlan('SLUICE_SEED', FIXED_SEEDS);
 // The direction from the seed, so that SLUICE_SEED=<n> replays a draw as CI ran it.
 const draws = plan.seeds.map((seed) => ({ seed, c: drawCase(seededRandom(seed), seed), direction: (seed % 2 === 1 ? 'download' : 'upload') as Direction }));

@@ -4,8 +4,8 @@ import { diff } from '../../src/plan/diff';
 import { formatPlan } from '../../src/plan/format';
 import type { Operation } from '../../src/tc/operation';
 import { emptyKernelState, type KernelState, type LinkObject } from '../../src/tc/model';
-import { demoPolicy } from '../support/policy';
-import { bytes } from '../../src/units/units';
+import { demoPolicy, demoWithTenantsPolicy } from '../support/policy';
+import { bitsPerSec, bytes } from '../../src/units/units';
 
 const desired = compilePolicy(demoPolicy()).state;
 
@@ -70,6 +70,37 @@ describe('diff', () => {
     const withoutWeb = { ...desired, namespaces: desired.namespaces.filter((n) => n.name !== 'sl-web'), links: desired.links.filter((l) => l.netns !== 'sl-web') };
     expect(loChanges(desired, withoutWeb)).toEqual([]);
     expect(loChanges(loDown, withoutWeb)).toEqual(['sl-web true→false']);
+  });
+
+  it("a leaf raised from a rate that can owe a second of tokens is made again, with its leaf and the filters pointing to it (HTB keeps a changed class's debt)", () => {
+    // The observed kernel: the web container's download class at 8 kbit/s (a zero guarantee), the policy raising it.
+    const web = desired.classes.find((c) => c.dev === 'sl-br0' && desired.filters.some((f) => f.dev === 'sl-br0' && f.spec.kind === 'u32' && f.spec.classid === c.classid) && c.spec.rate > 8_000_000)!;
+    const observed: KernelState = { ...desired, classes: desired.classes.map((c) => (c === web ? { ...c, spec: { ...c.spec, rate: bitsPerSec(8_000) } } : c)) };
+    const plan = diff(desired, observed);
+    const filters = desired.filters.filter((f) => f.dev === 'sl-br0' && f.spec.kind === 'u32' && f.spec.classid === web.classid);
+    expect(filters.length).toBeGreaterThan(0);
+    const ops = plan.map((o) => `${o.op} ${o.object.type}`);
+    expect(ops.filter((o) => o === 'delete filter')).toHaveLength(filters.length);
+    expect(ops.filter((o) => o === 'create filter')).toHaveLength(filters.length);
+    expect(ops).toContain('delete class');
+    expect(ops).toContain('create class');
+    // The filters go before the class (the kernel refuses to delete a class in use) and come back after it and its leaf.
+    expect(ops.lastIndexOf('delete filter')).toBeLessThan(ops.indexOf('delete class'));
+    expect(ops.indexOf('create class')).toBeLessThan(ops.indexOf('create qdisc'));
+    expect(ops.indexOf('create qdisc')).toBeLessThan(ops.indexOf('create filter'));
+    expect(plan.some((o) => o.op === 'change')).toBe(false);
+    // Raised from a rate at which a largest packet takes under a second (and lowered from any), it is changed in place.
+    const above = { ...observed, classes: observed.classes.map((c) => (c.classid === web.classid && c.dev === web.dev ? { ...c, spec: { ...c.spec, rate: bitsPerSec(1_000_000) } } : c)) };
+    expect(diff(desired, above).map((o) => `${o.op} ${o.object.type}`)).toEqual(['change class']);
+    const lowered = compilePolicy(demoPolicy((t) => t.replace('download: { guarantee: 10mbit, priority: 2 }', 'download: { guarantee: 0mbit, priority: 2 }'))).state;
+    expect(diff(lowered, desired).every((o) => o.op === 'change')).toBe(true);
+  });
+
+  it("a group's class raised out of debt is changed, not replaced: replacing it would rebuild the group's whole HTB", () => {
+    const grouped = compilePolicy(demoWithTenantsPolicy()).state;
+    const group = grouped.classes.find((c) => grouped.qdiscs.some((q) => q.parent === c.classid && q.dev === c.dev && q.spec.kind === 'htb'))!;
+    const observed: KernelState = { ...grouped, classes: grouped.classes.map((c) => (c === group ? { ...c, spec: { ...c.spec, rate: bitsPerSec(8_000) } } : c)) };
+    expect(diff(grouped, observed).map((o) => `${o.op} ${o.object.type}`)).toEqual(['change class']);
   });
 
   it('changing one container rate changes exactly its class in that direction', () => {

@@ -118,3 +118,55 @@ export async function runSetPhases(deps: DemoDeps, policy: Policy, prefix: strin
     await sandbox.stop();
   }
 }
+
+/** A case and the flows that send in its phases. */
+export interface Case {
+  readonly set: SetCase;
+  /** The busy flows of the one phase run per direction. */
+  readonly busy: readonly string[];
+}
+
+/** Every (pod, set) of a draw is guaranteed at least this much (see destinations.kernel.test.ts's header); three pods' fit the smallest internet capacity (25). */
+export const MIN_GUARANTEE_MBIT = 8;
+
+/** A random two-set policy: 2–3 pods, a link of 100–200, an internet capacity below it, every pod guaranteed ≥ MIN_GUARANTEE_MBIT in each set, the guarantees fitting each set. */
+export function drawCase(r: () => number, seed: number): Case {
+  const linkMbit = 100 + Math.floor(r() * 3) * 50;
+  const internet = Math.round(linkMbit * (0.25 + r() * 0.35));
+  const count = 2 + Math.floor(r() * 2);
+  const capacity = { cluster: linkMbit - internet, internet };
+  const pods = Array.from({ length: count }, (_, i) => {
+    const rates: Partial<Record<'cluster' | 'internet', { g?: number; c?: number; p?: number }>> = {};
+    for (const s of SETS) {
+      // The floors first; 60% of the pods get a part of what they leave on top.
+      const spare = capacity[s] - MIN_GUARANTEE_MBIT * count;
+      const g = MIN_GUARANTEE_MBIT + (r() < 0.6 ? Math.floor((spare / count) * (0.3 + r() * 0.5)) : 0);
+      const c = r() < 0.3 ? Math.max(g + 5, Math.round((s === 'internet' ? internet : linkMbit) * (0.3 + r() * 0.5))) : undefined;
+      rates[s] = { g, ...(c !== undefined ? { c } : {}), p: r() < 0.5 ? 4 : Math.floor(r() * 8) };
+    }
+    return { name: `r${i}`, rates };
+  });
+  const busy = pods.flatMap((p) => SETS.filter(() => r() < 0.7).map((s) => flowKey(p.name, s)));
+  return { set: { name: `seed-${seed}`, linkMbit, capacityMbit: { internet }, pods }, busy: busy.length > 0 ? busy : [flowKey(pods[0]!.name, 'internet'), flowKey(pods[1]!.name, 'cluster')] };
+}
+
+export const describeCase = (c: Case): string =>
+  `${c.set.linkMbit} mbit/s, internet ${c.set.capacityMbit.internet ?? c.set.linkMbit}: ${c.set.pods.map((p) => `${p.name} ${SETS.map((s) => `${s}(${[p.rates[s]?.g !== undefined ? `g${p.rates[s]!.g}` : '', p.rates[s]?.c !== undefined ? `c${p.rates[s]!.c}` : '', `p${p.rates[s]?.p ?? 4}`].filter((x) => x).join(' ')})`).join(' ')}`).join('; ')}; busy ${c.busy.join(', ')}`;
+
+/**
+ * The draw as a shared sandbox writes it: its pods, then up to `pods` idle ones. Written
+ * with no rates (`floorMbit` 0) such a pod's classes run at HTB's 8 kbit/s minimum, and
+ * what they still carry from an earlier draw leaves them up to a minute in token debt,
+ * so a later draw's guarantee for them is not kept (docs/decisions.md, "The zero's
+ * cause"); `floorMbit` guarantees them that much in each set instead.
+ */
+export const padded = (c: SetCase, pods: number, floorMbit = 0): SetCase => ({
+  ...c,
+  pods: [
+    ...c.pods,
+    ...Array.from({ length: pods - c.pods.length }, (_, i) => ({
+      name: `r${c.pods.length + i}`,
+      rates: floorMbit > 0 ? Object.fromEntries(SETS.map((s) => [s, { g: floorMbit }])) : {},
+    })),
+  ],
+});
