@@ -102,7 +102,9 @@ function table(report: Report, directions: readonly Direction[]): string {
       if (sys === 'sluice' || s === undefined) return text;
       return s === 0 ? `${text} (—)` : `${text} (${(v / s).toFixed(2)}×)`;
     };
-    lines.push([row.scenario, cell('none'), cell('bandwidth'), cell('sluice')]);
+    const cells = [cell('none'), cell('bandwidth'), cell('sluice')];
+    // A row no system measured (--shares-only, --setup-only) says nothing.
+    if (cells.some((c) => c !== '–')) lines.push([row.scenario, ...cells]);
   }
   return markdownTable(head, lines);
 }
