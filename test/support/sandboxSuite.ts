@@ -11,7 +11,18 @@ import type { CompiledPolicy } from '../../src/compile';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { Policy } from '../../src/policy/model';
+import { PEER_NETNS } from '../../src/demo/peer';
 import { removeNamespaces } from './kernel';
+
+/**
+ * The suite's namespaces, and the demo peer every sandbox suite shares: a run killed
+ * before its teardown leaves sl-peer (with its eth0) behind, and every later sandbox
+ * then fails to create the peer (EEXIST). The kernel suite runs one file at a time.
+ */
+async function removeLeftovers(prefix: string): Promise<void> {
+  await removeNamespaces(`sl-${prefix}`);
+  await removeNamespaces(PEER_NETNS);
+}
 
 export interface SandboxSuite {
   /** The suite's kernel and applier (set in beforeAll). */
@@ -26,7 +37,7 @@ export function sandboxSuite(prefix: string, banner: string): SandboxSuite {
   let current: Policy | undefined;
   beforeAll(async () => {
     console.log(banner);
-    await removeNamespaces(`sl-${prefix}`);
+    await removeLeftovers(prefix);
     ({ kernel, deps } = await openDeps());
   });
   afterEach(async () => {
@@ -59,7 +70,7 @@ export function builtSandbox(prefix: string, policy: Policy): BuiltSandbox {
   let kernel: RtnlKernel | undefined;
   let compiled: CompiledPolicy | undefined;
   beforeAll(async () => {
-    await removeNamespaces(`sl-${prefix}`);
+    await removeLeftovers(prefix);
     ({ kernel, deps } = await openDeps());
     compiled = await buildSandbox(deps, policy, () => undefined);
   });
