@@ -9,13 +9,14 @@
 // window), and 0 for 6 s in plain tc (bench/htbTokenDebt.sh).
 // Runtime budget: ≤ 20 s (measured 10.7 s for the file: sandbox, 7 s of traffic).
 import { expect, it } from 'vitest';
-import { buildSandbox } from '../../src/demo/run';
-import { PEER_LINK, PEER_NETNS, peerState } from '../../src/demo/peer';
+import { buildSandbox, sandboxSite } from '../../src/demo/run';
+import { peerState } from '../../src/demo/peer';
 import { TrafficRig } from '../../src/demo/traffic';
 import { monotonicMs } from '../../src/loadgen/protocol';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import { describeKernel } from '../support/kernel';
+import { sandboxHostText } from '../support/randomPolicy';
 import { sandboxSuite } from '../support/sandboxSuite';
 
 const PREFIX = 'td-';
@@ -32,16 +33,7 @@ spec:
   download: { ${download} }
   upload: { guarantee: 10mbit }
 `;
-  const text = `apiVersion: sluice.dev/v1
-kind: Host
-metadata: { name: ${PREFIX}host }
-spec:
-  netns: sl-${PREFIX}host
-  bridge: sl-${PREFIX}br0
-  ifb: sl-${PREFIX}ifb0
-  subnet: 198.18.0.0/24
-  capacity: { download: 100mbit, upload: 100mbit }
-${container('a', 10, `guarantee: ${aGuarantee}, priority: 4`)}${container('b', 11, 'guarantee: 10mbit, priority: 3')}`;
+  const text = `${sandboxHostText(PREFIX, 'host', 100)}${container('a', 10, `guarantee: ${aGuarantee}, priority: 4`)}${container('b', 11, 'guarantee: 10mbit, priority: 3')}`;
   const r = parsePolicyTexts([{ path: 'debt.yaml', text }]);
   if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
   return r.policy;
@@ -54,11 +46,8 @@ describeKernel('a guarantee given by a live apply to a busy container without on
     const deps = suite.deps();
     const before = suite.uses(policyWith('0mbit'));
     const compiled = await buildSandbox(deps, before, () => undefined);
-    const endpoint = (name: string) => {
-      const c = compiled.containers.find((x) => x.name === name)!;
-      return { name, netns: c.netns!, address: c.address!, flows: 2 };
-    };
-    const rig = await TrafficRig.start({ peerNetns: PEER_NETNS, peerAddress: PEER_LINK.peer, containers: [endpoint('a'), endpoint('b')], directions: ['download'] });
+    const site = sandboxSite(compiled);
+    const rig = await TrafficRig.start({ ...site, containers: site.containers.map((c) => ({ ...c, flows: 2 })), directions: ['download'] });
     try {
       rig.setActive('download', ['a', 'b']);
       await sleep(3000);
