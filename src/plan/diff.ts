@@ -7,7 +7,7 @@
 
 import { majorOf, minorOf, TC_H_INGRESS, TC_H_ROOT } from '../tc/handle';
 import { classKey, linkKey, namespaceKey, objectKey, treeKey } from '../tc/identity';
-import { stateLists, stateSize, type ClassObject, type KernelObject, type KernelState } from '../tc/model';
+import { stateLists, stateSize, type KernelObject, type KernelState } from '../tc/model';
 import { compare, creatable, deletable, raisedOutOfDebt } from './compare';
 import { isConverged } from './converged';
 import { fromNothing } from './fresh';
@@ -23,11 +23,12 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
   const have = indexByKey(observed);
   const replaced = new Set<string>();
   const changes: Operation[] = [];
+  const outOfDebt = new DebtReplacements(desired);
   for (const [key, d] of want) {
     const o = have.get(key);
     if (!o) continue;
     const verdict = compare(d, o);
-    if (verdict.kind === 'replace' || (verdict.kind === 'change' && d.type === 'class' && o.type === 'class' && raisedOutOfDebt(d.spec, o.spec) && !hasHtbBelow(d, desired))) replaced.add(key);
+    if (verdict.kind === 'replace' || (verdict.kind === 'change' && outOfDebt.replaces(d, o))) replaced.add(key);
     else if (verdict.kind === 'change') changes.push({ op: 'change', object: d, before: o, fields: verdict.fields });
   }
   if (replaced.size > 0) replaceFiltersOf(replaced, want, have);
@@ -50,12 +51,22 @@ export function diff(desired: KernelState, observed: KernelState): Plan {
 }
 
 /**
- * A group's or a set's class (an HTB of its own below it) is changed even when raised out
- * of debt: replacing it would rebuild its whole HTB and drop every member's queue. Its
- * debt stays (docs/decisions.md, "The zero's cause").
+ * Which changed classes are replaced instead, to shed HTB's token debt (raisedOutOfDebt).
+ * A group's or a set's class (an HTB of its own below it) is changed even then: replacing
+ * it would rebuild its whole HTB and drop every member's queue. Its debt stays
+ * (docs/decisions.md, "The zero's cause").
  */
-function hasHtbBelow(c: ClassObject, desired: KernelState): boolean {
-  return desired.qdiscs.some((q) => q.parent === c.classid && q.dev === c.dev && q.netns === c.netns && q.spec.kind === 'htb');
+class DebtReplacements {
+  /** Classes with an HTB below them, indexed once, and only when a class is raised out of debt. */
+  private withHtbBelow: Set<string> | undefined;
+
+  constructor(private readonly desired: KernelState) {}
+
+  replaces(d: KernelObject, o: KernelObject): boolean {
+    if (d.type !== 'class' || o.type !== 'class' || !raisedOutOfDebt(d.spec, o.spec)) return false;
+    this.withHtbBelow ??= new Set(this.desired.qdiscs.filter((q) => q.spec.kind === 'htb').map((q) => classKey(q.netns, q.dev, q.parent)));
+    return !this.withHtbBelow.has(classKey(d.netns, d.dev, d.classid));
+  }
 }
 
 /**
