@@ -6,6 +6,8 @@ import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
 import type { KernelFeatures } from '../tc/features';
 import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
+import type { HostPolicy } from '../policy/model';
+import { portHooks, switchedPort } from './ports';
 import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedLayout } from './nested';
@@ -82,11 +84,24 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
   addTree(tc, bridge, 'download', host.capacity.download);
   appendAll(tc.qdiscs, redirect.qdiscs);
   appendAll(tc.filters, redirect.filters);
+  const hooks = portHooks(host, switchedPorts(host, nodes));
+  appendAll(tc.qdiscs, hooks.qdiscs);
+  appendAll(tc.filters, hooks.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
   if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
   addTree(tc, ifb, 'upload', host.capacity.upload);
   return peerSets ? { tc, containerClass, groupClass, peerSets } : { tc, containerClass, groupClass };
+}
+
+/** The container ports whose switched traffic goes through the IFB first (ports.ts). */
+function switchedPorts(host: HostPolicy, nodes: readonly ContainerNode[]): string[] {
+  const ports: string[] = [];
+  for (const p of nodes) {
+    const port = switchedPort(host, p);
+    if (port !== undefined) ports.push(port);
+  }
+  return ports;
 }
 
 interface TreeMaker {

@@ -72,6 +72,7 @@ export function hostPlumbing(host: HostPolicy): Plumbing {
  * mode shapes each veth, which such traffic passes anyway), and IPv4-only: an isolated
  * port's IPv6 neighbour solicitations reach no other container, and the bridge would
  * answer them only with a proxy entry per address, which Sluice does not make yet.
+ * Where ports stay switched in shared mode, each port is hooked instead (ports.ts).
  */
 export const routesBetweenPorts = (host: HostPolicy): boolean => !host.external && host.mode === 'shared' && !host.subnet6;
 

@@ -78,3 +78,4 @@ export interface WorkloadSourceFactory {
 
 /** The Host document's spec, as parsed (before validation), for factories to read their section from. */
 export type HostSections = HostDocument['spec'];
+

@@ -12,6 +12,7 @@ import { Daemon, type DaemonOptions } from '../daemon/serve';
 import type { KernelPort } from '../kernel/port';
 import { detectFeatures } from '../kernel/rtnl/features';
 import { openRtnlKernel } from '../kernel/rtnl/port';
+import { RtnlVethPeers } from '../kernel/rtnl/vethPeers';
 import { createMetrics, type SluiceMetrics } from '../metrics/metrics';
 import { Reconciler } from '../reconcile/reconciler';
 import { CniSourceFactory } from '../sources/cni/source';
@@ -63,7 +64,7 @@ function bindKernel(c: Container, options: WiringOptions): void {
 function bindSources(c: Container, options: WiringOptions): void {
   c.bind<FilesSource>(TOKENS.FilesSource).toDynamicValue((ctx) => new FilesSource(options.paths ?? [], ctx.get(TOKENS.Logger))).inSingletonScope();
   c.bind<WorkloadSourceFactory>(TOKENS.WorkloadSourceFactory)
-    .toDynamicValue((ctx) => new DockerSourceFactory({ logger: ctx.get(TOKENS.Logger), ...(options.dockerEndpoint ? { endpoint: options.dockerEndpoint } : {}) }))
+    .toDynamicValue((ctx) => new DockerSourceFactory({ logger: ctx.get(TOKENS.Logger), vethPeers: new RtnlVethPeers(), ...(options.dockerEndpoint ? { endpoint: options.dockerEndpoint } : {}) }))
     .inSingletonScope();
   c.bind<WorkloadSourceFactory>(TOKENS.WorkloadSourceFactory)
     .toDynamicValue((ctx) => new CniSourceFactory(ctx.get(TOKENS.Logger)))

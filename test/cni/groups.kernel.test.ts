@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { runPhases } from '../../src/demo/run';
 import { formatVerdict, ISSUE_TOLERANCE } from '../../src/measure/verdict';
-import { CNI_CAPACITY, CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, type PodSpec } from '../support/cni';
+import { CNI_CAPACITY, CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, servePods, type PodSpec } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 import { treeJudgeOf, writtenFromMaps, writtenRate, writtenTreeFromYaml } from '../support/written';
 
@@ -41,14 +41,7 @@ describeKernel('cni pods grouped by namespace', [], () => {
     const hostFile = join(rig.policyDir, 'host.yaml');
     writeFileSync(hostFile, readFileSync(hostFile, 'utf8').replace(/cni: \{ ([^}]*) \}/, 'cni: { $1, groupBy: namespace }'));
     writeFileSync(join(rig.policyDir, 'groups.yaml'), GROUP);
-    const served = await rig.serveWith(bed.applier, 1000);
-    bed.daemon = served.daemon;
-    for (const p of PODS) {
-      await rig.createPod(p.name);
-      await rig.add(p);
-    }
-    expect(await served.daemon.reload('test')).toBe(true);
-    const compiled = served.reconciler.current.compiled!;
+    const { compiled } = await servePods(bed, PODS);
     expect(Object.fromEntries(compiled.containers.map((c) => [c.workload!.name, c.group]))).toEqual({ 'shop/a': 'shop', 'shop/b': 'shop', 'batch/x': undefined });
     const nameOf = new Map(compiled.containers.map((c) => [c.workload!.name.split('/')[1]!, c.name]));
     const site = { peerNetns: CNI_HOST_NETNS, peerAddress: CNI_GATEWAY, containers: compiled.containers.map((c) => ({ name: c.name, netns: c.workload!.netns!, address: c.address! })) };

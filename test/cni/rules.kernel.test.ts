@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { runPhases } from '../../src/demo/run';
 import { DEMO_PHASES } from '../../src/demo/scenario';
 import { formatVerdict, ISSUE_TOLERANCE } from '../../src/measure/verdict';
-import { CNI_CAPACITY, CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, type PodSpec } from '../support/cni';
+import { CNI_CAPACITY, CNI_GATEWAY, CNI_HOST_NETNS, cniTestbed, servePods, type PodSpec } from '../support/cni';
 import { describeKernel } from '../support/kernel';
 import { judgeOf, writtenFromMaps, writtenRate } from '../support/written';
 
@@ -28,20 +28,11 @@ describeKernel('cni pods follow the four rules', [], () => {
   const bed = cniTestbed(async ({ rig }) => {
     for (const p of PODS) await rig.del(p).catch(() => undefined);
   });
-  const { rig } = bed;
 
   // Download only: test/cni/containerd.rules runs the same phases both ways through the same plugin, driven by a
   // real containerd; this one keeps the plugin as a runtime without CRI calls it, and judges drops.
   it('guarantee, lending, fair sharing by priority and guarantee, no drops: download', async () => {
-    const served = await rig.serveWith(bed.applier, 1000);
-    const daemon = (bed.daemon = served.daemon);
-    for (const p of PODS) {
-      await rig.createPod(p.name);
-      await rig.add(p);
-    }
-    // Queued after the reloads the plugin's pokes asked for: it sees every pod.
-    expect(await daemon.reload('test')).toBe(true);
-    const compiled = served.reconciler.current.compiled!;
+    const { compiled } = await servePods(bed, PODS);
     expect(compiled.containers.map((c) => c.workload?.name).sort()).toEqual(PODS.map((p) => `shop/${p.name}`).sort());
     // The demo's phases name containers web, api…; the pods' policy entries are named per pod.
     const nameOf = new Map(compiled.containers.map((c) => [c.workload!.name.split('/')[1]!, c.name]));

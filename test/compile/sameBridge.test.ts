@@ -1,11 +1,13 @@
 // Traffic between two containers on Sluice's own bridge is routed through the bridge
 // device (isolated ports, proxy ARP), so both trees shape it; a runtime's bridge, per-device
-// mode and dual-stack hosts are left switched.
+// mode and dual-stack hosts are left switched, and in shared mode each port Sluice knows
+// there sends such traffic through the IFB (the sender's upload class) first.
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { changedLinkFields } from '../../src/plan/compare';
-import type { LinkObject } from '../../src/tc/model';
-import { demoPolicy } from '../support/policy';
+import type { FilterObject, LinkObject, QdiscObject } from '../../src/tc/model';
+import type { ResolvedWorkload } from '../../src/workload/workload';
+import { demoPolicy, externalPolicy } from '../support/policy';
 
 const ports = (links: readonly LinkObject[]): LinkObject[] => links.filter((l) => l.master === 'sl-br0');
 const bridgeSysctls = (policy: ReturnType<typeof demoPolicy>): string[] => compilePolicy(policy).state.sysctls.map((s) => `${s.key}=${s.value}`);
@@ -50,5 +52,62 @@ describe('same-bridge traffic: routed through the bridge device', () => {
     const unset: LinkObject = { ...port };
     delete (unset as { isolated?: boolean }).isolated;
     expect(changedLinkFields(unset, { ...port, isolated: false })).toEqual([]);
+  });
+});
+
+const DUAL_STACK = (t: string): string => t.replace('bridge: sl-br0', 'bridge: sl-br0\n  subnet6: "2001:2::/96"');
+const ingressOf = (qdiscs: readonly QdiscObject[], dev: string): QdiscObject[] => qdiscs.filter((q) => q.dev === dev && q.spec.kind === 'ingress');
+/** A port hook's u32 nodes, in handle order: "keys -> what it does". */
+const hookNodes = (filters: readonly FilterObject[], dev: string): string[] =>
+  filters
+    .filter((f) => f.dev === dev)
+    .sort((x, y) => x.handle - y.handle)
+    .map((f) => (f.spec.kind === 'u32' ? `${f.spec.keys.map((k) => `${(k.value >>> 0).toString(16)}/${(k.mask >>> 0).toString(16)}@${k.off}`).join(' ')} -> ${f.spec.actions?.map((a) => `${a.action} ${a.targetDev}`).join(',') ?? `pass (${f.spec.classid?.toString(16)})`}` : f.spec.kind));
+
+describe('same-bridge traffic on switched ports: through the IFB from each port', () => {
+  it('hooks no port of an IPv4-only bridge Sluice creates (routed there) and none in per-device mode', () => {
+    for (const policy of [demoPolicy(), demoPolicy((t) => t.replace('mode: shared', 'mode: per-device'))]) {
+      const { state } = compilePolicy(policy);
+      for (const port of ports(state.links)) expect(ingressOf(state.qdiscs, port.name)).toEqual([]);
+    }
+  });
+
+  it("hooks every port of a dual-stack bridge: the gateway's traffic passes, the rest of each subnet goes to the IFB", () => {
+    const { state } = compilePolicy(demoPolicy(DUAL_STACK));
+    const hooked = ports(state.links);
+    expect(hooked).toHaveLength(4);
+    for (const port of hooked) {
+      expect(ingressOf(state.qdiscs, port.name)).toHaveLength(1);
+      expect(hookNodes(state.filters, port.name)).toEqual([
+        '40000000/f0000000@0 c6120001/ffffffff@16 -> pass (ffff0001)',
+        '40000000/f0000000@0 c6120000/ffffff00@16 -> egress-redirect sl-ifb0',
+        '60000000/f0000000@0 20010002/ffffffff@24 0/ffffffff@28 0/ffffffff@32 c6120001/ffffffff@36 -> pass (ffff0001)',
+        '60000000/f0000000@0 20010002/ffffffff@24 0/ffffffff@28 0/ffffffff@32 -> egress-redirect sl-ifb0',
+      ]);
+    }
+  });
+});
+
+const pod = (hostDevice: string | undefined): ResolvedWorkload => ({
+  source: 'cni',
+  id: 'abc123',
+  name: 'ns/pod',
+  netns: '/var/run/netns/cni-1',
+  device: 'eth0',
+  ...(hostDevice !== undefined ? { hostDevice } : {}),
+  addresses: { v4: ['198.18.70.5'], v6: [] },
+  labels: {},
+});
+
+describe("same-bridge traffic on a runtime's bridge", () => {
+  it("hooks the pod's host-side veth its source reports (an ingress qdisc of Sluice's on the runtime's device)", () => {
+    const { state } = compilePolicy(externalPolicy(pod('veth1234')));
+    expect(ingressOf(state.qdiscs, 'veth1234')).toEqual([expect.objectContaining({ netns: 'sl-rt' })]);
+    expect(hookNodes(state.filters, 'veth1234')).toEqual(['40000000/f0000000@0 c6124601/ffffffff@16 -> pass (ffff0001)', '40000000/f0000000@0 c6124600/ffffff00@16 -> egress-redirect sl-rifb0']);
+  });
+
+  it('hooks nothing where no host-side veth is known (a Docker container on several networks)', () => {
+    const { state } = compilePolicy(externalPolicy(pod(undefined)));
+    expect(state.qdiscs.filter((q) => q.spec.kind === 'ingress').map((q) => q.dev)).toEqual(['sl-rbr0']);
   });
 });

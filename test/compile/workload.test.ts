@@ -1,35 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, policyFootprint } from '../../src/compile';
-import { parsePolicyTexts } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/model';
 import type { ResolvedWorkload } from '../../src/workload/workload';
-
-const HOST = `apiVersion: sluice.dev/v1
-kind: Host
-metadata: { name: ext }
-spec:
-  netns: sl-rt
-  bridge: sl-rbr0
-  ifb: sl-rifb0
-  subnet: 198.18.70.0/24
-  capacity: { download: 100mbit, upload: 100mbit }
-  docker: {}
----
-apiVersion: sluice.dev/v1
-kind: Container
-metadata: { name: app }
-spec:
-  match: { docker: { name: app } }
-  download: { guarantee: 10mbit }
-  upload: { guarantee: 10mbit }
-`;
-
-/** The policy as a source resolved it: what any source (Docker, CNI) hands the core; the core does not look at which. */
-function resolved(workload: ResolvedWorkload): Policy {
-  const r = parsePolicyTexts([{ path: 'ext.yaml', text: HOST }]);
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return { ...r.policy, containers: r.policy.containers.map((c) => ({ ...c, address: workload.addresses.v4[0]!, workload })) };
-}
+import { externalPolicy } from '../support/policy';
 
 const workload: ResolvedWorkload = {
   source: 'cni',
@@ -43,7 +15,7 @@ const workload: ResolvedWorkload = {
 };
 
 describe('compile: a workload on an external bridge', () => {
-  const policy = resolved(workload);
+  const policy = externalPolicy(workload);
   const compiled = compilePolicy(policy);
 
   it('creates nothing of the runtime: no namespace, no bridge, no address; only the IFB', () => {

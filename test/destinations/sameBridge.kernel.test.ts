@@ -9,7 +9,8 @@
 // sysctls read back as written). Negative control: the same sandbox with the ports not isolated (switched):
 // a → b and b → a run far above b's ceilings; applying the policy again isolates the two
 // ports again, and changes nothing else. IPv4 only: a dual-stack host keeps its ports
-// switched (docs/decisions.md, "Traffic between two containers on the same bridge").
+// switched, and hooks them (test/destinations/switchedPorts.kernel.test.ts; docs/decisions.md,
+// "Traffic between two containers on the same bridge").
 // Runtime budget: ≤ 25 s (one sandbox, three 3 s phases).
 import { expect, it } from 'vitest';
 import { PEER_NETNS, peerState } from '../../src/demo/peer';

@@ -25,6 +25,7 @@ import { systemClock } from '../../src/ports/clock';
 import { Daemon, type TickAfterChange } from '../../src/daemon/serve';
 import { formatPolicyIssue } from '../../src/policy/load';
 import { Reconciler } from '../../src/reconcile/reconciler';
+import type { CompiledPolicy } from '../../src/compile';
 import { sh } from './kernel';
 import { installCni, NODE_PLUGIN_FROM_SOURCE, quietly, SHIM } from './installCni';
 import { policyLoader } from './sources';
@@ -244,4 +245,20 @@ export function cniTestbed(beforeTearDown?: (bed: CniTestbed) => Promise<void>):
     await bed.rig.tearDown();
   }, 60_000);
   return bed;
+}
+
+/**
+ * serve started on the bed (a 1 s tick), then each pod made and ADDed through the chain,
+ * then a reload queued after the ones the plugin's pokes asked for: what serve compiled
+ * then has every pod.
+ */
+export async function servePods(bed: CniTestbed, pods: readonly PodSpec[]): Promise<{ daemon: Daemon; compiled: CompiledPolicy }> {
+  const served = await bed.rig.serveWith(bed.applier, 1000);
+  bed.daemon = served.daemon;
+  for (const p of pods) {
+    await bed.rig.createPod(p.name);
+    await bed.rig.add(p);
+  }
+  if (!(await served.daemon.reload('test'))) throw new Error('serve did not reload after the pods were added');
+  return { daemon: served.daemon, compiled: served.reconciler.current.compiled! };
 }

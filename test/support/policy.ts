@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Judge } from '../../src/measure/judge';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
+import type { ResolvedWorkload } from '../../src/workload/workload';
 import { judgeOfFile, treeJudgeOfFiles } from './written';
 
 export function demoPolicyFor(prefix: string, edit: (text: string) => string = (t) => t): Policy {
@@ -46,3 +47,31 @@ export function demoWithTenantsPolicy(): Policy {
 
 /** The hierarchical judge of demo.yaml and tenants.yaml as written, read without Sluice's parser. */
 export const demoWithTenantsJudge = (): Judge => treeJudgeOfFiles(DEMO_WITH_TENANTS);
+
+/** A Host on a runtime's bridge (sl-rbr0 in sl-rt, 198.18.70.0/24) with Docker enabled, and one container, app, matching a Docker workload. */
+const EXTERNAL_HOST = `apiVersion: sluice.dev/v1
+kind: Host
+metadata: { name: ext }
+spec:
+  netns: sl-rt
+  bridge: sl-rbr0
+  ifb: sl-rifb0
+  subnet: 198.18.70.0/24
+  capacity: { download: 100mbit, upload: 100mbit }
+  docker: {}
+---
+apiVersion: sluice.dev/v1
+kind: Container
+metadata: { name: app }
+spec:
+  match: { docker: { name: app } }
+  download: { guarantee: 10mbit }
+  upload: { guarantee: 10mbit }
+`;
+
+/** That policy as a source resolved it with `workload`: what any source (Docker, CNI) hands the core; the core does not look at which. */
+export function externalPolicy(workload: ResolvedWorkload): Policy {
+  const r = parsePolicyTexts([{ path: 'ext.yaml', text: EXTERNAL_HOST }]);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return { ...r.policy, containers: r.policy.containers.map((c) => ({ ...c, address: workload.addresses.v4[0]!, workload })) };
+}

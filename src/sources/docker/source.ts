@@ -3,6 +3,8 @@
 // the Host's `docker:` section; followed through the daemon's event stream.
 
 import type { Logger } from '../../ports/logger';
+import { endKey, type VethPeers } from '../../ports/vethPeers';
+import { HOST_NETNS, type NetnsLocator } from '../../tc/model';
 import type { HostSections, ResolvedWorkload, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
 import { dockerEndpoint, DockerodeEngine, type DockerEngine } from './engine';
 import { DockerFollower } from './follow';
@@ -21,13 +23,36 @@ export class DockerSource implements WorkloadSource {
     private readonly bridge: string,
     private readonly readLabels: boolean,
     private readonly logger: Logger,
+    /** The Host's namespace, where the containers' host-side veths are, and how to find them. */
+    private readonly ports?: { readonly hostNetns: NetnsLocator; readonly peers: VethPeers },
   ) {}
 
   /** Throws DockerUnreachableError when the daemon does not answer. */
   async load(): Promise<SourceSnapshot> {
     const view = await this.engine.view();
     const extra = this.readLabels ? labelDocuments(view.containers) : { documents: [], issues: [] };
-    return { ...extra, workloads: view.containers.map((c) => workloadOf(c, this.bridge)), origin: view.endpoint };
+    const workloads = view.containers.map((c) => workloadOf(c, this.bridge));
+    return { ...extra, workloads: await this.withHostDevices(workloads), origin: view.endpoint };
+  }
+
+  /**
+   * Each container's port on the bridge, which the Engine API does not tell: found in the
+   * kernel from its eth0. Without it the container is still shaped, but traffic between
+   * it and its neighbours on the bridge is not (compile/ports.ts): said, not fatal.
+   */
+  private async withHostDevices(workloads: ResolvedWorkload[]): Promise<ResolvedWorkload[]> {
+    const wired = workloads.filter((w) => w.netns !== undefined && w.device !== undefined && w.addresses.v4.length + w.addresses.v6.length > 0);
+    if (!this.ports || wired.length === 0) return workloads;
+    try {
+      const ends = await this.ports.peers.hostEnds(wired.map((w) => ({ netns: w.netns!, dev: w.device! })), this.ports.hostNetns);
+      return workloads.map((w) => {
+        const hostDevice = w.netns !== undefined && w.device !== undefined ? ends.get(endKey({ netns: w.netns, dev: w.device })) : undefined;
+        return hostDevice !== undefined ? { ...w, hostDevice } : w;
+      });
+    } catch (e) {
+      this.logger.log('warn', "docker containers' ports on the bridge not found: traffic between them is not shaped until the next load", { bridge: this.bridge, error: e instanceof Error ? e.message : String(e) });
+      return workloads;
+    }
   }
 
   follow(onChange: (reason: string) => void): Stop {
@@ -62,6 +87,8 @@ export interface DockerSourceOptions {
   /** Tests substitute the engine. */
   readonly engineFor?: (endpoint: string) => DockerEngine;
   readonly logger: Logger;
+  /** Finds the containers' ports on the bridge; without it, traffic between them is not shaped. */
+  readonly vethPeers?: VethPeers;
 }
 
 /**
@@ -83,7 +110,9 @@ export class DockerSourceFactory implements WorkloadSourceFactory {
     const key = `${endpoint}\n${bridge}\n${section.labels}`;
     let source = this.sources.get(key);
     if (!source) {
-      source = new DockerSource(this.engineAt(endpoint), bridge, section.labels, this.options.logger);
+      const hostNetns = host.netns === 'host' ? HOST_NETNS : host.netns;
+      const ports = this.options.vethPeers ? { hostNetns, peers: this.options.vethPeers } : undefined;
+      source = new DockerSource(this.engineAt(endpoint), bridge, section.labels, this.options.logger, ports);
       this.sources.set(key, source);
     }
     return source;

@@ -28,6 +28,7 @@ import { Reconciler } from '../../../src/reconcile/reconciler';
 import { containerYaml, createContainer, createNetwork, docker, hostYaml, removeNetwork, type TestNetwork } from '../../support/docker';
 import { describeKernel, netnsList, sh, until as waitUntil } from '../../support/kernel';
 import { judgeOf, writtenFromComposeLabels, writtenFromYaml } from '../../support/written';
+import { flowBetween, type FlowEnd } from '../../support/sameBridge';
 
 const NET: TestNetwork = { name: 'sl-dk-net', bridge: 'sl-dbr1', subnet: '198.18.66.0/24', gateway: '198.18.66.1' };
 const IFB = 'sl-ifb1';
@@ -93,10 +94,24 @@ describeKernel('Docker containers on a real daemon', ['dockerd', 'nsenter'], () 
       expect(bed.site.containers.map((c) => c.name).sort()).toEqual(['api', 'backup', 'batch', 'web']);
       // The compose file's labels and the Host's link as written, not what the source made of them.
       const capacity = writtenFromYaml(readFileSync('policies/docker/host.yaml', 'utf8')).capacity.download;
-      const judge = judgeOf(writtenFromComposeLabels(readFileSync('docker-compose.test.yml', 'utf8'), capacity));
+      const written = writtenFromComposeLabels(readFileSync('docker-compose.test.yml', 'utf8'), capacity);
+      const judge = judgeOf(written);
       const results = await runPhases({ kernel, applier }, bed.compiled, bed.site, { judge, phases: DEMO_PHASES, directions: ['download', 'upload'], phaseSeconds: 4, warmupSeconds: 1.5, out: () => undefined, live: false });
       for (const r of results) console.log(`${r.verdict.pass ? 'PASS' : 'FAIL'} docker ${r.direction} ${r.phase.name}\n${formatVerdict(r.verdict)}`);
       expect(results.map((r) => `${r.direction}:${r.phase.name}:${r.verdict.pass}`)).toEqual(['download', 'upload'].flatMap((d) => DEMO_PHASES.map((p) => `${d}:${p.name}:true`)));
+
+      // Between two containers on Docker's bridge (switched port to port): batch's port is
+      // hooked (found from its eth0), so batch → web is held by batch's upload ceiling as the
+      // compose file writes it. Unhooked it ran at several Gbit/s (test/cni/sameBridge's control).
+      const batchCeiling = written.containers.find((c) => c.name === 'batch')!.upload.ceiling! / 1e6;
+      const end = (name: string): FlowEnd => {
+        const c = bed.site.containers.find((x) => x.name === name)!;
+        return { netns: c.netns, address: c.address };
+      };
+      const batchToWeb = await flowBetween(end('batch'), end('web'), 3);
+      console.log(`docker same bridge: batch → web ${batchToWeb.toFixed(1)} Mbit/s (batch's upload ceiling ${batchCeiling})`);
+      expect(batchToWeb).toBeLessThanOrEqual(batchCeiling);
+      expect(batchToWeb).toBeGreaterThanOrEqual(0.9 * batchCeiling);
     } finally {
       await demo.tearDown();
     }
