@@ -24,6 +24,29 @@ import { nativeProbe } from '../src/wiring/runtime';
 import { clusterPeer, describeCase, drawCase, padded, parseSetCase, setJudgeOf, SETS, type Case } from '../test/support/destinations';
 import { seededRandom } from '../test/support/randomTree';
 
+const USAGE = `bench/liveApplyStall: random set draws applied one over the other onto one live sandbox; prints stalls
+  flock /run/sluice-dev.lock npx tsx bench/liveApplyStall.ts [options]   (builds namespaces and drives traffic: under the lock)
+  --draws N      draws to apply (30)
+  --seed N       first draw's seed (100)
+  --seconds N    each draw's phase without --churn (3)
+  --churn        every flow busy throughout, a draw applied every --interval ms
+  --interval MS  with --churn (1000)
+  --pad-mbit N   idle pods guaranteed N Mbit/s in each set (0)
+  --cleanup      remove the sandbox a killed run left, and exit
+  --help         this text`;
+const VALUED = ['--draws', '--seed', '--seconds', '--interval', '--pad-mbit'];
+const SWITCHES = ['--churn', '--cleanup'];
+
+/** Options this bench does not know (a typo must not start a run with the defaults). */
+function unknownOptions(args: readonly string[]): string[] {
+  const unknown: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (VALUED.includes(args[i]!)) i++;
+    else if (!SWITCHES.includes(args[i]!)) unknown.push(args[i]!);
+  }
+  return unknown;
+}
+
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
@@ -66,6 +89,16 @@ function dumpDevice(netns: string, dev: string): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const unknown = unknownOptions(process.argv.slice(2));
+  if (unknown.length > 0) {
+    console.error(`bench/liveApplyStall: unknown option ${unknown.join(' ')}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const kernel = new RtnlKernel();
   const deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
   const seeds = Array.from({ length: draws }, (_, i) => firstSeed + i);
@@ -74,6 +107,8 @@ async function main(): Promise<void> {
   let policy = parseSetCase(padded(cases[0]!.c.set, PODS, padMbit), PREFIX);
   if (process.argv.includes('--cleanup')) {
     await teardownSets(deps, policy, site);
+    // A run killed at a later draw had other pods than the first draw's: every namespace of this bench's prefix goes.
+    removeNamespaces(`sl-${PREFIX}`);
     return;
   }
   let sandbox: SetSandbox | undefined;
@@ -216,3 +251,9 @@ main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });
+
+/** Deletes every namespace whose name starts with `prefix` (this bench's own). */
+function removeNamespaces(prefix: string): void {
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!);
+  for (const ns of names.filter((n) => n.startsWith(prefix))) execFileSync('ip', ['netns', 'del', ns]);
+}
