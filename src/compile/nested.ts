@@ -17,8 +17,8 @@
 import { makeHandle, type TcHandle } from '../tc/handle';
 import { parseSubnet } from '../net/ipv4';
 import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
-import type { BitsPerSec } from '../units/units';
-import { type GroupNode, type NodeRates, type ShapeTree, guaranteeOf } from '../shape/model';
+import type { BitsPerSec, Bytes } from '../units/units';
+import type { ContainerNode, GroupNode, NodeRates, ShapeTree } from '../shape/model';
 import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
 import {
   addAddress6Filters,
@@ -58,6 +58,42 @@ export interface GroupedLayout {
   /** Each container's leaf qdisc handle (<slot>:), in tree.containers order. */
   readonly leaves: readonly TcHandle[];
   readonly scopes: readonly Scope[];
+  readonly download: RateColumns;
+  readonly upload: RateColumns;
+}
+
+/**
+ * One direction's rates of every container, as columns in tree.containers order,
+ * gathered in that order. The per-HTB loops visit the containers group by group
+ * (c0, c100, c200, … at 100 groups), and reading each one's policy there missed the
+ * cache at nearly every container: its object, its bandwidth, its direction, each a
+ * load waiting on the one before (perf annotate: most of addContainerClasses' 9 ms,
+ * against 2 ms for the same classes in container order, flat).
+ */
+interface RateColumns {
+  /** As enforced (ContainerNode's guarantee). */
+  readonly guarantee: Float64Array;
+  readonly ceiling: Float64Array;
+  /** A Float64Array, as the others: it keeps a priority of -0 apart from 0, as the policy does. */
+  readonly priority: Float64Array;
+  readonly burst: (Bytes | undefined)[];
+}
+
+function rateColumns(n: number): RateColumns {
+  return { guarantee: new Float64Array(n), ceiling: new Float64Array(n), priority: new Float64Array(n), burst: new Array<Bytes | undefined>(n) };
+}
+
+/** Container i's rates into the columns of both directions. */
+function gatherRates(c: ContainerNode, i: number, download: RateColumns, upload: RateColumns): void {
+  const { download: down, upload: up } = c.policy.bandwidth;
+  download.guarantee[i] = c.downloadGuarantee;
+  download.ceiling[i] = down.ceiling;
+  download.priority[i] = down.priority;
+  download.burst[i] = down.burst;
+  upload.guarantee[i] = c.uploadGuarantee;
+  upload.ceiling[i] = up.ceiling;
+  upload.priority[i] = up.priority;
+  upload.burst[i] = up.burst;
 }
 
 /** A group's HTB never classifies by default: a packet no member's filter claims (none should) goes through its direct queue, still within the group's class. */
@@ -83,6 +119,8 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
   const v6 = scopes.map(() => ({ addresses: [] as string[], classids: [] as number[] }));
   const containerClass = new Array<TcHandle>(containers.length);
   const leaves = new Array<TcHandle>(containers.length);
+  const download = rateColumns(containers.length);
+  const upload = rateColumns(containers.length);
   // One indexed pass over the containers for all they need here: this runs once per
   // compile, mostly before V8 optimises it, where each pass over 10,000 containers costs
   // its loop's overhead again (it was three: map, forEach, map).
@@ -93,6 +131,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     const classid = makeHandle(majorOf(c.parent), c.slot);
     containerClass[i] = classid;
     leaves[i] = makeHandle(c.slot, 0);
+    gatherRates(c, i, download, upload);
     if (c.policy.match.kind === 'cgroup') continue;
     let child = classid;
     for (let scope = inScope; ; ) {
@@ -114,7 +153,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids, v4[i]!.owners);
     s.v6 = v6[i]!.addresses.length === 0 ? emptyAddress6Table : address6Table(v6[i]!.addresses, v6[i]!.classids);
   });
-  return { containerClass, groupClass, leaves, scopes };
+  return { containerClass, groupClass, leaves, scopes, download, upload };
 }
 
 /** One direction's tree of a policy with groups, added to `t`. */
@@ -142,21 +181,22 @@ interface ScopeSpecs {
  */
 function addScopeClasses(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
   const scope = layout.scopes[s]!;
-  const base = quantumBase(scopeGuarantees(tree, scope, direction), capacity);
+  const base = quantumBase(scopeGuarantees(tree, layout, scope, direction), capacity);
   // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
   if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec);
   else t.classes.push({ type: 'class', netns: d.netns, dev: d.dev, classid: scope.rootClass, parent: scope.qdisc, spec: shared.groupRoot });
   const specs = new HtbClassSpecs(base);
   addGroupClasses(t, d, direction, tree, layout, scope, specs, shared.groupHtb);
-  addContainerClasses(t, d, direction, tree, layout, scope, specs, shared.leafSpec);
+  addContainerClasses(t, d, direction, layout, scope, specs, shared.leafSpec);
 }
 
 /** The guarantees of one HTB's children, groups first: what its quanta are scaled among. */
-function scopeGuarantees(tree: ShapeTree, scope: Scope, direction: Direction): number[] {
+function scopeGuarantees(tree: ShapeTree, layout: GroupedLayout, scope: Scope, direction: Direction): number[] {
   const { groups, containers } = scope;
   const guarantees: number[] = [];
   for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
-  for (let k = 0; k < containers.length; k++) guarantees.push(guaranteeOf(tree.containers[containers[k]!]!, direction));
+  const own = direction === 'download' ? layout.download.guarantee : layout.upload.guarantee;
+  for (let k = 0; k < containers.length; k++) guarantees.push(own[containers[k]!]!);
   return guarantees;
 }
 
@@ -173,23 +213,15 @@ function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: Sh
   }
 }
 
-/**
- * Each child container's class in this HTB and its leaf. Both directions' fields are
- * read, and one picked: optimised while the download tree is built, code with a read
- * that had never run (the upload one) was thrown away when the upload tree reached it.
- */
-function addContainerClasses(t: TcObjects, d: Device, direction: Direction, tree: ShapeTree, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
+/** Each child container's class in this HTB and its leaf. */
+function addContainerClasses(t: TcObjects, d: Device, direction: Direction, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
   const { containers } = scope;
-  const download = direction === 'download';
+  const { guarantee, ceiling, priority, burst } = direction === 'download' ? layout.download : layout.upload;
   for (let k = 0; k < containers.length; k++) {
     const i = containers[k]!;
-    const c = tree.containers[i]!;
-    const { download: down, upload: up } = c.policy.bandwidth;
-    const { downloadGuarantee, uploadGuarantee } = c;
-    const b = download ? down : up;
     const classid = layout.containerClass[i]!;
-    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(download ? downloadGuarantee : uploadGuarantee, b.ceiling, b.priority, b.burst) });
+    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(guarantee[i]! as BitsPerSec, ceiling[i]! as BitsPerSec, priority[i]!, burst[i]) });
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: layout.leaves[i]!, parent: classid, spec: leafSpec });
   }
 }
