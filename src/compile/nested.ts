@@ -72,15 +72,19 @@ export interface GroupedLayout {
  */
 interface RateColumns {
   /** As enforced (ContainerNode's guarantee). */
-  readonly guarantee: Float64Array;
-  readonly ceiling: Float64Array;
-  /** A Float64Array, as the others: it keeps a priority of -0 apart from 0, as the policy does. */
-  readonly priority: Float64Array;
+  readonly guarantee: BitsPerSec[];
+  readonly ceiling: BitsPerSec[];
+  readonly priority: number[];
   readonly burst: (Bytes | undefined)[];
 }
 
+/**
+ * Arrays, not Float64Arrays: a number comes back as it went in (a small integer stays
+ * one), so the specs made from them, and the guarantee lists their quanta are scaled
+ * over, have the shapes they had (from a Float64Array, quantumBase was compiled twice).
+ */
 function rateColumns(n: number): RateColumns {
-  return { guarantee: new Float64Array(n), ceiling: new Float64Array(n), priority: new Float64Array(n), burst: new Array<Bytes | undefined>(n) };
+  return { guarantee: new Array<BitsPerSec>(n), ceiling: new Array<BitsPerSec>(n), priority: new Array<number>(n), burst: new Array<Bytes | undefined>(n) };
 }
 
 /** Container i's rates into the columns of both directions. */
@@ -181,21 +185,22 @@ interface ScopeSpecs {
  */
 function addScopeClasses(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
   const scope = layout.scopes[s]!;
-  const base = quantumBase(scopeGuarantees(tree, layout, scope, direction), capacity);
+  const columns = ratesOf(layout, direction);
+  const base = quantumBase(scopeGuarantees(tree, columns, scope, direction), capacity);
   // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
   if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec);
   else t.classes.push({ type: 'class', netns: d.netns, dev: d.dev, classid: scope.rootClass, parent: scope.qdisc, spec: shared.groupRoot });
   const specs = new HtbClassSpecs(base);
   addGroupClasses(t, d, direction, tree, layout, scope, specs, shared.groupHtb);
-  addContainerClasses(t, d, direction, layout, scope, specs, shared.leafSpec);
+  addContainerClasses(t, d, layout, columns, scope, specs, shared.leafSpec);
 }
 
 /** The guarantees of one HTB's children, groups first: what its quanta are scaled among. */
-function scopeGuarantees(tree: ShapeTree, layout: GroupedLayout, scope: Scope, direction: Direction): number[] {
+function scopeGuarantees(tree: ShapeTree, columns: RateColumns, scope: Scope, direction: Direction): number[] {
   const { groups, containers } = scope;
   const guarantees: number[] = [];
   for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
-  const own = direction === 'download' ? layout.download.guarantee : layout.upload.guarantee;
+  const own = columns.guarantee;
   for (let k = 0; k < containers.length; k++) guarantees.push(own[containers[k]!]!);
   return guarantees;
 }
@@ -214,14 +219,14 @@ function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: Sh
 }
 
 /** Each child container's class in this HTB and its leaf. */
-function addContainerClasses(t: TcObjects, d: Device, direction: Direction, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
+function addContainerClasses(t: TcObjects, d: Device, layout: GroupedLayout, columns: RateColumns, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
   const { containers } = scope;
-  const { guarantee, ceiling, priority, burst } = direction === 'download' ? layout.download : layout.upload;
+  const { guarantee, ceiling, priority, burst } = columns;
   for (let k = 0; k < containers.length; k++) {
     const i = containers[k]!;
     const classid = layout.containerClass[i]!;
-    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(guarantee[i]! as BitsPerSec, ceiling[i]! as BitsPerSec, priority[i]!, burst[i]) });
+    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(guarantee[i]!, ceiling[i]!, priority[i]!, burst[i]) });
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: layout.leaves[i]!, parent: classid, spec: leafSpec });
   }
 }
@@ -240,4 +245,17 @@ function addScopeFilters(t: TcObjects, d: Device, direction: Direction, subnet: 
   }
 }
 
-const rates = (g: GroupNode, direction: Direction): NodeRates => (direction === 'download' ? g.download : g.upload);
+/**
+ * A group's or the layout's rates of one direction. Both are read, and one picked: code
+ * optimised while the download tree was built, with a read that had never run (the
+ * upload one), was thrown away when the upload tree reached it.
+ */
+function rates(g: GroupNode, direction: Direction): NodeRates {
+  const { download, upload } = g;
+  return direction === 'download' ? download : upload;
+}
+
+function ratesOf(layout: GroupedLayout, direction: Direction): RateColumns {
+  const { download, upload } = layout;
+  return direction === 'download' ? download : upload;
+}
