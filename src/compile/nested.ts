@@ -246,7 +246,7 @@ function addScopeFilters(t: TcObjects, d: Device, direction: Direction, subnet: 
 }
 
 /**
- * A group's or the layout's rates of one direction. Both are read, and one picked: code
+ * A group's rates of one direction. Both directions are read, and one picked: code
  * optimised while the download tree was built, with a read that had never run (the
  * upload one), was thrown away when the upload tree reached it.
  */
@@ -255,6 +255,7 @@ function rates(g: GroupNode, direction: Direction): NodeRates {
   return direction === 'download' ? download : upload;
 }
 
+/** The containers' rate columns of one direction, picked as `rates` picks a group's. */
 function ratesOf(layout: GroupedLayout, direction: Direction): RateColumns {
   const { download, upload } = layout;
   return direction === 'download' ? download : upload;
