@@ -51,9 +51,8 @@ function classRef(host: HostPolicy, p: ContainerNode, classid: TcHandle, dir: Di
  */
 export function describeGroups(tree: ShapeTree, classids: readonly TcHandle[]): CompiledGroup[] {
   const host = tree.host;
-  const members = new Map<GroupNode, string[]>(tree.groups.map((g) => [g, []]));
-  for (const g of tree.groups) if (g.parent) members.get(g.parent)!.push(g.id);
-  for (const c of tree.containers) if (c.parent) members.get(c.parent)!.push(c.policy.name);
+  if (tree.groups.length === 0) return [];
+  const members = membersOf(tree);
   return tree.groups.map((g, i): CompiledGroup => {
     const ref = (dir: Direction): CompiledClassRef => {
       const r = dir === 'download' ? g.download : g.upload;
@@ -61,6 +60,26 @@ export function describeGroups(tree: ShapeTree, classids: readonly TcHandle[]): 
     };
     const classes = host.mode === 'shared' ? { download: ref('download'), upload: ref('upload') } : {};
     const rates = (r: typeof g.download) => ({ guarantee: r.guarantee, ceiling: r.ceiling, priority: r.priority });
-    return { name: g.id, parent: g.parent?.id, level: g.level, bandwidth: { download: rates(g.download), upload: rates(g.upload) }, classes, qdisc: makeHandle(g.slot, 0), members: members.get(g)!, source: g.policy.source };
+    return { name: g.id, parent: g.parent?.id, level: g.level, bandwidth: { download: rates(g.download), upload: rates(g.upload) }, classes, qdisc: makeHandle(g.slot, 0), members: members[i]!, source: g.policy.source };
   });
+}
+
+/**
+ * Each group's members' names, in tree.groups order: its subgroups, then its containers,
+ * each in tree order. Indexed loops: this runs once per compile over every container,
+ * unoptimised, where for-of makes an iterator result per container.
+ */
+function membersOf(tree: ShapeTree): string[][] {
+  const { groups, containers } = tree;
+  const indexOf = new Map<GroupNode, number>(groups.map((g, i) => [g, i]));
+  const members = groups.map((): string[] => []);
+  for (let i = 0; i < groups.length; i++) {
+    const parent = groups[i]!.parent;
+    if (parent) members[indexOf.get(parent)!]!.push(groups[i]!.id);
+  }
+  for (let i = 0; i < containers.length; i++) {
+    const c = containers[i]!;
+    if (c.parent) members[indexOf.get(c.parent)!]!.push(c.policy.name);
+  }
+  return members;
 }
