@@ -47,11 +47,17 @@ export class CniSource implements WorkloadSource {
     let watcher: FSWatcher | undefined;
     let pending: NodeJS.Timeout | undefined;
     try {
-      mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+      const network = this.host.cni!.network;
+      // The network's own directory when the Host names it: a plain inotify watch. Node's
+      // recursive watch (every network) walks the tree again in JavaScript on each event,
+      // and each record serve writes makes four (temporary file, lock, rename, unlock):
+      // six directory scans on the event loop in the middle of every ADD (traced).
+      const dir = network !== undefined ? new AttachmentStore(this.stateDir).networkDir(network) : this.stateDir;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Catches records written while serve started, or whose poke was lost. A record serve
       // itself wrote (answering the native plugin) has been read by the reload that answer
       // started: only records the last load did not see ask for another.
-      watcher = watch(this.stateDir, { recursive: true }, (_event, file) => {
+      watcher = watch(dir, { recursive: network === undefined }, (_event, file) => {
         if (!file || !String(file).endsWith('.json') || pending) return;
         pending = setTimeout(() => {
           pending = undefined;
