@@ -2,9 +2,9 @@
 // left the policy and `destroy` can remove everything, without ever guessing from
 // names alone which `sl-` namespace is whose.
 
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { uptime } from 'node:os';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDirectorySync } from './fsync';
 import type { ExternalDevice, NetnsLocator } from '../tc/model';
@@ -57,14 +57,15 @@ export class FileOwnershipStore implements OwnershipStore {
     return join(this.dir, `owned-${host}.json`);
   }
 
+  /** In line, as write: a change (a pod's ADD) reads it before its netlink, and a stat through the thread pool was a turn of a busy event loop. */
   async read(host: string): Promise<OwnershipRecord | undefined> {
     const file = this.file(host);
     try {
-      const s = await stat(file, { bigint: true });
+      const s = statSync(file, { bigint: true });
       const stamp = stampOf(s);
       const cached = this.cache.get(host);
       if (cached?.stamp === stamp) return cached.record;
-      const text = await readFile(file, 'utf8');
+      const text = readFileSync(file, 'utf8');
       let record: OwnershipRecord;
       try {
         record = JSON.parse(text) as OwnershipRecord;
