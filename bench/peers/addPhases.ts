@@ -44,9 +44,19 @@ export function addPhases(log: string): string {
     ['      ownership record', changed.map((e) => e.phasesMs?.['record'] ?? 0)],
     ['      netlink', changed.map((e) => e.phasesMs?.['execute'] ?? 0)],
   ];
+  // Paired when each ADD had its own reload (one after another, as the bench runs them).
+  const paired = answered.length === changed.length;
+  // What the phases do not cover: a tick the change waited for (Reconciler.applyChange), the reload's own steps.
+  const rest = (i: number): number => answered[i]!.shapeMs - changed[i]!.queuedMs - changed[i]!.loadMs - changed[i]!.durationMs;
+  if (paired) rows.push(['    the rest (a running tick waited for)', answered.map((_, i) => rest(i))]);
   const skipped = changed.filter((e) => e.skipped !== undefined).length;
+  const last = answered.length - 1;
+  const lastOne = paired && last >= 0
+    ? [`the last ADD (one more pod), ms: in all ${answered[last]!.totalMs.toFixed(1)}, record ${answered[last]!.recordMs.toFixed(1)}, policy load ${changed[last]!.loadMs.toFixed(1)}, change ${changed[last]!.durationMs.toFixed(1)}, the rest ${rest(last).toFixed(1)}`]
+    : [];
   return [
     `serve's part of ${answered.length} ADDs (${changed.length} reloads with a change, ${skipped} skipped), ms: median / p90`,
     ...rows.map(([name, xs]) => `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(6)} / ${p90(xs).toFixed(1)}`),
+    ...lastOne,
   ].join('\n');
 }

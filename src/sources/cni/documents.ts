@@ -64,13 +64,25 @@ export function cniDocuments(attachments: readonly Attachment[], host: HostSpec,
     if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
     const workload = workloadOf(a, cni.groupBy);
     workloads.push(workload);
-    const key = JSON.stringify(a);
+    const key = contentKey(a);
     const doc = previous.get(key) ?? documentOf(a, podPolicyName(a), host);
     made.set(key, doc);
     if ('reason' in doc) unshaped.push({ source: CNI, workload: workload.name, reason: 'invalid', detail: doc.reason });
     else defaults.push({ workloadId: workload.id, workload: workload.name, document: doc.document });
   }
   return { defaults, workloads, unshaped, made };
+}
+
+/**
+ * A record's content as its cache key, made once per record object: the CNI source hands
+ * the same object again while its file is unchanged (AttachmentStore.scan), and
+ * serialising every pod on every load was a third of cniDocuments beside 100 pods.
+ */
+const contentKeys = new WeakMap<Attachment, string>();
+function contentKey(a: Attachment): string {
+  let key = contentKeys.get(a);
+  if (key === undefined) contentKeys.set(a, (key = JSON.stringify(a)));
+  return key;
 }
 
 /**

@@ -5,7 +5,7 @@
 // through the control socket by the plugin itself (serve's `sources-changed`).
 
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { AttachmentStore } from '../../cni/store';
+import { AttachmentStore, type RecordScan } from '../../cni/store';
 import type { Logger } from '../../ports/logger';
 import type { HostSections, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
 import { CNI, cniDocuments, type DocumentCache } from './documents';
@@ -16,8 +16,8 @@ export class CniSource implements WorkloadSource {
   readonly name = CNI;
   readonly noun = 'CNI pod';
   private lastRefused = '';
-  /** The records as the last load found them (AttachmentStore.listing). */
-  private loadedListing: string | undefined;
+  /** The records as the last load found them: their listing, and what each held (read again only once changed). */
+  private scanned: RecordScan | undefined;
   /** Documents made at the last load (the Host is this source's own: a new Host makes a new source). */
   private made: DocumentCache = new Map();
 
@@ -31,10 +31,9 @@ export class CniSource implements WorkloadSource {
   }
 
   async load(): Promise<SourceSnapshot> {
-    const store = new AttachmentStore(this.stateDir);
-    // Taken first: a record written meanwhile makes the next check see a change, never hides one.
-    this.loadedListing = store.listing(this.host.cni!.network);
-    const attachments = await store.list(this.host.cni!.network);
+    // Each record's stamp is taken before its read: a record written meanwhile makes the next check see a change, never hides one.
+    this.scanned = new AttachmentStore(this.stateDir).scan(this.host.cni!.network, this.scanned);
+    const attachments = [...this.scanned.records.values()].flatMap((r) => (r.attachment ? [r.attachment] : []));
     const made = cniDocuments(attachments, this.host, this.made);
     this.made = made.made;
     // Every reload reads every pod: say what is refused when it changes, not each time.
@@ -48,15 +47,21 @@ export class CniSource implements WorkloadSource {
     let watcher: FSWatcher | undefined;
     let pending: NodeJS.Timeout | undefined;
     try {
-      mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+      const network = this.host.cni!.network;
+      // The network's own directory when the Host names it: a plain inotify watch. Node's
+      // recursive watch (every network) walks the tree again in JavaScript on each event,
+      // and each record serve writes makes four (temporary file, lock, rename, unlock):
+      // six directory scans on the event loop in the middle of every ADD (traced).
+      const dir = network !== undefined ? new AttachmentStore(this.stateDir).networkDir(network) : this.stateDir;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Catches records written while serve started, or whose poke was lost. A record serve
       // itself wrote (answering the native plugin) has been read by the reload that answer
       // started: only records the last load did not see ask for another.
-      watcher = watch(this.stateDir, { recursive: true }, (_event, file) => {
+      watcher = watch(dir, { recursive: network === undefined }, (_event, file) => {
         if (!file || !String(file).endsWith('.json') || pending) return;
         pending = setTimeout(() => {
           pending = undefined;
-          if (new AttachmentStore(this.stateDir).listing(this.host.cni!.network) !== this.loadedListing) onChange('cni attachments changed');
+          if (new AttachmentStore(this.stateDir).listing(this.host.cni!.network) !== this.scanned?.listing) onChange('cni attachments changed');
         }, DEBOUNCE_MS);
       });
     } catch (e) {

@@ -3,7 +3,8 @@
 // Followed by watching the paths (a burst of saves is one reload).
 
 import { watch, type FSWatcher } from 'node:fs';
-import { parseFiles } from '../../policy/documents';
+import { parseFiles, type LocatedDocument, type ParsedFiles } from '../../policy/documents';
+import type { PolicyIssue } from '../../policy/load';
 import type { Logger } from '../../ports/logger';
 import type { SourceSnapshot, Stop, WorkloadSource } from '../source';
 import { readPolicyFiles } from './read';
@@ -17,9 +18,19 @@ export interface FilesSnapshot extends SourceSnapshot {
 
 const DEBOUNCE_MS = 200;
 
+/** A file's text and what parsing it gave (parsing is pure: the same text, the same documents). */
+interface ParsedText extends ParsedFiles {
+  readonly text: string;
+}
+
 export class FilesSource implements WorkloadSource {
   readonly name = 'files';
   readonly noun = 'policy file';
+  /**
+   * Each file as the last load parsed it: serve loads on every pod's ADD, and parsing the
+   * unchanged YAML again was a fifth of that load (0.9 ms of 4); the files are still read.
+   */
+  private parsed: ReadonlyMap<string, ParsedText> = new Map();
 
   constructor(
     readonly paths: readonly string[],
@@ -31,8 +42,18 @@ export class FilesSource implements WorkloadSource {
     const files = read.files.map((f) => f.path);
     const origin = this.paths.join(', ');
     if (read.issues.length > 0) return { documents: [], issues: read.issues, workloads: [], origin, files, unreadable: true };
-    const parsed = parseFiles(read.files);
-    return { documents: parsed.documents, issues: parsed.issues, workloads: [], origin, files, unreadable: false };
+    const documents: LocatedDocument[] = [];
+    const issues: PolicyIssue[] = [];
+    const parsedNow = new Map<string, ParsedText>();
+    for (const file of read.files) {
+      const known = this.parsed.get(file.path);
+      const parsed = known?.text === file.text ? known : { text: file.text, ...parseFiles([file]) };
+      parsedNow.set(file.path, parsed);
+      documents.push(...parsed.documents);
+      issues.push(...parsed.issues);
+    }
+    this.parsed = parsedNow;
+    return { documents, issues, workloads: [], origin, files, unreadable: false };
   }
 
   follow(onChange: (reason: string) => void): Stop {

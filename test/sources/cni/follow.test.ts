@@ -18,10 +18,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const pod = (id: string): Attachment => ({ format: 1, network: 'pods', containerId: id, ifname: 'eth0', netns: `/run/netns/${id}`, addresses: ['198.18.32.10'], annotations: {}, addedAt: 1 });
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
 
-describe('cni source watch', () => {
+// Every network (a recursive watch), and the one the Host names (its directory alone).
+describe.each([{ network: undefined }, { network: 'pods' }])('cni source watch, network $network', ({ network }) => {
   it('asks for a reload only for records the last load did not read', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-cniwatch-'));
-    const host = hostDocument.parse({ apiVersion: 'sluice.dev/v1', kind: 'Host', metadata: { name: 'n' }, spec: { bridge: 'cni0', subnet: '198.18.32.0/24', capacity: { download: '100mbit', upload: '100mbit' }, cni: { stateDir: dir } } }).spec;
+    const cni = network === undefined ? { stateDir: dir } : { stateDir: dir, network };
+    const host = hostDocument.parse({ apiVersion: 'sluice.dev/v1', kind: 'Host', metadata: { name: 'n' }, spec: { bridge: 'cni0', subnet: '198.18.32.0/24', capacity: { download: '100mbit', upload: '100mbit' }, cni } }).spec;
     const source = new CniSource(host, silentLogger);
     const store = new AttachmentStore(dir);
     const reasons: string[] = [];
