@@ -16,7 +16,7 @@ import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import type { BitsPerSec } from '../../src/units/units';
 import { CriNode } from '../../test/support/criNode';
 import { bundledNodePlugin, recordsDir, startServe, type ServeProcess } from './sluiceNode';
-import { kubeletBandwidth, pluginRate, setupSpec, sluiceAnnotations, type PodSpec, type SystemName } from './systems';
+import { kubeletBandwidth, pluginRate, SETTLE_MS, setupSpec, sluiceAnnotations, type PodSpec, type SystemName } from './systems';
 
 export interface CriSetupTimes {
   readonly pods: number;
@@ -76,6 +76,7 @@ export async function timeContainerdSetup(system: SystemName, count: number, cap
     };
     let allMs = 0;
     for (let i = 0; i < count; i++) allMs += (await run(i)).ms;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const one = await run(count);
     let oneShapedMs: number | undefined;
     if (system === 'bandwidth') oneShapedMs = one.ms;

@@ -268,7 +268,7 @@ export interface SetupTimes {
   readonly chainedMs: number | undefined;
   /** From the first ADD until every one of those pods is shaped; undefined where nothing shapes. */
   readonly allShapedMs: number | undefined;
-  /** One more pod's ADD chain with the others in place. */
+  /** One more pod's ADD chain with the others in place (SETTLE_MS after they were all shaped). */
   readonly oneMs: number;
   /** Of `oneMs`, the plugin chained after bridge; undefined for none. */
   readonly oneChainedMs: number | undefined;
@@ -277,6 +277,12 @@ export interface SetupTimes {
   /** Sluice: one more pod's ADD chain with serve stopped (the native plugin execs the Node one). */
   readonly serveDownMs?: number;
 }
+
+/**
+ * Before one more pod: longer than serve's tick after a burst of ADDs takes to start (250 ms
+ * after the last, at most 1 s after the first) and to run at 100 pods (~0.3 s here).
+ */
+export const SETTLE_MS = 2000;
 
 export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
@@ -297,6 +303,9 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
     }
     const allMs = performance.now() - t0;
     const allShapedMs = (node.sluice ? await node.sluice.shaped(addresses, 120_000) : performance.now()) - t0;
+    // Every system gets the same pause: "one more pod" is a pod joining a node whose others
+    // are in place, not one racing the tail of their burst (serve's tick after it).
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const t1 = performance.now();
     const { address, chainedMs: oneChainedMs } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
     const oneMs = performance.now() - t1;
