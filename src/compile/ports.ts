@@ -40,7 +40,8 @@ export interface PortHooks {
 /**
  * The port of a container on the Host's bridge, when its ports stay switched and Sluice
  * knows the port: its own veth's host end, or the host-side veth a workload's source
- * reports (a CNI pod's). A Docker container's is not reported: its same-host traffic
+ * reports (a CNI pod's from the bridge plugin's result, a Docker container's found in the
+ * kernel). Without one (a Docker container on several networks), its same-host traffic
  * stays unshaped.
  */
 export function switchedPort(host: HostPolicy, node: ContainerNode): string | undefined {
