@@ -23,6 +23,18 @@ import { Reconciler } from '../src/reconcile/reconciler';
 import type { Plan } from '../src/tc/operation';
 import type { ExecutionReport, KernelPort, ObserveScope } from '../src/kernel/port';
 import type { ObservedState } from '../src/tc/model';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'apply',
+  usage: `bench/apply: a full apply of 100 and 1,000 managed containers (namespaces, veths, addresses, routes, classes, filters), and a no-op reconcile tick over 1,000 and 10,000 classes
+  flock /run/sluice-dev.lock npx tsx bench/apply.ts [apply|tick] [options]   (root; builds namespaces: under the lock)
+  apply|tick   only the full apply, or only the no-op ticks (both)
+  --groups N   apply: 1,000 containers flat and in N groups, alternating; tick: the 10,000 classes flat and in N groups (0: flat only)
+  --help       this text`,
+  valued: ['--groups'],
+  positionals: { max: 1, pattern: /^(apply|tick)$/ },
+});
 
 const policy = (n: number, match: 'managed' | 'ip', groups = 0): Policy =>
   syntheticPolicyDirect(n, { match, name: `bench-${match}-${n}`, hostNetns: 'sl-ab-host', namespacePrefix: 'sl-ab-c', groups });

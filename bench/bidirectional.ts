@@ -14,6 +14,16 @@ import type { Direction } from '../src/tc/model';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { readFileSync } from 'node:fs';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'bidirectional',
+  usage: `bench/bidirectional: the demo's busy containers saturating download alone, then both directions: goodput, RTTs, upload backlog
+  flock /run/sluice-dev.lock npx tsx bench/bidirectional.ts [seconds]   (root; builds the demo sandbox and drives traffic: under the lock)
+  seconds   each phase (6)
+  --help    this text`,
+  positionals: { max: 1, pattern: /^\d+$/ },
+});
 
 const seconds = Number(process.argv[2] ?? 6);
 const text = readFileSync('policies/demo.yaml', 'utf8').replace(/name: demo\b/, 'name: bd-demo').replace(/\bsl-(host|web|api|batch|backup)\b/g, 'sl-bd-$1');

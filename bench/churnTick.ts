@@ -27,6 +27,21 @@ import { Reconciler } from '../src/reconcile/reconciler';
 import type { Operation, Plan } from '../src/tc/operation';
 import { bitsPerSec } from '../src/units/units';
 import { nativeProbe } from '../src/wiring/runtime';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'churnTick',
+  usage: `bench/churnTick: where a churn tick's time goes (applier phases, addon calls, netlink round trips, operations by kind), no traffic
+  flock /run/sluice-dev.lock npx tsx bench/churnTick.ts [options]   (root; builds namespaces: under the lock)
+  --steady N         steady managed containers on the bridge (1000)
+  --ticks N          ticks (40)
+  --per-tick N       containers started and stopped per tick (20)
+  --staged           every other tick's plan executed kind by kind
+  --ns-deletes-last  every other tick, the plan's namespace deletions moved to its end (an experiment)
+  --help             this text`,
+  switches: ['--staged', '--ns-deletes-last'],
+  valued: ['--steady', '--ticks', '--per-tick'],
+});
 
 const option = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);

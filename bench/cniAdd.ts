@@ -16,6 +16,18 @@ import { main } from '../src/cni/main';
 import { answerCni } from '../src/daemon/cni';
 import { serveControl } from '../src/daemon/control';
 import { installCni, quietly, SHIM } from '../test/support/installCni';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'cniAdd',
+  usage: `bench/cniAdd: how long the sluice CNI plugin's ADD takes, run as a runtime runs it: pods one after another and all at once, native and Node plugin, with and without serve
+  npx tsx bench/cniAdd.ts [pods] [--tsx]   (no kernel, no lock: plugin processes, a socket and records under /tmp)
+  pods    pods per run (100)
+  --tsx   run the Node plugin from the sources under tsx (default: the built dist/, npm run build first)
+  --help  this text`,
+  switches: ['--tsx'],
+  positionals: { max: 1, pattern: /^\d+$/ },
+});
 
 const pods = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 100);
 const useTsx = process.argv.includes('--tsx');

@@ -11,6 +11,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { syntheticPolicy, syntheticPolicyDirect } from './fixtures';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'compile',
+  usage: `bench/compile: compile + diff time and peak memory for 1,000 and 10,000 containers (median of several runs, each its own process)
+  npx tsx bench/compile.ts [options]   (CPU only, no lock)
+  --built       dist/ (npm run prepare) under plain node, as bin/sluice.js runs (default: the sources under tsx)
+  --runs N      runs per size (5)
+  --dual-stack  the Host has an IPv6 prefix: every container also has an IPv6 address and filter
+  --groups N    also the same containers in N groups, each run alternating with the flat policy (0: flat only)
+  --help        this text`,
+  switches: ['--built', '--dual-stack'],
+  valued: ['--runs', '--groups'],
+});
 
 const SIZES = [1000, 10000];
 const TARGET_MS = 300;

@@ -14,6 +14,17 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Policy } from '../src/policy/model';
 import { syntheticPolicyDirect } from './fixtures';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'compileSame',
+  usage: `bench/compileSame: does this build compile and diff the benchmark's policies exactly as another build does (digests compared)
+  npx tsx bench/compileSame.ts <other dist/> [this dist/]   (CPU only, no lock)
+  other dist/  the build to compare with (required)
+  this dist/   this build (./dist)
+  --help       this text`,
+  positionals: { max: 2, pattern: /^[^-]/ },
+});
 
 const SIZE = 10_000;
 

@@ -29,6 +29,14 @@ import type { Policy } from '../src/policy/model';
 import { Reconciler } from '../src/reconcile/reconciler';
 import { containerCounters } from '../src/traffic/snapshot';
 import { readFileSync } from 'node:fs';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'convergence',
+  usage: `bench/convergence: after a demand change, how long until every container is within 5% of the link of its new ideal share, shared and per-device mode
+  flock /run/sluice-dev.lock npx tsx bench/convergence.ts   (root; builds the demo sandbox and drives traffic: under the lock)
+  --help  this text`,
+});
 
 const TICK_MS = 500;
 const SAMPLE_MS = 20;

@@ -38,6 +38,22 @@ import {
 import { cpuPerGbit, FLOWS_PER_CONTAINER, measure, type Measurement, type Timing } from './datapath/traffic';
 import { cannotRun, runBench } from './cniBench';
 import { markdownTable } from './table';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'datapath',
+  usage: `bench/datapath: what shaping costs at line rate: goodput, CPU per Gbit/s, drops and error against the oracle for no shaping, the CNI bandwidth plugin and Sluice, in one run
+  flock /run/sluice-dev.lock npx tsx bench/datapath.ts [options]   (root; builds namespaces and drives traffic: under the lock)
+  --quick           1 round of 4 s phases
+  --containers N,M  busy containers per row (4)
+  --links L,M       Sluice link sizes in Gbit/s (5,10)
+  --rounds N        rounds, systems interleaved (3; 1 with --quick)
+  --seconds N       each measurement (8; 4 with --quick)
+  --json            the report as JSON on stdout (progress on stderr)
+  --help            this text`,
+  switches: ['--quick', '--json'],
+  valued: ['--containers', '--links', '--rounds', '--seconds'],
+});
 
 const DIRECTIONS: readonly Direction[] = ['download', 'upload'];
 const gbit = (n: number): BitsPerSec => bitsPerSec(n * 1e9);

@@ -24,6 +24,17 @@ import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
 import type { Direction } from '../src/tc/model';
 import { readFileSync } from 'node:fs';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'destinations',
+  usage: `bench/destinations: what destination classes cost per packet (1x1 against 1000x50), and the largest gap in received bytes during a live apply (issue #23)
+  flock /run/sluice-dev.lock npx tsx bench/destinations.ts [options]   (root; builds namespaces and drives traffic: under the lock)
+  --rounds N    alternating rounds of 1x1 and 1000x50 (2; 0: the live change only)
+  --seconds N   each measurement (5)
+  --help        this text`,
+  valued: ['--rounds', '--seconds'],
+});
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

@@ -20,6 +20,16 @@ import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { ipToInt } from '../src/net/ipv4';
 import { Reconciler } from '../src/reconcile/reconciler';
 import { createContainer, createNetwork, hostYaml, removeNetwork, type TestNetwork } from '../test/support/docker';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'docker',
+  usage: `bench/docker: from \`docker start\` to the container shaped by \`sluice serve\`, and from \`docker kill\` to its classes gone
+  flock /run/sluice-dev.lock npx tsx bench/docker.ts [cycles]   (root; starts the test dockerd: under the lock)
+  cycles  start/kill cycles (30)
+  --help  this text`,
+  positionals: { max: 1, pattern: /^\d+$/ },
+});
 
 const NET: TestNetwork = { name: 'sl-bench-net', bridge: 'sl-dbr7', subnet: '198.18.67.0/24', gateway: '198.18.67.1' };
 const cycles = Number(process.argv[2] ?? 30);

@@ -14,6 +14,21 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { regressionDir, regressionInputs, runTarget, type TargetReport } from '../test/fuzz/harness';
 import { TARGETS } from '../test/fuzz/targets';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'fuzz',
+  usage: `bench/fuzz: every fuzz target of test/fuzz/targets at scale; prints failures (crashes, hangs, findings without a location, undocumented exit statuses)
+  npx tsx bench/fuzz.ts [options]   (compiles dist/ first; CPU only, no lock)
+  --cases N          cases per target (100000)
+  --target NAME      this target only (all)
+  --seed N           first seed (random)
+  --process-every N  one case in N also through the built CLI (2000)
+  --save             failing inputs into test/fuzz/corpus/<target>/regressions/ (default: /tmp)
+  --help             this text`,
+  switches: ['--save'],
+  valued: ['--cases', '--target', '--seed', '--process-every'],
+});
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);

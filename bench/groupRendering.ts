@@ -30,6 +30,17 @@ import { makeHandle, majorOf, minorOf, type TcHandle } from '../src/tc/handle';
 import { ETH_P_ALL, type ClassObject, type Direction, type FilterObject, type KernelState, type QdiscObject } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
 import type { Phase } from '../src/demo/scenario';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'groupRendering',
+  usage: `bench/groupRendering: how HTB renders a hierarchy of groups (flat, inner classes, nested HTBs) against the hierarchical oracle (issue #22)
+  flock /run/sluice-dev.lock npx tsx bench/groupRendering.ts [options]   (root; builds a sandbox and drives traffic: under the lock)
+  --renderings A,B   which renderings (flat,inner,nested)
+  --phase-seconds N  each phase (5)
+  --help             this text`,
+  valued: ['--renderings', '--phase-seconds'],
+});
 
 type Rendering = 'flat' | 'inner' | 'nested';
 

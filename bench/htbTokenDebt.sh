@@ -11,6 +11,17 @@
 #             again at 40mbit (what resets the debt).
 #   flock /run/sluice-dev.lock bash bench/htbTokenDebt.sh [seconds-after-change]
 set -u
+usage() {
+  echo "bench/htbTokenDebt: an HTB leaf's token debt after its rate is raised from 8kbit (issue #23), in plain tc"
+  echo "  flock /run/sluice-dev.lock bash bench/htbTokenDebt.sh [seconds-after-change]   (root; namespaces and iperf3: under the lock)"
+  echo "  seconds-after-change  how long A is watched after its class changes (6)"
+  echo "  --help                this text"
+}
+for arg in "$@"; do case $arg in -h|--help) usage; exit 0 ;; esac; done
+case "${1:-}" in
+  ''|[0-9]|[0-9][0-9]|[0-9][0-9][0-9]) [ $# -le 1 ] || { echo "bench/htbTokenDebt: unknown option $2" >&2; usage >&2; exit 2; } ;;
+  *) echo "bench/htbTokenDebt: unknown option $1" >&2; usage >&2; exit 2 ;;
+esac
 AFTER=${1:-6}
 A=sl-tda; B=sl-tdb; DEV=sl-tdv
 cleanup() { ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; }

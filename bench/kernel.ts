@@ -18,6 +18,16 @@ import { emptyKernelState, type FilterObject, type KernelObject, type KernelStat
 import type { Operation, Plan } from '../src/tc/operation';
 import { syntheticPolicyDirect } from './fixtures';
 import { tcCommand } from './tcBatch';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'kernel',
+  usage: `bench/kernel: the HTB classes and filters of N containers built by Sluice's netlink port, beside tc -batch and one tc per object; then the class dump against tc -s
+  flock /run/sluice-dev.lock npx tsx bench/kernel.ts [N...]   (root; builds namespaces: under the lock)
+  N...    container counts (1000 4000)
+  --help  this text`,
+  positionals: { max: Infinity, pattern: /^\d+$/ },
+});
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(1000, 4000);

@@ -11,6 +11,18 @@ import { join } from 'node:path';
 import { createNetns, deleteNetns, listNetns } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import type { LinkObject } from '../src/tc/model';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'linkDeletes',
+  usage: `bench/linkDeletes: deleting the veths of stopped containers beside a bridge with many ports: Sluice's group delete against one RTM_DELLINK per veth
+  flock /run/sluice-dev.lock npx tsx bench/linkDeletes.ts [ports] [per round] [rounds]   (root; builds namespaces: under the lock)
+  ports      bridge ports (1000)
+  per round  veths deleted per round (10)
+  rounds     rounds (10)
+  --help     this text`,
+  positionals: { max: 3, pattern: /^\d+$/ },
+});
 
 const [ports = 1000, perRound = 10, rounds = 10] = process.argv.slice(2).map(Number);
 const NS = 'sl-bld-host';

@@ -23,8 +23,11 @@ import type { Operation } from '../src/tc/operation';
 import { nativeProbe } from '../src/wiring/runtime';
 import { clusterPeer, describeCase, drawCase, padded, parseSetCase, setJudgeOf, SETS, type Case } from '../test/support/destinations';
 import { seededRandom } from '../test/support/randomTree';
+import { exitUnlessRunnable } from './args';
 
-const USAGE = `bench/liveApplyStall: random set draws applied one over the other onto one live sandbox; prints stalls
+exitUnlessRunnable({
+  name: 'liveApplyStall',
+  usage: `bench/liveApplyStall: random set draws applied one over the other onto one live sandbox; prints stalls
   flock /run/sluice-dev.lock npx tsx bench/liveApplyStall.ts [options]   (builds namespaces and drives traffic: under the lock)
   --draws N      draws to apply (30)
   --seed N       first draw's seed (100)
@@ -33,19 +36,10 @@ const USAGE = `bench/liveApplyStall: random set draws applied one over the other
   --interval MS  with --churn (1000)
   --pad-mbit N   idle pods guaranteed N Mbit/s in each set (0)
   --cleanup      remove the sandbox a killed run left, and exit
-  --help         this text`;
-const VALUED = ['--draws', '--seed', '--seconds', '--interval', '--pad-mbit'];
-const SWITCHES = ['--churn', '--cleanup'];
-
-/** Options this bench does not know (a typo must not start a run with the defaults). */
-function unknownOptions(args: readonly string[]): string[] {
-  const unknown: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED.includes(args[i]!)) i++;
-    else if (!SWITCHES.includes(args[i]!)) unknown.push(args[i]!);
-  }
-  return unknown;
-}
+  --help         this text`,
+  valued: ['--draws', '--seed', '--seconds', '--interval', '--pad-mbit'],
+  switches: ['--churn', '--cleanup'],
+});
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -89,16 +83,6 @@ function dumpDevice(netns: string, dev: string): string {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
-  const unknown = unknownOptions(process.argv.slice(2));
-  if (unknown.length > 0) {
-    console.error(`bench/liveApplyStall: unknown option ${unknown.join(' ')}\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
   const kernel = new RtnlKernel();
   const deps = { kernel, applier: new Applier(kernel, new MemoryOwnershipStore(), nativeProbe, await detectFeatures()) };
   const seeds = Array.from({ length: draws }, (_, i) => firstSeed + i);

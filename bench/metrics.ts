@@ -10,6 +10,14 @@ import { gunzipSync } from 'node:zlib';
 import { createMetrics, startMetricsServer } from '../src/metrics/metrics';
 import type { TrafficSnapshot } from '../src/traffic/snapshot';
 import { bitsPerSec } from '../src/units/units';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'metrics',
+  usage: `bench/metrics: what a Prometheus scrape costs at 1,000 and 10,000 containers (first after a tick, and cached), over HTTP
+  npx tsx bench/metrics.ts   (no kernel, no lock)
+  --help  this text`,
+});
 
 function snapshotOf(n: number, tick: number): TrafficSnapshot {
   const rows = [];

@@ -5,6 +5,14 @@
 import { execFileSync } from 'node:child_process';
 import { createNetns, deleteNetns } from '../src/kernel/native';
 import { nativeChannelFactory } from '../src/kernel/netlink/nativeChannel';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'native',
+  usage: `bench/native: the addon's batched netlink exchange against \`ip -batch\` of the same requests, and raw ack throughput
+  flock /run/sluice-dev.lock npx tsx bench/native.ts   (root; a throwaway namespace: under the lock)
+  --help  this text`,
+});
 
 const NETNS = 'sl-na-bench';
 const ROUNDS = 10;

@@ -11,6 +11,18 @@ import { detectFeatures } from '../src/kernel/rtnl/features';
 import { deleteNetns, listNetns } from '../src/kernel/native';
 import { RtnlKernel } from '../src/kernel/rtnl/port';
 import { executeInStages, syntheticPolicyDirect } from './fixtures';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'netnsSetup',
+  usage: `bench/netnsSetup: how long the namespaces Sluice creates take to set up, in stages, then a second apply and a destroy
+  flock /run/sluice-dev.lock npx tsx bench/netnsSetup.ts [N] [--dual-stack]   (root; builds namespaces: under the lock)
+  N             managed containers (200)
+  --dual-stack  IPv4 and IPv6 (default: IPv4 only)
+  --help        this text`,
+  switches: ['--dual-stack'],
+  positionals: { max: 1, pattern: /^\d+$/ },
+});
 
 const HOST_NETNS = 'sl-ns-host';
 

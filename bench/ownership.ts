@@ -14,6 +14,16 @@ import type { Plan } from '../src/tc/operation';
 import { type KernelObject, type KernelState, type ObservedState } from '../src/tc/model';
 import { objectKey } from '../src/tc/identity';
 import { syntheticPolicyDirect } from './fixtures';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'ownership',
+  usage: `bench/ownership: what ownership by record costs at 1,000 and 10,000 managed containers, without the kernel
+  npx tsx bench/ownership.ts [--runs N]   (no kernel, no lock)
+  --runs N  runs per figure (5)
+  --help    this text`,
+  valued: ['--runs'],
+});
 
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;

@@ -16,6 +16,21 @@ import { cannotRun, runBench } from './cniBench';
 import { markdownTable } from './table';
 import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
 import { buildSystem, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'peers',
+  usage: `bench/peers: Sluice against the CNI bandwidth plugin and no shaping: the same pods, the same traffic, one table
+  flock /run/sluice-dev.lock npx tsx bench/peers.ts [options]   (root; namespaces, serve, containerd, traffic: under the lock; ~5 min, --quick ~2)
+  --quick        3 s phases, 20 pods in the setup rows, 5 through containerd
+  --json         the report as JSON on stdout (progress on stderr)
+  --shares-only  the sharing and latency rows only: no setup or containerd rows
+  --shaped-only  the bandwidth plugin and Sluice only, not the unshaped baseline
+  --setup-only   the setup and containerd rows only: no sharing or latency rows
+  --timings      serve's part of each ADD, phase by phase (its debug log), on stderr
+  --help         this text`,
+  switches: ['--quick', '--json', '--shares-only', '--shaped-only', '--setup-only', '--timings'],
+});
 
 const CAPACITY = bitsPerSec(100e6);
 const mbit = (n: number) => bitsPerSec(n * 1e6);
@@ -109,26 +124,7 @@ function table(report: Report, directions: readonly Direction[]): string {
   return markdownTable(head, lines);
 }
 
-const USAGE = `usage: npx tsx bench/peers.ts [options]   (root, under the kernel lock; ~5 min, --quick ~2)
-Sluice against the CNI bandwidth plugin and no shaping: the same pods, the same traffic, one table.
-  --quick        3 s phases, 20 pods in the setup rows, 5 through containerd
-  --json         the report as JSON on stdout (progress on stderr)
-  --shares-only  the sharing and latency rows only: no setup or containerd rows
-  --shaped-only  the bandwidth plugin and Sluice only, not the unshaped baseline
-  --setup-only   the setup and containerd rows only: no sharing or latency rows
-  --timings      serve's part of each ADD, phase by phase (its debug log), on stderr
-  --help         this text`;
-
 async function main(): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const unknown = process.argv.slice(2).filter((a) => !['--quick', '--json', '--shares-only', '--shaped-only', '--setup-only', '--timings'].includes(a));
-  if (unknown.length > 0) {
-    console.error(`bench/peers: unknown option ${unknown.join(' ')}\n${USAGE}`);
-    return 2;
-  }
   const quick = process.argv.includes('--quick');
   const json = process.argv.includes('--json');
   const sharesOnly = process.argv.includes('--shares-only');

@@ -12,6 +12,16 @@ import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHIM } from '../test/support/installCni';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'pluginSpawn',
+  usage: `bench/pluginSpawn: what a plugin invocation costs before the plugin does anything: /bin/true and the native shim, alone and through nsenter
+  npx tsx bench/pluginSpawn.ts [runs]   (no namespace is made, no lock)
+  runs    invocations of each (40)
+  --help  this text`,
+  positionals: { max: 1, pattern: /^\d+$/ },
+});
 
 const runs = Number(process.argv[2] ?? 40);
 

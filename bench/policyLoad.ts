@@ -12,6 +12,17 @@ import { silentLogger } from '../src/ports/logger';
 import { CniSourceFactory } from '../src/sources/cni/source';
 import { FilesSource } from '../src/sources/files/source';
 import { PolicyLoader } from '../src/sources/loader';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'policyLoad',
+  usage: `bench/policyLoad: serve's policy load per ADD, alone: a Host with a cni: section and N pod records, loaded after each new record
+  npx tsx bench/policyLoad.ts [pods] [rounds]   (no kernel, no lock)
+  pods    pod records (100)
+  rounds  loads (50)
+  --help  this text`,
+  positionals: { max: 2, pattern: /^\d+$/ },
+});
 
 const pods = Number(process.argv[2] ?? 100);
 const rounds = Number(process.argv[3] ?? 50);

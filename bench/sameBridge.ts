@@ -14,6 +14,17 @@ import { parsePolicyTexts } from '../src/policy/load';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { forgetNeighbours, switchedPorts } from '../test/support/sameBridge';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'sameBridge',
+  usage: `bench/sameBridge: what routing costs traffic between two containers on one Sluice bridge: isolated ports against switched, side by side
+  flock /run/sluice-dev.lock npx tsx bench/sameBridge.ts [options]   (root; builds a sandbox and drives traffic: under the lock)
+  --rounds N    alternating rounds (3)
+  --seconds N   each measurement (5)
+  --help        this text`,
+  valued: ['--rounds', '--seconds'],
+});
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);

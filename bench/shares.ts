@@ -22,6 +22,20 @@ import type { Policy } from '../src/policy/model';
 import type { KernelState, LinkObject } from '../src/tc/model';
 import { bytes } from '../src/units/units';
 import { readFileSync } from 'node:fs';
+import { exitUnlessRunnable } from './args';
+
+exitUnlessRunnable({
+  name: 'shares',
+  usage: `bench/shares: how close the demo's phases come to the oracle at a given link speed, for Sluice's HTB parameters and the rule before issue #16
+  flock /run/sluice-dev.lock npx tsx bench/shares.ts [options]   (root; builds the demo sandbox and drives traffic: under the lock)
+  --links A,B        link speeds in Mbit/s (100,1000)
+  --rules A,B        new, old (new)
+  --gso A,B          capped, kernel-default (kernel-default)
+  --flows N          flows per busy container (1)
+  --phase-seconds N  each phase (5)
+  --help             this text`,
+  valued: ['--links', '--rules', '--gso', '--flows', '--phase-seconds'],
+});
 
 type Rule = 'new' | 'old';
 type Gso = 'capped' | 'kernel-default';
