@@ -39,14 +39,22 @@ import {
   innerRootSpec,
   ROOT_MAJOR,
   ROOT_MINOR,
+  DST6_OFFSET,
+  DST_OFFSET,
+  IPV4_VERSION,
+  IPV6_VERSION,
+  prefixKeys6,
+  SRC6_OFFSET,
+  SRC_OFFSET,
+  U32_ROOT_TABLE,
   u32Handle,
+  versionKey,
   type Address6Table,
   type AddressTable,
   type Device,
   type TcObjects,
 } from './trees';
 
-const U32_ROOT_TABLE = 0x800;
 /**
  * The root's u32 hash tables of peer CIDRs: one per prefix length and family, numbered
  * by the length, so a CIDR of a new length adds a table and renumbers none.
@@ -58,12 +66,9 @@ const PEER4_LINK_NODE = 0x100;
 const PEER6_LINK_NODE = 0x200;
 const DEFAULT4_NODE = 0xffe;
 const DEFAULT6_NODE = 0xfff;
-const VERSION_MASK = 0xf0000000;
-const IPV4_VERSION = 0x40000000;
-const IPV6_VERSION = 0x60000000;
 /** Where the peer's address is: the source downloading (it sends to a container), the destination uploading. */
-const peerOffset4 = (direction: Direction): number => (direction === 'download' ? 12 : 16);
-const peerOffset6 = (direction: Direction): number => (direction === 'download' ? 8 : 24);
+const peerOffset4 = (direction: Direction): number => (direction === 'download' ? SRC_OFFSET : DST_OFFSET);
+const peerOffset6 = (direction: Direction): number => (direction === 'download' ? SRC6_OFFSET : DST6_OFFSET);
 
 /** A set's class id (in the root HTB) and its HTB, and every container's class in it. */
 export interface SetLayout {
@@ -201,7 +206,7 @@ function addPeerFilters(into: FilterObject[], d: Device, direction: Direction, l
     const table = PEER4_TABLE + length;
     const shift = length === 0 ? 0 : 8 * (3 - Math.floor((length - 1) / 8));
     into.push(filter(u32Handle(table, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
-    into.push(filter(u32Handle(U32_ROOT_TABLE, 0, PEER4_LINK_NODE + length), { kind: 'u32', keys: [{ value: IPV4_VERSION, mask: VERSION_MASK, off: 0 }], link: u32Handle(table, 0, 0), hashKey: { mask: length === 0 ? 0 : (0xff << shift) >>> 0, off: off4 } }));
+    into.push(filter(u32Handle(U32_ROOT_TABLE, 0, PEER4_LINK_NODE + length), { kind: 'u32', keys: [versionKey(IPV4_VERSION)], link: u32Handle(table, 0, 0), hashKey: { mask: length === 0 ? 0 : (0xff << shift) >>> 0, off: off4 } }));
     const nodes = new Uint32Array(256);
     for (const { network, classid } of byLength4.get(length)!) {
       const bucket = length === 0 ? 0 : (network >>> shift) & 0xff;
@@ -214,19 +219,14 @@ function addPeerFilters(into: FilterObject[], d: Device, direction: Direction, l
     const word = length === 0 ? 0 : Math.floor((length - 1) / 32);
     const shift = length === 0 ? 0 : 8 * (3 - Math.floor(((length - 1) % 32) / 8));
     into.push(filter(u32Handle(table, 0, 0), { kind: 'u32', divisor: 256, keys: [] }));
-    into.push(filter(u32Handle(U32_ROOT_TABLE, 0, PEER6_LINK_NODE + length), { kind: 'u32', keys: [{ value: IPV6_VERSION, mask: VERSION_MASK, off: 0 }], link: u32Handle(table, 0, 0), hashKey: { mask: length === 0 ? 0 : (0xff << shift) >>> 0, off: off6 + 4 * word } }));
+    into.push(filter(u32Handle(U32_ROOT_TABLE, 0, PEER6_LINK_NODE + length), { kind: 'u32', keys: [versionKey(IPV6_VERSION)], link: u32Handle(table, 0, 0), hashKey: { mask: length === 0 ? 0 : (0xff << shift) >>> 0, off: off6 + 4 * word } }));
     const nodes = new Uint32Array(256);
     for (const { words, classid } of byLength6.get(length)!) {
       const bucket = length === 0 ? 0 : (words[word]! >>> shift) & 0xff;
-      const keys: U32Key[] = [];
-      for (let w = 0; w * 32 < length; w++) {
-        const mask = maskOf(Math.min(32, length - 32 * w));
-        keys.push({ value: (words[w]! & mask) >>> 0, mask, off: off6 + 4 * w });
-      }
-      into.push(filter(u32Handle(table, bucket, ++nodes[bucket]!), { kind: 'u32', keys, classid }));
+      into.push(filter(u32Handle(table, bucket, ++nodes[bucket]!), { kind: 'u32', keys: prefixKeys6(words, length, off6), classid }));
     }
   });
   const fallback = layout.setClass[layout.sets.findIndex((s) => s.isDefault)]!;
-  into.push(filter(u32Handle(U32_ROOT_TABLE, 0, DEFAULT4_NODE), { kind: 'u32', keys: [{ value: IPV4_VERSION, mask: VERSION_MASK, off: 0 }], classid: fallback }));
-  into.push(filter(u32Handle(U32_ROOT_TABLE, 0, DEFAULT6_NODE), { kind: 'u32', keys: [{ value: IPV6_VERSION, mask: VERSION_MASK, off: 0 }], classid: fallback }));
+  into.push(filter(u32Handle(U32_ROOT_TABLE, 0, DEFAULT4_NODE), { kind: 'u32', keys: [versionKey(IPV4_VERSION)], classid: fallback }));
+  into.push(filter(u32Handle(U32_ROOT_TABLE, 0, DEFAULT6_NODE), { kind: 'u32', keys: [versionKey(IPV6_VERSION)], classid: fallback }));
 }

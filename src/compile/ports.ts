@@ -8,12 +8,12 @@
 
 import type { HostPolicy } from '../policy/model';
 import { makeHandle, TC_H_INGRESS } from '../tc/handle';
-import { ETH_P_ALL, type FilterObject, type FilterSpec, type NetnsLocator, type QdiscObject, type U32Key } from '../tc/model';
+import { ETH_P_ALL, type FilterObject, type FilterSpec, type NetnsLocator, type QdiscObject } from '../tc/model';
 import { ipToInt, maskOf, parseSubnet } from '../net/ipv4';
 import { parseIpv6, parseSubnet6 } from '../net/ipv6';
 import type { ContainerNode } from '../shape/model';
 import { routesBetweenPorts } from './topology';
-import { INGRESS_MAJOR, u32Handle } from './trees';
+import { DST6_OFFSET, DST_OFFSET, INGRESS_MAJOR, IPV4_VERSION, IPV6_VERSION, prefixKeys6, U32_ROOT_TABLE, u32Handle, versionKey } from './trees';
 
 const INGRESS_HANDLE = makeHandle(INGRESS_MAJOR, 0);
 /**
@@ -23,14 +23,8 @@ const INGRESS_HANDLE = makeHandle(INGRESS_MAJOR, 0);
  */
 const PASS_CLASSID = makeHandle(INGRESS_MAJOR, 1);
 const PORT_FILTER_PRIO = 1;
-/** One u32 instance per port: the kernel numbers its root table 800:, whose nodes run in handle order. */
-const U32_ROOT_TABLE = 0x800;
+/** One u32 instance per port: its nodes in the root table (800:) run in handle order. */
 const FIRST_NODE = 0x800;
-const VERSION_MASK = 0xf0000000;
-const IPV4_VERSION = 0x40000000;
-const IPV6_VERSION = 0x60000000;
-const DST_OFFSET = 16;
-const DST6_OFFSET = 24;
 
 export interface PortHooks {
   readonly qdiscs: QdiscObject[];
@@ -77,26 +71,14 @@ function hookNodes(host: HostPolicy): FilterSpec[] {
   const redirect = [{ kind: 'mirred', action: 'egress-redirect', targetDev: host.ifb }] as const;
   const subnet = parseSubnet(host.subnet);
   const nodes: FilterSpec[] = [
-    { kind: 'u32', keys: [version(IPV4_VERSION), { value: ipToInt(host.gateway), mask: 0xffffffff, off: DST_OFFSET }], classid: PASS_CLASSID },
-    { kind: 'u32', keys: [version(IPV4_VERSION), { value: subnet.network, mask: maskOf(subnet.prefix), off: DST_OFFSET }], actions: redirect },
+    { kind: 'u32', keys: [versionKey(IPV4_VERSION), { value: ipToInt(host.gateway), mask: 0xffffffff, off: DST_OFFSET }], classid: PASS_CLASSID },
+    { kind: 'u32', keys: [versionKey(IPV4_VERSION), { value: subnet.network, mask: maskOf(subnet.prefix), off: DST_OFFSET }], actions: redirect },
   ];
   const subnet6 = host.subnet6 !== undefined ? parseSubnet6(host.subnet6) : undefined;
   const gateway6 = host.gateway6 !== undefined ? parseIpv6(host.gateway6) : undefined;
   if (subnet6 && gateway6) {
-    nodes.push({ kind: 'u32', keys: [version(IPV6_VERSION), ...prefixKeys6(gateway6, 128)], classid: PASS_CLASSID });
-    nodes.push({ kind: 'u32', keys: [version(IPV6_VERSION), ...prefixKeys6(subnet6.words, subnet6.prefix)], actions: redirect });
+    nodes.push({ kind: 'u32', keys: [versionKey(IPV6_VERSION), ...prefixKeys6(gateway6, 128, DST6_OFFSET)], classid: PASS_CLASSID });
+    nodes.push({ kind: 'u32', keys: [versionKey(IPV6_VERSION), ...prefixKeys6(subnet6.words, subnet6.prefix, DST6_OFFSET)], actions: redirect });
   }
   return nodes;
-}
-
-const version = (value: number): U32Key => ({ value, mask: VERSION_MASK, off: 0 });
-
-/** An IPv6 destination prefix as u32 keys, one per word it covers. */
-function prefixKeys6(words: readonly number[], prefix: number): U32Key[] {
-  const keys: U32Key[] = [];
-  for (let w = 0; w * 32 < prefix; w++) {
-    const mask = maskOf(Math.min(32, prefix - 32 * w));
-    keys.push({ value: (words[w]! & mask) >>> 0, mask, off: DST6_OFFSET + 4 * w });
-  }
-  return keys;
 }

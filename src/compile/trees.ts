@@ -28,20 +28,34 @@ export const INGRESS_MAJOR = 0xffff;
 /** u32: the hash tables of container addresses (IPv4, IPv6), and the filter priorities. */
 const ADDRESS_TABLE = 0x2;
 const ADDRESS6_TABLE = 0x6;
-const U32_ROOT_TABLE = 0x800;
+/** The root hash table of every u32 instance; the kernel numbers it 800: for the first instance on a qdisc. */
+export const U32_ROOT_TABLE = 0x800;
 export const CGROUP_FILTER_PRIO = 5;
 export const ADDRESS_FILTER_PRIO = 10;
 const REDIRECT_FILTER_PRIO = 1;
 /** IPv4 header offsets of the source and destination address. */
-const SRC_OFFSET = 12;
-const DST_OFFSET = 16;
+export const SRC_OFFSET = 12;
+export const DST_OFFSET = 16;
 /** IPv6 header offsets of the source and destination address (four words each). */
-const SRC6_OFFSET = 8;
-const DST6_OFFSET = 24;
+export const SRC6_OFFSET = 8;
+export const DST6_OFFSET = 24;
 /** The version nibble, first in both headers: one u32 filter instance sees both families. */
-const VERSION_MASK = 0xf0000000;
-const IPV4_VERSION = 0x40000000;
-const IPV6_VERSION = 0x60000000;
+export const VERSION_MASK = 0xf0000000;
+export const IPV4_VERSION = 0x40000000;
+export const IPV6_VERSION = 0x60000000;
+
+/** The key that selects one family by its version nibble. */
+export const versionKey = (version: typeof IPV4_VERSION | typeof IPV6_VERSION): U32Key => ({ value: version, mask: VERSION_MASK, off: 0 });
+
+/** An IPv6 prefix at header offset `off` as u32 keys, one per word the prefix covers. */
+export function prefixKeys6(words: readonly number[], prefix: number, off: number): U32Key[] {
+  const keys: U32Key[] = [];
+  for (let w = 0; w * 32 < prefix; w++) {
+    const mask = maskOf(Math.min(32, prefix - 32 * w));
+    keys.push({ value: (words[w]! & mask) >>> 0, mask, off: off + 4 * w });
+  }
+  return keys;
+}
 
 /**
  * One object of each tc shape whose number fields also hold numbers above 2^31 (the

@@ -1,5 +1,6 @@
 // Durable writes in line (not through the thread pool), for the records serve writes on
-// a pod's ADD path: the plugin's attachment record and the ownership record.
+// a pod's ADD path: the plugin's attachment record (the ownership record is not synced,
+// see ownership.ts, but its removal is).
 
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 
