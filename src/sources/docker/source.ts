@@ -27,6 +27,9 @@ export class DockerSource implements WorkloadSource {
     private readonly ports?: { readonly hostNetns: NetnsLocator; readonly peers: VethPeers },
   ) {}
 
+  /** Each running container's port as found, by container id and eth0 (kept while it runs). */
+  private hostDevices: ReadonlyMap<string, string> = new Map();
+
   /** Throws DockerUnreachableError when the daemon does not answer. */
   async load(): Promise<SourceSnapshot> {
     const view = await this.engine.view();
@@ -41,18 +44,36 @@ export class DockerSource implements WorkloadSource {
    * it and its neighbours on the bridge is not (compile/ports.ts): said, not fatal.
    */
   private async withHostDevices(workloads: ResolvedWorkload[]): Promise<ResolvedWorkload[]> {
-    const wired = workloads.filter((w) => w.netns !== undefined && w.device !== undefined && w.addresses.v4.length + w.addresses.v6.length > 0);
-    if (!this.ports || wired.length === 0) return workloads;
-    try {
-      const ends = await this.ports.peers.hostEnds(wired.map((w) => ({ netns: w.netns!, dev: w.device! })), this.ports.hostNetns);
-      return workloads.map((w) => {
-        const hostDevice = w.netns !== undefined && w.device !== undefined ? ends.get(endKey({ netns: w.netns, dev: w.device })) : undefined;
-        return hostDevice !== undefined ? { ...w, hostDevice } : w;
-      });
-    } catch (e) {
-      this.logger.log('warn', "docker containers' ports on the bridge not found: traffic between them is not shaped until the next load", { bridge: this.bridge, error: e instanceof Error ? e.message : String(e) });
-      return workloads;
+    if (!this.ports) return workloads;
+    const keyOf = (w: ResolvedWorkload): string | undefined => (w.netns !== undefined && w.device !== undefined && w.addresses.v4.length + w.addresses.v6.length > 0 ? `${w.id} ${endKey({ netns: w.netns, dev: w.device })}` : undefined);
+    // A running container keeps its port: only containers new since the last load are
+    // looked up (each lookup opens a socket in the container's namespace).
+    const known = new Map<string, string>();
+    const unknown: ResolvedWorkload[] = [];
+    for (const w of workloads) {
+      const key = keyOf(w);
+      if (key === undefined) continue;
+      const port = this.hostDevices.get(key);
+      if (port !== undefined) known.set(key, port);
+      else unknown.push(w);
     }
+    if (unknown.length > 0) {
+      try {
+        const ends = await this.ports.peers.hostEnds(unknown.map((w) => ({ netns: w.netns!, dev: w.device! })), this.ports.hostNetns);
+        for (const w of unknown) {
+          const port = ends.get(endKey({ netns: w.netns!, dev: w.device! }));
+          if (port !== undefined) known.set(keyOf(w)!, port);
+        }
+      } catch (e) {
+        this.logger.log('warn', "docker containers' ports on the bridge not found: traffic between them is not shaped until the next load", { bridge: this.bridge, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    this.hostDevices = known;
+    return workloads.map((w) => {
+      const key = keyOf(w);
+      const hostDevice = key !== undefined ? known.get(key) : undefined;
+      return hostDevice !== undefined ? { ...w, hostDevice } : w;
+    });
   }
 
   follow(onChange: (reason: string) => void): Stop {

@@ -35,15 +35,17 @@ class Recording implements Logger {
   }
 }
 
-function sourceWith(peers: VethPeers, logger: Logger = new Recording()) {
+function sourceAndEngine(peers: VethPeers, logger: Logger = new Recording()) {
   const engine = new FakeEngine();
   engine.containers = [dockerContainer('web', '198.18.64.4'), dockerContainer('api', '198.18.64.5'), dockerContainer('unaddressed', undefined)];
-  return new DockerSourceFactory({ logger, engineFor: () => engine, vethPeers: peers }).fromHost(HOST)!;
+  return { source: new DockerSourceFactory({ logger, engineFor: () => engine, vethPeers: peers }).fromHost(HOST)!, engine };
 }
+const sourceWith = (peers: VethPeers, logger?: Logger) => sourceAndEngine(peers, logger).source;
+const portOf = (e: WorkloadEnd): string => `veth-${e.netns.split('/')[2]}`;
 
 describe("the Docker source finds each container's port on the bridge", () => {
   it("asks for each addressed container's eth0 in the Host's namespace and reports its host-side veth", async () => {
-    const peers = new Peers((e) => (e.netns.endsWith(`/ns/net`) ? `veth-${e.netns.split('/')[2]}` : undefined));
+    const peers = new Peers(portOf);
     const snapshot = await sourceWith(peers).load();
     expect(peers.asked).toHaveLength(1);
     expect(peers.asked[0]!.hostNetns).toBe('sl-dk');
@@ -52,6 +54,19 @@ describe("the Docker source finds each container's port on the bridge", () => {
     expect(byName.get('web')).toMatch(/^veth-\d+$/);
     expect(byName.get('api')).toMatch(/^veth-\d+$/);
     expect(byName.get('unaddressed')).toBeUndefined();
+  });
+
+  it('asks again only for containers new since the last load (or not found then); a running one keeps its port', async () => {
+    const peers = new Peers(portOf);
+    const { source, engine } = sourceAndEngine(peers);
+    const first = await source.load();
+    engine.containers = [...engine.containers, dockerContainer('batch', '198.18.64.6')];
+    const second = await source.load();
+    expect(peers.asked.map((a) => a.ends.length)).toEqual([2, 1]);
+    expect(second.workloads.find((w) => w.name === 'web')!.hostDevice).toBe(first.workloads.find((w) => w.name === 'web')!.hostDevice);
+    expect(second.workloads.find((w) => w.name === 'batch')!.hostDevice).toMatch(/^veth-\d+$/);
+    await source.load();
+    expect(peers.asked).toHaveLength(2);
   });
 
   it('leaves a container without a port when the kernel has none for it', async () => {
