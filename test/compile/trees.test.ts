@@ -29,17 +29,21 @@ describe('addressTable', () => {
 
 describe('TAGGED_FIELDS', () => {
   // The seeds only work on objects of their shape: the same keys in the same order.
-  // A compile that made its qdiscs, filters or u32 keys with other keys, or in another
-  // order, would silently be back to a boxed double per handle (bench/compile).
-  it('has the keys, in order, of every qdisc, filter and u32 key a compile makes', () => {
+  // A compile that made its qdiscs, filters, u32 keys or classifying u32 specs with other
+  // keys, or in another order, would silently be back to a boxed double per handle
+  // (bench/compile).
+  it('has the keys, in order, of every qdisc, filter, u32 key and classifying u32 spec a compile makes', () => {
     const keysOf = (o: object): string => Object.keys(o).join(',');
-    const [qdisc, filter, key] = TAGGED_FIELDS.map(keysOf);
+    const [qdisc, filter, key, classifier] = TAGGED_FIELDS.map(keysOf);
     for (const options of [{ groups: 3 }, { dualStack: true }, { mode: 'per-device' as const }]) {
       const { state } = compilePolicy(syntheticPolicyDirect(20, options));
       expect(new Set(state.qdiscs.map(keysOf))).toEqual(new Set([qdisc]));
       expect(new Set(state.filters.map(keysOf))).toEqual(new Set(state.filters.length > 0 ? [filter] : []));
       const keys = state.filters.flatMap((f) => (f.spec.kind === 'u32' ? f.spec.keys : []));
       expect(new Set(keys.map(keysOf))).toEqual(new Set(keys.length > 0 ? [key] : []));
+      // Address entries and the port hooks' pass node (dual-stack): a class id and keys only.
+      const classifiers = state.filters.flatMap((f) => (f.spec.kind === 'u32' && f.spec.classid !== undefined ? [f.spec] : []));
+      expect(new Set(classifiers.map(keysOf))).toEqual(new Set(classifiers.length > 0 ? [classifier] : []));
     }
   });
 });
