@@ -132,7 +132,10 @@ function probeNew(sorted: readonly string[], last: number, out: Map<string, numb
   for (let i = 0; i < sorted.length; i++) {
     const name = sorted[i]!;
     if (out.has(name)) continue;
-    let slot = FIRST_SLOT + (slotHash(name) % span);
+    // `| 0`: above 2^31 slotHash's unsigned result is a heap number to V8, and so were the
+    // remainder and the slot; one such slot made every node's slot field a boxed double,
+    // an object more per node for the garbage collector to copy.
+    let slot = FIRST_SLOT + ((slotHash(name) % span) | 0);
     while (taken.has(slot)) slot = slot === last ? FIRST_SLOT : slot + 1;
     out.set(name, slot);
     taken.add(slot);
