@@ -8,7 +8,7 @@ import type { KernelFeatures } from '../tc/features';
 import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
 import type { HostPolicy } from '../policy/model';
 import { portHooks, switchedPort } from './ports';
-import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, type TcObjects, type TreeClasses } from './trees';
+import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, type TcObjects, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedLayout } from './nested';
 import { addSetTree, describePeerSets, setLayout } from './destinations';
@@ -114,7 +114,7 @@ interface TreeMaker {
 /** Every container a class of the root: what both trees share, made once. */
 function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof leafQdiscSpec>, subnet: string): TreeMaker {
   const classids = new Array<TcHandle>(nodes.length);
-  const leaves = new Array<TcHandle>(nodes.length);
+  const leaves = sharedNumbers<TcHandle>(nodes.length);
   const ips: number[] = [];
   const ipClassids: number[] = [];
   const ips6: string[] = [];

@@ -31,6 +31,7 @@ import {
   innerRootSpec,
   ROOT_MAJOR,
   ROOT_MINOR,
+  sharedNumbers,
   type Address6Table,
   type AddressTable,
   type Device,
@@ -122,7 +123,7 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
   const v4 = scopes.map(() => ({ addresses: [] as number[], classids: [] as number[], owners: [] as number[] }));
   const v6 = scopes.map(() => ({ addresses: [] as string[], classids: [] as number[] }));
   const containerClass = new Array<TcHandle>(containers.length);
-  const leaves = new Array<TcHandle>(containers.length);
+  const leaves = sharedNumbers<TcHandle>(containers.length);
   const download = rateColumns(containers.length);
   const upload = rateColumns(containers.length);
   // One indexed pass over the containers for all they need here: this runs once per

@@ -23,7 +23,7 @@ describe('addressTable', () => {
   });
 
   it('is empty for no entries', () => {
-    expect(addressTable([], [])).toEqual({ ips: new Uint32Array(0), classids: new Uint32Array(0) });
+    expect(addressTable([], [])).toEqual({ ips: [], classids: new Uint32Array(0) });
   });
 });
 
