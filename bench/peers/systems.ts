@@ -220,19 +220,20 @@ async function callPlugin(node: CniNode, conf: Record<string, unknown>, podNetns
 
 /**
  * The ADD chain for one pod: its namespace, bridge (+ host-local), then the system's
- * plugin with prevResult. Returns its address and how long the chained plugin took.
+ * plugin with prevResult. Returns its address, when the chained plugin was started
+ * (performance.now()) and how long it took.
  */
-async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedMs: number }> {
+async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedAt: number; chainedMs: number }> {
   await run('ip', ['netns', 'add', podNetns]);
   const result = await callPlugin(node, bridgeConf(path.join(node.dir, 'ipam')), podNetns, spec);
   const next = chainedPlugin(node, spec, result);
-  const t0 = performance.now();
+  const chainedAt = performance.now();
   if (next) await callPlugin(node, next, podNetns, spec);
-  const chainedMs = performance.now() - t0;
+  const chainedMs = performance.now() - chainedAt;
   const ips = result.ips as { address: string }[] | undefined;
   const address = ips?.[0]?.address.split('/')[0];
   if (!address) throw new Error(`bridge plugin gave ${podNetns} no address: ${JSON.stringify(result)}`);
-  return { address, chainedMs };
+  return { address, chainedAt, chainedMs };
 }
 
 /** The link: one HTB class of its rate on each way out of the host (what a NIC of that capacity is). */
@@ -268,12 +269,20 @@ export interface SetupTimes {
   readonly chainedMs: number | undefined;
   /** From the first ADD until every one of those pods is shaped; undefined where nothing shapes. */
   readonly allShapedMs: number | undefined;
-  /** One more pod's ADD chain with the others in place (SETTLE_MS after they were all shaped). */
+  /** One more pod's ADD chain with the others in place: the median of ONE_MORE pods, each on a settled node (oneAtATime). */
   readonly oneMs: number;
-  /** Of `oneMs`, the plugin chained after bridge; undefined for none. */
+  /** Each of those pods' ADD chain, in order. */
+  readonly oneSamplesMs: readonly number[];
+  /** Of `oneMs`, the plugin chained after bridge (median); undefined for none. */
   readonly oneChainedMs: number | undefined;
-  /** From that ADD's start until the pod is shaped; undefined where nothing shapes. */
+  /** From that ADD's start until the pod is shaped (median); undefined where nothing shapes. */
   readonly oneShapedMs: number | undefined;
+  /**
+   * The shaping plugin's own part (median): from its start until the pod is shaped. The
+   * bandwidth plugin's TBFs are made when it returns; Sluice's classes when a read that
+   * starts after its return finds them. Undefined where nothing shapes.
+   */
+  readonly oneOwnMs: number | undefined;
   /** Sluice: one more pod's ADD chain with serve stopped (the native plugin execs the Node one). */
   readonly serveDownMs?: number;
 }
@@ -283,6 +292,34 @@ export interface SetupTimes {
  * after the last, at most 1 s after the first) and to run at 100 pods (~0.3 s here).
  */
 export const SETTLE_MS = 2000;
+/** "One more pod" is this many pods, added one at a time; the rows print their median. */
+export const ONE_MORE = 5;
+/** Between those pods every system idles this long, after (Sluice) serve's tick after the pod has run. */
+export const BETWEEN_MS = 500;
+
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `count` pods added one at a time on a settled node, alike for every system: SETTLE_MS
+ * before the first (after the burst), BETWEEN_MS before each next one. `settled` (Sluice)
+ * waits first for serve's tick after the previous pod (a tick that started after that pod's
+ * ADD did), which comes TICK_AFTER_CHANGE_MS after its change and takes longer as the node
+ * fills: a pod must not race the previous one's tick, nor the reference plugin a pause of
+ * its own.
+ */
+export async function oneAtATime<T>(count: number, settled: ((sinceMs: number) => Promise<void>) | undefined, add: (k: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let startedAt: number | undefined;
+  for (let k = 0; k < count; k++) {
+    if (startedAt !== undefined) await settled?.(startedAt);
+    await sleep(k === 0 ? SETTLE_MS : BETWEEN_MS);
+    startedAt = Date.now();
+    out.push(await add(k));
+  }
+  return out;
+}
 
 export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
@@ -290,7 +327,7 @@ export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bi
 export async function timeSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupTimes> {
   removeNamespaces(system);
   const prefix = prefixOf(system);
-  const specs = Array.from({ length: count + 2 }, (_, i) => setupSpec(i));
+  const specs = Array.from({ length: count + ONE_MORE + 1 }, (_, i) => setupSpec(i));
   const node = await cniNode(system, capacity);
   try {
     const addresses: string[] = [];
@@ -303,22 +340,37 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
     }
     const allMs = performance.now() - t0;
     const allShapedMs = (node.sluice ? await node.sluice.shaped(addresses, 120_000) : performance.now()) - t0;
-    // Every system gets the same pause: "one more pod" is a pod joining a node whose others
+    // Every system gets the same pauses: "one more pod" is a pod joining a node whose others
     // are in place, not one racing the tail of their burst (serve's tick after it).
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const t1 = performance.now();
-    const { address, chainedMs: oneChainedMs } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
-    const oneMs = performance.now() - t1;
-    const oneShapedMs = (node.sluice ? await node.sluice.shaped([address]) : performance.now()) - t1;
+    const sluice = node.sluice;
+    const more = await oneAtATime(ONE_MORE, sluice ? (since) => sluice.settled(since) : undefined, async (k) => {
+      const t1 = performance.now();
+      const added = await cniAdd(node, `${prefix}${count + k}`, specs[count + k]!);
+      const chainMs = performance.now() - t1;
+      const shapedAt = sluice ? await sluice.shaped([added.address]) : performance.now();
+      return { chainMs, chainedMs: added.chainedMs, shapedMs: shapedAt - t1, ownMs: sluice ? shapedAt - added.chainedAt : added.chainedMs };
+    });
     let serveDownMs: number | undefined;
-    if (node.sluice) {
-      await node.sluice.stopServe();
+    if (sluice) {
+      await sluice.stopServe();
       const t2 = performance.now();
-      await cniAdd(node, `${prefix}${count + 1}`, specs[count + 1]!);
+      await cniAdd(node, `${prefix}${count + ONE_MORE}`, specs[count + ONE_MORE]!);
       serveDownMs = performance.now() - t2;
     }
     const shapes = system !== 'none';
-    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneChainedMs: system === 'none' ? undefined : oneChainedMs, oneShapedMs: shapes ? oneShapedMs : undefined, ...(serveDownMs !== undefined ? { serveDownMs } : {}) };
+    const of = (f: (m: (typeof more)[number]) => number): number => median(more.map(f));
+    return {
+      pods: count,
+      allMs,
+      chainedMs: shapes ? chainedMs : undefined,
+      allShapedMs: shapes ? allShapedMs : undefined,
+      oneMs: of((m) => m.chainMs),
+      oneSamplesMs: more.map((m) => m.chainMs),
+      oneChainedMs: shapes ? of((m) => m.chainedMs) : undefined,
+      oneShapedMs: shapes ? of((m) => m.shapedMs) : undefined,
+      oneOwnMs: shapes ? of((m) => m.ownMs) : undefined,
+      ...(serveDownMs !== undefined ? { serveDownMs } : {}),
+    };
   } finally {
     await node.close();
   }
