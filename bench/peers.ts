@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import { killAllLoadgens } from '../src/loadgen/driver';
 import type { Direction } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
-import { timeContainerdSetup, type CriSetupTimes } from './peers/containerd';
+import { timeContainerdSetups, type CriSetupTimes } from './peers/containerd';
 import { cannotRun, runBench } from './cniBench';
 import { markdownTable } from './table';
 import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
-import { buildSystem, ONE_MORE, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
+import { buildSystem, ONE_MORE, pluginRate, removeNamespaces, SYSTEMS, timeSetups, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
 import { exitUnlessRunnable } from './args';
 
 exitUnlessRunnable({
@@ -172,15 +172,13 @@ async function main(): Promise<number> {
         }
         measuredDirections = { download: measured.download, upload: measured.upload };
       }
-      if (sharesOnly) {
-        results[system] = { directions: measuredDirections };
-        continue;
-      }
-      log(`${system}: bringing up ${setupPods} pods, then one more`);
-      const setup = await timeSetup(system, setupPods, CAPACITY);
-      log(`${system}: ${containerdPods} pods through containerd's CRI plugin, then one more`);
-      const containerd = await timeContainerdSetup(system, containerdPods, CAPACITY);
-      results[system] = { directions: measuredDirections, setup, containerd };
+      results[system] = { directions: measuredDirections };
+    }
+    if (!sharesOnly) {
+      // Every system's nodes at once, so that their "one more pod" samples take turns.
+      const setups = await timeSetups(systems, setupPods, CAPACITY, log);
+      const containerd = await timeContainerdSetups(systems, containerdPods, CAPACITY, log);
+      for (const system of systems) results[system] = { directions: results[system]?.directions ?? {}, setup: setups[system], containerd: containerd[system] };
     }
   } finally {
     killAllLoadgens();

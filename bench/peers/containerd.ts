@@ -18,7 +18,7 @@ import type { ObservedState } from '../../src/tc/model';
 import type { BitsPerSec } from '../../src/units/units';
 import { CriNode } from '../../test/support/criNode';
 import { bundledNodePlugin, recordsDir, startServe, type ServeProcess } from './sluiceNode';
-import { kubeletBandwidth, median, ONE_MORE, oneAtATime, pluginRate, setupSpec, sluiceAnnotations, type PodSpec, type SystemName } from './systems';
+import { kubeletBandwidth, median, pluginRate, sampleSystems, setupSpec, sluiceAnnotations, type PodSpec, type SampledNode, type SystemName } from './systems';
 
 export interface CriSetupTimes {
   readonly pods: number;
@@ -50,7 +50,17 @@ function annotationsFor(system: SystemName, spec: PodSpec): Record<string, strin
   }
 }
 
-export async function timeContainerdSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<CriSetupTimes> {
+interface OneMore {
+  readonly ms: number;
+  readonly shapedMs: number | undefined;
+}
+
+/** A containerd node with its `count` pods (timed), taking one more pod at a time. */
+interface CriSetupNode extends SampledNode<OneMore> {
+  readonly allMs: number;
+}
+
+async function bringUp(system: SystemName, count: number, capacity: BitsPerSec): Promise<CriSetupNode> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'sl-pc-'));
   const records = recordsDir(scratch);
   const node = new CriNode({
@@ -62,13 +72,23 @@ export async function timeContainerdSetup(system: SystemName, count: number, cap
     network: 'sl-bench',
     capacity: `${capacity / 1e6}mbit`,
     chained: system,
-    cgroupParent: '/sl-peers-cri',
+    // Apart per node: a bed's teardown removes the pods' cgroups under its parent.
+    cgroupParent: `/sl-peers-cri-${system}`,
     nodePlugin: bundledNodePlugin(scratch),
     stateDir: records,
   });
   // Following the namespace's change announcements: a poll while nothing changed costs a drain, not a full read (which would take CPU from serve).
   const probe = new RtnlKernel({ followChanges: true });
   let serve: ServeProcess | undefined;
+  const close = async (): Promise<void> => {
+    await probe.close();
+    // The pods' DELs go through serve; then serve and what it made.
+    await node.bed.removeAllPods().catch(() => undefined);
+    await serve?.destroy();
+    await node.tearDown();
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(records, { recursive: true, force: true });
+  };
   try {
     await node.setUp();
     // As on a node, serve runs (in its own process) before the first pod; the shaping measured is the one its plugin's ADD starts.
@@ -82,34 +102,43 @@ export async function timeContainerdSetup(system: SystemName, count: number, cap
     for (let i = 0; i < count; i++) allMs += (await run(i)).ms;
     const read = (): Promise<ObservedState> => probe.observe({ netns: [node.netns], withStats: false, external: [{ netns: node.netns, dev: 'sl-br0' }] });
     const running = serve;
-    const settled = running ? (since: number): Promise<void> => running.settled(since) : undefined;
-    const more = await oneAtATime(ONE_MORE, settled, async (k) => {
-      const one = await run(count + k);
-      if (system === 'none') return { ms: one.ms, shapedMs: undefined };
-      if (system === 'bandwidth') return { ms: one.ms, shapedMs: one.ms };
-      // Until the start of the read that finds its classes (they were in the kernel by then).
-      // The first read starts as RunPodSandbox returns, beside the status call that says the
-      // pod's address (~10 ms that the bench's asking, not Sluice, would otherwise add).
-      let readAt = performance.now();
-      let reading = read();
-      const address = (await node.bed.status(one.id)).ip;
-      for (;;) {
-        if (shapingProblems(await reading, 'sl-br0', [address]).length === 0) return { ms: one.ms, shapedMs: readAt - one.at };
-        if (performance.now() - one.at > 30_000) throw new Error(`Sluice did not shape ${address} within 30 s`);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-        readAt = performance.now();
-        reading = read();
-      }
-    });
-    const shaped = more.flatMap((m) => (m.shapedMs === undefined ? [] : [m.shapedMs]));
-    return { pods: count, allMs, oneMs: median(more.map((m) => m.ms)), oneSamplesMs: more.map((m) => m.ms), oneShapedMs: shaped.length > 0 ? median(shaped) : undefined };
-  } finally {
-    await probe.close();
-    // The pods' DELs go through serve; then serve and what it made.
-    await node.bed.removeAllPods().catch(() => undefined);
-    await serve?.destroy();
-    await node.tearDown();
-    rmSync(scratch, { recursive: true, force: true });
-    rmSync(records, { recursive: true, force: true });
+    return {
+      allMs,
+      close,
+      ...(running ? { settled: (since: number) => running.settled(since) } : {}),
+      async add(k) {
+        const one = await run(count + k);
+        if (system === 'none') return { ms: one.ms, shapedMs: undefined };
+        if (system === 'bandwidth') return { ms: one.ms, shapedMs: one.ms };
+        // Until the start of the read that finds its classes (they were in the kernel by then).
+        // The first read starts as RunPodSandbox returns, beside the status call that says the
+        // pod's address (~10 ms that the bench's asking, not Sluice, would otherwise add).
+        let readAt = performance.now();
+        let reading = read();
+        const address = (await node.bed.status(one.id)).ip;
+        for (;;) {
+          if (shapingProblems(await reading, 'sl-br0', [address]).length === 0) return { ms: one.ms, shapedMs: readAt - one.at };
+          if (performance.now() - one.at > 30_000) throw new Error(`Sluice did not shape ${address} within 30 s`);
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          readAt = performance.now();
+          reading = read();
+        }
+      },
+    };
+  } catch (e) {
+    await close();
+    throw e;
   }
+}
+
+/** Each system's containerd node with `count` pods, then ONE_MORE more on each, taking turns (sampleSystems); the medians. */
+export function timeContainerdSetups(systems: readonly SystemName[], count: number, capacity: BitsPerSec, log: (line: string) => void): Promise<Partial<Record<SystemName, CriSetupTimes>>> {
+  const up = (system: SystemName): Promise<CriSetupNode> => {
+    log(`${system}: ${count} pods through containerd's CRI plugin`);
+    return bringUp(system, count, capacity);
+  };
+  return sampleSystems(systems, up, (_system, node, samples: readonly OneMore[]) => {
+    const shaped = samples.flatMap((m) => (m.shapedMs === undefined ? [] : [m.shapedMs]));
+    return Promise.resolve({ pods: count, allMs: node.allMs, oneMs: median(samples.map((m) => m.ms)), oneSamplesMs: samples.map((m) => m.ms), oneShapedMs: shaped.length > 0 ? median(shaped) : undefined });
+  }, log);
 }

@@ -301,30 +301,76 @@ export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => 
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A node that takes "one more pod" samples: `add` brings up its k-th; `settled` (Sluice) waits for serve's tick after a pod whose ADD started at `sinceMs`. */
+export interface Sampled<T> {
+  add(k: number): Promise<T>;
+  settled?(sinceMs: number): Promise<void>;
+}
+
 /**
- * `count` pods added one at a time on a settled node, alike for every system: SETTLE_MS
- * before the first (after the burst), BETWEEN_MS before each next one. `settled` (Sluice)
- * waits first for serve's tick after the previous pod (a tick that started after that pod's
- * ADD did), which comes TICK_AFTER_CHANGE_MS after its change and takes longer as the node
- * fills: a pod must not race the previous one's tick, nor the reference plugin a pause of
- * its own.
+ * `count` pods added one at a time to each node, the nodes taking turns (sample k of every
+ * node before sample k+1 of any): a burst of another process on this shared machine then
+ * falls on every system alike, not on the one whose samples it met. Alike for every
+ * system: SETTLE_MS before the first (after the bursts), BETWEEN_MS before each next one,
+ * and before that the node that took the previous pod settles (Sluice: serve's tick after
+ * it, which comes TICK_AFTER_CHANGE_MS after its change and takes longer as the node
+ * fills), so no pod races the previous one's tick. Returns each node's samples in order.
  */
-export async function oneAtATime<T>(count: number, settled: ((sinceMs: number) => Promise<void>) | undefined, add: (k: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  let startedAt: number | undefined;
+export async function oneAtATime<T>(count: number, nodes: readonly Sampled<T>[]): Promise<T[][]> {
+  const out: T[][] = nodes.map(() => []);
+  let previous: { node: Sampled<T>; startedAt: number } | undefined;
   for (let k = 0; k < count; k++) {
-    if (startedAt !== undefined) await settled?.(startedAt);
-    await sleep(k === 0 ? SETTLE_MS : BETWEEN_MS);
-    startedAt = Date.now();
-    out.push(await add(k));
+    for (const [i, node] of nodes.entries()) {
+      if (previous) await previous.node.settled?.(previous.startedAt);
+      await sleep(previous ? BETWEEN_MS : SETTLE_MS);
+      previous = { node, startedAt: Date.now() };
+      out[i]!.push(await node.add(k));
+    }
   }
   return out;
 }
 
+/** A node of one system for the setup rows: up with its pods, sampled, then closed. */
+export interface SampledNode<T> extends Sampled<T> {
+  close(): Promise<void>;
+}
+
+/**
+ * Each system's node brought up (one after another: their bursts are timed alone), then
+ * ONE_MORE pods more on each, the nodes taking turns (oneAtATime); `summarise` makes each
+ * system's row from its node and samples. Every node is closed, the last made first.
+ */
+export async function sampleSystems<T, N extends SampledNode<T>, R>(systems: readonly SystemName[], bringUp: (system: SystemName) => Promise<N>, summarise: (system: SystemName, node: N, samples: readonly T[]) => Promise<R>, log: (line: string) => void): Promise<Partial<Record<SystemName, R>>> {
+  const nodes: N[] = [];
+  try {
+    for (const system of systems) nodes.push(await bringUp(system));
+    log(`${ONE_MORE} pods more on each node, the nodes taking turns`);
+    const more = await oneAtATime(ONE_MORE, nodes);
+    const out: Partial<Record<SystemName, R>> = {};
+    for (const [i, system] of systems.entries()) out[system] = await summarise(system, nodes[i]!, more[i]!);
+    return out;
+  } finally {
+    for (const node of [...nodes].reverse()) await node.close();
+  }
+}
+
 export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
-/** The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when a read of the kernel that starts then finds them. */
-export async function timeSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupTimes> {
+interface OneMore {
+  readonly chainMs: number;
+  readonly chainedMs: number;
+  readonly shapedMs: number;
+  readonly ownMs: number;
+}
+
+/** A node with its `count` pods brought up (the burst timed), taking one more pod at a time. */
+interface SetupNode extends SampledNode<OneMore> {
+  readonly burst: Pick<SetupTimes, 'pods' | 'allMs' | 'chainedMs' | 'allShapedMs'>;
+  /** Sluice: serve stopped, one more pod's chain (the native plugin execs the Node one). */
+  serveDown(): Promise<number | undefined>;
+}
+
+async function bringUp(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupNode> {
   removeNamespaces(system);
   const prefix = prefixOf(system);
   const specs = Array.from({ length: count + ONE_MORE + 1 }, (_, i) => setupSpec(i));
@@ -340,38 +386,55 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
     }
     const allMs = performance.now() - t0;
     const allShapedMs = (node.sluice ? await node.sluice.shaped(addresses, 120_000) : performance.now()) - t0;
-    // Every system gets the same pauses: "one more pod" is a pod joining a node whose others
-    // are in place, not one racing the tail of their burst (serve's tick after it).
-    const sluice = node.sluice;
-    const more = await oneAtATime(ONE_MORE, sluice ? (since) => sluice.settled(since) : undefined, async (k) => {
-      const t1 = performance.now();
-      const added = await cniAdd(node, `${prefix}${count + k}`, specs[count + k]!);
-      const chainMs = performance.now() - t1;
-      const shapedAt = sluice ? await sluice.shaped([added.address]) : performance.now();
-      return { chainMs, chainedMs: added.chainedMs, shapedMs: shapedAt - t1, ownMs: sluice ? shapedAt - added.chainedAt : added.chainedMs };
-    });
-    let serveDownMs: number | undefined;
-    if (sluice) {
-      await sluice.stopServe();
-      const t2 = performance.now();
-      await cniAdd(node, `${prefix}${count + ONE_MORE}`, specs[count + ONE_MORE]!);
-      serveDownMs = performance.now() - t2;
-    }
     const shapes = system !== 'none';
-    const of = (f: (m: (typeof more)[number]) => number): number => median(more.map(f));
+    const sluice = node.sluice;
     return {
-      pods: count,
-      allMs,
-      chainedMs: shapes ? chainedMs : undefined,
-      allShapedMs: shapes ? allShapedMs : undefined,
-      oneMs: of((m) => m.chainMs),
-      oneSamplesMs: more.map((m) => m.chainMs),
-      oneChainedMs: shapes ? of((m) => m.chainedMs) : undefined,
-      oneShapedMs: shapes ? of((m) => m.shapedMs) : undefined,
-      oneOwnMs: shapes ? of((m) => m.ownMs) : undefined,
+      burst: { pods: count, allMs, chainedMs: shapes ? chainedMs : undefined, allShapedMs: shapes ? allShapedMs : undefined },
+      async add(k) {
+        const t1 = performance.now();
+        const added = await cniAdd(node, `${prefix}${count + k}`, specs[count + k]!);
+        const chainMs = performance.now() - t1;
+        const shapedAt = sluice ? await sluice.shaped([added.address]) : performance.now();
+        return { chainMs, chainedMs: added.chainedMs, shapedMs: shapedAt - t1, ownMs: sluice ? shapedAt - added.chainedAt : added.chainedMs };
+      },
+      ...(sluice ? { settled: (since: number) => sluice.settled(since) } : {}),
+      async serveDown() {
+        if (!sluice) return undefined;
+        await sluice.stopServe();
+        const t2 = performance.now();
+        await cniAdd(node, `${prefix}${count + ONE_MORE}`, specs[count + ONE_MORE]!);
+        return performance.now() - t2;
+      },
+      close: node.close,
+    };
+  } catch (e) {
+    await node.close();
+    throw e;
+  }
+}
+
+/**
+ * Each system's node brought up with `count` pods (one system after another: the bursts
+ * are timed alone), then ONE_MORE pods more on each, the nodes taking turns (oneAtATime).
+ * The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when a
+ * read of the kernel that starts then finds them.
+ */
+export function timeSetups(systems: readonly SystemName[], count: number, capacity: BitsPerSec, log: (line: string) => void): Promise<Partial<Record<SystemName, SetupTimes>>> {
+  const up = (system: SystemName): Promise<SetupNode> => {
+    log(`${system}: bringing up ${count} pods`);
+    return bringUp(system, count, capacity);
+  };
+  return sampleSystems(systems, up, async (system, node, samples: readonly OneMore[]) => {
+    const serveDownMs = await node.serveDown();
+    const of = (f: (m: OneMore) => number): number | undefined => (system === 'none' ? undefined : median(samples.map(f)));
+    return {
+      ...node.burst,
+      oneMs: median(samples.map((m) => m.chainMs)),
+      oneSamplesMs: samples.map((m) => m.chainMs),
+      oneChainedMs: of((m) => m.chainedMs),
+      oneShapedMs: of((m) => m.shapedMs),
+      oneOwnMs: of((m) => m.ownMs),
       ...(serveDownMs !== undefined ? { serveDownMs } : {}),
     };
-  } finally {
-    await node.close();
-  }
+  }, log);
 }
