@@ -175,7 +175,7 @@ async function main(): Promise<number> {
       results[system] = { directions: measuredDirections };
     }
     if (!sharesOnly) {
-      // Every system's nodes at once, so that their "one more pod" samples take turns.
+      // After every system's sharing rows: containerd's nodes are up at once, their "one more pod" samples taking turns.
       const setups = await timeSetups(systems, setupPods, CAPACITY, log);
       const containerd = await timeContainerdSetups(systems, containerdPods, CAPACITY, log);
       for (const system of systems) results[system] = { directions: results[system]?.directions ?? {}, setup: setups[system], containerd: containerd[system] };

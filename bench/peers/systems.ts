@@ -415,10 +415,10 @@ async function bringUp(system: SystemName, count: number, capacity: BitsPerSec):
 
 /**
  * Each system's node alone: `count` pods brought up, then ONE_MORE pods more (oneAtATime),
- * then closed before the next system's. Not the nodes at once, as through containerd:
- * their pods' namespaces are sl- ones, which Sluice's serve lists and scopes as its kind,
- * so a Sluice node brought up beside 200 other pods' namespaces took 1.4x as long for its
- * 100 chains (12.8 s against 8.8 alone, the other systems' unchanged).
+ * then closed before the next system's. Not the nodes at once, as through containerd: a
+ * Sluice node brought up beside the other systems' 200 pods took 1.4x as long for its 100
+ * chains (12.8 s against 8.8-9.9 alone); their namespaces are sl- ones, which every read
+ * of serve's lists (likely the cause, not traced further).
  * The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when a
  * read of the kernel that starts then finds them.
  */
