@@ -11,17 +11,17 @@ import * as path from 'node:path';
 import { killAllLoadgens } from '../src/loadgen/driver';
 import type { Direction } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
-import { timeContainerdSetup, type CriSetupTimes } from './peers/containerd';
+import { timeContainerdSetups, type CriSetupTimes } from './peers/containerd';
 import { cannotRun, runBench } from './cniBench';
 import { markdownTable } from './table';
 import { measureSite, type DirectionResult, type ScenarioPlan } from './peers/scenarios';
-import { buildSystem, pluginRate, removeNamespaces, SYSTEMS, timeSetup, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
+import { buildSystem, ONE_MORE, pluginRate, removeNamespaces, SYSTEMS, timeSetups, type PodSpec, type SetupTimes, type SystemName } from './peers/systems';
 import { exitUnlessRunnable } from './args';
 
 exitUnlessRunnable({
   name: 'peers',
   usage: `bench/peers: Sluice against the CNI bandwidth plugin and no shaping: the same pods, the same traffic, one table
-  flock /run/sluice-dev.lock npx tsx bench/peers.ts [options]   (root; namespaces, serve, containerd, traffic: under the lock; ~5 min, --quick ~2)
+  flock /run/sluice-dev.lock npx tsx bench/peers.ts [options]   (root; namespaces, serve, containerd, traffic: under the lock; ~5.5 min, --setup-only ~1.5, --quick ~2.5)
   --quick        3 s phases, 20 pods in the setup rows, 5 through containerd
   --json         the report as JSON on stdout (progress on stderr)
   --shares-only  the sharing and latency rows only: no setup or containerd rows
@@ -90,12 +90,13 @@ function rows(directions: readonly Direction[], setupPods: number, containerdPod
     { scenario: `setup: ${setupPods} pods brought up (ADD chains)`, unit: 's', digits: 2, value: (r) => seconds(r.setup?.allMs) },
     { scenario: '  of which the plugin after bridge', unit: 's', digits: 2, value: (r) => seconds(r.setup?.chainedMs) },
     { scenario: `setup: ${setupPods} pods, until all shaped`, unit: 's', digits: 2, value: (r) => seconds(r.setup?.allShapedMs) },
-    { scenario: "setup: one more pod's ADD chain", unit: 'ms', digits: 0, value: (r) => r.setup?.oneMs },
+    { scenario: `setup: one more pod's ADD chain (median of ${ONE_MORE})`, unit: 'ms', digits: 0, value: (r) => r.setup?.oneMs },
     { scenario: '  of which the plugin after bridge', unit: 'ms', digits: 0, value: (r) => r.setup?.oneChainedMs },
     { scenario: 'setup: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.setup?.oneShapedMs },
+    { scenario: "  the plugin's own part: its start until shaped", unit: 'ms', digits: 0, value: (r) => r.setup?.oneOwnMs },
     { scenario: "setup: one more pod's ADD chain, serve down", unit: 'ms', digits: 0, value: (r) => r.setup?.serveDownMs },
     { scenario: `containerd: ${containerdPods} pods, RunPodSandbox each`, unit: 's', digits: 2, value: (r) => seconds(r.containerd?.allMs) },
-    { scenario: "containerd: one more pod's RunPodSandbox", unit: 'ms', digits: 0, value: (r) => r.containerd?.oneMs },
+    { scenario: `containerd: one more pod's RunPodSandbox (median of ${ONE_MORE})`, unit: 'ms', digits: 0, value: (r) => r.containerd?.oneMs },
     { scenario: 'containerd: one more pod, until shaped', unit: 'ms', digits: 0, value: (r) => r.containerd?.oneShapedMs },
   );
   return out;
@@ -171,15 +172,13 @@ async function main(): Promise<number> {
         }
         measuredDirections = { download: measured.download, upload: measured.upload };
       }
-      if (sharesOnly) {
-        results[system] = { directions: measuredDirections };
-        continue;
-      }
-      log(`${system}: bringing up ${setupPods} pods, then one more`);
-      const setup = await timeSetup(system, setupPods, CAPACITY);
-      log(`${system}: ${containerdPods} pods through containerd's CRI plugin, then one more`);
-      const containerd = await timeContainerdSetup(system, containerdPods, CAPACITY);
-      results[system] = { directions: measuredDirections, setup, containerd };
+      results[system] = { directions: measuredDirections };
+    }
+    if (!sharesOnly) {
+      // After every system's sharing rows: containerd's nodes are up at once, their "one more pod" samples taking turns.
+      const setups = await timeSetups(systems, setupPods, CAPACITY, log);
+      const containerd = await timeContainerdSetups(systems, containerdPods, CAPACITY, log);
+      for (const system of systems) results[system] = { directions: results[system]?.directions ?? {}, setup: setups[system], containerd: containerd[system] };
     }
   } finally {
     killAllLoadgens();
@@ -204,6 +203,9 @@ async function main(): Promise<number> {
   for (const p of report.pods) console.log(`  ${p.name}: ${p.guarantee / 1e6} / ${p.ceiling ? p.ceiling / 1e6 : '–'} / ${p.priority} → ${p.pluginRate / 1e6} mbit/s`);
   console.log(`${report.rateMapping}\nSluice via ${report.sluiceVia}\nsome idle: ${plan.busyWhenHalfIdle.join(', ')} busy; latency: probe to idle ${plan.probeTarget}; rates are L2 (as HTB counts), ratios are system / Sluice; "shaped": the plugin's TBFs when its ADD returns, Sluice's classes once serve has reconciled\n`);
   console.log(table(report, directions));
+  const samples = (sys: SystemName, r: SystemResult): string[] => [r.setup ? `${sys} chain ${r.setup.oneSamplesMs.map((ms) => ms.toFixed(0)).join(' ')}` : '', r.containerd ? `${sys} RunPodSandbox ${r.containerd.oneSamplesMs.map((ms) => ms.toFixed(0)).join(' ')}` : ''].filter((t) => t !== '');
+  const each = systems.flatMap((sys) => (report.results[sys] ? samples(sys, report.results[sys]!) : []));
+  if (each.length > 0) console.log(`\none more pod, each of the ${ONE_MORE} (ms, in order): ${each.join('; ')}`);
   console.log(`\n(${report.elapsedS} s; per-pod rates with all busy: --json)`);
   return 0;
 }

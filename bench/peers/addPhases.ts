@@ -18,6 +18,12 @@ interface Changed {
   readonly skipped?: string;
 }
 
+/** serve's tick (src/daemon/serve.ts runTick). */
+interface Tick {
+  readonly event: 'tick';
+  readonly durationMs: number;
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const p90 = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))] ?? Number.NaN;
 
@@ -49,6 +55,7 @@ export function addPhases(log: string): string {
   // What the phases do not cover: a tick the change waited for (Reconciler.applyChange), the reload's own steps.
   const rest = (i: number): number => answered[i]!.shapeMs - changed[i]!.queuedMs - changed[i]!.loadMs - changed[i]!.durationMs;
   if (paired) rows.push(['    the rest (a running tick waited for)', answered.map((_, i) => rest(i))]);
+  const ticks = events.filter((e): e is Tick => e.event === 'tick');
   const skipped = changed.filter((e) => e.skipped !== undefined).length;
   const last = answered.length - 1;
   const lastOne = paired && last >= 0
@@ -58,5 +65,7 @@ export function addPhases(log: string): string {
     `serve's part of ${answered.length} ADDs (${changed.length} reloads with a change, ${skipped} skipped), ms: median / p90`,
     ...rows.map(([name, xs]) => `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(6)} / ${p90(xs).toFixed(1)}`),
     ...lastOne,
+    // Its ticks (observe, diff, repair) share the two cores with the runtime's plugins.
+    `serve's ticks: ${ticks.length}, ${ticks.reduce((sum, t) => sum + t.durationMs, 0).toFixed(0)} ms in all, median ${median(ticks.map((t) => t.durationMs)).toFixed(1)} / p90 ${p90(ticks.map((t) => t.durationMs)).toFixed(1)} ms`,
   ].join('\n');
 }

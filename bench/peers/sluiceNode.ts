@@ -28,6 +28,8 @@ const TICK_MS = 60_000;
 /** `--timings`: serve logs each ADD's phases (debug), summed up when the node stops. */
 const TIMINGS = process.argv.includes('--timings');
 const POLL_MS = 2;
+/** Asking serve whether its tick after a pod has run (each answer carries its snapshot: not every 2 ms). */
+const SETTLED_POLL_MS = 50;
 
 export interface NodeWiring {
   /** The CNI host namespace (the bridge plugin's bridge is made there). */
@@ -55,6 +57,8 @@ export interface SluiceNode {
    * took tens of ms under load, racing serve's tick for the two cores.
    */
   shaped(addresses: readonly string[], timeoutMs?: number): Promise<number>;
+  /** serve's tick after the last pod has run (ServeProcess.settled). */
+  settled(sinceMs: number): Promise<void>;
   /** Stops serve alone (as SIGTERM does): enforcement stays, ADDs fall back to the Node plugin. */
   stopServe(): Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +136,12 @@ export function recordsDir(scratch: string): string {
 }
 
 export interface ServeProcess {
+  /**
+   * Resolves once serve has finished a tick that started after `sinceMs` (Date.now()):
+   * after a pod's ADD, the tick after the change (TICK_AFTER_CHANGE_MS later) has run,
+   * so the node is settled and the next pod races nothing of serve's.
+   */
+  settled(sinceMs: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM, as on a node: enforcement stays. */
   stop(): Promise<void>;
   /** Stopped, then what it made removed by its ownership record (`sluice destroy`). */
@@ -161,6 +171,15 @@ export async function startServe(policyDir: string, controlSocket: string, log: 
     throw e;
   }
   return {
+    async settled(sinceMs, timeoutMs = 30_000) {
+      const end = performance.now() + timeoutMs;
+      for (;;) {
+        const status = await requestControl<{ lastTick?: { at: number } }>(controlSocket, { cmd: 'status' });
+        if ((status.lastTick?.at ?? 0) >= sinceMs) return;
+        if (performance.now() > end) throw new Error(`sluice serve ran no tick within ${timeoutMs} ms after a pod; its log: ${log}`);
+        await sleep(SETTLED_POLL_MS);
+      }
+    },
     stop,
     async destroy() {
       await stop();
@@ -198,6 +217,7 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
         await sleep(POLL_MS);
       }
     },
+    settled: (sinceMs) => serve.settled(sinceMs),
     stopServe: () => serve.stop(),
     async stop() {
       await probe.close();

@@ -220,19 +220,20 @@ async function callPlugin(node: CniNode, conf: Record<string, unknown>, podNetns
 
 /**
  * The ADD chain for one pod: its namespace, bridge (+ host-local), then the system's
- * plugin with prevResult. Returns its address and how long the chained plugin took.
+ * plugin with prevResult. Returns its address, when the chained plugin was started
+ * (performance.now()) and how long it took.
  */
-async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedMs: number }> {
+async function cniAdd(node: CniNode, podNetns: string, spec: PodSpec): Promise<{ address: string; chainedAt: number; chainedMs: number }> {
   await run('ip', ['netns', 'add', podNetns]);
   const result = await callPlugin(node, bridgeConf(path.join(node.dir, 'ipam')), podNetns, spec);
   const next = chainedPlugin(node, spec, result);
-  const t0 = performance.now();
+  const chainedAt = performance.now();
   if (next) await callPlugin(node, next, podNetns, spec);
-  const chainedMs = performance.now() - t0;
+  const chainedMs = performance.now() - chainedAt;
   const ips = result.ips as { address: string }[] | undefined;
   const address = ips?.[0]?.address.split('/')[0];
   if (!address) throw new Error(`bridge plugin gave ${podNetns} no address: ${JSON.stringify(result)}`);
-  return { address, chainedMs };
+  return { address, chainedAt, chainedMs };
 }
 
 /** The link: one HTB class of its rate on each way out of the host (what a NIC of that capacity is). */
@@ -268,12 +269,20 @@ export interface SetupTimes {
   readonly chainedMs: number | undefined;
   /** From the first ADD until every one of those pods is shaped; undefined where nothing shapes. */
   readonly allShapedMs: number | undefined;
-  /** One more pod's ADD chain with the others in place (SETTLE_MS after they were all shaped). */
+  /** One more pod's ADD chain with the others in place: the median of ONE_MORE pods, each on a settled node (oneAtATime). */
   readonly oneMs: number;
-  /** Of `oneMs`, the plugin chained after bridge; undefined for none. */
+  /** Each of those pods' ADD chain, in order. */
+  readonly oneSamplesMs: readonly number[];
+  /** Of `oneMs`, the plugin chained after bridge (median); undefined for none. */
   readonly oneChainedMs: number | undefined;
-  /** From that ADD's start until the pod is shaped; undefined where nothing shapes. */
+  /** From that ADD's start until the pod is shaped (median); undefined where nothing shapes. */
   readonly oneShapedMs: number | undefined;
+  /**
+   * The shaping plugin's own part (median): from its start until the pod is shaped. The
+   * bandwidth plugin's TBFs are made when it returns; Sluice's classes when a read that
+   * starts after its return finds them. Undefined where nothing shapes.
+   */
+  readonly oneOwnMs: number | undefined;
   /** Sluice: one more pod's ADD chain with serve stopped (the native plugin execs the Node one). */
   readonly serveDownMs?: number;
 }
@@ -283,14 +292,88 @@ export interface SetupTimes {
  * after the last, at most 1 s after the first) and to run at 100 pods (~0.3 s here).
  */
 export const SETTLE_MS = 2000;
+/** "One more pod" is this many pods, added one at a time; the rows print their median. */
+export const ONE_MORE = 5;
+/** Between those pods every system idles this long, after (Sluice) serve's tick after the pod has run. */
+export const BETWEEN_MS = 500;
+
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A node that takes "one more pod" samples: `add` brings up its k-th; `settled` (Sluice) waits for serve's tick after a pod whose ADD started at `sinceMs`. */
+export interface Sampled<T> {
+  add(k: number): Promise<T>;
+  settled?(sinceMs: number): Promise<void>;
+}
+
+/**
+ * `count` pods added one at a time to each node, the nodes taking turns (sample k of every
+ * node before sample k+1 of any): a burst of another process on this shared machine then
+ * falls on every system alike, not on the one whose samples it met. Alike for every
+ * system: SETTLE_MS before the first (after the bursts), BETWEEN_MS before each next one,
+ * and before that the node that took the previous pod settles (Sluice: serve's tick after
+ * it, which comes TICK_AFTER_CHANGE_MS after its change and takes longer as the node
+ * fills), so no pod races the previous one's tick. Returns each node's samples in order.
+ */
+export async function oneAtATime<T>(count: number, nodes: readonly Sampled<T>[]): Promise<T[][]> {
+  const out: T[][] = nodes.map(() => []);
+  let previous: { node: Sampled<T>; startedAt: number } | undefined;
+  for (let k = 0; k < count; k++) {
+    for (const [i, node] of nodes.entries()) {
+      if (previous) await previous.node.settled?.(previous.startedAt);
+      await sleep(previous ? BETWEEN_MS : SETTLE_MS);
+      previous = { node, startedAt: Date.now() };
+      out[i]!.push(await node.add(k));
+    }
+  }
+  return out;
+}
+
+/** A node of one system for the setup rows: up with its pods, sampled, then closed. */
+export interface SampledNode<T> extends Sampled<T> {
+  close(): Promise<void>;
+}
+
+/**
+ * Each system's node brought up (one after another: their bursts are timed alone), then
+ * ONE_MORE pods more on each, the nodes taking turns (oneAtATime); `summarise` makes each
+ * system's row from its node and samples. Every node is closed, the last made first.
+ */
+export async function sampleSystems<T, N extends SampledNode<T>, R>(systems: readonly SystemName[], bringUp: (system: SystemName) => Promise<N>, summarise: (system: SystemName, node: N, samples: readonly T[]) => Promise<R>, log: (line: string) => void): Promise<Partial<Record<SystemName, R>>> {
+  const nodes: N[] = [];
+  try {
+    for (const system of systems) nodes.push(await bringUp(system));
+    log(`${ONE_MORE} pods more${nodes.length > 1 ? " on each node, the nodes taking turns" : ", one at a time"}`);
+    const more = await oneAtATime(ONE_MORE, nodes);
+    const out: Partial<Record<SystemName, R>> = {};
+    for (const [i, system] of systems.entries()) out[system] = await summarise(system, nodes[i]!, more[i]!);
+    return out;
+  } finally {
+    for (const node of [...nodes].reverse()) await node.close();
+  }
+}
 
 export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
-/** The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when a read of the kernel that starts then finds them. */
-export async function timeSetup(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupTimes> {
+interface OneMore {
+  readonly chainMs: number;
+  readonly chainedMs: number;
+  readonly shapedMs: number;
+  readonly ownMs: number;
+}
+
+/** A node with its `count` pods brought up (the burst timed), taking one more pod at a time. */
+interface SetupNode extends SampledNode<OneMore> {
+  readonly burst: Pick<SetupTimes, 'pods' | 'allMs' | 'chainedMs' | 'allShapedMs'>;
+  /** Sluice: serve stopped, one more pod's chain (the native plugin execs the Node one). */
+  serveDown(): Promise<number | undefined>;
+}
+
+async function bringUp(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupNode> {
   removeNamespaces(system);
   const prefix = prefixOf(system);
-  const specs = Array.from({ length: count + 2 }, (_, i) => setupSpec(i));
+  const specs = Array.from({ length: count + ONE_MORE + 1 }, (_, i) => setupSpec(i));
   const node = await cniNode(system, capacity);
   try {
     const addresses: string[] = [];
@@ -303,23 +386,64 @@ export async function timeSetup(system: SystemName, count: number, capacity: Bit
     }
     const allMs = performance.now() - t0;
     const allShapedMs = (node.sluice ? await node.sluice.shaped(addresses, 120_000) : performance.now()) - t0;
-    // Every system gets the same pause: "one more pod" is a pod joining a node whose others
-    // are in place, not one racing the tail of their burst (serve's tick after it).
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const t1 = performance.now();
-    const { address, chainedMs: oneChainedMs } = await cniAdd(node, `${prefix}${count}`, specs[count]!);
-    const oneMs = performance.now() - t1;
-    const oneShapedMs = (node.sluice ? await node.sluice.shaped([address]) : performance.now()) - t1;
-    let serveDownMs: number | undefined;
-    if (node.sluice) {
-      await node.sluice.stopServe();
-      const t2 = performance.now();
-      await cniAdd(node, `${prefix}${count + 1}`, specs[count + 1]!);
-      serveDownMs = performance.now() - t2;
-    }
     const shapes = system !== 'none';
-    return { pods: count, allMs, chainedMs: system === 'none' ? undefined : chainedMs, allShapedMs: shapes ? allShapedMs : undefined, oneMs, oneChainedMs: system === 'none' ? undefined : oneChainedMs, oneShapedMs: shapes ? oneShapedMs : undefined, ...(serveDownMs !== undefined ? { serveDownMs } : {}) };
-  } finally {
+    const sluice = node.sluice;
+    return {
+      burst: { pods: count, allMs, chainedMs: shapes ? chainedMs : undefined, allShapedMs: shapes ? allShapedMs : undefined },
+      async add(k) {
+        const t1 = performance.now();
+        const added = await cniAdd(node, `${prefix}${count + k}`, specs[count + k]!);
+        const chainMs = performance.now() - t1;
+        const shapedAt = sluice ? await sluice.shaped([added.address]) : performance.now();
+        return { chainMs, chainedMs: added.chainedMs, shapedMs: shapedAt - t1, ownMs: sluice ? shapedAt - added.chainedAt : added.chainedMs };
+      },
+      ...(sluice ? { settled: (since: number) => sluice.settled(since) } : {}),
+      async serveDown() {
+        if (!sluice) return undefined;
+        await sluice.stopServe();
+        const t2 = performance.now();
+        await cniAdd(node, `${prefix}${count + ONE_MORE}`, specs[count + ONE_MORE]!);
+        return performance.now() - t2;
+      },
+      close: node.close,
+    };
+  } catch (e) {
     await node.close();
+    throw e;
   }
+}
+
+/**
+ * Each system's node alone: `count` pods brought up, then ONE_MORE pods more (oneAtATime),
+ * then closed before the next system's. Not the nodes at once, as through containerd: a
+ * Sluice node brought up beside the other systems' 200 pods took 1.4x as long for its 100
+ * chains (12.8 s against 8.8-9.9 alone); their namespaces are sl- ones, which every read
+ * of serve's lists (likely the cause, not traced further).
+ * The bandwidth plugin's TBFs are in place when its ADD returns; Sluice's classes when a
+ * read of the kernel that starts then finds them.
+ */
+export async function timeSetups(systems: readonly SystemName[], count: number, capacity: BitsPerSec, log: (line: string) => void): Promise<Partial<Record<SystemName, SetupTimes>>> {
+  const out: Partial<Record<SystemName, SetupTimes>> = {};
+  for (const system of systems) Object.assign(out, await timeAlone(system, count, capacity, log));
+  return out;
+}
+
+function timeAlone(system: SystemName, count: number, capacity: BitsPerSec, log: (line: string) => void): Promise<Partial<Record<SystemName, SetupTimes>>> {
+  const up = (s: SystemName): Promise<SetupNode> => {
+    log(`${s}: bringing up ${count} pods, then ${ONE_MORE} more one at a time`);
+    return bringUp(s, count, capacity);
+  };
+  return sampleSystems([system], up, async (_system, node, samples: readonly OneMore[]) => {
+    const serveDownMs = await node.serveDown();
+    const of = (f: (m: OneMore) => number): number | undefined => (system === 'none' ? undefined : median(samples.map(f)));
+    return {
+      ...node.burst,
+      oneMs: median(samples.map((m) => m.chainMs)),
+      oneSamplesMs: samples.map((m) => m.chainMs),
+      oneChainedMs: of((m) => m.chainedMs),
+      oneShapedMs: of((m) => m.shapedMs),
+      oneOwnMs: of((m) => m.ownMs),
+      ...(serveDownMs !== undefined ? { serveDownMs } : {}),
+    };
+  }, log);
 }

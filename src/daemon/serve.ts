@@ -109,6 +109,7 @@ export class Daemon {
 
   async runTick(): Promise<TickResult> {
     const result = await this.reconciler.tick();
+    this.logger.log('debug', 'tick', { durationMs: result.durationMs, operations: result.operations });
     this.hooks.onTick?.(result);
     return result;
   }
