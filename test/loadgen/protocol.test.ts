@@ -87,7 +87,10 @@ describe('loadgen protocol', () => {
   it('builds an nsenter argument array that works from the TS sources', () => {
     const argv = loadgenCommandLine('sl-lg-a', ['serve', '--listen', '0.0.0.0:1']);
     expect(argv.slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/sl-lg-a', process.execPath]);
-    expect(resolveLoadgenEntry()).toEqual(['--import', expect.stringMatching(/^file:.*tsx/), expect.stringMatching(/src\/loadgen\/main\.ts$/)]);
+    expect(resolveLoadgenEntry(undefined, undefined)).toEqual(['--import', expect.stringMatching(/^file:.*tsx/), expect.stringMatching(/src\/loadgen\/main\.ts$/)]);
+    // The kernel tests' compiled entry, when it exists; the TS source when it does not (an emptied dist/).
+    expect(resolveLoadgenEntry(undefined, __filename)).toEqual([__filename]);
+    expect(resolveLoadgenEntry(undefined, '/nonexistent/main.js')[0]).toBe('--import');
     expect(netnsPath('/proc/1/ns/net')).toBe('/proc/1/ns/net');
     expect(() => netnsPath('../etc')).toThrow(/characters/);
   });
