@@ -30,6 +30,11 @@ export function buildDist(): void {
   rmSync(DIST_STAMP, { force: true });
   const r = spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.build.json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
+  markDistBuilt(sources);
+}
+
+/** Records that dist/ was just compiled from this tree by someone else: npm pack (its prepare), which empties dist/ first. */
+export function markDistBuilt(sources: string = distSources()): void {
   writeFileSync(DIST_STAMP, sources);
 }
 

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { packAndInstall, type Installed } from '../../scripts/package';
+import { markDistBuilt } from './dist';
 
 /** The package installed in this run, packing and installing it if no file of the run has yet. */
 export async function installedOnce(): Promise<Installed> {
@@ -16,6 +17,8 @@ export async function installedOnce(): Promise<Installed> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const installed = await packAndInstall(dir);
+  // npm pack emptied dist/ and its prepare compiled it again from this tree.
+  markDistBuilt();
   writeFileSync(record, JSON.stringify(installed));
   return installed;
 }

@@ -12,6 +12,9 @@ import type { TestProject } from 'vitest/node';
 import { LOADGEN_ENTRY_ENV } from '../../src/loadgen/driver';
 import { buildDist } from './dist';
 
+/** As test/support/kernel.ts names it (not imported: that module is for test files, this runs in vitest's own process). */
+const SKIP_KERNEL_ENV = 'SLUICE_SKIP_KERNEL';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     /** This run's directory (see test/support/kernelSetup.ts). */
@@ -20,9 +23,13 @@ declare module 'vitest' {
 }
 
 export default function setup(project: TestProject): () => void {
-  buildDist();
-  // The test files' process (a fork of this one) inherits it.
-  process.env[LOADGEN_ENTRY_ENV] = resolve('dist/loadgen/main.js');
+  // Not as a user who cannot write dist/, nor for a run that skips: describeKernel must be
+  // the one to fail or skip (test/support/kernelGuard.kernel.test.ts runs both).
+  if (process.getuid?.() === 0 && process.env[SKIP_KERNEL_ENV] !== '1') {
+    buildDist();
+    // The test files' process (a fork of this one) inherits it.
+    process.env[LOADGEN_ENTRY_ENV] = resolve('dist/loadgen/main.js');
+  }
   const dir = mkdtempSync(join(tmpdir(), 'sl-run-'));
   project.provide('runDir', dir);
   return () => rmSync(dir, { recursive: true, force: true });
