@@ -37,4 +37,3 @@ export function buildDist(): void {
 export function markDistBuilt(sources: string = distSources()): void {
   writeFileSync(DIST_STAMP, sources);
 }
-
