@@ -44,6 +44,8 @@ export default defineConfig({
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          // Once per run: dist/ for the load generators, a directory its files share (test/support/kernelSetup.ts).
+          globalSetup: ['test/support/kernelSetup.ts'],
         },
       },
     ],

@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { dockerClient } from '../src/sources/docker/engine';
 import { ensureDebianImage, TestDaemon, type Progress } from '../src/sources/docker/testbed';
-import { cleanNpmEnv, installedPackage, installGlobally, packageVersion, packTarball, REPO_ROOT, runProgram } from './package';
+import { installedPackage, packAndInstall, packageVersion, REPO_ROOT, runProgram } from './package';
 
 export const BASE_IMAGE = 'sluice-base:bookworm';
 const BASE_ROOTFS = '/var/cache/sluice/sluice-base-rootfs.tar';
@@ -37,30 +37,32 @@ export async function librariesToCopy(node: string): Promise<string[]> {
   });
 }
 
-/** The build context: the Dockerfile, this Node and its extra libraries, the package installed from its tarball. */
-async function buildContext(dir: string, progress: Progress): Promise<void> {
-  const stage = join(dir, 'stage');
-  for (const d of [stage, join(dir, 'home')]) mkdirSync(d, { recursive: true });
-  const env = await cleanNpmEnv(join(dir, 'home'));
-  progress('npm pack');
-  const tarball = await packTarball(dir, env);
-  progress(`npm install -g ${basename(tarball)} (builds the addon)`);
-  await installGlobally(tarball, stage, env);
-  cpSync(installedPackage(stage), join(dir, 'context', 'app'), { recursive: true, verbatimSymlinks: true });
+/**
+ * The build context: the Dockerfile, this Node and its extra libraries, the package
+ * installed from its tarball: the one at `installed` (a prefix packAndInstall made of this
+ * checkout), or packed and installed here.
+ */
+async function buildContext(dir: string, progress: Progress, installed: string | undefined): Promise<void> {
+  let prefix = installed;
+  if (prefix === undefined) {
+    progress('npm pack, npm install -g (builds the addon)');
+    prefix = (await packAndInstall(join(dir, 'stage'))).prefix;
+  }
+  cpSync(installedPackage(prefix), join(dir, 'context', 'app'), { recursive: true, verbatimSymlinks: true });
   copyFileSync(process.execPath, join(dir, 'context', 'node'));
   mkdirSync(join(dir, 'context', 'lib'), { recursive: true });
   for (const lib of await librariesToCopy(process.execPath)) copyFileSync(lib, join(dir, 'context', 'lib', basename(lib)));
   copyFileSync(join(REPO_ROOT, 'deploy', 'image', 'Dockerfile'), join(dir, 'context', 'Dockerfile'));
 }
 
-/** Builds sluice:<version> in the daemon at `endpoint`; its tag. */
-export async function buildAgentImage(endpoint: string, progress: Progress): Promise<string> {
+/** Builds sluice:<version> in the daemon at `endpoint` (from the package installed at prefix `installed`, if given); its tag. */
+export async function buildAgentImage(endpoint: string, progress: Progress, installed?: string): Promise<string> {
   const image = agentImage();
   await ensureDebianImage(endpoint, BASE_IMAGE, BASE_ROOTFS, [], progress);
   const dir = mkdtempSync(join(tmpdir(), 'sl-image-'));
   try {
     mkdirSync(join(dir, 'context'));
-    await buildContext(dir, progress);
+    await buildContext(dir, progress, installed);
     progress(`docker build -t ${image} (deploy/image/Dockerfile)`);
     const tar = spawn('tar', ['-C', join(dir, 'context'), '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const docker = dockerClient(endpoint);

@@ -3,7 +3,7 @@
 // image holds exactly what the package installs) and by the package test.
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..');
@@ -77,3 +77,20 @@ export async function installGlobally(tarball: string, prefix: string, env: Node
 }
 
 export const installedPackage = (prefix: string): string => join(prefix, 'lib', 'node_modules', 'sluice');
+
+/** A tarball of this checkout installed globally into a prefix; the install's stderr (npm's and the addon build's). */
+export interface Installed {
+  readonly tarball: string;
+  readonly prefix: string;
+  readonly installLog: string;
+}
+
+/** `npm pack`, then `npm install -g` of the tarball into `dir`/prefix, with npm as an operator has it (HOME `dir`/home). */
+export async function packAndInstall(dir: string): Promise<Installed> {
+  const prefix = join(dir, 'prefix');
+  for (const d of [prefix, join(dir, 'home')]) mkdirSync(d, { recursive: true });
+  const env = await cleanNpmEnv(join(dir, 'home'));
+  const tarball = await packTarball(dir, env);
+  const installLog = (await installGlobally(tarball, prefix, env)).stderr;
+  return { tarball, prefix, installLog };
+}

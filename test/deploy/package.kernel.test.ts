@@ -1,29 +1,31 @@
 // The npm package as an operator installs it: `npm pack`, then `npm install -g` of the
 // tarball into a temporary prefix with a clean npm configuration (no nodedir: the install
 // script must find Node's headers itself), and the commands run from a directory outside
-// the checkout. Runtime: ~2 min (pack ~20 s, install with the addon build ~45 s, a short
-// demo ~35 s, its destination-classes part included).
+// the checkout. Runtime: ~1.5 min alone (pack ~20 s, install with the addon build ~45 s,
+// a short demo ~30 s, its destination-classes part included); the pack and install are
+// done once per run (test/support/installedOnce.ts), so after the image test ~35 s.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cleanNpmEnv, installedPackage, installGlobally, packageVersion, packTarball, runProgram } from '../../scripts/package';
+import { cleanNpmEnv, installedPackage, packageVersion, runProgram } from '../../scripts/package';
+import { installedOnce } from '../support/installedOnce';
 import { describeKernel, removeNamespaces } from '../support/kernel';
 
 describeKernel('the npm package: packed, installed globally, run from anywhere', ['npm'], () => {
   const dir = mkdtempSync(join(tmpdir(), 'sl-pkg-'));
-  const prefix = join(dir, 'prefix');
   const work = join(dir, 'elsewhere');
+  let prefix = '';
   let tarball = '';
   let installLog = '';
   let env: NodeJS.ProcessEnv = {};
   const sluice = (args: readonly string[], timeoutMs = 60_000) => runProgram(join(prefix, 'bin', 'sluice'), args, { cwd: work, env, timeoutMs });
 
   beforeAll(async () => {
-    for (const d of [prefix, work, join(dir, 'home')]) mkdirSync(d, { recursive: true });
+    for (const d of [work, join(dir, 'home')]) mkdirSync(d, { recursive: true });
     env = await cleanNpmEnv(join(dir, 'home'));
-    tarball = await packTarball(dir);
-    installLog = (await installGlobally(tarball, prefix, env)).stderr;
+    // Packed and installed as above, once in this run: the image test builds from the same install.
+    ({ tarball, prefix, installLog } = await installedOnce());
     // The operator's own policy directory, copied from the package's examples.
     cpSync(join(installedPackage(prefix), 'policies'), join(work, 'policies'), { recursive: true });
   }, 300_000);

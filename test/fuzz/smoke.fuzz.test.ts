@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { regressionInputs, runTarget, type Failure } from './harness';
 import { TARGETS } from './targets';
-import { buildDist } from '../support/cli';
+import { buildDist } from '../support/dist';
 
 const SEED = Number(process.env['SLUICE_FUZZ_SEED'] ?? 24);
 const summary = (failures: readonly Failure[]): string[] => failures.map((f) => `${f.kind} at ${f.index}: ${f.detail.split('\n')[0]}\n${JSON.stringify(f.input).slice(0, 1500)}`);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   decodeHeader,
   encodeHeader,
@@ -9,7 +9,7 @@ import {
   parseEvent,
   UsageError,
 } from '../../src/loadgen/protocol';
-import { loadgenCommandLine, netnsPath, resolveLoadgenEntry } from '../../src/loadgen/driver';
+import { LOADGEN_ENTRY_ENV, loadgenCommandLine, netnsPath, resolveLoadgenEntry } from '../../src/loadgen/driver';
 
 describe('loadgen protocol', () => {
   it('parses endpoints, IPv6 in brackets', () => {
@@ -87,7 +87,16 @@ describe('loadgen protocol', () => {
   it('builds an nsenter argument array that works from the TS sources', () => {
     const argv = loadgenCommandLine('sl-lg-a', ['serve', '--listen', '0.0.0.0:1']);
     expect(argv.slice(0, 3)).toEqual(['nsenter', '--net=/run/netns/sl-lg-a', process.execPath]);
-    expect(resolveLoadgenEntry()).toEqual(['--import', expect.stringMatching(/^file:.*tsx/), expect.stringMatching(/src\/loadgen\/main\.ts$/)]);
+    // Not whatever the kernel project's global setup named, when a run includes that project.
+    vi.stubEnv(LOADGEN_ENTRY_ENV, undefined);
+    try {
+      expect(resolveLoadgenEntry()).toEqual(['--import', expect.stringMatching(/^file:.*tsx/), expect.stringMatching(/src\/loadgen\/main\.ts$/)]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    // The kernel tests' compiled entry, when it exists; the TS source when it does not (an emptied dist/).
+    expect(resolveLoadgenEntry(undefined, __filename)).toEqual([__filename]);
+    expect(resolveLoadgenEntry(undefined, '/nonexistent/main.js')[0]).toBe('--import');
     expect(netnsPath('/proc/1/ns/net')).toBe('/proc/1/ns/net');
     expect(() => netnsPath('../etc')).toThrow(/characters/);
   });

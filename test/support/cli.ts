@@ -1,19 +1,14 @@
 // Running the built `sluice` (bin/sluice.js → dist/) as a process, as an operator would.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { lockFileFor } from '../../src/host/lock';
 import { AS_NOBODY, removeNamespaces } from './kernel';
+import { buildDist } from './dist';
 
 export const BIN = resolve('bin/sluice.js');
-
-/** bin/sluice.js loads dist/: compile it from this tree once per test file. */
-export function buildDist(): void {
-  const r = spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.build.json'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
-}
 
 export interface CliResult {
   readonly code: number | null;

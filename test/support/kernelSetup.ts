@@ -1,0 +1,36 @@
+// The kernel project's global setup, once per vitest run:
+// - dist/ compiled from this tree (at once when it already is), and its load generator
+//   named to src/loadgen/driver.ts: the rigs of the rate tests start plain JS processes,
+//   not the TS sources under tsx (~1 s each here; a rig starts up to ~20);
+// - a directory for the run, in which its files share what is the same for all of them
+//   (the npm package, packed and installed once: test/support/installedOnce.ts), removed
+//   when the run ends, failed or not.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { LOADGEN_ENTRY_ENV } from '../../src/loadgen/driver';
+import { buildDist } from './dist';
+
+/** As test/support/kernel.ts names it (not imported: that module is for test files, this runs in vitest's own process). */
+const SKIP_KERNEL_ENV = 'SLUICE_SKIP_KERNEL';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** This run's directory (see test/support/kernelSetup.ts). */
+    runDir: string;
+  }
+}
+
+export default function setup(project: TestProject): () => void {
+  // Not as a user who cannot write dist/, nor for a run that skips: describeKernel must be
+  // the one to fail or skip (test/support/kernelGuard.kernel.test.ts runs both).
+  if (process.getuid?.() === 0 && process.env[SKIP_KERNEL_ENV] !== '1') {
+    buildDist();
+    // The test files' process (a fork of this one) inherits it.
+    process.env[LOADGEN_ENTRY_ENV] = resolve('dist/loadgen/main.js');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sl-run-'));
+  project.provide('runDir', dir);
+  return () => rmSync(dir, { recursive: true, force: true });
+}
