@@ -4,8 +4,10 @@
 //   not the TS sources under tsx (~1 s each here; a rig starts up to ~20);
 // - a directory for the run, in which its files share what is the same for all of them
 //   (the npm package, packed and installed once: test/support/installedOnce.ts), removed
-//   when the run ends, failed or not.
-import { mkdtempSync, rmSync } from 'node:fs';
+//   when the run ends, failed or not. It is the run's TMPDIR too: several files make their
+//   scratch directory as their describe block is collected, and a run whose filter (-t)
+//   leaves a file no test to run never runs that file's afterAll, so the directory stayed.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -31,6 +33,10 @@ export default function setup(project: TestProject): () => void {
     process.env[LOADGEN_ENTRY_ENV] = resolve('dist/loadgen/main.js');
   }
   const dir = mkdtempSync(join(tmpdir(), 'sl-run-'));
+  // Traversable by the unprivileged user of the CLI's exit-4 cases (mkdtemp makes it 0700).
+  chmodSync(dir, 0o755);
   project.provide('runDir', dir);
+  // The test files' process (a fork of this one) inherits it: os.tmpdir() there is this run's.
+  process.env['TMPDIR'] = dir;
   return () => rmSync(dir, { recursive: true, force: true });
 }
