@@ -33,8 +33,10 @@ export default function setup(project: TestProject): () => void {
     process.env[LOADGEN_ENTRY_ENV] = resolve('dist/loadgen/main.js');
   }
   const dir = mkdtempSync(join(tmpdir(), 'sl-run-'));
-  // Traversable by the unprivileged user of the CLI's exit-4 cases (mkdtemp makes it 0700).
-  chmodSync(dir, 0o755);
+  // As /tmp is (mkdtemp makes it 0700): the unprivileged users of the CLI's exit-4 cases
+  // and of kernelGuard's nested runs (whose own global setup makes its run directory in
+  // this one) must traverse it and make theirs.
+  chmodSync(dir, 0o1777);
   project.provide('runDir', dir);
   // The test files' process (a fork of this one) inherits it: os.tmpdir() there is this run's.
   process.env['TMPDIR'] = dir;
