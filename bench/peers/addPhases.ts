@@ -2,6 +2,8 @@
 // record (parse, write, fsync), the wait for earlier reloads, the policy load, then the
 // change (compile and diff, the ownership record, netlink) until the answer.
 
+import { median, p90 } from '../stats';
+
 /** The two debug events serve logs per ADD (src/daemon/serve.ts). */
 interface Answered {
   readonly event: 'cni ADD answered';
@@ -24,8 +26,6 @@ interface Tick {
   readonly durationMs: number;
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const p90 = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))] ?? Number.NaN;
 
 /** One line per phase: median and p90 over the log's ADDs. */
 export function addPhases(log: string): string {

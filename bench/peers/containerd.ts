@@ -18,7 +18,8 @@ import type { ObservedState } from '../../src/tc/model';
 import type { BitsPerSec } from '../../src/units/units';
 import { CriNode } from '../../test/support/criNode';
 import { bundledNodePlugin, recordsDir, startServe, type ServeProcess } from './sluiceNode';
-import { kubeletBandwidth, median, pluginRate, sampleSystems, setupSpec, sluiceAnnotations, type PodSpec, type SampledNode, type SystemName } from './systems';
+import { median } from '../stats';
+import { kubeletBandwidth, pluginRate, sampleSystems, setupSpec, sluiceAnnotations, type PodSpec, type SampledNode, type SystemName } from './systems';
 
 export interface CriSetupTimes {
   readonly pods: number;

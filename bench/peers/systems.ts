@@ -21,6 +21,7 @@ import { deleteNetns, listNetns } from '../../src/kernel/native';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 import { asContainerdSends } from '../../test/support/containerd';
 import { startSluiceNode, type SluiceNode } from './sluiceNode';
+import { median } from '../stats';
 
 export type SystemName = 'none' | 'bandwidth' | 'sluice';
 export const SYSTEMS: readonly SystemName[] = ['none', 'bandwidth', 'sluice'];
@@ -296,8 +297,6 @@ export const SETTLE_MS = 2000;
 export const ONE_MORE = 5;
 /** Between those pods every system idles this long, after (Sluice) serve's tick after the pod has run. */
 export const BETWEEN_MS = 500;
-
-export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
