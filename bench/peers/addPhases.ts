@@ -17,6 +17,8 @@ interface Answered {
   /** Wall-clock ms (serve's ControlArrival): its connection, its line complete, handle started, answer written. */
   readonly atMs?: { readonly connected?: number; readonly received?: number; readonly handled: number; readonly answered: number };
   readonly totalMs: number;
+  /** serve's CPU time (user + system) while it answered: steadier than the wall time on a busy machine. */
+  readonly cpuMs?: number;
   readonly recordMs: number;
   readonly shapeMs: number;
 }
@@ -50,6 +52,7 @@ export function addPhases(log: string): string {
   const changed = events.filter((e): e is Changed => e.event === 'change applied before the tick');
   const rows: [string, number[]][] = [
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
+    ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
     ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],

@@ -280,6 +280,7 @@ export class Daemon {
         return { queued: true };
       case 'cni': {
         const handledAt = wallMs();
+        const cpu = process.cpuUsage();
         const startedAt = this.clock.monotonic();
         let pokedAt: number | undefined;
         const shapeSoon = (reason: string): Promise<void> => {
@@ -287,7 +288,7 @@ export class Daemon {
           return this.shapeSoon(reason);
         };
         const reply = await answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon });
-        if (pokedAt !== undefined) this.logger.log('debug', 'cni ADD answered', { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt, atMs: { connected: arrival?.connectedAt, received: arrival?.receivedAt, handled: handledAt, answered: wallMs() } });
+        if (pokedAt !== undefined) this.logger.log('debug', 'cni ADD answered', { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt, atMs: { connected: arrival?.connectedAt, received: arrival?.receivedAt, handled: handledAt, answered: wallMs() }, cpuMs: cpuMsSince(cpu) });
         return reply;
       }
       default:
@@ -306,4 +307,10 @@ export class Daemon {
     if (this.control) await new Promise<void>((resolve) => this.control!.close(() => resolve()));
     this.logger.log('info', 'stopped; enforcement stays in place (sluice destroy removes it)');
   }
+}
+
+/** The process's CPU time since `start` (user and system), ms: what an ADD cost serve, whoever else ran meanwhile. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }
