@@ -6,7 +6,7 @@
 //
 // What invalidates it (the next scan reads every record): no drain yet since the watch
 // was opened; the kernel's queue overflowed (IN_Q_OVERFLOW); the directory was removed
-// or moved; a drain failed. Nothing else is kept: the records themselves stay in the
+// or moved; a drain failed; a scan failed after taking the names. Nothing else is kept: the records themselves stay in the
 // scan (AttachmentStore.rescan), keyed by path and stamp as a full scan keeps them.
 
 import { closeFd, drainDirWatch, openDirWatch } from '../../kernel/native';
@@ -37,6 +37,11 @@ export class RecordChanges {
     this.names = new Set();
     this.lost = false;
     return named;
+  }
+
+  /** What was named is lost (a scan failed after taking it): the next take says read everything. */
+  forget(): void {
+    this.lost = true;
   }
 
   close(): void {

@@ -55,8 +55,14 @@ export class CniSource implements WorkloadSource {
     const store = new AttachmentStore(this.stateDir);
     const network = this.host.cni!.network;
     const named = this.changes?.take();
-    if (network !== undefined && this.scanned && named) return store.rescan(network, this.scanned, named);
-    return store.scan(network, this.scanned);
+    try {
+      if (network !== undefined && this.scanned && named) return store.rescan(network, this.scanned, named);
+      return store.scan(network, this.scanned);
+    } catch (e) {
+      // The names taken are in no scan now: the next one reads every record.
+      this.changes?.forget();
+      throw e;
+    }
   }
 
   /** Whether a record differs from what the last load read: the entries the watch named, or (without one) every record's stamp. */
