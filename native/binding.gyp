@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "sluice_native",
-      "sources": ["src/addon.cc", "src/common.cc", "src/netns.cc", "src/netlink.cc", "src/bpf.cc", "src/cgroup.cc", "src/lock.cc"],
+      "sources": ["src/addon.cc", "src/common.cc", "src/netns.cc", "src/netlink.cc", "src/bpf.cc", "src/cgroup.cc", "src/lock.cc", "src/dirwatch.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"],

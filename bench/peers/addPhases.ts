@@ -4,10 +4,21 @@
 
 import { median, p90 } from '../stats';
 
+/** Now in wall-clock ms with fractions, as serve's atMs (performance.timeOrigin-based). */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
+
+/** The sluice plugin's runs by container: when the bench spawned it (nsenter) and saw it exit (wallMs). */
+export const pluginRuns = new Map<string, { readonly startedAt: number; readonly endedAt: number }>();
+
 /** The two debug events serve logs per ADD (src/daemon/serve.ts). */
 interface Answered {
   readonly event: 'cni ADD answered';
+  readonly container: string;
+  /** Wall-clock ms (serve's ControlArrival): its connection, its line complete, handle started, answer written. */
+  readonly atMs?: { readonly connected?: number; readonly received?: number; readonly handled: number; readonly answered: number };
   readonly totalMs: number;
+  /** serve's CPU time (user + system) while it answered: steadier than the wall time on a busy machine. */
+  readonly cpuMs?: number;
   readonly recordMs: number;
   readonly shapeMs: number;
 }
@@ -41,6 +52,7 @@ export function addPhases(log: string): string {
   const changed = events.filter((e): e is Changed => e.event === 'change applied before the tick');
   const rows: [string, number[]][] = [
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
+    ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
     ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],
@@ -58,14 +70,41 @@ export function addPhases(log: string): string {
   const ticks = events.filter((e): e is Tick => e.event === 'tick');
   const skipped = changed.filter((e) => e.skipped !== undefined).length;
   const last = answered.length - 1;
+  const phase = (i: number, name: string): string => (changed[i]!.phasesMs?.[name] ?? 0).toFixed(1);
   const lastOne = paired && last >= 0
-    ? [`the last ADD (one more pod), ms: in all ${answered[last]!.totalMs.toFixed(1)}, record ${answered[last]!.recordMs.toFixed(1)}, policy load ${changed[last]!.loadMs.toFixed(1)}, change ${changed[last]!.durationMs.toFixed(1)}, the rest ${rest(last).toFixed(1)}`]
+    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest`, ...answered.slice(-5).map((a, j) => {
+        const i = last - Math.min(5, last + 1) + 1 + j;
+        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}`;
+      })]
     : [];
   return [
+    ...spans(answered),
     `serve's part of ${answered.length} ADDs (${changed.length} reloads with a change, ${skipped} skipped), ms: median / p90`,
     ...rows.map(([name, xs]) => `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(6)} / ${p90(xs).toFixed(1)}`),
     ...lastOne,
     // Its ticks (observe, diff, repair) share the two cores with the runtime's plugins.
     `serve's ticks: ${ticks.length}, ${ticks.reduce((sum, t) => sum + t.durationMs, 0).toFixed(0)} ms in all, median ${median(ticks.map((t) => t.durationMs)).toFixed(1)} / p90 ${p90(ticks.map((t) => t.durationMs)).toFixed(1)} ms`,
   ].join('\n');
+}
+
+/**
+ * The whole plugin run, from the bench's spawn to its exit seen, split at serve's
+ * timestamps: before serve sees it (the runtime's spawn, nsenter, the shim's start, its
+ * connect), serve's event loop picking the line up, serve's part, and after the answer
+ * (the shim's read and exit, the bench's wait). For every ADD and for the last ONE_MORE.
+ */
+function spans(answered: readonly Answered[]): string[] {
+  const timed = answered.flatMap((a) => {
+    const run = pluginRuns.get(a.container);
+    const at = a.atMs;
+    if (!run || !at || at.connected === undefined || at.received === undefined) return [];
+    return [[run.endedAt - run.startedAt, at.connected - run.startedAt, at.received - at.connected, at.handled - at.received, at.answered - at.handled, run.endedAt - at.answered]];
+  });
+  if (timed.length === 0) return [];
+  const names = ['plugin run, in all', '  spawn until serve accepts', '  accepted until its line', '  line until handled', '  serve answering', '  answer until exit seen'];
+  const last = timed.slice(-5);
+  return [
+    `the sluice plugin's runs (bench's spawn to exit seen), ms: median / p90 of ${timed.length}; median of the last ${last.length}`,
+    ...names.map((name, i) => `${name.padEnd(36)} ${median(timed.map((t) => t[i]!)).toFixed(1).padStart(6)} / ${p90(timed.map((t) => t[i]!)).toFixed(1)}; ${median(last.map((t) => t[i]!)).toFixed(1)}`),
+  ];
 }

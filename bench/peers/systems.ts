@@ -21,6 +21,7 @@ import { deleteNetns, listNetns } from '../../src/kernel/native';
 import { bitsPerSec, type BitsPerSec } from '../../src/units/units';
 import { asContainerdSends } from '../../test/support/containerd';
 import { startSluiceNode, type SluiceNode } from './sluiceNode';
+import { pluginRuns, wallMs } from './addPhases';
 import { median } from '../stats';
 
 export type SystemName = 'none' | 'bandwidth' | 'sluice';
@@ -215,7 +216,9 @@ async function callPlugin(node: CniNode, conf: Record<string, unknown>, podNetns
   };
   const type = String(conf.type);
   const exe = node.sluice && type === 'sluice' ? path.join(node.sluice.binDir, type) : path.join(CNI_BIN, type);
+  const startedAt = wallMs();
   const out = await inNetns(node.host, exe, [], JSON.stringify(conf), env);
+  if (type === 'sluice') pluginRuns.set(podNetns, { startedAt, endedAt: wallMs() });
   return JSON.parse(out) as Record<string, unknown>;
 }
 

@@ -2,7 +2,7 @@
 // and the CNI_* environment in, the spec's JSON on stdout, exit 0 or 1. Only ADD's path
 // is kept light (no kernel, no policy code loaded): runtimes wait on it for every pod.
 
-import { readlink, stat } from 'node:fs/promises';
+import { readlinkSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { basename } from 'node:path';
 import { guessHostSide, hostInterfaces, type Attachment, type HostSide } from './attachment';
@@ -42,12 +42,16 @@ export async function main(stdin: string, env: NodeJS.ProcessEnv, out: (text: st
   return reply.code;
 }
 
-/** The host veth is the result's host-side interface that sysfs says is a bridge port; its master is the bridge. */
+/**
+ * The host veth is the result's host-side interface that sysfs says is a bridge port; its
+ * master is the bridge. In line: serve answers ADDs with this, and each call through the
+ * thread pool waited for a turn of its event loop (sysfs answers in microseconds).
+ */
 async function findHostSide(prev: PrevResult | undefined): Promise<HostSide> {
   for (const name of hostInterfaces(prev)) {
     try {
-      await stat(`/sys/class/net/${name}/brport`);
-      return { hostVeth: name, bridge: basename(await readlink(`/sys/class/net/${name}/master`)) };
+      statSync(`/sys/class/net/${name}/brport`);
+      return { hostVeth: name, bridge: basename(readlinkSync(`/sys/class/net/${name}/master`)) };
     } catch {
       // Not a bridge port (the bridge itself), or not in this namespace.
     }

@@ -20,11 +20,13 @@ export interface ScannedRecord {
   readonly attachment: Attachment | undefined;
 }
 
-/** A network's records at one scan, by path, and their listing (equal listings: the same records). */
+/** A network's records at one scan, by path. */
 export interface RecordScan {
-  readonly listing: string;
   readonly records: ReadonlyMap<string, ScannedRecord>;
 }
+
+/** A scan's records as `AttachmentStore.listing` lists them: equal listings, the same records. */
+export const listingOf = (scan: RecordScan): string => [...scan.records.values()].map((r) => r.stamp).sort().join('\n');
 
 const LOCK_FILE = '.lock';
 /** A lock older than this was left by a plugin that died holding it (runtimes kill slow plugins). */
@@ -113,7 +115,7 @@ export class AttachmentStore {
   }
 
   /**
-   * The network's records and their listing (as `listing`), reading only the files whose
+   * The network's records (their listing: listingOf), reading only the files whose
    * name, inode, size or mtime differ from `previous` (the last scan's): serve scans on
    * every ADD it answers, and reading every record again was most of that (2 ms of a
    * 4 ms load beside 100 pods). A record is only ever replaced by a rename (a new inode)
@@ -122,22 +124,39 @@ export class AttachmentStore {
    * the next scan (and the watch comparing listings) sees it changed, never the reverse.
    */
   scan(network: string | undefined, previous: RecordScan | undefined): RecordScan {
-    const stamps: string[] = [];
     const records = new Map<string, ScannedRecord>();
     for (const path of this.recordPaths(network)) {
-      try {
-        const stamp = stampOf(path);
-        if (stamp === undefined) continue;
-        const known = previous?.records.get(path);
-        const attachment = known?.stamp === stamp ? known.attachment : parseAttachment(readFileSync(path, 'utf8'));
-        stamps.push(stamp);
-        records.set(path, { stamp, attachment });
-      } catch (e) {
-        // Removed by a DEL between its stat and its read.
-        if (!isMissing(e)) throw e;
-      }
+      const known = previous?.records.get(path);
+      const record = scanOne(path, (stamp) => (known?.stamp === stamp ? known : undefined));
+      if (record) records.set(path, record);
     }
-    return { listing: stamps.sort().join('\n'), records };
+    return { records };
+  }
+
+  /**
+   * `previous` with the network's records named in `files` (entry names, as a watch of
+   * the network's directory reports them) read again, whatever their stamp says (a file
+   * written in place within one clock tick keeps it), and the others kept as they were.
+   * Equal to a full scan when `files` names every entry changed since `previous` was
+   * scanned: serve's CNI source drains an inotify watch for that (sources/cni/source.ts).
+   */
+  rescan(network: string, previous: RecordScan, files: Iterable<string>): RecordScan {
+    const records = new Map(previous.records);
+    const dir = this.networkDir(network);
+    for (const file of files) {
+      if (!file.endsWith('.json')) continue;
+      const path = join(dir, file);
+      const record = scanOne(path, () => undefined);
+      if (record) records.set(path, record);
+      else records.delete(path);
+    }
+    return { records };
+  }
+
+  /** Record `file` of `network`: its path, and its stamp now as a scan takes it (undefined: there is none). */
+  stampNow(network: string, file: string): { readonly path: string; readonly stamp: string | undefined } {
+    const path = join(this.networkDir(network), file);
+    return { path, stamp: stampOf(path) };
   }
 
   /** The paths of the records of one network or of all, now. */
@@ -216,6 +235,23 @@ async function readRecords(dir: string): Promise<{ file: string; attachment: Att
     }
   }
   return out;
+}
+
+/**
+ * One record's stamp and content (`known`: what the last scan read under that stamp),
+ * or undefined when it is gone. The stat is taken before the read: a record replaced in
+ * between is read new under its old stamp, so the next scan sees it changed, never the reverse.
+ */
+function scanOne(path: string, known: (stamp: string) => ScannedRecord | undefined): ScannedRecord | undefined {
+  try {
+    const stamp = stampOf(path);
+    if (stamp === undefined) return undefined;
+    return known(stamp) ?? { stamp, attachment: parseAttachment(readFileSync(path, 'utf8')) };
+  } catch (e) {
+    // Removed by a DEL between its stat and its read.
+    if (!isMissing(e)) throw e;
+    return undefined;
+  }
 }
 
 /** A record's name, inode, mtime and size: a different stamp, different content (see scan); undefined once removed. */

@@ -19,7 +19,21 @@ export type ControlRequest =
   /** A CNI invocation the plugin's native shim hands over: answered as the plugin would ({ code, output }). */
   | ({ readonly cmd: 'cni' } & CniInvocation);
 
-export type ControlHandler = (request: ControlRequest) => Promise<unknown>;
+/**
+ * When a request came (wall-clock ms with fractions, performance.timeOrigin-based, so a
+ * bench in another process can line it up with its own spawn of the plugin).
+ */
+export interface ControlArrival {
+  /** The connection was accepted. */
+  readonly connectedAt: number;
+  /** Its line was complete. */
+  readonly receivedAt: number;
+}
+
+export type ControlHandler = (request: ControlRequest, arrival: ControlArrival) => Promise<unknown>;
+
+/** Now, as ControlArrival's times are. */
+export const wallMs = (): number => performance.timeOrigin + performance.now();
 
 export async function serveControl(path: string, handle: ControlHandler): Promise<Server> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -41,6 +55,7 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
 }
 
 function onConnection(socket: Socket, handle: ControlHandler): void {
+  const connectedAt = wallMs();
   let buffer = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
@@ -49,16 +64,16 @@ function onConnection(socket: Socket, handle: ControlHandler): void {
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      void answer(line, handle).then((response) => socket.write(`${JSON.stringify(response)}\n`));
+      void answer(line, handle, { connectedAt, receivedAt: wallMs() }).then((response) => socket.write(`${JSON.stringify(response)}\n`));
     }
   });
   socket.on('error', () => socket.destroy());
 }
 
-async function answer(line: string, handle: ControlHandler): Promise<unknown> {
+async function answer(line: string, handle: ControlHandler, arrival: ControlArrival): Promise<unknown> {
   try {
     const request = JSON.parse(line) as ControlRequest;
-    return { ok: true, result: await handle(request) };
+    return { ok: true, result: await handle(request, arrival) };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }

@@ -16,7 +16,7 @@ import type { Reconciler, TickResult } from '../reconcile/reconciler';
 import { activeWindows, nextWindowStart } from '../schedule/windows';
 import type { UnshapedWorkload } from '../sources/source';
 import { answerCni } from './cni';
-import { serveControl, type ControlRequest } from './control';
+import { serveControl, wallMs, type ControlArrival, type ControlRequest } from './control';
 
 export interface DaemonOptions {
   /** The policy paths, for the log (the loader reads and follows them). */
@@ -94,7 +94,7 @@ export class Daemon {
     this.armSchedules(initial);
     this.stopFollowing = this.source.follow((reason) => void this.reloadSoon(reason));
     process.on('SIGHUP', this.onHup);
-    if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r) => this.handle(r));
+    if (this.options.controlSocket) this.control = await serveControl(this.options.controlSocket, (r, at) => this.handle(r, at));
     this.logger.log('info', 'started', { tickMs: this.options.tickMs, paths: this.options.paths, controlSocket: this.options.controlSocket });
     await this.runTick();
     this.scheduleNext();
@@ -257,7 +257,7 @@ export class Daemon {
     this.source.stopFollowingFiles();
   }
 
-  private async handle(request: ControlRequest): Promise<unknown> {
+  private async handle(request: ControlRequest, arrival?: ControlArrival): Promise<unknown> {
     const state = this.reconciler.current;
     switch (request.cmd) {
       case 'status':
@@ -279,6 +279,8 @@ export class Daemon {
         void this.reloadSoon(request.reason);
         return { queued: true };
       case 'cni': {
+        const handledAt = wallMs();
+        const cpu = process.cpuUsage();
         const startedAt = this.clock.monotonic();
         let pokedAt: number | undefined;
         const shapeSoon = (reason: string): Promise<void> => {
@@ -286,7 +288,7 @@ export class Daemon {
           return this.shapeSoon(reason);
         };
         const reply = await answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon });
-        if (pokedAt !== undefined) this.logger.log('debug', 'cni ADD answered', { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt });
+        if (pokedAt !== undefined) this.logger.log('debug', 'cni ADD answered', { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt, atMs: { connected: arrival?.connectedAt, received: arrival?.receivedAt, handled: handledAt, answered: wallMs() }, cpuMs: cpuMsSince(cpu) });
         return reply;
       }
       default:
@@ -305,4 +307,10 @@ export class Daemon {
     if (this.control) await new Promise<void>((resolve) => this.control!.close(() => resolve()));
     this.logger.log('info', 'stopped; enforcement stays in place (sluice destroy removes it)');
   }
+}
+
+/** The process's CPU time since `start` (user and system), ms: what an ADD cost serve, whoever else ran meanwhile. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }

@@ -32,6 +32,16 @@ export interface NetlinkDrain {
   readonly overflowed: boolean;
 }
 
+/** What draining a directory watch found (native/src/dirwatch.cc). */
+export interface DirWatchDrain {
+  /** The entries events named since the last drain (repeats possible). */
+  readonly names: readonly string[];
+  /** The kernel's queue overflowed: events were lost. */
+  readonly overflowed: boolean;
+  /** The directory was removed or moved: the watch sees nothing more. */
+  readonly gone: boolean;
+}
+
 /** The addon's exports, exactly as native/src/addon.cc registers them. */
 interface NativeAddon {
   createNetns(name: string, ipv6: boolean, loopbackUp: boolean, autoconf: boolean): string;
@@ -44,6 +54,8 @@ interface NativeAddon {
   exchange(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
   openNetlinkWatch(netnsPath: string, groups: readonly number[]): number;
   drainNetlink(fd: number): NetlinkDrain;
+  openDirWatch(path: string): number;
+  drainDirWatch(fd: number): DirWatchDrain;
   loadNetclsClassidProgram(): BpfProgram;
   mountCgroupV1(controller: string, target: string): void;
   tryLockExclusive(fd: number): boolean;
@@ -305,6 +317,16 @@ export function openNetlinkWatch(locator: NetnsLocator, groups: readonly number[
 /** Reads what a watch socket has queued, without blocking. */
 export function drainNetlink(fd: number, locator: NetnsLocator): NetlinkDrain {
   return withContext({ request: 'read', object: 'netlink watch socket', netns: locator }, () => addon().drainNetlink(fd));
+}
+
+/** A nonblocking inotify watch on the entries of directory `dir` (see drainDirWatch); closeFd closes it. */
+export function openDirWatch(dir: string): number {
+  return withContext({ request: 'watch', object: `directory ${dir}`, netns: HOST_NETNS }, () => addon().openDirWatch(dir));
+}
+
+/** What a directory watch has queued since the last drain, without blocking. */
+export function drainDirWatch(fd: number): DirWatchDrain {
+  return withContext({ request: 'read', object: `directory watch ${fd}`, netns: HOST_NETNS }, () => addon().drainDirWatch(fd));
 }
 
 /**

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Attachment } from '../../src/cni/attachment';
-import { AttachmentStore } from '../../src/cni/store';
+import { AttachmentStore, listingOf } from '../../src/cni/store';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +23,7 @@ describe('AttachmentStore.scan', () => {
     await store.put(pod('b2'));
     const first = store.scan('pods', undefined);
     expect(Object.keys(byId(first)).sort()).toEqual(['a1', 'b2']);
-    expect(first.listing).toBe(store.listing('pods'));
+    expect(listingOf(first)).toBe(store.listing('pods'));
 
     await store.put(pod('c3'));
     await store.put(pod('b2', '198.18.32.11'));
@@ -32,14 +32,14 @@ describe('AttachmentStore.scan', () => {
     const now = byId(second);
     expect(Object.keys(now).sort()).toEqual(['b2', 'c3']);
     expect(now['b2']?.addresses).toEqual(['198.18.32.11']);
-    expect(second.listing).toBe(store.listing('pods'));
-    expect(second.listing).not.toBe(first.listing);
+    expect(listingOf(second)).toBe(store.listing('pods'));
+    expect(listingOf(second)).not.toBe(listingOf(first));
     expect(await store.list('pods')).toEqual(expect.arrayContaining([now['b2'], now['c3']]));
 
     // Unchanged files: the very objects of the last scan (nothing read again).
     const third = store.scan('pods', second);
     expect(byId(third)['c3']).toBe(now['c3']);
-    expect(third.listing).toBe(second.listing);
+    expect(listingOf(third)).toBe(listingOf(second));
 
     // Written in place (not by the store): a new size or mtime is a new read.
     const path = join(store.networkDir('pods'), [...third.records.keys()].find((k) => k.includes('c3'))!.split('/').pop()!);

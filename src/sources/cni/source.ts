@@ -5,9 +5,10 @@
 // through the control socket by the plugin itself (serve's `sources-changed`).
 
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { AttachmentStore, type RecordScan } from '../../cni/store';
+import { AttachmentStore, listingOf, type RecordScan } from '../../cni/store';
 import type { Logger } from '../../ports/logger';
 import type { HostSections, SourceSnapshot, Stop, WorkloadSource, WorkloadSourceFactory } from '../source';
+import { RecordChanges } from './changes';
 import { CNI, cniDocuments, type DocumentCache } from './documents';
 
 const DEBOUNCE_MS = 20;
@@ -20,6 +21,12 @@ export class CniSource implements WorkloadSource {
   private scanned: RecordScan | undefined;
   /** Documents made at the last load (the Host is this source's own: a new Host makes a new source). */
   private made: DocumentCache = new Map();
+  /**
+   * While serve follows a named network: an inotify watch of its directory (native, read
+   * synchronously) and the entries it named since the last scan, so a load reads only
+   * the records that changed instead of a stat of every record (RecordChanges).
+   */
+  private changes: RecordChanges | undefined;
 
   constructor(
     private readonly host: HostSections,
@@ -32,7 +39,7 @@ export class CniSource implements WorkloadSource {
 
   async load(): Promise<SourceSnapshot> {
     // Each record's stamp is taken before its read: a record written meanwhile makes the next check see a change, never hides one.
-    this.scanned = new AttachmentStore(this.stateDir).scan(this.host.cni!.network, this.scanned);
+    this.scanned = this.scan();
     const attachments = [...this.scanned.records.values()].flatMap((r) => (r.attachment ? [r.attachment] : []));
     const made = cniDocuments(attachments, this.host, this.made);
     this.made = made.made;
@@ -41,6 +48,35 @@ export class CniSource implements WorkloadSource {
     if (refused !== this.lastRefused && made.unshaped.length > 0) this.logger.log('warn', 'pods not shaped: their annotations can never be valid', { pods: made.unshaped.map((u) => ({ pod: u.workload, reason: u.detail })) });
     this.lastRefused = refused;
     return { documents: [], defaults: made.defaults, unshaped: made.unshaped, issues: [], workloads: made.workloads, origin: this.stateDir };
+  }
+
+  /** Every record when nothing says which changed; else only those the watch named. */
+  private scan(): RecordScan {
+    const store = new AttachmentStore(this.stateDir);
+    const network = this.host.cni!.network;
+    const named = this.changes?.take();
+    try {
+      if (network !== undefined && this.scanned && named) return store.rescan(network, this.scanned, named);
+      return store.scan(network, this.scanned);
+    } catch (e) {
+      // The names taken are in no scan now: the next one reads every record.
+      this.changes?.forget();
+      throw e;
+    }
+  }
+
+  /** Whether a record differs from what the last load read: the entries the watch named, or (without one) every record's stamp. */
+  private differs(): boolean {
+    const network = this.host.cni!.network;
+    const store = new AttachmentStore(this.stateDir);
+    const scanned = this.scanned;
+    if (network === undefined || !this.changes || !scanned) return store.listing(network) !== (scanned ? listingOf(scanned) : undefined);
+    const named = this.changes.peek();
+    if (!named) return true;
+    return [...named].some((file) => {
+      const now = store.stampNow(network, file);
+      return now.stamp !== scanned.records.get(now.path)?.stamp;
+    });
   }
 
   follow(onChange: (reason: string) => void): Stop {
@@ -54,6 +90,7 @@ export class CniSource implements WorkloadSource {
       // six directory scans on the event loop in the middle of every ADD (traced).
       const dir = network !== undefined ? new AttachmentStore(this.stateDir).networkDir(network) : this.stateDir;
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (network !== undefined) this.changes = this.watchRecords(dir);
       // Catches records written while serve started, or whose poke was lost. A record serve
       // itself wrote (answering the native plugin) has been read by the reload that answer
       // started: only records the last load did not see ask for another.
@@ -61,7 +98,7 @@ export class CniSource implements WorkloadSource {
         if (!file || !String(file).endsWith('.json') || pending) return;
         pending = setTimeout(() => {
           pending = undefined;
-          if (new AttachmentStore(this.stateDir).listing(this.host.cni!.network) !== this.scanned?.listing) onChange('cni attachments changed');
+          if (this.differs()) onChange('cni attachments changed');
         }, DEBOUNCE_MS);
       });
     } catch (e) {
@@ -70,7 +107,19 @@ export class CniSource implements WorkloadSource {
     return () => {
       if (pending) clearTimeout(pending);
       watcher?.close();
+      this.changes?.close();
+      this.changes = undefined;
     };
+  }
+
+  /** The records' changes while serve follows them; without (the kernel refused), every load reads every record's stamp. */
+  private watchRecords(dir: string): RecordChanges | undefined {
+    try {
+      return RecordChanges.open(dir);
+    } catch (e) {
+      this.logger.log('warn', 'cannot watch the CNI records for changes; every reload reads every record', { dir, error: (e as Error).message });
+      return undefined;
+    }
   }
 }
 
