@@ -5,7 +5,8 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { uptime } from 'node:os';
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import { SluiceError } from '../errors';
 import { syncDirectorySync } from './fsync';
 import type { ExternalDevice, NetnsLocator } from '../tc/model';
 
@@ -37,6 +38,30 @@ export interface OwnershipStore {
 }
 
 export const DEFAULT_STATE_DIR = '/run/sluice';
+
+/**
+ * Names another directory for the records, for a host whose /run is not a tmpfs (each
+ * record is synced: on a disk that is milliseconds per change, on a node's tmpfs next to
+ * nothing) or for a second instance kept apart. Every command of one host must see the
+ * same value: `destroy` finds only the records in it.
+ */
+export const STATE_DIR_ENV = 'SLUICE_STATE_DIR';
+
+/** The records' directory for `env`: $SLUICE_STATE_DIR when set, else /run/sluice. */
+export function ownershipDir(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env[STATE_DIR_ENV];
+  if (dir === undefined || dir === '') return DEFAULT_STATE_DIR;
+  if (!isAbsolute(dir)) throw new StateDirError(dir);
+  return dir;
+}
+
+/** $SLUICE_STATE_DIR is not an absolute path. */
+export class StateDirError extends SluiceError {
+  readonly code = 'ESTATEDIR';
+  constructor(readonly dir: string) {
+    super(`${STATE_DIR_ENV}=${dir} is not an absolute path`, `set it to an absolute directory such as /run/sluice (the default), or unset it`);
+  }
+}
 
 interface CachedRecord {
   readonly stamp: string;

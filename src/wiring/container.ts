@@ -23,7 +23,7 @@ import type { WorkloadSourceFactory } from '../sources/source';
 import { systemClock, type Clock } from '../ports/clock';
 import { silentLogger, type Logger } from '../ports/logger';
 import { nativeProbe } from './probe';
-import { FileOwnershipStore, type OwnershipStore } from '../ports/ownership';
+import { FileOwnershipStore, ownershipDir, type OwnershipStore } from '../ports/ownership';
 import { TOKENS } from './tokens';
 
 const VERSION = (require('../../package.json') as { version: string }).version;
@@ -54,7 +54,7 @@ function bindKernel(c: Container, options: WiringOptions): void {
   c.bind<KernelPort>(TOKENS.KernelPort).toDynamicValue(() => openRtnlKernel({ followChanges: options.followKernelChanges === true })).inSingletonScope();
   c.bind<KernelFeatures>(TOKENS.Features).toDynamicValue(() => detectFeatures()).inSingletonScope();
   c.bind<NamespaceProbe>(TOKENS.NamespaceProbe).toConstantValue(nativeProbe);
-  c.bind<OwnershipStore>(TOKENS.OwnershipStore).toDynamicValue(() => new FileOwnershipStore()).inSingletonScope();
+  c.bind<OwnershipStore>(TOKENS.OwnershipStore).toDynamicValue(() => new FileOwnershipStore(ownershipDir())).inSingletonScope();
   c.bind<Applier>(TOKENS.Applier)
     .toDynamicValue(async (ctx) => new Applier(await ctx.getAsync<KernelPort>(TOKENS.KernelPort), ctx.get(TOKENS.OwnershipStore), ctx.get(TOKENS.NamespaceProbe), await ctx.getAsync<KernelFeatures>(TOKENS.Features)))
     .inSingletonScope();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileOwnershipStore, type OwnershipRecord } from '../../src/ports/ownership';
+import { DEFAULT_STATE_DIR, FileOwnershipStore, ownershipDir, StateDirError, type OwnershipRecord } from '../../src/ports/ownership';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,5 +36,18 @@ describe('FileOwnershipStore', () => {
     const longAgo = new Date('2001-01-01T00:00:00Z');
     utimesSync(file, longAgo, longAgo);
     expect(await store.read('n')).toBeUndefined();
+  });
+});
+
+describe('the records directory (ownershipDir)', () => {
+  it('is /run/sluice unless $SLUICE_STATE_DIR names an absolute directory', () => {
+    expect(ownershipDir({})).toBe(DEFAULT_STATE_DIR);
+    expect(ownershipDir({ SLUICE_STATE_DIR: '' })).toBe(DEFAULT_STATE_DIR);
+    expect(ownershipDir({ SLUICE_STATE_DIR: '/dev/shm/sluice' })).toBe('/dev/shm/sluice');
+  });
+
+  it('refuses a relative path, saying what to set', () => {
+    expect(() => ownershipDir({ SLUICE_STATE_DIR: 'run/sluice' })).toThrow(StateDirError);
+    expect(() => ownershipDir({ SLUICE_STATE_DIR: 'run/sluice' })).toThrow(/SLUICE_STATE_DIR=run\/sluice is not an absolute path/);
   });
 });

@@ -19,7 +19,7 @@ export function registerDestroy(program: Command): void {
     .description('Remove everything Sluice recorded creating (namespaces, links, addresses, routes, qdiscs, classes, filters) and nothing else. Enforcement stops.')
     .argument('[paths...]', 'policy files: also look where they point (what Sluice has no record of creating is never removed)', [])
     .addOption(outputOption())
-    .addHelpText('after', '\nNeeds root. Without paths, removes what every previous apply recorded (/run/sluice).\n\nExamples:\n  sudo npx sluice destroy\n  sudo npx sluice destroy policies/demo.yaml')
+    .addHelpText('after', '\nNeeds root. Without paths, removes what every previous apply recorded (/run/sluice, or $SLUICE_STATE_DIR).\n\nExamples:\n  sudo npx sluice destroy\n  sudo npx sluice destroy policies/demo.yaml')
     .action(async (paths: string[], opts: DestroyOptions) => {
       try {
         const loaded = paths.length > 0 ? await loadPolicyFromPaths(paths) : undefined;
