@@ -29,13 +29,13 @@ export function fromNothing(desired: KernelState): Plan {
     if (kept) secondEnds.set(kept, o);
     else forward.addAt(linkRank(o), create(o));
   });
-  desired.addresses.forEach((o) => forward.addAt(ADDRESS_RANK, create(o)));
-  desired.routes.forEach((o) => forward.addAt(ROUTE_RANK, create(o)));
-  desired.sysctls.forEach((o) => forward.addAt(SYSCTL_RANK, create(o)));
-  desired.qdiscs.forEach((o) => forward.addAt(qdiscRank(o, nesting), create(o)));
-  desired.classes.forEach((o) => forward.addAt(classRank(o, nesting), create(o)));
-  desired.filters.forEach((o) => forward.addAt(filterRank(o), create(o)));
-  desired.cgroups.forEach((o) => forward.addAt(CGROUP_RANK, create(o)));
+  addCreates(forward, desired.addresses, () => ADDRESS_RANK);
+  addCreates(forward, desired.routes, () => ROUTE_RANK);
+  addCreates(forward, desired.sysctls, () => SYSCTL_RANK);
+  addCreates(forward, desired.qdiscs, (o) => qdiscRank(o, nesting));
+  addCreates(forward, desired.classes, (o) => classRank(o, nesting));
+  addCreates(forward, desired.filters, filterRank);
+  addCreates(forward, desired.cgroups, () => CGROUP_RANK);
   const created = new Set<string>();
   desired.namespaces.forEach((n) => created.add(n.name));
   desired.links.forEach((o) => {
@@ -54,4 +54,29 @@ export function fromNothing(desired: KernelState): Plan {
     return all.get(veth.spec.peerNetns, veth.spec.peerName);
   };
   return forward.ordered((veth) => secondEnds.get(veth) ?? byName(veth));
+}
+
+/**
+ * A create for each of `objects` (a list of one type), by rank, each rank's operations
+ * in a list made at its final size, counted first. Pushed one by one, 40,000 filters'
+ * operations grew their list through copies of twice its size in all, each a large
+ * object on pages never touched before (a page fault per 4 KiB, ~13 µs on this VM).
+ */
+function addCreates<T extends KernelObject>(forward: RankedOperations, objects: readonly T[], rankOf: (o: T) => number): void {
+  if (objects.length === 0) return;
+  // Ranks are below 256 (order.ts: the filters', the highest, are 70–72).
+  const ranks = new Uint8Array(objects.length);
+  const counts: number[] = [];
+  for (let i = 0; i < objects.length; i++) {
+    const rank = rankOf(objects[i]!);
+    ranks[i] = rank;
+    counts[rank] = (counts[rank] ?? 0) + 1;
+  }
+  const lists = counts.map((n) => new Array<Operation>(n));
+  const filled = counts.map(() => 0);
+  for (let i = 0; i < objects.length; i++) {
+    const rank = ranks[i]!;
+    lists[rank]![filled[rank]!++] = { op: 'create', object: objects[i]! };
+  }
+  lists.forEach((ops, rank) => forward.addAllAt(rank, ops));
 }

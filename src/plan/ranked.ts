@@ -33,6 +33,13 @@ export class RankedOperations {
     else this.byRank[rank] = [op];
   }
 
+  /** addAt(rank, op) for each of `ops` in order; the list itself is kept when the rank has none yet (it is the caller's no more). */
+  addAllAt(rank: number, ops: Operation[]): void {
+    const had = this.byRank[rank];
+    if (had === undefined) this.byRank[rank] = ops;
+    else for (let i = 0; i < ops.length; i++) had.push(ops[i]!);
+  }
+
   /**
    * All operations in execution order. The result is allocated once at its final size
    * and the per-namespace groups are put in place by a counting sort: growing a fresh
