@@ -85,19 +85,27 @@ export class RankedOperations {
  * and how many there are. One type per rank: the type is read once per rank.
  */
 function peerUpsOf(ranks: readonly (readonly Operation[])[], types: readonly KernelObject['type'][], peerOf: PeerLookup): { changes: (Operation | undefined)[]; count: number } {
-  const changes: (Operation | undefined)[] = [];
+  // Indexed loops here and in the functions below, not for-of: this code runs once
+  // per plan, mostly before V8 optimises it, and unoptimised for-of allocates an
+  // iterator result per element.
+  let creations = 0;
+  for (let r = 0; r < ranks.length; r++) {
+    const ops = ranks[r]!;
+    if (types[r] === 'link') for (let i = 0; i < ops.length; i++) if (ops[i]!.op === 'create') creations++;
+  }
+  // Made at its final size: 20,000 entries pushed grew it through large copies.
+  const changes = new Array<Operation | undefined>(2 * creations);
+  let at = 0;
   let count = 0;
   for (let r = 0; r < ranks.length; r++) {
     const ops = ranks[r]!;
     if (types[r] !== 'link') continue;
-    // Indexed loops here and in the functions below, not for-of: this code runs once
-    // per plan, mostly before V8 optimises it, and unoptimised for-of allocates an
-    // iterator result per element.
     for (let i = 0; i < ops.length; i++) {
       if (ops[i]!.op !== 'create') continue;
       const change = peerUpChange(ops[i]!.object, peerOf);
       const isolate = isolateChange(ops[i]!.object, change);
-      changes.push(change, isolate);
+      changes[at++] = change;
+      changes[at++] = isolate;
       if (change) count++;
       if (isolate) count++;
     }
