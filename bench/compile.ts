@@ -6,6 +6,7 @@
 //   --runs N                            runs per size (default 5)
 //   --dual-stack                        the Host has an IPv6 prefix: every container also has an IPv6 address and filter
 //   --groups N                          also the same containers in N groups, each run alternating with the flat policy
+//   --dist DIR                          with --built: also another build's dist/ (e.g. main's worktree), each run alternating with this one
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +22,10 @@ exitUnlessRunnable({
   --runs N      runs per size (5)
   --dual-stack  the Host has an IPv6 prefix: every container also has an IPv6 address and filter
   --groups N    also the same containers in N groups, each run alternating with the flat policy (0: flat only)
+  --dist DIR    with --built: also another build's dist/ (e.g. a worktree of main), each run alternating with this one
   --help        this text`,
   switches: ['--built', '--dual-stack'],
-  valued: ['--runs', '--groups'],
+  valued: ['--runs', '--groups', '--dist'],
 });
 
 const SIZES = [1000, 10000];
@@ -31,12 +33,12 @@ const TARGET_MS = 300;
 const TARGET_MB = 200;
 
 /** One size's figures from bench/compileChild.js: the sources under tsx, or dist/ under plain node. */
-function runSize(n: number, built: boolean, dualStack: boolean, groups: number): Record<string, number> {
+function runSize(n: number, built: boolean, dualStack: boolean, groups: number, dist = path.resolve(__dirname, '..', 'dist')): Record<string, number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
   try {
     const policyFile = path.join(dir, 'policy.json');
     writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n, { dualStack, groups })));
-    const root = path.resolve(__dirname, '..', built ? 'dist' : 'src');
+    const root = built ? dist : path.resolve(__dirname, '..', 'src');
     const loader = built ? [] : process.execArgv;
     return lastJsonLine(execFileSync(process.execPath, ['--expose-gc', ...loader, path.join(__dirname, 'compileChild.js'), root, policyFile], { encoding: 'utf8' }));
   } finally {
@@ -72,6 +74,11 @@ function runsOption(): number {
   return n;
 }
 
+function optionText(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
 function optionValue(name: string): number {
   const at = process.argv.indexOf(name);
   return at < 0 ? 0 : Number(process.argv[at + 1]);
@@ -84,16 +91,21 @@ function optionValue(name: string): number {
   const runCount = runsOption();
   const what = `${built ? 'dist/ under plain node' : 'sources under tsx'}${dualStack ? ', dual-stack' : ''}`;
   console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), ${runCount} runs each, median (min–max); target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
-  // With --groups, the flat policy and the grouped one alternate, run by run.
-  const variants = groups > 0 ? [0, groups] : [0];
+  // With --groups, the flat policy and the grouped one alternate, run by run; with --dist,
+  // this build and the other one too.
+  const other = optionText('--dist');
+  if (other !== undefined && !built) throw new Error('--dist compares built code: add --built');
+  const builds = other === undefined ? [{ label: '', dist: undefined }] : [{ label: 'this build: ', dist: undefined }, { label: `${other}: `, dist: path.resolve(other) }];
+  const variants = (groups > 0 ? [0, groups] : [0]).flatMap((g) => builds.map((b) => ({ g, ...b })));
   for (const n of SIZES) {
     const runs = variants.map(() => [] as Record<string, number>[]);
-    for (let i = 0; i < runCount; i++) variants.forEach((g, v) => runs[v]!.push(runSize(n, built, dualStack, g)));
-    variants.forEach((g, v) => {
+    for (let i = 0; i < runCount; i++) variants.forEach(({ g, dist }, v) => runs[v]!.push(runSize(n, built, dualStack, g, dist)));
+    variants.forEach(({ g, label }, v) => {
       const r = runs[v]![0]!;
       const peak = Math.max(...runs[v]!.map((x) => x.rssMb!));
       console.log(
-        `${String(n).padStart(6)} containers${g > 0 ? ` in ${g} groups` : groups > 0 ? ', no groups' : ''}: ${r.objects} objects; compile ${spread(runs[v]!, 'compileMs')} ms + diff ${spread(runs[v]!, 'diffFromEmptyMs')} ms = ${spread(runs[v]!, 'compileAndDiffTotalMs')} ms; ` +
+        `${label}${String(n).padStart(6)} containers${g > 0 ? ` in ${g} groups` : groups > 0 ? ', no groups' : ''}: ${r.objects} objects; compile ${spread(runs[v]!, 'compileMs')} ms + diff ${spread(runs[v]!, 'diffFromEmptyMs')} ms = ${spread(runs[v]!, 'compileAndDiffTotalMs')} ms ` +
+          `(page faults ${spread(runs[v]!, 'compileAndDiffFaults')}, main thread's CPU ${spread(runs[v]!, 'compileAndDiffThreadCpuMs')} ms); ` +
           `recompile against observed + no-op diff ${spread(runs[v]!, 'recompileWithObservedAndNoopDiffMs')} ms (${r.noopOps} ops); peak RSS ${peak.toFixed(1)} MB (${r.baseRss!.toFixed(1)} MB with the policy loaded, before compile)` +
           (built || g > 0 ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
       );

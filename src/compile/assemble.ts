@@ -97,8 +97,9 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
 /** The container ports whose switched traffic goes through the IFB first (ports.ts). */
 function switchedPorts(host: HostPolicy, nodes: readonly ContainerNode[]): string[] {
   const ports: string[] = [];
-  for (const p of nodes) {
-    const port = switchedPort(host, p);
+  // Indexed: unoptimised, for-of made an iterator result per container (0.4 MB).
+  for (let i = 0; i < nodes.length; i++) {
+    const port = switchedPort(host, nodes[i]!);
     if (port !== undefined) ports.push(port);
   }
   return ports;

@@ -159,6 +159,10 @@ export function workloadDevices(w: ResolvedWorkload, hostNetns: NetnsLocator): W
   return out;
 }
 
+/** What a container's port on the bridge adds to its veth, made once: a literal in the spread was an object per container. */
+const ISOLATED_PORT = { isolated: true } as const;
+const SWITCHED_PORT = {} as const;
+
 /**
  * A veth from the bridge into the container's namespace, its address and route, added
  * to `into`: one Plumbing for all containers, not one per container merged afterwards.
@@ -177,7 +181,7 @@ export function addContainerPlumbing(into: Plumbing, host: HostPolicy, w: Contai
     name: w.hostDev,
     up: true,
     master: host.bridge,
-    ...(routesBetweenPorts(host) ? { isolated: true } : {}),
+    ...(routesBetweenPorts(host) ? ISOLATED_PORT : SWITCHED_PORT),
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.netns },
   });
   into.links.push({

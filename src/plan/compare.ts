@@ -8,11 +8,11 @@ import { MAX_PACKET_BYTES } from '../compile/htb';
 export const deletable = (o: KernelObject): boolean => !(o.type === 'link' && o.spec.kind === 'external') && o.type !== 'sysctl';
 export const creatable = (o: KernelObject): boolean => !(o.type === 'link' && o.spec.kind === 'external');
 
-export type Verdict = { kind: 'same' } | { kind: 'change'; fields: string[] } | { kind: 'replace' };
+export type Verdict = { kind: 'same' } | { kind: 'change'; fields: readonly string[] } | { kind: 'replace' };
 /** Shared verdicts: a no-op diff compares every object and should allocate nothing for them. */
 export const SAME: Verdict = { kind: 'same' };
 const REPLACE: Verdict = { kind: 'replace' };
-const changedOrSame = (fields: string[]): Verdict => (fields.length ? { kind: 'change', fields } : SAME);
+const changedOrSame = (fields: readonly string[]): Verdict => (fields.length ? { kind: 'change', fields } : SAME);
 
 export function compare(d: KernelObject, o: KernelObject): Verdict {
   switch (d.type) {
@@ -85,25 +85,26 @@ function sameFields<T extends object>(a: T, b: T): boolean {
   return true;
 }
 
-/** A link's fields that differ, in a list built only when one does (a converged tick compares every link). */
-export function changedLinkFields(d: LinkObject, o: LinkObject): string[] {
+/**
+ * A link's fields that differ. The list is one of LINK_FIELD_LISTS, shared by every change
+ * with the same fields: a fresh machine's plan brings each container's eth0 up, and a
+ * list of its own per change (an empty literal grown by push: 184 bytes) was 1.8 MB alive
+ * at 10,000 containers.
+ */
+export function changedLinkFields(d: LinkObject, o: LinkObject): readonly string[] {
   const up = d.up !== o.up;
   const mtu = d.mtu !== undefined && d.mtu !== o.mtu;
   const gso = d.gsoMaxSize !== undefined && d.gsoMaxSize !== o.gsoMaxSize;
   const master = d.master !== o.master && d.spec.kind !== 'external';
   const isolated = d.isolated !== undefined && d.isolated !== (o.isolated ?? false);
-  if (!up && !mtu && !gso && !master && !isolated) return NO_FIELDS;
-  const fields: string[] = [];
-  if (up) fields.push('up');
-  if (mtu) fields.push('mtu');
-  if (gso) fields.push('gsoMaxSize');
-  if (master) fields.push('master');
-  if (isolated) fields.push('isolated');
-  return fields;
+  return LINK_FIELD_LISTS[(up ? 1 : 0) | (mtu ? 2 : 0) | (gso ? 4 : 0) | (master ? 8 : 0) | (isolated ? 16 : 0)]!;
 }
 
-/** What changedLinkFields returns for a link that is the same: never handed out (changedOrSame answers SAME). */
-const NO_FIELDS: string[] = [];
+/** The link fields a change can name, in the order a change lists them; bit i of an index into LINK_FIELD_LISTS is LINK_FIELDS[i]. */
+const LINK_FIELDS = ['up', 'mtu', 'gsoMaxSize', 'master', 'isolated'] as const;
+
+/** Every list of link fields, by the bits of the fields it holds (0: none, what a link that is the same gets). */
+const LINK_FIELD_LISTS: readonly (readonly string[])[] = Array.from({ length: 1 << LINK_FIELDS.length }, (_, bits) => Object.freeze(LINK_FIELDS.filter((_, i) => (bits & (1 << i)) !== 0)));
 
 const near = (x: number, y: number, tolerance: number): boolean => Math.abs(x - y) <= tolerance;
 

