@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attachmentFileName, type Attachment } from '../../../src/cni/attachment';
 import { AttachmentStore } from '../../../src/cni/store';
 import { policyLoader } from '../../support/sources';
+import { seededRandom } from '../../support/randomPolicy';
 
 let dir: string | undefined;
 afterEach(() => {
@@ -17,18 +18,6 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 });
-
-/** mulberry32: the same sequence for a seed, so a failure names its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GUARANTEES = ['1mbit', '2mbit', '5mbit', 'lots'];
 const NETWORK = 'pods';
@@ -42,7 +31,7 @@ const podFile = (name: string, guarantee: string): string =>
 
 describe('CNI records read per change (the watch names them) equal a full load', () => {
   it.each([1, 2, 3, 4, 5, 6])('random sequence, seed %i', async (seed) => {
-    const next = random(seed);
+    const next = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
     dir = mkdtempSync(join(tmpdir(), 'sluice-incremental-'));
     const policy = join(dir, 'policy');
