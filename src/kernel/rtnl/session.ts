@@ -79,7 +79,7 @@ export class NetnsSession {
   /**
    * Replies of each dump request, in order, all in one exchange (one trip through the
    * addon's thread pool instead of one each: a read of a host namespace with 100 pods is
-   * ~200 dumps). Rejects with the refusal of the first refused request, in request order,
+   * 100-200 dumps). Rejects with the refusal of the first refused request, in request order,
    * as one `dump` after another would have.
    */
   async dumps(requests: readonly DumpRequest[]): Promise<Buffer[][]> {
@@ -96,9 +96,11 @@ export class NetnsSession {
     });
   }
 
-  /** The links of a dump (RTM_GETLINK, `linkDumpBody`) read elsewhere, as the cache's new full list. */
+  /**
+   * The links of a dump (RTM_GETLINK, `linkDumpBody`) read elsewhere, as the cache's full
+   * list; like linkList, it leaves the indexes learnt by name alone (invalidateLinks drops them).
+   */
   adoptLinkDump(replies: readonly Buffer[]): LinkInfo[] {
-    this.invalidateLinks();
     this.links = replies.map(parseLink).filter((l): l is LinkInfo => l !== undefined);
     return this.links;
   }
