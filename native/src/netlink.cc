@@ -155,6 +155,9 @@ class ExchangeWorker : public Napi::AsyncWorker {
 
  private:
   // Packs whole messages starting at `first` into one datagram; returns the next index.
+  // A dump request ends its datagram: the kernel runs one dump at a time per socket and
+  // refuses a second one (EBUSY) until the first's NLMSG_DONE has been read, so many dumps
+  // in one exchange go one datagram each, each read to its end before the next is sent.
   size_t PackDatagram(size_t first, std::vector<uint8_t>* datagram,
                       std::unordered_map<uint32_t, PendingRequest>* pending) const {
     size_t index = first;
@@ -163,12 +166,12 @@ class ExchangeWorker : public Napi::AsyncWorker {
       size_t aligned = NLMSG_ALIGN(message.size());
       if (!datagram->empty() && datagram->size() + aligned > kMaxDatagramBytes) break;
       const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(message.data());
-      if (awaitedSeqs_.count(header->nlmsg_seq) != 0) {
-        (*pending)[header->nlmsg_seq] = PendingRequest{AwaitingFor(header)};
-      }
+      const Awaiting awaiting = AwaitingFor(header);
+      if (awaitedSeqs_.count(header->nlmsg_seq) != 0) (*pending)[header->nlmsg_seq] = PendingRequest{awaiting};
       datagram->insert(datagram->end(), message.begin(), message.end());
       datagram->resize(datagram->size() + (aligned - message.size()), 0);
       ++index;
+      if (awaiting == Awaiting::kDumpEnd) break;
     }
     return index;
   }

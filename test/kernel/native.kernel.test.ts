@@ -39,6 +39,7 @@ const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
 const RTM_DELADDR = 21;
+const RTM_GETADDR = 22;
 const IFLA_IFNAME = 3;
 const IFA_LOCAL = 2;
 const IFA_ADDRESS = 1;
@@ -205,6 +206,28 @@ describeKernel('native addon against the kernel', [], () => {
     const request = nlmsg(RTM_GETLINK, NLM_F_DUMP | NLM_F_ACK, ifinfomsg(0));
     const answers = await channel.exchange([request.message], [request.seq]);
     expect(answers.map(typeOf)).toEqual([RTM_NEWLINK, NLMSG_DONE]);
+  });
+
+  // The kernel runs one dump at a time per socket: a second dump request in the datagram
+  // of one still in progress is refused (EBUSY). Each dump needs more than one skb here.
+  it('answers several dumps in one exchange in full, one after another', async () => {
+    const name = makeNetns('dumps');
+    const channel = await openChannel(name);
+    const adds = Array.from({ length: 1000 }, (_, i) => nlmsg(RTM_NEWADDR, NLM_F_ACK | 0x400 | 0x200, ifaddrmsg(`198.18.${20 + (i >> 8)}.${i & 255}`, 32, 1)));
+    await channel.exchange(adds.map((r) => r.message), adds.map((r) => r.seq));
+    const dumps = [nlmsg(RTM_GETADDR, NLM_F_DUMP, ifaddrmsg('0.0.0.0', 0, 0).subarray(0, 8)), nlmsg(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(0)), nlmsg(RTM_GETADDR, NLM_F_DUMP, ifaddrmsg('0.0.0.0', 0, 0).subarray(0, 8))];
+    const answers = await channel.exchange(dumps.map((r) => r.message), dumps.map((r) => r.seq));
+    // Per dump: how many answers of each type, and its last.
+    const of = (seq: number): { counts: Record<number, number>; last: number | undefined } => {
+      const types = answers.filter((a) => seqOf(a) === seq).map(typeOf);
+      const counts: Record<number, number> = {};
+      for (const t of types) counts[t] = (counts[t] ?? 0) + 1;
+      return { counts, last: types[types.length - 1] };
+    };
+    const addressDump = { counts: { [RTM_NEWADDR]: 1000, [NLMSG_DONE]: 1 }, last: NLMSG_DONE };
+    expect(of(dumps[0]!.seq)).toEqual(addressDump);
+    expect(of(dumps[1]!.seq)).toEqual({ counts: { [RTM_NEWLINK]: 1, [NLMSG_DONE]: 1 }, last: NLMSG_DONE });
+    expect(of(dumps[2]!.seq)).toEqual(addressDump);
   });
 
   it('collects one ack per request for a batch of 2000 requests', async () => {

@@ -10,7 +10,9 @@ export interface NetlinkChannel {
    * Sends framed netlink messages (each carrying NLM_F_REQUEST and NLM_F_ACK, or a dump
    * flag) and resolves with every message the kernel answered, in arrival order, once
    * each of `seqs` has its final answer: an NLMSG_ERROR (ack or error) or NLMSG_DONE.
-   * Large batches are split into datagrams that fit the socket buffers.
+   * Large batches are split into datagrams that fit the socket buffers; dump requests run
+   * one after another, each read to its end before the next is sent (the kernel runs one
+   * dump at a time per socket).
    */
   exchange(messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
   close(): void;

@@ -18,7 +18,7 @@ import { asHandle, majorOf, makeHandle, TC_H_INGRESS, TC_H_ROOT } from '../../tc
 import { OWNED_PREFIX, type AddressObject, type ClassObject, type FilterObject, type ForeignSpec, type HtbXstats, type LinkObject, type LinkSpec, type NetnsLocator, type QdiscObject, type RouteObject, type TcCounters } from '../../tc/model';
 import { objectKey } from '../../tc/identity';
 import { RTM } from './constants';
-import { addressDumpBody, infoPrio, infoProtocol, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
+import { addressDumpBody, infoPrio, infoProtocol, linkDumpBody, parseAddress, parseRoute, parseTc, routeDumpBody, tcmsg, type LinkInfo, type TcMessage } from './messages';
 import type { NetnsSession } from './session';
 import { canonicalU32Handle, isU32RootTableEntry, rememberKernelHandle } from './tc/u32handles';
 import { decodeClassOptions, decodeCounters, decodeFilterOptions, decodeHtbXstats, decodeQdiscOptions, isDecodeError, statsApp, type TcDecodeError } from './tc';
@@ -49,7 +49,14 @@ function ownedLinks(wholly: boolean, links: readonly LinkInfo[], external: Reado
 
 export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, withStats: boolean, wholly = namespaceIsOwned(ns), external: ReadonlySet<string> = new Set()): Promise<NamespaceDump> {
   session.invalidateLinks();
-  const links = await session.linkList();
+  // Links, addresses, routes and qdiscs in one exchange (one dump after another, as before).
+  const [linkReplies, addressReplies, routeReplies, qdiscReplies] = await session.dumps([
+    { type: RTM.GETLINK, body: linkDumpBody() },
+    { type: RTM.GETADDR, body: addressDumpBody() },
+    { type: RTM.GETROUTE, body: routeDumpBody() },
+    { type: RTM.GETQDISC, body: tcmsg({ ifindex: 0, handle: 0, parent: 0, info: 0 }) },
+  ]);
+  const links = session.adoptLinkDump(linkReplies!);
   const owned = ownedLinks(wholly, links, external);
   const ownedIndex = new Map(owned.map((l) => [l.index, l.name]));
   const nameOf = new Map(links.map((l) => [l.index, l.name]));
@@ -57,11 +64,11 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
   const stats = new Map<string, TcCounters & { htb?: HtbXstats }>();
   const problems: TcDecodeError[] = [];
 
-  const addresses = (await session.dump(RTM.GETADDR, addressDumpBody()))
+  const addresses = addressReplies!
     .map(parseAddress)
     .flatMap((a) => (a && ownedIndex.has(a.index) && ownedIndex.get(a.index) !== 'lo' ? [{ type: 'address' as const, netns: ns, dev: ownedIndex.get(a.index)!, cidr: a.cidr }] : []));
 
-  const routes = (await session.dump(RTM.GETROUTE, routeDumpBody()))
+  const routes = routeReplies!
     .map(parseRoute)
     .flatMap((r): RouteObject[] => {
       if (!r) return [];
@@ -71,7 +78,7 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     });
 
   const qdiscs: QdiscObject[] = [];
-  for (const m of (await session.dump(RTM.GETQDISC, tcmsg({ ifindex: 0, handle: 0, parent: 0, info: 0 }))).map(parseTc)) {
+  for (const m of qdiscReplies!.map(parseTc)) {
     const dev = m ? ownedIndex.get(m.ifindex) : undefined;
     // Handle 0 is the kernel's default qdisc, not one anybody created.
     if (!m || !dev || m.handle === 0) continue;
@@ -92,33 +99,50 @@ export async function dumpNamespace(ns: NetnsLocator, session: NetnsSession, wit
     if (onDev) onDev.push(q);
     else qdiscsOn.set(q.dev, [q]);
   }
+  // Every owned device's classes and filters in one exchange, not one round trip each
+  // (~200 at 100 pods, each a turn of the event loop); read back in the same order.
+  const tcDumps: ({ readonly link: LinkInfo } & ({ readonly kind: 'classes' } | { readonly kind: 'filters'; readonly parent: number }))[] = [];
   for (const link of owned) {
     const onDev = qdiscsOn.get(link.name) ?? [];
-    if (onDev.some((q) => q.spec.kind === 'htb')) {
-      for (const m of (await session.dump(RTM.GETTCLASS, tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }))).map(parseTc)) {
-        if (!m) continue;
-        const spec = decodeClassOptions(m.kind, m.options);
-        if (isDecodeError(spec)) {
-          problems.push(spec);
-          continue;
-        }
-        // The kernel reports a class directly under its qdisc with parent "root"; the
-        // model (and tc's own syntax) says parent <major>: .
-        const parent = m.parent === TC_H_ROOT ? makeHandle(majorOf(asHandle(m.handle)), 0) : asHandle(m.parent);
-        const c: ClassObject = { type: 'class', netns: ns, dev: link.name, classid: asHandle(m.handle), parent, spec };
-        classes.push(c);
-        if (withStats) {
-          stats.set(objectKey(c), decodeCounters(m.stats2, decodeHtbXstats(statsApp(m.stats2) ?? m.xstats)));
-        }
-      }
-    }
+    if (onDev.some((q) => q.spec.kind === 'htb')) tcDumps.push({ link, kind: 'classes' });
     // Filters hang on a device's root and ingress qdiscs, and on the HTB of each group
     // (the leaf qdisc of the group's class, with its own address table).
     for (const root of onDev.filter((q) => q.parent === TC_H_ROOT || q.parent === TC_H_INGRESS || q.spec.kind === 'htb')) {
-      const replies = await session.dump(RTM.GETTFILTER, tcmsg({ ifindex: link.index, handle: 0, parent: root.handle, info: 0 }));
-      for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, link.name, root.handle, m, ctx, problems));
+      tcDumps.push({ link, kind: 'filters', parent: root.handle });
     }
   }
+  const tcReplies = await session.dumps(
+    tcDumps.map((d) => ({
+      type: d.kind === 'classes' ? RTM.GETTCLASS : RTM.GETTFILTER,
+      body: tcmsg({ ifindex: d.link.index, handle: 0, parent: d.kind === 'classes' ? 0 : d.parent, info: 0 }),
+    })),
+  );
+  tcDumps.forEach((d, i) => {
+    const replies = tcReplies[i]!;
+    switch (d.kind) {
+      case 'classes':
+        for (const m of replies.map(parseTc)) {
+          if (!m) continue;
+          const spec = decodeClassOptions(m.kind, m.options);
+          if (isDecodeError(spec)) {
+            problems.push(spec);
+            continue;
+          }
+          // The kernel reports a class directly under its qdisc with parent "root"; the
+          // model (and tc's own syntax) says parent <major>: .
+          const parent = m.parent === TC_H_ROOT ? makeHandle(majorOf(asHandle(m.handle)), 0) : asHandle(m.parent);
+          const c: ClassObject = { type: 'class', netns: ns, dev: d.link.name, classid: asHandle(m.handle), parent, spec };
+          classes.push(c);
+          if (withStats) {
+            stats.set(objectKey(c), decodeCounters(m.stats2, decodeHtbXstats(statsApp(m.stats2) ?? m.xstats)));
+          }
+        }
+        return;
+      case 'filters':
+        for (const m of replies.map(parseTc)) if (m) filters.push(...decodeFilter(ns, d.link.name, d.parent, m, ctx, problems));
+        return;
+    }
+  });
   return { netns: ns, links, ownedLinks: owned, addresses, routes, qdiscs, classes, filters, stats, problems };
 }
 
@@ -143,15 +167,19 @@ export function classKeyIndex(dump: NamespaceDump): ClassKeyIndex {
  */
 export async function refreshClassStats(dump: NamespaceDump, session: NetnsSession, index: ClassKeyIndex): Promise<NamespaceDump> {
   const stats = new Map<string, TcCounters & { htb?: HtbXstats }>();
-  for (const link of dump.ownedLinks) {
+  const shaped = dump.ownedLinks.flatMap((link) => {
     const byId = index.get(link.name);
-    if (!byId) continue;
-    for (const reply of await session.dump(RTM.GETTCLASS, tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }))) {
+    return byId ? [{ link, byId }] : [];
+  });
+  // In one exchange, as in a full read.
+  const replies = await session.dumps(shaped.map(({ link }) => ({ type: RTM.GETTCLASS, body: tcmsg({ ifindex: link.index, handle: 0, parent: 0, info: 0 }) })));
+  shaped.forEach(({ byId }, i) => {
+    for (const reply of replies[i]!) {
       const m = parseTc(reply);
       const key = m && byId.get(m.handle);
       if (m && key) stats.set(key, decodeCounters(m.stats2, decodeHtbXstats(statsApp(m.stats2) ?? m.xstats)));
     }
-  }
+  });
   return { ...dump, stats };
 }
 
