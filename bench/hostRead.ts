@@ -93,7 +93,12 @@ async function main(): Promise<void> {
         `${perRead.exchanges} exchanges, ${perRead.requests} requests; load ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`,
     );
   } finally {
-    execFileSync('ip', ['netns', 'del', NS]);
+    // A build that failed half-way may have made no namespace: the error shown is the build's.
+    try {
+      execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
+    } catch {
+      // None to delete.
+    }
   }
 }
 
