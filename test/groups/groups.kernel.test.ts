@@ -23,11 +23,14 @@ const PREFIX = 'gk-';
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
 /**
- * A random draw measures 2.5 s, as the fixed tests: a busy container held at 2 Mbit/s over 7 flows
- * measured 93–102% of its guarantee over 2.5 s while its class counted ≥ 99% (the window's
- * edges, not the share), which clears the 90% floor; it took 6 s phases while that floor was 95%.
+ * A random draw measures 3.5 s, 1 s more than the fixed tests. A busy container held at
+ * 2 Mbit/s over 7 flows measured 93–102% of its guarantee over 2.5 s while its class
+ * counted ≥ 99% (the window's edges, not the share). But in CI (session 15) seed 22's
+ * upload draw had a container at 2.4 Mbit/s over 8 flows measure 89.6% of it over 2.5 s
+ * (2.43–2.45 in four other CI runs), under the 90% floor. The edges' share of a window
+ * falls with its length. It took 6 s phases while that floor was 95%.
  */
-const DRAW_HARNESS = HARNESS;
+const DRAW_HARNESS = { ...HARNESS, phaseSeconds: 5 };
 /** CI's fixed draws: seed, index. Plus one drawn from a random (printed) seed. */
 const FIXED_SEEDS = [22, 23, 24, 25, 26];
 const DRAWS_PER_SEED = 2;
