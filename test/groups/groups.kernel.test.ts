@@ -27,7 +27,7 @@ const HARNESS = { phaseSeconds: 4, warmupSeconds: 1.5, tolerance: TOLERANCE };
  * 2 Mbit/s over 7 flows measured 93–102% of its guarantee over 2.5 s while its class
  * counted ≥ 99% (the window's edges, not the share). But in CI (session 15) seed 22's
  * upload draw had a container at 2.4 Mbit/s over 8 flows measure 89.6% of it over 2.5 s
- * (2.43–2.45 in four other CI runs), under the 90% floor. The edges' share of a window
+ * (2.36–2.50 in six other CI runs), under the 90% floor. The edges' share of a window
  * falls with its length. It took 6 s phases while that floor was 95%.
  */
 const DRAW_HARNESS = { ...HARNESS, phaseSeconds: 5 };
