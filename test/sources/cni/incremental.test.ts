@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attachmentFileName, type Attachment } from '../../../src/cni/attachment';
 import { AttachmentStore } from '../../../src/cni/store';
-import { policyLoader } from '../../support/sources';
+import { cniPod, policyLoader } from '../../support/sources';
 import { seededRandom } from '../../support/randomPolicy';
 
 let dir: string | undefined;
@@ -46,19 +46,8 @@ describe('CNI records read per change (the watch names them) equal a full load',
     const stop = followed.follow(() => undefined);
     const live = new Map<string, Attachment>();
     let added = 0;
-    const pod = (name: string, host: number): Attachment => ({
-      format: 1,
-      network: NETWORK,
-      containerId: `ctr${name}`,
-      ifname: 'eth0',
-      netns: `/run/netns/${name}`,
-      hostVeth: `veth${name}`,
-      bridge: 'cni0',
-      addresses: [`198.18.32.${host}`],
-      annotations: { 'sluice.dev/download-guarantee': pick(GUARANTEES), 'sluice.dev/upload-guarantee': pick(GUARANTEES) },
-      pod: { namespace: 'shop', name },
-      addedAt: 1000 + ++added,
-    });
+    const pod = (name: string, host: number): Attachment => cniPod(name, host, 1000 + ++added, { 'sluice.dev/download-guarantee': pick(GUARANTEES), 'sluice.dev/upload-guarantee': pick(GUARANTEES) });
+
     const recordPath = (a: Attachment): string => join(store.networkDir(NETWORK), attachmentFileName(a.containerId, a.ifname));
     try {
       for (let step = 0; step < 60; step++) {

@@ -6,10 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Attachment } from '../../../src/cni/attachment';
 import { AttachmentStore } from '../../../src/cni/store';
 import type { PolicyLoad } from '../../../src/sources/loader';
-import { policyLoader } from '../../support/sources';
+import { cniPod as pod, policyLoader } from '../../support/sources';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,19 +21,6 @@ function node(overcommit = 'reject', cni = ''): { policy: string; store: Attachm
   return { policy, store: new AttachmentStore(join(dir, 'state')) };
 }
 
-const pod = (name: string, host: number, addedAt: number, annotations: Record<string, string> = {}, namespace = 'shop'): Attachment => ({
-  format: 1,
-  network: 'pods',
-  containerId: `ctr${name}`,
-  ifname: 'eth0',
-  netns: `/run/netns/${name}`,
-  hostVeth: `veth${name}`,
-  bridge: 'cni0',
-  addresses: [`198.18.32.${host}`],
-  annotations,
-  pod: { namespace, name },
-  addedAt,
-});
 
 const guarantee = (g: string): Record<string, string> => ({ 'sluice.dev/download-guarantee': g, 'sluice.dev/upload-guarantee': g });
 
