@@ -9,8 +9,10 @@ export interface BenchArgs {
   readonly usage: string;
   /** Options that stand alone, e.g. `--quick`. */
   readonly switches?: readonly string[];
-  /** Options followed by a value, e.g. `--draws 30` (the value is not checked here). */
+  /** Options followed by a value, e.g. `--links 5,10` (the value is not checked here). */
   readonly valued?: readonly string[];
+  /** Options followed by a number ≥ 0, e.g. `--draws 30`: `--draws x` is refused, not run as NaN draws. */
+  readonly numbers?: readonly string[];
   /** The positional arguments the script reads (none when absent). */
   readonly positionals?: Positionals;
 }
@@ -30,7 +32,8 @@ export type ArgsVerdict =
 /** Decides on `args` (argv after the script) without printing or exiting. */
 export function checkArgs(spec: BenchArgs, args: readonly string[]): ArgsVerdict {
   if (args.includes('--help') || args.includes('-h')) return { kind: 'help', status: 0, text: spec.usage };
-  const valued = spec.valued ?? [];
+  const numbers = spec.numbers ?? [];
+  const valued = [...(spec.valued ?? []), ...numbers];
   const switches = spec.switches ?? [];
   const unknown: string[] = [];
   const positionals = spec.positionals ?? { max: 0, pattern: /^$/ };
@@ -39,13 +42,25 @@ export function checkArgs(spec: BenchArgs, args: readonly string[]): ArgsVerdict
     const arg = args[i]!;
     if (valued.includes(arg)) {
       if (i + 1 >= args.length) return refused(spec, `${arg} takes a value`);
-      i++;
+      const value = args[++i]!;
+      if (numbers.includes(arg) && !isCount(value)) return refused(spec, `${arg} takes a number ≥ 0 (got ${value})`);
     } else if (switches.includes(arg)) continue;
     else if (taken < positionals.max && positionals.pattern.test(arg)) taken++;
     else unknown.push(arg);
   }
   return unknown.length === 0 ? { kind: 'run' } : refused(spec, `unknown option ${unknown.join(' ')}`);
 }
+
+const isCount = (text: string): boolean => /^\d+(\.\d+)?$/.test(text);
+
+/** The value given after option `name`, or `fallback` when it is absent (checkArgs has seen that a value follows). */
+export function optionValue(name: string, fallback: string, args: readonly string[] = process.argv.slice(2)): string {
+  const at = args.indexOf(name);
+  return at >= 0 && args[at + 1] !== undefined ? args[at + 1]! : fallback;
+}
+
+/** A `numbers` option's value (checkArgs has refused one that is not a number), or `fallback`. */
+export const numberOption = (name: string, fallback: number, args: readonly string[] = process.argv.slice(2)): number => Number(optionValue(name, String(fallback), args));
 
 function refused(spec: BenchArgs, why: string): ArgsVerdict {
   return { kind: 'refused', status: 2, text: `bench/${spec.name}: ${why}\n${spec.usage}` };

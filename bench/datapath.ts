@@ -38,7 +38,7 @@ import {
 import { cpuPerGbit, FLOWS_PER_CONTAINER, measure, type Measurement, type Timing } from './datapath/traffic';
 import { cannotRun, runBench } from './cniBench';
 import { markdownTable } from './table';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, optionValue, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'datapath',
@@ -52,7 +52,8 @@ exitUnlessRunnable({
   --json            the report as JSON on stdout (progress on stderr)
   --help            this text`,
   switches: ['--quick', '--json'],
-  valued: ['--containers', '--links', '--rounds', '--seconds'],
+  valued: ['--containers', '--links'],
+  numbers: ['--rounds', '--seconds'],
 });
 
 const DIRECTIONS: readonly Direction[] = ['download', 'upload'];
@@ -66,11 +67,6 @@ const BUSY_SHARE = 0.8;
 /** Each idle container's guarantee, as a share of the link (96 idle ones: 9.6%). */
 const IDLE_SHARE = 0.001;
 const PRIORITY = 1;
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 interface SystemSpec {
   readonly label: string;
@@ -237,10 +233,10 @@ async function main(): Promise<number> {
     console.error(refused.message);
     return refused.status;
   }
-  const counts = flag('--containers', '4').split(',').map(Number);
-  const links = flag('--links', '5,10').split(',').map(Number);
-  const rounds = Number(flag('--rounds', quick ? '1' : '3'));
-  const timing: Timing = { seconds: Number(flag('--seconds', quick ? '4' : '8')), omitSeconds: quick ? 1 : 2 };
+  const counts = optionValue('--containers', '4').split(',').map(Number);
+  const links = optionValue('--links', '5,10').split(',').map(Number);
+  const rounds = numberOption('--rounds', quick ? 1 : 3);
+  const timing: Timing = { seconds: numberOption('--seconds', quick ? 4 : 8), omitSeconds: quick ? 1 : 2 };
   const specs = systems(links);
   const started = performance.now();
   const loadBefore = loadavg();

@@ -24,7 +24,7 @@ import { parsePolicyTexts } from '../src/policy/load';
 import type { Policy } from '../src/policy/model';
 import type { Direction } from '../src/tc/model';
 import { readFileSync } from 'node:fs';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'destinations',
@@ -33,15 +33,11 @@ exitUnlessRunnable({
   --rounds N    alternating rounds of 1x1 and 1000x50 (2; 0: the live change only)
   --seconds N   each measurement (5)
   --help        this text`,
-  valued: ['--rounds', '--seconds'],
+  numbers: ['--rounds', '--seconds'],
 });
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const rounds = Number(flag('--rounds', '2')); // 0: the live change only
-const seconds = Number(flag('--seconds', '5'));
+const rounds = numberOption('--rounds', 2); // 0: the live change only
+const seconds = numberOption('--seconds', 5);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function policyText(containers: number, cidrs: number, extraCidr = false, internetMbit = 10_000): string {

@@ -30,7 +30,7 @@ import { makeHandle, majorOf, minorOf, type TcHandle } from '../src/tc/handle';
 import { ETH_P_ALL, type ClassObject, type Direction, type FilterObject, type KernelState, type QdiscObject } from '../src/tc/model';
 import { bitsPerSec } from '../src/units/units';
 import type { Phase } from '../src/demo/scenario';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, optionValue, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'groupRendering',
@@ -39,18 +39,14 @@ exitUnlessRunnable({
   --renderings A,B   which renderings (flat,inner,nested)
   --phase-seconds N  each phase (5)
   --help             this text`,
-  valued: ['--renderings', '--phase-seconds'],
+  valued: ['--renderings'],
+  numbers: ['--phase-seconds'],
 });
 
 type Rendering = 'flat' | 'inner' | 'nested';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const renderings = flag('--renderings', 'flat,inner,nested').split(',') as Rendering[];
-const phaseSeconds = Number(flag('--phase-seconds', '5'));
+const renderings = optionValue('--renderings', 'flat,inner,nested').split(',') as Rendering[];
+const phaseSeconds = numberOption('--phase-seconds', 5);
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 const LINK = 100e6;
 

@@ -23,7 +23,7 @@ import type { Operation } from '../src/tc/operation';
 import { nativeProbe } from '../src/wiring/runtime';
 import { clusterPeer, describeCase, drawCase, padded, parseSetCase, setJudgeOf, SETS, type Case } from '../test/support/destinations';
 import { seededRandom } from '../test/support/randomTree';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'liveApplyStall',
@@ -37,21 +37,17 @@ exitUnlessRunnable({
   --pad-mbit N   idle pods guaranteed N Mbit/s in each set (0)
   --cleanup      remove the sandbox a killed run left, and exit
   --help         this text`,
-  valued: ['--draws', '--seed', '--seconds', '--interval', '--pad-mbit'],
+  numbers: ['--draws', '--seed', '--seconds', '--interval', '--pad-mbit'],
   switches: ['--churn', '--cleanup'],
 });
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const draws = Number(flag('--draws', '30'));
-const firstSeed = Number(flag('--seed', '100'));
-const seconds = Number(flag('--seconds', '3'));
+const draws = numberOption('--draws', 30);
+const firstSeed = numberOption('--seed', 100);
+const seconds = numberOption('--seconds', 3);
 const churn = process.argv.includes('--churn');
 /** Idle pods of a draw guaranteed this much in each set (0: written with no rates, as the destinations test pads). */
-const padMbit = Number(flag('--pad-mbit', '0'));
-const intervalMs = Number(flag('--interval', '1000'));
+const padMbit = numberOption('--pad-mbit', 0);
+const intervalMs = numberOption('--interval', 1000);
 const PREFIX = 'ls-';
 const PODS = 3;
 /** A busy flow below this over its phase is stalled (a starved one still gets its guarantee, ≥ 8). */

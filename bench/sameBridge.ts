@@ -14,7 +14,7 @@ import { parsePolicyTexts } from '../src/policy/load';
 import { MemoryOwnershipStore } from '../src/ports/ownership';
 import { nativeProbe } from '../src/wiring/runtime';
 import { forgetNeighbours, switchedPorts } from '../test/support/sameBridge';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'sameBridge',
@@ -23,15 +23,11 @@ exitUnlessRunnable({
   --rounds N    alternating rounds (3)
   --seconds N   each measurement (5)
   --help        this text`,
-  valued: ['--rounds', '--seconds'],
+  numbers: ['--rounds', '--seconds'],
 });
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-const rounds = Number(flag('--rounds', '3'));
-const seconds = Number(flag('--seconds', '5'));
+const rounds = numberOption('--rounds', 3);
+const seconds = numberOption('--seconds', 5);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const container = (name: string, octet: number): string => `---

@@ -22,7 +22,7 @@ import type { Policy } from '../src/policy/model';
 import type { KernelState, LinkObject } from '../src/tc/model';
 import { bytes } from '../src/units/units';
 import { readFileSync } from 'node:fs';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, optionValue, numberOption } from './args';
 
 exitUnlessRunnable({
   name: 'shares',
@@ -34,22 +34,18 @@ exitUnlessRunnable({
   --flows N          flows per busy container (1)
   --phase-seconds N  each phase (5)
   --help             this text`,
-  valued: ['--links', '--rules', '--gso', '--flows', '--phase-seconds'],
+  valued: ['--links', '--rules', '--gso'],
+  numbers: ['--flows', '--phase-seconds'],
 });
 
 type Rule = 'new' | 'old';
 type Gso = 'capped' | 'kernel-default';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const links = flag('--links', '100,1000').split(',').map(Number);
-const rules = flag('--rules', 'new').split(',') as Rule[];
-const gsos = flag('--gso', 'kernel-default').split(',') as Gso[];
-const flows = Number(flag('--flows', '1'));
-const phaseSeconds = Number(flag('--phase-seconds', '5'));
+const links = optionValue('--links', '100,1000').split(',').map(Number);
+const rules = optionValue('--rules', 'new').split(',') as Rule[];
+const gsos = optionValue('--gso', 'kernel-default').split(',') as Gso[];
+const flows = numberOption('--flows', 1);
+const phaseSeconds = numberOption('--phase-seconds', 5);
 const TOLERANCE = { perContainerOfCapacity: 0.03, minUtilisation: 0.95 };
 
 /** policies/demo.yaml with every rate scaled to a link of `linkMbit`, in namespaces sl-bs-…. */

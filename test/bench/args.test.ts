@@ -1,7 +1,7 @@
 // bench/args: the check every bench script runs before it builds anything, so that
 // `--help` or a typo never starts a run under the kernel lock with the defaults.
 import { describe, expect, it } from 'vitest';
-import { checkArgs, type BenchArgs } from '../../bench/args';
+import { checkArgs, numberOption, optionValue, type BenchArgs } from '../../bench/args';
 
 const SPEC: BenchArgs = {
   name: 'demo',
@@ -39,5 +39,22 @@ describe('checkArgs', () => {
     expect(checkArgs(SPEC, ['1', '2', '3'])).toMatchObject({ kind: 'refused', text: expect.stringMatching(/unknown option 3\n/) as unknown });
     expect(checkArgs(SPEC, ['ten'])).toMatchObject({ kind: 'refused', text: expect.stringMatching(/unknown option ten\n/) as unknown });
     expect(checkArgs({ name: 'bare', usage: 'u' }, ['100']).kind).toBe('refused');
+  });
+
+  it('refuses a numeric option whose value is not a number ≥ 0, instead of running with NaN', () => {
+    const spec: BenchArgs = { ...SPEC, numbers: ['--rounds'] };
+    expect(checkArgs(spec, ['--rounds', '3'])).toEqual({ kind: 'run' });
+    expect(checkArgs(spec, ['--rounds', '0.5'])).toEqual({ kind: 'run' });
+    expect(checkArgs(spec, ['--rounds', 'three'])).toMatchObject({ kind: 'refused', status: 2, text: expect.stringMatching(/^bench\/demo: --rounds takes a number ≥ 0 \(got three\)\n/) as unknown });
+    expect(checkArgs(spec, ['--rounds', '-1']).kind).toBe('refused');
+  });
+});
+
+describe('optionValue and numberOption', () => {
+  it('read the value after the option, or the fallback when the option is absent', () => {
+    expect(optionValue('--links', '5,10', ['--links', '100'])).toBe('100');
+    expect(optionValue('--links', '5,10', ['--quick'])).toBe('5,10');
+    expect(numberOption('--rounds', 3, ['--rounds', '7'])).toBe(7);
+    expect(numberOption('--rounds', 3, [])).toBe(3);
   });
 });
