@@ -21,6 +21,10 @@ interface Answered {
   readonly cpuMs?: number;
   readonly recordMs: number;
   readonly shapeMs: number;
+  /** serve's page faults (all its threads) and V8 collections during the answer (src/daemon/answerCost.ts). */
+  readonly minorFaults?: number;
+  readonly gcCount?: number;
+  readonly gcMs?: number;
 }
 interface Changed {
   readonly event: 'change applied before the tick';
@@ -53,6 +57,7 @@ export function addPhases(log: string): string {
   const rows: [string, number[]][] = [
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
     ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
+    ['  GC meanwhile', answered.map((e) => e.gcMs ?? Number.NaN)],
     ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],
@@ -72,9 +77,9 @@ export function addPhases(log: string): string {
   const last = answered.length - 1;
   const phase = (i: number, name: string): string => (changed[i]!.phasesMs?.[name] ?? 0).toFixed(1);
   const lastOne = paired && last >= 0
-    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest`, ...answered.slice(-5).map((a, j) => {
+    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest; serve's page faults and GC (count/ms) meanwhile`, ...answered.slice(-5).map((a, j) => {
         const i = last - Math.min(5, last + 1) + 1 + j;
-        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}`;
+        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}; ${a.minorFaults ?? '-'} faults, GC ${a.gcCount ?? '-'}/${(a.gcMs ?? 0).toFixed(1)}`;
       })]
     : [];
   return [
@@ -82,6 +87,7 @@ export function addPhases(log: string): string {
     `serve's part of ${answered.length} ADDs (${changed.length} reloads with a change, ${skipped} skipped), ms: median / p90`,
     ...rows.map(([name, xs]) => `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(6)} / ${p90(xs).toFixed(1)}`),
     ...lastOne,
+    `answers with a GC in them: ${answered.filter((a) => (a.gcCount ?? 0) > 0).length} of ${answered.length}`,
     // Its ticks (observe, diff, repair) share the two cores with the runtime's plugins.
     `serve's ticks: ${ticks.length}, ${ticks.reduce((sum, t) => sum + t.durationMs, 0).toFixed(0)} ms in all, median ${median(ticks.map((t) => t.durationMs)).toFixed(1)} / p90 ${p90(ticks.map((t) => t.durationMs)).toFixed(1)} ms`,
   ].join('\n');
