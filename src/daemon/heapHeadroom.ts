@@ -2,7 +2,8 @@
 // the tick after it allocate ~7-15 MB (bench/idleAdd, --trace-gc: a scavenge each
 // 14-16 MB, every one to two ADDs at 100 pods), so an ADD that arrived with the new
 // space nearly full paid a scavenge inside its answer: 3-6 ms, and ~150 page faults
-// (~13 µs each here) as it touched the semi-space's other half. After each tick, when
+// (~13 µs each here) as it touched the semi-space's other half. After each tick, and
+// after each ADD's answer is written (the next ADD of a burst is tens of ms away), when
 // less than this is left, serve collects the new space itself, before the next ADD comes.
 
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -16,8 +17,8 @@ export const HEADROOM_ENV = 'SLUICE_HEAP_HEADROOM';
 type MinorGc = (options: { type: 'minor' }) => void;
 
 export interface HeapHeadroom {
-  /** After a tick: collects the new space if less than the headroom is left; whether it did. */
-  afterTick(): boolean;
+  /** Collects the new space if less than the headroom is left (serve calls it when idle); whether it did. */
+  makeRoom(): boolean;
 }
 
 const newSpaceAvailable = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_available_size ?? Number.POSITIVE_INFINITY;
@@ -33,10 +34,10 @@ function minorGc(): MinorGc {
 }
 
 export function heapHeadroom(bytes: number = Number(process.env[HEADROOM_ENV] ?? HEADROOM_BYTES)): HeapHeadroom {
-  if (!(bytes > 0)) return { afterTick: () => false };
+  if (!(bytes > 0)) return { makeRoom: () => false };
   const gc = minorGc();
   return {
-    afterTick() {
+    makeRoom() {
       if (newSpaceAvailable() >= bytes) return false;
       gc({ type: 'minor' });
       return true;

@@ -93,8 +93,9 @@ function bindLoop(c: Container): void {
       return new Daemon(await ctx.getAsync<Reconciler>(TOKENS.Reconciler), ctx.get(TOKENS.PolicyLoader), ctx.get(TOKENS.Clock), ctx.get(TOKENS.Logger), options, {
         onTick: (r) => {
           metrics.observeTick(r);
-          headroom.afterTick();
+          headroom.makeRoom();
         },
+        onAnswered: () => headroom.makeRoom(),
         onReloadFailure: () => metrics.reloadFailed(),
         onUnshaped: (unshaped) => metrics.observeUnshaped(unshaped),
       });

@@ -12,15 +12,15 @@ describe('heap headroom after a tick', () => {
   it('collects the new space when less than the headroom is left, and the answer meter sees the collection', async () => {
     // No new space is this large: every tick collects.
     const always = heapHeadroom(Number.MAX_SAFE_INTEGER);
-    const cost = await costOf(() => expect(always.afterTick()).toBe(true));
+    const cost = await costOf(() => expect(always.makeRoom()).toBe(true));
     expect(cost.gcCount).toBeGreaterThanOrEqual(1);
     expect(cost.newSpaceKb).toBeUndefined();
   });
 
   it('leaves the heap alone when there is room, or when turned off (0)', async () => {
     const cost = await costOf(() => {
-      expect(heapHeadroom(1).afterTick()).toBe(false);
-      expect(heapHeadroom(0).afterTick()).toBe(false);
+      expect(heapHeadroom(1).makeRoom()).toBe(false);
+      expect(heapHeadroom(0).makeRoom()).toBe(false);
     });
     expect(cost.gcCount).toBe(0);
     expect(cost.newSpaceKb).toBeGreaterThanOrEqual(0);
