@@ -10,6 +10,7 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HEADROOM_ENV } from '../src/daemon/heapHeadroom';
+import { ANSWER_SCHEDSTAT_ENV } from '../src/daemon/serve';
 import { bitsPerSec } from '../src/units/units';
 import { exitUnlessRunnable } from './args';
 import { cannotRun, runBench } from './cniBench';
@@ -69,6 +70,7 @@ interface Answered {
   readonly gcMs: number;
   readonly gcKinds: readonly number[];
   readonly newSpaceKb?: number;
+  readonly runQueueMs?: number;
 }
 interface Changed {
   readonly event: 'change applied before the tick';
@@ -100,18 +102,18 @@ function events(log: string): { answered: Answered[]; changed: Changed[] } {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const f1 = (n: number | undefined): string => (n === undefined ? '-' : n.toFixed(1));
 
-const COLUMNS = 'chain, plugin→shaped | serve: answer, record, load, plan, own.rec, netlink | faults: answer, load, change | cpu | gc n/ms kinds | new space KiB';
+const COLUMNS = 'chain, plugin→shaped | serve: answer, record, load, plan, own.rec, netlink | faults: answer, load, change | cpu | gc n/ms kinds | new space KiB | run queue ms';
 function row(s: Sample): string {
   const a = s.answered;
   const c = s.changed;
   const p = (k: string): string => f1(c.phasesMs?.[k]);
-  return `${f1(s.more.chainMs)}, ${f1(s.more.ownMs)} | ${f1(a.totalMs)}, ${f1(a.recordMs)}, ${f1(c.loadMs)}, ${p('plan')}, ${p('record')}, ${p('execute')} | ${a.minorFaults}, ${c.faults?.load ?? '-'}, ${c.faults?.change ?? '-'} | ${f1(a.cpuMs)} | ${a.gcCount}/${f1(a.gcMs)} ${a.gcKinds.join('+')} | ${a.newSpaceKb ?? '-'}`;
+  return `${f1(s.more.chainMs)}, ${f1(s.more.ownMs)} | ${f1(a.totalMs)}, ${f1(a.recordMs)}, ${f1(c.loadMs)}, ${p('plan')}, ${p('record')}, ${p('execute')} | ${a.minorFaults}, ${c.faults?.load ?? '-'}, ${c.faults?.change ?? '-'} | ${f1(a.cpuMs)} | ${a.gcCount}/${f1(a.gcMs)} ${a.gcKinds.join('+')} | ${a.newSpaceKb ?? '-'} | ${f1(a.runQueueMs)}`;
 }
 
 async function runVariant(variant: Variant, pods: number, reps: number): Promise<Sample[]> {
   serveRuntime.timings = true;
   serveRuntime.nodeFlags = variant.nodeFlags;
-  serveRuntime.env = variant.env;
+  serveRuntime.env = { ...variant.env, [ANSWER_SCHEDSTAT_ENV]: '1' };
   const node = await bringUp('sluice', pods, bitsPerSec(100e6), GAPS_MS.length * reps);
   const taken: { gapMs: number; more: OneMore }[] = [];
   try {
@@ -161,7 +163,7 @@ async function main(): Promise<number> {
     for (const gapMs of GAPS_MS) {
       const of = samples.filter((s) => s.gapMs === gapMs);
       const m = (f: (s: Sample) => number): string => f1(median(of.map(f)));
-      summary.push(`${variant.name.padEnd(18)} ${String(gapMs).padStart(5)}: chain ${m((s) => s.more.chainMs)}, answer ${m((s) => s.answered.totalMs)}, load ${m((s) => s.changed.loadMs)}, netlink ${m((s) => s.changed.phasesMs?.['execute'] ?? 0)}, faults ${m((s) => s.answered.minorFaults)}, cpu ${m((s) => s.answered.cpuMs)}, gc ${m((s) => s.answered.gcMs)} ms`);
+      summary.push(`${variant.name.padEnd(18)} ${String(gapMs).padStart(5)}: chain ${m((s) => s.more.chainMs)}, answer ${m((s) => s.answered.totalMs)}, load ${m((s) => s.changed.loadMs)}, netlink ${m((s) => s.changed.phasesMs?.['execute'] ?? 0)}, run queue ${m((s) => s.answered.runQueueMs ?? Number.NaN)}, faults ${m((s) => s.answered.minorFaults)}, cpu ${m((s) => s.answered.cpuMs)}, gc ${m((s) => s.answered.gcMs)} ms`);
     }
   }
   console.log(`\nmedians per variant and gap (ms; faults a count):\n${summary.join('\n')}`);

@@ -25,6 +25,7 @@ interface Answered {
   readonly minorFaults?: number;
   readonly gcCount?: number;
   readonly gcMs?: number;
+  readonly runQueueMs?: number;
 }
 interface Changed {
   readonly event: 'change applied before the tick';
@@ -58,6 +59,7 @@ export function addPhases(log: string): string {
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
     ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
     ['  GC meanwhile', answered.map((e) => e.gcMs ?? Number.NaN)],
+    ['  serve\'s threads waiting for a CPU', answered.map((e) => e.runQueueMs ?? Number.NaN)],
     ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],
@@ -77,9 +79,9 @@ export function addPhases(log: string): string {
   const last = answered.length - 1;
   const phase = (i: number, name: string): string => (changed[i]!.phasesMs?.[name] ?? 0).toFixed(1);
   const lastOne = paired && last >= 0
-    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest; serve's page faults and GC (count/ms) meanwhile`, ...answered.slice(-5).map((a, j) => {
+    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest; serve's page faults, GC (count/ms) and its threads' wait for a CPU (ms) meanwhile`, ...answered.slice(-5).map((a, j) => {
         const i = last - Math.min(5, last + 1) + 1 + j;
-        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}; ${a.minorFaults ?? '-'} faults, GC ${a.gcCount ?? '-'}/${(a.gcMs ?? 0).toFixed(1)}`;
+        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}; ${a.minorFaults ?? '-'} faults, GC ${a.gcCount ?? '-'}/${(a.gcMs ?? 0).toFixed(1)}, waiting for a CPU ${a.runQueueMs?.toFixed(1) ?? '-'}`;
       })]
     : [];
   return [

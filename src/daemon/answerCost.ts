@@ -3,6 +3,7 @@
 // that ran meanwhile. For the debug log of a CNI ADD (bench/peers --timings,
 // bench/idleAdd), to tell a slow answer's cause: faults, GC, or waiting.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 
@@ -19,6 +20,21 @@ export interface AnswerCost {
   readonly gcKinds: readonly number[];
   /** What the answer allocated in V8's new space, KiB (when no collection ran meanwhile: it empties the space). */
   readonly newSpaceKb?: number;
+  /**
+   * How long serve's threads waited for a CPU while runnable (Σ of /proc/self/task/∗/schedstat's
+   * run delay), ms: with `schedstat` only (reading it costs ~0.3 ms of the answer).
+   */
+  readonly runQueueMs?: number;
+}
+
+/** Σ over the process's threads of the time spent runnable but waiting for a CPU, ns (0 where schedstat is missing). */
+function runDelayNs(): number {
+  try {
+    return readdirSync('/proc/self/task').reduce((sum, tid) => sum + Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0), 0);
+  } catch {
+    // A thread that ended between the listing and its read, or no schedstat: nothing measured.
+    return 0;
+  }
 }
 
 /**
@@ -32,7 +48,8 @@ export interface CostMeter {
   finish(report: (cost: AnswerCost) => void): void;
 }
 
-export function startCostMeter(): CostMeter {
+export function startCostMeter(options: { readonly schedstat?: boolean } = {}): CostMeter {
+  const delayAtStart = options.schedstat ? runDelayNs() : 0;
   const cpu = process.cpuUsage();
   const usage = process.resourceUsage();
   const newSpaceAtStart = newSpaceUsed();
@@ -46,6 +63,7 @@ export function startCostMeter(): CostMeter {
       const used = process.cpuUsage(cpu);
       const after = process.resourceUsage();
       const allocated = newSpaceUsed() - newSpaceAtStart;
+      const runQueue = options.schedstat ? { runQueueMs: (runDelayNs() - delayAtStart) / 1e6 } : {};
       setTimeout(() => {
         observer.disconnect();
         const within = gcs.filter((e) => e.startTime >= startedAt && e.startTime <= endedAt);
@@ -55,6 +73,7 @@ export function startCostMeter(): CostMeter {
           majorFaults: after.majorPageFault - usage.majorPageFault,
           gcCount: within.length,
           gcMs: within.reduce((sum, e) => sum + e.duration, 0),
+          ...runQueue,
           ...(within.length === 0 ? { newSpaceKb: Math.round(allocated / 1024) } : {}),
           gcKinds: within.map((e) => ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0)),
         });

@@ -25,6 +25,8 @@ export interface DaemonOptions {
   readonly tickMs: number;
   readonly controlSocket?: string;
   readonly tz?: string;
+  /** Each ADD's debug log also says how long serve's threads waited for a CPU (~0.5 ms more per answer: ANSWER_SCHEDSTAT_ENV=1, bench/idleAdd). */
+  readonly answerSchedstat?: boolean;
   /** TICK_AFTER_CHANGE_MS and TICK_AFTER_CHANGE_MAX_MS unless given (a test holds the tick off). */
   readonly tickAfterChange?: TickAfterChange;
 }
@@ -66,6 +68,9 @@ interface QueuedReload {
   /** When it was asked for (monotonic ms), for the ADD's timing. */
   readonly askedAt: number;
 }
+
+/** `sluice serve --log-level debug` with this set to 1: answerSchedstat. */
+export const ANSWER_SCHEDSTAT_ENV = 'SLUICE_ANSWER_SCHEDSTAT';
 
 export class Daemon {
   private stopped = false;
@@ -289,7 +294,7 @@ export class Daemon {
         return { queued: true };
       case 'cni': {
         const handledAt = wallMs();
-        const cost = startCostMeter();
+        const cost = startCostMeter({ schedstat: this.options.answerSchedstat === true });
         const startedAt = this.clock.monotonic();
         let pokedAt: number | undefined;
         const shapeSoon = (reason: string): Promise<void> => {
