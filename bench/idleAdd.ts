@@ -14,6 +14,7 @@ import { ANSWER_SCHEDSTAT_ENV } from '../src/daemon/serve';
 import { bitsPerSec } from '../src/units/units';
 import { exitUnlessRunnable } from './args';
 import { cannotRun, runBench } from './cniBench';
+import { logEvents } from './peers/addPhases';
 import { serveRuntime } from './peers/sluiceNode';
 import { bringUp, removeNamespaces, type OneMore } from './peers/systems';
 import { median } from './stats';
@@ -88,14 +89,7 @@ interface Sample {
 }
 
 function events(log: string): { answered: Answered[]; changed: Changed[] } {
-  const all = log.split('\n').flatMap((line) => {
-    if (!line.startsWith('{')) return [];
-    try {
-      return [JSON.parse(line) as { event?: string }];
-    } catch {
-      return [];
-    }
-  });
+  const all = logEvents(log);
   return { answered: all.filter((e): e is Answered => e.event === 'cni ADD answered'), changed: all.filter((e): e is Changed => e.event === 'change applied before the tick') };
 }
 

@@ -43,9 +43,9 @@ interface Tick {
 }
 
 
-/** One line per phase: median and p90 over the log's ADDs. */
-export function addPhases(log: string): string {
-  const events = log.split('\n').flatMap((line) => {
+/** serve's JSON log lines (others, such as --trace-gc's, skipped). */
+export function logEvents(log: string): { readonly event?: string }[] {
+  return log.split('\n').flatMap((line) => {
     if (!line.startsWith('{')) return [];
     try {
       return [JSON.parse(line) as { event?: string }];
@@ -53,6 +53,11 @@ export function addPhases(log: string): string {
       return [];
     }
   });
+}
+
+/** One line per phase: median and p90 over the log's ADDs. */
+export function addPhases(log: string): string {
+  const events = logEvents(log);
   const answered = events.filter((e): e is Answered => e.event === 'cni ADD answered');
   const changed = events.filter((e): e is Changed => e.event === 'change applied before the tick');
   const rows: [string, number[]][] = [
