@@ -9,9 +9,9 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** Room an ADD's answer needs (it allocated 1-3 MB at 100 pods) with a margin. */
+/** Room an ADD's answer needs (it allocated 2.6-3.1 MB of new space at 100 pods), with a margin. */
 export const HEADROOM_BYTES = 8 * 1024 * 1024;
-/** Set to 0 to turn the collection off (bench/idleAdd compares the two). */
+/** Bytes of headroom; 0 (or anything not a positive number) turns the collection off (bench/idleAdd and bench/peers compare the two). */
 export const HEADROOM_ENV = 'SLUICE_HEAP_HEADROOM';
 
 type MinorGc = (options: { type: 'minor' }) => void;
