@@ -21,6 +21,11 @@ interface Answered {
   readonly cpuMs?: number;
   readonly recordMs: number;
   readonly shapeMs: number;
+  /** serve's page faults (all its threads) and V8 collections during the answer (src/daemon/answerCost.ts). */
+  readonly minorFaults?: number;
+  readonly gcCount?: number;
+  readonly gcMs?: number;
+  readonly runQueueMs?: number;
 }
 interface Changed {
   readonly event: 'change applied before the tick';
@@ -38,9 +43,9 @@ interface Tick {
 }
 
 
-/** One line per phase: median and p90 over the log's ADDs. */
-export function addPhases(log: string): string {
-  const events = log.split('\n').flatMap((line) => {
+/** serve's JSON log lines (others, such as --trace-gc's, skipped). */
+export function logEvents(log: string): { readonly event?: string }[] {
+  return log.split('\n').flatMap((line) => {
     if (!line.startsWith('{')) return [];
     try {
       return [JSON.parse(line) as { event?: string }];
@@ -48,11 +53,18 @@ export function addPhases(log: string): string {
       return [];
     }
   });
+}
+
+/** One line per phase: median and p90 over the log's ADDs. */
+export function addPhases(log: string): string {
+  const events = logEvents(log);
   const answered = events.filter((e): e is Answered => e.event === 'cni ADD answered');
   const changed = events.filter((e): e is Changed => e.event === 'change applied before the tick');
   const rows: [string, number[]][] = [
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
     ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
+    ['  GC meanwhile', answered.map((e) => e.gcMs ?? Number.NaN)],
+    ['  serve\'s threads waiting for a CPU', answered.map((e) => e.runQueueMs ?? Number.NaN)],
     ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],
@@ -72,9 +84,9 @@ export function addPhases(log: string): string {
   const last = answered.length - 1;
   const phase = (i: number, name: string): string => (changed[i]!.phasesMs?.[name] ?? 0).toFixed(1);
   const lastOne = paired && last >= 0
-    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest`, ...answered.slice(-5).map((a, j) => {
+    ? [`the last ${Math.min(5, last + 1)} ADDs (one more pod each), ms: in all, record, policy load, change (plan, ownership record, netlink), the rest; serve's page faults, GC (count/ms) and its threads' wait for a CPU (ms) meanwhile`, ...answered.slice(-5).map((a, j) => {
         const i = last - Math.min(5, last + 1) + 1 + j;
-        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}`;
+        return `  ${a.totalMs.toFixed(1)}, ${a.recordMs.toFixed(1)}, ${changed[i]!.loadMs.toFixed(1)}, ${changed[i]!.durationMs.toFixed(1)} (${phase(i, 'plan')}, ${phase(i, 'record')}, ${phase(i, 'execute')}), ${rest(i).toFixed(1)}; ${a.minorFaults ?? '-'} faults, GC ${a.gcCount ?? '-'}/${(a.gcMs ?? 0).toFixed(1)}, waiting for a CPU ${a.runQueueMs?.toFixed(1) ?? '-'}`;
       })]
     : [];
   return [
@@ -82,6 +94,7 @@ export function addPhases(log: string): string {
     `serve's part of ${answered.length} ADDs (${changed.length} reloads with a change, ${skipped} skipped), ms: median / p90`,
     ...rows.map(([name, xs]) => `${name.padEnd(36)} ${median(xs).toFixed(1).padStart(6)} / ${p90(xs).toFixed(1)}`),
     ...lastOne,
+    `answers with a GC in them: ${answered.filter((a) => (a.gcCount ?? 0) > 0).length} of ${answered.length}`,
     // Its ticks (observe, diff, repair) share the two cores with the runtime's plugins.
     `serve's ticks: ${ticks.length}, ${ticks.reduce((sum, t) => sum + t.durationMs, 0).toFixed(0)} ms in all, median ${median(ticks.map((t) => t.durationMs)).toFixed(1)} / p90 ${p90(ticks.map((t) => t.durationMs)).toFixed(1)} ms`,
   ].join('\n');

@@ -26,8 +26,12 @@ import { addPhases } from './addPhases';
 
 /** The ADD path's shaping comes from the plugin's ADD; a tick this long never does it. */
 const TICK_MS = 60_000;
-/** `--timings`: serve logs each ADD's phases (debug), summed up when the node stops. */
-const TIMINGS = process.argv.includes('--timings');
+/**
+ * How the bench runs serve: `timings` (`--timings`) logs each ADD's phases (debug), summed
+ * up when the node stops; `nodeFlags` and `env` are extra node flags and environment
+ * (bench/idleAdd compares them). Set before the node starts.
+ */
+export const serveRuntime: { timings: boolean; nodeFlags: readonly string[]; env: Readonly<Record<string, string>> } = { timings: process.argv.includes('--timings'), nodeFlags: [], env: {} };
 const POLL_MS = 2;
 /** Asking serve whether its tick after a pod has run (each answer carries its snapshot: not every 2 ms). */
 const SETTLED_POLL_MS = 50;
@@ -51,6 +55,8 @@ export interface SluiceNode {
   readonly binDir: string;
   readonly stateDir: string;
   readonly controlSocket: string;
+  /** serve's log (JSON lines; debug with serveRuntime.timings). */
+  readonly serveLog: string;
   /**
    * Resolves once every address has its download and upload classes, as CHECK reads them,
    * with the time (performance.now()) the read that found them started: they were in
@@ -121,8 +127,8 @@ process.on('exit', () => {
 /** `sluice <args>` as its own process, its log in `log`, its ownership records in `ownedDir`. */
 function sluice(args: readonly string[], log: string, ownedDir: string): ChildProcess {
   const fd = openSync(log, 'a');
-  const env = { ...process.env, [STATE_DIR_ENV]: ownedDir };
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), CLI, ...args], { stdio: ['ignore', fd, fd], env });
+  const env = { ...process.env, ...serveRuntime.env, [STATE_DIR_ENV]: ownedDir };
+  const child = spawn(process.execPath, [...serveRuntime.nodeFlags, '--require', require.resolve('tsx/cjs'), CLI, ...args], { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   return child;
 }
@@ -162,7 +168,7 @@ function ownershipDir(): string {
 /** `sluice serve` for the policy in `policyDir`, answering on `controlSocket` once it resolves. */
 export async function startServe(policyDir: string, controlSocket: string, log: string): Promise<ServeProcess> {
   const ownedDir = ownershipDir();
-  const daemon = sluice(['serve', policyDir, '--tick', String(TICK_MS), '--control-socket', controlSocket, '--metrics-address', 'off', '--log-level', TIMINGS ? 'debug' : 'warn'], log, ownedDir);
+  const daemon = sluice(['serve', policyDir, '--tick', String(TICK_MS), '--control-socket', controlSocket, '--metrics-address', 'off', '--log-level', serveRuntime.timings ? 'debug' : 'warn'], log, ownedDir);
   serving.add(daemon);
   const stop = async (): Promise<void> => {
     if (daemon.exitCode === null) daemon.kill('SIGTERM');
@@ -221,6 +227,7 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
     binDir,
     stateDir,
     controlSocket,
+    serveLog,
     async shaped(addresses, timeoutMs = 30_000) {
       const end = performance.now() + timeoutMs;
       for (;;) {
@@ -235,7 +242,7 @@ export async function startSluiceNode(wiring: NodeWiring): Promise<SluiceNode> {
     stopServe: () => serve.stop(),
     async stop() {
       await probe.close();
-      if (TIMINGS) console.error(addPhases(readFileSync(serveLog, 'utf8')));
+      if (serveRuntime.timings) console.error(addPhases(readFileSync(serveLog, 'utf8')));
       await serve.destroy();
       rmSync(stateDir, { recursive: true, force: true });
     },

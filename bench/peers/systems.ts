@@ -358,7 +358,7 @@ export async function sampleSystems<T, N extends SampledNode<T>, R>(systems: rea
 
 export const setupSpec = (i: number): PodSpec => ({ name: `s${i}`, guarantee: bitsPerSec(1e5), ceiling: bitsPerSec(1e7), priority: i % 8 });
 
-interface OneMore {
+export interface OneMore {
   readonly chainMs: number;
   readonly chainedMs: number;
   readonly shapedMs: number;
@@ -366,16 +366,19 @@ interface OneMore {
 }
 
 /** A node with its `count` pods brought up (the burst timed), taking one more pod at a time. */
-interface SetupNode extends SampledNode<OneMore> {
+export interface SetupNode extends SampledNode<OneMore> {
   readonly burst: Pick<SetupTimes, 'pods' | 'allMs' | 'chainedMs' | 'allShapedMs'>;
   /** Sluice: serve stopped, one more pod's chain (the native plugin execs the Node one). */
   serveDown(): Promise<number | undefined>;
+  /** Sluice: serve's log. */
+  readonly serveLog?: string;
 }
 
-async function bringUp(system: SystemName, count: number, capacity: BitsPerSec): Promise<SetupNode> {
+/** `count` pods brought up on a new node of `system`, which then takes up to `more` pods one at a time (and one with serve down). */
+export async function bringUp(system: SystemName, count: number, capacity: BitsPerSec, more = ONE_MORE): Promise<SetupNode> {
   removeNamespaces(system);
   const prefix = prefixOf(system);
-  const specs = Array.from({ length: count + ONE_MORE + 1 }, (_, i) => setupSpec(i));
+  const specs = Array.from({ length: count + more + 1 }, (_, i) => setupSpec(i));
   const node = await cniNode(system, capacity);
   try {
     const addresses: string[] = [];
@@ -404,10 +407,11 @@ async function bringUp(system: SystemName, count: number, capacity: BitsPerSec):
         if (!sluice) return undefined;
         await sluice.stopServe();
         const t2 = performance.now();
-        await cniAdd(node, `${prefix}${count + ONE_MORE}`, specs[count + ONE_MORE]!);
+        await cniAdd(node, `${prefix}${count + more}`, specs[count + more]!);
         return performance.now() - t2;
       },
       close: node.close,
+      ...(sluice ? { serveLog: sluice.serveLog } : {}),
     };
   } catch (e) {
     await node.close();

@@ -9,6 +9,7 @@ import { Applier, type NamespaceProbe } from '../apply/applier';
 import type { KernelFeatures } from '../compile';
 import { DEFAULT_CONTROL_SOCKET } from '../daemon/control';
 import { Daemon, type DaemonOptions } from '../daemon/serve';
+import { heapHeadroom } from '../daemon/heapHeadroom';
 import type { KernelPort } from '../kernel/port';
 import { detectFeatures } from '../kernel/rtnl/features';
 import { openRtnlKernel } from '../kernel/rtnl/port';
@@ -88,8 +89,13 @@ function bindLoop(c: Container): void {
     .toDynamicValue(async (ctx) => {
       const metrics = await ctx.getAsync<SluiceMetrics>(TOKENS.Metrics);
       const options: DaemonOptions = { ...ctx.get<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions), controlSocket: ctx.get<string>(TOKENS.ControlSocket) };
+      const headroom = heapHeadroom();
       return new Daemon(await ctx.getAsync<Reconciler>(TOKENS.Reconciler), ctx.get(TOKENS.PolicyLoader), ctx.get(TOKENS.Clock), ctx.get(TOKENS.Logger), options, {
-        onTick: (r) => metrics.observeTick(r),
+        onTick: (r) => {
+          metrics.observeTick(r);
+          headroom.makeRoom();
+        },
+        onAnswered: () => headroom.makeRoom(),
         onReloadFailure: () => metrics.reloadFailed(),
         onUnshaped: (unshaped) => metrics.observeUnshaped(unshaped),
       });

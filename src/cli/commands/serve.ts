@@ -5,7 +5,7 @@ import { openRuntime } from '../../wiring/runtime';
 import { TOKENS } from '../../wiring/tokens';
 import type { Logger } from '../../ports/logger';
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control';
-import type { Daemon, DaemonOptions } from '../../daemon/serve';
+import { ANSWER_SCHEDSTAT_ENV, type Daemon, type DaemonOptions } from '../../daemon/serve';
 import type { PolicyLoader } from '../../sources/loader';
 import { acquireHostLock, commandLine } from '../../host/lock';
 import { EXIT, reportError } from '../output';
@@ -43,7 +43,7 @@ export function registerServe(program: Command): void {
         assertNamespaceAllowed(loaded.policy, opts.hostNetns);
         // Held for the daemon's life; the kernel releases it however the process ends.
         acquireHostLock({ netns: loaded.policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
-        container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick) });
+        container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick), answerSchedstat: opts.logLevel === 'debug' && process.env[ANSWER_SCHEDSTAT_ENV] === '1' });
         await serveUntilSignalled(container, loaded, opts.metricsAddress, logger);
         process.exitCode = EXIT.ok;
       } catch (e) {
