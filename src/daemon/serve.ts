@@ -25,8 +25,13 @@ export interface DaemonOptions {
   readonly tickMs: number;
   readonly controlSocket?: string;
   readonly tz?: string;
-  /** Each ADD's debug log also says how long serve's threads waited for a CPU (~0.5 ms more per answer: ANSWER_SCHEDSTAT_ENV=1, bench/idleAdd). */
-  readonly answerSchedstat?: boolean;
+  /**
+   * What each ADD's answer cost serve (CPU, page faults, GC), in its debug log: 'cost', or
+   * 'schedstat' for that and how long its threads waited for a CPU (~0.5 ms more per
+   * answer: ANSWER_SCHEDSTAT_ENV=1, bench/idleAdd). Absent: not measured (a GC observer
+   * and counter reads per answer, for a log line nobody reads).
+   */
+  readonly answerCost?: 'cost' | 'schedstat';
   /** TICK_AFTER_CHANGE_MS and TICK_AFTER_CHANGE_MAX_MS unless given (a test holds the tick off). */
   readonly tickAfterChange?: TickAfterChange;
 }
@@ -294,7 +299,8 @@ export class Daemon {
         return { queued: true };
       case 'cni': {
         const handledAt = wallMs();
-        const cost = startCostMeter({ schedstat: this.options.answerSchedstat === true });
+        const measured = this.options.answerCost;
+        const cost = measured === undefined ? undefined : startCostMeter({ schedstat: measured === 'schedstat' });
         const startedAt = this.clock.monotonic();
         let pokedAt: number | undefined;
         const shapeSoon = (reason: string): Promise<void> => {
@@ -304,7 +310,8 @@ export class Daemon {
         const reply = await answerCni(request, { reloadSoon: (reason) => void this.reloadSoon(reason), shapeSoon });
         if (pokedAt !== undefined) {
           const fields = { container: request.env['CNI_CONTAINERID'], totalMs: this.clock.monotonic() - startedAt, recordMs: pokedAt - startedAt, shapeMs: this.clock.monotonic() - pokedAt, atMs: { connected: arrival?.connectedAt, received: arrival?.receivedAt, handled: handledAt, answered: wallMs() } };
-          cost.finish((spent) => this.logger.log('debug', 'cni ADD answered', { ...fields, ...spent }));
+          if (cost) cost.finish((spent) => this.logger.log('debug', 'cni ADD answered', { ...fields, ...spent }));
+          else this.logger.log('debug', 'cni ADD answered', fields);
         }
         return reply;
       }

@@ -43,7 +43,7 @@ export function registerServe(program: Command): void {
         assertNamespaceAllowed(loaded.policy, opts.hostNetns);
         // Held for the daemon's life; the kernel releases it however the process ends.
         acquireHostLock({ netns: loaded.policy.host.netns, command: commandLine(), controlSocket: opts.controlSocket });
-        container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick), answerSchedstat: opts.logLevel === 'debug' && process.env[ANSWER_SCHEDSTAT_ENV] === '1' });
+        container.bind<Omit<DaemonOptions, 'controlSocket'>>(TOKENS.DaemonOptions).toConstantValue({ paths, tickMs: Number(opts.tick), ...answerCostOf(opts.logLevel) });
         await serveUntilSignalled(container, loaded, opts.metricsAddress, logger);
         process.exitCode = EXIT.ok;
       } catch (e) {
@@ -74,4 +74,10 @@ async function serveUntilSignalled(container: Container, loaded: LoadedPolicy, m
 function metricsAddress(value: string): string {
   if (value === 'off' || /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(value)) return value;
   throw new InvalidArgumentError('expected host:port (e.g. 127.0.0.1:9617, [::1]:9617) or "off"');
+}
+
+/** Answers are measured only for the debug log that reports them. */
+function answerCostOf(logLevel: string): Pick<DaemonOptions, 'answerCost'> {
+  if (logLevel !== 'debug') return {};
+  return { answerCost: process.env[ANSWER_SCHEDSTAT_ENV] === '1' ? 'schedstat' : 'cost' };
 }
