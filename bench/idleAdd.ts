@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { HEADROOM_ENV } from '../src/daemon/heapHeadroom';
 import { ANSWER_SCHEDSTAT_ENV } from '../src/daemon/serve';
 import { bitsPerSec } from '../src/units/units';
-import { exitUnlessRunnable } from './args';
+import { exitUnlessRunnable, numberOption, optionValue } from './args';
 import { cannotRun, runBench } from './cniBench';
 import { logEvents } from './peers/addPhases';
 import { serveRuntime } from './peers/sluiceNode';
@@ -28,7 +28,8 @@ exitUnlessRunnable({
   --variants  which of: ${'baseline (headroom off), headroom, no-memory-reducer, malloc-trim, no-flush-bytecode, all, semi-space-16, trace-gc'} (all of them; all but headroom as serve ran without its collection)
   --keep-logs copy each variant's serve log into this directory
   --help      this text`,
-  valued: ['--reps', '--variants', '--keep-logs'],
+  valued: ['--variants', '--keep-logs'],
+  numbers: ['--reps'],
   positionals: { max: 1, pattern: /^\d+$/ },
 });
 
@@ -53,11 +54,6 @@ const VARIANTS: readonly Variant[] = [
   { name: 'semi-space-16', nodeFlags: ['--min-semi-space-size=16'], env: OFF },
   { name: 'trace-gc', nodeFlags: ['--trace-gc', '--trace-gc-nvp'], env: OFF },
 ];
-
-const valueOf = (flag: string): string | undefined => {
-  const i = process.argv.indexOf(flag);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
 
 /** serve's two debug events per ADD (src/daemon/serve.ts). */
 interface Answered {
@@ -129,7 +125,7 @@ async function runVariant(variant: Variant, pods: number, reps: number): Promise
     const answered = log.answered.slice(-taken.length);
     const changed = log.changed.slice(-taken.length);
     if (answered.length !== taken.length || changed.length !== taken.length) throw new Error(`serve logged ${answered.length} answers and ${changed.length} changes for ${taken.length} ADDs; its log: ${node.serveLog}`);
-    const keep = valueOf('--keep-logs');
+    const keep = optionValue('--keep-logs', '');
     if (keep) copyFileSync(node.serveLog!, join(keep, `serve-${variant.name}.log`));
     return taken.map((t, i) => ({ ...t, answered: answered[i]!, changed: changed[i]! }));
   } finally {
@@ -144,9 +140,9 @@ async function main(): Promise<number> {
     return refused.status;
   }
   const pods = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100);
-  const reps = Number(valueOf('--reps') ?? 4);
-  const names = valueOf('--variants')?.split(',');
-  const variants = names ? VARIANTS.filter((v) => names.includes(v.name)) : VARIANTS;
+  const reps = numberOption('--reps', 4);
+  const names = optionValue('--variants', VARIANTS.map((v) => v.name).join(',')).split(',');
+  const variants = VARIANTS.filter((v) => names.includes(v.name));
   removeNamespaces('sluice');
   const summary: string[] = [];
   for (const variant of variants) {
