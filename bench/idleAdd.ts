@@ -143,6 +143,11 @@ async function main(): Promise<number> {
   const reps = numberOption('--reps', 4);
   const names = optionValue('--variants', VARIANTS.map((v) => v.name).join(',')).split(',');
   const variants = VARIANTS.filter((v) => names.includes(v.name));
+  const unknown = names.filter((n) => !VARIANTS.some((v) => v.name === n));
+  if (unknown.length > 0) {
+    console.error(`bench/idleAdd: unknown variant ${unknown.join(', ')} (known: ${VARIANTS.map((v) => v.name).join(', ')})`);
+    return 2;
+  }
   removeNamespaces('sluice');
   const summary: string[] = [];
   for (const variant of variants) {
