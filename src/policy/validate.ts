@@ -45,7 +45,8 @@ export function validateDocuments(documents: readonly LocatedDocument[], fileNam
   reportDuplicateNames(groupDocs, 'group', sink);
   reportNameClashes(groupDocs, containerDocs, sink);
   const tree = validateGroups(groupDocs, host, sink);
-  const containers = containerDocs.map((d) => validateContainer(d, host, tree, sink));
+  const subnet = parseSubnet(host.subnet);
+  const containers = containerDocs.map((d) => validateContainer(d, host, subnet, tree, sink));
   reportDuplicateTargets(containerDocs, containers, sink);
   reportGroupOvercommits(host, tree, containers, sink, hostDoc);
   reportPeerAdmission(host, containers, containerDocs, hostDoc, sink);
@@ -122,12 +123,11 @@ function reportDuplicateNames(docs: readonly LocatedDocument[], what: string, si
   }
 }
 
-function validateContainer(doc: ContainerDoc, host: HostPolicy, tree: GroupTree, sink: IssueSink): ContainerPolicy {
+function validateContainer(doc: ContainerDoc, host: HostPolicy, subnet: Subnet, tree: GroupTree, sink: IssueSink): ContainerPolicy {
   const spec = doc.value.spec;
   const group = spec.group !== undefined && tree.byName.has(spec.group) ? spec.group : undefined;
   if (spec.group !== undefined && !group) sink.add(doc, ['spec', 'group'], `unknown group "${spec.group}"`, `known groups: ${[...tree.byName.keys()].join(', ') || '(none)'}; a group is a document of kind: Group`);
   const match = toMatch(spec.match);
-  const subnet = parseSubnet(host.subnet);
   const matched = match.kind === 'ip' ? match.address : undefined;
   const address = spec.address ?? (matched && !isIpv6(matched) ? matched : undefined);
   const address6 = (spec.address6 ? canonicalIpv6(spec.address6) : undefined) ?? (matched && isIpv6(matched) ? matched : undefined);

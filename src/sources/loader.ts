@@ -7,7 +7,7 @@ import { validateParsed, type PolicyIssue, type PolicyLoadResult } from '../poli
 import type { Policy } from '../policy/model';
 import { settleDefaults } from './defaults';
 import type { FilesSource } from './files/source';
-import { resolveWorkloads, type ReadSource, type WaitingContainer } from './resolve';
+import { resolveWorkloads, type ReadSource, type WaitingContainer, type WorkloadIndexes } from './resolve';
 import type { HostSections, ResolvedWorkload, SourceLabel, Stop, UnshapedWorkload, WorkloadSource, WorkloadSourceFactory } from './source';
 
 export type PolicyLoad =
@@ -28,6 +28,8 @@ export type PolicyLoad =
 export class PolicyLoader {
   /** The workload sources the last load's Host enabled. */
   private active: readonly WorkloadSource[] = [];
+  /** The sources' workload indexes at the last load, updated by the next (resolveWorkloads). */
+  private readonly indexes: WorkloadIndexes = new Map();
   private following: { readonly onChange: (reason: string) => void; readonly stops: Map<WorkloadSource, Stop> } | undefined;
 
   constructor(
@@ -56,7 +58,7 @@ export class PolicyLoader {
     if (!merged.ok) return merged;
     const workloads = extra.flatMap((r) => r.snapshot.workloads);
     if (snapshots.size === 0) return { ...merged, waiting: [], workloads, unshaped };
-    const resolved = resolveWorkloads(merged.policy, snapshots);
+    const resolved = resolveWorkloads(merged.policy, snapshots, this.indexes);
     if (resolved.issues.length > 0) return { ok: false, issues: resolved.issues, files };
     // A workload's own document that resolved nowhere: its workload is not shaped (no address on the bridge).
     const byName = new Map([...owners].map(([doc, owner]) => [doc.value.metadata.name, owner]));

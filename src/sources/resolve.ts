@@ -5,7 +5,7 @@
 
 import type { PolicyIssue } from '../policy/issues';
 import type { ContainerMatch, ContainerPolicy, DirectionPolicy, GroupDirectionPolicy, Policy, WorkloadSelector } from '../policy/model';
-import { isHostAddress, parseSubnet } from '../net/ipv4';
+import { isHostAddress, parseSubnet, type Subnet } from '../net/ipv4';
 import { canonicalIpv6, inSubnet6, parseSubnet6 } from '../net/ipv6';
 import type { ResolvedWorkload, SourceLabel, SourceSnapshot } from './source';
 
@@ -31,20 +31,22 @@ export interface ReadSource {
   readonly noun: string;
 }
 
-export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabel, ReadSource>): Resolution {
+/** `previous`: the indexes of the last call's workloads, updated here for the next. */
+export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabel, ReadSource>, previous: WorkloadIndexes = new Map()): Resolution {
   const waiting: WaitingContainer[] = [];
   const issues: PolicyIssue[] = [];
   const claimedBy = new Map<string, ContainerPolicy>();
   const containers: ContainerPolicy[] = [];
   const indexes = new Map<SourceLabel, WorkloadIndex>();
+  const subnet = parseSubnet(policy.host.subnet);
   for (const c of policy.containers) {
     if (c.match.kind !== 'workload') {
       containers.push(c);
       continue;
     }
     const source = sources.get(c.match.source);
-    if (source && !indexes.has(c.match.source)) indexes.set(c.match.source, new WorkloadIndex(source.snapshot.workloads));
-    const found = source ? resolveOne(policy, c.match, source, indexes.get(c.match.source)!) : { reason: `the ${c.match.source} source was not read` };
+    if (source && !indexes.has(c.match.source)) indexes.set(c.match.source, indexOf(previous, c.match.source, source.snapshot.workloads));
+    const found = source ? resolveOne(policy, subnet, c.match, source, indexes.get(c.match.source)!) : { reason: `the ${c.match.source} source was not read` };
     if ('reason' in found) {
       waiting.push({ container: c.name, reason: found.reason });
       continue;
@@ -65,18 +67,55 @@ export function resolveWorkloads(policy: Policy, sources: ReadonlyMap<SourceLabe
 }
 
 /**
+ * Each source's index of its workloads at the last load, for the next to update: serve
+ * loads on every ADD, and rebuilding the index of every pod's labels was a tenth of a
+ * load beside 100-400 pods. The CNI source hands the same workload object again for a
+ * record that did not change (cni/documents.ts).
+ */
+export type WorkloadIndexes = Map<SourceLabel, WorkloadIndex>;
+
+function indexOf(indexes: WorkloadIndexes, source: SourceLabel, workloads: readonly ResolvedWorkload[]): WorkloadIndex {
+  const index = indexes.get(source)?.updatedTo(workloads) ?? new WorkloadIndex(workloads);
+  indexes.set(source, index);
+  return index;
+}
+
+/**
  * A source's workloads by name and by each label, so that resolving each of n containers
  * (a CNI pod's own document selects its pod by a label) does not scan all n workloads.
+ * Each list keeps the workloads' order in `all` (select's candidates, as messages name them).
  */
-class WorkloadIndex {
+export class WorkloadIndex {
   private readonly byName = new Map<string, ResolvedWorkload[]>();
   private readonly byLabel = new Map<string, ResolvedWorkload[]>();
 
-  constructor(private readonly all: readonly ResolvedWorkload[]) {
-    for (const w of all) {
-      push(this.byName, w.name, w);
-      for (const [k, v] of Object.entries(w.labels)) push(this.byLabel, `${k}\0${v}`, w);
+  constructor(private all: readonly ResolvedWorkload[]) {
+    this.add(all);
+  }
+
+  /**
+   * This index made equal to a new one of `workloads`, or undefined: when `workloads` is
+   * this index's (the same objects) with some left out and others after them, the lists
+   * keep their order with those removed and these appended; any other order rebuilds.
+   */
+  updatedTo(workloads: readonly ResolvedWorkload[]): WorkloadIndex | undefined {
+    const now = new Set(workloads);
+    const removed: ResolvedWorkload[] = [];
+    let kept = 0;
+    for (const w of this.all) {
+      if (workloads[kept] === w) kept++;
+      else if (now.has(w)) return undefined;
+      else removed.push(w);
     }
+    // None the same (a Docker source makes new objects each load): building anew is cheaper.
+    if (kept === 0) return undefined;
+    // Each list touched is filtered once, not once per workload removed from it.
+    const gone = new Set(removed);
+    drop(this.byName, new Set(removed.map((w) => w.name)), gone);
+    drop(this.byLabel, new Set(removed.flatMap(labelKeys)), gone);
+    this.add(workloads.slice(kept));
+    this.all = workloads;
+    return this;
   }
 
   /** The workloads `selector` selects. */
@@ -85,7 +124,16 @@ class WorkloadIndex {
     const some = selector.name !== undefined ? this.byName.get(selector.name) : label ? this.byLabel.get(`${label[0]}\0${label[1]}`) : this.all;
     return (some ?? []).filter((w) => selects(selector, w));
   }
+
+  private add(workloads: readonly ResolvedWorkload[]): void {
+    for (const w of workloads) {
+      push(this.byName, w.name, w);
+      for (const key of labelKeys(w)) push(this.byLabel, key, w);
+    }
+  }
 }
+
+const labelKeys = (w: ResolvedWorkload): string[] => Object.entries(w.labels).map(([k, v]) => `${k}\0${v}`);
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
@@ -93,7 +141,15 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource, index: WorkloadIndex): { workload: ResolvedWorkload; address: string } | { reason: string } {
+function drop<K, V>(map: Map<K, V[]>, keys: ReadonlySet<K>, gone: ReadonlySet<V>): void {
+  for (const key of keys) {
+    const list = map.get(key)?.filter((v) => !gone.has(v));
+    if (list?.length) map.set(key, list);
+    else map.delete(key);
+  }
+}
+
+function resolveOne(policy: Policy, subnet: Subnet, match: WorkloadMatch, source: ReadSource, index: WorkloadIndex): { workload: ResolvedWorkload; address: string } | { reason: string } {
   const { snapshot, noun } = source;
   const candidates = index.select(match);
   if (candidates.length === 0) return { reason: `no running ${noun} matches ${describeSelector(match)} at ${snapshot.origin}; shaped as soon as one starts` };
@@ -103,7 +159,7 @@ function resolveOne(policy: Policy, match: WorkloadMatch, source: ReadSource, in
   if (!address) {
     return { reason: `${noun} ${workload.name} has no address on bridge ${policy.host.bridge} (its networks: ${workload.placement ?? 'none'}); connect it to the network whose bridge the Host names` };
   }
-  if (!isHostAddress(parseSubnet(policy.host.subnet), address)) {
+  if (!isHostAddress(subnet, address)) {
     return { reason: `${noun} ${workload.name} has ${address} on ${policy.host.bridge}, outside the Host subnet ${policy.host.subnet}; make the Host subnet the ${match.source} network's` };
   }
   return { workload, address };

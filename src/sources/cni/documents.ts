@@ -39,11 +39,19 @@ export interface CniDocuments {
 
 type PodDocument = { document: LocatedDocument } | { reason: string };
 
+/** What a record makes: its document, and its workload (the same object for the same content). */
+interface FromRecord {
+  readonly doc: PodDocument;
+  readonly workload: ResolvedWorkload;
+}
+
 /**
- * Each record's document by the record's content (for one Host): serve reloads on every
- * ADD and reads every pod, and validating 100 unchanged documents again cost 3-15 ms.
+ * What each record made, by the record's content (for one Host): serve reloads on every
+ * ADD and reads every pod, and validating 100 unchanged documents again cost 3-15 ms;
+ * making each pod's workload again was a tenth of a load beside 100-400 pods, and the
+ * same workload objects let resolving update its index instead of rebuilding it (resolve.ts).
  */
-export type DocumentCache = ReadonlyMap<string, PodDocument>;
+export type DocumentCache = ReadonlyMap<string, FromRecord>;
 
 /** Where a pod-made document came from, as findings cite it. */
 export const cniSource = (a: Attachment): string => `cni pod ${workloadName(a)} (container ${a.containerId.slice(0, 12)})`;
@@ -55,18 +63,18 @@ export function cniDocuments(attachments: readonly Attachment[], host: HostSpec,
   const defaults: WorkloadDefault[] = [];
   const workloads: ResolvedWorkload[] = [];
   const unshaped: UnshapedWorkload[] = [];
-  const made = new Map<string, PodDocument>();
+  const made = new Map<string, FromRecord>();
   if (!cni) return { defaults, workloads, unshaped, made };
   // Records of plugins older than addedAt come first, as if recorded at the epoch.
   const ordered = [...attachments].sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || a.containerId.localeCompare(b.containerId) || a.ifname.localeCompare(b.ifname));
   for (const a of ordered) {
     if (cni.network !== undefined && a.network !== cni.network) continue;
     if (a.bridge !== undefined && a.bridge !== host.bridge) continue;
-    const workload = workloadOf(a, cni.groupBy);
-    workloads.push(workload);
     const key = contentKey(a);
-    const doc = previous.get(key) ?? documentOf(a, podPolicyName(a), host);
-    made.set(key, doc);
+    const from = previous.get(key) ?? { doc: documentOf(a, podPolicyName(a), host), workload: workloadOf(a, cni.groupBy) };
+    made.set(key, from);
+    const { doc, workload } = from;
+    workloads.push(workload);
     if ('reason' in doc) unshaped.push({ source: CNI, workload: workload.name, reason: 'invalid', detail: doc.reason });
     else defaults.push({ workloadId: workload.id, workload: workload.name, document: doc.document });
   }

@@ -1,8 +1,9 @@
 // serve's load while it follows a named network reads again only the records its watch
 // named (sources/cni/changes.ts, AttachmentStore.rescan). Proved against a full load: the
 // same policy, workloads and unshaped pods as a loader that reads everything afresh,
-// after every step of random sequences of ADDs, DELs, records replaced or written in
-// place, stray files, and policy file changes (capacity, a file naming a pod).
+// after every step of random sequences of ADDs, DELs, records replaced (with another
+// address or the same) or written in place, stray files, and policy file changes (capacity, a file naming a pod, one selecting pods
+// by a label they share).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,10 @@ function hostYaml(state: string, capacity: string): string {
 
 const podFile = (name: string, guarantee: string): string =>
   `apiVersion: sluice.dev/v1\nkind: Container\nmetadata: { name: file-${name} }\nspec: { match: { pod: shop/${name} }, download: { guarantee: ${guarantee} }, upload: { guarantee: ${guarantee} } }\n`;
+
+// Selects by a label many pods share: the pods' index (resolve.ts) must drop a changed or removed pod from it, and keep their order (the waiting reason names them).
+const labelFile = (value: string): string =>
+  `apiVersion: sluice.dev/v1\nkind: Container\nmetadata: { name: file-shared }\nspec: { match: { cni: { labels: { sluice.dev/download-guarantee: ${value} } } }, download: { guarantee: 1mbit }, upload: { guarantee: 1mbit } }\n`;
 
 describe('CNI records read per change (the watch names them) equal a full load', () => {
   it.each([1, 2, 3, 4, 5, 6])('random sequence, seed %i', async (seed) => {
@@ -63,9 +68,10 @@ describe('CNI records read per change (the watch names them) equal a full load',
           await store.remove(NETWORK, { containerId: `ctr${name}`, ifname: 'eth0' });
           live.delete(name);
         } else if (op < 0.6) {
-          // ADD again for the same pod: a new record under the same name (a rename over it).
+          // ADD again for the same pod: a new record under the same name (a rename over it),
+          // sometimes with another address (a load keeps no workload of a record that changed).
           const name = pick(names);
-          const a = { ...pod(name, 10 + Number(name.slice(1))), addedAt: live.get(name)!.addedAt };
+          const a = { ...pod(name, (next() < 0.5 ? 10 : 100) + Number(name.slice(1))), addedAt: live.get(name)!.addedAt };
           await store.put(a);
           live.set(name, a);
         } else if (op < 0.7) {
@@ -81,8 +87,10 @@ describe('CNI records read per change (the watch names them) equal a full load',
           rmSync(join(store.networkDir(NETWORK), '.lock'));
         } else if (op < 0.85) {
           writeFileSync(join(policy, 'host.yaml'), hostYaml(state, pick(['10mbit', '20mbit', '50mbit'])));
-        } else if (op < 0.95) {
+        } else if (op < 0.9) {
           writeFileSync(join(policy, 'pod.yaml'), podFile(pick(names), pick(['1mbit', '3mbit'])));
+        } else if (op < 0.95) {
+          writeFileSync(join(policy, 'shared.yaml'), labelFile(pick(GUARANTEES)));
         } else {
           rmSync(join(policy, 'pod.yaml'), { force: true });
         }

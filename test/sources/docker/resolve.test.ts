@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveWorkloads, type Resolution } from '../../../src/sources/resolve';
+import { resolveWorkloads, type Resolution, type WorkloadIndexes } from '../../../src/sources/resolve';
 import { workloadOf } from '../../../src/sources/docker/source';
 import type { DockerView } from '../../../src/sources/docker/model';
 import { parsePolicyTexts } from '../../../src/policy/load';
@@ -101,5 +101,16 @@ spec:
     const c = { ...dockerContainer('app', '198.18.64.2'), endpoints: [{ network: 'n1', bridge: 'sl-dbr9', address: '198.18.64.2' }, { network: 'n2', bridge: 'br-x', address: '10.0.0.2' }] };
     const r = resolveDocker(policy(container('a', '{ name: app }')), view(c));
     expect(r.policy.containers[0]!.workload!.device).toBeUndefined();
+  });
+
+  it('resolves with the last call\'s index as a fresh one does, as workloads leave, arrive, change or change order', () => {
+    const p = policy(container('a', '{ name: app_a_1 }'), container('web', '{ labels: { role: web } }'), container('db', '{ labels: { role: db } }'));
+    const w = (name: string, host: number, role: string) => workloadOf(dockerContainer(name, `198.18.64.${host}`, { role }), p.host.bridge);
+    const [a, b, c, d] = [w('app_a_1', 2, 'web'), w('app_b_1', 3, 'web'), w('app_c_1', 4, 'db'), w('app_d_1', 5, 'web')];
+    const steps = [[a, b, c], [a, c], [a, c, d], [a, w('app_c_1', 6, 'web'), d], [d, a], [b, d, a], [], [a, b, d]];
+    const indexes: WorkloadIndexes = new Map();
+    const resolve = (workloads: typeof steps[number], previous?: WorkloadIndexes) =>
+      resolveWorkloads(p, new Map([['docker', { snapshot: { documents: [], issues: [], workloads, origin: 'test' }, noun: 'Docker container' }]]), previous);
+    for (const workloads of steps) expect(resolve(workloads, indexes)).toEqual(resolve(workloads));
   });
 });
