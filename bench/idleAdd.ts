@@ -14,7 +14,7 @@ import { ANSWER_SCHEDSTAT_ENV } from '../src/daemon/serve';
 import { bitsPerSec } from '../src/units/units';
 import { exitUnlessRunnable, numberOption, optionValue } from './args';
 import { cannotRun, runBench } from './cniBench';
-import { logEvents } from './peers/addPhases';
+import { addEvents, logEvents, type Answered, type Changed } from './peers/addPhases';
 import { serveRuntime } from './peers/sluiceNode';
 import { bringUp, removeNamespaces, type OneMore } from './peers/systems';
 import { median } from './stats';
@@ -55,38 +55,11 @@ const VARIANTS: readonly Variant[] = [
   { name: 'trace-gc', nodeFlags: ['--trace-gc', '--trace-gc-nvp'], env: OFF },
 ];
 
-/** serve's two debug events per ADD (src/daemon/serve.ts). */
-interface Answered {
-  readonly event: 'cni ADD answered';
-  readonly container: string;
-  readonly totalMs: number;
-  readonly recordMs: number;
-  readonly cpuMs: number;
-  readonly minorFaults: number;
-  readonly gcCount: number;
-  readonly gcMs: number;
-  readonly gcKinds: readonly number[];
-  readonly newSpaceKb?: number;
-  readonly runQueueMs?: number;
-}
-interface Changed {
-  readonly event: 'change applied before the tick';
-  readonly loadMs: number;
-  readonly durationMs: number;
-  readonly faults?: { readonly load: number; readonly change: number };
-  readonly phasesMs?: Readonly<Record<string, number>>;
-}
-
 interface Sample {
   readonly gapMs: number;
   readonly more: OneMore;
   readonly answered: Answered;
   readonly changed: Changed;
-}
-
-function events(log: string): { answered: Answered[]; changed: Changed[] } {
-  const all = logEvents(log);
-  return { answered: all.filter((e): e is Answered => e.event === 'cni ADD answered'), changed: all.filter((e): e is Changed => e.event === 'change applied before the tick') };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -97,7 +70,7 @@ function row(s: Sample): string {
   const a = s.answered;
   const c = s.changed;
   const p = (k: string): string => f1(c.phasesMs?.[k]);
-  return `${f1(s.more.chainMs)}, ${f1(s.more.ownMs)} | ${f1(a.totalMs)}, ${f1(a.recordMs)}, ${f1(c.loadMs)}, ${p('plan')}, ${p('record')}, ${p('execute')} | ${a.minorFaults}, ${c.faults?.load ?? '-'}, ${c.faults?.change ?? '-'} | ${f1(a.cpuMs)} | ${a.gcCount}/${f1(a.gcMs)} ${a.gcKinds.join('+')} | ${a.newSpaceKb ?? '-'} | ${f1(a.runQueueMs)}`;
+  return `${f1(s.more.chainMs)}, ${f1(s.more.ownMs)} | ${f1(a.totalMs)}, ${f1(a.recordMs)}, ${f1(c.loadMs)}, ${p('plan')}, ${p('record')}, ${p('execute')} | ${a.minorFaults ?? '-'}, ${c.faults?.load ?? '-'}, ${c.faults?.change ?? '-'} | ${f1(a.cpuMs)} | ${a.gcCount ?? '-'}/${f1(a.gcMs)} ${a.gcKinds?.join('+') ?? ''} | ${a.newSpaceKb ?? '-'} | ${f1(a.runQueueMs)}`;
 }
 
 async function runVariant(variant: Variant, pods: number, reps: number): Promise<Sample[]> {
@@ -121,7 +94,7 @@ async function runVariant(variant: Variant, pods: number, reps: number): Promise
     }
     await node.settled!(since);
     await sleep(100);
-    const log = events(readFileSync(node.serveLog!, 'utf8'));
+    const log = addEvents(logEvents(readFileSync(node.serveLog!, 'utf8')));
     const answered = log.answered.slice(-taken.length);
     const changed = log.changed.slice(-taken.length);
     if (answered.length !== taken.length || changed.length !== taken.length) throw new Error(`serve logged ${answered.length} answers and ${changed.length} changes for ${taken.length} ADDs; its log: ${node.serveLog}`);
@@ -158,7 +131,7 @@ async function main(): Promise<number> {
     for (const gapMs of GAPS_MS) {
       const of = samples.filter((s) => s.gapMs === gapMs);
       const m = (f: (s: Sample) => number): string => f1(median(of.map(f)));
-      summary.push(`${variant.name.padEnd(18)} ${String(gapMs).padStart(5)}: chain ${m((s) => s.more.chainMs)}, answer ${m((s) => s.answered.totalMs)}, load ${m((s) => s.changed.loadMs)}, netlink ${m((s) => s.changed.phasesMs?.['execute'] ?? 0)}, run queue ${m((s) => s.answered.runQueueMs ?? Number.NaN)}, faults ${m((s) => s.answered.minorFaults)}, cpu ${m((s) => s.answered.cpuMs)}, gc ${m((s) => s.answered.gcMs)} ms`);
+      summary.push(`${variant.name.padEnd(18)} ${String(gapMs).padStart(5)}: chain ${m((s) => s.more.chainMs)}, answer ${m((s) => s.answered.totalMs)}, load ${m((s) => s.changed.loadMs)}, netlink ${m((s) => s.changed.phasesMs?.['execute'] ?? 0)}, run queue ${m((s) => s.answered.runQueueMs ?? Number.NaN)}, faults ${m((s) => s.answered.minorFaults ?? Number.NaN)}, cpu ${m((s) => s.answered.cpuMs ?? Number.NaN)}, gc ${m((s) => s.answered.gcMs ?? Number.NaN)} ms`);
     }
   }
   console.log(`\nmedians per variant and gap (ms; faults a count):\n${summary.join('\n')}`);

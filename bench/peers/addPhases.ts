@@ -10,8 +10,8 @@ export const wallMs = (): number => performance.timeOrigin + performance.now();
 /** The sluice plugin's runs by container: when the bench spawned it (nsenter) and saw it exit (wallMs). */
 export const pluginRuns = new Map<string, { readonly startedAt: number; readonly endedAt: number }>();
 
-/** The two debug events serve logs per ADD (src/daemon/serve.ts). */
-interface Answered {
+/** The two debug events serve logs per ADD (src/daemon/serve.ts); bench/idleAdd reads them too. */
+export interface Answered {
   readonly event: 'cni ADD answered';
   readonly container: string;
   /** Wall-clock ms (serve's ControlArrival): its connection, its line complete, handle started, answer written. */
@@ -25,13 +25,19 @@ interface Answered {
   readonly minorFaults?: number;
   readonly gcCount?: number;
   readonly gcMs?: number;
+  /** perf_hooks' NODE_PERFORMANCE_GC_* kind of each collection. */
+  readonly gcKinds?: readonly number[];
+  /** New-space KiB the answer allocated (absent when a collection ran meanwhile). */
+  readonly newSpaceKb?: number;
   readonly runQueueMs?: number;
 }
-interface Changed {
+export interface Changed {
   readonly event: 'change applied before the tick';
   readonly queuedMs: number;
   readonly loadMs: number;
   readonly durationMs: number;
+  /** Page faults in the load and in the change. */
+  readonly faults?: { readonly load: number; readonly change: number };
   readonly phasesMs?: Readonly<Record<string, number>>;
   readonly skipped?: string;
 }
@@ -55,11 +61,18 @@ export function logEvents(log: string): { readonly event?: string }[] {
   });
 }
 
+/** serve's two events per ADD, each in log order. */
+export function addEvents(events: readonly { readonly event?: string }[]): { answered: Answered[]; changed: Changed[] } {
+  return {
+    answered: events.filter((e): e is Answered => e.event === 'cni ADD answered'),
+    changed: events.filter((e): e is Changed => e.event === 'change applied before the tick'),
+  };
+}
+
 /** One line per phase: median and p90 over the log's ADDs. */
 export function addPhases(log: string): string {
   const events = logEvents(log);
-  const answered = events.filter((e): e is Answered => e.event === 'cni ADD answered');
-  const changed = events.filter((e): e is Changed => e.event === 'change applied before the tick');
+  const { answered, changed } = addEvents(events);
   const rows: [string, number[]][] = [
     ['ADD in serve, in all', answered.map((e) => e.totalMs)],
     ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],

@@ -5,9 +5,12 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { newSpace } from './heapHeadroom';
 
-const newSpaceUsed = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_used_size ?? 0;
+const newSpaceUsed = (): number => newSpace()?.space_used_size ?? 0;
+
+/** The process's minor page faults so far (all threads). */
+export const minorFaults = (): number => process.resourceUsage().minorPageFault;
 
 export interface AnswerCost {
   /** User + system CPU time, ms. */

@@ -2,8 +2,8 @@
 // named (sources/cni/changes.ts, AttachmentStore.rescan). Proved against a full load: the
 // same policy, workloads and unshaped pods as a loader that reads everything afresh,
 // after every step of random sequences of ADDs, DELs, records replaced (with another
-// address or the same) or written in place, stray files, and policy file changes (capacity, a file naming a pod, one selecting pods
-// by a label they share).
+// address or the same) or written in place, stray files, and policy file changes
+// (capacity, a file naming a pod, one selecting pods by a label they share).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,6 @@ describe('CNI records read per change (the watch names them) equal a full load',
     const live = new Map<string, Attachment>();
     let added = 0;
     const pod = (name: string, host: number): Attachment => cniPod(name, host, 1000 + ++added, { 'sluice.dev/download-guarantee': pick(GUARANTEES), 'sluice.dev/upload-guarantee': pick(GUARANTEES) });
-
     const recordPath = (a: Attachment): string => join(store.networkDir(NETWORK), attachmentFileName(a.containerId, a.ifname));
     try {
       for (let step = 0; step < 60; step++) {

@@ -21,7 +21,6 @@ function node(overcommit = 'reject', cni = ''): { policy: string; store: Attachm
   return { policy, store: new AttachmentStore(join(dir, 'state')) };
 }
 
-
 const guarantee = (g: string): Record<string, string> => ({ 'sluice.dev/download-guarantee': g, 'sluice.dev/upload-guarantee': g });
 
 async function load(paths: string): Promise<Extract<PolicyLoad, { ok: true }>> {
