@@ -7,11 +7,18 @@
 //   --dual-stack                        the Host has an IPv6 prefix: every container also has an IPv6 address and filter
 //   --groups N                          also the same containers in N groups, each run alternating with the flat policy
 //   --dist DIR                          with --built: also another build's dist/ (e.g. main's worktree), each run alternating with this one
+//   --cold-only                         the cold figure alone (no YAML-loading child)
+// Three figures per policy, one build: cold (the policy from JSON, collected, then
+// compile + diff in a young heap: what issue #22 is judged on); as `apply` meets it (a
+// child reads and validates the same policy's YAML files with the real loader, then
+// compiles + diffs at once); as `serve` meets it (in the cold child, the same policy
+// compiled + diffed from nothing a second time, then one with a container changed).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { syntheticPolicy, syntheticPolicyDirect } from './fixtures';
+import { syntheticPolicyFiles } from './compileYaml';
 import { exitUnlessRunnable } from './args';
 
 exitUnlessRunnable({
@@ -23,8 +30,9 @@ exitUnlessRunnable({
   --dual-stack  the Host has an IPv6 prefix: every container also has an IPv6 address and filter
   --groups N    also the same containers in N groups, each run alternating with the flat policy (0: flat only)
   --dist DIR    with --built: also another build's dist/ (e.g. a worktree of main), each run alternating with this one
+  --cold-only   the cold figure alone, without the child that loads the policy's YAML first (as apply does)
   --help        this text`,
-  switches: ['--built', '--dual-stack'],
+  switches: ['--built', '--dual-stack', '--cold-only'],
   valued: ['--runs', '--groups', '--dist'],
 });
 
@@ -32,15 +40,28 @@ const SIZES = [1000, 10000];
 const TARGET_MS = 300;
 const TARGET_MB = 200;
 
-/** One size's figures from bench/compileChild.js: the sources under tsx, or dist/ under plain node. */
-function runSize(n: number, built: boolean, dualStack: boolean, groups: number, dist = path.resolve(__dirname, '..', 'dist')): Record<string, number> {
+/**
+ * One size's figures from bench/compileChild.js: the sources under tsx, or dist/ under
+ * plain node. The cold child (with the warm, serve-like compiles after it) and, unless
+ * coldOnly, the child that loads the same policy's YAML first, merged into one record.
+ */
+function runSize(n: number, built: boolean, dualStack: boolean, groups: number, coldOnly: boolean, dist = path.resolve(__dirname, '..', 'dist')): Record<string, number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
   try {
     const policyFile = path.join(dir, 'policy.json');
     writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(n, { dualStack, groups })));
     const root = built ? dist : path.resolve(__dirname, '..', 'src');
     const loader = built ? [] : process.execArgv;
-    return lastJsonLine(execFileSync(process.execPath, ['--expose-gc', ...loader, path.join(__dirname, 'compileChild.js'), root, policyFile], { encoding: 'utf8' }));
+    const child = (...args: string[]): Record<string, number> =>
+      lastJsonLine(execFileSync(process.execPath, ['--expose-gc', ...loader, path.join(__dirname, 'compileChild.js'), root, ...args], { encoding: 'utf8' }));
+    const cold = child(policyFile, 'cold');
+    if (coldOnly) return cold;
+    const yamlDir = path.join(dir, 'yaml');
+    mkdirSync(yamlDir);
+    for (const [name, text] of syntheticPolicyFiles(n, { dualStack, groups })) writeFileSync(path.join(yamlDir, name), text);
+    const applied = child(yamlDir, 'apply');
+    if (applied.objects !== cold.objects) throw new Error(`the YAML policy compiled to ${applied.objects} objects, the JSON one to ${cold.objects}: bench/compileYaml no longer writes the same policy`);
+    return { ...cold, ...applied };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -88,6 +109,7 @@ function optionValue(name: string): number {
   const built = process.argv.includes('--built');
   const dualStack = process.argv.includes('--dual-stack');
   const groups = optionValue('--groups');
+  const coldOnly = process.argv.includes('--cold-only');
   const runCount = runsOption();
   const what = `${built ? 'dist/ under plain node' : 'sources under tsx'}${dualStack ? ', dual-stack' : ''}`;
   console.log(`bench/compile (${what}): ${SIZES.join(', ')} containers (both directions), ${runCount} runs each, median (min–max); target < ${TARGET_MS} ms and < ${TARGET_MB} MB at 10,000`);
@@ -99,7 +121,7 @@ function optionValue(name: string): number {
   const variants = (groups > 0 ? [0, groups] : [0]).flatMap((g) => builds.map((b) => ({ g, ...b })));
   for (const n of SIZES) {
     const runs = variants.map(() => [] as Record<string, number>[]);
-    for (let i = 0; i < runCount; i++) variants.forEach(({ g, dist }, v) => runs[v]!.push(runSize(n, built, dualStack, g, dist)));
+    for (let i = 0; i < runCount; i++) variants.forEach(({ g, dist }, v) => runs[v]!.push(runSize(n, built, dualStack, g, coldOnly, dist)));
     variants.forEach(({ g, label }, v) => {
       const r = runs[v]![0]!;
       const peak = Math.max(...runs[v]!.map((x) => x.rssMb!));
@@ -109,6 +131,16 @@ function optionValue(name: string): number {
           `recompile against observed + no-op diff ${spread(runs[v]!, 'recompileWithObservedAndNoopDiffMs')} ms (${r.noopOps} ops); peak RSS ${peak.toFixed(1)} MB (${r.baseRss!.toFixed(1)} MB with the policy loaded, before compile)` +
           (built || g > 0 ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
       );
+      console.log(
+        `${' '.repeat(label.length)}  as serve meets it (same process, warm): the same policy from nothing again ${spread(runs[v]!, 'warmSameMs')} ms (faults ${spread(runs[v]!, 'warmSameFaults')}, CPU ${spread(runs[v]!, 'warmSameThreadCpuMs')} ms); ` +
+          `one container changed, from nothing ${spread(runs[v]!, 'warmChangedMs')} ms (faults ${spread(runs[v]!, 'warmChangedFaults')}, CPU ${spread(runs[v]!, 'warmChangedThreadCpuMs')} ms); ` +
+          `peak RSS then ${Math.max(...runs[v]!.map((x) => x.warmRssMb!)).toFixed(1)} MB (two states alive)`,
+      );
+      if (!coldOnly) {
+        console.log(
+          `${' '.repeat(label.length)}  as apply meets it (YAML files through the real loader, ${spread(runs[v]!, 'loadMs')} ms, then at once): compile + diff ${spread(runs[v]!, 'applyCompileAndDiffMs')} ms (faults ${spread(runs[v]!, 'applyFaults')}, CPU ${spread(runs[v]!, 'applyThreadCpuMs')} ms)`,
+        );
+      }
     });
   }
 }
