@@ -25,7 +25,7 @@ exitUnlessRunnable({
   flock /run/sluice-dev.lock npx tsx bench/idleAdd.ts [pods] [--reps N] [--variants a,b]   (root; namespaces, serve: under the lock; ~1 min a variant)
   pods        pods on the node before the samples (100)
   --reps      ADDs per gap (4)
-  --variants  which of: ${'baseline (headroom off), headroom, no-memory-reducer, malloc-trim, no-flush-bytecode, all, semi-space-16, trace-gc'} (all of them; all but headroom as serve ran without its collection)
+  --variants  which of: ${'baseline (headroom off), headroom, no-memory-reducer, malloc-trim, no-flush-bytecode, all, semi-space-16, trace-gc, cpu-prof'} (all of them but cpu-prof; all but headroom and cpu-prof as serve ran without its collection)
   --keep-logs copy each variant's serve log into this directory
   --help      this text`,
   valued: ['--variants', '--keep-logs'],
@@ -53,6 +53,8 @@ const VARIANTS: readonly Variant[] = [
   { name: 'all', nodeFlags: ['--no-memory-reducer', '--no-flush-bytecode'], env: { ...MALLOC, ...OFF } },
   { name: 'semi-space-16', nodeFlags: ['--min-semi-space-size=16'], env: OFF },
   { name: 'trace-gc', nodeFlags: ['--trace-gc', '--trace-gc-nvp'], env: OFF },
+  // serve's CPU profile (written when it stops) into SLUICE_BENCH_PROF_DIR or the working directory: where an answer's CPU goes.
+  { name: 'cpu-prof', nodeFlags: ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env['SLUICE_BENCH_PROF_DIR'] ?? '.'}`], env: {} },
 ];
 
 interface Sample {
@@ -114,7 +116,7 @@ async function main(): Promise<number> {
   }
   const pods = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 100);
   const reps = numberOption('--reps', 4);
-  const names = optionValue('--variants', VARIANTS.map((v) => v.name).join(',')).split(',');
+  const names = optionValue('--variants', VARIANTS.filter((v) => v.name !== 'cpu-prof').map((v) => v.name).join(',')).split(',');
   const variants = VARIANTS.filter((v) => names.includes(v.name));
   const unknown = names.filter((n) => !VARIANTS.some((v) => v.name === n));
   if (unknown.length > 0) {

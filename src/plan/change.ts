@@ -8,6 +8,7 @@
 import type { KernelState } from '../tc/model';
 import type { Plan } from '../tc/operation';
 import { diff } from './diff';
+import { growthPlan } from './growth';
 
 export type ChangePlan =
   | { readonly kind: 'plan'; readonly plan: Plan }
@@ -15,6 +16,9 @@ export type ChangePlan =
   | { readonly kind: 'skip'; readonly reason: string };
 
 export function planChange(desired: KernelState, applied: KernelState): ChangePlan {
+  // Most changes only add and change (an ADD): the general diff only when one may remove.
+  const grown = growthPlan(desired, applied);
+  if (grown !== undefined) return { kind: 'plan', plan: grown };
   const plan = diff(desired, applied);
   // A delete (of an object no longer wanted, or one replaced because a field cannot be
   // changed in place) is the tick's: it checks ownership against what it observes.

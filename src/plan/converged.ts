@@ -85,7 +85,7 @@ interface FilterIndex {
  * compiled states and the plan (the peak of bench/compile's RSS). Every add comes
  * before the first matchOnce.
  */
-class ObservedIndex {
+export class ObservedIndex {
   /** One object per identity (a later one with the same identity takes its place). */
   private readonly objects: KernelObject[] = [];
   private readonly namespaces = new PartIndex(this.objects, IDENTITY.namespace);
