@@ -30,6 +30,13 @@ export class DefaultDirs {
   }
 }
 
+/**
+ * libcni (containerd's CRI plugin, podman's CNI backend) caches each attachment's result
+ * under /var/lib/cni/results; neither exposes libcni's cache directory in its
+ * configuration. DEL removes the entry, the directories stay: DefaultDirs for them.
+ */
+export const CNI_CACHE_DIRS: readonly string[] = ['/var/lib/cni', '/var/lib/cni/results'];
+
 /** Mount points at or below `dir` (mountinfo's fifth field, octal escapes decoded), deepest first. */
 export function mountsUnder(dir: string): string[] {
   const points = readFileSync('/proc/self/mountinfo', 'utf8')

@@ -18,7 +18,7 @@ import { silentLogger } from '../../src/ports/logger';
 import { Daemon } from '../../src/daemon/serve';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { ensureRootfs, TESTBED } from '../../src/sources/docker/testbed';
-import { removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
+import { CNI_CACHE_DIRS, DefaultDirs, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { classOnBridge, until } from '../support/cni';
@@ -58,11 +58,13 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
   let kernel: RtnlKernel;
   let applier: Applier;
   let daemon: Daemon | undefined;
+  let cniCache: DefaultDirs | undefined;
 
   const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, NETNS, BRIDGE, address);
 
   beforeAll(async () => {
     await ensureRootfs((line) => console.log(line));
+    cniCache = DefaultDirs.before(CNI_CACHE_DIRS);
     const bin = join(dir, 'bin');
     for (const d of [bin, join(dir, 'net.d'), join(dir, 'policy')]) mkdirSync(d, { recursive: true });
     writeFileSync(join(bin, 'sluice'), `#!/bin/sh\nexec ${resolve('node_modules/.bin/tsx')} ${resolve('src/cni/main.ts')}\n`);
@@ -100,6 +102,7 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
     await unmountUnder(RUN_ROOT);
     rmSync(RUN_ROOT, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
+    cniCache?.release();
     removeCgroupTree(CGROUP_PARENT);
   }, 120_000);
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UNSET_BURST_BITS, type RuntimeBandwidth } from '../../src/cni/protocol';
 import { createNetns, deleteNetns, netnsExists } from '../../src/kernel/native';
-import { DefaultDirs, logTail, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
+import { CNI_CACHE_DIRS, DefaultDirs, logTail, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
 import { CriClient, type PodSandboxSpec, type SandboxStatus } from './criClient';
 
 /** The sandbox image containerd's CRI plugin runs as every pod's first container. */
@@ -59,7 +59,8 @@ export class ContainerdBed {
   private daemon: ChildProcess | undefined;
   private client: CriClient | undefined;
   private createdNetns = false;
-  private shimSocketDirs: DefaultDirs | undefined;
+  /** Its shims' socket directory and libcni's cache, when this bed made them. */
+  private defaultDirs: DefaultDirs | undefined;
 
   constructor(readonly options: ContainerdBedOptions) {}
 
@@ -76,7 +77,7 @@ export class ContainerdBed {
       this.createdNetns = true;
     }
     await sh('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
-    this.shimSocketDirs = DefaultDirs.before(SHIM_SOCKET_DIRS);
+    this.defaultDirs = DefaultDirs.before([...SHIM_SOCKET_DIRS, ...CNI_CACHE_DIRS]);
     writeFileSync(join(this.dir, 'config.toml'), this.config());
     await this.start();
     await this.importSandboxImage();
@@ -229,8 +230,8 @@ export class ContainerdBed {
     await step(() => unmountUnder(this.dir));
     await step(() => removeCgroupTree(this.options.cgroupParent));
     await step(() => rmSync(this.dir, { recursive: true, force: true }));
-    // Empty once every shim is gone; left alone if another containerd uses it.
-    await step(() => this.shimSocketDirs?.release());
+    // Empty once every shim and pod is gone; left alone if another containerd uses them.
+    await step(() => this.defaultDirs?.release());
     if (this.createdNetns) await step(() => deleteNetns(this.netns));
     if (errors.length > 0) throw new Error(`tearing down the containerd bed: ${errors.map((e) => (e as Error).message).join('; ')}`);
   }

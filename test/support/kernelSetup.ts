@@ -9,8 +9,10 @@
 //   leaves a file no test to run never runs that file's afterAll, so the directory stayed.
 // - the check that nothing is left behind: the entries of /run, /run/netns, /dev/shm,
 //   /var/lib, /tmp (sl-…) and the cgroup hierarchies are listed before the run, and each
-//   new one after it fails the run, named with its maker (test/support/leftovers.ts). A
-//   throw here makes `vitest run` exit 1 (vitest 3.2 reports it as a "Startup Error").
+//   new one after it fails the run, named with its maker (test/support/leftovers.ts).
+//   It sets the exit code rather than throwing: vitest 3.2 exits 1 either way, but a
+//   throw in a global teardown cuts its own clean-up short and leaves its temporary
+//   directory (/tmp/<random>/ssr) behind.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +51,8 @@ export default function setup(project: TestProject): () => void {
   return () => {
     rmSync(dir, { recursive: true, force: true });
     const found = leftovers(before, listEntries());
-    if (found.length > 0) throw new Error(leftoversMessage(found));
+    if (found.length === 0) return;
+    process.stderr.write(`\n${leftoversMessage(found)}\n`);
+    process.exitCode = 1;
   };
 }

@@ -27,7 +27,8 @@ export const NOT_LEFTOVERS: readonly string[] = ['/run/sluice'];
 const MAKERS: readonly (readonly [RegExp, string])[] = [
   [/^\/run\/sl-docker$|^\/run\/docker$|\/sl-docker$|\/docker$/, 'the Docker test bed (src/sources/docker/testbed.ts: dockerd and its containerd)'],
   [/^\/run\/sl-podman$|^\/run\/libpod$|^\/dev\/shm\/libpod_lock$|^\/var\/lib\/containers$|\/sl-podman$|\/libpod_parent$/, 'the Podman test (test/cni/podman.kernel.test.ts)'],
-  [/^\/run\/containerd$|^\/run\/runc$|^\/var\/lib\/cni$/, 'a containerd (test/support/containerd.ts; dockerd runs one too) or runc'],
+  [/^\/run\/containerd$|^\/run\/runc$/, 'a containerd (test/support/containerd.ts; dockerd runs one too) or runc'],
+  [/^\/var\/lib\/cni$/, "libcni's result cache: a CNI runtime (the CRI bed's containerd, test/support/containerd.ts; podman, test/cni/podman.kernel.test.ts)"],
   [/^\/run\/netns\//, "a test's network namespace (sl-… names are the tests')"],
 ];
 
