@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
@@ -45,6 +45,8 @@ const RUN_ROOT = '/run/sl-podman';
  * names /run/libpod. Nothing in it outlives the test, so each run starts a new one.
  */
 const DATABASE_DIR = join(GRAPH_ROOT, 'libpod');
+/** runc with its state root under RUN_ROOT (default /run/runc). */
+const RUNC = join(RUN_ROOT, 'bin', 'runc');
 /** The containers' cgroup parent (podman's cgroupfs default is /libpod_parent, conmon's cgroup under it), removed after the test. */
 const CGROUP_PARENT = 'sl-podman';
 
@@ -53,8 +55,7 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
   const stateDir = join(dir, 'state');
   const controlSocket = join(dir, 'sluice.sock');
   const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf') };
-  // runc's root is a flag of the runtime's, not a setting of podman's (containers.conf has none).
-  const podman = async (...args: string[]): Promise<string> => (await run('nsenter', [`--net=/run/netns/${NETNS}`, 'podman', '--runtime-flag', `root=${join(RUN_ROOT, 'runc')}`, ...args], { env, maxBuffer: 16 << 20 })).stdout;
+  const podman = async (...args: string[]): Promise<string> => (await run('nsenter', [`--net=/run/netns/${NETNS}`, 'podman', ...args], { env, maxBuffer: 16 << 20 })).stdout;
   let kernel: RtnlKernel;
   let applier: Applier;
   let daemon: Daemon | undefined;
@@ -69,11 +70,20 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
     for (const d of [bin, join(dir, 'net.d'), join(dir, 'policy')]) mkdirSync(d, { recursive: true });
     writeFileSync(join(bin, 'sluice'), `#!/bin/sh\nexec ${resolve('node_modules/.bin/tsx')} ${resolve('src/cni/main.ts')}\n`);
     chmodSync(join(bin, 'sluice'), 0o755);
+    // runc's state root is a flag of runc's and containers.conf has no setting for it.
+    // `podman --runtime-flag root=…` on each call still left /run/runc in one run of three
+    // (most likely the `podman container cleanup` that conmon runs when the container
+    // exits: it is given podman's settings, not that flag). So the runtime podman knows
+    // as runc is this wrapper, in every podman process.
+    mkdirSync(dirname(RUNC), { recursive: true });
+    writeFileSync(RUNC, `#!/bin/sh\nexec runc --root ${join(RUN_ROOT, 'runc')} "$@"\n`);
+    chmodSync(RUNC, 0o755);
     writeFileSync(env.CONTAINERS_CONF, [
       '[containers]', 'default_ulimits = []',
       '[network]', 'network_backend = "cni"', `network_config_dir = "${join(dir, 'net.d')}"`, `cni_plugin_dirs = ["${bin}", "/usr/lib/cni"]`, `default_network = "${NETWORK}"`,
       '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', 'runtime = "runc"',
-      `tmp_dir = "${join(RUN_ROOT, 'libpod')}"`, 'lock_type = "file"', '',
+      `tmp_dir = "${join(RUN_ROOT, 'libpod')}"`, 'lock_type = "file"',
+      '[engine.runtimes]', `runc = ["${RUNC}"]`, '',
     ].join('\n'));
     writeFileSync(env.CONTAINERS_STORAGE_CONF, ['[storage]', 'driver = "vfs"', `graphroot = "${GRAPH_ROOT}"`, `runroot = "${RUN_ROOT}"`, ''].join('\n'));
     rmSync(DATABASE_DIR, { recursive: true, force: true });
