@@ -8,8 +8,9 @@
 //   scratch directory as their describe block is collected, and a run whose filter (-t)
 //   leaves a file no test to run never runs that file's afterAll, so the directory stayed.
 // - the check that nothing is left behind: the entries of /run, /run/netns, /dev/shm,
-//   /var/lib, /tmp (sl-…) and the cgroup hierarchies are listed before the run, and each
-//   new one after it fails the run, named with its maker (test/support/leftovers.ts).
+//   /var/lib and the cgroup hierarchies are listed before the run, and each new one after
+//   it fails the run, named with its maker (test/support/leftovers.ts); new /tmp/sl-…
+//   entries are shown, not counted (/tmp is shared with every process on the machine).
 //   It sets the exit code rather than throwing: vitest 3.2 exits 1 either way, but a
 //   throw in a global teardown cuts its own clean-up short and leaves its temporary
 //   directory (/tmp/<random>/ssr) behind.
@@ -53,6 +54,6 @@ export default function setup(project: TestProject): () => void {
     const found = leftovers(before, listEntries());
     if (found.length === 0) return;
     process.stderr.write(`\n${leftoversMessage(found)}\n`);
-    process.exitCode = 1;
+    if (found.some((l) => l.counts)) process.exitCode = 1;
   };
 }

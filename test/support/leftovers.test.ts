@@ -19,6 +19,13 @@ describe('the kernel run leaves nothing behind: new entries, each named with its
     expect(message).toContain('Test daemons leave nothing behind');
   });
 
+  it("shows what is new in /tmp without counting it: other processes name theirs sl- too", () => {
+    const found = leftovers(new Set(), new Set(['/tmp/sl-lead', '/run/runc']));
+    expect(found.map((l) => [l.path, l.counts])).toEqual([['/run/runc', true], ['/tmp/sl-lead', false]]);
+    expect(leftoversMessage(found)).toMatch(/left 1 thing\(s\)[\s\S]*not counted[^\n]*\n  \/tmp\/sl-lead$/);
+    expect(leftoversMessage(found.filter((l) => !l.counts))).not.toMatch(/left/);
+  });
+
   it('finds nothing when nothing is new', () => {
     expect(leftovers(new Set(['/run/a']), new Set(['/run/a']))).toEqual([]);
   });

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 /** Directories whose every new entry is a leftover. */
 const WATCHED = ['/run', '/run/netns', '/dev/shm', '/var/lib'];
 /**
- * /tmp is every process's on this machine (shells, editors, other sessions), so only the
- * entries named as this project names its scratch files (sl-…) count. The run's files go
- * to its own directory (TMPDIR of the test files and of the daemons they start).
+ * /tmp is every process's on this machine, so only the entries named as this project
+ * names its scratch files (sl-…) are listed, and they are shown but do not fail the run:
+ * others name theirs so too (the lead's /tmp/sl-lead, made during a docker file's run,
+ * failed it). The run's own files go to its directory (TMPDIR of the test files and of
+ * the daemons they start), which the global setup removes.
  */
 const TMP = '/tmp';
 const OURS_IN_TMP = /^sl-/;
@@ -49,6 +51,8 @@ export function listEntries(): Set<string> {
 export interface Leftover {
   readonly path: string;
   readonly madeBy: string;
+  /** False for /tmp's: shown, not failing the run (see TMP). */
+  readonly counts: boolean;
 }
 
 /** What is in `after` and not in `before`, less what is not a leftover, each with its maker. */
@@ -56,19 +60,26 @@ export function leftovers(before: ReadonlySet<string>, after: ReadonlySet<string
   return [...after]
     .filter((path) => !before.has(path) && !notLeftovers.includes(path))
     .sort()
-    .map((path) => ({ path, madeBy: madeBy(path) }));
+    .map((path) => ({ path, madeBy: madeBy(path), counts: !path.startsWith(`${TMP}/`) }));
 }
 
 export function madeBy(path: string): string {
   return MAKERS.find(([pattern]) => pattern.test(path))?.[1] ?? 'not known: run each kernel test file alone and list the directory before and after';
 }
 
-/** The failure's message: each leftover, who makes it, what to do. */
+/** The failure's message: each leftover, who makes it, what to do; then what is new in /tmp, not counted. */
 export function leftoversMessage(found: readonly Leftover[]): string {
+  const counted = found.filter((l) => l.counts);
+  const shown = found.filter((l) => !l.counts);
   return [
-    `the kernel run left ${found.length} thing(s) behind that were not there before it (DESIGN.md: tests "remove everything they created, even when they fail"):`,
-    ...found.map((l) => `  ${l.path}  (made by ${l.madeBy})`),
-    'Make the test bed that made it remove it (docs/decisions.md, "Test daemons leave nothing behind"), then remove it from this machine by hand.',
+    ...(counted.length > 0
+      ? [
+          `the kernel run left ${counted.length} thing(s) behind that were not there before it (DESIGN.md: tests "remove everything they created, even when they fail"):`,
+          ...counted.map((l) => `  ${l.path}  (made by ${l.madeBy})`),
+          'Make the test bed that made it remove it (docs/decisions.md, "Test daemons leave nothing behind"), then remove it from this machine by hand.',
+        ]
+      : []),
+    ...(shown.length > 0 ? ['new in /tmp during the run (not counted: other processes name theirs sl- too):', ...shown.map((l) => `  ${l.path}`)] : []),
   ].join('\n');
 }
 
