@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Applier } from '../../src/apply/applier';
@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/ports/logger';
 import { Daemon } from '../../src/daemon/serve';
 import { Reconciler } from '../../src/reconcile/reconciler';
 import { ensureRootfs, TESTBED } from '../../src/sources/docker/testbed';
+import { CNI_CACHE_DIRS, DefaultDirs, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
 import { detectFeatures } from '../../src/kernel/rtnl/features';
 import { RtnlKernel } from '../../src/kernel/rtnl/port';
 import { classOnBridge, until } from '../support/cni';
@@ -29,8 +30,25 @@ const NETNS = 'sl-podhost';
 const BRIDGE = 'sl-pod0';
 const NETWORK = 'sl-pods';
 const IMAGE = 'localhost/sl-iperf3:local';
-/** Kept across runs: it caches the imported image. */
+/** Kept across runs: it caches the imported image (c/storage's images; no containers outlive the test). */
 const GRAPH_ROOT = '/var/lib/sl-podman';
+/**
+ * Everything else podman makes goes under its run root, removed after the test: its
+ * storage run root, its tmp_dir (default /run/libpod) with the file locks that replace its
+ * shm locks (default /dev/shm/libpod_lock), and runc's state root (default /run/runc).
+ */
+const RUN_ROOT = '/run/sl-podman';
+/**
+ * podman's database (static_dir: <graph root>/libpod once the graph root is set; its
+ * containers.conf setting is then not honoured). It records tmp_dir and refuses a run with
+ * another one ("database configuration mismatch"): one made before tmp_dir moved here
+ * names /run/libpod. Nothing in it outlives the test, so each run starts a new one.
+ */
+const DATABASE_DIR = join(GRAPH_ROOT, 'libpod');
+/** runc with its state root under RUN_ROOT (default /run/runc). */
+const RUNC = join(RUN_ROOT, 'bin', 'runc');
+/** The containers' cgroup parent (podman's cgroupfs default is /libpod_parent, conmon's cgroup under it), removed after the test. */
+const CGROUP_PARENT = 'sl-podman';
 
 describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsenter', 'debootstrap'], () => {
   const dir = mkdtempSync(join(tmpdir(), 'sl-podman-'));
@@ -41,21 +59,34 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
   let kernel: RtnlKernel;
   let applier: Applier;
   let daemon: Daemon | undefined;
+  let cniCache: DefaultDirs | undefined;
 
   const classOf = (address: string): Promise<number | undefined> => classOnBridge(kernel, NETNS, BRIDGE, address);
 
   beforeAll(async () => {
     await ensureRootfs((line) => console.log(line));
+    cniCache = DefaultDirs.before(CNI_CACHE_DIRS);
     const bin = join(dir, 'bin');
     for (const d of [bin, join(dir, 'net.d'), join(dir, 'policy')]) mkdirSync(d, { recursive: true });
     writeFileSync(join(bin, 'sluice'), `#!/bin/sh\nexec ${resolve('node_modules/.bin/tsx')} ${resolve('src/cni/main.ts')}\n`);
     chmodSync(join(bin, 'sluice'), 0o755);
+    // runc's state root is a flag of runc's and containers.conf has no setting for it.
+    // `podman --runtime-flag root=…` on each call still left /run/runc in one run of three
+    // (most likely the `podman container cleanup` that conmon runs when the container
+    // exits: it is given podman's settings, not that flag). So the runtime podman knows
+    // as runc is this wrapper, in every podman process.
+    mkdirSync(dirname(RUNC), { recursive: true });
+    writeFileSync(RUNC, `#!/bin/sh\nexec runc --root ${join(RUN_ROOT, 'runc')} "$@"\n`);
+    chmodSync(RUNC, 0o755);
     writeFileSync(env.CONTAINERS_CONF, [
       '[containers]', 'default_ulimits = []',
       '[network]', 'network_backend = "cni"', `network_config_dir = "${join(dir, 'net.d')}"`, `cni_plugin_dirs = ["${bin}", "/usr/lib/cni"]`, `default_network = "${NETWORK}"`,
-      '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', 'runtime = "runc"', '',
+      '[engine]', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', 'runtime = "runc"',
+      `tmp_dir = "${join(RUN_ROOT, 'libpod')}"`, 'lock_type = "file"',
+      '[engine.runtimes]', `runc = ["${RUNC}"]`, '',
     ].join('\n'));
-    writeFileSync(env.CONTAINERS_STORAGE_CONF, ['[storage]', 'driver = "vfs"', `graphroot = "${GRAPH_ROOT}"`, 'runroot = "/run/sl-podman"', ''].join('\n'));
+    writeFileSync(env.CONTAINERS_STORAGE_CONF, ['[storage]', 'driver = "vfs"', `graphroot = "${GRAPH_ROOT}"`, `runroot = "${RUN_ROOT}"`, ''].join('\n'));
+    rmSync(DATABASE_DIR, { recursive: true, force: true });
     writeFileSync(join(dir, 'net.d', `${NETWORK}.conflist`), JSON.stringify({
       cniVersion: '1.0.0',
       name: NETWORK,
@@ -78,7 +109,11 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
     await applier?.destroy('podman-test').catch(() => undefined);
     await kernel?.close();
     await sh('ip', ['netns', 'del', NETNS]).catch(() => undefined);
+    await unmountUnder(RUN_ROOT);
+    rmSync(RUN_ROOT, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
+    cniCache?.release();
+    removeCgroupTree(CGROUP_PARENT);
   }, 120_000);
 
   it('podman run → shaped by serve within a tick; podman rm → unshaped and forgotten', async () => {
@@ -89,7 +124,7 @@ describeKernel('podman with its CNI backend, chaining sluice', ['podman', 'nsent
     await daemon.start(loaded.policy);
     daemon.stopWatching();
 
-    await podman('run', '-d', '--name', 'sl-pm-web', IMAGE, 'sleep', '600');
+    await podman('run', '-d', '--name', 'sl-pm-web', '--cgroup-parent', `/${CGROUP_PARENT}`, IMAGE, 'sleep', '600');
     const address = (await podman('inspect', 'sl-pm-web', '--format', `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`)).trim();
     expect(address).toMatch(/^198\.18\.44\.\d+$/);
     await until(`${address} shaped`, async () => (await classOf(address)) !== undefined);

@@ -8,12 +8,13 @@
 // pods, the daemon and its shims, their mounts, cgroups, state and the namespace.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UNSET_BURST_BITS, type RuntimeBandwidth } from '../../src/cni/protocol';
 import { createNetns, deleteNetns, netnsExists } from '../../src/kernel/native';
+import { CNI_CACHE_DIRS, DefaultDirs, logTail, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
 import { CriClient, type PodSandboxSpec, type SandboxStatus } from './criClient';
 
 /** The sandbox image containerd's CRI plugin runs as every pod's first container. */
@@ -24,7 +25,8 @@ const K8S_NAMESPACE = 'k8s.io';
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_CNI = '/usr/lib/cni';
 const START_TIMEOUT_MS = 30_000;
-const SHIM_SOCKET_ROOT = '/run/containerd';
+/** containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its state dir says. */
+const SHIM_SOCKET_DIRS = ['/run/containerd', '/run/containerd/s'];
 
 export interface ContainerdBedOptions {
   /** The network namespace containerd (and so every CNI plugin it runs) lives in; created and removed by the bed. */
@@ -57,8 +59,8 @@ export class ContainerdBed {
   private daemon: ChildProcess | undefined;
   private client: CriClient | undefined;
   private createdNetns = false;
-  /** containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its state dir says. */
-  private createdRunDir = false;
+  /** Its shims' socket directory and libcni's cache, when this bed made them. */
+  private defaultDirs: DefaultDirs | undefined;
 
   constructor(readonly options: ContainerdBedOptions) {}
 
@@ -75,7 +77,7 @@ export class ContainerdBed {
       this.createdNetns = true;
     }
     await sh('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
-    this.createdRunDir = !existsSync(SHIM_SOCKET_ROOT);
+    this.defaultDirs = DefaultDirs.before([...SHIM_SOCKET_DIRS, ...CNI_CACHE_DIRS]);
     writeFileSync(join(this.dir, 'config.toml'), this.config());
     await this.start();
     await this.importSandboxImage();
@@ -134,7 +136,7 @@ export class ContainerdBed {
     }
     client.close();
     await this.stop();
-    throw new Error(`containerd did not answer on ${this.socket} within ${START_TIMEOUT_MS} ms; its log: ${this.log}\n${tail(this.log)}`);
+    throw new Error(`containerd did not answer on ${this.socket} within ${START_TIMEOUT_MS} ms; its log: ${this.log}\n${logTail(this.log)}`);
   }
 
   /** Stops the daemon (SIGTERM, as systemd does); pods and their shims keep running. */
@@ -226,10 +228,10 @@ export class ContainerdBed {
     await step(() => this.stop());
     await step(() => killShims(this.socket));
     await step(() => unmountUnder(this.dir));
-    await step(() => removeCgroups(this.options.cgroupParent));
+    await step(() => removeCgroupTree(this.options.cgroupParent));
     await step(() => rmSync(this.dir, { recursive: true, force: true }));
-    // Empty once every shim is gone; left alone if another containerd uses it.
-    if (this.createdRunDir) await step(() => [join(SHIM_SOCKET_ROOT, 's'), SHIM_SOCKET_ROOT].forEach((d) => existsSync(d) && readdirSync(d).length === 0 && rmdirSync(d)));
+    // Empty once every shim and pod is gone; left alone if another containerd uses them.
+    await step(() => this.defaultDirs?.release());
     if (this.createdNetns) await step(() => deleteNetns(this.netns));
     if (errors.length > 0) throw new Error(`tearing down the containerd bed: ${errors.map((e) => (e as Error).message).join('; ')}`);
   }
@@ -250,14 +252,6 @@ const sh = async (cmd: string, args: readonly string[]): Promise<string> => (awa
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function tail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 /** The runc shims this bed's containerd started (their -address is its socket); they outlive the daemon. */
 function shimPids(socket: string): number[] {
   const pids: number[] = [];
@@ -277,30 +271,4 @@ async function killShims(socket: string): Promise<void> {
   const pids = shimPids(socket);
   for (const pid of pids) process.kill(pid, 'SIGKILL');
   for (let i = 0; i < 100 && shimPids(socket).length > 0; i++) await sleep(20);
-}
-
-/** Mount points at or below `dir` (mountinfo's fifth field, octal escapes decoded), deepest first. */
-function mountsUnder(dir: string): string[] {
-  const points = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
-  return points.filter((p) => p === dir || p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
-}
-
-async function unmountUnder(dir: string): Promise<void> {
-  for (const point of mountsUnder(dir)) await sh('umount', ['-l', point]).catch(() => undefined);
-}
-
-/** The pods' cgroups under the parent, in every hierarchy (cgroup v1 controllers, or v2), deepest first. */
-function removeCgroups(parent: string): void {
-  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
-  for (const root of roots) removeTree(join(root, parent));
-}
-
-function removeTree(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
-  rmdirSync(dir);
 }

@@ -9,15 +9,19 @@ import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
 import { packageFile } from '../../packageFiles';
+import { DefaultDirs, logTail, mountsUnder, removeCgroupTree, unmount, unmountUnder } from '../testbedCleanup';
 import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {
   netns: 'sl-docker',
   endpoint: 'unix:///run/sl-docker.sock',
+  /** dockerd's exec root (and its containerd's state), its pid file and log; removed when the daemon stops. */
   execRoot: '/run/sl-docker',
   /** Kept across runs: it caches the image. */
   dataRoot: '/var/lib/sl-docker',
   log: '/run/sl-docker/dockerd.log',
+  /** The containers' cgroup parent (dockerd's default is /docker), removed when the daemon stops. */
+  cgroupParent: 'sl-docker',
   image: 'sl-iperf3:local',
   /** The debootstrapped root file system, so a wiped data root re-imports in seconds. */
   rootfsCache: '/var/cache/sluice/sl-iperf3-rootfs.tar',
@@ -26,6 +30,8 @@ export const TESTBED = {
 } as const;
 
 const pidfile = `${TESTBED.execRoot}/dockerd.pid`;
+/** Made by dockerd (plugin sockets) and its containerd (shim sockets) whatever their exec root and state say. */
+const DEFAULT_DIRS = ['/run/docker', '/run/docker/plugins', '/run/containerd', '/run/containerd/s'];
 
 export type Progress = (line: string) => void;
 
@@ -36,17 +42,19 @@ export class TestDaemon {
     /** Only a daemon this run started is stopped by it. */
     readonly startedHere: boolean,
     private readonly createdNetns: boolean,
+    /** Recorded before the first launch: a restart finds them made by this daemon. */
+    private readonly defaultDirs: DefaultDirs,
   ) {}
 
   static async ensure(progress: Progress): Promise<TestDaemon> {
     if (await answers(TESTBED.endpoint)) {
       progress(`using the Docker test daemon already running at ${TESTBED.endpoint}`);
-      return new TestDaemon(TESTBED.endpoint, false, false);
+      return new TestDaemon(TESTBED.endpoint, false, false, DefaultDirs.before([]));
     }
     const createdNetns = !netnsExists(TESTBED.netns);
     if (createdNetns) createNetns(TESTBED.netns);
     progress(`starting dockerd in network namespace ${TESTBED.netns} (API at ${TESTBED.endpoint}, log ${TESTBED.log})`);
-    const daemon = new TestDaemon(TESTBED.endpoint, true, createdNetns);
+    const daemon = new TestDaemon(TESTBED.endpoint, true, createdNetns, DefaultDirs.before(DEFAULT_DIRS));
     await daemon.launch();
     return daemon;
   }
@@ -65,7 +73,7 @@ export class TestDaemon {
     // cannot find the devices cgroup. No iptables, masquerading or docker0: the test
     // networks are reached from this namespace directly. live-restore: containers
     // outlive a daemon restart, as in production, so "the daemon went away" can be tested.
-    const child = spawn('nsenter', [`--net=/run/netns/${TESTBED.netns}`, 'dockerd', '-H', TESTBED.endpoint, '--pidfile', pidfile, '--exec-root', `${TESTBED.execRoot}/exec`, '--data-root', TESTBED.dataRoot, '--iptables=false', '--ip-masq=false', '--bridge=none', '--live-restore'], { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn('nsenter', [`--net=/run/netns/${TESTBED.netns}`, 'dockerd', '-H', TESTBED.endpoint, '--pidfile', pidfile, '--exec-root', `${TESTBED.execRoot}/exec`, '--data-root', TESTBED.dataRoot, '--cgroup-parent', `/${TESTBED.cgroupParent}`, '--iptables=false', '--ip-masq=false', '--bridge=none', '--live-restore'], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
     for (let i = 0; i < 150; i++) {
@@ -73,13 +81,17 @@ export class TestDaemon {
       if (child.exitCode !== null) break;
       await sleep(200);
     }
+    // Its log goes with the exec root when stop() removes it.
+    const lastLines = logTail(TESTBED.log);
     await this.stop();
-    throw new Error(`dockerd did not come up in 30 s; see ${TESTBED.log}`);
+    throw new Error(`dockerd did not come up in 30 s; the end of its log:\n${lastLines}`);
   }
 
   /**
    * Stops dockerd (and its containerd) if this run started it, and removes its namespace.
    * Its containers go first (with live-restore they would outlive it), unless `keepContainers`.
+   * Unless `keepNetns` (a restart follows), what the daemon made goes too: its exec root
+   * and log, the containers' cgroup parent and the default directories it made.
    */
   async stop(options: { keepNetns?: boolean; keepContainers?: boolean } = {}): Promise<void> {
     if (!this.startedHere) return;
@@ -95,8 +107,24 @@ export class TestDaemon {
       if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     // dockerd bind-mounts its data root onto itself (to make it private) and leaves it.
-    if (isMountPoint(TESTBED.dataRoot)) await run('umount', ['--lazy', TESTBED.dataRoot]).catch(() => undefined);
-    if (this.createdNetns && !options.keepNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
+    if (mountsUnder(TESTBED.dataRoot).includes(TESTBED.dataRoot)) await unmount(TESTBED.dataRoot);
+    if (options.keepNetns) return;
+    if (this.createdNetns && netnsExists(TESTBED.netns)) deleteNetns(TESTBED.netns);
+    await this.removeWhatItMade();
+  }
+
+  /** Each step also when an earlier one failed; the failures are thrown together after the last. */
+  private async removeWhatItMade(): Promise<void> {
+    const errors: Error[] = [];
+    const steps = [
+      // Its containers' network namespaces are bind mounts under the exec root.
+      () => unmountUnder(TESTBED.execRoot),
+      () => rm(TESTBED.execRoot, { recursive: true, force: true }),
+      () => removeCgroupTree(TESTBED.cgroupParent),
+      () => this.defaultDirs.release(),
+    ];
+    for (const step of steps) await Promise.resolve().then(step).catch((e: unknown) => errors.push(e as Error));
+    if (errors.length > 0) throw new Error(`removing what the Docker test daemon made: ${errors.map((e) => e.message).join('; ')}`);
   }
 }
 
@@ -193,10 +221,6 @@ function readPid(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isMountPoint(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === path);
 }
 
 function alive(pid: number): boolean {
