@@ -5,7 +5,7 @@
 // minor page faults (~13 µs each on this VM), GC and CPU time. Each variant is a fresh
 // node whose serve runs with other node flags or environment, to find what makes an
 // answer after idle slow (V8's memory reducer, glibc trimming, bytecode flushing).
-// Run as root: flock /run/sluice-dev.lock npx tsx bench/idleAdd.ts [pods=100] [--reps N] [--variants a,b]
+// Run as root: flock /run/sluice-dev.lock npx tsx bench/idleAdd.ts [pods=100] [--reps N] [--variants a,b] [--records-on DIR]
 
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,8 +27,9 @@ exitUnlessRunnable({
   --reps      ADDs per gap (4)
   --variants  which of: ${'baseline (headroom off), headroom, no-memory-reducer, malloc-trim, no-flush-bytecode, all, semi-space-16, trace-gc, cpu-prof'} (all of them but cpu-prof; all but headroom and cpu-prof as serve ran without its collection)
   --keep-logs copy each variant's serve log into this directory
+  --records-on the plugin's state directory is made in DIR (/dev/shm, a tmpfs as a node's /run; /var/tmp: a disk, as /var/lib/cni)
   --help      this text`,
-  valued: ['--variants', '--keep-logs'],
+  valued: ['--variants', '--keep-logs', '--records-on'],
   numbers: ['--reps'],
   positionals: { max: 1, pattern: /^\d+$/ },
 });
@@ -79,6 +80,7 @@ async function runVariant(variant: Variant, pods: number, reps: number): Promise
   serveRuntime.timings = true;
   serveRuntime.nodeFlags = variant.nodeFlags;
   serveRuntime.env = { ...variant.env, [ANSWER_SCHEDSTAT_ENV]: '1' };
+  serveRuntime.recordsParent = optionValue('--records-on', serveRuntime.recordsParent);
   const node = await bringUp('sluice', pods, bitsPerSec(100e6), GAPS_MS.length * reps);
   const taken: { gapMs: number; more: OneMore }[] = [];
   try {
@@ -126,7 +128,7 @@ async function main(): Promise<number> {
   removeNamespaces('sluice');
   const summary: string[] = [];
   for (const variant of variants) {
-    console.log(`\n${variant.name} (node ${variant.nodeFlags.join(' ') || '-'}; env ${Object.entries(variant.env).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}): ${pods} pods, then ${reps} ADDs per gap`);
+    console.log(`\n${variant.name} (node ${variant.nodeFlags.join(' ') || '-'}; env ${Object.entries(variant.env).map(([k, v]) => `${k}=${v}`).join(' ') || '-'}; records in ${optionValue('--records-on', '/dev/shm')}): ${pods} pods, then ${reps} ADDs per gap`);
     const samples = await runVariant(variant, pods, reps);
     console.log(`gap ms: ${COLUMNS}`);
     for (const s of samples) console.log(`${String(s.gapMs).padStart(5)}: ${row(s)}`);

@@ -1,5 +1,5 @@
 // Where serve's part of each ADD went, from its debug log (`--timings`): the plugin's
-// record (parse, write, fsync), the wait for earlier reloads, the policy load, then the
+// record (parse, write, rename), the wait for earlier reloads, the policy load, then the
 // change (compile and diff, the ownership record, netlink) until the answer.
 
 import { median, p90 } from '../stats';
@@ -78,7 +78,7 @@ export function addPhases(log: string): string {
     ['  serve\'s CPU time meanwhile', answered.map((e) => e.cpuMs ?? Number.NaN)],
     ['  GC meanwhile', answered.map((e) => e.gcMs ?? Number.NaN)],
     ['  serve\'s threads waiting for a CPU', answered.map((e) => e.runQueueMs ?? Number.NaN)],
-    ['  record (parse, write, fsync)', answered.map((e) => e.recordMs)],
+    ['  record (parse, write, rename)', answered.map((e) => e.recordMs)],
     ['  until shaped (below)', answered.map((e) => e.shapeMs)],
     ['    queued behind earlier reloads', changed.map((e) => e.queuedMs)],
     ['    policy load', changed.map((e) => e.loadMs)],

@@ -29,9 +29,16 @@ const TICK_MS = 60_000;
 /**
  * How the bench runs serve: `timings` (`--timings`) logs each ADD's phases (debug), summed
  * up when the node stops; `nodeFlags` and `env` are extra node flags and environment
- * (bench/idleAdd compares them). Set before the node starts.
+ * (bench/idleAdd compares them); `recordsParent` is where the plugin's state directory is
+ * made (`--records-on`: a tmpfs by default, a disk-backed directory to measure what its
+ * syncs cost there). Set before the node starts.
  */
-export const serveRuntime: { timings: boolean; nodeFlags: readonly string[]; env: Readonly<Record<string, string>> } = { timings: process.argv.includes('--timings'), nodeFlags: [], env: {} };
+export const serveRuntime: { timings: boolean; nodeFlags: readonly string[]; env: Readonly<Record<string, string>>; recordsParent: string } = {
+  timings: process.argv.includes('--timings'),
+  nodeFlags: [],
+  env: {},
+  recordsParent: '/dev/shm',
+};
 const POLL_MS = 2;
 /** Asking serve whether its tick after a pod has run (each answer carries its snapshot: not every 2 ms). */
 const SETTLED_POLL_MS = 50;
@@ -137,10 +144,11 @@ const exited = (child: ChildProcess): Promise<number | null> => (child.exitCode 
 
 /**
  * Where the plugin records pods: a tmpfs, as a node's /run/sluice/cni is (this VM's /run
- * is on its disk, where each record's two fsyncs took 3-7 ms).
+ * is on its disk, where each record's two fsyncs took 3-7 ms), unless
+ * serveRuntime.recordsParent names another directory (one on a disk, as /var/lib/cni is).
  */
 export function recordsDir(scratch: string): string {
-  return mkdtempSync(path.join('/dev/shm', `${path.basename(scratch)}-records-`));
+  return mkdtempSync(path.join(serveRuntime.recordsParent, `${path.basename(scratch)}-records-`));
 }
 
 export interface ServeProcess {

@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readSysctl", Napi::Function::New(env, sluice::ReadSysctl, "readSysctl"));
   exports.Set("openNetlink", Napi::Function::New(env, sluice::OpenNetlink, "openNetlink"));
   exports.Set("exchange", Napi::Function::New(env, sluice::Exchange, "exchange"));
+  exports.Set("exchangeSync", Napi::Function::New(env, sluice::ExchangeSync, "exchangeSync"));
   exports.Set("openNetlinkWatch", Napi::Function::New(env, sluice::OpenNetlinkWatch, "openNetlinkWatch"));
   exports.Set("drainNetlink", Napi::Function::New(env, sluice::DrainNetlink, "drainNetlink"));
   exports.Set("openDirWatch", Napi::Function::New(env, sluice::OpenDirWatch, "openDirWatch"));

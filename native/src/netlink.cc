@@ -1,5 +1,5 @@
 // NETLINK_ROUTE sockets opened inside a namespace, and batched request/answer exchanges
-// run off the JS thread.
+// run off the JS thread (or, small and without dumps, on it: ExchangeSync).
 #include "netlink.h"
 
 #include <errno.h>
@@ -112,20 +112,14 @@ bool IsFinalAnswer(const nlmsghdr* answer, Awaiting awaiting) {
   return false;
 }
 
-class ExchangeWorker : public Napi::AsyncWorker {
+// One batch: sends the messages a datagram at a time and collects every awaited answer.
+// Run on a pool thread (ExchangeWorker) or in line (ExchangeSync).
+class Exchanger {
  public:
-  ExchangeWorker(Napi::Env env, int fd, std::vector<std::vector<uint8_t>> messages,
-                 std::unordered_set<uint32_t> awaitedSeqs)
-      : Napi::AsyncWorker(env),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fd_(fd),
-        messages_(std::move(messages)),
-        awaitedSeqs_(std::move(awaitedSeqs)) {}
+  Exchanger(int fd, std::vector<std::vector<uint8_t>> messages, std::unordered_set<uint32_t> awaitedSeqs)
+      : fd_(fd), messages_(std::move(messages)), awaitedSeqs_(std::move(awaitedSeqs)) {}
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
+  void Run() {
     std::vector<uint8_t> receiveBuffer(kRecvBufferBytes);
     size_t next = 0;
     while (next < messages_.size() && !failure_.failed()) {
@@ -137,21 +131,16 @@ class ExchangeWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failure_.failed()) {
-      deferred_.Reject(MakeSysError(env, failure_).Value());
-      return;
-    }
-    // One Buffer holding every answer back to back (each padded to NLMSG_ALIGN), not one
-    // per answer: a dump of 10,000 classes would otherwise allocate 10,000 external
-    // buffers. The caller splits it (src/kernel/netlink/nativeChannel.ts).
+  const SysFailure& failure() const { return failure_; }
+
+  // One Buffer holding every answer back to back (each padded to NLMSG_ALIGN), not one
+  // per answer: a dump of 10,000 classes would otherwise allocate 10,000 external
+  // buffers. The caller splits it (src/kernel/netlink/nativeChannel.ts).
+  Napi::Array Answers(Napi::Env env) const {
     Napi::Array result = Napi::Array::New(env, answers_.empty() ? 0 : 1);
     if (!answers_.empty()) result.Set(0u, Napi::Buffer<uint8_t>::Copy(env, answers_.data(), answers_.size()));
-    deferred_.Resolve(result);
+    return result;
   }
-
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
  private:
   // Packs whole messages starting at `first` into one datagram; returns the next index.
@@ -241,7 +230,6 @@ class ExchangeWorker : public Napi::AsyncWorker {
     }
   }
 
-  Napi::Promise::Deferred deferred_;
   int fd_;
   std::vector<std::vector<uint8_t>> messages_;
   std::unordered_set<uint32_t> awaitedSeqs_;
@@ -249,6 +237,77 @@ class ExchangeWorker : public Napi::AsyncWorker {
   std::vector<uint8_t> answers_;
   SysFailure failure_;
 };
+
+
+class ExchangeWorker : public Napi::AsyncWorker {
+ public:
+  ExchangeWorker(Napi::Env env, Exchanger exchanger)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), exchanger_(std::move(exchanger)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { exchanger_.Run(); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (exchanger_.failure().failed()) {
+      deferred_.Reject(MakeSysError(env, exchanger_.failure()).Value());
+      return;
+    }
+    deferred_.Resolve(exchanger_.Answers(env));
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Exchanger exchanger_;
+};
+
+// exchange's and exchangeSync's arguments (fd, messages, seqs), checked; false when they
+// are not (a TypeError is then pending).
+bool ParseExchange(const Napi::CallbackInfo& info, const char* name, int* fd,
+                   std::vector<std::vector<uint8_t>>* messages, std::unordered_set<uint32_t>* seqs) {
+  Napi::Env env = info.Env();
+  const std::string fn(name);
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) {
+    ThrowTypeError(env, fn + "(fd, messages: Buffer[], seqs: number[])");
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array messageArray = info[1].As<Napi::Array>();
+  Napi::Array seqArray = info[2].As<Napi::Array>();
+  messages->reserve(messageArray.Length());
+  for (uint32_t i = 0; i < messageArray.Length(); ++i) {
+    Napi::Value value = messageArray.Get(i);
+    if (!value.IsBuffer()) {
+      ThrowTypeError(env, fn + ": messages[" + std::to_string(i) + "] is not a Buffer");
+      return false;
+    }
+    Napi::Buffer<uint8_t> buffer = value.As<Napi::Buffer<uint8_t>>();
+    const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(buffer.Data());
+    if (buffer.Length() < NLMSG_HDRLEN || header->nlmsg_len != buffer.Length()) {
+      ThrowTypeError(env, fn + ": messages[" + std::to_string(i) +
+                              "] is not one framed nlmsg (nlmsg_len must equal the buffer length)");
+      return false;
+    }
+    if (NLMSG_ALIGN(buffer.Length()) > kMaxDatagramBytes) {
+      ThrowTypeError(env, fn + ": messages[" + std::to_string(i) + "] exceeds 64 KiB");
+      return false;
+    }
+    messages->emplace_back(buffer.Data(), buffer.Data() + buffer.Length());
+  }
+  for (uint32_t i = 0; i < seqArray.Length(); ++i) {
+    Napi::Value value = seqArray.Get(i);
+    if (!value.IsNumber()) {
+      ThrowTypeError(env, fn + ": seqs[" + std::to_string(i) + "] is not a number");
+      return false;
+    }
+    seqs->insert(value.As<Napi::Number>().Uint32Value());
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -267,39 +326,30 @@ Napi::Value OpenNetlink(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Exchange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) {
-    return ThrowTypeError(env, "exchange(fd, messages: Buffer[], seqs: number[])");
-  }
-  const int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Array messageArray = info[1].As<Napi::Array>();
-  Napi::Array seqArray = info[2].As<Napi::Array>();
+  int fd = -1;
   std::vector<std::vector<uint8_t>> messages;
-  messages.reserve(messageArray.Length());
-  for (uint32_t i = 0; i < messageArray.Length(); ++i) {
-    Napi::Value value = messageArray.Get(i);
-    if (!value.IsBuffer()) return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) + "] is not a Buffer");
-    Napi::Buffer<uint8_t> buffer = value.As<Napi::Buffer<uint8_t>>();
-    const nlmsghdr* header = reinterpret_cast<const nlmsghdr*>(buffer.Data());
-    if (buffer.Length() < NLMSG_HDRLEN || header->nlmsg_len != buffer.Length()) {
-      return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) +
-                                     "] is not one framed nlmsg (nlmsg_len must equal the buffer length)");
-    }
-    if (NLMSG_ALIGN(buffer.Length()) > kMaxDatagramBytes) {
-      return ThrowTypeError(env, "exchange: messages[" + std::to_string(i) + "] exceeds 64 KiB");
-    }
-    messages.emplace_back(buffer.Data(), buffer.Data() + buffer.Length());
-  }
   std::unordered_set<uint32_t> seqs;
-  for (uint32_t i = 0; i < seqArray.Length(); ++i) {
-    Napi::Value value = seqArray.Get(i);
-    if (!value.IsNumber()) return ThrowTypeError(env, "exchange: seqs[" + std::to_string(i) + "] is not a number");
-    seqs.insert(value.As<Napi::Number>().Uint32Value());
-  }
-  ExchangeWorker* worker = new ExchangeWorker(env, fd, std::move(messages), std::move(seqs));
+  if (!ParseExchange(info, "exchange", &fd, &messages, &seqs)) return info.Env().Undefined();
+  ExchangeWorker* worker = new ExchangeWorker(info.Env(), Exchanger(fd, std::move(messages), std::move(seqs)));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// The same exchange on the JS thread: for a small batch with no dump the kernel has
+// queued every answer before sendto returns (rtnetlink handles a request inside
+// sendmsg), so nothing waits, and the pool hop and the event loop turn back cost more
+// than the batch itself.
+Napi::Value ExchangeSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = -1;
+  std::vector<std::vector<uint8_t>> messages;
+  std::unordered_set<uint32_t> seqs;
+  if (!ParseExchange(info, "exchangeSync", &fd, &messages, &seqs)) return env.Undefined();
+  Exchanger exchanger(fd, std::move(messages), std::move(seqs));
+  exchanger.Run();
+  if (exchanger.failure().failed()) return ThrowSysError(env, exchanger.failure());
+  return exchanger.Answers(env);
 }
 
 Napi::Value OpenNetlinkWatch(const Napi::CallbackInfo& info) {

@@ -2,11 +2,16 @@
 // Runtimes run ADD, DEL and GC for different pods in parallel; each change to a
 // network's directory happens under that network's lock file, and each record is
 // written to a temporary name and renamed, so a reader (the daemon) never sees half a file.
-// The record and the directory entry are synced before put or remove returns: the plugin
-// (or the daemon answering for it) replies only after that, so a crash of either one
-// after the reply loses nothing a runtime was told had happened.
+// put does not fsync (docs/decisions.md, "The attachment record unsynced"): once the
+// rename returns, the record outlives the plugin, serve and any process (the page cache is
+// the kernel's); only a kernel crash or power cut loses it, and that also takes the pod's
+// namespace, veth and every tc object the record is for (libcni's own results cache and
+// host-local's reservations are written unsynced too). A record torn by such a crash, on
+// a disk-backed stateDir, reads as no record (parseAttachment): readers skip it, CHECK
+// refuses the pod, ADD replaces it, DEL and GC remove it. remove's directory sync stays
+// (DEL is not on a pod's start path).
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDirectorySync } from '../ports/fsync';
@@ -51,17 +56,10 @@ export class AttachmentStore {
     const dir = this.networkDir(a.network);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, attachmentFileName(a.containerId, a.ifname));
-    // Written and synced before the lock: the lock orders only the renames.
+    // Written before the lock: the lock orders only the renames.
     const tmp = `${path}.${process.pid}.${++temporaries}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeFileSync(fd, JSON.stringify(a));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeFileSync(tmp, JSON.stringify(a), { mode: 0o600 });
     await this.locked(dir, async () => renameSync(tmp, path));
-    syncDirectorySync(dir);
   }
 
   async get(network: string, key: AttachmentKey): Promise<Attachment | undefined> {

@@ -1,7 +1,7 @@
 // serve answers the sluice CNI plugin's invocations that its native shim (native/shim/)
 // hands over the control socket: the same protocol code as the Node plugin
 // (src/cni/main.ts), run in the daemon, so a runtime's ADD starts no Node process. The
-// record is synced before the answer. For ADD, the reload that reads it applies the
+// record is renamed into place before the answer (unsynced: cni/store.ts). For ADD, the reload that reads it applies the
 // pod's objects (without observing) before serve answers, so the pod is shaped when its
 // ADD returns; its tick follows the answer. DEL and GC reload after the answer.
 

@@ -52,6 +52,7 @@ interface NativeAddon {
   readSysctl(netnsPath: string, key: string): string;
   openNetlink(netnsPath: string): number;
   exchange(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Promise<Buffer[]>;
+  exchangeSync(fd: number, messages: readonly Buffer[], seqs: readonly number[]): Buffer[];
   openNetlinkWatch(netnsPath: string, groups: readonly number[]): number;
   drainNetlink(fd: number): NetlinkDrain;
   openDirWatch(path: string): number;
@@ -347,6 +348,15 @@ export async function exchangeNetlink(
   } catch (error) {
     throw toSluiceError(error, context);
   }
+}
+
+/**
+ * exchangeNetlink on the calling (JS) thread: the event loop waits for the whole batch.
+ * Only for small batches without dumps (nativeChannel decides), whose answers the kernel
+ * has queued before sendto returns.
+ */
+export function exchangeNetlinkSync(fd: number, netns: NetnsLocator, messages: readonly Buffer[], seqs: readonly number[]): Buffer[] {
+  return withContext({ request: 'exchange', object: `${messages.length} netlink messages`, netns }, () => addon().exchangeSync(fd, messages, seqs));
 }
 
 /** Loads the cls_bpf program that returns the socket's net_cls classid. */

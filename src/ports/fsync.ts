@@ -1,6 +1,6 @@
-// Durable writes in line (not through the thread pool), for the records serve writes on
-// a pod's ADD path: the plugin's attachment record (the ownership record is not synced,
-// see ownership.ts, but its removal is).
+// Durable removals in line (not through the thread pool): the ownership record's and the
+// plugin's attachment record's (neither record's write is synced: see ownership.ts and
+// cni/store.ts).
 
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 

@@ -21,7 +21,7 @@ import {
   type NetnsOptions,
 } from '../../src/kernel/native';
 import type { NetlinkChannel } from '../../src/kernel/netlink/channel';
-import { nativeChannelFactory } from '../../src/kernel/netlink/nativeChannel';
+import { nativeChannelFactory, runsInLine } from '../../src/kernel/netlink/nativeChannel';
 import { HOST_NETNS } from '../../src/tc/model';
 import { describeKernel } from '../support/kernel';
 
@@ -242,6 +242,24 @@ describeKernel('native addon against the kernel', [], () => {
     expect(acks.every((ack) => errorOf(ack) === 0)).toBe(true);
     expect(new Set(acks.map(seqOf))).toEqual(new Set(requests.map((request) => request.seq)));
     expect(answers.filter((answer) => typeOf(answer) === RTM_NEWLINK)).toHaveLength(2000);
+  });
+
+  it('runs a small batch in line only when no pooled batch is in flight: a batch behind a pooled one waits its turn', async () => {
+    const channel = await openChannel(makeNetns('inline'));
+    const big = Array.from({ length: 2000 }, () => nlmsg(RTM_GETLINK, NLM_F_ACK, ifinfomsg(1)));
+    const small = [nlmsg(RTM_GETLINK, NLM_F_ACK, ifinfomsg(1)), nlmsg(RTM_DELLINK, NLM_F_ACK, ifinfomsg(9999))];
+    expect(runsInLine(big.map((r) => r.message))).toBe(false);
+    expect(runsInLine(small.map((r) => r.message))).toBe(true);
+    const order: string[] = [];
+    const pooled = channel.exchange(big.map((r) => r.message), big.map((r) => r.seq)).then((a) => (order.push('big'), a));
+    const behind = channel.exchange(small.map((r) => r.message), small.map((r) => r.seq)).then((a) => (order.push('small'), a));
+    const [bigAnswers, smallAnswers] = await Promise.all([pooled, behind]);
+    expect(order).toEqual(['big', 'small']);
+    expect(bigAnswers.filter((a) => typeOf(a) === NLMSG_ERROR)).toHaveLength(2000);
+    expect(smallAnswers.filter((a) => typeOf(a) === NLMSG_ERROR).map((a) => [seqOf(a), errorOf(a)])).toEqual([[small[0]!.seq, 0], [small[1]!.seq, -19]]);
+    // With nothing in flight the small batch is answered in line, before its promise is even awaited.
+    const alone = channel.exchange(small.map((r) => r.message), small.map((r) => r.seq));
+    expect((await alone).filter((a) => typeOf(a) === NLMSG_ERROR)).toHaveLength(2);
   });
 
   it('adds and deletes 250 addresses on lo in one batch', async () => {
