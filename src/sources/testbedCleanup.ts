@@ -30,6 +30,9 @@ export class DefaultDirs {
   }
 }
 
+/** containerd 1.6's shims' socket directory (any containerd's: dockerd's own, the CRI bed's), with its parent. */
+export const CONTAINERD_SHIM_DIRS: readonly string[] = ['/run/containerd', '/run/containerd/s'];
+
 /**
  * libcni (containerd's CRI plugin, podman's CNI backend) caches each attachment's result
  * under /var/lib/cni/results; neither exposes libcni's cache directory in its

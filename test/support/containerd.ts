@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UNSET_BURST_BITS, type RuntimeBandwidth } from '../../src/cni/protocol';
 import { createNetns, deleteNetns, netnsExists } from '../../src/kernel/native';
-import { CNI_CACHE_DIRS, DefaultDirs, logTail, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
+import { CNI_CACHE_DIRS, CONTAINERD_SHIM_DIRS, DefaultDirs, logTail, removeCgroupTree, unmountUnder } from '../../src/sources/testbedCleanup';
 import { CriClient, type PodSandboxSpec, type SandboxStatus } from './criClient';
 
 /** The sandbox image containerd's CRI plugin runs as every pod's first container. */
@@ -25,8 +25,6 @@ const K8S_NAMESPACE = 'k8s.io';
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_CNI = '/usr/lib/cni';
 const START_TIMEOUT_MS = 30_000;
-/** containerd 1.6 puts its shims' sockets under /run/containerd/s whatever its state dir says. */
-const SHIM_SOCKET_DIRS = ['/run/containerd', '/run/containerd/s'];
 
 export interface ContainerdBedOptions {
   /** The network namespace containerd (and so every CNI plugin it runs) lives in; created and removed by the bed. */
@@ -77,7 +75,7 @@ export class ContainerdBed {
       this.createdNetns = true;
     }
     await sh('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
-    this.defaultDirs = DefaultDirs.before([...SHIM_SOCKET_DIRS, ...CNI_CACHE_DIRS]);
+    this.defaultDirs = DefaultDirs.before([...CONTAINERD_SHIM_DIRS, ...CNI_CACHE_DIRS]);
     writeFileSync(join(this.dir, 'config.toml'), this.config());
     await this.start();
     await this.importSandboxImage();

@@ -9,7 +9,7 @@ import { createReadStream, existsSync, openSync, closeSync, readFileSync } from 
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createNetns, deleteNetns, netnsExists } from '../../kernel/native';
 import { packageFile } from '../../packageFiles';
-import { DefaultDirs, logTail, mountsUnder, removeCgroupTree, unmount, unmountUnder } from '../testbedCleanup';
+import { CONTAINERD_SHIM_DIRS, DefaultDirs, logTail, mountsUnder, removeCgroupTree, unmount, unmountUnder } from '../testbedCleanup';
 import { dockerClient, DockerodeEngine } from './engine';
 
 export const TESTBED = {
@@ -31,7 +31,7 @@ export const TESTBED = {
 
 const pidfile = `${TESTBED.execRoot}/dockerd.pid`;
 /** Made by dockerd (plugin sockets) and its containerd (shim sockets) whatever their exec root and state say. */
-const DEFAULT_DIRS = ['/run/docker', '/run/docker/plugins', '/run/containerd', '/run/containerd/s'];
+const DEFAULT_DIRS = ['/run/docker', '/run/docker/plugins', ...CONTAINERD_SHIM_DIRS];
 
 export type Progress = (line: string) => void;
 
