@@ -11,8 +11,9 @@
 // Three figures per policy, one build: cold (the policy from JSON, collected, then
 // compile + diff in a young heap: what issue #22 is judged on); as `apply` meets it (a
 // child reads and validates the same policy's YAML files with the real loader, then
-// compiles + diffs at once); as `serve` meets it (in the cold child, the same policy
-// compiled + diffed from nothing a second time, then one with a container changed).
+// compiles + diffs at once); as `serve` meets a change (in the cold child, after it: the
+// same policy, then one with a container changed, each compiled against the last compiled
+// state as observed and planned against it, as Applier.applyChange does).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,9 +133,9 @@ function optionValue(name: string): number {
           (built || g > 0 ? '' : `; validating the YAML: ${validationMs(n).toFixed(1)} ms`),
       );
       console.log(
-        `${' '.repeat(label.length)}  as serve meets it (same process, warm): the same policy from nothing again ${spread(runs[v]!, 'warmSameMs')} ms (faults ${spread(runs[v]!, 'warmSameFaults')}, CPU ${spread(runs[v]!, 'warmSameThreadCpuMs')} ms); ` +
-          `one container changed, from nothing ${spread(runs[v]!, 'warmChangedMs')} ms (faults ${spread(runs[v]!, 'warmChangedFaults')}, CPU ${spread(runs[v]!, 'warmChangedThreadCpuMs')} ms); ` +
-          `peak RSS then ${Math.max(...runs[v]!.map((x) => x.warmRssMb!)).toFixed(1)} MB (two states alive)`,
+        `${' '.repeat(label.length)}  as serve meets a change (same process, compiled against the last state and planned against it): the same policy ${spread(runs[v]!, 'warmSameMs')} ms (${r.warmSameOps} ops; faults ${spread(runs[v]!, 'warmSameFaults')}, CPU ${spread(runs[v]!, 'warmSameThreadCpuMs')} ms); ` +
+          `one container changed ${spread(runs[v]!, 'warmChangedMs')} ms (${r.warmChangedOps} ops; faults ${spread(runs[v]!, 'warmChangedFaults')}, CPU ${spread(runs[v]!, 'warmChangedThreadCpuMs')} ms); ` +
+          `peak RSS then ${Math.max(...runs[v]!.map((x) => x.warmRssMb!)).toFixed(1)} MB (the last state alive beside the next)`,
       );
       if (!coldOnly) {
         console.log(
