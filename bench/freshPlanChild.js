@@ -1,0 +1,49 @@
+// The child of bench/freshPlan.ts: what the plan from nothing (diff(state, empty)) alone
+// allocates, keeps alive and faults, on a state compiled before it. Plain JavaScript, run
+// on a built dist/ (or another build's). Arguments: the root to load, the policy as JSON,
+// allocated | alive | faults.
+const [root, policyFile, mode] = process.argv.slice(2);
+const fs = require('node:fs');
+const inspector = require('node:inspector');
+const { compilePolicy } = require(`${root}/compile`);
+const { diff } = require(`${root}/plan/diff`);
+const { emptyKernelState } = require(`${root}/tc/model`);
+
+const state = compilePolicy(JSON.parse(fs.readFileSync(policyFile, 'utf8'))).state;
+global.gc();
+global.gc();
+if (mode === 'allocated') {
+  // Collected objects counted: garbage touches fresh pages too.
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method, params) => {
+    let result;
+    session.post(method, params, (error, r) => {
+      if (error) throw error;
+      result = r;
+    });
+    return result;
+  };
+  post('HeapProfiler.enable');
+  post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  globalThis.kept = diff(state, emptyKernelState());
+  const { profile } = post('HeapProfiler.stopSampling');
+  let allocated = 0;
+  (function walk(node) {
+    allocated += node.selfSize;
+    node.children.forEach(walk);
+  })(profile.head);
+  console.log(JSON.stringify({ allocated }));
+} else if (mode === 'alive') {
+  const before = process.memoryUsage().heapUsed;
+  globalThis.kept = diff(state, emptyKernelState());
+  global.gc();
+  global.gc();
+  console.log(JSON.stringify({ alive: process.memoryUsage().heapUsed - before, length: globalThis.kept.length }));
+} else {
+  const faults = process.resourceUsage().minorPageFault;
+  const t = process.hrtime.bigint();
+  globalThis.kept = diff(state, emptyKernelState());
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  console.log(JSON.stringify({ faults: process.resourceUsage().minorPageFault - faults, ms }));
+}
