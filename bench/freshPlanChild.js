@@ -4,7 +4,7 @@
 // allocated | alive | faults.
 const [root, policyFile, mode] = process.argv.slice(2);
 const fs = require('node:fs');
-const inspector = require('node:inspector');
+const { allocatedBy } = require('./allocatedBy');
 const { compilePolicy } = require(`${root}/compile`);
 const { diff } = require(`${root}/plan/diff`);
 const { emptyKernelState } = require(`${root}/tc/model`);
@@ -13,26 +13,7 @@ const state = compilePolicy(JSON.parse(fs.readFileSync(policyFile, 'utf8'))).sta
 global.gc();
 global.gc();
 if (mode === 'allocated') {
-  // Collected objects counted: garbage touches fresh pages too.
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method, params) => {
-    let result;
-    session.post(method, params, (error, r) => {
-      if (error) throw error;
-      result = r;
-    });
-    return result;
-  };
-  post('HeapProfiler.enable');
-  post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-  globalThis.kept = diff(state, emptyKernelState());
-  const { profile } = post('HeapProfiler.stopSampling');
-  let allocated = 0;
-  (function walk(node) {
-    allocated += node.selfSize;
-    node.children.forEach(walk);
-  })(profile.head);
+  const allocated = allocatedBy(() => diff(state, emptyKernelState()), 128);
   console.log(JSON.stringify({ allocated }));
 } else if (mode === 'alive') {
   const before = process.memoryUsage().heapUsed;
