@@ -7,7 +7,7 @@ const [mode, root, policyFile, scratch, top] = process.argv.slice(2);
 const fs = require('node:fs');
 const path = require('node:path');
 const v8 = require('node:v8');
-const inspector = require('node:inspector');
+const { allocatedBy } = require('./allocatedBy');
 const { compilePolicy } = require(`${root}/compile`);
 const { diff } = require(`${root}/plan/diff`);
 const { emptyKernelState } = require(`${root}/tc/model`);
@@ -17,26 +17,8 @@ global.gc();
 
 const mb = (x) => (x / 2 ** 20).toFixed(2);
 if (mode === 'allocated') {
-  // Everything allocated, collected or not: the sampling heap profiler with collected objects counted.
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method, params) => {
-    let result;
-    session.post(method, params, (error, r) => {
-      if (error) throw error;
-      result = r;
-    });
-    return result;
-  };
-  post('HeapProfiler.enable');
-  post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-  globalThis.kept = diff(compilePolicy(policy).state, emptyKernelState());
-  const { profile } = post('HeapProfiler.stopSampling');
-  let allocated = 0;
-  (function walk(node) {
-    allocated += node.selfSize;
-    node.children.forEach(walk);
-  })(profile.head);
+  // Everything allocated, collected or not.
+  const allocated = allocatedBy(() => diff(compilePolicy(policy).state, emptyKernelState()), 256);
   console.log(`allocated in all by compile + first diff (sampled, collected objects counted): ${mb(allocated)} MB`);
   process.exit(0);
 }
