@@ -25,7 +25,10 @@ export function growthPlan(desired: KernelState, applied: KernelState): Plan | u
   if (stateSize(applied) === 0) return undefined;
   const index = new ObservedIndex();
   const appliedLists = stateLists(applied);
-  for (let l = 0; l < appliedLists.length; l++) for (const o of appliedLists[l]!) index.add(o);
+  for (let l = 0; l < appliedLists.length; l++) {
+    const list = appliedLists[l]!;
+    for (let i = 0; i < list.length; i++) index.add(list[i]!);
+  }
   const found = matchDesired(desired, index);
   if (found === undefined || found.matchedDeletable !== index.deletableCount()) return undefined;
   // New objects are few (one pod's): their keys are made to find one desired twice.
@@ -50,7 +53,9 @@ function matchDesired(desired: KernelState, index: ObservedIndex): Matched | und
   let matchedDeletable = 0;
   const lists = stateLists(desired);
   for (let l = 0; l < lists.length; l++) {
-    for (const d of lists[l]!) {
+    const list = lists[l]!;
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i]!;
       const at = index.find(d);
       if (at === undefined) creates.push(d);
       else {
@@ -81,6 +86,8 @@ function ordered(desired: KernelState, found: Matched): Plan {
     if (change) forward.add(change);
   }
   const links = new LinkIndex();
-  for (const l of desired.links) links.set(l);
+  // Not for-of: unoptimised, as this runs once per change, it made an iterator result per
+  // link (1.1 MB at 10,000 containers), as the loops above did per object (6.8 MB).
+  desired.links.forEach((l) => links.set(l));
   return forward.ordered((veth) => links.get(veth.spec.peerNetns, veth.spec.peerName));
 }
