@@ -1,7 +1,7 @@
 // Policy → desired kernel state. Pure: the same policy, features and observed state
 // always give the same objects, so a converged kernel diffs to an empty plan.
 
-import type { HostPolicy, Policy } from '../policy/model';
+import type { Policy } from '../policy/model';
 import type { CgroupClassidObject, KernelState } from '../tc/model';
 import { BASELINE_FEATURES, type KernelFeatures } from '../tc/features';
 import type { CompiledPolicy } from './model';
@@ -9,9 +9,9 @@ import { sharedTrees, perDeviceTrees } from './assemble';
 import { describe, describeGroups } from './describe';
 import { observedInputs, sameInputs } from './observed';
 import { shapeTree } from '../shape/build';
-import { isWired, type AssignedBefore, type ContainerNode } from '../shape/model';
+import type { AssignedBefore } from '../shape/model';
 import { parseSubnet } from '../net/ipv4';
-import { addContainerPlumbing, hostPlumbing, prefix6Of, type Plumbing } from './topology';
+import { containersPlumbing, prefix6Of } from './topology';
 
 export { policyFootprint, type PolicyFootprint } from './footprint';
 export type { CompiledPolicy, CompiledContainer, CompiledClassRef, CompiledGroup, CompiledPeerSet } from './model';
@@ -62,13 +62,10 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedB
   const notes: string[] = [];
   const tree = shapeTree(policy, inputs, notes);
   const nodes = tree.containers;
-  const plumbing = hostPlumbing(policy.host);
   // "/<prefix>" of every container address, made once: one concatenation per address.
   const prefix = `/${parseSubnet(policy.host.subnet).prefix}`;
   const prefix6 = policy.host.subnet6 ? prefix6Of(policy.host.subnet6) : '';
-  // forEach and map rather than for-of in code that runs once per compile: unoptimised,
-  // for-of allocates an iterator result per element.
-  nodes.forEach((p) => addWiring(plumbing, policy.host, p, prefix, prefix6));
+  const plumbing = containersPlumbing(policy.host, nodes, prefix, prefix6);
   const rendered = policy.host.mode === 'shared' ? sharedTrees(tree, features) : perDeviceTrees(tree, features);
   const tc = rendered.tc;
   const classids = rendered.containerClass;
@@ -95,14 +92,4 @@ function compileWith(policy: Policy, features: KernelFeatures, inputs: AssignedB
     notes,
   };
   return rendered.peerSets ? { ...compiled, peerSets: rendered.peerSets } : compiled;
-}
-
-/**
- * Adds the container's devices, address and route to `into` (one list per kind for all
- * containers). A workload's devices are its runtime's: nothing to add (the footprint observes them).
- */
-function addWiring(into: Plumbing, host: HostPolicy, p: ContainerNode, prefix: string, prefix6: string): void {
-  if (p.policy.workload) return;
-  // The node itself is the wiring: no object per container to say the same.
-  if (isWired(p)) addContainerPlumbing(into, host, p, prefix, prefix6);
 }

@@ -10,7 +10,7 @@ import { allocate } from '../allocate/oracle';
 import { embedIpv4, parseSubnet6 } from '../net/ipv6';
 import { ipToInt } from '../net/ipv4';
 import { formatRate } from '../units/format';
-import { assignAddresses, assignSlots } from './naming';
+import { assignAddresses, assignSlotsInOrder, hostDevice } from './naming';
 import { containerNetns, hasOwnNamespace } from './namespaces';
 import type { AssignedBefore, ContainerNode, GroupNode, NodeRates, ShapeTree } from './model';
 
@@ -35,10 +35,10 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
     const address = (c.address ?? addresses.get(c.name)) || undefined;
     return address === undefined ? -1 : ipToInt(address);
   });
-  const slots = assignSlots(containers.map((c) => c.name), slotsBefore(policy, before, address4), inForce.map((g) => g.name));
+  const slots = assignSlotsInOrder(containers.map((c) => c.name), slotsBefore(policy, before, address4), inForce.map((g) => g.name));
   const levels = inForce.length === 0 ? undefined : levelGuarantees(host, inForce, containers, notes);
   const guarantees = levels === undefined ? flatGuarantees(policy, notes) : levels.containers;
-  const groups = levels === undefined ? [] : groupNodes(inForce, slots, levels.groups);
+  const groups = levels === undefined ? [] : groupNodes(inForce, slots.groups, levels.groups);
   const groupOf = groups.length === 0 ? undefined : new Map(groups.map((g) => [g.id, g]));
   const subnet6 = host.subnet6 ? parseSubnet6(host.subnet6) : undefined;
   // Plain literals with undefined for what does not apply: a conditional spread per
@@ -52,12 +52,12 @@ export function shapeTree(policy: Policy, before: AssignedBefore, notes: string[
       kind: 'container',
       policy: c,
       parent: groupOf !== undefined && c.group !== undefined ? groupOf.get(c.group) : undefined,
-      slot: slots.get(c.name)!,
+      slot: slots.names[i]!,
       managed: c.match.kind === 'managed',
       downloadGuarantee: scaled ? scaled.download : c.bandwidth.download.guarantee,
       uploadGuarantee: scaled ? scaled.upload : c.bandwidth.upload.guarantee,
       netns: own ? containerNetns(c) : undefined,
-      hostDev: own ? devNames.get(c.name)! : undefined,
+      hostDev: own ? hostDevice(devNames, c.name) : undefined,
       containerDev: own ? (c.match.kind === 'managed' ? MANAGED_CONTAINER_DEV : ATTACHED_CONTAINER_DEV) : undefined,
       address,
       address4: address4[i]!,
@@ -182,9 +182,11 @@ function levelGuarantees(host: HostPolicy, groups: readonly GroupPolicy[], conta
   // first, in one pass over them that also finds each one's level (a pass of its own
   // over 10,000 containers, cold, cost its loop again). Float64Arrays by level, not a Map
   // by group name per direction: each Map update boxed its sum (a heap number), 20,000
-  // per compile.
+  // per compile. Arrays of small integers, not Float64Arrays: unoptimised, each read of a
+  // Float64Array's element and each sum made a heap number (40,000, 0.6 MB); a sum that
+  // stays below 2^31 (100 containers of 1 Mbit/s: 10^8) is a small integer, boxed by no one.
   const containerLevel = new Int32Array(containers.length);
-  const containerSums = { download: new Float64Array(groups.length + 1), upload: new Float64Array(groups.length + 1) };
+  const containerSums = { download: zeros(groups.length + 1), upload: zeros(groups.length + 1) };
   for (let i = 0; i < containers.length; i++) {
     const c = containers[i]!;
     const level = levelOf(c.group);
@@ -226,6 +228,9 @@ function levelGuarantees(host: HostPolicy, groups: readonly GroupPolicy[], conta
   return { groups: out, containers: scaledContainers };
 }
 
+/** n zeros in a packed array of small integers (new Array(n) would be holey). */
+const zeros = (n: number): number[] => Array.from({ length: n }, () => 0);
+
 /**
  * Levels by number: 0 the link, 1 + the index of a group (its first, should a name be
  * listed twice) for that group's children. Each group's parent level and its own,
@@ -247,15 +252,16 @@ function levelsOf(groups: readonly GroupPolicy[]): { levelOf: (name: string | un
   return { levelOf, groupLevel, ownLevel };
 }
 
-function groupNodes(groups: readonly GroupPolicy[], slots: ReadonlyMap<string, number>, guarantees: Guarantees): GroupNode[] {
+/** `slots`: each group's, at its index. */
+function groupNodes(groups: readonly GroupPolicy[], slots: Int32Array, guarantees: Guarantees): GroupNode[] {
   const nodes = new Map<string, GroupNode>();
   const rates = (g: GroupPolicy, dir: Direction): NodeRates => {
     const b = g.bandwidth[dir];
     return { guarantee: guarantees.get(g.name)![dir], ceiling: b.ceiling, priority: b.priority, burst: b.burst };
   };
-  for (const g of groups) {
+  groups.forEach((g, i) => {
     const parent = g.parent === undefined ? undefined : nodes.get(g.parent);
-    nodes.set(g.name, { kind: 'group', id: g.name, parent, level: parent ? parent.level + 1 : 1, slot: slots.get(g.name)!, download: rates(g, 'download'), upload: rates(g, 'upload'), policy: g });
-  }
+    nodes.set(g.name, { kind: 'group', id: g.name, parent, level: parent ? parent.level + 1 : 1, slot: slots[i]!, download: rates(g, 'download'), upload: rates(g, 'upload'), policy: g });
+  });
   return [...nodes.values()];
 }

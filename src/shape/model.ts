@@ -79,6 +79,7 @@ export const isWired = (n: ContainerNode): n is WiredNode => !!n.netns && !!n.ho
 
 /** What a tree keeps from what is already in the kernel: device names, addresses, slots. */
 export interface AssignedBefore {
+  /** Host-side devices that are not the container's own "sl-<name>", by container (naming.ts hashedDeviceNames): usually none. */
   readonly devNames: ReadonlyMap<string, string>;
   readonly addresses: ReadonlyMap<string, string>;
   /** Slots found by node id (per-device mode: a container's own device's class). */
