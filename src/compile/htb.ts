@@ -116,7 +116,10 @@ export class HtbClassSpecs {
    * and only the first rates of each spec are kept (as its object).
    */
   ofRates(rate: BitsPerSec, ceil: BitsPerSec, prio: number, burst: Bytes | undefined): HtbClassSpec {
-    const hash = ((rate * 31 + ceil) * 31 + prio) * 31 + (burst ?? -1);
+    // In 32-bit integers (imul, xor): these stay small integers to V8 where the compile
+    // runs unoptimised, where each step of a float hash of 1 Gbit/s rates made a heap
+    // number (about 4 per class: 1.3 MB at 10,000 containers in 100 groups).
+    const hash = Math.imul(Math.imul(Math.imul(rate | 0, 31) ^ (ceil | 0), 31) ^ (prio | 0), 31) ^ ((burst ?? -1) | 0);
     let shared = this.byHash.get(hash);
     if (shared === undefined) {
       shared = [];
