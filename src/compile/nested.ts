@@ -23,6 +23,7 @@ import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
 import {
   addAddress6Filters,
   addAddressFilters,
+  addressFilterCount,
   address6Table,
   addressTable,
   addTreeRoot,
@@ -35,7 +36,8 @@ import {
   type Address6Table,
   type AddressTable,
   type Device,
-  type TcObjects,
+  type TcCounts,
+  type TcSink,
 } from './trees';
 
 /** One HTB of the tree: the root's (scope 0) or a group's (scope 1 + its index). */
@@ -197,8 +199,17 @@ function addressEntries(entries: Uint32Array, scopeOf: Int32Array, address4: Uin
   return { addresses, classids, owners, start: at };
 }
 
+/** What addGroupedTree adds: addTreeRoot's two classes and qdiscs; a class, HTB and root class per group; a class and leaf per container; each HTB's address filters. */
+export function groupedCounts(layout: GroupedLayout): TcCounts {
+  const groups = layout.groupClass.length;
+  const containers = layout.containerClass.length;
+  let filters = 0;
+  for (const s of layout.scopes) filters += addressFilterCount(s.v4, s.v6);
+  return { qdiscs: 2 + groups + containers, classes: 2 + 2 * groups + containers, filters };
+}
+
 /** One direction's tree of a policy with groups, added to `t`. */
-export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
+export function addGroupedTree(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
   const { scopes } = layout;
   // Immutable, so one object serves every group: its HTB and the root class in it.
   const shared: ScopeSpecs = { groupHtb: htbQdisc(NO_DEFAULT_MINOR), groupRoot: innerRootSpec(capacity), leafSpec, specsByBase: new Map() };
@@ -236,7 +247,7 @@ function specsFor(shared: ScopeSpecs, base: BitsPerSec): HtbClassSpecs {
  * trees. As one function of nested loops it was compiled on the stack (OSR) twice per
  * compile, 27 + 16 ms of TurboFan's time for 100 groups, while the loops ran unoptimised.
  */
-function addScopeClasses(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
+function addScopeClasses(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
   const scope = layout.scopes[s]!;
   const columns = ratesOf(layout, direction);
   const base = quantumBase(scopeGuarantees(tree, columns, scope, direction), capacity);
@@ -259,7 +270,7 @@ function scopeGuarantees(tree: ShapeTree, columns: RateColumns, scope: Scope, di
 }
 
 /** Each child group's class in this HTB, and the group's own HTB below it. */
-function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: ShapeTree, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, groupHtb: QdiscSpec): void {
+function addGroupClasses(t: TcSink, d: Device, direction: Direction, tree: ShapeTree, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, groupHtb: QdiscSpec): void {
   const { netns, dev } = d;
   const { groups } = scope;
   for (let k = 0; k < groups.length; k++) {
@@ -272,7 +283,7 @@ function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: Sh
 }
 
 /** Each child container's class in this HTB and its leaf. */
-function addContainerClasses(t: TcObjects, d: Device, layout: GroupedLayout, columns: RateColumns, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
+function addContainerClasses(t: TcSink, d: Device, layout: GroupedLayout, columns: RateColumns, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
   const { containers } = scope;
   const { guarantee, ceiling, priority, burst } = columns;
@@ -289,7 +300,7 @@ function addContainerClasses(t: TcObjects, d: Device, layout: GroupedLayout, col
  * loop on the stack (OSR) while code after it has not run yet, and code reaching a part
  * without type feedback is thrown away and compiled again, whole.
  */
-function addScopeFilters(t: TcObjects, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
+function addScopeFilters(t: TcSink, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
   // Tagged elements from the start (filled), so that both trees' lists have the same map:
   // a new Array(n) holds small integers until its first store, so the download tree's
   // optimised filter loop met a list of another map in the upload tree, was thrown away

@@ -99,6 +99,70 @@ export interface TcObjects {
 
 export const emptyTc = (): TcObjects => ({ qdiscs: [], classes: [], filters: [] });
 
+/** Where a tree's objects are added: appended in order. */
+export interface TcList<T> {
+  push(item: T): void;
+}
+
+/** The lists the shared trees are added to (TcLists, or the arrays of TcObjects). */
+export interface TcSink {
+  readonly qdiscs: TcList<QdiscObject>;
+  readonly classes: TcList<ClassObject>;
+  readonly filters: TcList<FilterObject>;
+}
+
+/** How many objects of each kind a set of lists will hold. */
+export interface TcCounts {
+  readonly qdiscs: number;
+  readonly classes: number;
+  readonly filters: number;
+}
+
+/**
+ * A list made at the size it will have (when known), filled in order. An array grown by
+ * push copies itself to a larger store each time it is full (1.5 times, and more) and
+ * leaves the old one behind as garbage, above 128 KB a large object on fresh pages of
+ * its own: the three lists of 10,000 containers in 100 groups (80,000 objects) made
+ * about 2 MB of copies.
+ */
+class FilledList<T> implements TcList<T> {
+  private readonly items: T[];
+  private length = 0;
+
+  constructor(private readonly size: number | undefined) {
+    this.items = new Array<T>(size ?? 0);
+  }
+
+  push(item: T): void {
+    this.items[this.length++] = item;
+  }
+
+  /** The list, once all its items are in: holes or extra items would be a miscounted tree. */
+  filled(what: string): T[] {
+    if (this.size !== undefined && this.length !== this.size) {
+      throw new Error(`compile: ${this.length} ${what} were added to a list counted for ${this.size}; the counts in trees.ts/nested.ts (flatCounts, groupedCounts) must follow what the trees add`);
+    }
+    return this.items;
+  }
+}
+
+/** The lists of both shared trees, each made at its size when `counts` is given. */
+export class TcLists implements TcSink {
+  readonly qdiscs: FilledList<QdiscObject>;
+  readonly classes: FilledList<ClassObject>;
+  readonly filters: FilledList<FilterObject>;
+
+  constructor(counts: TcCounts | undefined) {
+    this.qdiscs = new FilledList(counts?.qdiscs);
+    this.classes = new FilledList(counts?.classes);
+    this.filters = new FilledList(counts?.filters);
+  }
+
+  filled(): TcObjects {
+    return { qdiscs: this.qdiscs.filled('qdiscs'), classes: this.classes.filled('classes'), filters: this.filters.filled('filters') };
+  }
+}
+
 /**
  * The containers' classes in one tree, by container: class id, leaf qdisc handle and
  * HTB spec. Arrays, not an object per container and tree (20,000 at 10,000 containers,
@@ -247,7 +311,7 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  * download) so classification is one lookup, not a walk through every filter. Added to
  * `t`, the lists of both trees, rather than returned and copied into them.
  */
-export function addSharedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
+export function addSharedTree(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
   addTreeRoot(t, d, capacity, members.quantumBase, leafSpec);
   const rootClass = makeHandle(ROOT_MAJOR, ROOT_MINOR);
   const { classids, leaves, specs } = members;
@@ -270,7 +334,7 @@ export function addSharedTree(t: TcObjects, d: Device, direction: Direction, cap
  * class (and its leaf) for traffic no container claims, whose quantum is scaled among
  * the root's other children (`base`).
  */
-export function addTreeRoot(t: TcObjects, d: Device, capacity: BitsPerSec, base: BitsPerSec, leafSpec: QdiscSpec): void {
+export function addTreeRoot(t: TcSink, d: Device, capacity: BitsPerSec, base: BitsPerSec, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
   // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
   // root's stays what it was created with: it must not follow the members' quantumBase.
@@ -287,6 +351,12 @@ export const innerRootSpec = (capacity: BitsPerSec): HtbClassSpec => htbClass({ 
 const offsetOf = (direction: Direction): number => (direction === 'download' ? DST_OFFSET : SRC_OFFSET);
 const offset6Of = (direction: Direction): number => (direction === 'download' ? DST6_OFFSET : SRC6_OFFSET);
 
+/** How many filters addAddressFilters and addAddress6Filters add for these tables. */
+export const addressFilterCount = (v4: AddressTable, v6: Address6Table): number => (v4.ips.length > 0 ? 2 + v4.ips.length : 0) + (v6.classids.length > 0 ? 2 + v6.classids.length : 0);
+
+/** What addSharedTree adds for `containers` classes: addTreeRoot's two classes and qdiscs, a class and leaf each, the address filters. */
+export const flatCounts = (containers: number, v4: AddressTable, v6: Address6Table): TcCounts => ({ qdiscs: 2 + containers, classes: 2 + containers, filters: addressFilterCount(v4, v6) });
+
 /**
  * The IPv4 address table's filters on the qdisc `parent`: a hash table on the last
  * octet, and the jump into it from the subnet. `sharedKeys`: each owner's key list (by
@@ -295,7 +365,7 @@ const offset6Of = (direction: Direction): number => (direction === 'download' ? 
  * changed). An array by owner, not a map by address: addresses above 2^31 are heap
  * numbers to V8, and a Map keyed by them tripled this function's time.
  */
-export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: (readonly U32Key[] | undefined)[]): void {
+export function addAddressFilters(into: TcList<FilterObject>, d: Device, parent: TcHandle, direction: Direction, subnet: Subnet, addresses: AddressTable, sharedKeys?: (readonly U32Key[] | undefined)[]): void {
   const { ips, classids } = addresses;
   if (ips.length === 0) return;
   const offset = offsetOf(direction);
@@ -332,7 +402,7 @@ export function addAddressFilters(into: FilterObject[], d: Device, parent: TcHan
  * out IPv6 addresses in sequence), reached from the root table by the IPv6 version
  * nibble alone: each entry matches the whole address, so no prefix needs checking first.
  */
-export function addAddress6Filters(into: FilterObject[], d: Device, parent: TcHandle, direction: Direction, addresses6: Address6Table): void {
+export function addAddress6Filters(into: TcList<FilterObject>, d: Device, parent: TcHandle, direction: Direction, addresses6: Address6Table): void {
   const { words, classids } = addresses6;
   if (classids.length === 0) return;
   const offset = offset6Of(direction);
