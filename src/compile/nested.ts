@@ -19,7 +19,7 @@ import { parseSubnet } from '../net/ipv4';
 import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
 import type { BitsPerSec, Bytes } from '../units/units';
 import type { ContainerNode, GroupNode, NodeRates, ShapeTree } from '../shape/model';
-import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
+import { GuaranteeRange, HtbClassSpecs, htbQdisc } from './htb';
 import {
   addAddress6Filters,
   addAddressFilters,
@@ -250,7 +250,7 @@ function specsFor(shared: ScopeSpecs, base: BitsPerSec): HtbClassSpecs {
 function addScopeClasses(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
   const scope = layout.scopes[s]!;
   const columns = ratesOf(layout, direction);
-  const base = quantumBase(scopeGuarantees(tree, columns, scope, direction), capacity);
+  const base = scopeBase(tree, columns, scope, direction, capacity);
   // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
   if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec);
   else t.classes.push({ type: 'class', netns: d.netns, dev: d.dev, classid: scope.rootClass, parent: scope.qdisc, spec: shared.groupRoot });
@@ -259,14 +259,14 @@ function addScopeClasses(t: TcSink, d: Device, direction: Direction, capacity: B
   addContainerClasses(t, d, layout, columns, scope, specs, shared.leafSpec);
 }
 
-/** The guarantees of one HTB's children, groups first: what its quanta are scaled among. */
-function scopeGuarantees(tree: ShapeTree, columns: RateColumns, scope: Scope, direction: Direction): number[] {
+/** quantumBase of one HTB's children's guarantees: what its quanta are scaled among. */
+function scopeBase(tree: ShapeTree, columns: RateColumns, scope: Scope, direction: Direction, capacity: BitsPerSec): BitsPerSec {
   const { groups, containers } = scope;
-  const guarantees: number[] = [];
-  for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
+  const range = new GuaranteeRange();
+  for (let k = 0; k < groups.length; k++) range.add(rates(tree.groups[groups[k]!]!, direction).guarantee);
   const own = columns.guarantee;
-  for (let k = 0; k < containers.length; k++) guarantees.push(own[containers[k]!]!);
-  return guarantees;
+  for (let k = 0; k < containers.length; k++) range.add(own[containers[k]!]!);
+  return range.quantumBase(capacity);
 }
 
 /** Each child group's class in this HTB, and the group's own HTB below it. */
