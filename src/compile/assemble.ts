@@ -1,14 +1,14 @@
 // The tc objects of a shaping tree: the shared trees on the bridge and the IFB (flat, or
 // nested where the policy has groups: nested.ts), or a tree per container device. Pure.
 
-import type { Direction, HtbClassSpec } from '../tc/model';
+import type { Direction } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
 import type { KernelFeatures } from '../tc/features';
 import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
 import type { HostPolicy } from '../policy/model';
 import { portHooks, switchedPort } from './ports';
-import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, flatCounts, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, TcLists, type TcCounts, type TcObjects, type TcList, type TcSink, type TreeClasses } from './trees';
+import { address6Table, addressTable, addSharedTree, classSpecs, emptyAddress6Table, cgroupClassifier, deviceTree, flatCounts, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, TcLists, type TcCounts, type TcObjects, type TcList, type TcSink, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedCounts, groupedLayout } from './nested';
 import { addSetTree, describePeerSets, setLayout } from './destinations';
@@ -19,34 +19,10 @@ function ratesOf(p: ContainerNode, dir: Direction): ClassRates {
   return { rate: guaranteeOf(p, dir), ceil: b.ceiling, prio: b.priority, burst: b.burst };
 }
 
-/**
- * Each container's class spec in the `dir` tree, equal ones shared. Named reads, not
- * p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and threw that
- * code away when the upload tree asked for 'upload'.
- */
-function treeSpecs(nodes: readonly ContainerNode[], dir: Direction, base: BitsPerSec): HtbClassSpec[] {
-  const specs = new HtbClassSpecs(base);
-  const out = new Array<HtbClassSpec>(nodes.length);
-  if (dir === 'download') {
-    for (let i = 0; i < nodes.length; i++) {
-      const p = nodes[i]!;
-      const b = p.policy.bandwidth.download;
-      out[i] = specs.ofRates(p.downloadGuarantee, b.ceiling, b.priority, b.burst);
-    }
-  } else {
-    for (let i = 0; i < nodes.length; i++) {
-      const p = nodes[i]!;
-      const b = p.policy.bandwidth.upload;
-      out[i] = specs.ofRates(p.uploadGuarantee, b.ceiling, b.priority, b.burst);
-    }
-  }
-  return out;
-}
-
 /** The containers' classes of one tree, their quanta scaled among them (quantumBase). */
 function treeClasses(nodes: readonly ContainerNode[], dir: Direction, capacity: BitsPerSec, classids: readonly TcHandle[], leaves: readonly TcHandle[]): TreeClasses {
   const base = quantumBase(nodes.map((p) => guaranteeOf(p, dir)), capacity);
-  return { classids, leaves, specs: treeSpecs(nodes, dir, base), quantumBase: base };
+  return { classids, leaves, specs: classSpecs(nodes, dir, [new HtbClassSpecs(base)]), quantumBase: base };
 }
 
 /** A cgroup's packets come from the host, whatever address it was given: classified by classid. */

@@ -16,7 +16,8 @@ import {
   type U32Key,
 } from '../tc/model';
 import { bitsPerSec, type BitsPerSec } from '../units/units';
-import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates } from './htb';
+import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates, type HtbClassSpecs } from './htb';
+import type { ContainerNode } from '../shape/model';
 import { maskOf, parseSubnet, type Subnet } from '../net/ipv4';
 import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
 
@@ -298,6 +299,30 @@ export function address6Table(addresses6: readonly string[], classidsGiven: Arra
 
 export const emptyAddress6Table: Address6Table = { words: new Uint32Array(0), classids: new Uint32Array(0) };
 export const emptyAddressTable: AddressTable = { ips: [], classids: new Uint32Array(0), owners: undefined };
+
+/**
+ * Each container's class spec in one direction's tree, equal ones shared, from the
+ * specs of the HTB it is in (`specs[scopeOf[i]]`; the only one without `scopeOf`). Named
+ * reads, not p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and
+ * threw that code away when the upload tree asked for 'upload'.
+ */
+export function classSpecs(nodes: readonly ContainerNode[], dir: Direction, specs: readonly HtbClassSpecs[], scopeOf?: Int32Array): HtbClassSpec[] {
+  const out = new Array<HtbClassSpec>(nodes.length);
+  if (dir === 'download') {
+    for (let i = 0; i < nodes.length; i++) {
+      const p = nodes[i]!;
+      const b = p.policy.bandwidth.download;
+      out[i] = specs[scopeOf === undefined ? 0 : scopeOf[i]!]!.ofRates(p.downloadGuarantee, b.ceiling, b.priority, b.burst);
+    }
+  } else {
+    for (let i = 0; i < nodes.length; i++) {
+      const p = nodes[i]!;
+      const b = p.policy.bandwidth.upload;
+      out[i] = specs[scopeOf === undefined ? 0 : scopeOf[i]!]!.ofRates(p.uploadGuarantee, b.ceiling, b.priority, b.burst);
+    }
+  }
+  return out;
+}
 
 export interface Device {
   readonly netns: NetnsLocator;

@@ -154,7 +154,8 @@ ${g ? `  group: ${g}\n` : ''}  download: { guarantee: 5mbit }
     if (!flat.ok) throw new Error(JSON.stringify(flat.issues));
     for (const policy of [grouped.policy, flat.policy]) {
       const { qdiscs, classes, filters } = compilePolicy(policy).state;
-      for (const list of [qdiscs, classes, filters] as readonly unknown[][]) expect(Object.keys(list).length).toBe(list.length);
+      const lists: readonly (readonly unknown[])[] = [qdiscs, classes, filters];
+      for (const list of lists) expect(Object.keys(list).length).toBe(list.length);
       expect(filters.some((f) => f.spec.kind === 'u32' && f.spec.keys.length === 4)).toBe(true);
     }
   });
