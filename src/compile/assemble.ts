@@ -1,16 +1,16 @@
 // The tc objects of a shaping tree: the shared trees on the bridge and the IFB (flat, or
 // nested where the policy has groups: nested.ts), or a tree per container device. Pure.
 
-import type { Direction, HtbClassSpec } from '../tc/model';
+import type { Direction } from '../tc/model';
 import { makeHandle, type TcHandle } from '../tc/handle';
 import type { BitsPerSec } from '../units/units';
 import type { KernelFeatures } from '../tc/features';
 import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
 import type { HostPolicy } from '../policy/model';
 import { portHooks, switchedPort } from './ports';
-import { address6Table, addressTable, addSharedTree, emptyAddress6Table, cgroupClassifier, deviceTree, emptyTc, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, type TcObjects, type TreeClasses } from './trees';
+import { address6Table, addressTable, addSharedTree, classSpecs, emptyAddress6Table, cgroupClassifier, deviceTree, flatCounts, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, TcLists, type TcCounts, type TcObjects, type TcList, type TcSink, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
-import { addGroupedTree, groupedLayout } from './nested';
+import { addGroupedTree, groupedCounts, groupedLayout } from './nested';
 import { addSetTree, describePeerSets, setLayout } from './destinations';
 import type { CompiledPeerSet } from './model';
 
@@ -19,34 +19,10 @@ function ratesOf(p: ContainerNode, dir: Direction): ClassRates {
   return { rate: guaranteeOf(p, dir), ceil: b.ceiling, prio: b.priority, burst: b.burst };
 }
 
-/**
- * Each container's class spec in the `dir` tree, equal ones shared. Named reads, not
- * p.policy.bandwidth[dir]: V8 optimised the keyed reads for 'download' and threw that
- * code away when the upload tree asked for 'upload'.
- */
-function treeSpecs(nodes: readonly ContainerNode[], dir: Direction, base: BitsPerSec): HtbClassSpec[] {
-  const specs = new HtbClassSpecs(base);
-  const out = new Array<HtbClassSpec>(nodes.length);
-  if (dir === 'download') {
-    for (let i = 0; i < nodes.length; i++) {
-      const p = nodes[i]!;
-      const b = p.policy.bandwidth.download;
-      out[i] = specs.ofRates(p.downloadGuarantee, b.ceiling, b.priority, b.burst);
-    }
-  } else {
-    for (let i = 0; i < nodes.length; i++) {
-      const p = nodes[i]!;
-      const b = p.policy.bandwidth.upload;
-      out[i] = specs.ofRates(p.uploadGuarantee, b.ceiling, b.priority, b.burst);
-    }
-  }
-  return out;
-}
-
 /** The containers' classes of one tree, their quanta scaled among them (quantumBase). */
 function treeClasses(nodes: readonly ContainerNode[], dir: Direction, capacity: BitsPerSec, classids: readonly TcHandle[], leaves: readonly TcHandle[]): TreeClasses {
   const base = quantumBase(nodes.map((p) => guaranteeOf(p, dir)), capacity);
-  return { classids, leaves, specs: treeSpecs(nodes, dir, base), quantumBase: base };
+  return { classids, leaves, specs: classSpecs(nodes, dir, [new HtbClassSpecs(base)]), quantumBase: base };
 }
 
 /** A cgroup's packets come from the host, whatever address it was given: classified by classid. */
@@ -77,22 +53,32 @@ export function sharedTrees(tree: ShapeTree, features: KernelFeatures): Rendered
   // and deprecate the filters' hidden class; each filter was then migrated on its first
   // read (1–2 µs each, ~40 ms of the first diff at 10,000 containers).
   const redirect = ingressRedirect(bridge, host.ifb);
-  // Both trees and the redirect go straight into one set of lists, in the order
-  // download tree, redirect (and cgroup classifier), upload tree.
-  const tc = emptyTc();
-  const { addTree, containerClass, groupClass, peerSets } = host.peers !== undefined ? setTrees(tree, leafSpec) : tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
-  addTree(tc, bridge, 'download', host.capacity.download);
-  appendAll(tc.qdiscs, redirect.qdiscs);
-  appendAll(tc.filters, redirect.filters);
   const hooks = portHooks(host, switchedPorts(host, nodes));
-  appendAll(tc.qdiscs, hooks.qdiscs);
-  appendAll(tc.filters, hooks.filters);
   // Host-network workloads send into the bridge (towards containers) or through the IFB;
   // the classifier runs first on both, and lets everything without a classid through.
-  if (features.clsBpf && cgroups) tc.filters.push(cgroupClassifier(bridge), cgroupClassifier(ifb));
-  addTree(tc, ifb, 'upload', host.capacity.upload);
+  const classifiers = features.clsBpf && cgroups ? [cgroupClassifier(bridge), cgroupClassifier(ifb)] : [];
+  const { addTree, perTree, containerClass, groupClass, peerSets } = host.peers !== undefined ? setTrees(tree, leafSpec) : tree.groups.length > 0 ? groupedTrees(tree, leafSpec) : flatTrees(nodes, leafSpec, host.subnet);
+  // Both trees and the redirect go straight into one set of lists, in the order
+  // download tree, redirect (and cgroup classifier), upload tree, each list made at its size.
+  const between = { qdiscs: redirect.qdiscs.length + hooks.qdiscs.length, classes: 0, filters: redirect.filters.length + hooks.filters.length + classifiers.length };
+  const lists = new TcLists(perTree === undefined ? undefined : bothTrees(perTree, between));
+  addTree(lists, bridge, 'download', host.capacity.download);
+  appendAll(lists.qdiscs, redirect.qdiscs);
+  appendAll(lists.filters, redirect.filters);
+  appendAll(lists.qdiscs, hooks.qdiscs);
+  appendAll(lists.filters, hooks.filters);
+  appendAll(lists.filters, classifiers);
+  addTree(lists, ifb, 'upload', host.capacity.upload);
+  const tc = lists.filled();
   return peerSets ? { tc, containerClass, groupClass, peerSets } : { tc, containerClass, groupClass };
 }
+
+/** Two trees of `perTree` objects each, and the objects between them. */
+const bothTrees = (perTree: TcCounts, between: TcCounts): TcCounts => ({
+  qdiscs: 2 * perTree.qdiscs + between.qdiscs,
+  classes: 2 * perTree.classes + between.classes,
+  filters: 2 * perTree.filters + between.filters,
+});
 
 /** The container ports whose switched traffic goes through the IFB first (ports.ts). */
 function switchedPorts(host: HostPolicy, nodes: readonly ContainerNode[]): string[] {
@@ -106,7 +92,9 @@ function switchedPorts(host: HostPolicy, nodes: readonly ContainerNode[]): strin
 }
 
 interface TreeMaker {
-  readonly addTree: (t: TcObjects, d: { readonly netns: string; readonly dev: string }, direction: Direction, capacity: BitsPerSec) => void;
+  readonly addTree: (t: TcSink, d: { readonly netns: string; readonly dev: string }, direction: Direction, capacity: BitsPerSec) => void;
+  /** What one tree adds (both add as many), when known beforehand: the lists are made at their size. */
+  readonly perTree?: TcCounts;
   readonly containerClass: readonly TcHandle[];
   readonly groupClass: readonly TcHandle[];
   readonly peerSets?: readonly CompiledPeerSet[];
@@ -137,12 +125,17 @@ function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof 
   }
   const addresses = addressTable(ips, ipClassids);
   const addresses6 = ips6.length === 0 ? emptyAddress6Table : address6Table(ips6, ip6Classids);
-  return { addTree: (t, d, direction, capacity) => addSharedTree(t, d, direction, capacity, subnet, treeClasses(nodes, direction, capacity, classids, leaves), addresses, addresses6, leafSpec), containerClass: classids, groupClass: [] };
+  return {
+    addTree: (t, d, direction, capacity) => addSharedTree(t, d, direction, capacity, subnet, treeClasses(nodes, direction, capacity, classids, leaves), addresses, addresses6, leafSpec),
+    perTree: flatCounts(nodes.length, addresses, addresses6),
+    containerClass: classids,
+    groupClass: [],
+  };
 }
 
 function groupedTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
   const layout = groupedLayout(tree);
-  return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: layout.groupClass };
+  return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), perTree: groupedCounts(layout), containerClass: layout.containerClass, groupClass: layout.groupClass };
 }
 
 /** Peer sets first, then containers in each (validation refuses groups with sets). */
@@ -151,7 +144,7 @@ function setTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): 
   return { addTree: (t, d, direction, capacity) => addSetTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), containerClass: layout.containerClass, groupClass: [], peerSets: describePeerSets(tree, layout) };
 }
 
-function appendAll<T>(out: T[], items: readonly T[]): void {
+function appendAll<T>(out: TcList<T>, items: readonly T[]): void {
   for (let i = 0; i < items.length; i++) out.push(items[i]!);
 }
 

@@ -52,7 +52,8 @@ import {
   type Address6Table,
   type AddressTable,
   type Device,
-  type TcObjects,
+  type TcList,
+  type TcSink,
 } from './trees';
 
 /**
@@ -151,7 +152,7 @@ export function describePeerSets(tree: ShapeTree, layout: SetLayout): CompiledPe
 }
 
 /** One direction's tree of a policy with peer sets, added to `t`. */
-export function addSetTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: SetLayout, leafSpec: QdiscSpec): void {
+export function addSetTree(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: SetLayout, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
   const { sets, setClass, setQdisc, pairClass, pairLeaf } = layout;
   const containers = tree.containers;
@@ -180,7 +181,7 @@ export function addSetTree(t: TcObjects, d: Device, direction: Direction, capaci
 }
 
 /** The root's classifier: a peer's address to its set's class (see the head of this file). */
-function addPeerFilters(into: FilterObject[], d: Device, direction: Direction, layout: SetLayout): void {
+function addPeerFilters(into: TcList<FilterObject>, d: Device, direction: Direction, layout: SetLayout): void {
   const parent = makeHandle(ROOT_MAJOR, 0);
   const filter = (handle: number, spec: FilterObject['spec']): FilterObject => ({ type: 'filter', netns: d.netns, dev: d.dev, parent, prio: ADDRESS_FILTER_PRIO, protocol: ETH_P_ALL, handle, spec });
   const off4 = peerOffset4(direction);

@@ -43,13 +43,33 @@ export function burstBytesFor(rate: BitsPerSec): Bytes {
  * a class guaranteed half a 100 Mbit/s link seconds of the link per turn.
  */
 export function quantumBase(guarantees: readonly number[], link: BitsPerSec): BitsPerSec {
-  let smallest = Infinity;
-  let largest = 0;
-  for (let i = 0; i < guarantees.length; i++) {
-    const g = guarantees[i]!;
-    if (g > 0 && g < smallest) smallest = g;
-    if (g > largest) largest = g;
+  const range = new GuaranteeRange();
+  for (let i = 0; i < guarantees.length; i++) range.add(guarantees[i]!);
+  return range.quantumBase(link);
+}
+
+/**
+ * What quantumBase reads of the siblings' guarantees, gathered one by one: their
+ * smallest non-zero and their largest. Lets a caller that reads the guarantees anyway
+ * skip listing them (the 101 HTBs of 100 groups listed 20,000, 0.46 MB with the lists'
+ * growth).
+ */
+export class GuaranteeRange {
+  private smallest = Infinity;
+  private largest = 0;
+
+  add(g: number): void {
+    if (g > 0 && g < this.smallest) this.smallest = g;
+    if (g > this.largest) this.largest = g;
   }
+
+  /** quantumBase of the guarantees added. */
+  quantumBase(link: BitsPerSec): BitsPerSec {
+    return baseOf(this.smallest, this.largest, link);
+  }
+}
+
+function baseOf(smallest: number, largest: number, link: BitsPerSec): BitsPerSec {
   const floor = largest > 0 ? Math.max(smallest, largest / MAX_GUARANTEE_RATIO, MIN_RATE) : Math.max(link, MIN_RATE);
   return (2 ** Math.floor(Math.log2(floor))) as BitsPerSec;
 }
@@ -116,7 +136,10 @@ export class HtbClassSpecs {
    * and only the first rates of each spec are kept (as its object).
    */
   ofRates(rate: BitsPerSec, ceil: BitsPerSec, prio: number, burst: Bytes | undefined): HtbClassSpec {
-    const hash = ((rate * 31 + ceil) * 31 + prio) * 31 + (burst ?? -1);
+    // In 32-bit integers (imul, xor): these stay small integers to V8 where the compile
+    // runs unoptimised, where each step of a float hash of 1 Gbit/s rates made a heap
+    // number (about 4 per class: 1.3 MB at 10,000 containers in 100 groups).
+    const hash = Math.imul(Math.imul(Math.imul(rate | 0, 31) ^ (ceil | 0), 31) ^ (prio | 0), 31) ^ ((burst ?? -1) | 0);
     let shared = this.byHash.get(hash);
     if (shared === undefined) {
       shared = [];

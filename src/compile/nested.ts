@@ -17,15 +17,17 @@
 import { makeHandle, type TcHandle } from '../tc/handle';
 import { parseSubnet } from '../net/ipv4';
 import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
-import type { BitsPerSec, Bytes } from '../units/units';
+import type { BitsPerSec } from '../units/units';
 import type { ContainerNode, GroupNode, NodeRates, ShapeTree } from '../shape/model';
-import { HtbClassSpecs, htbQdisc, quantumBase } from './htb';
+import { GuaranteeRange, HtbClassSpecs, htbQdisc } from './htb';
 import {
   addAddress6Filters,
   addAddressFilters,
+  addressFilterCount,
   address6Table,
   addressTable,
   addTreeRoot,
+  classSpecs,
   emptyAddress6Table,
   emptyAddressTable,
   innerRootSpec,
@@ -35,7 +37,8 @@ import {
   type Address6Table,
   type AddressTable,
   type Device,
-  type TcObjects,
+  type TcCounts,
+  type TcSink,
 } from './trees';
 
 /** One HTB of the tree: the root's (scope 0) or a group's (scope 1 + its index). */
@@ -59,46 +62,8 @@ export interface GroupedLayout {
   /** Each container's leaf qdisc handle (<slot>:), in tree.containers order. */
   readonly leaves: readonly TcHandle[];
   readonly scopes: readonly Scope[];
-  readonly download: RateColumns;
-  readonly upload: RateColumns;
-}
-
-/**
- * One direction's rates of every container, as columns in tree.containers order,
- * gathered in that order. The per-HTB loops visit the containers group by group
- * (c0, c100, c200, … at 100 groups), and reading each one's policy there missed the
- * cache at nearly every container: its object, its bandwidth, its direction, each a
- * load waiting on the one before (perf annotate: most of addContainerClasses' 9 ms,
- * against 2 ms for the same classes in container order, flat).
- */
-interface RateColumns {
-  /** As enforced (ContainerNode's guarantee). */
-  readonly guarantee: BitsPerSec[];
-  readonly ceiling: BitsPerSec[];
-  readonly priority: number[];
-  readonly burst: (Bytes | undefined)[];
-}
-
-/**
- * Arrays, not Float64Arrays: a number comes back as it went in (a small integer stays
- * one), so the specs made from them, and the guarantee lists their quanta are scaled
- * over, have the shapes they had (from a Float64Array, quantumBase was compiled twice).
- */
-function rateColumns(n: number): RateColumns {
-  return { guarantee: new Array<BitsPerSec>(n), ceiling: new Array<BitsPerSec>(n), priority: new Array<number>(n), burst: new Array<Bytes | undefined>(n) };
-}
-
-/** Container i's rates into the columns of both directions. */
-function gatherRates(c: ContainerNode, i: number, download: RateColumns, upload: RateColumns): void {
-  const { download: down, upload: up } = c.policy.bandwidth;
-  download.guarantee[i] = c.downloadGuarantee;
-  download.ceiling[i] = down.ceiling;
-  download.priority[i] = down.priority;
-  download.burst[i] = down.burst;
-  upload.guarantee[i] = c.uploadGuarantee;
-  upload.ceiling[i] = up.ceiling;
-  upload.priority[i] = up.priority;
-  upload.burst[i] = up.burst;
+  /** The scope (index into scopes) each container is a child of, in tree.containers order. */
+  readonly containerScope: Int32Array;
 }
 
 /** A group's HTB never classifies by default: a packet no member's filter claims (none should) goes through its direct queue, still within the group's class. */
@@ -119,13 +84,15 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     scopes[groupScope[i]!]!.groups.push(i);
     return makeHandle(majorOf(g.parent), g.slot);
   });
-  // Each HTB's address entries: a container below it leads to the class of its child on the way.
-  const v4 = scopes.map(() => ({ addresses: [] as number[], classids: [] as number[], owners: [] as number[] }));
   const v6 = scopes.map(() => ({ addresses: [] as string[], classids: [] as number[] }));
   const containerClass = new Array<TcHandle>(containers.length);
   const leaves = sharedNumbers<TcHandle>(containers.length);
-  const download = rateColumns(containers.length);
-  const upload = rateColumns(containers.length);
+  const containerScope = new Int32Array(containers.length);
+  // Each container classified by IPv4 address: its scope (-1: none) and address, for
+  // the address tables' entries below, made at their size.
+  const addressScope = new Int32Array(containers.length).fill(-1);
+  const address4 = new Int32Array(containers.length);
+  const entries4 = new Uint32Array(scopes.length);
   // One indexed pass over the containers for all they need here: this runs once per
   // compile, mostly before V8 optimises it, where each pass over 10,000 containers costs
   // its loop's overhead again (it was three: map, forEach, map).
@@ -133,18 +100,18 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
     const c = containers[i]!;
     const inScope = scopeAbove(c.parent);
     scopes[inScope]!.containers.push(i);
+    containerScope[i] = inScope;
     const classid = makeHandle(majorOf(c.parent), c.slot);
     containerClass[i] = classid;
     leaves[i] = makeHandle(c.slot, 0);
-    gatherRates(c, i, download, upload);
     if (c.policy.match.kind === 'cgroup') continue;
+    if (c.address4 >= 0) {
+      addressScope[i] = inScope;
+      address4[i] = c.address4 | 0;
+    }
     let child = classid;
     for (let scope = inScope; ; ) {
-      if (c.address4 >= 0) {
-        v4[scope]!.addresses.push(c.address4);
-        v4[scope]!.classids.push(child);
-        v4[scope]!.owners.push(i);
-      }
+      if (c.address4 >= 0) entries4[scope]!++;
       if (c.address6 !== undefined) {
         v6[scope]!.addresses.push(c.address6);
         v6[scope]!.classids.push(child);
@@ -154,19 +121,71 @@ export function groupedLayout(tree: ShapeTree): GroupedLayout {
       scope = groupScope[scope - 1]!;
     }
   }
+  const v4 = addressEntries(entries4, addressScope, address4, containerClass, groupClass, groupScope);
   scopes.forEach((s, i) => {
-    if (v4[i]!.addresses.length > 0) s.v4 = addressTable(v4[i]!.addresses, v4[i]!.classids, v4[i]!.owners);
+    const from = v4.start[i]!;
+    const to = from + entries4[i]!;
+    if (to > from) s.v4 = addressTable(v4.addresses.subarray(from, to), v4.classids.subarray(from, to), v4.owners.subarray(from, to));
     s.v6 = v6[i]!.addresses.length === 0 ? emptyAddress6Table : address6Table(v6[i]!.addresses, v6[i]!.classids);
   });
-  return { containerClass, groupClass, leaves, scopes, download, upload };
+  return { containerClass, groupClass, leaves, scopes, containerScope };
+}
+
+/**
+ * Every HTB's IPv4 address entries (address, class id, owner), scope after scope in
+ * one set of typed arrays made at their size (`entries`: how many each scope has): a
+ * container below an HTB leads to the class of its child on the way. Number lists grown
+ * by push left their earlier copies as garbage: 2.1 MB of 5.4 allocated by groupedLayout
+ * at 10,000 containers in 100 groups. `start`: where each scope's entries begin.
+ */
+function addressEntries(entries: Uint32Array, scopeOf: Int32Array, address4: Int32Array, containerClass: readonly TcHandle[], groupClass: readonly TcHandle[], groupScope: Int32Array): { addresses: Int32Array; classids: Uint32Array; owners: Uint32Array; start: Uint32Array } {
+  const at = new Uint32Array(entries.length);
+  let total = 0;
+  for (let s = 0; s < entries.length; s++) at[s] = total += entries[s]!;
+  // Filled from each scope's end down, in container order: `at` ends at each scope's start.
+  // Each address's bits as an int32: a small integer to V8, copied without a heap number.
+  const addresses = new Int32Array(total);
+  const classids = new Uint32Array(total);
+  const owners = new Uint32Array(total);
+  for (let i = scopeOf.length - 1; i >= 0; i--) {
+    let child = containerClass[i]!;
+    for (let scope = scopeOf[i]!; scope >= 0; ) {
+      const k = --at[scope]!;
+      addresses[k] = address4[i]!;
+      classids[k] = child;
+      owners[k] = i;
+      if (scope === 0) break;
+      child = groupClass[scope - 1]!;
+      scope = groupScope[scope - 1]!;
+    }
+  }
+  return { addresses, classids, owners, start: at };
+}
+
+/** What addGroupedTree adds: addTreeRoot's two classes and qdiscs; a class, HTB and root class per group; a class and leaf per container; each HTB's address filters. */
+export function groupedCounts(layout: GroupedLayout): TcCounts {
+  const groups = layout.groupClass.length;
+  const containers = layout.containerClass.length;
+  let filters = 0;
+  for (const s of layout.scopes) filters += addressFilterCount(s.v4, s.v6);
+  return { qdiscs: 2 + groups + containers, classes: 2 + 2 * groups + containers, filters };
 }
 
 /** One direction's tree of a policy with groups, added to `t`. */
-export function addGroupedTree(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
+export function addGroupedTree(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, tree: ShapeTree, layout: GroupedLayout, leafSpec: QdiscSpec): void {
   const { scopes } = layout;
   // Immutable, so one object serves every group: its HTB and the root class in it.
   const shared: ScopeSpecs = { groupHtb: htbQdisc(NO_DEFAULT_MINOR), groupRoot: innerRootSpec(capacity), leafSpec, specsByBase: new Map() };
-  for (let s = 0; s < scopes.length; s++) addScopeClasses(t, d, direction, capacity, tree, layout, s, shared);
+  const bases = scopeBases(tree, layout, direction, capacity);
+  const scopeSpecs = bases.map((base) => specsFor(shared, base));
+  // Each container's spec, made in container order: the per-HTB loops below visit the
+  // containers group by group (c0, c100, c200, … at 100 groups), and reading each one's
+  // policy there missed the cache at nearly every container: its object, its bandwidth,
+  // its direction, each a load waiting on the one before (perf annotate: most of
+  // addContainerClasses' 9 ms, against 2 ms in container order, flat). One list of specs,
+  // not columns of the rates of both trees (0.6 MB less at 10,000 containers).
+  const containerSpecs = classSpecs(tree.containers, direction, scopeSpecs, layout.containerScope);
+  for (let s = 0; s < scopes.length; s++) addScopeClasses(t, d, capacity, tree, layout, s, shared, bases[s]!, scopeSpecs[s]!, direction, containerSpecs);
   addScopeFilters(t, d, direction, subnet, tree, scopes);
 }
 
@@ -200,30 +219,30 @@ function specsFor(shared: ScopeSpecs, base: BitsPerSec): HtbClassSpecs {
  * trees. As one function of nested loops it was compiled on the stack (OSR) twice per
  * compile, 27 + 16 ms of TurboFan's time for 100 groups, while the loops ran unoptimised.
  */
-function addScopeClasses(t: TcObjects, d: Device, direction: Direction, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs): void {
+function addScopeClasses(t: TcSink, d: Device, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs, base: BitsPerSec, specs: HtbClassSpecs, direction: Direction, containerSpecs: readonly HtbClassSpec[]): void {
   const scope = layout.scopes[s]!;
-  const columns = ratesOf(layout, direction);
-  const base = quantumBase(scopeGuarantees(tree, columns, scope, direction), capacity);
   // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
   if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec);
   else t.classes.push({ type: 'class', netns: d.netns, dev: d.dev, classid: scope.rootClass, parent: scope.qdisc, spec: shared.groupRoot });
-  const specs = specsFor(shared, base);
   addGroupClasses(t, d, direction, tree, layout, scope, specs, shared.groupHtb);
-  addContainerClasses(t, d, layout, columns, scope, specs, shared.leafSpec);
+  addContainerClasses(t, d, layout, containerSpecs, scope, shared.leafSpec);
 }
 
-/** The guarantees of one HTB's children, groups first: what its quanta are scaled among. */
-function scopeGuarantees(tree: ShapeTree, columns: RateColumns, scope: Scope, direction: Direction): number[] {
-  const { groups, containers } = scope;
-  const guarantees: number[] = [];
-  for (let k = 0; k < groups.length; k++) guarantees.push(rates(tree.groups[groups[k]!]!, direction).guarantee);
-  const own = columns.guarantee;
-  for (let k = 0; k < containers.length; k++) guarantees.push(own[containers[k]!]!);
-  return guarantees;
+/** Each HTB's quantumBase of its children's guarantees (what its quanta are scaled among), the containers read in their order. */
+function scopeBases(tree: ShapeTree, layout: GroupedLayout, direction: Direction, capacity: BitsPerSec): BitsPerSec[] {
+  const { scopes, containerScope } = layout;
+  const ranges = scopes.map(() => new GuaranteeRange());
+  for (let s = 0; s < scopes.length; s++) {
+    const { groups } = scopes[s]!;
+    for (let k = 0; k < groups.length; k++) ranges[s]!.add(rates(tree.groups[groups[k]!]!, direction).guarantee);
+  }
+  const { containers } = tree;
+  for (let i = 0; i < containers.length; i++) ranges[containerScope[i]!]!.add(guaranteeIn(containers[i]!, direction));
+  return ranges.map((r) => r.quantumBase(capacity));
 }
 
 /** Each child group's class in this HTB, and the group's own HTB below it. */
-function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: ShapeTree, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, groupHtb: QdiscSpec): void {
+function addGroupClasses(t: TcSink, d: Device, direction: Direction, tree: ShapeTree, layout: GroupedLayout, scope: Scope, specs: HtbClassSpecs, groupHtb: QdiscSpec): void {
   const { netns, dev } = d;
   const { groups } = scope;
   for (let k = 0; k < groups.length; k++) {
@@ -236,14 +255,13 @@ function addGroupClasses(t: TcObjects, d: Device, direction: Direction, tree: Sh
 }
 
 /** Each child container's class in this HTB and its leaf. */
-function addContainerClasses(t: TcObjects, d: Device, layout: GroupedLayout, columns: RateColumns, scope: Scope, specs: HtbClassSpecs, leafSpec: QdiscSpec): void {
+function addContainerClasses(t: TcSink, d: Device, layout: GroupedLayout, specs: readonly HtbClassSpec[], scope: Scope, leafSpec: QdiscSpec): void {
   const { netns, dev } = d;
   const { containers } = scope;
-  const { guarantee, ceiling, priority, burst } = columns;
   for (let k = 0; k < containers.length; k++) {
     const i = containers[k]!;
     const classid = layout.containerClass[i]!;
-    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs.ofRates(guarantee[i]!, ceiling[i]!, priority[i]!, burst[i]) });
+    t.classes.push({ type: 'class', netns, dev, classid, parent: scope.rootClass, spec: specs[i]! });
     t.qdiscs.push({ type: 'qdisc', netns, dev, handle: layout.leaves[i]!, parent: classid, spec: leafSpec });
   }
 }
@@ -253,7 +271,7 @@ function addContainerClasses(t: TcObjects, d: Device, layout: GroupedLayout, col
  * loop on the stack (OSR) while code after it has not run yet, and code reaching a part
  * without type feedback is thrown away and compiled again, whole.
  */
-function addScopeFilters(t: TcObjects, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
+function addScopeFilters(t: TcSink, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
   // Tagged elements from the start (filled), so that both trees' lists have the same map:
   // a new Array(n) holds small integers until its first store, so the download tree's
   // optimised filter loop met a list of another map in the upload tree, was thrown away
@@ -276,8 +294,8 @@ function rates(g: GroupNode, direction: Direction): NodeRates {
   return direction === 'download' ? download : upload;
 }
 
-/** The containers' rate columns of one direction, picked as `rates` picks a group's. */
-function ratesOf(layout: GroupedLayout, direction: Direction): RateColumns {
-  const { download, upload } = layout;
-  return direction === 'download' ? download : upload;
+/** A container's guarantee of one direction, picked as `rates` picks a group's. */
+function guaranteeIn(c: ContainerNode, direction: Direction): BitsPerSec {
+  const { downloadGuarantee, uploadGuarantee } = c;
+  return direction === 'download' ? downloadGuarantee : uploadGuarantee;
 }

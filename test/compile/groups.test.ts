@@ -134,3 +134,29 @@ describe('compile: groups as nested HTBs', () => {
     expect(diff(flat.state, emptyKernelState()).length).toBeGreaterThan(0);
   });
 });
+
+describe('compile: the shared trees’ lists, made at their counted size', () => {
+  const dual = (name: string, match: string, g?: string): string => `---
+apiVersion: sluice.dev/v1
+kind: Container
+metadata: { name: ${name} }
+spec:
+  match: ${match}
+${g ? `  group: ${g}\n` : ''}  download: { guarantee: 5mbit }
+  upload: { guarantee: 5mbit }
+`;
+  const docs = [...TENANTS, dual('v6', '{ ip: "2001:2:0:0::99" }', 'lab'), dual('agent', '{ cgroup: sl-agent }')];
+
+  it('holds every object once, without holes, grouped or flat, dual-stack, with cgroup members', () => {
+    const grouped = parsePolicyTexts([{ path: 'g.yaml', text: HOST.replace('  subnet:', '  subnet6: "2001:2::/64"\n  subnet:') + docs.join('') }]);
+    if (!grouped.ok) throw new Error(JSON.stringify(grouped.issues));
+    const flat = parsePolicyTexts([{ path: 'f.yaml', text: HOST.replace('  subnet:', '  subnet6: "2001:2::/64"\n  subnet:') + docs.filter((d) => !d.includes('kind: Group')).join('').replace(/\n {2}group: \w+/g, '') }]);
+    if (!flat.ok) throw new Error(JSON.stringify(flat.issues));
+    for (const policy of [grouped.policy, flat.policy]) {
+      const { qdiscs, classes, filters } = compilePolicy(policy).state;
+      const lists: readonly (readonly unknown[])[] = [qdiscs, classes, filters];
+      for (const list of lists) expect(Object.keys(list).length).toBe(list.length);
+      expect(filters.some((f) => f.spec.kind === 'u32' && f.spec.keys.length === 4)).toBe(true);
+    }
+  });
+});

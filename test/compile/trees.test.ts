@@ -22,6 +22,21 @@ describe('addressTable', () => {
     );
   });
 
+  it('sorts the same way within a subnet (integer keys), the addresses given as u32s or as their int32 bits', () => {
+    const entry = fc.record({ host: fc.integer({ min: 0, max: 0xffff }), classid: fc.integer({ min: 0x10010, max: 0x1fff0 }) });
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 300 }), fc.constantFrom('198.18.0.0', '10.0.0.0', '127.255.128.0'), (entries, network) => {
+        const ips = entries.map((e) => (ipToInt(network) + e.host) >>> 0);
+        const expected = entries.map((e, i) => ({ ip: ips[i]!, classid: e.classid, i })).sort((a, b) => a.ip - b.ip || a.i - b.i);
+        for (const given of [ips, Int32Array.from(ips, (ip) => ip | 0)]) {
+          const table = addressTable(given, entries.map((e) => e.classid));
+          expect([...table.ips]).toEqual(expected.map((e) => e.ip));
+          expect([...table.classids]).toEqual(expected.map((e) => e.classid));
+        }
+      }),
+    );
+  });
+
   it('is empty for no entries', () => {
     expect(addressTable([], [])).toEqual({ ips: [], classids: new Uint32Array(0) });
   });
