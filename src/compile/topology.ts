@@ -5,6 +5,7 @@ import type { HostPolicy } from '../policy/model';
 import { parseSubnet } from '../net/ipv4';
 import type { ResolvedWorkload } from '../workload/workload';
 import { isWired, type ContainerNode, type WiredNode } from '../shape/model';
+import { SizedList } from './sizedList';
 import {
   HOST_NETNS,
   OWNED_PREFIX,
@@ -173,10 +174,10 @@ const SWITCHED_PORT = {} as const;
  */
 function addContainerPlumbing(into: PlumbingFilling, host: HostPolicy, w: ContainerWiring, prefix: string, prefix6: string): void {
   if (w.managed) {
-    into.namespaces.add(namespaceObject(host, w.netns));
-    into.links.add(loopback(w.netns));
+    into.namespaces.push(namespaceObject(host, w.netns));
+    into.links.push(loopback(w.netns));
   }
-  into.links.add({
+  into.links.push({
     type: 'link',
     netns: host.netns,
     name: w.hostDev,
@@ -185,18 +186,18 @@ function addContainerPlumbing(into: PlumbingFilling, host: HostPolicy, w: Contai
     ...(routesBetweenPorts(host) ? ISOLATED_PORT : SWITCHED_PORT),
     spec: { kind: 'veth', peerName: w.containerDev, peerNetns: w.netns },
   });
-  into.links.add({
+  into.links.push({
     type: 'link',
     netns: w.netns,
     name: w.containerDev,
     up: true,
     spec: { kind: 'veth', peerName: w.hostDev, peerNetns: host.netns },
   });
-  into.addresses.add({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address + prefix });
-  if (w.address6) into.addresses.add({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address6 + prefix6 });
+  into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address + prefix });
+  if (w.address6) into.addresses.push({ type: 'address', netns: w.netns, dev: w.containerDev, cidr: w.address6 + prefix6 });
   // An attached namespace keeps its own default route; only a managed one gets ours.
-  if (w.managed) into.routes.add({ type: 'route', netns: w.netns, dst: 'default', via: host.gateway, dev: w.containerDev });
-  if (w.managed && w.address6 && host.gateway6) into.routes.add({ type: 'route', netns: w.netns, dst: DEFAULT_ROUTE6, via: host.gateway6, dev: w.containerDev });
+  if (w.managed) into.routes.push({ type: 'route', netns: w.netns, dst: 'default', via: host.gateway, dev: w.containerDev });
+  if (w.managed && w.address6 && host.gateway6) into.routes.push({ type: 'route', netns: w.netns, dst: DEFAULT_ROUTE6, via: host.gateway6, dev: w.containerDev });
 }
 
 /** What addContainerPlumbing adds for `w`, counted into `into`: it must say the same. */
@@ -229,16 +230,16 @@ export function containersPlumbing(host: HostPolicy, nodes: readonly ContainerNo
     if (w) countContainerPlumbing(count, host, w);
   });
   const into: PlumbingFilling = {
-    namespaces: new Filling(base.namespaces, count.namespaces),
-    links: new Filling(base.links, count.links),
-    addresses: new Filling(base.addresses, count.addresses),
-    routes: new Filling(base.routes, count.routes),
+    namespaces: sizedAfter(base.namespaces, count.namespaces),
+    links: sizedAfter(base.links, count.links),
+    addresses: sizedAfter(base.addresses, count.addresses),
+    routes: sizedAfter(base.routes, count.routes),
   };
   nodes.forEach((p) => {
     const w = wiresOf(p);
     if (w) addContainerPlumbing(into, host, w, prefix, prefix6);
   });
-  return { namespaces: into.namespaces.full(), links: into.links.full(), addresses: into.addresses.full(), routes: into.routes.full(), sysctls: base.sysctls };
+  return { namespaces: into.namespaces.filled(), links: into.links.filled(), addresses: into.addresses.filled(), routes: into.routes.filled(), sysctls: base.sysctls };
 }
 
 interface PlumbingCount {
@@ -249,29 +250,15 @@ interface PlumbingCount {
 }
 
 interface PlumbingFilling {
-  readonly namespaces: Filling<NamespaceObject>;
-  readonly links: Filling<LinkObject>;
-  readonly addresses: Filling<AddressObject>;
-  readonly routes: Filling<RouteObject>;
+  readonly namespaces: SizedList<NamespaceObject>;
+  readonly links: SizedList<LinkObject>;
+  readonly addresses: SizedList<AddressObject>;
+  readonly routes: SizedList<RouteObject>;
 }
 
-/** A list made at the size it will have (`first`, then `more` added in order). */
-class Filling<T> {
-  private readonly items: T[];
-  private next = 0;
-
-  constructor(first: readonly T[], more: number) {
-    this.items = new Array<T>(first.length + more);
-    first.forEach((item) => this.add(item));
-  }
-
-  add(item: T): void {
-    this.items[this.next++] = item;
-  }
-
-  /** The list, once every item counted was added: fewer or more is a bug in countContainerPlumbing. */
-  full(): T[] {
-    if (this.next !== this.items.length) throw new Error(`plumbing: ${this.next} objects added where ${this.items.length} were counted; countContainerPlumbing must count what addContainerPlumbing adds`);
-    return this.items;
-  }
+/** A list of `first` and then `more` objects, made at its size. */
+function sizedAfter<T>(first: readonly T[], more: number): SizedList<T> {
+  const list = new SizedList<T>(first.length + more, 'countContainerPlumbing (topology.ts) must count what addContainerPlumbing adds');
+  first.forEach((item) => list.push(item));
+  return list;
 }

@@ -20,6 +20,7 @@ import { htbClass, htbQdisc, MIN_RATE, quantumBase, type ClassRates, type HtbCla
 import type { ContainerNode } from '../shape/model';
 import { maskOf, parseSubnet, type Subnet } from '../net/ipv4';
 import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
+import { SizedList } from './sizedList';
 
 export const ROOT_MAJOR = 1;
 /** The minors of a tree's own classes, below every node's slot (src/shape/naming.ts): its root class and its default class. */
@@ -119,48 +120,22 @@ export interface TcCounts {
   readonly filters: number;
 }
 
-/**
- * A list made at the size it will have (when known), filled in order. An array grown by
- * push copies itself to a larger store each time it is full (1.5 times, and more) and
- * leaves the old one behind as garbage, above 128 KB a large object on fresh pages of
- * its own: the three lists of 10,000 containers in 100 groups (80,000 objects) made
- * about 2 MB of copies.
- */
-class FilledList<T> implements TcList<T> {
-  private readonly items: T[];
-  private length = 0;
-
-  constructor(private readonly size: number | undefined) {
-    this.items = new Array<T>(size ?? 0);
-  }
-
-  push(item: T): void {
-    this.items[this.length++] = item;
-  }
-
-  /** The list, once all its items are in: holes or extra items would be a miscounted tree. */
-  filled(what: string): T[] {
-    if (this.size !== undefined && this.length !== this.size) {
-      throw new Error(`compile: ${this.length} ${what} were added to a list counted for ${this.size}; the counts in trees.ts/nested.ts (flatCounts, groupedCounts) must follow what the trees add`);
-    }
-    return this.items;
-  }
-}
+const MISCOUNTED = 'the counts in trees.ts/nested.ts (flatCounts, groupedCounts) must follow what the trees add';
 
 /** The lists of both shared trees, each made at its size when `counts` is given. */
 export class TcLists implements TcSink {
-  readonly qdiscs: FilledList<QdiscObject>;
-  readonly classes: FilledList<ClassObject>;
-  readonly filters: FilledList<FilterObject>;
+  readonly qdiscs: SizedList<QdiscObject>;
+  readonly classes: SizedList<ClassObject>;
+  readonly filters: SizedList<FilterObject>;
 
   constructor(counts: TcCounts | undefined) {
-    this.qdiscs = new FilledList(counts?.qdiscs);
-    this.classes = new FilledList(counts?.classes);
-    this.filters = new FilledList(counts?.filters);
+    this.qdiscs = new SizedList(counts?.qdiscs, MISCOUNTED);
+    this.classes = new SizedList(counts?.classes, MISCOUNTED);
+    this.filters = new SizedList(counts?.filters, MISCOUNTED);
   }
 
   filled(): TcObjects {
-    return { qdiscs: this.qdiscs.filled('qdiscs'), classes: this.classes.filled('classes'), filters: this.filters.filled('filters') };
+    return { qdiscs: this.qdiscs.filled(), classes: this.classes.filled(), filters: this.filters.filled() };
   }
 }
 
