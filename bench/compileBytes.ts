@@ -3,8 +3,8 @@
 // a child whose young generation never fills (no GC: heap used + array buffers after,
 // minus before, is everything allocated), single-threaded so that TurboFan's timing, and
 // with it which calls run unoptimised (and box their numbers), is the same on every run.
-// Also the bytes of the shared trees (compile/assemble's sharedTrees) and of the grouped
-// layout. Bytes, not time: a page first touched costs ~10 µs here, and the time is noisy.
+// Also the bytes of each part: the observed inputs, the shape tree, the plumbing, the
+// shared trees (and the grouped layout within them), the plan from nothing. Bytes, not time: a page first touched costs ~10 µs here, and the time is noisy.
 //   npx tsx bench/compileBytes.ts [--groups N] [--size N] [--dist DIR]...
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
