@@ -29,7 +29,6 @@ describe('slotHash', () => {
   });
 });
 
-
 describe('hashedDeviceNames', () => {
   it('keeps only the devices that are not the container\'s own "sl-<name>"', () => {
     const hashed = hashedDeviceNames(['a', 'a-name-far-too-long', 'br0', 'b'], ['sl-br0', 'sl-ifb0', 'lo']);
@@ -50,13 +49,17 @@ describe('assignSlotsInOrder', () => {
     const sorted = [...names].sort();
     for (const n of sorted) {
       const had = existing.get(n);
-      if (had !== undefined && !taken.has(had)) out.set(n, had), taken.add(had);
+      if (had !== undefined && !taken.has(had)) {
+        out.set(n, had);
+        taken.add(had);
+      }
     }
     for (const n of sorted) {
       if (out.has(n)) continue;
       let slot = 0x10 + ((slotHash(n) % (0xfff0 - 0x10 + 1)) | 0);
       while (taken.has(slot)) slot = slot === 0xfff0 ? 0x10 : slot + 1;
-      out.set(n, slot), taken.add(slot);
+      out.set(n, slot);
+      taken.add(slot);
     }
     return out;
   };
