@@ -43,13 +43,19 @@ function measure(root: string, policyFile: string, runs: number): Figures {
   return { allocated: of('allocated', 'allocated'), alive: of('alive', 'alive'), faults: median(faults.map((f) => f.faults!)), cpuMs: median(faults.map((f) => f.cpuMs!)) };
 }
 
+const given = option('--dist', '');
+if (given === '') {
+  console.error('bench/freshPlan: --dist DIR is required (the build to compare with, e.g. a worktree of main with `npx tsc -p tsconfig.build.json` run in it); --help for more');
+  process.exit(2);
+}
+
 {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-freshplan-'));
   try {
     const policyFile = path.join(dir, 'policy.json');
     writeFileSync(policyFile, JSON.stringify(syntheticPolicyDirect(Number(option('--size', '10000')), { groups: Number(option('--groups', '100')) })));
     const runs = Number(option('--runs', '3'));
-    const other = path.resolve(option('--dist', ''));
+    const other = path.resolve(given);
     const mine = path.resolve(__dirname, '..', 'dist');
     const mb = (x: number): string => (x / 2 ** 20).toFixed(2).padStart(8);
     console.log('build'.padEnd(40), 'alloc MB', 'alive MB', '  faults', '  CPU ms');
