@@ -153,9 +153,13 @@ export function recordsDir(scratch: string): string {
 
 export interface ServeProcess {
   /**
-   * Resolves once serve has finished a tick that started after `sinceMs` (Date.now()):
-   * after a pod's ADD, the tick after the change (TICK_AFTER_CHANGE_MS later) has run,
-   * so the node is settled and the next pod races nothing of serve's.
+   * Resolves once serve says no tick is due (status's tickDue: every reload asked for is
+   * done, and a tick that read the policy it set has finished): after a pod's ADD, the
+   * tick after the change has run, so the node is settled and the next pod races nothing
+   * of serve's. Not "a tick started after `sinceMs`", as it was: asked after the pod
+   * (idleAdd's first wait, after the setup's last pod and its shaped() read), that tick
+   * may have started already (at the end of a burst, TICK_AFTER_CHANGE_MAX_MS), and the
+   * wait then met only the 60-s tick. `sinceMs` only dates the wait in the error.
    */
   settled(sinceMs: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM, as on a node: enforcement stays. */
@@ -201,9 +205,9 @@ export async function startServe(policyDir: string, controlSocket: string, log: 
     async settled(sinceMs, timeoutMs = 30_000) {
       const end = performance.now() + timeoutMs;
       for (;;) {
-        const status = await requestControl<{ lastTick?: { at: number } }>(controlSocket, { cmd: 'status' });
-        if ((status.lastTick?.at ?? 0) >= sinceMs) return;
-        if (performance.now() > end) throw new Error(`sluice serve ran no tick within ${timeoutMs} ms after a pod; its log: ${log}`);
+        const status = await requestControl<{ lastTick?: { at: number }; tickDue?: boolean }>(controlSocket, { cmd: 'status' });
+        if (status.tickDue === false) return;
+        if (performance.now() > end) throw new Error(`sluice serve still had a tick due ${timeoutMs} ms after a pod (asked since ${new Date(sinceMs).toISOString()}; the last tick started ${status.lastTick ? new Date(status.lastTick.at).toISOString() : 'never'}); its log: ${log}`);
         await sleep(SETTLED_POLL_MS);
       }
     },

@@ -85,6 +85,8 @@ export class Daemon {
   private control: Server | undefined;
   private stopFollowing: Stop | undefined;
   private reloads: Promise<boolean> = Promise.resolve(true);
+  /** Reloads asked for and not finished (status's tickDue). */
+  private reloadsPending = 0;
   private queued: QueuedReload | undefined;
   private unshaped: readonly UnshapedWorkload[] = [];
   /** The tick put off after changes, and when the first of them was applied. */
@@ -132,9 +134,25 @@ export class Daemon {
    * afresh: a burst of events can never leave an older view in force after a newer one.
    */
   reload(reason: string): Promise<boolean> {
-    const next = this.reloads.then(() => this.reloadNow(reason));
+    return this.afterReloads(() => this.reloadNow(reason));
+  }
+
+  /** `run` once the reloads asked for before it are done; counted as pending from now until it ends. */
+  private afterReloads(run: () => Promise<boolean>): Promise<boolean> {
+    this.reloadsPending++;
+    const next = this.reloads.then(run).finally(() => {
+      this.reloadsPending--;
+    });
     this.reloads = next.catch(() => false);
     return next;
+  }
+
+  /**
+   * A reload asked for has not finished, or the policy it set has not been read by a
+   * finished tick: an operator's change is not yet observed and repaired (status).
+   */
+  get tickDue(): boolean {
+    return this.reloadsPending > 0 || this.reconciler.awaitingTick;
   }
 
   /**
@@ -166,7 +184,7 @@ export class Daemon {
     const shaped = new Promise<void>((resolve) => (settle = resolve));
     const queued: QueuedReload = { reasons: [reason], done: Promise.resolve(false), change: false, shaped, settle: () => settle(), askedAt: this.clock.monotonic() };
     this.queued = queued;
-    queued.done = this.reloads.then(async () => {
+    queued.done = this.afterReloads(async () => {
       this.queued = undefined;
       try {
         return await this.reloadNow(queued.reasons.join(', '), queued.change ? queued : undefined);
@@ -174,7 +192,6 @@ export class Daemon {
         queued.settle();
       }
     });
-    this.reloads = queued.done.catch(() => false);
     return queued;
   }
 
@@ -281,7 +298,7 @@ export class Daemon {
     const state = this.reconciler.current;
     switch (request.cmd) {
       case 'status':
-        return { snapshot: state.snapshot, lastTick: state.lastTick, policyHost: state.policy?.host.name, unshaped: this.unshaped };
+        return { snapshot: state.snapshot, lastTick: state.lastTick, tickDue: this.tickDue, policyHost: state.policy?.host.name, unshaped: this.unshaped };
       case 'inspect': {
         const container = state.compiled?.containers.find((c) => c.name === request.container || c.workload?.name === request.container);
         return {

@@ -61,6 +61,12 @@ export class Reconciler {
   private lastTick: TickResult | undefined;
   private readonly rates = new RateEstimator();
   private running: Promise<TickResult> | undefined;
+  /** The tick asked for while one ran: it starts once that one ends, shared until then. */
+  private following: Promise<TickResult> | undefined;
+  /** The running tick has read the policy and windows (until then, a caller can share it). */
+  private runningHasRead = false;
+  /** The policy version the last finished tick read (awaitingTick). */
+  private tickedVersion = -1;
   /** An applyChange in progress: a tick starts after it. */
   private changing: Promise<unknown> | undefined;
 
@@ -81,14 +87,50 @@ export class Reconciler {
     return { policy: this.policy, compiled: this.compiledNow, snapshot: this.lastSnapshot, lastTick: this.lastTick };
   }
 
-  /** One observe → diff → execute pass; concurrent callers share the running tick. */
+  /**
+   * The policy set last has not been read by a tick that finished: a change is still
+   * waiting for its observe and repair (serve's status says so; a bench waits it out).
+   */
+  get awaitingTick(): boolean {
+    return this.tickedVersion !== this.policyVersion;
+  }
+
+  /**
+   * One observe → diff → execute pass that starts after this call. A tick already running
+   * read the policy and the windows when it started, maybe before the caller's reload or
+   * window: sharing it left that change to the next periodic tick. Callers during a tick
+   * share one more, started when it ends; a tick that has not started yet (behind a
+   * change) reads after them, and is shared.
+   */
   tick(): Promise<TickResult> {
-    this.running ??= (this.changing ?? Promise.resolve())
-      .then(() => this.runTick())
-      .finally(() => {
-        this.running = undefined;
+    if (!this.running) return this.startTick();
+    if (!this.runningHasRead) return this.running;
+    this.following ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.following = undefined;
+        // A tick started since (after every caller of this one) will do.
+        return this.running ?? this.startTick();
       });
-    return this.running;
+    return this.following;
+  }
+
+  private startTick(): Promise<TickResult> {
+    this.runningHasRead = false;
+    const run: Promise<TickResult> = (this.changing ?? Promise.resolve())
+      .then(async () => {
+        // runTick reads the policy and windows before its first await: this is what it converges to.
+        this.runningHasRead = true;
+        const version = this.policyVersion;
+        const result = await this.runTick();
+        this.tickedVersion = version;
+        return result;
+      })
+      .finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+    this.running = run;
+    return run;
   }
 
   /**
