@@ -8,7 +8,9 @@
 //          `serve` meets a change (Applier.applyChange): the same policy and one with a
 //          container changed, each compiled against the last compiled state as observed
 //          and planned against it (planChange), with that last compile alone still held
-//          and indexed first, as serve indexes a base after answering the change that made it
+//          and indexed first, as serve indexes a base after answering the change that made it;
+//          then the next change against the state the changed one left (indexed after its
+//          answer), and the same against a copy of that state, not indexed
 //   apply  the policy as a directory of YAML files, read and validated by the real loader
 //          (seconds at 10,000), then compile + diff at once, as `sluice apply` runs them
 const [root, policyPath, mode = 'cold'] = process.argv.slice(2);
@@ -64,7 +66,7 @@ function asServe(policy, last) {
   keepObservedLookups?.(last.state, policy.host.bridge);
   const next = compilePolicy(policy, { observed: last.state });
   const change = planChange(next.state, last.state);
-  return { ms: performance.now() - t0, faults: faults() - f0, cpuMs: threadCpuMs() - cpu0, ops: change.kind === 'plan' ? change.plan.length : -1 };
+  return { ms: performance.now() - t0, faults: faults() - f0, cpuMs: threadCpuMs() - cpu0, ops: change.kind === 'plan' ? change.plan.length : -1, next };
 }
 
 /**
@@ -107,7 +109,7 @@ function cold() {
   // first: serve's change comes long after its last one, whose garbage V8 has collected
   // since (ticks run every few seconds), so that the peak below is the change's own, not
   // this child's earlier compiles' (at 10,000 in 100 groups: 219 MB without, 185 with).
-  const last = first.compiled;
+  let last = first.compiled;
   first.compiled = undefined;
   first.state = undefined;
   global.gc();
@@ -116,12 +118,29 @@ function cold() {
   const indexed = indexBase(policy, last);
   global.gc();
   const same = asServe(policy, last);
+  same.next = undefined;
   const changed = asServe(oneChanged(policy), last);
+  // Kept as serve keeps it: the base of the next change (below).
+  let left = changed.next;
+  changed.next = undefined;
   const warmRssMb = process.resourceUsage().maxRSS / 1024;
-  // A base not indexed yet (a change that comes while serve is still indexing the state
-  // the last change or tick left): a copy of the state is another key, nothing kept for it.
+  // The next change (back to the policy) against the state the changed one left (serve's
+  // next base), indexed first as after the answer; the state it replaced goes, as in serve.
+  last = undefined;
   global.gc();
-  const unindexed = asServe(oneChanged(policy), { state: { ...last.state } });
+  const leftIndexed = indexBase(policy, left);
+  global.gc();
+  const chained = asServe(policy, left);
+  chained.next = undefined;
+  // The same change against a copy of that state, not indexed yet (a change that comes
+  // while serve is still indexing the state the last change or tick left): a copy is
+  // another key, nothing kept for it.
+  const copy = { state: { ...left.state } };
+  left = undefined;
+  global.gc();
+  const unindexed = asServe(policy, copy);
+  unindexed.next = undefined;
+  const unindexedRssMb = process.resourceUsage().maxRSS / 1024;
   return {
     objects,
     compileMs: first.compileMs,
@@ -140,7 +159,10 @@ function cold() {
     warmChangedThreadCpuMs: changed.cpuMs,
     warmChangedOps: changed.ops,
     unindexedChangedMs: unindexed.ms,
-    unindexedRssMb: process.resourceUsage().maxRSS / 1024,
+    chainedIndexMs: leftIndexed.ms,
+    chainedMs: chained.ms,
+    chainedOps: chained.ops,
+    unindexedRssMb,
     baseIndexMs: indexed.ms,
     baseIndexFaults: indexed.faults,
     rssMb,

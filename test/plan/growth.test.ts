@@ -123,7 +123,11 @@ describe('growthPlan (the plan of a change that only adds and changes)', () => {
       for (let k = pods - 1; k >= 0; k--) {
         const kept = appliedIndex(base);
         const same = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - k - 1) }, { observed: base }).state;
-        const next = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - k) }, { observed: base }).state;
+        // Edited as a change may edit it (a class's rate, a link's state).
+        const edit = EDITS[k % 2 === 0 ? 'a class rate changed' : 'a link down']!;
+        const compiled = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - k) }, { observed: base }).state;
+        const edited = edit(compiled, seededRandom(p * 10 + k), base);
+        const next = isPair(edited) ? edited.desired : edited;
         // A change that plans nothing first: its matching must not stay in the index.
         expect(growthPlan(same, base), `policy ${p}, ADD ${pods - k}: the same policy`).toEqual(diff(same, base));
         const reused = growthPlan(next, base);
