@@ -13,7 +13,10 @@
 // child reads and validates the same policy's YAML files with the real loader, then
 // compiles + diffs at once); as `serve` meets a change (in the cold child, after it: the
 // same policy, then one with a container changed, each compiled against the last compiled
-// state as observed and planned against it, as Applier.applyChange does).
+// state as observed and planned against it, as Applier.applyChange does, that state
+// indexed first, timed apart, as serve indexes a base once the change making it is
+// answered; then a change against the state the changed one left, and against a copy of
+// it, not indexed).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,7 +138,10 @@ function optionValue(name: string): number {
       console.log(
         `${' '.repeat(label.length)}  as serve meets a change (same process, compiled against the last state and planned against it): the same policy ${spread(runs[v]!, 'warmSameMs')} ms (${r.warmSameOps} ops; faults ${spread(runs[v]!, 'warmSameFaults')}, CPU ${spread(runs[v]!, 'warmSameThreadCpuMs')} ms); ` +
           `one container changed ${spread(runs[v]!, 'warmChangedMs')} ms (${r.warmChangedOps} ops; faults ${spread(runs[v]!, 'warmChangedFaults')}, CPU ${spread(runs[v]!, 'warmChangedThreadCpuMs')} ms); ` +
-          `peak RSS then ${Math.max(...runs[v]!.map((x) => x.warmRssMb!)).toFixed(1)} MB (the last state alive beside the next)`,
+          `peak RSS then ${Math.max(...runs[v]!.map((x) => x.warmRssMb!)).toFixed(1)} MB (the last state alive beside the next); ` +
+          `the last state indexed before, after the answer that made it, ${spread(runs[v]!, 'baseIndexMs')} ms (faults ${spread(runs[v]!, 'baseIndexFaults')}; 0: a build that indexes it in each change); ` +
+          `the next change (back to the policy) against the state the changed one left, indexed after its answer in ${spread(runs[v]!, 'chainedIndexMs')} ms: ${spread(runs[v]!, 'chainedMs')} ms (${r.chainedOps} ops); ` +
+          `the same against a copy of that state, not indexed yet (a change that comes while serve still indexes the state the last change or tick left) ${spread(runs[v]!, 'unindexedChangedMs')} ms, peak RSS then ${Math.max(...runs[v]!.map((x) => x.unindexedRssMb!)).toFixed(1)} MB`,
       );
       if (!coldOnly) {
         console.log(

@@ -8,6 +8,9 @@
 //          `serve` meets a change (Applier.applyChange): the same policy and one with a
 //          container changed, each compiled against the last compiled state as observed
 //          and planned against it (planChange), with that last compile alone still held
+//          and indexed first, as serve indexes a base after answering the change that made it;
+//          then the next change against the state the changed one left (indexed after its
+//          answer), and the same against a copy of that state, not indexed
 //   apply  the policy as a directory of YAML files, read and validated by the real loader
 //          (seconds at 10,000), then compile + diff at once, as `sluice apply` runs them
 const [root, policyPath, mode = 'cold'] = process.argv.slice(2);
@@ -16,6 +19,10 @@ const { compilePolicy } = require(`${root}/compile`);
 const { diff } = require(`${root}/plan/diff`);
 const { planChange } = require(`${root}/plan/change`);
 const { emptyKernelState } = require(`${root}/tc/model`);
+// A build whose applier indexes each base once, after the change that made it is answered
+// (session 19): both undefined in builds before it, which index the base in every change.
+const { appliedIndex } = require(`${root}/plan/growth`);
+const { keepObservedLookups } = require(`${root}/compile/observed`);
 
 // Page faults (pages touched for the first time: ~13 µs each on the Firecracker VM) and
 // the main thread's own CPU time (schedstat, which waiting for a CPU does not count; the
@@ -56,9 +63,23 @@ function asServe(policy, last) {
   const f0 = faults();
   const cpu0 = threadCpuMs();
   const t0 = performance.now();
+  keepObservedLookups?.(last.state, policy.host.bridge);
   const next = compilePolicy(policy, { observed: last.state });
   const change = planChange(next.state, last.state);
-  return { ms: performance.now() - t0, faults: faults() - f0, cpuMs: threadCpuMs() - cpu0, ops: change.kind === 'plan' ? change.plan.length : -1 };
+  return { ms: performance.now() - t0, faults: faults() - f0, cpuMs: threadCpuMs() - cpu0, ops: change.kind === 'plan' ? change.plan.length : -1, next };
+}
+
+/**
+ * What serve does for the next change's base once a change is answered, timed: its
+ * indexes built and kept (Applier.indexSoon). Nothing, in a build that has no such step.
+ */
+function indexBase(policy, last) {
+  if (appliedIndex === undefined || keepObservedLookups === undefined) return { ms: 0, faults: 0 };
+  const f0 = faults();
+  const t0 = performance.now();
+  keepObservedLookups(last.state, policy.host.bridge);
+  appliedIndex(last.state);
+  return { ms: performance.now() - t0, faults: faults() - f0 };
 }
 
 /** The recompile against the first compile's state as observed and the no-op diff (a tick with nothing to do), in ms; nothing of it kept. */
@@ -88,12 +109,38 @@ function cold() {
   // first: serve's change comes long after its last one, whose garbage V8 has collected
   // since (ticks run every few seconds), so that the peak below is the change's own, not
   // this child's earlier compiles' (at 10,000 in 100 groups: 219 MB without, 185 with).
-  const last = first.compiled;
+  let last = first.compiled;
   first.compiled = undefined;
   first.state = undefined;
   global.gc();
+  // The base as serve has it when a change comes after a change: indexed after the last
+  // answer, and collected since (the next ADD comes after at least the answer's round trip).
+  const indexed = indexBase(policy, last);
+  global.gc();
   const same = asServe(policy, last);
+  same.next = undefined;
   const changed = asServe(oneChanged(policy), last);
+  // Kept as serve keeps it: the base of the next change (below).
+  let left = changed.next;
+  changed.next = undefined;
+  const warmRssMb = process.resourceUsage().maxRSS / 1024;
+  // The next change (back to the policy) against the state the changed one left (serve's
+  // next base), indexed first as after the answer; the state it replaced goes, as in serve.
+  last = undefined;
+  global.gc();
+  const leftIndexed = indexBase(policy, left);
+  global.gc();
+  const chained = asServe(policy, left);
+  chained.next = undefined;
+  // The same change against a copy of that state, not indexed yet (a change that comes
+  // while serve is still indexing the state the last change or tick left): a copy is
+  // another key, nothing kept for it.
+  const copy = { state: { ...left.state } };
+  left = undefined;
+  global.gc();
+  const unindexed = asServe(policy, copy);
+  unindexed.next = undefined;
+  const unindexedRssMb = process.resourceUsage().maxRSS / 1024;
   return {
     objects,
     compileMs: first.compileMs,
@@ -111,8 +158,15 @@ function cold() {
     warmChangedFaults: changed.faults,
     warmChangedThreadCpuMs: changed.cpuMs,
     warmChangedOps: changed.ops,
+    unindexedChangedMs: unindexed.ms,
+    chainedIndexMs: leftIndexed.ms,
+    chainedMs: chained.ms,
+    chainedOps: chained.ops,
+    unindexedRssMb,
+    baseIndexMs: indexed.ms,
+    baseIndexFaults: indexed.faults,
     rssMb,
-    warmRssMb: process.resourceUsage().maxRSS / 1024,
+    warmRssMb,
     baseRss,
   };
 }

@@ -11,6 +11,8 @@ import { isOwnedNamespaceName } from '../compile/topology';
 import type { ExecutionReport, KernelPort } from '../kernel/port';
 import { diff } from '../plan/diff';
 import { planChange } from '../plan/change';
+import { appliedIndex } from '../plan/growth';
+import { keepObservedLookups } from '../compile/observed';
 import type { Plan } from '../tc/operation';
 import type { Policy } from '../policy/model';
 import { emptyKernelState, HOST_NETNS, OWNED_PREFIX, type ExternalDevice, type KernelObject, type KernelState, type NetnsLocator, type ObservedState } from '../tc/model';
@@ -195,7 +197,13 @@ export class Applier {
   }
 
   private remember(policy: Policy, planned: PlannedChange): void {
-    this.applied = { host: policy.host.name, state: planned.compiled.state, pinned: planned.kept, shared: planned.ownership.shared };
+    const state = planned.compiled.state;
+    const moved = this.applied?.state !== state;
+    this.applied = { host: policy.host.name, state, pinned: planned.kept, shared: planned.ownership.shared };
+    // The tick after a change compiles against the observation, whose addresses and slots
+    // the change's compile did not have: a new state object (the same objects in it) that
+    // the next change would otherwise index on its own path.
+    if (moved && policy.host.mode !== 'per-device') this.indexSoon(state, policy.host.bridge);
   }
 
   /**
@@ -219,6 +227,9 @@ export class Applier {
     if (!applied || applied.host !== policy.host.name) return { kind: 'skipped', reason: 'no apply to build on' };
     if (policy.host.mode === 'per-device') return { kind: 'skipped', reason: 'per-device: the control loop sets ceilings' };
     if (bridgePortsNeeded(policy) > BRIDGE_MAX_PORTS) return { kind: 'skipped', reason: 'the bridge is full' };
+    // Read once per base (usually after the change that made it was answered, below): a
+    // change that is skipped or plans nothing leaves the base, and the next one reuses it.
+    keepObservedLookups(applied.state, policy.host.bridge);
     const compiled = this.compiler.compile(policy, { observed: applied.state, features: this.features });
     const state = this.pin(extra ? this.merge(compiled.state, extra) : compiled.state, applied.pinned);
     const change = planChange(state, applied.state);
@@ -246,8 +257,23 @@ export class Applier {
       // change's base. The record is left ahead (it lists what was made; a later apply,
       // which observes, settles it as after any apply).
       this.applied = { ...applied, state };
+      this.indexSoon(state, policy.host.bridge);
     }
     return { kind: 'applied', plan, report };
+  }
+
+  /**
+   * Indexes the next change's base once the caller has answered this one (an immediate
+   * runs after the promise chain that writes serve's answer), not on the next change's
+   * path: ~100 ms at 10,000 containers in 100 groups. Not if another base replaced it
+   * meanwhile, and not at all in a process about to exit (`sluice apply`): unref'd.
+   */
+  private indexSoon(state: KernelState, bridge: string): void {
+    setImmediate(() => {
+      if (this.applied?.state !== state) return;
+      keepObservedLookups(state, bridge);
+      appliedIndex(state);
+    }).unref();
   }
 
   /**

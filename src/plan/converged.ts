@@ -21,13 +21,14 @@ export function isConverged(desired: KernelState, observed: KernelState): boolea
     index.add(o);
     return true;
   });
+  const matches = new Matches(index);
   let matchedDeletable = 0;
   const converged = forEachMixed(stateLists(desired), (d) => {
     const at = index.find(d);
     if (at === undefined) return false;
     const o = index.objectAt(at);
     if (compare(d, o) !== SAME) return false;
-    if (index.matchOnce(at) && deletable(o)) matchedDeletable++;
+    if (matches.once(at) && deletable(o)) matchedDeletable++;
     // A desired loopback in a namespace not observed is brought up by the general path.
     return !(isLoopback(d) && d.up && !index.hasNamespace(d.netns));
   });
@@ -82,8 +83,9 @@ interface FilterIndex {
  * strings. The maps hold each object's position (a small integer, kept in the map
  * itself) and whether it matched is a byte per position: an entry object per observed
  * object, and an array per filter handle, would be alive while a tick holds both
- * compiled states and the plan (the peak of bench/compile's RSS). Every add comes
- * before the first matchOnce.
+ * compiled states and the plan (the peak of bench/compile's RSS). Which objects a
+ * matching met is not in it (Matches): one index of an applied state serves every
+ * change planned against that state (growth.ts).
  */
 export class ObservedIndex {
   /** One object per identity (a later one with the same identity takes its place). */
@@ -99,9 +101,11 @@ export class ObservedIndex {
   private last: { readonly netns: string; readonly dev: string; readonly index: DeviceIndex } | undefined;
   /** The qdisc's filters filtersOn() found last. */
   private lastFilters: { readonly device: DeviceIndex; readonly major: number; readonly index: FilterIndex } | undefined;
-  private matched: Uint8Array | undefined;
+  /** deletableCount's answer, until the next add. */
+  private deletables: number | undefined;
 
   add(o: KernelObject): void {
+    this.deletables = undefined;
     switch (o.type) {
       case 'qdisc':
         return this.put(this.device(o.netns, o.dev, true)!.qdiscs, deviceId.qdisc(o), o);
@@ -159,12 +163,9 @@ export class ObservedIndex {
     return this.objects[at]!;
   }
 
-  /** Marks the object at `at` matched; whether it was not already. */
-  matchOnce(at: number): boolean {
-    const matched = (this.matched ??= new Uint8Array(this.objects.length));
-    if (matched[at] === 1) return false;
-    matched[at] = 1;
-    return true;
+  /** How many positions there are: one per identity added. */
+  get size(): number {
+    return this.objects.length;
   }
 
   hasNamespace(netns: string): boolean {
@@ -173,9 +174,10 @@ export class ObservedIndex {
 
   /** Observed identities whose object may be deleted: each holds one position. */
   deletableCount(): number {
+    if (this.deletables !== undefined) return this.deletables;
     let n = 0;
     for (let i = 0; i < this.objects.length; i++) if (deletable(this.objects[i]!)) n++;
-    return n;
+    return (this.deletables = n);
   }
 
   /** The last object added with an identity counts (as in a Map by objectKey). */
@@ -259,6 +261,25 @@ export class ObservedIndex {
       devs.set(dev, d);
     }
     return d;
+  }
+}
+
+/**
+ * Which positions of an ObservedIndex one matching met: a byte per position, made after
+ * every add, apart from the index so that the index can be shared by many matchings.
+ */
+export class Matches {
+  private readonly met: Uint8Array;
+
+  constructor(index: ObservedIndex) {
+    this.met = new Uint8Array(index.size);
+  }
+
+  /** Marks the object at `at` matched; whether it was not already. */
+  once(at: number): boolean {
+    if (this.met[at] === 1) return false;
+    this.met[at] = 1;
+    return true;
   }
 }
 

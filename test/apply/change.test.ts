@@ -102,6 +102,34 @@ describe('Applier.applyChange (a change applied without observing)', () => {
     expect((await applier.apply(full)).plan).toEqual([]);
   });
 
+  it('plans the same against a base indexed after the last answer or tick as against one indexed on its path', async () => {
+    const names = full.containers.map((c) => c.name);
+    const only = (n: number): Policy => ({ ...full, containers: full.containers.filter((c) => names.indexOf(c.name) < n) });
+    /** Changes, with a tick after every other one; `settle` after each call: the immediates that index the base run there. */
+    const run = async (settle: () => Promise<void>): Promise<{ plans: Plan[]; executed: Plan[] }> => {
+      const { kernel, applier } = setup();
+      const plans: Plan[] = [];
+      plans.push((await applier.apply(only(1))).plan);
+      await settle();
+      for (let n = 2; n <= names.length; n++) {
+        const outcome = await applier.applyChange(only(n));
+        if (outcome.kind !== 'applied') throw new Error(`change ${n}: ${outcome.reason}`);
+        plans.push(outcome.plan);
+        await settle();
+        if (n % 2 === 0) {
+          plans.push((await applier.apply(only(n))).plan);
+          await settle();
+        }
+      }
+      return { plans, executed: kernel.executed };
+    };
+    const indexed = await run(() => new Promise((resolve) => setImmediate(resolve)));
+    // Only promises the in-memory ports resolved at once in between: no immediate runs until it ends.
+    const onPath = await run(() => Promise.resolve());
+    expect(indexed.plans).toEqual(onPath.plans);
+    expect(indexed.executed).toEqual(onPath.executed);
+  });
+
   it('sends nothing before a first apply, in per-device mode, or for a change that removes a workload', async () => {
     const { kernel, applier } = setup();
     expect(await applier.applyChange(full)).toMatchObject({ kind: 'skipped', reason: 'no apply to build on' });

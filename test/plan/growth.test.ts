@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../src/compile';
 import { diff } from '../../src/plan/diff';
-import { growthPlan } from '../../src/plan/growth';
+import { appliedIndex, growthPlan } from '../../src/plan/growth';
 import type { Policy } from '../../src/policy/model';
 import { majorOf, makeHandle, minorOf } from '../../src/tc/handle';
 import { bitsPerSec } from '../../src/units/units';
@@ -112,5 +112,31 @@ describe('growthPlan (the plan of a change that only adds and changes)', () => {
   it('the same state: an empty plan', () => {
     const state = compilePolicy(demoPolicy()).state;
     expect(growthPlan(state, state)).toEqual([]);
+  });
+
+  it("plans against an applied state's kept index as against one built afresh, change after change", () => {
+    const policies = [demoWithTenantsPolicy(), ...Array.from({ length: 6 }, (_, i) => randomPolicy(i + 1))];
+    policies.forEach((policy, p) => {
+      // The node before its last pods' ADDs, then each ADD compiled against the state the one before it left, as serve chains them.
+      const pods = Math.min(4, policy.containers.length - 1);
+      let base = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - pods) }).state;
+      for (let k = pods - 1; k >= 0; k--) {
+        const kept = appliedIndex(base);
+        const same = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - k - 1) }, { observed: base }).state;
+        // Edited as a change may edit it (a class's rate, a link's state).
+        const edit = EDITS[k % 2 === 0 ? 'a class rate changed' : 'a link down']!;
+        const compiled = compilePolicy({ ...policy, containers: policy.containers.slice(0, policy.containers.length - k) }, { observed: base }).state;
+        const edited = edit(compiled, seededRandom(p * 10 + k), base);
+        const next = isPair(edited) ? edited.desired : edited;
+        // A change that plans nothing first: its matching must not stay in the index.
+        expect(growthPlan(same, base), `policy ${p}, ADD ${pods - k}: the same policy`).toEqual(diff(same, base));
+        const reused = growthPlan(next, base);
+        expect(appliedIndex(base)).toBe(kept);
+        const fresh = growthPlan(next, { ...base });
+        expect(reused, `policy ${p}, ADD ${pods - k}`).toEqual(fresh);
+        expect(reused, `policy ${p}, ADD ${pods - k}`).toEqual(diff(next, base));
+        base = next;
+      }
+    });
   });
 });
