@@ -84,6 +84,12 @@ export class Applier {
    * until an apply succeeds again.
    */
   private applied: { readonly host: string; readonly state: KernelState; readonly pinned: readonly KernelObject[]; readonly shared: ReadonlySet<string> } | undefined;
+  /**
+   * Changes are applied without observing here (serve with pods: applyChange was
+   * called): only then is each new base indexed ahead of the next change. `sluice apply`,
+   * and serve with no pods, never plan a change and keep no index (~8 MB at 10,000).
+   */
+  private changesExpected = false;
 
   constructor(
     private readonly kernel: KernelPort,
@@ -203,7 +209,7 @@ export class Applier {
     // The tick after a change compiles against the observation, whose addresses and slots
     // the change's compile did not have: a new state object (the same objects in it) that
     // the next change would otherwise index on its own path.
-    if (moved && policy.host.mode !== 'per-device') this.indexSoon(state, policy.host.bridge);
+    if (moved && this.changesExpected && policy.host.mode !== 'per-device') this.indexSoon(state, policy.host.bridge);
   }
 
   /**
@@ -223,6 +229,7 @@ export class Applier {
    * which observes, converges (the caller runs it after this).
    */
   async applyChange(policy: Policy, extra?: KernelState, lap: (phase: ChangePhase) => void = () => undefined): Promise<ChangeOutcome> {
+    this.changesExpected = true;
     const applied = this.applied;
     if (!applied || applied.host !== policy.host.name) return { kind: 'skipped', reason: 'no apply to build on' };
     if (policy.host.mode === 'per-device') return { kind: 'skipped', reason: 'per-device: the control loop sets ceilings' };
