@@ -122,11 +122,25 @@ export class Daemon {
     }, this.options.tickMs);
   }
 
+  /**
+   * One tick. Never rejects: the reconciler turns every failure it expects into the
+   * tick's result, and anything else (a bug in a hook or before the tick's own handling)
+   * is logged as such and returned as a failed tick. Timers, cron windows and reloads
+   * start ticks without awaiting them, and a rejection there would end serve (Node's
+   * unhandled rejection) while its shaping stays in the kernel unwatched.
+   */
   async runTick(): Promise<TickResult> {
-    const result = await this.reconciler.tick();
-    this.logger.log('debug', 'tick', { durationMs: result.durationMs, operations: result.operations });
-    this.hooks.onTick?.(result);
-    return result;
+    const at = this.clock.now();
+    try {
+      const result = await this.reconciler.tick();
+      this.logger.log('debug', 'tick', { durationMs: result.durationMs, operations: result.operations });
+      this.hooks.onTick?.(result);
+      return result;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.logger.log('error', 'tick failed unexpectedly (a bug in Sluice: please report it with this log); serve keeps ticking', { error: message, stack: e instanceof Error ? e.stack : undefined });
+      return { at, durationMs: this.clock.now() - at, operations: 0, driftRepairs: 0, windows: [], error: { kind: 'transient', message, code: 'EINTERNAL' } };
+    }
   }
 
   /**

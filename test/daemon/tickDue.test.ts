@@ -2,6 +2,7 @@
 // every change is followed by a tick that reads it, and status's tickDue says whether
 // that tick has run (what bench/peers' settled() waits for). Not "a tick started after
 // some time": the tick after a burst's last change can start as soon as it is answered.
+// And a tick that fails in a way the reconciler does not expect leaves serve ticking.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Daemon, TICK_AFTER_CHANGE_MAX_MS } from '../../src/daemon/serve';
 import { silentLogger } from '../../src/ports/logger';
@@ -110,5 +111,31 @@ describe('serve: a tick after every change', () => {
     await Promise.all([running, queued]);
     expect(n.daemon.tickDue).toBe(false);
     await n.daemon.stop();
+  });
+});
+
+describe('serve: a tick that fails unexpectedly', () => {
+  it('is logged as a bug and returned as a failed tick, not a rejection (which would end serve), and the next tick runs', async () => {
+    const gated = gatedApplier();
+    const logged: { level: string; event: string }[] = [];
+    const logger = { log: (level: string, event: string) => void logged.push({ level, event }) };
+    const reconciler = new Reconciler(gated.applier, systemClock, silentLogger);
+    reconciler.setPolicy(named('first'));
+    let fail = true;
+    const hooks = {
+      onTick: (): void => {
+        if (fail) throw new Error('a hook that throws');
+      },
+    };
+    const loader = { load: async (): Promise<PolicyLoad> => loadOf('first') };
+    const daemon = new Daemon(reconciler, loader as unknown as PolicyLoader, systemClock, logger, { paths: [], tickMs: 60_000 }, hooks);
+    await expect(daemon.runTick()).resolves.toMatchObject({ error: { kind: 'transient', code: 'EINTERNAL', message: 'a hook that throws' } });
+    expect(logged.filter((l) => l.level === 'error').map((l) => l.event)).toEqual([expect.stringContaining('tick failed unexpectedly')]);
+    fail = false;
+    // The gated applier's own failure: the reconciler's result, returned as it was.
+    await expect(daemon.runTick()).resolves.toMatchObject({ error: { message: 'the gated applier observes nothing' } });
+    expect(logged.filter((l) => l.level === 'error')).toHaveLength(1);
+    expect(gated.ticked).toHaveLength(2);
+    await daemon.stop();
   });
 });
