@@ -18,7 +18,7 @@ import { makeHandle, type TcHandle } from '../tc/handle';
 import { parseSubnet } from '../net/ipv4';
 import type { Direction, HtbClassSpec, QdiscSpec, U32Key } from '../tc/model';
 import type { BitsPerSec } from '../units/units';
-import type { ContainerNode, GroupNode, NodeRates, ShapeTree } from '../shape/model';
+import { guaranteeOf, type GroupNode, type NodeRates, type ShapeTree } from '../shape/model';
 import { GuaranteeRange, HtbClassSpecs, htbQdisc } from './htb';
 import {
   addAddress6Filters,
@@ -237,7 +237,7 @@ function scopeBases(tree: ShapeTree, layout: GroupedLayout, direction: Direction
     for (let k = 0; k < groups.length; k++) ranges[s]!.add(rates(tree.groups[groups[k]!]!, direction).guarantee);
   }
   const { containers } = tree;
-  for (let i = 0; i < containers.length; i++) ranges[containerScope[i]!]!.add(guaranteeIn(containers[i]!, direction));
+  for (let i = 0; i < containers.length; i++) ranges[containerScope[i]!]!.add(guaranteeOf(containers[i]!, direction));
   return ranges.map((r) => r.quantumBase(capacity));
 }
 
@@ -294,8 +294,3 @@ function rates(g: GroupNode, direction: Direction): NodeRates {
   return direction === 'download' ? download : upload;
 }
 
-/** A container's guarantee of one direction, picked as `rates` picks a group's. */
-function guaranteeIn(c: ContainerNode, direction: Direction): BitsPerSec {
-  const { downloadGuarantee, uploadGuarantee } = c;
-  return direction === 'download' ? downloadGuarantee : uploadGuarantee;
-}
