@@ -16,7 +16,7 @@ import type { Policy } from '../policy/model';
 import { describeObject } from '../tc/describe';
 import type { Operation } from '../tc/operation';
 import { mergeStates } from '../tc/identity';
-import { DIRECTIONS, type Direction, type KernelState } from '../tc/model';
+import { type Direction, type KernelState } from '../tc/model';
 import { RateEstimator, snapshot, type TrafficSnapshot } from '../traffic/snapshot';
 import type { BitsPerSec } from '../units/units';
 import { PEER_LINK, PEER_LINK6, PEER_NETNS, peerState, type PeerSite } from './peer';
@@ -69,9 +69,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Parallel connections per (container, peer): two, so one connection's slow start does not decide a flow's rate. */
 const FLOWS = 2;
 const CLUSTER_BASE_PORT = 5501;
-/** A phase starts once no receiver has counted a byte for this long (paused senders' socket buffers drained), waiting at most QUIET_MAX_MS. */
-const QUIET_MS = 500;
-const QUIET_MAX_MS = 6000;
 
 /** The peers' kernel objects beside the sandbox (an apply that leaves them out would remove them). */
 const peersState = (policy: Policy, site: PeerSite): KernelState => mergeStates(peerState(policy.host), peerState(policy.host, 'capped', site));
@@ -138,28 +135,11 @@ export class SetSandbox {
     return snapshot(this.current, observed, this.policy.host, rates, monotonicMs());
   }
 
-  /**
-   * Until nothing arrives: a paused sender stops writing, but what its socket holds still
-   * drains at its class's rate, and a connection in loss recovery may trickle for seconds
-   * (a draw once measured 12 Mbit/s of an idle flow, left from two draws before). This
-   * replaces a fixed pause after each phase (1.5 s), which did not cover that.
-   */
-  private async quiet(): Promise<void> {
-    const received = (): number => SETS.reduce((t, s) => t + DIRECTIONS.reduce((u, d) => u + [...this.rigs[s].receivedBytes(d).values()].reduce((a, b) => a + b, 0), 0), 0);
-    const deadline = monotonicMs() + QUIET_MAX_MS;
-    let last = received();
-    while (monotonicMs() < deadline) {
-      await sleep(QUIET_MS);
-      const now = received();
-      if (now === last) return;
-      last = now;
-    }
-  }
-
   /** Drives one phase and judges every (container, set) flow against `judge`. */
   async run(phase: SetPhase, judge: Judge, options: SetPhaseOptions): Promise<{ verdict: Verdict; seen?: PhaseSeen }> {
     const { rigs } = this;
-    await this.quiet();
+    // Every byte of the senders paused before has arrived: counted now, it would be an idle flow sending.
+    await Promise.all(SETS.map((s) => rigs[s].drained()));
     const from = Math.max(...SETS.map((s) => rigs[s].setActive(phase.direction, phase.busy.filter((k) => k.endsWith(`@${s}`)).map((k) => k.slice(0, -s.length - 1)))));
     // A 1 ms half-life: the second snapshot's rates are the averages since the first.
     const overPhase = new RateEstimator(1);

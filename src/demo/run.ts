@@ -98,6 +98,7 @@ export async function runPhases(deps: DemoDeps, compiled: CompiledPolicy, site: 
   try {
     for (const direction of options.directions) {
       for (const phase of options.phases) results.push(await runPhase(deps, compiled, rig, direction, phase, options));
+      // Paused, not drained: the next direction's first switchTo waits for these bytes, the end of the run does not.
       rig.setActive(direction, []);
     }
   } finally {
@@ -110,7 +111,7 @@ async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRi
   const expectation = options.judge.expect(direction, phase.active);
   const { capacity, ideal } = expectation;
   options.out(phaseHeading(direction, phase));
-  const from = rig.setActive(direction, phase.active);
+  const from = await rig.switchTo(direction, phase.active);
   const meter = new ClassMeter(deps.kernel, compiled, direction);
   const dropsBefore = (await meter.sample()).drops;
   const printer = liveTablePrinter(options.out, options.live);

@@ -27,6 +27,20 @@ export interface TrafficPlan {
 }
 
 const DEFAULT_BASE_PORT = 5301;
+/**
+ * How long a paused sender's bytes may take to arrive. Its socket buffers hold up to a few
+ * megabytes, which drain at its class's rate: 4 MB at a 2 Mbit/s ceiling is 16 s.
+ */
+const DRAIN_TIMEOUT_MS = 30_000;
+const DRAIN_POLL_MS = 50;
+
+/** A paused sender whose bytes have not all arrived in time: the next phase would count them. */
+export class TrafficDrainError extends Error {
+  constructor(readonly sender: string, readonly owed: number, readonly received: number, readonly timeoutMs: number) {
+    super(`traffic of ${sender}: ${owed - received} of the ${owed} bytes it wrote before its pause have not arrived after ${timeoutMs} ms; its shaped path is stalled or far slower than its class (see its class's drops and backlog with 'tc -s class show')`);
+    this.name = 'TrafficDrainError';
+  }
+}
 
 /** Live loadgen processes for one run; stop() always ends them all. */
 export class TrafficRig {
@@ -34,6 +48,8 @@ export class TrafficRig {
   private readonly receivers = new Map<string, LoadgenChild>();
   private readonly children: LoadgenChild[] = [];
   private readonly activeNow = new Set<string>();
+  /** Paused senders whose bytes may still be on their way: the byte count each has written. */
+  private readonly owed = new Map<string, Promise<number>>();
 
   private constructor(private readonly plan: TrafficPlan) {}
 
@@ -96,19 +112,60 @@ export class TrafficRig {
     file(c);
   }
 
-  /** Makes exactly `active` send in `dir`; everyone else in that direction pauses. Returns the switch time. */
+  /**
+   * Makes exactly `active` send in `dir`; everyone else in that direction pauses at once,
+   * their bytes still arriving for a while (see switchTo). Returns the switch time.
+   */
   setActive(dir: Direction, active: readonly string[]): number {
     for (const c of this.plan.containers) {
       const key = this.key(c.name, dir);
       const sender = this.senders.get(key);
       if (!sender) continue;
       const want = active.includes(c.name);
-      if (want && !this.activeNow.has(key)) sender.send({ cmd: 'start' });
-      if (!want && this.activeNow.has(key)) sender.send({ cmd: 'stop' });
+      if (want && !this.activeNow.has(key)) {
+        this.owed.delete(key);
+        sender.send({ cmd: 'start' });
+      }
+      if (!want && this.activeNow.has(key)) this.owe(key, sender.pause());
       if (want) this.activeNow.add(key);
       else this.activeNow.delete(key);
     }
     return monotonicMs();
+  }
+
+  /**
+   * Like setActive, but those who join start only once every byte that the ones leaving
+   * wrote has arrived. A paused sender stops writing, yet its socket buffers hold megabytes
+   * that drain at its class's rate for seconds: counted in the next phase they are a
+   * sender that should be idle, and the upload ACKs of a container whose download class is
+   * still full of them wait behind it (a 600 ms round trip held one at 70% of its guarantee).
+   * Returns the time the joiners started.
+   */
+  async switchTo(dir: Direction, active: readonly string[], timeoutMs = DRAIN_TIMEOUT_MS): Promise<number> {
+    const staying = active.filter((name) => this.activeNow.has(this.key(name, dir)));
+    this.setActive(dir, staying);
+    await this.drained(timeoutMs);
+    return this.setActive(dir, active);
+  }
+
+  /** Until every paused sender's bytes have arrived, in any direction; throws TrafficDrainError after timeoutMs. */
+  async drained(timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+    const deadline = monotonicMs() + timeoutMs;
+    for (const [key, written] of [...this.owed]) {
+      const owed = await written;
+      const receiver = this.receivers.get(key);
+      while (receiver && receiver.latestBytes(key) < owed) {
+        if (monotonicMs() > deadline) throw new TrafficDrainError(key, owed, receiver.latestBytes(key), timeoutMs);
+        await sleep(DRAIN_POLL_MS);
+      }
+      if (this.owed.get(key) === written) this.owed.delete(key);
+    }
+  }
+
+  /** Files a pause's byte count; a child that dies first rejects only whoever waits in drained(). */
+  private owe(key: string, written: Promise<number>): void {
+    written.catch(() => undefined);
+    this.owed.set(key, written);
   }
 
   /** Receiver goodput per container over [fromMs + warmupMs, toMs]. */
@@ -143,6 +200,8 @@ export class TrafficRig {
     killAllLoadgens();
   }
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for every start, then throws the first failure (so stop() sees every child that did start). */
 async function settleAll(starts: readonly Promise<void>[]): Promise<void> {

@@ -46,6 +46,8 @@ export interface LoadgenChild {
   waitFor<K extends LoadgenEvent['type']>(type: K, match?: (event: EventOf<K>) => boolean, timeoutMs?: number): Promise<EventOf<K>>;
   /** Asks for a sample line now and resolves when it has arrived. */
   sampleNow(timeoutMs?: number): Promise<void>;
+  /** Sender: {"cmd":"stop"}; resolves with the payload bytes it has written in all (its 'stopped' event). */
+  pause(timeoutMs?: number): Promise<number>;
   /** {"cmd":"exit"}, then SIGTERM, then SIGKILL; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
@@ -259,6 +261,11 @@ function spawnLoadgen(netns: string | undefined, role: LoadgenMode, args: readon
       const before = events.length;
       send({ cmd: 'sample' });
       await waitFor('ack', (event) => event.cmd === 'sample' && events.indexOf(event) >= before, timeoutMs);
+    },
+    pause: async (timeoutMs = 2000) => {
+      const before = events.length;
+      send({ cmd: 'stop' });
+      return (await waitFor('stopped', (event) => events.indexOf(event) >= before, timeoutMs)).bytes;
     },
     stop,
     exited,

@@ -73,12 +73,15 @@ export type LoadgenEvent =
   | { readonly type: 'ready'; readonly t: number; readonly role: LoadgenMode; readonly address: string; readonly port: number }
   | { readonly type: 'connected'; readonly t: number; readonly id: string; readonly peer: string }
   | { readonly type: 'closed'; readonly t: number; readonly id: string; readonly bytes: number }
+  // A sender paused: `bytes` is all the payload it has written, so the pause is over at the
+  // receiver once it has counted that many (the socket buffers still hold megabytes).
+  | { readonly type: 'stopped'; readonly t: number; readonly id: string; readonly bytes: number }
   | { readonly type: 'ack'; readonly t: number; readonly cmd: LoadgenCommand['cmd'] }
   | { readonly type: 'rtt'; readonly t: number; readonly id: string; readonly ms: number }
   | { readonly type: 'error'; readonly t: number; readonly message: string };
 
 export const DEFAULT_INTERVAL_MS = 100;
-export const DEFAULT_WRITE_BYTES = 1 << 20;
+export const DEFAULT_WRITE_BYTES = 1 << 17;
 
 /** The sender's first bytes: `SLUICE-LG <id>\n`. The receiver does not count them as payload. */
 export const HEADER_PREFIX = 'SLUICE-LG ';
@@ -241,6 +244,7 @@ export function parseEvent(line: string): LoadgenEvent | undefined {
   switch (value['type']) {
     case 'sample':
     case 'closed':
+    case 'stopped':
       return typeof value['id'] === 'string' && typeof value['bytes'] === 'number' ? (value as LoadgenEvent) : undefined;
     case 'rtt':
       return typeof value['id'] === 'string' && typeof value['ms'] === 'number' ? (value as LoadgenEvent) : undefined;

@@ -17,6 +17,8 @@ export function runSender(options: SendOptions, io: LoadgenIo): Promise<number> 
   // One buffer reused for every write: Node never copies it and we never modify it.
   const payload = Buffer.alloc(options.writeBytes, 0x5a);
   let sent = 0;
+  // Every byte handed to write(), flushed or still in Node's buffer: all of it will arrive.
+  let committed = 0;
   let sending = !options.paused;
   let connected = 0;
   const flows: Flow[] = [];
@@ -25,11 +27,16 @@ export function runSender(options: SendOptions, io: LoadgenIo): Promise<number> 
     if (!error) sent += payload.length;
   };
 
+  const write = (socket: net.Socket): boolean => {
+    committed += payload.length;
+    return socket.write(payload, onWritten);
+  };
+
   const pump = (flow: Flow): void => {
     const { socket } = flow;
     if (flow.pumping || socket.destroyed || !socket.writable || socket.connecting) return;
     flow.pumping = true;
-    while (sending && socket.write(payload, onWritten)) {
+    while (sending && write(socket)) {
       // keep writing while the stream is below its high-water mark
     }
     flow.pumping = false;
@@ -101,6 +108,7 @@ export function runSender(options: SendOptions, io: LoadgenIo): Promise<number> 
         case 'stop':
           sending = false;
           emitSample();
+          io.emit({ type: 'stopped', t: monotonicMs(), id: options.id, bytes: committed });
           break;
         case 'sample':
           emitSample();

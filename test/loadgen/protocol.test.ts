@@ -32,7 +32,7 @@ describe('loadgen protocol', () => {
       bind: '198.18.40.1',
       durationS: 2.5,
       paused: true,
-      writeBytes: 1 << 20,
+      writeBytes: 1 << 17,
       flows: 1,
     });
     expect(parseArgs(['send', '--to', '198.18.40.2:5201', '--id', 'w', '--flows', '8'])).toMatchObject({ flows: 8 });
@@ -73,6 +73,9 @@ describe('loadgen protocol', () => {
     expect(parseEvent(formatEvent(sample))).toEqual(sample);
     expect(parseEvent('hello')).toBeUndefined();
     expect(parseEvent('{"type":"sample","t":1}')).toBeUndefined();
+    const stopped = { type: 'stopped', t: 13, id: 'a', bytes: 1 << 17 } as const;
+    expect(parseEvent(formatEvent(stopped))).toEqual(stopped);
+    expect(parseEvent('{"type":"stopped","t":1,"id":"a"}')).toBeUndefined();
   });
 
   it('splits the header from the payload, whatever the chunking', () => {

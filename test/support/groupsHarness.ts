@@ -31,20 +31,6 @@ export interface HarnessOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Until nothing arrives any more (at most 5 s): a paused sender's socket buffer still
- * holds megabytes that drain at its share, which the next phase would count as sending.
- */
-async function quiet(rig: TrafficRig, direction: Direction): Promise<void> {
-  let last = [...rig.receivedBytes(direction).values()].reduce((s, b) => s + b, 0);
-  for (let waited = 0, still = 0; waited < 5000 && still < 2; waited += 250) {
-    await sleep(250);
-    const now = [...rig.receivedBytes(direction).values()].reduce((s, b) => s + b, 0);
-    still = now === last ? still + 1 : 0;
-    last = now;
-  }
-}
-
 export interface TreeRun {
   readonly verdicts: Verdict[];
   /** What a second apply right after the first would do (a converged kernel: nothing). */
@@ -68,12 +54,11 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, judge: Judge
   const verdicts: Verdict[] = [];
   try {
     for (const phase of phases) {
-      const from = rig.setActive(phase.direction, phase.busy);
+      const from = await rig.switchTo(phase.direction, phase.busy);
       await sleep(options.phaseSeconds * 1000);
       const measured = rig.goodput(phase.direction, from, monotonicMs(), options.warmupSeconds * 1000);
       rig.setActive(phase.direction, []);
       verdicts.push(judgePhase(judge, phase, measured, options.tolerance));
-      await quiet(rig, phase.direction);
     }
   } finally {
     await rig.stop();
