@@ -3,6 +3,7 @@
 // change demand without reconnecting; receivers count what arrives.
 
 import { killAllLoadgens, startLoadgenSender, startLoadgenServer, type ByteSampleLine, type LoadgenChild } from '../loadgen/driver';
+import { SluiceError } from '../errors';
 import { monotonicMs } from '../loadgen/protocol';
 import { steadyRate } from '../measure/rate';
 import type { Direction } from '../tc/model';
@@ -35,10 +36,13 @@ const DRAIN_TIMEOUT_MS = 30_000;
 const DRAIN_POLL_MS = 50;
 
 /** A paused sender whose bytes have not all arrived in time: the next phase would count them. */
-export class TrafficDrainError extends Error {
+export class TrafficDrainError extends SluiceError {
+  readonly code = 'ETIMEDOUT';
   constructor(readonly sender: string, readonly owed: number, readonly received: number, readonly timeoutMs: number) {
-    super(`traffic of ${sender}: ${owed - received} of the ${owed} bytes it wrote before its pause have not arrived after ${timeoutMs} ms; its shaped path is stalled or far slower than its class (see its class's drops and backlog with 'tc -s class show')`);
-    this.name = 'TrafficDrainError';
+    super(
+      `traffic ${sender}: ${owed - received} of the ${owed} bytes it wrote before its pause have not arrived ${timeoutMs} ms later`,
+      "its shaped path is stalled or far slower than its class: look at the class's drops and backlog (tc -s class show), then run again",
+    );
   }
 }
 

@@ -87,7 +87,8 @@ export function runSender(options: SendOptions, io: LoadgenIo): Promise<number> 
         host: options.to.host,
         port: options.to.port,
         localAddress: options.bind,
-        // Two writes in flight: the kernel always has the next megabyte while we wait for drain.
+        // Two writes in flight: the kernel always has the next write while we wait for drain, and
+        // a pause leaves little in Node (what a phase change then waits for: demo/traffic switchTo).
         writableHighWaterMark: options.writeBytes * 2,
       } as net.NetConnectOpts);
       flows.push({ socket, pumping: false });
