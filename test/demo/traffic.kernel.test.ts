@@ -12,24 +12,16 @@ import { monotonicMs } from '../../src/loadgen/protocol';
 import { parsePolicyTexts } from '../../src/policy/load';
 import type { Policy } from '../../src/policy/model';
 import { describeKernel } from '../support/kernel';
-import { sandboxHostText } from '../support/randomPolicy';
+import { sandboxContainerText, sandboxHostText } from '../support/randomPolicy';
 import { sandboxSuite } from '../support/sandboxSuite';
 
 const PREFIX = 'tr-';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function policy(): Policy {
-  const container = (name: string, octet: number, download: string): string => `---
-apiVersion: sluice.dev/v1
-kind: Container
-metadata: { name: ${name} }
-spec:
-  match: { managed: sl-${PREFIX}${name} }
-  address: 198.18.0.${octet}
-  download: { ${download} }
-  upload: { guarantee: 10mbit }
-`;
-  const text = `${sandboxHostText(PREFIX, 'host', 100)}${container('a', 10, 'guarantee: 10mbit, ceiling: 20mbit')}${container('b', 11, 'guarantee: 10mbit')}`;
+  const a = { name: 'a', guaranteeKbit: 10_000, ceilingKbit: 20_000, priority: 4 };
+  const b = { name: 'b', guaranteeKbit: 10_000, ceilingKbit: undefined, priority: 4 };
+  const text = `${sandboxHostText(PREFIX, 'host', 100)}${sandboxContainerText(PREFIX, a, 0)}${sandboxContainerText(PREFIX, b, 1)}`;
   const r = parsePolicyTexts([{ path: 'traffic.yaml', text }]);
   if (!r.ok) throw new Error(r.issues.map((i) => i.message).join('; '));
   return r.policy;
