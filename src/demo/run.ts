@@ -111,7 +111,9 @@ async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRi
   const expectation = options.judge.expect(direction, phase.active);
   const { capacity, ideal } = expectation;
   options.out(phaseHeading(direction, phase));
+  const asked = monotonicMs();
   const from = await rig.switchTo(direction, phase.active);
+  if (from - asked >= DRAIN_NOTICE_MS) options.out(drainNotice(from - asked));
   const meter = new ClassMeter(deps.kernel, compiled, direction);
   const dropsBefore = (await meter.sample()).drops;
   const printer = liveTablePrinter(options.out, options.live);
@@ -144,6 +146,12 @@ async function runPhase(deps: DemoDeps, compiled: CompiledPolicy, rig: TrafficRi
   );
   return { direction, phase, verdict };
 }
+
+/** A wait for the last phase's bytes this long is said, so the pause before the first second does not look like a hang. */
+const DRAIN_NOTICE_MS = 500;
+
+/** Why a phase starts late: TCP still delivered what the paused senders had written. */
+export const drainNotice = (ms: number): string => `   (waited ${(ms / 1000).toFixed(1)} s for bytes the last phase's senders had already handed to TCP, so that they do not count in this one)`;
 
 /** The line that opens a phase of the demo. */
 export const phaseHeading = (direction: Direction, phase: Phase): string => `\n── ${direction} · phase "${phase.name}": ${phase.shows} (sending: ${phase.active.join(', ')})`;
