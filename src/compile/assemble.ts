@@ -8,7 +8,7 @@ import type { KernelFeatures } from '../tc/features';
 import { guaranteeOf, type ContainerNode, type ShapeTree } from '../shape/model';
 import type { HostPolicy } from '../policy/model';
 import { portHooks, switchedPort } from './ports';
-import { address6Table, addressTable, addSharedTree, classSpecs, emptyAddress6Table, cgroupClassifier, deviceTree, flatCounts, hasAckClass, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, TcLists, type TcCounts, type TcObjects, type TcList, type TcSink, type TreeClasses } from './trees';
+import { address6Table, addressTable, addSharedTree, classSpecs, emptyAddress6Table, cgroupClassifier, deviceTree, flatCounts, ingressRedirect, leafQdiscSpec, ROOT_MAJOR, sharedNumbers, TcLists, type TcCounts, type TcObjects, type TcList, type TcSink, type TreeClasses } from './trees';
 import { HtbClassSpecs, quantumBase, type ClassRates } from './htb';
 import { addGroupedTree, groupedCounts, groupedLayout } from './nested';
 import { addSetTree, describePeerSets, setLayout } from './destinations';
@@ -127,7 +127,7 @@ function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof 
   const addresses6 = ips6.length === 0 ? emptyAddress6Table : address6Table(ips6, ip6Classids);
   return {
     addTree: (t, d, direction, capacity) => addSharedTree(t, d, direction, capacity, subnet, treeClasses(nodes, direction, capacity, classids, leaves), addresses, addresses6, leafSpec),
-    perTree: flatCounts(nodes.length, addresses, addresses6, hasAckClass(leafSpec)),
+    perTree: flatCounts(nodes.length, addresses, addresses6),
     containerClass: classids,
     groupClass: [],
   };
@@ -135,7 +135,7 @@ function flatTrees(nodes: readonly ContainerNode[], leafSpec: ReturnType<typeof 
 
 function groupedTrees(tree: ShapeTree, leafSpec: ReturnType<typeof leafQdiscSpec>): TreeMaker {
   const layout = groupedLayout(tree);
-  return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), perTree: groupedCounts(layout, hasAckClass(leafSpec)), containerClass: layout.containerClass, groupClass: layout.groupClass };
+  return { addTree: (t, d, direction, capacity) => addGroupedTree(t, d, direction, capacity, tree.host.subnet, tree, layout, leafSpec), perTree: groupedCounts(layout), containerClass: layout.containerClass, groupClass: layout.groupClass };
 }
 
 /** Peer sets first, then containers in each (validation refuses groups with sets). */

@@ -158,9 +158,7 @@ export function addSetTree(t: TcSink, d: Device, direction: Direction, capacity:
   const containers = tree.containers;
   const setGuarantees = sets.map((s) => containers.reduce((sum, c) => sum + peerRates(c, s.name, direction).guarantee, 0));
   const base = quantumBase(setGuarantees, capacity);
-  // No ACK class: the peer sets' root classifies by the peer's address first (nodes 800::100 on), before a node 800::7ff
-  // would be tried, so it would never see an ACK (decisions.md, "A container busy both ways").
-  addTreeRoot(t, d, capacity, base, leafSpec, false);
+  addTreeRoot(t, d, capacity, base, leafSpec);
   const specs = new HtbClassSpecs(base);
   const setHtb = htbQdisc(0);
   const setRoot = innerRootSpec(capacity);

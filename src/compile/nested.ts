@@ -22,11 +22,7 @@ import { guaranteeOf, type GroupNode, type NodeRates, type ShapeTree } from '../
 import { GuaranteeRange, HtbClassSpecs, htbQdisc } from './htb';
 import {
   addAddress6Filters,
-  addAckFilters,
   addAddressFilters,
-  ACK_FILTERS,
-  hasAckClass,
-  treeRootCount,
   addressFilterCount,
   address6Table,
   addressTable,
@@ -166,14 +162,13 @@ function addressEntries(entries: Uint32Array, scopeOf: Int32Array, address4: Int
   return { addresses, classids, owners, start: at };
 }
 
-/** What addGroupedTree adds: addTreeRoot's classes and qdiscs; a class, HTB and root class per group; a class and leaf per container; each HTB's address filters, and the ACK filters on the root's. */
-export function groupedCounts(layout: GroupedLayout, acks: boolean): TcCounts {
+/** What addGroupedTree adds: addTreeRoot's two classes and qdiscs; a class, HTB and root class per group; a class and leaf per container; each HTB's address filters. */
+export function groupedCounts(layout: GroupedLayout): TcCounts {
   const groups = layout.groupClass.length;
   const containers = layout.containerClass.length;
-  let filters = acks ? ACK_FILTERS : 0;
+  let filters = 0;
   for (const s of layout.scopes) filters += addressFilterCount(s.v4, s.v6);
-  const root = treeRootCount(acks);
-  return { qdiscs: root + groups + containers, classes: root + 2 * groups + containers, filters };
+  return { qdiscs: 2 + groups + containers, classes: 2 + 2 * groups + containers, filters };
 }
 
 /** One direction's tree of a policy with groups, added to `t`. */
@@ -191,7 +186,7 @@ export function addGroupedTree(t: TcSink, d: Device, direction: Direction, capac
   // not columns of the rates of both trees (0.6 MB less at 10,000 containers).
   const containerSpecs = classSpecs(tree.containers, direction, scopeSpecs, layout.containerScope);
   for (let s = 0; s < scopes.length; s++) addScopeClasses(t, d, capacity, tree, layout, s, shared, bases[s]!, scopeSpecs[s]!, direction, containerSpecs);
-  addScopeFilters(t, d, direction, subnet, tree, scopes, leafSpec);
+  addScopeFilters(t, d, direction, subnet, tree, scopes);
 }
 
 /** The specs every scope of one tree shares: each group's HTB, the root class in it, each container's leaf, and the class specs by quantum base. */
@@ -227,7 +222,7 @@ function specsFor(shared: ScopeSpecs, base: BitsPerSec): HtbClassSpecs {
 function addScopeClasses(t: TcSink, d: Device, capacity: BitsPerSec, tree: ShapeTree, layout: GroupedLayout, s: number, shared: ScopeSpecs, base: BitsPerSec, specs: HtbClassSpecs, direction: Direction, containerSpecs: readonly HtbClassSpec[]): void {
   const scope = layout.scopes[s]!;
   // A group's own HTB and its root class (the qdisc was added with the group's class, in its parent's scope).
-  if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec, hasAckClass(shared.leafSpec));
+  if (s === 0) addTreeRoot(t, d, capacity, base, shared.leafSpec);
   else t.classes.push({ type: 'class', netns: d.netns, dev: d.dev, classid: scope.rootClass, parent: scope.qdisc, spec: shared.groupRoot });
   addGroupClasses(t, d, direction, tree, layout, scope, specs, shared.groupHtb);
   addContainerClasses(t, d, layout, containerSpecs, scope, shared.leafSpec);
@@ -276,7 +271,7 @@ function addContainerClasses(t: TcSink, d: Device, layout: GroupedLayout, specs:
  * loop on the stack (OSR) while code after it has not run yet, and code reaching a part
  * without type feedback is thrown away and compiled again, whole.
  */
-function addScopeFilters(t: TcSink, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[], leafSpec: QdiscSpec): void {
+function addScopeFilters(t: TcSink, d: Device, direction: Direction, subnet: string, tree: ShapeTree, scopes: readonly Scope[]): void {
   // Tagged elements from the start (filled), so that both trees' lists have the same map:
   // a new Array(n) holds small integers until its first store, so the download tree's
   // optimised filter loop met a list of another map in the upload tree, was thrown away
@@ -286,8 +281,6 @@ function addScopeFilters(t: TcSink, d: Device, direction: Direction, subnet: str
   for (let s = 0; s < scopes.length; s++) {
     addAddressFilters(t.filters, d, scopes[s]!.qdisc, direction, parsed, scopes[s]!.v4, keys);
     addAddress6Filters(t.filters, d, scopes[s]!.qdisc, direction, scopes[s]!.v6);
-    // On the root's HTB only: the ACKs then skip the groups, as they skip the containers' classes.
-    if (s === 0 && hasAckClass(leafSpec)) addAckFilters(t.filters, d, scopes[0]!.qdisc);
   }
 }
 

@@ -23,10 +23,9 @@ import { parseIpv6, parsePlainIpv6Into } from '../net/ipv6';
 import { SizedList } from './sizedList';
 
 export const ROOT_MAJOR = 1;
-/** The minors of a tree's own classes, below every node's slot (src/shape/naming.ts): its root class, its default class and its ACK class. */
+/** The minors of a tree's own classes, below every node's slot (src/shape/naming.ts): its root class and its default class. */
 export const ROOT_MINOR = 0x1;
 export const DEFAULT_MINOR = 0x2;
-export const ACK_MINOR = 0x3;
 export const INGRESS_MAJOR = 0xffff;
 /** u32: the hash tables of container addresses (IPv4, IPv6), and the filter priorities. */
 const ADDRESS_TABLE = 0x2;
@@ -344,8 +343,7 @@ function classObject(d: Device, classid: TcHandle, parent: TcHandle, spec: HtbCl
  * `t`, the lists of both trees, rather than returned and copied into them.
  */
 export function addSharedTree(t: TcSink, d: Device, direction: Direction, capacity: BitsPerSec, subnet: string, members: TreeClasses, addresses: AddressTable, addresses6: Address6Table, leafSpec: QdiscSpec): void {
-  const acks = hasAckClass(leafSpec);
-  addTreeRoot(t, d, capacity, members.quantumBase, leafSpec, acks);
+  addTreeRoot(t, d, capacity, members.quantumBase, leafSpec);
   const rootClass = makeHandle(ROOT_MAJOR, ROOT_MINOR);
   const { classids, leaves, specs } = members;
   const { netns, dev } = d;
@@ -360,28 +358,14 @@ export function addSharedTree(t: TcSink, d: Device, direction: Direction, capaci
   const rootQdisc = makeHandle(ROOT_MAJOR, 0);
   addAddressFilters(t.filters, d, rootQdisc, direction, parseSubnet(subnet), addresses);
   addAddress6Filters(t.filters, d, rootQdisc, direction, addresses6);
-  if (acks) addAckFilters(t.filters, d, rootQdisc);
 }
-
-/**
- * Whether a tree gets the ACK class: only over a pfifo leaf. A container busy both ways
- * has its ACKs queued behind its own bulk data the other way, up to the leaf's 1,000
- * packets (decisions.md, "A container busy both ways"); fq_codel and sfq hash the ACKs
- * apart from that flow already.
- */
-export const hasAckClass = (leafSpec: QdiscSpec): boolean => leafSpec.kind === 'pfifo';
-
-/** The ACK class's rate and ceil, in percent of the device's capacity: small, outside every policy, as the default class's 1%. */
-const ACK_RATE_PERCENT = 2;
-const ACK_CEIL_PERCENT = 5;
 
 /**
  * A device's root HTB: the qdisc, its root class at the link's capacity, and a default
  * class (and its leaf) for traffic no container claims, whose quantum is scaled among
- * the root's other children (`base`); with `acks`, the ACK class (and its leaf) that
- * addAckFilters fills.
+ * the root's other children (`base`).
  */
-export function addTreeRoot(t: TcSink, d: Device, capacity: BitsPerSec, base: BitsPerSec, leafSpec: QdiscSpec, acks: boolean): void {
+export function addTreeRoot(t: TcSink, d: Device, capacity: BitsPerSec, base: BitsPerSec, leafSpec: QdiscSpec): void {
   t.qdiscs.push({ type: 'qdisc', netns: d.netns, dev: d.dev, handle: makeHandle(ROOT_MAJOR, 0), parent: TC_H_ROOT, spec: htbQdisc(DEFAULT_MINOR) });
   // The kernel sets a class's quantum only while it is a leaf (htb_change_class), so the
   // root's stays what it was created with: it must not follow the members' quantumBase.
@@ -389,69 +373,6 @@ export function addTreeRoot(t: TcSink, d: Device, capacity: BitsPerSec, base: Bi
   const defaultRate = bitsPerSec(Math.max(MIN_RATE, Math.round(capacity / 100)));
   t.classes.push(htbClassObject(d, DEFAULT_MINOR, ROOT_MINOR, htbClass({ rate: defaultRate, ceil: capacity, prio: 7 }, base)));
   t.qdiscs.push(leaf(d, DEFAULT_MINOR, leafSpec));
-  if (acks) {
-    t.classes.push(htbClassObject(d, ACK_MINOR, ROOT_MINOR, ackClassSpec(capacity)));
-    t.qdiscs.push(leaf(d, ACK_MINOR, leafSpec));
-  }
-}
-
-/** Prio 0 so that ACKs leave first; its quantum one largest packet (MAX_PACKET_BYTES, as every class's floor). */
-const ackClassSpec = (capacity: BitsPerSec): HtbClassSpec =>
-  htbClass(
-    {
-      rate: bitsPerSec(Math.max(MIN_RATE, Math.round((capacity * ACK_RATE_PERCENT) / 100))),
-      ceil: bitsPerSec(Math.max(MIN_RATE, Math.round((capacity * ACK_CEIL_PERCENT) / 100))),
-      prio: 0,
-    },
-    quantumBase([], capacity),
-  );
-
-/** The u32 nodes of the root table (800:) that take pure ACKs to the ACK class: tried in node order, so before the address tables' jumps (800::800, 800::801). */
-export const ACK4_NODE = 0x7ff;
-export const ACK6_NODE = 0x7fe;
-/** How many filters addAckFilters adds. */
-export const ACK_FILTERS = 2;
-/**
- * A segment with the ACK flag alone and little else (options: timestamps, SACK blocks):
- * a length below 128, one mask; IPv4's total length, IPv6's payload length (the segment
- * alone, so up to 20 bytes more of it than IPv4's).
- */
-const SMALL_LENGTH_MASK = 0xff80;
-const TCP = 6;
-const FLAGS_EXACTLY_ACK = 0x10;
-
-/**
- * The ACK class's classifiers, in the address filters' u32 instance on the root qdisc
- * `parent`: an instance of their own would get a root table the kernel numbers (801: or
- * later; see addressFilter). IPv4 only without IP options (header length 5, so the TCP
- * flags are at 33) and IPv6 only without extension headers (next header TCP, flags at
- * 53); others miss and are classified as before.
- */
-export function addAckFilters(into: TcList<FilterObject>, d: Device, parent: TcHandle): void {
-  into.push(
-    addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, ACK4_NODE), {
-      kind: 'u32',
-      keys: [
-        // Version 4, header length 5 (0x45), total length (bytes 2–3) below 128.
-        { value: 0x45000000, mask: (0xff000000 | SMALL_LENGTH_MASK) >>> 0, off: 0 },
-        { value: TCP << 16, mask: 0x00ff0000, off: 8 },
-        { value: FLAGS_EXACTLY_ACK << 16, mask: 0x00ff0000, off: 32 },
-      ],
-      classid: makeHandle(ROOT_MAJOR, ACK_MINOR),
-    }),
-  );
-  into.push(
-    addressFilter(d, parent, u32Handle(U32_ROOT_TABLE, 0, ACK6_NODE), {
-      kind: 'u32',
-      keys: [
-        { value: IPV6_VERSION, mask: VERSION_MASK, off: 0 },
-        // Payload length (bytes 4–5) below 128, next header (byte 6) TCP.
-        { value: TCP << 8, mask: ((SMALL_LENGTH_MASK << 16) | 0xff00) >>> 0, off: 4 },
-        { value: FLAGS_EXACTLY_ACK << 16, mask: 0x00ff0000, off: 52 },
-      ],
-      classid: makeHandle(ROOT_MAJOR, ACK_MINOR),
-    }),
-  );
 }
 
 /** The spec of a class every other class of its HTB borrows from: the link, its quantum one largest packet (unused: it is inner). */
@@ -464,15 +385,8 @@ const offset6Of = (direction: Direction): number => (direction === 'download' ? 
 /** How many filters addAddressFilters and addAddress6Filters add for these tables. */
 export const addressFilterCount = (v4: AddressTable, v6: Address6Table): number => (v4.ips.length > 0 ? 2 + v4.ips.length : 0) + (v6.classids.length > 0 ? 2 + v6.classids.length : 0);
 
-/** What addTreeRoot adds of qdiscs and of classes (each as many): the root HTB and default leaf, or the root and default classes; and the ACK class's. */
-export const treeRootCount = (acks: boolean): number => (acks ? 3 : 2);
-
-/** What addSharedTree adds for `containers` classes: addTreeRoot's classes and qdiscs, a class and leaf each, the address filters and the ACK filters. */
-export const flatCounts = (containers: number, v4: AddressTable, v6: Address6Table, acks: boolean): TcCounts => ({
-  qdiscs: treeRootCount(acks) + containers,
-  classes: treeRootCount(acks) + containers,
-  filters: addressFilterCount(v4, v6) + (acks ? ACK_FILTERS : 0),
-});
+/** What addSharedTree adds for `containers` classes: addTreeRoot's two classes and qdiscs, a class and leaf each, the address filters. */
+export const flatCounts = (containers: number, v4: AddressTable, v6: Address6Table): TcCounts => ({ qdiscs: 2 + containers, classes: 2 + containers, filters: addressFilterCount(v4, v6) });
 
 /**
  * The IPv4 address table's filters on the qdisc `parent`: a hash table on the last

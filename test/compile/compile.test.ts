@@ -19,8 +19,7 @@ describe('compile: shared mode (the demo host)', () => {
   it('builds one HTB tree per direction with class rate = guarantee, ceil = ceiling, prio = priority', () => {
     for (const dev of ['sl-br0', 'sl-ifb0']) {
       const classes = state.classes.filter((c) => c.dev === dev);
-      // The root, default and ACK classes, and one per container.
-      expect(classes).toHaveLength(3 + 4);
+      expect(classes).toHaveLength(2 + 4);
       const batch = compiled.containers.find((c) => c.name === 'batch')!;
       const cls = classes.find((c) => c.classid === batch.classes.download!.classid)!;
       expect(cls.spec).toMatchObject({ rate: 20e6, ceil: 90e6, prio: 2 });

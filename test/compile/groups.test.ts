@@ -73,7 +73,7 @@ describe('compile: groups as nested HTBs', () => {
     // Each group HTB's root class is at the link: the group's own class enforces its ceiling.
     const nestedRoot = bridge.classes.find((c) => c.classid === ((minorOf(shop) << 16) | 1) >>> 0)!;
     expect(nestedRoot).toMatchObject({ parent: shopHtb.handle, spec: { rate: 100e6, ceil: 100e6 } });
-    expect(bridge.classes).toHaveLength(3 + 3 + 5 + 3);
+    expect(bridge.classes).toHaveLength(2 + 3 + 5 + 3);
     expect(compiled.groups.map((g) => [g.name, g.parent, g.level, g.members])).toEqual([
       ['shop', undefined, 1, ['front', 'db']],
       ['lab', undefined, 1, ['nb']],

@@ -144,7 +144,7 @@ describe('diff', () => {
     const wrongKind: KernelState = { ...desired, qdiscs: desired.qdiscs.map((q) => (q.dev === 'sl-br0' && q.spec.kind === 'htb' ? { ...q, spec: { kind: 'pfifo' as const, limitPackets: 10 } } : q)) };
     const plan = diff(desired, wrongKind);
     expect(plan[0]).toMatchObject({ op: 'delete', object: { type: 'qdisc', dev: 'sl-br0' } });
-    expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(7);
+    expect(plan.filter((o) => o.op === 'create' && o.object.type === 'class' && o.object.dev === 'sl-br0')).toHaveLength(6);
   });
 
   it('a foreign object on a shaped device is replaced where Sluice wants one, deleted elsewhere, and named in the plan', () => {
