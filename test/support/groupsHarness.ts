@@ -60,6 +60,9 @@ export async function runTreePhases(deps: DemoDeps, policy: Policy, judge: Judge
       rig.setActive(phase.direction, []);
       verdicts.push(judgePhase(judge, phase, measured, options.tolerance));
     }
+    // The snapshot below compares a group's counters with its members', read in one dump
+    // but not at one instant: bytes still arriving would be counted in one and not yet the other.
+    await rig.drained();
   } finally {
     await rig.stop();
   }
